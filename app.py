@@ -1,0 +1,26 @@
+"""RadNomo: the dashboard's entry point (page config, navigation, shared sidebar).
+
+Run with ``streamlit run app.py``; it opens on the bundled synthetic sample study.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+import ui
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="RadNomo", page_icon=":material/radiology:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
+]
+
+navigation = st.navigation(PAGES)
+with ui.guard():
+    ui.study_sidebar()
+navigation.run()

@@ -1,0 +1,543 @@
+"""Cohort tables: reading, validation, the stratified train/test split and the study's Table 1.
+
+Public API: :func:`read_table`, :func:`validate_cohort`, :func:`guess_variable_kinds`,
+:func:`missing_values`, :class:`CohortSpec`, :class:`SplitConfig`, :class:`CohortSplit`,
+:func:`split_cohort`, :func:`baseline_table`, :func:`table_one`, :func:`train_test_comparison`.
+Bad input raises :class:`core.errors.RadNomoError` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.errors import RadNomoError
+
+__all__ = [
+    "MIN_ROWS",
+    "CohortSpec",
+    "SplitConfig",
+    "CohortSplit",
+    "read_table",
+    "validate_cohort",
+    "guess_variable_kinds",
+    "missing_values",
+    "split_cohort",
+    "baseline_table",
+    "table_one",
+    "train_test_comparison",
+]
+
+MIN_ROWS = 20
+_TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".xlsx": "excel"}
+_TRUE_WORDS = {"1", "yes", "y", "true", "t", "positive", "pos"}
+_FALSE_WORDS = {"0", "no", "n", "false", "f", "negative", "neg"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Specifications
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CohortSpec:
+    """Which columns of a cohort table mean what.
+
+    Attributes
+    ----------
+    id_column : str
+        Unique patient identifier.
+    outcome_column : str
+        Binary outcome, coded 0/1 (1 = event, e.g. liver metastasis).
+    continuous, categorical : tuple of str
+        Clinical variables by type.
+    outcome_labels : tuple of (str, str)
+        Display names of outcome 0 and 1, e.g. ("non-LM", "LM").
+    """
+
+    id_column: str
+    outcome_column: str
+    continuous: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    outcome_labels: tuple[str, str] = ("no event", "event")
+
+    def __post_init__(self) -> None:
+        overlap = set(self.continuous) & set(self.categorical)
+        if overlap:
+            raise RadNomoError(f"variables {sorted(overlap)} are marked both continuous and categorical; "
+                               "choose one type for each.")
+        for name in (self.id_column, self.outcome_column):
+            if name in self.continuous or name in self.categorical:
+                raise RadNomoError(f"column '{name}' is the ID or outcome column and cannot also be a variable.")
+        if self.id_column == self.outcome_column:
+            raise RadNomoError("the ID column and the outcome column must be different columns.")
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """All clinical variables, continuous first."""
+        return self.continuous + self.categorical
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SplitConfig:
+    """Settings of the outcome-stratified random train/test split.
+
+    Attributes
+    ----------
+    test_size : float, default 0.3
+        Fraction of patients in the test cohort (the study's 7:3 split), in (0.05, 0.95).
+    seed : int, default 2025
+        Random seed; the same seed and data give the same split.
+    """
+
+    test_size: float = 0.3
+    seed: int = 2025
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.test_size <= 0.95:
+            raise RadNomoError(f"test_size = {self.test_size} must lie between 0.05 and 0.95.")
+        if self.seed < 0:
+            raise RadNomoError(f"seed = {self.seed} must be a non-negative integer.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CohortSplit:
+    """Patient IDs of the training and test cohorts (sorted, disjoint).
+
+    Attributes
+    ----------
+    train_ids, test_ids : tuple of str
+    config : SplitConfig
+        The settings that produced the split.
+    """
+
+    train_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+    config: SplitConfig = field(default_factory=SplitConfig)
+
+    def cohort_labels(self, ids: Sequence[str]) -> pd.Series:
+        """'train' or 'test' for each of ``ids`` (index = ids)."""
+        train = set(self.train_ids)
+        return pd.Series(["train" if i in train else "test" for i in ids], index=list(ids), name="cohort")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and validation
+# ---------------------------------------------------------------------------------------------
+
+
+def read_table(source: str | Path | bytes | bytearray, filename: str | None = None) -> pd.DataFrame:
+    """Read a cohort table from a CSV, TSV or XLSX file.
+
+    Parameters
+    ----------
+    source : path or bytes
+        A file path, or the file's content (e.g. from an upload).
+    filename : str, optional
+        The file's name; required with bytes, to know the format from its extension
+        (.csv, .tsv, .tab, .txt with the delimiter sniffed, .xlsx).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read, column names stripped of surrounding spaces; text stays text.
+
+    Raises
+    ------
+    RadNomoError
+        If the file is missing, empty, of an unsupported type, not a table, or has duplicate
+        or blank column names.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        if not filename:
+            raise RadNomoError("a file name (with its extension) is needed to read uploaded bytes.")
+        data, name = bytes(source), filename
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise RadNomoError(f"file '{path}' does not exist or is not a file.")
+        data, name = path.read_bytes(), path.name
+    suffix = Path(name).suffix.lower()
+    if suffix not in _TABLE_SUFFIXES:
+        raise RadNomoError(f"'{name}' has an unsupported extension '{suffix or '(none)'}'; "
+                           f"use one of {', '.join(sorted(_TABLE_SUFFIXES))}.")
+    if not data.strip():
+        raise RadNomoError(f"'{name}' is empty.")
+    frame = _read_excel(data, name) if suffix == ".xlsx" else _read_delimited(data, name, _TABLE_SUFFIXES[suffix])
+    return _tidy_columns(frame, name)
+
+
+def _read_excel(data: bytes, name: str) -> pd.DataFrame:
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise RadNomoError(f"'{name}' is not a valid .xlsx workbook; save it from your spreadsheet as .xlsx or CSV.")
+    try:
+        return pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for corrupt workbooks
+        raise RadNomoError(f"'{name}' could not be read as a workbook ({type(error).__name__}: {error}).") from error
+
+
+def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFrame:
+    if b"\x00" in data[:4096]:
+        raise RadNomoError(f"'{name}' looks like a binary file, not a text table; export it as CSV.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if delimiter is None:
+        try:
+            delimiter = _sniff_delimiter(text)
+        except RadNomoError as error:
+            raise RadNomoError(f"'{name}': {error}") from error
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=True,
+                            skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise RadNomoError(f"'{name}' is not a readable table: {error}".strip()) from error
+    if frame.shape[1] < 2:
+        raise RadNomoError(f"'{name}' has only one column; a cohort table needs at least an ID and an outcome "
+                           f"column, separated by '{delimiter}'" + (" (is it tab-separated?)"
+                                                                     if delimiter == "," else "") + ".")
+    # Numbers were read as text so that nothing is silently coerced; convert the columns that
+    # are wholly numeric now, leaving mixed columns as text for validation to report.
+    for column in frame.columns:
+        converted = pd.to_numeric(frame[column], errors="coerce")
+        if converted.notna().sum() == frame[column].notna().sum():
+            frame[column] = converted
+    return frame
+
+
+def _sniff_delimiter(text: str) -> str:
+    head = "\n".join(text.splitlines()[:20])
+    counts = {d: head.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    if counts[best] == 0:
+        raise RadNomoError("no column separator (comma, tab, semicolon or bar) found; is this a table?")
+    return best
+
+
+def _tidy_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    if frame.empty or frame.shape[1] == 0:
+        raise RadNomoError(f"'{name}' has no data rows.")
+    columns = [str(c).strip() for c in frame.columns]
+    blank = [i + 1 for i, c in enumerate(columns) if not c or c.startswith("Unnamed:")]
+    if blank:
+        raise RadNomoError(f"'{name}' has columns without a header (position {blank}); give every column a name.")
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise RadNomoError(f"'{name}' has duplicate column names {duplicated}; rename them.")
+    frame.columns = columns
+    return frame.dropna(how="all").reset_index(drop=True)
+
+
+def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
+                    continuous: Sequence[str] = (), categorical: Sequence[str] = ()) -> pd.DataFrame:
+    """Check a cohort table and return a clean copy.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as read by :func:`read_table`.
+    id_column, outcome_column : str
+        The patient-ID column and the binary outcome column.
+    continuous, categorical : sequence of str, optional
+        Clinical variables by type; continuous ones must be numeric (missing values allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same rows and columns; IDs as text, the outcome as int 0/1 (1 = event), continuous
+        variables as float (NaN where missing), categorical variables as text.
+
+    Raises
+    ------
+    RadNomoError
+        If a column is absent; there are fewer than 20 rows; an ID is missing or duplicated; the
+        outcome is missing, not binary, or has one class only; a continuous variable has values
+        that are not numbers.
+    """
+    columns = [id_column, outcome_column, *continuous, *categorical]
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise RadNomoError(f"column(s) {absent} not found; the table has {list(df.columns)}.")
+    if len(df) < MIN_ROWS:
+        raise RadNomoError(f"the table has {len(df)} rows; at least {MIN_ROWS} patients are needed.")
+    CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
+               categorical=tuple(categorical))  # checks overlaps
+    out = df.copy()
+    out[id_column] = _validated_ids(out[id_column])
+    out[outcome_column] = _validated_outcome(out[outcome_column], out[id_column])
+    for column in continuous:
+        out[column] = _validated_numeric(out[column], out[id_column])
+    for column in categorical:
+        out[column] = out[column].map(lambda v: v if pd.isna(v) else _level_text(v))
+    return out
+
+
+def _level_text(value: object) -> str:
+    """Category level as text; 1.0 read from a spreadsheet shows as '1'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _validated_ids(ids: pd.Series) -> pd.Series:
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if missing.any():
+        rows = (np.flatnonzero(missing) + 2).tolist()[:5]
+        raise RadNomoError(f"ID column '{ids.name}' is empty in {int(missing.sum())} row(s) (file lines {rows}); "
+                           "every patient needs an ID.")
+    text = ids.map(_level_text)
+    duplicated = text[text.duplicated(keep=False)]
+    if len(duplicated):
+        examples = sorted(duplicated.unique())[:5]
+        raise RadNomoError(f"ID column '{ids.name}' has {duplicated.nunique()} duplicated ID(s), e.g. {examples}; "
+                           "each patient must appear once.")
+    return text
+
+
+def _validated_outcome(outcome: pd.Series, ids: pd.Series) -> pd.Series:
+    name = outcome.name
+    missing = outcome.isna()
+    if missing.any():
+        raise RadNomoError(f"outcome column '{name}' is missing for {int(missing.sum())} patient(s), e.g. "
+                           f"{ids[missing].head(5).tolist()}; remove them or fill in the outcome.")
+    values = outcome.map(_level_text).str.lower()
+    distinct = sorted(values.unique())
+    if len(distinct) == 1:
+        raise RadNomoError(f"outcome column '{name}' has one class only ({distinct[0]!r}); both events and "
+                           "non-events are needed.")
+    if len(distinct) > 2:
+        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
+        raise RadNomoError(f"outcome column '{name}' has {len(distinct)} distinct values ({shown}); a binary "
+                           "0/1 outcome is required (1 = event).")
+    if not (set(distinct) <= _TRUE_WORDS | _FALSE_WORDS) or len({v in _TRUE_WORDS for v in distinct}) != 2:
+        raise RadNomoError(f"outcome column '{name}' has values {distinct}; code it as 0/1 (1 = event) so the "
+                           "event class is unambiguous.")
+    return values.isin(_TRUE_WORDS).astype(int)
+
+
+def _validated_numeric(values: pd.Series, ids: pd.Series) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        examples = [f"{pid}: {val!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3))]
+        raise RadNomoError(f"continuous column '{values.name}' has {int(bad.sum())} value(s) that are not numbers "
+                           f"({'; '.join(examples)}); fix them, leave them empty, or treat the column as categorical.")
+    infinite = np.isinf(numeric)
+    if infinite.any():
+        raise RadNomoError(f"continuous column '{values.name}' has infinite values for {ids[infinite].head(3).tolist()}.")
+    return numeric.astype(float)
+
+
+def guess_variable_kinds(df: pd.DataFrame, exclude: Sequence[str] = (), *,
+                         max_levels: int = 12) -> tuple[list[str], list[str]]:
+    """Propose (continuous, categorical) variables for a table.
+
+    Numeric columns with more than 8 distinct values are continuous; columns with at most
+    ``max_levels`` distinct values are categorical; the rest (free text, dates, IDs) are left out.
+    """
+    continuous, categorical = [], []
+    for column in df.columns:
+        if column in exclude:
+            continue
+        values = df[column].dropna()
+        distinct = values.nunique()
+        if pd.api.types.is_numeric_dtype(values) and distinct > 8:
+            continuous.append(column)
+        elif 1 <= distinct <= max_levels:
+            categorical.append(column)
+    return continuous, categorical
+
+
+def missing_values(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Missing-value report: one row per column with ``n_missing`` and ``percent`` (0-100)."""
+    counts = df[list(columns)].isna().sum()
+    return pd.DataFrame({"variable": counts.index, "n_missing": counts.to_numpy(),
+                         "percent": np.round(100 * counts.to_numpy() / max(len(df), 1), 1)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Split
+# ---------------------------------------------------------------------------------------------
+
+
+def split_cohort(df: pd.DataFrame, spec: CohortSpec, config: SplitConfig | None = None) -> CohortSplit:
+    """Outcome-stratified random split into training and test cohorts.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A validated cohort (:func:`validate_cohort`).
+    spec : CohortSpec
+    config : SplitConfig, optional
+        Test fraction and seed; defaults to the study's 7:3 split.
+
+    Returns
+    -------
+    CohortSplit
+
+    Raises
+    ------
+    RadNomoError
+        If either cohort would lack events or non-events.
+    """
+    from sklearn.model_selection import train_test_split  # sklearn is slow to import; only needed here
+
+    config = config or SplitConfig()
+    ids = df[spec.id_column].to_numpy()
+    outcome = df[spec.outcome_column].to_numpy()
+    try:
+        train, test = train_test_split(ids, test_size=config.test_size, random_state=config.seed, stratify=outcome)
+    except ValueError as error:
+        raise RadNomoError(f"the cohort cannot be split {1 - config.test_size:.0%}:{config.test_size:.0%} with "
+                           f"both outcomes in each part ({error}).") from error
+    return CohortSplit(train_ids=tuple(sorted(train)), test_ids=tuple(sorted(test)), config=config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Baseline tables
+# ---------------------------------------------------------------------------------------------
+
+_ALPHA = 0.05
+
+
+def _continuous_test(a: np.ndarray, b: np.ndarray) -> tuple[str, float, float]:
+    """The study's rule: Student's t when Shapiro-Wilk (each group) and Levene allow, else Mann-Whitney U.
+
+    Levene's test uses scipy's default centre (the median, i.e. Brown-Forsythe), which is also
+    R car::leveneTest's default and robust to the skew that sends us to Mann-Whitney anyway.
+    """
+    if len(a) < 3 or len(b) < 3 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return "not testable", np.nan, np.nan
+    with warnings.catch_warnings():
+        # scipy warns that Shapiro-Wilk p-values may be inaccurate for n > 5000; the rule still applies.
+        warnings.simplefilter("ignore", UserWarning)
+        normal = stats.shapiro(a).pvalue > _ALPHA and stats.shapiro(b).pvalue > _ALPHA
+    equal_variance = stats.levene(a, b).pvalue > _ALPHA
+    if normal and equal_variance:
+        result = stats.ttest_ind(a, b, equal_var=True)
+        return "Student t", float(result.statistic), float(result.pvalue)
+    result = stats.mannwhitneyu(a, b, alternative="two-sided")
+    return "Mann-Whitney U", float(result.statistic), float(result.pvalue)
+
+
+def _categorical_test(table: pd.DataFrame) -> tuple[str, float, float, str]:
+    """Pearson's chi-square on a levels x groups table (Yates-corrected when 2 x 2, as R's chisq.test)."""
+    table = table.loc[table.sum(axis=1) > 0]
+    if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():
+        return "not testable", np.nan, np.nan, "fewer than two levels observed"
+    result = stats.chi2_contingency(table.to_numpy())
+    small = int((result.expected_freq < 5).sum())
+    note = f"{small} cell(s) with expected count < 5" if small else ""
+    return "Chi-square", float(result.statistic), float(result.pvalue), note
+
+
+def baseline_table(df: pd.DataFrame, group: pd.Series, *, continuous: Sequence[str], categorical: Sequence[str],
+                   group_labels: tuple[str, str]) -> pd.DataFrame:
+    """Characteristics of two groups side by side, with the study's tests.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Validated cohort rows.
+    group : pandas.Series
+        0/1 (or False/True) group membership aligned with ``df``.
+    continuous, categorical : sequence of str
+        Variables to describe.
+    group_labels : (str, str)
+        Names of group 0 and group 1; they head the two description columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per continuous variable (mean +- SD) and one per categorical level (n (%)), with
+        columns ``variable``, ``level``, the two group labels (display text), ``test``,
+        ``statistic``, ``p_value`` (on the variable's first row only), ``significant``
+        (p < 0.05) and ``note``. Missing values are left out of each variable's counts and tests.
+    """
+    membership = group.astype(int).to_numpy()
+    label0, label1 = group_labels
+    rows: list[dict[str, object]] = []
+    for column in continuous:
+        values = df[column].to_numpy(dtype=float)
+        a = values[(membership == 0) & ~np.isnan(values)]
+        b = values[(membership == 1) & ~np.isnan(values)]
+        test, statistic, p = _continuous_test(a, b)
+        n_missing = int(np.isnan(values).sum())
+        rows.append({"variable": column, "level": "mean ± SD", label0: _mean_sd(a), label1: _mean_sd(b),
+                     "test": test, "statistic": statistic, "p_value": p,
+                     "note": f"{n_missing} missing" if n_missing else ""})
+    for column in categorical:
+        present = df[column].notna().to_numpy()
+        table = pd.crosstab(df[column].to_numpy()[present], membership[present]).reindex(columns=[0, 1], fill_value=0)
+        test, statistic, p, note = _categorical_test(table)
+        n_missing = int((~present).sum())
+        note = "; ".join(x for x in (note, f"{n_missing} missing" if n_missing else "") if x)
+        totals = table.sum(axis=0)
+        for i, (level, counts) in enumerate(table.iterrows()):
+            rows.append({"variable": column, "level": str(level),
+                         label0: _count_pct(counts[0], totals[0]), label1: _count_pct(counts[1], totals[1]),
+                         "test": test if i == 0 else "", "statistic": statistic if i == 0 else np.nan,
+                         "p_value": p if i == 0 else np.nan, "note": note if i == 0 else ""})
+    out = pd.DataFrame(rows, columns=["variable", "level", label0, label1, "test", "statistic", "p_value", "note"])
+    out.insert(out.columns.get_loc("p_value") + 1, "significant", out["p_value"] < _ALPHA)
+    return out
+
+
+def _mean_sd(values: np.ndarray) -> str:
+    if len(values) == 0:
+        return "-"
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.2f} ± {sd:.2f}"
+
+
+def _count_pct(count: int, total: int) -> str:
+    return f"{int(count)} ({100 * count / total:.1f})" if total else "0 (-)"
+
+
+def table_one(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.DataFrame:
+    """The study's Table 1: characteristics by outcome within the training and the test cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``variable``, ``level``, then for each cohort (``Train``, ``Test``) the two outcome
+        groups headed "<cohort>: <label> (n=..)", and ``<cohort> test``, ``<cohort> p`` and
+        ``<cohort> significant``.
+    """
+    parts = []
+    for name, ids in (("Train", split.train_ids), ("Test", split.test_ids)):
+        rows = df[df[spec.id_column].isin(set(ids))]
+        outcome = rows[spec.outcome_column]
+        labels = tuple(f"{name}: {label} (n={int((outcome == k).sum())})" for k, label in enumerate(spec.outcome_labels))
+        part = baseline_table(rows, outcome, continuous=spec.continuous, categorical=spec.categorical,
+                              group_labels=labels)  # type: ignore[arg-type]
+        part = part.drop(columns=["statistic", "note"]).rename(columns={
+            "test": f"{name} test", "p_value": f"{name} p", "significant": f"{name} significant"})
+        parts.append(part.set_index(["variable", "level"]))
+    # Keep the variables in the spec's order (a join would sort them); levels seen in one
+    # cohort only still get a row.
+    order = list(dict.fromkeys([*parts[0].index, *parts[1].index]))
+    return pd.concat([part.reindex(order) for part in parts], axis=1).reset_index()
+
+
+def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.DataFrame:
+    """Characteristics of the training vs the test cohort (all patients, outcome included as a variable).
+
+    A split that is balanced shows no significant differences beyond the expected 1 in 20.
+    Columns as :func:`baseline_table` with groups "Train (n=..)" and "Test (n=..)".
+    """
+    in_test = df[spec.id_column].isin(set(split.test_ids))
+    labels = (f"Train (n={int((~in_test).sum())})", f"Test (n={int(in_test.sum())})")
+    with_outcome = df.assign(**{spec.outcome_column: df[spec.outcome_column].map(
+        {0: spec.outcome_labels[0], 1: spec.outcome_labels[1]})})
+    return baseline_table(with_outcome, in_test, continuous=spec.continuous,
+                          categorical=(spec.outcome_column, *spec.categorical), group_labels=labels)

@@ -1,0 +1,30 @@
+"""The bundled synthetic sample study: where it lives and how its columns are to be read."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.cohort import CohortSpec, read_table, validate_cohort
+from core.paths import SAMPLE_DIR
+
+__all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_SPEC", "load_sample_cohort"]
+
+SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
+SAMPLE_MANIFEST = SAMPLE_DIR / "manifest.csv"
+
+# The reference study's clinical variables. Scanner, lm_type and lm_interval_months are left
+# out on purpose: the first is not a patient characteristic, the others restate the outcome.
+SAMPLE_SPEC = CohortSpec(
+    id_column="patient_id",
+    outcome_column="lm",
+    continuous=("age", "tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"),
+    categorical=("sex", "location", "ct_stage", "cn_stage", "differentiation", "lauren", "her2"),
+    outcome_labels=("non-LM", "LM"),
+)
+
+
+def load_sample_cohort() -> pd.DataFrame:
+    """The sample study's validated clinical table (1001 synthetic patients)."""
+    frame = read_table(SAMPLE_CLINICAL)
+    return validate_cohort(frame, SAMPLE_SPEC.id_column, SAMPLE_SPEC.outcome_column,
+                           continuous=SAMPLE_SPEC.continuous, categorical=SAMPLE_SPEC.categorical)

@@ -1,0 +1,141 @@
+"""Cohort: open a clinical table, choose its columns, split it, and read Table 1."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core.cohort import CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one, \
+    train_test_comparison
+from core.figures import distribution_figure
+from core.paths import data_root, resolve_in_root
+
+DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
+
+st.title("Cohort")
+
+# ---------------------------------------------------------------------------------------------
+# 1. Open a table
+# ---------------------------------------------------------------------------------------------
+with st.expander("Open a clinical table", expanded=DRAFT_KEY in st.session_state):
+    source = st.radio("Source", ["Sample study", "Upload a file", "File on the server"], horizontal=True,
+                      key="coh_source")
+    if source == "Sample study":
+        st.caption("1001 synthetic gastric-cancer patients mirroring the reference study's Table 1.")
+        if st.button("Open the sample study", key="coh_open_sample"):
+            with ui.guard():
+                ui.open_sample_study()
+                st.session_state.pop(DRAFT_KEY, None)
+    elif source == "Upload a file":
+        upload = st.file_uploader("Clinical table (one row per patient)", type=["csv", "tsv", "txt", "xlsx"],
+                                  key="coh_upload")
+        if upload is not None:
+            with ui.guard():
+                st.session_state[DRAFT_KEY] = (upload.name, ui.read_table_cached(upload.getvalue(), upload.name))
+    else:
+        root = data_root()
+        server_path = st.text_input(f"Path inside the data root ({root})", key="coh_server_path",
+                                    placeholder="clinical.csv")
+        if st.button("Read", key="coh_read_server"):
+            with ui.guard():
+                path = resolve_in_root(server_path, root)
+                st.session_state[DRAFT_KEY] = (path.name, ui.read_table_cached(path.read_bytes(), path.name))
+
+    draft = st.session_state.get(DRAFT_KEY)
+    if draft is not None:
+        name, raw = draft
+        st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns")
+        st.dataframe(raw.head(8), hide_index=True)
+        columns = list(raw.columns)
+        id_column = st.selectbox("Patient ID column", columns, key="coh_id_column")
+        outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", columns,
+                                      index=min(1, len(columns) - 1), key="coh_outcome_column")
+        guessed_cont, guessed_cat = guess_variable_kinds(raw, exclude=[id_column, outcome_column])
+        continuous = st.multiselect("Continuous variables", [c for c in columns if c not in (id_column, outcome_column)],
+                                    default=guessed_cont, key="coh_continuous")
+        categorical = st.multiselect("Categorical variables",
+                                     [c for c in columns if c not in (id_column, outcome_column, *continuous)],
+                                     default=[c for c in guessed_cat if c not in continuous], key="coh_categorical")
+        label_0, label_1 = st.columns(2)
+        outcome_labels = (label_0.text_input("Name of outcome 0", "no event", key="coh_label0"),
+                          label_1.text_input("Name of outcome 1", "event", key="coh_label1"))
+        if st.button("Use this cohort", key="coh_use_draft", type="primary"):
+            with ui.guard():
+                spec = CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
+                                  categorical=tuple(categorical), outcome_labels=outcome_labels)
+                ui.open_study(name, raw, spec)
+                st.session_state.pop(DRAFT_KEY, None)
+                st.success(f"'{name}' is now the open study.")
+
+# ---------------------------------------------------------------------------------------------
+# 2. The open study: summary and split
+# ---------------------------------------------------------------------------------------------
+study = ui.get_study()
+spec = study.spec
+st.subheader(study.name)
+cols = st.columns(4)
+cols[0].metric("Patients", len(study.cohort))
+cols[1].metric(f"Events ({spec.outcome_labels[1]})", study.n_events)
+cols[2].metric("Training cohort", len(study.split.train_ids))
+cols[3].metric("Test cohort", len(study.split.test_ids))
+
+with st.expander("Train/test split and missing values"):
+    current = study.split.config
+    test_size = st.slider("Test fraction", 0.1, 0.5, float(current.test_size), 0.05, key="coh_test_size",
+                          help="Outcome-stratified random split; the study used 7:3.")
+    seed = st.number_input("Seed", min_value=0, value=int(current.seed), step=1, key="coh_seed")
+    if st.button("Re-split", key="coh_resplit"):
+        with ui.guard():
+            study = ui.open_study(study.name, study.cohort, spec, SplitConfig(test_size=test_size, seed=int(seed)),
+                                  is_sample=study.is_sample)
+            st.success(f"Split {len(study.split.train_ids)} / {len(study.split.test_ids)} (seed {study.split.config.seed}).")
+    missing = missing_values(study.cohort, spec.variables)
+    if missing["n_missing"].sum():
+        st.dataframe(missing[missing["n_missing"] > 0], hide_index=True)
+    else:
+        st.caption("No missing values in the chosen variables.")
+
+# ---------------------------------------------------------------------------------------------
+# 3. Table 1 and the train-vs-test comparison
+# ---------------------------------------------------------------------------------------------
+
+
+def _render_table(frame: pd.DataFrame, p_columns: list[str], significant_columns: list[str]) -> None:
+    """Show a baseline table with formatted p-values and p < 0.05 highlighted."""
+    shown = frame.drop(columns=significant_columns)
+    for column in p_columns:
+        shown[column] = frame[column].map(ui.format_p)
+
+    def highlight(row: pd.Series) -> list[str]:
+        flagged = {p for p, s in zip(p_columns, significant_columns) if bool(frame.loc[row.name, s])}
+        return ["background-color: #fde2d0; font-weight: 600" if c in flagged else "" for c in row.index]
+
+    st.dataframe(shown.style.apply(highlight, axis=1), hide_index=True, width="stretch")
+
+
+st.subheader("Table 1: baseline characteristics by outcome")
+st.caption("Categorical: n (%), chi-square (Yates-corrected for 2 × 2). Continuous: mean ± SD, Student's t when "
+           "Shapiro-Wilk and Levene allow, else Mann-Whitney U. Highlighted: p < 0.05.")
+with ui.guard():
+    table1 = table_one(study.cohort, spec, study.split)
+    _render_table(table1, ["Train p", "Test p"], ["Train significant", "Test significant"])
+    ui.csv_download(table1, "table1.csv", label="Table 1 (CSV)", key="coh_download_table1")
+
+st.subheader("Training vs test cohort")
+with ui.guard():
+    comparison = train_test_comparison(study.cohort, spec, study.split)
+    _render_table(comparison.drop(columns=["statistic"]), ["p_value"], ["significant"])
+    ui.csv_download(comparison, "train_vs_test.csv", label="Comparison (CSV)", key="coh_download_comparison")
+
+# ---------------------------------------------------------------------------------------------
+# 4. Distributions
+# ---------------------------------------------------------------------------------------------
+st.subheader("Distributions by outcome")
+if spec.variables:
+    variable = st.selectbox("Variable", spec.variables, key="coh_plot_variable")
+    kind = "continuous" if variable in spec.continuous else "categorical"
+    st.plotly_chart(distribution_figure(study.cohort, variable, spec.outcome_column, kind=kind,
+                                        outcome_labels=spec.outcome_labels), key="coh_distribution")
+else:
+    st.caption("Choose clinical variables to see their distributions.")

@@ -1,0 +1,38 @@
+"""Home: what RadNomo does, the open study, and the way in."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+
+st.title("RadNomo")
+st.markdown(
+    "From CT images to a clinical nomogram, in the browser: **radiomics and deep features** from the "
+    "tumour ROI, **leakage-free screening** on the training cohort (variance, Spearman redundancy, t-test, "
+    "LASSO with 10-fold CV and the 1-SE rule), **clinical and fused models** drawn as a nomogram, and their "
+    "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
+)
+
+with ui.guard():
+    study = ui.get_study()
+    left, middle, right = st.columns(3)
+    left.metric("Patients", len(study.cohort))
+    middle.metric("Events", study.n_events,
+                  help=f"{study.spec.outcome_column} = 1 ({study.spec.outcome_labels[1]})")
+    right.metric("Train / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}")
+    st.info(f"Open study: **{study.name}**. " + (
+        "It mirrors a published study of liver metastasis in 1001 gastric-cancer patients "
+        "(venous-phase CT); the data are synthetic." if study.is_sample else ""), icon=":material/info:")
+
+st.subheader("Start")
+col_sample, col_new = st.columns(2)
+with col_sample:
+    st.markdown("**Explore the sample study** - a realistic synthetic cohort, open by default.")
+    if st.button("Open the sample study", key="home_open_sample", icon=":material/science:"):
+        with ui.guard():
+            ui.open_sample_study()
+            st.success("The sample study is open.")
+with col_new:
+    st.markdown("**Start a new study** - bring your own clinical table (CSV, TSV or XLSX).")
+    st.page_link("pages/cohort.py", label="Go to Cohort to load your table", icon=":material/upload_file:")

@@ -1,0 +1,147 @@
+"""The one shared UI helper: the open study in session state, cached core calls, error guard, downloads.
+
+Pages import this module and ``core``; never each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
+from core.errors import RadNomoError
+from core.sample import SAMPLE_SPEC, load_sample_cohort
+
+log = logging.getLogger(__name__)
+
+STUDY_KEY = "study"
+
+
+@dataclass(slots=True, kw_only=True)
+class StudyState:
+    """The study open in this browser session (the only state shared between pages).
+
+    Attributes
+    ----------
+    name : str
+        Shown in the sidebar, e.g. "Sample study (synthetic)" or the uploaded file's name.
+    cohort : pandas.DataFrame
+        The validated clinical table (:func:`core.cohort.validate_cohort`).
+    spec : CohortSpec
+    split : CohortSplit
+    is_sample : bool
+        True for the bundled synthetic study.
+    """
+
+    name: str
+    cohort: pd.DataFrame
+    spec: CohortSpec
+    split: CohortSplit
+    is_sample: bool = False
+
+    @property
+    def n_events(self) -> int:
+        return int(self.cohort[self.spec.outcome_column].sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached core calls (slow steps only)
+# ---------------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Loading the sample study...", max_entries=1)
+def sample_cohort() -> pd.DataFrame:
+    return load_sample_cohort()
+
+
+@st.cache_data(show_spinner="Reading the table...", max_entries=8)
+def read_table_cached(data: bytes, filename: str) -> pd.DataFrame:
+    return read_table(data, filename)
+
+
+# ---------------------------------------------------------------------------------------------
+# The open study
+# ---------------------------------------------------------------------------------------------
+
+
+def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: SplitConfig | None = None, *,
+               is_sample: bool = False) -> StudyState:
+    """Validate, split and make a cohort the open study; on error the previous study stays open.
+
+    Raises
+    ------
+    RadNomoError
+        From validation or splitting; nothing in the session has changed then.
+    """
+    validated = validate_cohort(cohort, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+                                categorical=spec.categorical)
+    split = split_cohort(validated, spec, split_config)
+    study = StudyState(name=name, cohort=validated, spec=spec, split=split, is_sample=is_sample)
+    st.session_state[STUDY_KEY] = study  # assigned last: only a fully built study replaces the old one
+    return study
+
+
+def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
+    """Open the bundled synthetic sample study."""
+    return open_study("Sample study (synthetic)", sample_cohort(), SAMPLE_SPEC, split_config, is_sample=True)
+
+
+def get_study() -> StudyState:
+    """The open study; the sample study is opened on first use (the dashboard's default)."""
+    study = st.session_state.get(STUDY_KEY)
+    if study is None:
+        study = open_sample_study()
+    return study
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Show a RadNomoError as an error message on the page and carry on rendering.
+
+    Use around every page action: the action stops at the error, the rest of the page (and the
+    open study) is untouched. Any other exception is logged and reported briefly, without a traceback.
+    """
+    try:
+        yield
+    except RadNomoError as error:
+        st.error(str(error), icon=":material/error:")
+    except Exception:  # last line of defence: keep the page alive, keep the details in the log
+        log.exception("unexpected error in a page action")
+        st.error("Something went wrong that RadNomo did not expect; the details are in the server log. "
+                 "The open study is unchanged.", icon=":material/error:")
+
+
+def format_p(p: float) -> str:
+    """A p-value as tables print it: '< 0.001', or three decimals; '' when not tested."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def csv_download(frame: pd.DataFrame, filename: str, *, label: str, key: str) -> None:
+    """A download button for ``frame`` as UTF-8 CSV."""
+    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=filename, mime="text/csv",
+                       key=key, icon=":material/download:")
+
+
+def study_sidebar() -> None:
+    """The sidebar's summary of the open study (shown on every page)."""
+    study = get_study()
+    with st.sidebar:
+        st.caption("Open study")
+        st.markdown(f"**{study.name}**")
+        st.markdown(f"{len(study.cohort)} patients · {study.n_events} events · "
+                    f"train {len(study.split.train_ids)} / test {len(study.split.test_ids)}")
+        if study.is_sample:
+            st.caption("Synthetic data made by RadNomo's generator; not patient data.")
