@@ -436,7 +436,9 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
     # Stomach geometry: the tumour faces direction theta0; the crop is centred on the tumour.
     theta0 = rng.uniform(-np.pi, np.pi)
     wall_mm = 4.0
-    radius = max(30.0, thickness + 12.0) + rng.uniform(0.0, 8.0)
+    # A thick tumour sits on a wide, distended stomach, so its arc stays wider than it is thick
+    # (as in real bulky gastric cancers) and the lumen never closes.
+    radius = max(30.0, 1.5 * thickness + 12.0) + rng.uniform(0.0, 8.0)
     ellipticity = rng.uniform(0.0, 0.08)
     tilt = rng.uniform(-0.15, 0.15, size=2)  # centre line drift, mm per mm of z
     centre_offset = radius - thickness / 2
@@ -448,7 +450,7 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
     r_outer = radius * (1 + ellipticity * np.cos(2 * (theta - theta0)))
 
     # Tumour footprint: angular half-width and craniocaudal length grow with the extent trait.
-    half_angle = np.deg2rad(np.clip(48 + 10 * z["extent"] + rng.normal(0, 5), 25, 85))
+    half_angle = np.deg2rad(np.clip(52 + 10 * z["extent"] + rng.normal(0, 5), 36, 85))
     half_length = np.clip(24 + 6 * z["extent"] + rng.normal(0, 3), 12, 36)
     dtheta = np.angle(np.exp(1j * (theta - theta0)))
     # Irregular footprint edge: low-frequency modulation of the angular extent.
@@ -464,7 +466,12 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
     # the clinical thickness (the plateau keeps places with no bump).
     margin_amp = 1.6 * np.exp(0.35 * z["margin"])
     bumps = _smooth_noise(rng, zz.shape, sigma_px=(3.0 / (_SLICE_MM / _SUBSLICES), 2.5 / px, 2.5 / px))
-    bump_depth = np.minimum(margin_amp * np.clip(bumps, 0, None), 0.5 * local_thickness) * (profile > 0.3)
+    # The thickest point (the footprint's centre) is kept free of bumps over a disc about the
+    # tumour's own thickness wide, which is where a radiologist would measure it.
+    centre_distance = np.hypot(dtheta * r_outer, zz)
+    spare_centre = 1 - np.exp(-(centre_distance / (0.6 * thickness + 2.0)) ** 4)
+    bump_depth = (np.minimum(margin_amp * np.clip(bumps, 0, None), 0.5 * local_thickness) * (profile > 0.3)
+                  * spare_centre)
     tumour_outer = r_outer - bump_depth
     tumour_inner = r_outer - local_thickness
     inner_surface = np.where(footprint, tumour_inner, r_outer - wall_mm)
