@@ -179,9 +179,20 @@ def _read_excel(data: bytes, name: str) -> pd.DataFrame:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise RadNomoError(f"'{name}' is not a valid .xlsx workbook; save it from your spreadsheet as .xlsx or CSV.")
     try:
-        return pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl")
+        # header=None: pandas would silently rename duplicate headers ("x", "x.1"); _tidy_columns checks them.
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl", header=None)
     except Exception as error:  # openpyxl raises many types for corrupt workbooks
         raise RadNomoError(f"'{name}' could not be read as a workbook ({type(error).__name__}: {error}).") from error
+    return _header_from_first_row(frame, name)
+
+
+def _header_from_first_row(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    if frame.empty:
+        raise RadNomoError(f"'{name}' has no rows.")
+    header = ["" if pd.isna(v) else _level_text(v) for v in frame.iloc[0]]
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = header
+    return body
 
 
 def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFrame:
@@ -198,19 +209,16 @@ def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFra
             raise RadNomoError(f"'{name}': {error}") from error
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=True,
-                            skipinitialspace=True)
+                            skipinitialspace=True, header=None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise RadNomoError(f"'{name}' is not a readable table: {error}".strip()) from error
+    frame = _header_from_first_row(frame, name)
     if frame.shape[1] < 2:
         raise RadNomoError(f"'{name}' has only one column; a cohort table needs at least an ID and an outcome "
                            f"column, separated by '{delimiter}'" + (" (is it tab-separated?)"
                                                                      if delimiter == "," else "") + ".")
     # Numbers were read as text so that nothing is silently coerced; convert the columns that
     # are wholly numeric now, leaving mixed columns as text for validation to report.
-    for column in frame.columns:
-        converted = pd.to_numeric(frame[column], errors="coerce")
-        if converted.notna().sum() == frame[column].notna().sum():
-            frame[column] = converted
     return frame
 
 
@@ -234,7 +242,14 @@ def _tidy_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if duplicated:
         raise RadNomoError(f"'{name}' has duplicate column names {duplicated}; rename them.")
     frame.columns = columns
-    return frame.dropna(how="all").reset_index(drop=True)
+    frame = frame.dropna(how="all").reset_index(drop=True)
+    # Text cells were read as text so that nothing is silently coerced; columns that are wholly
+    # numeric become numbers now, mixed ones stay text for validation to report.
+    for column in frame.columns:
+        converted = pd.to_numeric(frame[column], errors="coerce")
+        if converted.notna().sum() == frame[column].notna().sum():
+            frame[column] = converted
+    return frame
 
 
 def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
