@@ -13,12 +13,31 @@ from core.paths import data_root, resolve_in_root
 
 DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
 
+COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical")
+
+
+def _set_draft(name: str, raw: pd.DataFrame) -> None:
+    """Hold a freshly read table for column choice; choices made for an earlier table are forgotten."""
+    st.session_state[DRAFT_KEY] = (name, raw)
+    for key in COLUMN_KEYS:
+        st.session_state.pop(key, None)
+
+
+def _keep_valid_choices(key: str, options: list[str]) -> None:
+    """Drop earlier choices that are no longer options (e.g. a column just chosen as the outcome)."""
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+
+
 st.title("Cohort")
 
 # ---------------------------------------------------------------------------------------------
 # 1. Open a table
 # ---------------------------------------------------------------------------------------------
-with st.expander("Open a clinical table", expanded=DRAFT_KEY in st.session_state):
+requested_source = st.session_state.pop("coh_requested_source", None)  # set by Home's "Start a new study"
+if requested_source:
+    st.session_state["coh_source"] = requested_source
+with st.expander("Open a clinical table", expanded=bool(requested_source) or DRAFT_KEY in st.session_state):
     source = st.radio("Source", ["Sample study", "Upload a file", "File on the server"], horizontal=True,
                       key="coh_source")
     if source == "Sample study":
@@ -30,9 +49,12 @@ with st.expander("Open a clinical table", expanded=DRAFT_KEY in st.session_state
     elif source == "Upload a file":
         upload = st.file_uploader("Clinical table (one row per patient)", type=["csv", "tsv", "txt", "xlsx"],
                                   key="coh_upload")
-        if upload is not None:
+        # A file stays in the uploader across reruns: read each upload once, so the column
+        # choices made afterwards are not reset on every rerun.
+        if upload is not None and st.session_state.get("coh_upload_token") != upload.file_id:
+            st.session_state["coh_upload_token"] = upload.file_id
             with ui.guard():
-                st.session_state[DRAFT_KEY] = (upload.name, ui.read_table_cached(upload.getvalue(), upload.name))
+                _set_draft(upload.name, ui.read_table_cached(upload.getvalue(), upload.name))
     else:
         root = data_root()
         server_path = st.text_input(f"Path inside the data root ({root})", key="coh_server_path",
@@ -40,7 +62,7 @@ with st.expander("Open a clinical table", expanded=DRAFT_KEY in st.session_state
         if st.button("Read", key="coh_read_server"):
             with ui.guard():
                 path = resolve_in_root(server_path, root)
-                st.session_state[DRAFT_KEY] = (path.name, ui.read_table_cached(path.read_bytes(), path.name))
+                _set_draft(path.name, ui.read_table_cached(path.read_bytes(), path.name))
 
     draft = st.session_state.get(DRAFT_KEY)
     if draft is not None:
@@ -52,11 +74,16 @@ with st.expander("Open a clinical table", expanded=DRAFT_KEY in st.session_state
         outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", columns,
                                       index=min(1, len(columns) - 1), key="coh_outcome_column")
         guessed_cont, guessed_cat = guess_variable_kinds(raw, exclude=[id_column, outcome_column])
-        continuous = st.multiselect("Continuous variables", [c for c in columns if c not in (id_column, outcome_column)],
-                                    default=guessed_cont, key="coh_continuous")
-        categorical = st.multiselect("Categorical variables",
-                                     [c for c in columns if c not in (id_column, outcome_column, *continuous)],
-                                     default=[c for c in guessed_cat if c not in continuous], key="coh_categorical")
+        continuous_options = [c for c in columns if c not in (id_column, outcome_column)]
+        _keep_valid_choices("coh_continuous", continuous_options)
+        # A default only the first time: Streamlit warns when a keyed widget gets both a default and state.
+        continuous = st.multiselect("Continuous variables", continuous_options, key="coh_continuous",
+                                    default=None if "coh_continuous" in st.session_state else guessed_cont)
+        categorical_options = [c for c in continuous_options if c not in continuous]
+        _keep_valid_choices("coh_categorical", categorical_options)
+        categorical = st.multiselect("Categorical variables", categorical_options, key="coh_categorical",
+                                     default=None if "coh_categorical" in st.session_state
+                                     else [c for c in guessed_cat if c not in continuous])
         label_0, label_1 = st.columns(2)
         outcome_labels = (label_0.text_input("Name of outcome 0", "no event", key="coh_label0"),
                           label_1.text_input("Name of outcome 1", "event", key="coh_label1"))

@@ -35,4 +35,7 @@ with col_sample:
             st.success("The sample study is open.")
 with col_new:
     st.markdown("**Start a new study** - bring your own clinical table (CSV, TSV or XLSX).")
-    st.page_link("pages/cohort.py", label="Go to Cohort to load your table", icon=":material/upload_file:")
+    if st.button("Start a new study", key="home_new_study", icon=":material/upload_file:"):
+        # The Cohort page reads this once and opens its loader on the upload tab.
+        st.session_state["coh_requested_source"] = "Upload a file"
+        st.switch_page("pages/cohort.py")

@@ -40,6 +40,14 @@ def test_home_opens_on_the_sample_study():
     assert at.success[0].value == "The sample study is open."
 
 
+def test_start_a_new_study_opens_the_upload_loader():
+    at = _app()
+    at.button(key="home_new_study").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Cohort"
+    assert at.radio(key="coh_source").value == "Upload a file"
+
+
 def test_cohort_page_shows_table1_and_comparison():
     at = _cohort_page()
     assert at.title[0].value == "Cohort"
