@@ -21,6 +21,7 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+ui.finish_app_setup()
 with ui.guard():
     ui.study_sidebar()
 navigation.run()

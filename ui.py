@@ -21,6 +21,28 @@ from core.sample import SAMPLE_SPEC, load_sample_cohort
 log = logging.getLogger(__name__)
 
 STUDY_KEY = "study"
+APP_RAN_KEY = "_app_navigation_ran"  # set by app.py once its navigation exists in this session
+REDIRECT_KEY = "_redirect_to_page"  # a page asked for before app.py ran
+
+
+def enter_page(page_file: str) -> None:
+    """Make sure a page runs inside app.py's navigation; call first thing in every page.
+
+    Streamlit runs a fresh server's first request in its legacy pages-folder mode, so a deep link
+    such as /cohort would run pages/cohort.py without app.py (no page config, no sidebar). Such a
+    run is sent through app.py, which then opens the page that was asked for.
+    """
+    if not st.session_state.get(APP_RAN_KEY):
+        st.session_state[REDIRECT_KEY] = page_file
+        st.switch_page("app.py")
+
+
+def finish_app_setup() -> None:
+    """Called by app.py after st.navigation: mark the session and honour a pending deep link."""
+    st.session_state[APP_RAN_KEY] = True
+    target = st.session_state.pop(REDIRECT_KEY, None)
+    if target:
+        st.switch_page(target)
 
 
 @dataclass(slots=True, kw_only=True)

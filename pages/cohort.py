@@ -11,6 +11,8 @@ from core.cohort import CohortSpec, SplitConfig, guess_variable_kinds, missing_v
 from core.figures import distribution_figure
 from core.paths import data_root, resolve_in_root
 
+ui.enter_page("pages/cohort.py")
+
 DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
 
 COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical")

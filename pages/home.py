@@ -6,6 +6,8 @@ import streamlit as st
 
 import ui
 
+ui.enter_page("pages/home.py")
+
 st.title("RadNomo")
 st.markdown(
     "From CT images to a clinical nomogram, in the browser: **radiomics and deep features** from the "
@@ -13,6 +15,8 @@ st.markdown(
     "LASSO with 10-fold CV and the 1-SE rule), **clinical and fused models** drawn as a nomogram, and their "
     "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
 )
+st.caption("This build covers the cohort: loading, validation, the train/test split and Table 1. Feature "
+           "extraction, selection, models, the nomogram and evaluation pages are being added.")
 
 with ui.guard():
     study = ui.get_study()
