@@ -1,0 +1,1 @@
+"""CT feature extraction: readers, pre-processing, pyradiomics, the feature store and batch runs."""

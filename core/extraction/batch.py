@@ -1,0 +1,264 @@
+"""Batch extraction over a manifest: serial, local worker processes, or a Dask cluster.
+
+A manifest is pyradiomics' batch CSV (``ID,Image,Mask`` plus optional ``Mask_reader2``), paths
+relative to the manifest's folder. Each case is read, pre-processed and extracted independently;
+a failing case is reported in the status table and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import RadNomoError
+from core.extraction.preprocess import PreprocessConfig, preprocess_case
+from core.extraction.radiomics import extract_features, make_extractor, params_sha256, pyradiomics_version
+from core.extraction.readers import content_hash, read_case
+from core.extraction.store import FeatureStore
+
+__all__ = ["ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
+
+ProgressCallback = Callable[[int, int, str, str], None]  # (done, total, case id, status)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ExtractionSettings:
+    """Everything that determines a case's features, besides its files.
+
+    Attributes
+    ----------
+    params : dict
+        Validated pyradiomics parameters (:func:`core.extraction.radiomics.load_params`).
+    preprocess : PreprocessConfig
+        RadNomo's pre-processing before pyradiomics (the study's by default).
+    label : int or None
+        Label value of the ROI in label-map masks (None: any non-zero voxel).
+    roi_name : str or None
+        ROI / segment name for RTSTRUCT, DICOM-SEG and .seg.nrrd masks.
+    """
+
+    params: dict
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    label: int | None = 1
+    roi_name: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the settings and the pyradiomics version: the settings part of the store key."""
+        payload = {"params": params_sha256(self.params), "preprocess": self.preprocess.sha256, "label": self.label,
+                   "roi_name": self.roi_name, "pyradiomics": pyradiomics_version()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict:
+        return {"params": self.params, "preprocess": self.preprocess.to_dict(), "label": self.label,
+                "roi_name": self.roi_name, "pyradiomics_version": pyradiomics_version()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class BatchResult:
+    """Features and per-case status of a batch.
+
+    Attributes
+    ----------
+    features : pandas.DataFrame
+        One row per successful case (index: case ID, in manifest order), one column per feature.
+    status : pandas.DataFrame
+        One row per case: ``ID``, ``status`` (extracted / cached / failed), ``seconds`` (extraction
+        time; the original time for cached cases), ``message`` (why a case failed).
+    settings : ExtractionSettings
+    """
+
+    features: pd.DataFrame
+    status: pd.DataFrame
+    settings: ExtractionSettings
+
+
+def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None = None) -> pd.DataFrame:
+    """Read and check a manifest; returns it with absolute ``Image`` / ``Mask`` paths.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        The CSV (paths relative to its folder) or an already-read table.
+    base_dir : path, optional
+        Folder that relative paths are resolved against (default: the CSV's folder).
+
+    Raises
+    ------
+    RadNomoError
+        If ``ID``, ``Image`` or ``Mask`` is missing, an ID repeats, or a cell is empty.
+    """
+    if isinstance(source, pd.DataFrame):
+        manifest = source.copy()
+        base = Path(base_dir or ".")
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise RadNomoError(f"manifest '{path}' does not exist.")
+        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+        base = Path(base_dir) if base_dir else path.parent
+    manifest.columns = [str(c).strip() for c in manifest.columns]
+    missing = [c for c in ("ID", "Image", "Mask") if c not in manifest.columns]
+    if missing:
+        raise RadNomoError(f"manifest lacks column(s) {missing}; pyradiomics' batch format is ID,Image,Mask.")
+    manifest["ID"] = manifest["ID"].astype(str).str.strip()
+    if (manifest[["ID", "Image", "Mask"]] == "").any().any():
+        raise RadNomoError("manifest has empty ID, Image or Mask cells; every case needs all three.")
+    repeated = manifest["ID"][manifest["ID"].duplicated()].unique().tolist()
+    if repeated:
+        raise RadNomoError(f"manifest repeats ID(s) {repeated[:5]}; each case must appear once.")
+    for column in [c for c in manifest.columns if c in ("Image", "Mask") or c.startswith("Mask_")]:
+        manifest[column] = [str((base / value).resolve()) if value else "" for value in manifest[column]]
+    return manifest.reset_index(drop=True)
+
+
+def extract_case(image_path: str, mask_path: str, settings: ExtractionSettings) -> tuple[dict[str, float], float]:
+    """Read, pre-process and extract one case; returns (features, seconds). Raises RadNomoError."""
+    start = time.perf_counter()
+    case = read_case(image_path, mask_path, label=settings.label, roi_name=settings.roi_name)
+    image, mask = preprocess_case(case.image, case.mask, settings.preprocess)
+    features = extract_features(image, mask, settings.params, _cached_extractor(settings.params))
+    return features, time.perf_counter() - start
+
+
+_EXTRACTORS: dict[str, object] = {}
+
+
+def _cached_extractor(params: dict):
+    """One extractor per parameter set and process: building it re-validates the parameters."""
+    key = params_sha256(params)
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = make_extractor(params)
+    return _EXTRACTORS[key]
+
+
+def _extract_job(case_id: str, image_path: str, mask_path: str, settings: ExtractionSettings) -> tuple:
+    """Worker entry point: never raises for a bad case, so one failure cannot stop the batch."""
+    try:
+        features, seconds = extract_case(image_path, mask_path, settings)
+        return case_id, features, seconds, ""
+    except RadNomoError as error:
+        return case_id, None, 0.0, str(error)
+    except Exception as error:  # a crash inside pyradiomics/SimpleITK: report the case, keep going
+        return case_id, None, 0.0, f"{type(error).__name__}: {error}"
+
+
+def run_batch(manifest: pd.DataFrame, settings: ExtractionSettings, *, store: FeatureStore | None = None,
+              mask_column: str = "Mask", workers: int = 1, scheduler: str | object | None = None,
+              on_progress: ProgressCallback | None = None) -> BatchResult:
+    """Extract every case of a manifest, reading the store first and writing each new case to it.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        From :func:`read_manifest`.
+    settings : ExtractionSettings
+    store : FeatureStore, optional
+        Cache; without it every case is extracted.
+    mask_column : str, default "Mask"
+        Which mask to use (e.g. ``"Mask_reader2"``); rows with an empty cell are skipped.
+    workers : int, default 1
+        Local worker processes (1 = serial, in this process).
+    scheduler : str or dask.distributed.Client, optional
+        A Dask scheduler address (``tcp://host:8786``) or client; cases then run on that cluster.
+    on_progress : callable, optional
+        Called as ``on_progress(done, total, case_id, status)`` after each case.
+
+    Returns
+    -------
+    BatchResult
+    """
+    if mask_column not in manifest.columns:
+        raise RadNomoError(f"manifest has no column '{mask_column}'.")
+    cases = manifest.loc[manifest[mask_column] != "", ["ID", "Image", mask_column]].to_numpy().tolist()
+    settings_sha = settings.sha256
+    version = pyradiomics_version()
+    status: dict[str, dict] = {}
+    features: dict[str, dict[str, float]] = {}
+    keys: dict[str, tuple[str, str, str]] = {}
+    for case_id, image_path, mask_path in cases:
+        try:
+            image_sha, mask_sha = content_hash(image_path), content_hash(mask_path)
+        except OSError as error:
+            status[case_id] = {"status": "failed", "seconds": 0.0, "message": f"cannot read files: {error}"}
+            continue
+        key = hashlib.sha256(f"{image_sha}|{mask_sha}|{settings_sha}".encode()).hexdigest()
+        keys[case_id] = (key, image_sha, mask_sha)
+    cached = store.get_many(k for k, _, _ in keys.values()) if store is not None else {}
+    done = 0
+    total = len(cases)
+
+    def report(case_id: str, state: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total, case_id, state)
+
+    for case_id, state in status.items():
+        report(case_id, state["status"])
+    todo = []
+    for case_id, image_path, mask_path in cases:
+        if case_id not in keys:
+            continue
+        if keys[case_id][0] in cached:
+            features[case_id] = cached[keys[case_id][0]]
+            status[case_id] = {"status": "cached", "seconds": 0.0, "message": ""}
+            report(case_id, "cached")
+        else:
+            todo.append((case_id, image_path, mask_path))
+
+    for case_id, values, seconds, message in _execute(todo, settings, workers=workers, scheduler=scheduler):
+        if values is None:
+            status[case_id] = {"status": "failed", "seconds": seconds, "message": message}
+        else:
+            features[case_id] = values
+            status[case_id] = {"status": "extracted", "seconds": seconds, "message": ""}
+            if store is not None:
+                key, image_sha, mask_sha = keys[case_id]
+                store.put(key, case_id=case_id, image_sha256=image_sha, mask_sha256=mask_sha,
+                          settings_sha256=settings_sha, extractor_version=version, seconds=seconds, features=values)
+        report(case_id, status[case_id]["status"])
+
+    order = [case_id for case_id, _, _ in cases]
+    table = pd.DataFrame.from_dict({c: features[c] for c in order if c in features}, orient="index")
+    table.index.name = "ID"
+    status_table = pd.DataFrame([{"ID": c, **status[c]} for c in order], columns=["ID", "status", "seconds", "message"])
+    return BatchResult(features=table, status=status_table, settings=settings)
+
+
+def _execute(todo: list[tuple[str, str, str]], settings: ExtractionSettings, *, workers: int,
+             scheduler: str | object | None):
+    """Yield job results as they finish, from the chosen executor."""
+    if not todo:
+        return
+    if scheduler is not None:
+        yield from _execute_dask(todo, settings, scheduler)
+    elif workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_extract_job, *job, settings) for job in todo]
+            for future in as_completed(futures):
+                yield future.result()
+    else:
+        for job in todo:
+            yield _extract_job(*job, settings)
+
+
+def _execute_dask(todo: list[tuple[str, str, str]], settings: ExtractionSettings, scheduler: str | object):
+    from dask.distributed import Client, as_completed as dask_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        # Workers need RadNomo importable (same code and requirements as this machine).
+        futures = [client.submit(_extract_job, *job, settings, pure=False) for job in todo]
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        if client is not scheduler:
+            client.close()

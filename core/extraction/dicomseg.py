@@ -1,0 +1,49 @@
+"""Read one segment of a DICOM Segmentation (SEG) object onto its CT grid.
+
+Read with pydicom directly: a SEG is a multi-frame image whose per-frame functional groups say
+which segment and which plane each frame holds, so mapping frames to CT slices is a few lines
+(highdicom can do it too, but its reading API has changed between releases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from core.errors import RadNomoError
+
+__all__ = ["segment_mask"]
+
+
+def segment_mask(dataset, image: sitk.Image, segment_label: str | None, *, name: str = "SEG") -> sitk.Image:
+    """The named segment of a SEG dataset as a uint8 mask on ``image``'s grid (fractional frames at >= 0.5)."""
+    segments = {int(s.SegmentNumber): str(s.SegmentLabel) for s in getattr(dataset, "SegmentSequence", [])}
+    if not segments:
+        raise RadNomoError(f"DICOM-SEG '{name}' defines no segment.")
+    if segment_label is None:
+        if len(segments) > 1:
+            raise RadNomoError(f"DICOM-SEG '{name}' has segments {sorted(segments.values())}; choose one by name.")
+        segment_label = next(iter(segments.values()))
+    numbers = [n for n, label in segments.items() if label == segment_label]
+    if not numbers:
+        raise RadNomoError(f"segment '{segment_label}' is not in '{name}'; segments: {sorted(segments.values())}.")
+    frames = dataset.pixel_array
+    if frames.ndim == 2:
+        frames = frames[np.newaxis]
+    if getattr(dataset, "SegmentationType", "BINARY") == "FRACTIONAL":
+        frames = frames >= 0.5 * float(getattr(dataset, "MaximumFractionalValue", 255))
+    size = image.GetSize()
+    mask = np.zeros(size[::-1], dtype=bool)
+    for frame, groups in zip(frames, dataset.PerFrameFunctionalGroupsSequence):
+        if int(groups.SegmentIdentificationSequence[0].ReferencedSegmentNumber) != numbers[0]:
+            continue
+        position = [float(v) for v in groups.PlanePositionSequence[0].ImagePositionPatient]
+        index = image.TransformPhysicalPointToContinuousIndex(position)
+        k = int(round(index[2]))
+        if abs(index[2] - k) > 0.25 or not 0 <= k < size[2] or frame.shape != (size[1], size[0]):
+            raise RadNomoError(f"a frame of segment '{segment_label}' in '{name}' does not match the image's slices; "
+                               "the SEG must reference this CT series.")
+        mask[k] |= frame.astype(bool)
+    out = sitk.GetImageFromArray(mask.astype(np.uint8))
+    out.CopyInformation(image)
+    return out
