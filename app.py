@@ -18,6 +18,7 @@ st.set_page_config(page_title="RadNomo", page_icon=":material/radiology:", layou
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
+    st.Page("pages/features_radiomics.py", title="Features - radiomics", icon=":material/biotech:"),
 ]
 
 navigation = st.navigation(PAGES)

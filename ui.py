@@ -10,13 +10,14 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
 from core.errors import RadNomoError
-from core.sample import SAMPLE_SPEC, load_sample_cohort
+from core.sample import SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2, SAMPLE_SPEC, load_sample_cohort
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ class StudyState:
     split : CohortSplit
     is_sample : bool
         True for the bundled synthetic study.
+    radiomics, radiomics_reader2 : pandas.DataFrame or None
+        Classic radiomics features (index: patient ID, one column per feature) from reader 1's and
+        reader 2's masks.
+    radiomics_source : str
+        Where the radiomics features came from (shown on the pages).
     """
 
     name: str
@@ -66,6 +72,9 @@ class StudyState:
     spec: CohortSpec
     split: CohortSplit
     is_sample: bool = False
+    radiomics: pd.DataFrame | None = None
+    radiomics_reader2: pd.DataFrame | None = None
+    radiomics_source: str = ""
 
     @property
     def n_events(self) -> int:
@@ -105,13 +114,29 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
                                 categorical=spec.categorical)
     split = split_cohort(validated, spec, split_config)
     study = StudyState(name=name, cohort=validated, spec=spec, split=split, is_sample=is_sample)
+    previous = st.session_state.get(STUDY_KEY)
+    if previous is not None and previous.name == name:
+        # Re-splitting or re-typing the same cohort keeps its extracted features.
+        study.radiomics, study.radiomics_reader2 = previous.radiomics, previous.radiomics_reader2
+        study.radiomics_source = previous.radiomics_source
     st.session_state[STUDY_KEY] = study  # assigned last: only a fully built study replaces the old one
     return study
 
 
+@st.cache_data(show_spinner="Loading the sample features...", max_entries=2)
+def sample_features(path: str) -> pd.DataFrame | None:
+    """A precomputed sample feature table (Parquet), or None when it is not there."""
+    return pd.read_parquet(path) if Path(path).is_file() else None
+
+
 def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
-    """Open the bundled synthetic sample study."""
-    return open_study("Sample study (synthetic)", sample_cohort(), SAMPLE_SPEC, split_config, is_sample=True)
+    """Open the bundled synthetic sample study, with its precomputed radiomics features."""
+    study = open_study("Sample study (synthetic)", sample_cohort(), SAMPLE_SPEC, split_config, is_sample=True)
+    study.radiomics = sample_features(str(SAMPLE_RADIOMICS))
+    study.radiomics_reader2 = sample_features(str(SAMPLE_RADIOMICS_READER2))
+    if study.radiomics is not None:
+        study.radiomics_source = "precomputed for the sample study (python -m core.extract, study params)"
+    return study
 
 
 def get_study() -> StudyState:

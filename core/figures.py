@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-__all__ = ["OUTCOME_COLOURS", "distribution_figure"]
+__all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure"]
 
 # Colour-blind-safe pair (Okabe-Ito blue / vermillion) for outcome 0 / 1.
 OUTCOME_COLOURS = ("#0072B2", "#D55E00")
@@ -45,4 +46,46 @@ def distribution_figure(df: pd.DataFrame, variable: str, outcome_column: str, *,
                         color_discrete_map=colours, category_orders={"group": list(outcome_labels)})
         figure.update_yaxes(title_text="% of group")
     figure.update_layout(legend_title_text=outcome_column, margin=dict(l=10, r=10, t=30, b=10), height=380)
+    return figure
+
+
+# Window presets (level, width) in HU for viewing CT.
+WINDOW_PRESETS: dict[str, tuple[float, float]] = {
+    "Abdomen (50/350)": (50.0, 350.0),
+    "Soft tissue (40/400)": (40.0, 400.0),
+    "Liver (60/160)": (60.0, 160.0),
+    "Lung (-600/1500)": (-600.0, 1500.0),
+    "Bone (400/1800)": (400.0, 1800.0),
+}
+
+
+def slice_overlay_figure(ct_slice: np.ndarray, mask_slice: np.ndarray, *, pixel_mm: tuple[float, float],
+                         window: tuple[float, float], title: str = "") -> go.Figure:
+    """One axial CT slice in a window, with the ROI outline drawn over it.
+
+    Parameters
+    ----------
+    ct_slice : numpy.ndarray
+        (rows, columns) in HU.
+    mask_slice : numpy.ndarray
+        Same shape; non-zero inside the ROI.
+    pixel_mm : (float, float)
+        (column, row) pixel size in mm, so the axes are in mm and the aspect is true.
+    window : (level, width)
+        Display window in HU.
+    """
+    level, width = window
+    rows, columns = ct_slice.shape
+    x = np.arange(columns) * pixel_mm[0]
+    y = np.arange(rows) * pixel_mm[1]
+    figure = go.Figure(go.Heatmap(z=ct_slice, x=x, y=y, colorscale="gray", zmin=level - width / 2,
+                                  zmax=level + width / 2, colorbar=dict(title="HU"),
+                                  hovertemplate="x %{x:.1f} mm, y %{y:.1f} mm: %{z} HU<extra></extra>"))
+    if mask_slice.any():
+        figure.add_trace(go.Contour(z=mask_slice.astype(float), x=x, y=y, showscale=False, hoverinfo="skip",
+                                    contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
+                                    line=dict(color=OUTCOME_COLOURS[1], width=2), name="ROI"))
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", title_text="mm")
+    figure.update_xaxes(title_text="mm")
+    figure.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10), height=520)
     return figure

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from core.errors import RadNomoError
 
-__all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "data_root", "resolve_in_root"]
+__all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "sample_data"
 DATA_ROOT_ENV = "RADNOMO_DATA_ROOT"
+WORKSPACE_ENV = "RADNOMO_WORKSPACE"
 
 
 def data_root() -> Path:
@@ -22,6 +23,17 @@ def data_root() -> Path:
     """
     configured = os.environ.get(DATA_ROOT_ENV, "").strip()
     return Path(configured).expanduser().resolve() if configured else SAMPLE_DIR
+
+
+def workspace_dir() -> Path:
+    """Where RadNomo keeps its own files (the feature store, unpacked uploads).
+
+    ``RADNOMO_WORKSPACE`` (read at call time), else ``~/.cache/radnomo``; created on first use.
+    """
+    configured = os.environ.get(WORKSPACE_ENV, "").strip()
+    folder = Path(configured).expanduser() if configured else Path.home() / ".cache" / "radnomo"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve()
 
 
 def resolve_in_root(user_path: str, root: Path | None = None) -> Path:

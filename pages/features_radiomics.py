@@ -1,0 +1,190 @@
+"""Features - radiomics: choose a manifest and parameters, extract with pyradiomics, view cases, download."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+import streamlit as st
+
+import ui
+from core.archive import safe_extract_zip
+from core.errors import RadNomoError
+from core.extraction.batch import ExtractionSettings, read_manifest, run_batch
+from core.extraction.preprocess import PreprocessConfig
+from core.extraction.radiomics import SHIPPED_PARAMS, load_params
+from core.extraction.readers import read_case
+from core.extraction.store import FeatureStore
+from core.figures import WINDOW_PRESETS, slice_overlay_figure
+from core.paths import data_root, resolve_in_root, workspace_dir
+from core.sample import SAMPLE_MANIFEST
+from core.selection import icc_table
+
+ui.enter_page("pages/features_radiomics.py")
+
+MANIFEST_KEY = "fr_manifest"  # (description, manifest DataFrame with absolute paths)
+STATUS_KEY = "fr_last_status"
+PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image only (107 features, ~1 s a case)":
+                 "original", "Upload a params YAML": "upload"}
+
+st.title("Features - radiomics")
+study = ui.get_study()
+
+# ---------------------------------------------------------------------------------------------
+# 1. The manifest
+# ---------------------------------------------------------------------------------------------
+st.subheader("1. Cases")
+source = st.radio("Manifest", ["Sample study", "Upload a manifest and a zip of images", "Manifest on the server"],
+                  horizontal=True, key="fr_source")
+if source == "Sample study":
+    with ui.guard():
+        manifest = read_manifest(SAMPLE_MANIFEST)
+        on_disk = manifest["Image"].map(lambda p: Path(p).is_file())
+        st.session_state[MANIFEST_KEY] = ("sample study", manifest[on_disk].reset_index(drop=True))
+        st.caption(f"{int(on_disk.sum())} of {len(manifest)} sample CTs are on disk. Regenerate all with "
+                   "`python -m core.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2`.")
+elif source == "Upload a manifest and a zip of images":
+    manifest_file = st.file_uploader("Manifest CSV (ID,Image,Mask[,Mask_reader2]; paths inside the zip)", type=["csv"],
+                                     key="fr_manifest_upload")
+    archive = st.file_uploader("Zip of images and masks", type=["zip"], key="fr_zip_upload")
+    if manifest_file is not None and archive is not None and st.button("Unpack", key="fr_unpack"):
+        with ui.guard():
+            folder = Path(tempfile.mkdtemp(prefix="upload-", dir=workspace_dir()))
+            safe_extract_zip(archive.getvalue(), folder)
+            table = pd.read_csv(io.BytesIO(manifest_file.getvalue()), dtype=str, keep_default_na=False)
+            st.session_state[MANIFEST_KEY] = (manifest_file.name, read_manifest(table, base_dir=folder))
+else:
+    root = data_root()
+    server_manifest = st.text_input(f"Manifest path inside the data root ({root})", key="fr_server_path",
+                                    placeholder="manifest.csv")
+    if st.button("Read manifest", key="fr_read_server"):
+        with ui.guard():
+            st.session_state[MANIFEST_KEY] = (server_manifest, read_manifest(resolve_in_root(server_manifest, root)))
+
+chosen = st.session_state.get(MANIFEST_KEY)
+manifest = chosen[1] if chosen else None
+if manifest is not None:
+    unknown = sorted(set(manifest["ID"]) - set(study.cohort[study.spec.id_column]))
+    st.markdown(f"**{chosen[0]}**: {len(manifest)} cases" + (", with second-reader masks"
+                                                               if "Mask_reader2" in manifest else ""))
+    if unknown:
+        st.warning(f"{len(unknown)} manifest ID(s) are not in the open cohort, e.g. {unknown[:3]}.")
+
+# ---------------------------------------------------------------------------------------------
+# 2. Extraction
+# ---------------------------------------------------------------------------------------------
+st.subheader("2. Extract")
+params_choice = st.selectbox("pyradiomics parameters", list(PARAM_CHOICES), key="fr_params")
+params_upload = None
+if PARAM_CHOICES[params_choice] == "upload":
+    params_upload = st.file_uploader("params YAML", type=["yaml", "yml"], key="fr_params_upload")
+columns = st.columns(3)
+mask_options = ["Mask"] + (["Mask_reader2"] if manifest is not None and "Mask_reader2" in manifest else [])
+mask_column = columns[0].selectbox("Mask", mask_options, key="fr_mask_column",
+                                   help="Mask_reader2: the second reader's ROI, for reproducibility (ICC).")
+workers = columns[1].number_input("Worker processes", 1, max(1, os.cpu_count() or 1), 1, key="fr_workers")
+max_cases = columns[2].number_input("Cases (0 = all)", 0, 100_000, 0, key="fr_max_cases")
+double_read_only = st.checkbox("Only the double-read cases (both readers' masks, for the ICC)", value=False,
+                               key="fr_double_read_only", disabled="Mask_reader2" not in mask_options)
+resample = st.checkbox("Resample to 1 × 1 × 1 mm (B-spline) and clip to -1024..1024 HU, as the study",
+                       value=True, key="fr_preprocess")
+
+if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest is None):
+    with ui.guard():
+        key = PARAM_CHOICES[params_choice]
+        if key == "upload":
+            if params_upload is None:
+                raise RadNomoError("upload a params YAML first.")
+            params = load_params(params_upload.getvalue())
+        else:
+            params = load_params(key)
+        settings = ExtractionSettings(params=params, preprocess=PreprocessConfig() if resample else
+                                      PreprocessConfig(spacing_mm=None, hu_range=None))
+        cases = manifest[manifest[mask_column] != ""]
+        if double_read_only and "Mask_reader2" in cases:
+            cases = cases[cases["Mask_reader2"] != ""]
+        cases = cases.head(int(max_cases)) if max_cases else cases
+        bar = st.progress(0.0, text="Starting...")
+
+        def on_progress(done: int, total: int, case_id: str, status: str) -> None:
+            bar.progress(done / total, text=f"{done}/{total}: {case_id} {status}")
+
+        with FeatureStore(workspace_dir() / "features.sqlite") as store:
+            result = run_batch(cases, settings, store=store, mask_column=mask_column, workers=int(workers),
+                               on_progress=on_progress)
+        st.session_state[STATUS_KEY] = result.status
+        if result.features.empty:
+            raise RadNomoError("no case was extracted; see the status table for each case's reason.")
+        if mask_column == "Mask_reader2":
+            study.radiomics_reader2 = result.features
+        else:
+            study.radiomics = result.features
+            study.radiomics_source = f"extracted here from {chosen[0]} ({key} parameters)"
+        counts = result.status["status"].value_counts().to_dict()
+        st.success(f"{len(result.features)} cases × {result.features.shape[1]} features ({counts}).")
+
+status = st.session_state.get(STATUS_KEY)
+if status is not None:
+    with st.expander("Per-case status of the last run", expanded=bool((status["status"] == "failed").any())):
+        st.dataframe(status, hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------------------------------------
+# 3. The feature table
+# ---------------------------------------------------------------------------------------------
+st.subheader("3. Feature table")
+if study.radiomics is None:
+    st.info("No radiomics features yet: run an extraction above.")
+else:
+    features = study.radiomics
+    st.markdown(f"{features.shape[0]} cases × {features.shape[1]} features — {study.radiomics_source}.")
+    st.dataframe(features.iloc[:20, :12], width="stretch")
+    left, right = st.columns(2)
+    with left:
+        ui.csv_download(features.reset_index(), "features_radiomics.csv", label="Features (CSV)",
+                        key="fr_download_csv")
+    with right:
+        buffer = io.BytesIO()
+        features.to_parquet(buffer)
+        st.download_button("Features (Parquet)", buffer.getvalue(), file_name="features_radiomics.parquet",
+                           mime="application/octet-stream", key="fr_download_parquet", icon=":material/download:")
+
+if study.radiomics is not None and study.radiomics_reader2 is not None:
+    st.subheader("Reader agreement")
+    with ui.guard():
+        icc = icc_table(study.radiomics, study.radiomics_reader2)
+        share = float((icc["ICC2"] > 0.8).mean())
+        shared_cases = len(study.radiomics.index.intersection(study.radiomics_reader2.index))
+        st.markdown(f"{shared_cases} double-read cases; **{share:.0%}** of {len(icc)} features have ICC(2,1) > 0.8 "
+                    "(reproducible, as the study's criterion).")
+        st.dataframe(icc.sort_values("ICC2").round(3), width="stretch", height=260)
+        ui.csv_download(icc.reset_index(), "icc.csv", label="ICC table (CSV)", key="fr_download_icc")
+
+# ---------------------------------------------------------------------------------------------
+# 4. Case viewer
+# ---------------------------------------------------------------------------------------------
+st.subheader("4. View a case")
+if manifest is None or manifest.empty:
+    st.caption("Choose a manifest to view its cases.")
+else:
+    case_id = st.selectbox("Case", manifest["ID"].tolist(), key="fr_view_case")
+    row = manifest.set_index("ID").loc[case_id]
+    with ui.guard():
+        case = read_case(row["Image"], row["Mask"])
+        ct = sitk.GetArrayFromImage(case.image)
+        roi = sitk.GetArrayFromImage(case.mask)
+        area = roi.sum(axis=(1, 2))
+        default_slice = int(np.argmax(area))
+        slice_index = st.slider("Axial slice", 0, ct.shape[0] - 1, default_slice, key=f"fr_slice_{case_id}")
+        window_name = st.selectbox("Window", list(WINDOW_PRESETS), key="fr_window")
+        spacing = case.image.GetSpacing()
+        st.plotly_chart(slice_overlay_figure(ct[slice_index], roi[slice_index], pixel_mm=(spacing[0], spacing[1]),
+                                             window=WINDOW_PRESETS[window_name],
+                                             title=f"{case_id}, slice {slice_index + 1}/{ct.shape[0]}"),
+                        key="fr_slice_figure")
+        st.caption(f"Voxel size {spacing[0]:.2f} × {spacing[1]:.2f} × {spacing[2]:.2f} mm; ROI on "
+                   f"{int((area > 0).sum())} slices, {int(roi.sum())} voxels.")

@@ -1,0 +1,74 @@
+"""AppTest of the Features - radiomics page: extraction from the sample manifest, ICC, viewer, bad paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.paths import DATA_ROOT_ENV, WORKSPACE_ENV
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+FAST = "Original image only (107 features, ~1 s a case)"
+
+
+@pytest.fixture()
+def page(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "workspace"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("pages/features_radiomics.py").run()
+    assert not at.exception
+    return at
+
+
+def _extract(at: AppTest, mask: str, cases: int, double_read_only: bool = False) -> AppTest:
+    at.selectbox(key="fr_params").set_value(FAST).run()
+    at.checkbox(key="fr_double_read_only").set_value(double_read_only).run()
+    at.selectbox(key="fr_mask_column").set_value(mask).run()
+    at.number_input(key="fr_max_cases").set_value(cases).run()
+    at.button(key="fr_run").click().run()
+    assert not at.exception
+    return at
+
+
+def test_extracts_both_readers_and_shows_agreement(page):
+    at = _extract(page, "Mask", 4, double_read_only=True)
+    study = at.session_state["study"]
+    assert study.radiomics.shape == (4, 107)
+    assert "extracted here" in study.radiomics_source
+    assert "4 cases × 107 features" in at.success[0].value
+    at = _extract(at, "Mask_reader2", 4, double_read_only=True)
+    assert at.session_state["study"].radiomics_reader2.shape[1] == 107
+    assert any("ICC(2,1) > 0.8" in m.value for m in at.markdown)
+    status = at.dataframe[0].value
+    assert set(status["status"]) == {"extracted"}
+
+
+def test_a_second_run_reads_the_store(page):
+    at = _extract(page, "Mask", 2)
+    at = _extract(at, "Mask", 2)
+    assert "'cached': 2" in at.success[0].value
+
+
+def test_case_viewer_moves_through_slices(page):
+    at = page
+    case = at.selectbox(key="fr_view_case").value
+    slider = at.slider(key=f"fr_slice_{case}")
+    slider.set_value(0).run()
+    assert not at.exception
+    at.selectbox(key="fr_window").set_value("Lung (-600/1500)").run()
+    assert not at.exception
+
+
+def test_server_manifest_outside_the_data_root_is_refused(page, tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
+    at = page
+    before = at.session_state["study"]
+    at.radio(key="fr_source").set_value("Manifest on the server").run()
+    at.text_input(key="fr_server_path").input("../../etc/passwd").run()
+    at.button(key="fr_read_server").click().run()
+    assert not at.exception
+    assert "outside the data root" in at.error[0].value
+    assert at.session_state["study"] is before
