@@ -59,6 +59,12 @@ PUBLIC_API = {
     "core.synthetic": ["generate_clinical", "generate_cohort", "render_patient", "PhenotypeEffects",
                        "measure_thickness_mm"],
     "core.errors": ["RadNomoError"],
+    "core.selection": ["icc_table"],
+    "core.extraction.readers": ["read_case"],
+    "core.extraction.preprocess": ["preprocess_case"],
+    "core.extraction.radiomics": ["load_params", "extract_features"],
+    "core.extraction.batch": ["read_manifest", "run_batch"],
+    "core.extraction.store": ["FeatureStore"],
 }
 
 

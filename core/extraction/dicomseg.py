@@ -34,10 +34,20 @@ def segment_mask(dataset, image: sitk.Image, segment_label: str | None, *, name:
         frames = frames >= 0.5 * float(getattr(dataset, "MaximumFractionalValue", 255))
     size = image.GetSize()
     mask = np.zeros(size[::-1], dtype=bool)
+    shared = dataset.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in dataset else None
+
+    def group(frame_groups, attribute: str):
+        """A functional group of a frame, which writers may put in the shared groups instead."""
+        if attribute in frame_groups:
+            return frame_groups[attribute].value[0]
+        if shared is not None and attribute in shared:
+            return shared[attribute].value[0]
+        raise RadNomoError(f"DICOM-SEG '{name}' lacks {attribute}; it cannot be placed on the image.")
+
     for frame, groups in zip(frames, dataset.PerFrameFunctionalGroupsSequence):
-        if int(groups.SegmentIdentificationSequence[0].ReferencedSegmentNumber) != numbers[0]:
+        if int(group(groups, "SegmentIdentificationSequence").ReferencedSegmentNumber) != numbers[0]:
             continue
-        position = [float(v) for v in groups.PlanePositionSequence[0].ImagePositionPatient]
+        position = [float(v) for v in group(groups, "PlanePositionSequence").ImagePositionPatient]
         index = image.TransformPhysicalPointToContinuousIndex(position)
         k = int(round(index[2]))
         if abs(index[2] - k) > 0.25 or not 0 <= k < size[2] or frame.shape != (size[1], size[0]):

@@ -372,3 +372,33 @@ def test_cli_writes_parquet_and_reports_failures(sample_manifest, tmp_path):
     manifest.to_csv(tmp_path / "bad.csv", index=False)
     assert main([str(tmp_path / "bad.csv"), "--params", "original", "--out", str(tmp_path / "g.csv")]) == 1
     assert main([str(tmp_path / "bad.csv"), "--params", "nope.yaml", "--out", str(tmp_path / "g.csv")]) == 2
+
+
+@needs_ibsi
+def test_dicom_seg_mask_equals_the_rtstruct_it_was_made_from(tmp_path):
+    """A DICOM-SEG written by highdicom (an independent writer) from the RTSTRUCT's mask reads back identically."""
+    import highdicom
+    import pydicom
+    from highdicom.seg import (Segmentation, SegmentAlgorithmTypeValues, SegmentDescription,
+                               SegmentationTypeValues)
+    from pydicom.sr.codedict import codes
+
+    image = read_image(IBSI / "dicom" / "image")
+    reference = read_mask(IBSI / "dicom" / "mask", image, roi_name="GTV-1")
+    sources = sorted((pydicom.dcmread(p) for p in (IBSI / "dicom" / "image").glob("*.dcm")),
+                     key=lambda d: float(d.ImagePositionPatient[2]))
+    # highdicom wants frames in the order of the source images (sorted by z here, as SimpleITK does).
+    volume = sitk.GetArrayFromImage(reference).astype(bool)
+    description = SegmentDescription(
+        segment_number=1, segment_label="tumour", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm, algorithm_type=SegmentAlgorithmTypeValues.MANUAL)
+    seg = Segmentation(source_images=sources, pixel_array=volume, segmentation_type=SegmentationTypeValues.BINARY,
+                       segment_descriptions=[description], series_instance_uid=highdicom.UID(), series_number=2,
+                       sop_instance_uid=highdicom.UID(), instance_number=1, manufacturer="RadNomo tests",
+                       manufacturer_model_name="test", software_versions="0", device_serial_number="0")
+    path = tmp_path / "seg.dcm"
+    seg.save_as(path)
+    mask = read_mask(path, image)
+    assert np.array_equal(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(reference))
+    with pytest.raises(RadNomoError, match="'liver' is not in"):
+        read_mask(path, image, roi_name="liver")
