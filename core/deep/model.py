@@ -101,15 +101,18 @@ class AE3D(nn.Module):
         self.config = config
         channels = [config.base_channels * 2**i for i in range(4)]
         self.bottom = config.crop_size // 16
-        flat = channels[-1] * self.bottom**3
+        # A 1x1x1 squeeze before the dense layer keeps the weights small (about 4 MB at the defaults).
+        self.squeezed = max(channels[-1] // 4, 1)
+        flat = self.squeezed * self.bottom**3
         self.encoder = nn.Sequential(_block(config.in_channels, channels[0]), _block(channels[0], channels[1]),
-                                     _block(channels[1], channels[2]), _block(channels[2], channels[3]))
+                                     _block(channels[1], channels[2]), _block(channels[2], channels[3]),
+                                     nn.Conv3d(channels[3], self.squeezed, 1))
         self.to_latent = nn.Linear(flat, config.latent_size)
         self.from_latent = nn.Linear(config.latent_size, flat)
-        self.decoder = nn.Sequential(_up_block(channels[3], channels[2]), _up_block(channels[2], channels[1]),
+        self.decoder = nn.Sequential(nn.Conv3d(self.squeezed, channels[3], 1), nn.LeakyReLU(0.1),
+                                     _up_block(channels[3], channels[2]), _up_block(channels[2], channels[1]),
                                      _up_block(channels[1], channels[0]),
                                      nn.ConvTranspose3d(channels[0], 1, 4, stride=2, padding=1), nn.Sigmoid())
-        self._channels = channels
 
     def _check(self, volumes: torch.Tensor) -> None:
         size = self.config.crop_size
@@ -125,7 +128,7 @@ class AE3D(nn.Module):
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Reconstructed CT channel ``(batch, 1, crop, crop, crop)`` from latent vectors."""
-        grid = self.from_latent(latent).view(-1, self._channels[-1], self.bottom, self.bottom, self.bottom)
+        grid = self.from_latent(latent).view(-1, self.squeezed, self.bottom, self.bottom, self.bottom)
         return self.decoder(grid)
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:

@@ -167,8 +167,10 @@ def save_weights(model: AE3D, config: AEConfig, path: str | Path, *, preprocess:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": "radnomo-ae3d", "config": json.dumps(config.to_dict(), sort_keys=True),
-                "preprocess": json.dumps(preprocess or {}, sort_keys=True)}
+    # One metadata entry holding canonical JSON: safetensors writes several entries in hash-map
+    # order, which would make the bytes (and the weights' hash) differ between identical saves.
+    metadata = {"radnomo": json.dumps({"format": "radnomo-ae3d", "config": config.to_dict(),
+                                       "preprocess": preprocess or {}}, sort_keys=True)}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata=metadata)
     return path
@@ -198,13 +200,17 @@ def load_weights(path: str | Path) -> tuple[AE3D, dict]:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise RadNomoError(f"'{path.name}' is not a weights file (safetensors expected): {error}") from error
-    if metadata.get("format") != "radnomo-ae3d":
+    try:
+        described = json.loads(metadata.get("radnomo", "{}"))
+    except json.JSONDecodeError:
+        described = {}
+    if not isinstance(described, dict) or described.get("format") != "radnomo-ae3d":
         raise RadNomoError(f"'{path.name}' holds tensors but not RadNomo autoencoder weights.")
-    config = AEConfig.from_dict(json.loads(metadata["config"]))
+    config = AEConfig.from_dict(described["config"])
     model = AE3D(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
         raise RadNomoError(f"'{path.name}' does not match the autoencoder its metadata describes.") from error
     model.eval()
-    return model, {"config": config, "preprocess": json.loads(metadata.get("preprocess", "{}"))}
+    return model, {"config": config, "preprocess": described.get("preprocess", {})}
