@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
     st.Page("pages/features_radiomics.py", title="Features - radiomics", icon=":material/biotech:"),
+    st.Page("pages/features_deep.py", title="Features - deep", icon=":material/neurology:"),
 ]
 
 navigation = st.navigation(PAGES)

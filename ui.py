@@ -17,7 +17,8 @@ import streamlit as st
 
 from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
 from core.errors import RadNomoError
-from core.sample import SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2, SAMPLE_SPEC, load_sample_cohort
+from core.sample import (SAMPLE_AE_LOG, SAMPLE_AE_WEIGHTS, SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2,
+                         SAMPLE_SPEC, load_sample_cohort)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class StudyState:
         reader 2's masks.
     radiomics_source : str
         Where the radiomics features came from (shown on the pages).
+    deep, deep_source : pandas.DataFrame or None, str
+        Autoencoder latent features (``dl_000`` ...) and where they came from.
+    ae_weights, ae_history : str or None, pandas.DataFrame or None
+        The trained autoencoder's weights file and its per-epoch losses.
     """
 
     name: str
@@ -75,6 +80,10 @@ class StudyState:
     radiomics: pd.DataFrame | None = None
     radiomics_reader2: pd.DataFrame | None = None
     radiomics_source: str = ""
+    deep: pd.DataFrame | None = None
+    deep_source: str = ""
+    ae_weights: str | None = None
+    ae_history: pd.DataFrame | None = None
 
     @property
     def n_events(self) -> int:
@@ -117,8 +126,9 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
     previous = st.session_state.get(STUDY_KEY)
     if previous is not None and previous.name == name:
         # Re-splitting or re-typing the same cohort keeps its extracted features.
-        study.radiomics, study.radiomics_reader2 = previous.radiomics, previous.radiomics_reader2
-        study.radiomics_source = previous.radiomics_source
+        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "deep", "deep_source", "ae_weights",
+                     "ae_history"):
+            setattr(study, name, getattr(previous, name))
     st.session_state[STUDY_KEY] = study  # assigned last: only a fully built study replaces the old one
     return study
 
@@ -136,7 +146,21 @@ def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
     study.radiomics_reader2 = sample_features(str(SAMPLE_RADIOMICS_READER2))
     if study.radiomics is not None:
         study.radiomics_source = "precomputed for the sample study (python -m core.extract, study params)"
+    study.deep = sample_features(str(SAMPLE_DEEP))
+    if study.deep is not None:
+        study.deep_source = "precomputed for the sample study (autoencoder trained on its training cohort)"
+    if SAMPLE_AE_WEIGHTS.is_file():
+        study.ae_weights = str(SAMPLE_AE_WEIGHTS)
+        study.ae_history = pd.read_csv(SAMPLE_AE_LOG) if SAMPLE_AE_LOG.is_file() else None
     return study
+
+
+@st.cache_resource(max_entries=4)
+def autoencoder(weights_path: str, weights_sha256: str):
+    """A loaded autoencoder in eval mode, shared read-only (keyed by the file's hash too)."""
+    from core.deep.train import load_weights
+
+    return load_weights(weights_path)
 
 
 def get_study() -> StudyState:
@@ -192,3 +216,61 @@ def study_sidebar() -> None:
                     f"train {len(study.split.train_ids)} / test {len(study.split.test_ids)}")
         if study.is_sample:
             st.caption("Synthetic data made by RadNomo's generator; not patient data.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing a manifest of CT cases (shared by the feature pages)
+# ---------------------------------------------------------------------------------------------
+
+MANIFEST_SOURCES = ("Sample study", "Upload a manifest and a zip of images", "Manifest on the server")
+
+
+def manifest_picker(prefix: str) -> tuple[str, pd.DataFrame] | None:
+    """Widgets to choose a manifest; returns (description, manifest with absolute paths) or None.
+
+    ``prefix`` keeps widget keys apart between pages (e.g. "fr", "ae"). The choice is kept in
+    session state under ``<prefix>_manifest`` so it survives reruns.
+    """
+    import io
+    import tempfile
+
+    from core.archive import safe_extract_zip
+    from core.extraction.batch import read_manifest
+    from core.paths import data_root, resolve_in_root, workspace_dir
+    from core.sample import SAMPLE_MANIFEST
+
+    state_key = f"{prefix}_manifest"
+    source = st.radio("Manifest", MANIFEST_SOURCES, horizontal=True, key=f"{prefix}_source")
+    if source == MANIFEST_SOURCES[0]:
+        with guard():
+            manifest = read_manifest(SAMPLE_MANIFEST)
+            on_disk = manifest["Image"].map(lambda p: Path(p).is_file())
+            st.session_state[state_key] = ("sample study", manifest[on_disk].reset_index(drop=True))
+            st.caption(f"{int(on_disk.sum())} of {len(manifest)} sample CTs are on disk. Regenerate all with "
+                       "`python -m core.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2`.")
+    elif source == MANIFEST_SOURCES[1]:
+        manifest_file = st.file_uploader("Manifest CSV (ID,Image,Mask[,Mask_reader2]; paths inside the zip)",
+                                         type=["csv"], key=f"{prefix}_manifest_upload")
+        archive = st.file_uploader("Zip of images and masks", type=["zip"], key=f"{prefix}_zip_upload")
+        if manifest_file is not None and archive is not None and st.button("Unpack", key=f"{prefix}_unpack"):
+            with guard():
+                folder = Path(tempfile.mkdtemp(prefix="upload-", dir=workspace_dir()))
+                safe_extract_zip(archive.getvalue(), folder)
+                table = pd.read_csv(io.BytesIO(manifest_file.getvalue()), dtype=str, keep_default_na=False)
+                st.session_state[state_key] = (manifest_file.name, read_manifest(table, base_dir=folder))
+    else:
+        root = data_root()
+        server_manifest = st.text_input(f"Manifest path inside the data root ({root})", key=f"{prefix}_server_path",
+                                        placeholder="manifest.csv")
+        if st.button("Read manifest", key=f"{prefix}_read_server"):
+            with guard():
+                st.session_state[state_key] = (server_manifest, read_manifest(resolve_in_root(server_manifest, root)))
+    chosen = st.session_state.get(state_key)
+    if chosen is not None:
+        study = get_study()
+        unknown = sorted(set(chosen[1]["ID"]) - set(study.cohort[study.spec.id_column]))
+        st.markdown(f"**{chosen[0]}**: {len(chosen[1])} cases" +
+                    (", with second-reader masks" if "Mask_reader2" in chosen[1] else ""))
+        if unknown:
+            st.warning(f"{len(unknown)} manifest ID(s) are not in the open cohort, e.g. {unknown[:3]}.")
+    return chosen

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-__all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure"]
+__all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure", "loss_curve_figure",
+           "reconstruction_figure"]
 
 # Colour-blind-safe pair (Okabe-Ito blue / vermillion) for outcome 0 / 1.
 OUTCOME_COLOURS = ("#0072B2", "#D55E00")
@@ -88,4 +89,37 @@ def slice_overlay_figure(ct_slice: np.ndarray, mask_slice: np.ndarray, *, pixel_
     figure.update_yaxes(autorange="reversed", scaleanchor="x", title_text="mm")
     figure.update_xaxes(title_text="mm")
     figure.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10), height=520)
+    return figure
+
+
+def loss_curve_figure(history: pd.DataFrame, best_epoch: int | None = None) -> go.Figure:
+    """Training and validation reconstruction loss per epoch (``history`` from AETrainResult)."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=history["epoch"], y=history["train_loss"], mode="lines+markers", name="training",
+                                line=dict(color=OUTCOME_COLOURS[0])))
+    figure.add_trace(go.Scatter(x=history["epoch"], y=history["val_loss"], mode="lines+markers", name="validation",
+                                line=dict(color=OUTCOME_COLOURS[1])))
+    if best_epoch:
+        figure.add_vline(x=best_epoch, line_dash="dot", annotation_text=f"kept: epoch {best_epoch}")
+    figure.update_layout(xaxis_title="epoch", yaxis_title="ROI-weighted MSE", height=320,
+                         margin=dict(l=10, r=10, t=30, b=10))
+    return figure
+
+
+def reconstruction_figure(original: np.ndarray, reconstruction: np.ndarray, mask: np.ndarray | None = None,
+                          title: str = "") -> go.Figure:
+    """Autoencoder input and reconstruction side by side (one slice each, window-scaled values 0..1)."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("input", "reconstruction"), horizontal_spacing=0.05)
+    for column, values in ((1, original), (2, reconstruction)):
+        figure.add_trace(go.Heatmap(z=values, colorscale="gray", zmin=0, zmax=1, showscale=column == 2,
+                                    hovertemplate="%{z:.2f}<extra></extra>"), row=1, col=column)
+        if mask is not None and mask.any():
+            figure.add_trace(go.Contour(z=mask.astype(float), showscale=False, hoverinfo="skip",
+                                        contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
+                                        line=dict(color=OUTCOME_COLOURS[1], width=1.5)), row=1, col=column)
+    figure.update_yaxes(autorange="reversed", scaleanchor="x")
+    figure.update_xaxes(scaleanchor="y")
+    figure.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=50, b=10))
     return figure

@@ -7,13 +7,17 @@ import pandas as pd
 from core.cohort import CohortSpec, read_table, validate_cohort
 from core.paths import SAMPLE_DIR
 
-__all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2", "SAMPLE_SPEC",
+__all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2", "SAMPLE_DEEP",
+           "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_SPEC",
            "load_sample_cohort"]
 
 SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
 SAMPLE_MANIFEST = SAMPLE_DIR / "manifest.csv"
 SAMPLE_RADIOMICS = SAMPLE_DIR / "features_radiomics.parquet"
 SAMPLE_RADIOMICS_READER2 = SAMPLE_DIR / "features_radiomics_reader2.parquet"
+SAMPLE_DEEP = SAMPLE_DIR / "features_deep.parquet"
+SAMPLE_AE_WEIGHTS = SAMPLE_DIR / "ae_weights.safetensors"
+SAMPLE_AE_LOG = SAMPLE_DIR / "ae_training_log.csv"
 
 # The reference study's clinical variables. Scanner, lm_type and lm_interval_months are left
 # out on purpose: the first is not a patient characteristic, the others restate the outcome.

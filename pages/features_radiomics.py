@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +12,18 @@ import SimpleITK as sitk
 import streamlit as st
 
 import ui
-from core.archive import safe_extract_zip
 from core.errors import RadNomoError
-from core.extraction.batch import ExtractionSettings, read_manifest, run_batch
+from core.extraction.batch import ExtractionSettings, run_batch
 from core.extraction.preprocess import PreprocessConfig
 from core.extraction.radiomics import SHIPPED_PARAMS, load_params
 from core.extraction.readers import read_case
 from core.extraction.store import FeatureStore
 from core.figures import WINDOW_PRESETS, slice_overlay_figure
-from core.paths import data_root, resolve_in_root, workspace_dir
-from core.sample import SAMPLE_MANIFEST
+from core.paths import workspace_dir
 from core.selection import icc_table
 
 ui.enter_page("pages/features_radiomics.py")
 
-MANIFEST_KEY = "fr_manifest"  # (description, manifest DataFrame with absolute paths)
 STATUS_KEY = "fr_last_status"
 PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image only (107 features, ~1 s a case)":
                  "original", "Upload a params YAML": "upload"}
@@ -39,41 +35,8 @@ study = ui.get_study()
 # 1. The manifest
 # ---------------------------------------------------------------------------------------------
 st.subheader("1. Cases")
-source = st.radio("Manifest", ["Sample study", "Upload a manifest and a zip of images", "Manifest on the server"],
-                  horizontal=True, key="fr_source")
-if source == "Sample study":
-    with ui.guard():
-        manifest = read_manifest(SAMPLE_MANIFEST)
-        on_disk = manifest["Image"].map(lambda p: Path(p).is_file())
-        st.session_state[MANIFEST_KEY] = ("sample study", manifest[on_disk].reset_index(drop=True))
-        st.caption(f"{int(on_disk.sum())} of {len(manifest)} sample CTs are on disk. Regenerate all with "
-                   "`python -m core.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2`.")
-elif source == "Upload a manifest and a zip of images":
-    manifest_file = st.file_uploader("Manifest CSV (ID,Image,Mask[,Mask_reader2]; paths inside the zip)", type=["csv"],
-                                     key="fr_manifest_upload")
-    archive = st.file_uploader("Zip of images and masks", type=["zip"], key="fr_zip_upload")
-    if manifest_file is not None and archive is not None and st.button("Unpack", key="fr_unpack"):
-        with ui.guard():
-            folder = Path(tempfile.mkdtemp(prefix="upload-", dir=workspace_dir()))
-            safe_extract_zip(archive.getvalue(), folder)
-            table = pd.read_csv(io.BytesIO(manifest_file.getvalue()), dtype=str, keep_default_na=False)
-            st.session_state[MANIFEST_KEY] = (manifest_file.name, read_manifest(table, base_dir=folder))
-else:
-    root = data_root()
-    server_manifest = st.text_input(f"Manifest path inside the data root ({root})", key="fr_server_path",
-                                    placeholder="manifest.csv")
-    if st.button("Read manifest", key="fr_read_server"):
-        with ui.guard():
-            st.session_state[MANIFEST_KEY] = (server_manifest, read_manifest(resolve_in_root(server_manifest, root)))
-
-chosen = st.session_state.get(MANIFEST_KEY)
+chosen = ui.manifest_picker("fr")
 manifest = chosen[1] if chosen else None
-if manifest is not None:
-    unknown = sorted(set(manifest["ID"]) - set(study.cohort[study.spec.id_column]))
-    st.markdown(f"**{chosen[0]}**: {len(manifest)} cases" + (", with second-reader masks"
-                                                               if "Mask_reader2" in manifest else ""))
-    if unknown:
-        st.warning(f"{len(unknown)} manifest ID(s) are not in the open cohort, e.g. {unknown[:3]}.")
 
 # ---------------------------------------------------------------------------------------------
 # 2. Extraction

@@ -10,7 +10,7 @@ import torch
 
 from core.deep.train import load_weights, resolve_device
 
-__all__ = ["extract_latents", "latent_columns"]
+__all__ = ["extract_latents", "latent_columns", "latents_for_manifest", "reconstruct"]
 
 
 def latent_columns(latent_size: int) -> list[str]:
@@ -48,3 +48,71 @@ def extract_latents(weights_path: str, volumes: np.ndarray, ids: Sequence[str], 
     table = pd.DataFrame(values, index=pd.Index(list(ids), name="ID"),
                          columns=latent_columns(metadata["config"].latent_size))
     return table
+
+
+def latents_for_manifest(manifest: pd.DataFrame, weights_path: str, *, store=None, workers: int = 1,
+                         device: str = "auto", on_progress=None) -> pd.DataFrame:
+    """Latent features of every case of a manifest, read from / written to the feature store.
+
+    The store key combines the image's and mask's content hashes with the weights' hash, so new
+    weights recompute and repeated extraction is free. Crops follow the pre-processing saved with
+    the weights.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        ``ID``, ``Image``, ``Mask`` with absolute paths (:func:`core.extraction.batch.read_manifest`).
+    weights_path : path
+    store : core.extraction.store.FeatureStore, optional
+    workers : int
+        Processes preparing the crops.
+    on_progress : callable, optional
+        ``on_progress(done, total)`` while crops are prepared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``ID`` (manifest order), columns ``dl_000`` ...
+    """
+    import hashlib
+
+    from core.deep.data import prepare_volumes
+    from core.deep.train import file_sha256
+    from core.extraction.preprocess import PreprocessConfig
+    from core.extraction.readers import content_hash
+
+    _, metadata = load_weights(weights_path)
+    config = metadata["config"]
+    preprocess = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in metadata["preprocess"].items()}) if metadata["preprocess"] \
+        else PreprocessConfig()
+    weights_sha = file_sha256(weights_path)
+    keys = {}
+    for case_id, image, mask in manifest[["ID", "Image", "Mask"]].itertuples(index=False):
+        image_sha, mask_sha = content_hash(image), content_hash(mask)
+        keys[case_id] = (hashlib.sha256(f"{image_sha}|{mask_sha}|ae:{weights_sha}".encode()).hexdigest(),
+                         image_sha, mask_sha)
+    cached = store.get_many(k for k, _, _ in keys.values()) if store is not None else {}
+    todo = manifest[[keys[c][0] not in cached for c in manifest["ID"]]]
+    rows = {c: cached[keys[c][0]] for c in manifest["ID"] if keys[c][0] in cached}
+    if len(todo):
+        ids, volumes = prepare_volumes(todo, crop_size=config.crop_size, preprocess=preprocess, workers=workers,
+                                       on_progress=on_progress)
+        fresh = extract_latents(weights_path, volumes, ids, device=device)
+        for case_id, values in fresh.iterrows():
+            rows[case_id] = values.to_dict()
+            if store is not None:
+                key, image_sha, mask_sha = keys[case_id]
+                store.put(key, case_id=case_id, image_sha256=image_sha, mask_sha256=mask_sha,
+                          settings_sha256=weights_sha, extractor_version=f"ae3d/torch-{torch.__version__}",
+                          seconds=0.0, features=rows[case_id])
+    table = pd.DataFrame.from_dict({c: rows[c] for c in manifest["ID"]}, orient="index")
+    table.index.name = "ID"
+    return table[latent_columns(config.latent_size)]
+
+
+@torch.no_grad()
+def reconstruct(model, crop: np.ndarray) -> np.ndarray:
+    """The autoencoder's reconstruction ``(crop, crop, crop)`` of one ``(2, crop, crop, crop)`` input."""
+    model.eval()
+    return model(torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32)[None])).numpy()[0, 0]

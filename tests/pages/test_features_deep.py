@@ -1,0 +1,53 @@
+"""AppTest of the Features - deep page: train on training-cohort cases only, loss curve, reconstruction, latents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.paths import WORKSPACE_ENV
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture()
+def page(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "workspace"))
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.switch_page("pages/features_deep.py").run()
+    assert not at.exception
+    return at
+
+
+def test_train_view_and_extract(page):
+    at = page
+    at.number_input(key="ae_epochs").set_value(2).run()
+    at.selectbox(key="ae_crop").set_value(32).run()
+    at.number_input(key="ae_latent").set_value(16).run()
+    at.number_input(key="ae_max_cases").set_value(6).run()
+    at.button(key="ae_train").click().run()
+    assert not at.exception, at.exception
+    study = at.session_state["study"]
+    assert "Trained on 6 training patients" in at.success[0].value
+    assert len(study.ae_history) >= 1 and study.ae_weights.endswith(".safetensors")
+    at.slider(key="ae_slice").set_value(10).run()
+    assert not at.exception
+    at.button(key="ae_extract").click().run()
+    assert not at.exception
+    deep = at.session_state["study"].deep
+    assert deep.shape[1] == 16 and list(deep.columns[:2]) == ["dl_000", "dl_001"]
+    manifest_ids = at.session_state["ae_manifest"][1]["ID"].tolist()
+    assert deep.index.tolist() == manifest_ids
+
+
+def test_training_refuses_too_few_training_patients(page):
+    at = page
+    at.number_input(key="ae_max_cases").set_value(2).run()
+    before = at.session_state["study"].ae_weights
+    at.button(key="ae_train").click().run()
+    assert not at.exception
+    assert "at least 4" in at.error[0].value
+    assert at.session_state["study"].ae_weights == before
