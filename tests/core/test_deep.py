@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -94,3 +96,26 @@ def test_prepare_volumes_for_a_manifest():
     ids, volumes = prepare_volumes(manifest, crop_size=32)
     assert ids == manifest["ID"].tolist() and volumes.shape == (2, 2, 32, 32, 32)
     assert volumes.dtype == np.float16
+
+
+def test_cli_trains_on_the_training_split_only(tmp_path):
+    import pandas as pd
+
+    from core.cohort import CohortSpec, SplitConfig, read_table, split_cohort, validate_cohort
+    from core.deep.__main__ import main
+
+    manifest = read_manifest(SAMPLE_DIR / "manifest.csv")
+    manifest = manifest[manifest["Image"].map(lambda p: Path(p).is_file())].head(12)
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    code = main([str(tmp_path / "manifest.csv"), "--cohort", str(SAMPLE_DIR / "clinical.csv"), "--out-dir",
+                 str(tmp_path / "out"), "--epochs", "1", "--crop", "32", "--latent", "8"])
+    assert code == 0
+    deep = pd.read_parquet(tmp_path / "out" / "features_deep.parquet")
+    assert deep.index.tolist() == manifest["ID"].tolist() and deep.shape[1] == 8
+    log = pd.read_csv(tmp_path / "out" / "ae_training_log.csv")
+    assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds"]
+    # the same split as the dashboard's: count the training patients the CLI could use
+    spec = CohortSpec(id_column="patient_id", outcome_column="lm")
+    cohort = validate_cohort(read_table(SAMPLE_DIR / "clinical.csv"), "patient_id", "lm")
+    train = set(split_cohort(cohort, spec, SplitConfig()).train_ids)
+    assert 4 <= len(set(manifest["ID"]) & train) < len(manifest)

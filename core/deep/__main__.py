@@ -1,0 +1,82 @@
+"""Command line: train the autoencoder on a cohort's training split and extract deep features for every case.
+
+    python -m core.deep MANIFEST --cohort clinical.csv --id-column patient_id --outcome-column lm
+                        --out-dir DIR [--test-size 0.3] [--seed 2025] [--epochs 30] [--latent 512]
+                        [--crop 64] [--batch 8] [--lr 0.001] [--workers 2] [--device auto]
+
+The split is the dashboard's (outcome-stratified, seeded), so the autoencoder never sees a test
+patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv and DIR/features_deep.parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import RadNomoError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.deep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest")
+    parser.add_argument("--cohort", required=True, help="clinical table with the ID and outcome columns")
+    parser.add_argument("--id-column", default="patient_id")
+    parser.add_argument("--outcome-column", default="lm")
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--test-size", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=2025, help="split seed (the dashboard's default)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--latent", type=int, default=512)
+    parser.add_argument("--crop", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+
+    from core.cohort import CohortSpec, SplitConfig, read_table, split_cohort, validate_cohort
+    from core.deep.data import prepare_volumes
+    from core.deep.features import extract_latents
+    from core.deep.model import AEConfig
+    from core.deep.train import train_autoencoder
+    from core.extraction.batch import read_manifest
+    from core.extraction.preprocess import PreprocessConfig
+
+    start = time.perf_counter()
+    try:
+        spec = CohortSpec(id_column=args.id_column, outcome_column=args.outcome_column)
+        cohort = validate_cohort(read_table(args.cohort), spec.id_column, spec.outcome_column)
+        split = split_cohort(cohort, spec, SplitConfig(test_size=args.test_size, seed=args.seed))
+        manifest = read_manifest(args.manifest)
+        config = AEConfig(crop_size=args.crop, latent_size=args.latent, epochs=args.epochs, batch_size=args.batch,
+                          learning_rate=args.lr)
+    except RadNomoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    preprocess = PreprocessConfig()
+    ids, volumes = prepare_volumes(manifest, crop_size=config.crop_size, preprocess=preprocess, workers=args.workers)
+    print(f"{len(ids)} crops in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    train_ids = set(split.train_ids)
+    train_rows = [i for i, case_id in enumerate(ids) if case_id in train_ids]
+
+    def on_epoch(epoch: int, train_loss: float, val_loss: float) -> None:
+        print(f"epoch {epoch}: training {train_loss:.5f}, validation {val_loss:.5f} "
+              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+
+    result = train_autoencoder(config, volumes[train_rows], out / "ae_weights.safetensors",
+                               preprocess=preprocess.to_dict(), device=args.device, on_epoch=on_epoch)
+    result.history.to_csv(out / "ae_training_log.csv", index=False)
+    extract_latents(str(result.weights_path), volumes, ids, device=args.device).to_parquet(
+        out / "features_deep.parquet")
+    print(f"trained on {len(train_rows)} training patients ({result.device}), kept epoch {result.best_epoch}; "
+          f"{len(ids)} x {config.latent_size} deep features in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
