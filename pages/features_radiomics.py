@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 import streamlit as st
 
@@ -15,7 +13,7 @@ import ui
 from core.errors import RadNomoError
 from core.extraction.batch import ExtractionSettings, run_batch
 from core.extraction.preprocess import PreprocessConfig
-from core.extraction.radiomics import SHIPPED_PARAMS, load_params
+from core.extraction.radiomics import load_params
 from core.extraction.readers import read_case
 from core.extraction.store import FeatureStore
 from core.figures import WINDOW_PRESETS, slice_overlay_figure

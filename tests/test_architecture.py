@@ -42,6 +42,14 @@ def test_core_never_imports_streamlit_and_keeps_heavy_imports_in_place(path):
         assert relative == "core/figures.py", relative
 
 
+FAST_MODULES = [ROOT / "core" / f"{name}.py" for name in ("cohort", "selection", "modeling", "evaluation")]
+
+
+@pytest.mark.parametrize("path", [p for p in FAST_MODULES if p.exists()], ids=lambda p: p.name)
+def test_statistics_modules_stay_fast_to_import(path):
+    assert not {n for n in _imports(path) if n.startswith(("core.deep", "core.extraction", "torch", "radiomics"))}
+
+
 @pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
 def test_pages_never_import_each_other(path):
     assert not any(name == "pages" or name.startswith("pages.") for name in _imports(path))
@@ -65,6 +73,10 @@ PUBLIC_API = {
     "core.extraction.radiomics": ["load_params", "extract_features"],
     "core.extraction.batch": ["read_manifest", "run_batch"],
     "core.extraction.store": ["FeatureStore"],
+    "core.deep.model": ["AEConfig", "AE3D"],
+    "core.deep.data": ["prepare_volumes"],
+    "core.deep.train": ["train_autoencoder", "load_weights"],
+    "core.deep.features": ["extract_latents", "latents_for_manifest"],
 }
 
 

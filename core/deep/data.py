@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ def prepare_volumes(manifest: pd.DataFrame, *, crop_size: int = 64, preprocess: 
                     on_progress(index + 1, len(ids))
     else:
         for index, (image, mask) in enumerate(jobs):
-            volumes[index] = _result(lambda: case_crop(image, mask, crop_size, preprocess), ids[index])
+            volumes[index] = _result(partial(case_crop, image, mask, crop_size, preprocess), ids[index])
             if on_progress:
                 on_progress(index + 1, len(ids))
     return ids, volumes

@@ -27,7 +27,8 @@ def _published_targets() -> tuple[dict, dict]:
         for _, row in ref[ref.kind == "mean_sd"].iterrows():
             m1, m2 = float(row[train].split(";")[0]), float(row[test].split(";")[0])
             means[(row.variable, outcome)] = (SIZES[train] * m1 + SIZES[test] * m2) / (SIZES[train] + SIZES[test])
-        counts = ref[ref.kind == "count"].assign(n=lambda d: d[train].astype(int) + d[test].astype(int))
+        counts = ref[ref.kind == "count"].copy()
+        counts["n"] = counts[train].astype(int) + counts[test].astype(int)
         for variable, group in counts.groupby("variable"):
             for _, row in group.iterrows():
                 proportions[(variable, row.level, outcome)] = row.n / group.n.sum()
