@@ -12,7 +12,7 @@ import streamlit as st
 import ui
 from core.errors import RadNomoError
 from core.extraction.batch import ExtractionSettings, run_batch
-from core.extraction.preprocess import PreprocessConfig
+from core.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
 from core.extraction.radiomics import load_params
 from core.extraction.readers import read_case
 from core.extraction.store import FeatureStore
@@ -52,8 +52,15 @@ workers = columns[1].number_input("Worker processes", 1, max(1, os.cpu_count() o
 max_cases = columns[2].number_input("Cases (0 = all)", 0, 100_000, 0, key="fr_max_cases")
 double_read_only = st.checkbox("Only the double-read cases (both readers' masks, for the ICC)", value=False,
                                key="fr_double_read_only", disabled="Mask_reader2" not in mask_options)
-resample = st.checkbox("Resample to 1 × 1 × 1 mm (B-spline) and clip to -1024..1024 HU, as the study",
+resample = st.checkbox("Pre-process as the study: resample to 1 × 1 × 1 mm (B-spline) and clip to -1024..1024 HU",
                        value=True, key="fr_preprocess")
+with st.expander("Pre-processing settings", expanded=False):
+    pre = st.columns(4)
+    spacing = pre[0].number_input("Isotropic voxel (mm)", 0.25, 5.0, 1.0, 0.25, key="fr_spacing", disabled=not resample)
+    interpolator = pre[1].selectbox("Image interpolator", ["bspline", "linear", "nearest"], key="fr_interpolator",
+                                    disabled=not resample)
+    hu_low = pre[2].number_input("HU low", -2000.0, 0.0, -1024.0, key="fr_hu_low", disabled=not resample)
+    hu_high = pre[3].number_input("HU high", 0.0, 4000.0, 1024.0, key="fr_hu_high", disabled=not resample)
 
 if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest is None):
     with ui.guard():
@@ -64,8 +71,9 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
             params = load_params(params_upload.getvalue())
         else:
             params = load_params(key)
-        settings = ExtractionSettings(params=params, preprocess=PreprocessConfig() if resample else
-                                      PreprocessConfig(spacing_mm=None, hu_range=None))
+        preprocess = PreprocessConfig(spacing_mm=(spacing,) * 3, image_interpolator=interpolator,
+                                      hu_range=(hu_low, hu_high)) if resample else NO_PREPROCESSING
+        settings = ExtractionSettings(params=params, preprocess=preprocess)
         cases = manifest[manifest[mask_column] != ""]
         if double_read_only and "Mask_reader2" in cases:
             cases = cases[cases["Mask_reader2"] != ""]
