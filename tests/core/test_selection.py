@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,3 +69,61 @@ def test_icc3_is_invariant_to_a_reader_offset_and_scale_of_both(scale, offset):
     base = icc_table(first, second)
     moved = icc_table(first * scale, second * scale + offset)
     assert np.allclose(base["ICC3"], moved["ICC3"], atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Screening steps
+# ---------------------------------------------------------------------------------------------
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+
+
+@pytest.mark.parametrize("case", ["small", "wide"])
+@pytest.mark.parametrize("exact", [True, False])
+def test_drop_correlated_matches_caret_findcorrelation(case, exact):
+    from core.selection import drop_correlated
+
+    data = pd.read_csv(REFERENCE / f"caret_findcorrelation_{case}.csv")
+    answers = pd.read_csv(REFERENCE / "caret_findcorrelation_removed.csv", keep_default_na=False)
+    expected = answers[(answers.case == case) & (answers.exact == exact)].removed.iloc[0].split(";")
+    kept = drop_correlated(data, threshold=0.7, method="spearman", exact=exact)
+    assert sorted(set(data.columns) - set(kept)) == sorted(expected)
+    assert kept == [c for c in data.columns if c in kept]  # original order
+
+
+def test_drop_correlated_default_follows_caret_size_rule():
+    from core.selection import drop_correlated
+
+    small = pd.read_csv(REFERENCE / "caret_findcorrelation_small.csv")
+    assert drop_correlated(small) == drop_correlated(small, exact=True)
+    with pytest.raises(RadNomoError, match="constant"):
+        drop_correlated(small.assign(flat=1.0))
+
+
+def test_variance_filter_uses_population_variance():
+    from sklearn.feature_selection import VarianceThreshold
+
+    from core.selection import variance_filter
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(0, [0.5, 0.99, 1.01, 3.0], size=(40, 4)), columns=list("abcd"))
+    expected = list(X.columns[VarianceThreshold(1.0).fit(X).get_support()])
+    assert variance_filter(X, 1.0) == expected
+
+
+@pytest.mark.parametrize("test", ["student", "welch", "mannwhitney"])
+def test_univariable_tests_equal_scipy_per_column(test):
+    from scipy import stats as sps
+
+    from core.selection import univariable_tests
+
+    first, _ = _readers(7, n=40)
+    y = pd.Series(np.arange(40) % 3 == 0, index=first.index).astype(int)
+    table = univariable_tests(first, y, test=test)
+    for column in first.columns:
+        a, b = first.loc[y == 0, column], first.loc[y == 1, column]
+        if test == "mannwhitney":
+            expected = sps.mannwhitneyu(a, b, alternative="two-sided").pvalue
+        else:
+            expected = sps.ttest_ind(a, b, equal_var=test == "student").pvalue
+        assert table.loc[column, "p_value"] == pytest.approx(expected, rel=1e-12)
