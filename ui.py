@@ -124,7 +124,8 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
     split = split_cohort(validated, spec, split_config)
     study = StudyState(name=name, cohort=validated, spec=spec, split=split, is_sample=is_sample)
     previous = st.session_state.get(STUDY_KEY)
-    if previous is not None and previous.name == name:
+    if previous is not None and previous.name == name and previous.cohort[spec.id_column].equals(
+            validated[spec.id_column]):
         # Re-splitting or re-typing the same cohort keeps its extracted features.
         for name in ("radiomics", "radiomics_reader2", "radiomics_source", "deep", "deep_source", "ae_weights",
                      "ae_history"):

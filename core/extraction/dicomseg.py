@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
+from core.extraction.readers import choose_by_name
 
 __all__ = ["segment_mask"]
 
@@ -18,15 +19,8 @@ __all__ = ["segment_mask"]
 def segment_mask(dataset, image: sitk.Image, segment_label: str | None, *, name: str = "SEG") -> sitk.Image:
     """The named segment of a SEG dataset as a uint8 mask on ``image``'s grid (fractional frames at >= 0.5)."""
     segments = {int(s.SegmentNumber): str(s.SegmentLabel) for s in getattr(dataset, "SegmentSequence", [])}
-    if not segments:
-        raise RadNomoError(f"DICOM-SEG '{name}' defines no segment.")
-    if segment_label is None:
-        if len(segments) > 1:
-            raise RadNomoError(f"DICOM-SEG '{name}' has segments {sorted(segments.values())}; choose one by name.")
-        segment_label = next(iter(segments.values()))
-    numbers = [n for n, label in segments.items() if label == segment_label]
-    if not numbers:
-        raise RadNomoError(f"segment '{segment_label}' is not in '{name}'; segments: {sorted(segments.values())}.")
+    number = choose_by_name(segments, segment_label, what="segment", where=f"DICOM-SEG '{name}'")
+    segment_label = segments[number]
     frames = dataset.pixel_array
     if frames.ndim == 2:
         frames = frames[np.newaxis]
@@ -45,7 +39,7 @@ def segment_mask(dataset, image: sitk.Image, segment_label: str | None, *, name:
         raise RadNomoError(f"DICOM-SEG '{name}' lacks {attribute}; it cannot be placed on the image.")
 
     for frame, groups in zip(frames, dataset.PerFrameFunctionalGroupsSequence):
-        if int(group(groups, "SegmentIdentificationSequence").ReferencedSegmentNumber) != numbers[0]:
+        if int(group(groups, "SegmentIdentificationSequence").ReferencedSegmentNumber) != number:
             continue
         position = [float(v) for v in group(groups, "PlanePositionSequence").ImagePositionPatient]
         index = image.TransformPhysicalPointToContinuousIndex(position)

@@ -19,6 +19,7 @@ from core.errors import RadNomoError, RadNomoWarning
 
 __all__ = [
     "MaskGeometryWarning",
+    "choose_by_name",
     "read_image",
     "read_mask",
     "read_case",
@@ -51,6 +52,29 @@ class CaseImages:
 
     image: sitk.Image
     mask: sitk.Image
+
+
+def choose_by_name(labels: dict[int, str], wanted: str | None, *, what: str, where: str) -> int:
+    """The number of the item called ``wanted`` among ``labels`` ({number: name}); the only one if None.
+
+    Shared by the RTSTRUCT (ROIs), DICOM-SEG and Slicer (segments) readers.
+
+    Raises
+    ------
+    RadNomoError
+        If there is none, several and no name was given, or none of that name.
+    """
+    if not labels:
+        raise RadNomoError(f"{where} defines no {what}.")
+    names = sorted(labels.values())
+    if wanted is None:
+        if len(labels) > 1:
+            raise RadNomoError(f"{where} has {what}s {names}; choose one by name.")
+        return next(iter(labels))
+    for number, label in labels.items():
+        if label == wanted:
+            return number
+    raise RadNomoError(f"{what} '{wanted}' is not in {where}; {what}s: {names}.")
 
 
 def _is_dicom_folder(path: Path) -> bool:
@@ -230,24 +254,20 @@ def _slicer_segment(path: Path, segment_name: str | None) -> sitk.Image:
     """One segment of a 3D Slicer .seg.nrrd (labelmap or one layer per segment)."""
     segmentation = _read_volume(path, "mask")
     keys = segmentation.GetMetaDataKeys()
-    segments = {}
+    keys = set(keys)
+    layers: dict[int, tuple[int, int]] = {}
+    names: dict[int, str] = {}
     index = 0
     while f"Segment{index}_Name" in keys:
-        name = segmentation.GetMetaData(f"Segment{index}_Name")
+        names[index] = segmentation.GetMetaData(f"Segment{index}_Name")
         layer = int(segmentation.GetMetaData(f"Segment{index}_Layer")) if f"Segment{index}_Layer" in keys else 0
         value = int(segmentation.GetMetaData(f"Segment{index}_LabelValue")) if \
             f"Segment{index}_LabelValue" in keys else index + 1
-        segments[name] = (layer, value)
+        layers[index] = (layer, value)
         index += 1
-    if not segments:
+    if not names:
         raise RadNomoError(f"'{path.name}' has no Slicer segment metadata; save it from 3D Slicer or use a label map.")
-    if segment_name is None:
-        if len(segments) > 1:
-            raise RadNomoError(f"'{path.name}' has segments {sorted(segments)}; choose one by name.")
-        segment_name = next(iter(segments))
-    if segment_name not in segments:
-        raise RadNomoError(f"segment '{segment_name}' is not in '{path.name}'; segments: {sorted(segments)}.")
-    layer, value = segments[segment_name]
+    layer, value = layers[choose_by_name(names, segment_name, what="segment", where=f"'{path.name}'")]
     if segmentation.GetNumberOfComponentsPerPixel() > 1:
         segmentation = sitk.VectorIndexSelectionCast(segmentation, layer)
     return _binary_from_labels(segmentation, value, path.name)

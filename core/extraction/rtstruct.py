@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
+from core.extraction.readers import choose_by_name
 
 __all__ = ["rasterize_rtstruct", "points_in_polygon"]
 
@@ -39,18 +40,11 @@ def rasterize_rtstruct(dataset, image: sitk.Image, roi_name: str | None, *, name
         its contours are not parallel to the image's slices.
     """
     rois = {int(item.ROINumber): str(item.ROIName) for item in getattr(dataset, "StructureSetROISequence", [])}
-    if not rois:
-        raise RadNomoError(f"RTSTRUCT '{name}' defines no ROI.")
-    if roi_name is None:
-        if len(rois) > 1:
-            raise RadNomoError(f"RTSTRUCT '{name}' has ROIs {sorted(rois.values())}; choose one by name.")
-        roi_name = next(iter(rois.values()))
-    numbers = [number for number, label in rois.items() if label == roi_name]
-    if not numbers:
-        raise RadNomoError(f"ROI '{roi_name}' is not in RTSTRUCT '{name}'; ROIs: {sorted(rois.values())}.")
+    number = choose_by_name(rois, roi_name, what="ROI", where=f"RTSTRUCT '{name}'")
+    roi_name = rois[number]
     contours = []
     for roi_contour in getattr(dataset, "ROIContourSequence", []):
-        if int(roi_contour.ReferencedROINumber) == numbers[0]:
+        if int(roi_contour.ReferencedROINumber) == number:
             contours = [c for c in getattr(roi_contour, "ContourSequence", [])
                         if c.ContourGeometricType in ("CLOSED_PLANAR", "CLOSEDPLANAR")]
     if not contours:

@@ -1,4 +1,4 @@
-"""Reader agreement (ICC) against pingouin, an independent implementation."""
+"""Selection: reader agreement (ICC) against pingouin; screening steps against caret, scikit-learn and scipy."""
 
 from __future__ import annotations
 
