@@ -67,7 +67,7 @@ PUBLIC_API = {
     "core.synthetic": ["generate_clinical", "generate_cohort", "render_patient", "PhenotypeEffects",
                        "measure_thickness_mm"],
     "core.errors": ["RadNomoError"],
-    "core.selection": ["icc_table"],
+    "core.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests"],
     "core.extraction.readers": ["read_case"],
     "core.extraction.preprocess": ["preprocess_case"],
     "core.extraction.radiomics": ["load_params", "extract_features"],
