@@ -5,6 +5,8 @@ Pages import this module and ``core``; never each other.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import math
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ import streamlit as st
 from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
 from core.errors import RadNomoError
 from core.sample import (SAMPLE_AE_LOG, SAMPLE_AE_WEIGHTS, SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2,
-                         SAMPLE_SPEC, load_sample_cohort)
+                         SAMPLE_RADIOMICS_SETTINGS, SAMPLE_SPEC, load_sample_cohort)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class StudyState:
         reader 2's masks.
     radiomics_source : str
         Where the radiomics features came from (shown on the pages).
+    radiomics_settings : dict or None
+        The extraction settings (parameters, pre-processing, pyradiomics version) of those features.
     deep, deep_source : pandas.DataFrame or None, str
         Autoencoder latent features (``dl_000`` ...) and where they came from.
     ae_weights, ae_history : str or None, pandas.DataFrame or None
@@ -80,6 +84,7 @@ class StudyState:
     radiomics: pd.DataFrame | None = None
     radiomics_reader2: pd.DataFrame | None = None
     radiomics_source: str = ""
+    radiomics_settings: dict | None = None
     deep: pd.DataFrame | None = None
     deep_source: str = ""
     ae_weights: str | None = None
@@ -127,7 +132,7 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
     if previous is not None and previous.name == name and previous.cohort[spec.id_column].equals(
             validated[spec.id_column]):
         # Re-splitting or re-typing the same cohort keeps its extracted features.
-        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "deep", "deep_source", "ae_weights",
+        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "radiomics_settings", "deep", "deep_source", "ae_weights",
                      "ae_history"):
             setattr(study, name, getattr(previous, name))
     st.session_state[STUDY_KEY] = study  # assigned last: only a fully built study replaces the old one
@@ -147,6 +152,8 @@ def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
     study.radiomics_reader2 = sample_features(str(SAMPLE_RADIOMICS_READER2))
     if study.radiomics is not None:
         study.radiomics_source = "precomputed for the sample study (python -m core.extract, study params)"
+        if SAMPLE_RADIOMICS_SETTINGS.is_file():
+            study.radiomics_settings = json.loads(SAMPLE_RADIOMICS_SETTINGS.read_text())
     study.deep = sample_features(str(SAMPLE_DEEP))
     if study.deep is not None:
         study.deep_source = "precomputed for the sample study (autoencoder trained on its training cohort)"
@@ -202,9 +209,20 @@ def format_p(p: float) -> str:
 
 
 def csv_download(frame: pd.DataFrame, filename: str, *, label: str, key: str) -> None:
-    """A download button for ``frame`` as UTF-8 CSV."""
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=filename, mime="text/csv",
-                       key=key, icon=":material/download:")
+    """A download button for ``frame`` as UTF-8 CSV, written only when clicked (feature tables are large)."""
+    st.download_button(label, lambda: frame.to_csv(index=False).encode("utf-8"), file_name=filename,
+                       mime="text/csv", key=key, icon=":material/download:")
+
+
+def parquet_download(frame: pd.DataFrame, filename: str, *, label: str, key: str) -> None:
+    """A download button for ``frame`` (index kept) as Parquet, written only when clicked."""
+    def payload() -> bytes:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer)
+        return buffer.getvalue()
+
+    st.download_button(label, payload, file_name=filename, mime="application/octet-stream", key=key,
+                       icon=":material/download:")
 
 
 def study_sidebar() -> None:

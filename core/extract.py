@@ -7,12 +7,14 @@
 MANIFEST is pyradiomics' batch CSV (ID,Image,Mask[,Mask_reader2]). P is a params YAML or the name of
 a shipped one ("study", "original"). Results are cached in an SQLite store (default: next to the
 output, ``<out>.store.sqlite``), so an interrupted run resumes and a repeated one is instant.
+The settings used (parameters, pre-processing, pyradiomics version) are written to ``<out>.settings.json``.
 Exit code 0 when every case succeeded, 1 when some failed (listed on stderr), 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -70,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result.features.to_parquet(out)
     else:
         result.features.to_csv(out)
+    # The settings travel with the table: parameters, pre-processing, label and pyradiomics version.
+    settings_path = out.with_name(out.name + ".settings.json")
+    settings_path.write_text(json.dumps(result.settings.to_dict(), indent=2, sort_keys=True, default=str))
     counts = result.status["status"].value_counts().to_dict()
     print(f"{len(result.features)} cases x {result.features.shape[1]} features -> {out} in "
           f"{time.perf_counter() - start:.1f} s ({counts})", file=sys.stderr)

@@ -7,7 +7,8 @@ import pandas as pd
 from core.cohort import CohortSpec, read_table, validate_cohort
 from core.paths import SAMPLE_DIR
 
-__all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2", "SAMPLE_DEEP",
+__all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2",
+           "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
            "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_SPEC",
            "load_sample_cohort"]
 
@@ -15,6 +16,7 @@ SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
 SAMPLE_MANIFEST = SAMPLE_DIR / "manifest.csv"
 SAMPLE_RADIOMICS = SAMPLE_DIR / "features_radiomics.parquet"
 SAMPLE_RADIOMICS_READER2 = SAMPLE_DIR / "features_radiomics_reader2.parquet"
+SAMPLE_RADIOMICS_SETTINGS = SAMPLE_DIR / "features_radiomics.settings.json"
 SAMPLE_DEEP = SAMPLE_DIR / "features_deep.parquet"
 SAMPLE_AE_WEIGHTS = SAMPLE_DIR / "ae_weights.safetensors"
 SAMPLE_AE_LOG = SAMPLE_DIR / "ae_training_log.csv"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pandas as pd
@@ -129,7 +128,5 @@ if study.deep is not None:
         ui.csv_download(study.deep.reset_index(), "features_deep.csv", label="Deep features (CSV)",
                         key="ae_download_csv")
     with right:
-        buffer = io.BytesIO()
-        study.deep.to_parquet(buffer)
-        st.download_button("Deep features (Parquet)", buffer.getvalue(), file_name="features_deep.parquet",
-                           mime="application/octet-stream", key="ae_download_parquet", icon=":material/download:")
+        ui.parquet_download(study.deep, "features_deep.parquet", label="Deep features (Parquet)",
+                            key="ae_download_parquet")

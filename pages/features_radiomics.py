@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import json
 import os
 
 import numpy as np
@@ -94,6 +94,7 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
         else:
             study.radiomics = result.features
             study.radiomics_source = f"extracted here from {chosen[0]} ({key} parameters)"
+            study.radiomics_settings = result.settings.to_dict()
         counts = result.status["status"].value_counts().to_dict()
         st.success(f"{len(result.features)} cases × {result.features.shape[1]} features ({counts}).")
 
@@ -117,10 +118,15 @@ else:
         ui.csv_download(features.reset_index(), "features_radiomics.csv", label="Features (CSV)",
                         key="fr_download_csv")
     with right:
-        buffer = io.BytesIO()
-        features.to_parquet(buffer)
-        st.download_button("Features (Parquet)", buffer.getvalue(), file_name="features_radiomics.parquet",
-                           mime="application/octet-stream", key="fr_download_parquet", icon=":material/download:")
+        ui.parquet_download(features, "features_radiomics.parquet", label="Features (Parquet)",
+                            key="fr_download_parquet")
+    settings = study.radiomics_settings
+    if settings is not None:
+        with st.expander("Extraction settings (recorded with the features)"):
+            st.json(settings, expanded=False)
+            st.download_button("Settings (JSON)", json.dumps(settings, indent=2, sort_keys=True, default=str),
+                               file_name="features_radiomics.settings.json", mime="application/json",
+                               key="fr_download_settings", icon=":material/download:")
 
 if study.radiomics is not None and study.radiomics_reader2 is not None:
     st.subheader("Reader agreement")

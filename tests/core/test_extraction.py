@@ -368,6 +368,11 @@ def test_cli_writes_parquet_and_reports_failures(sample_manifest, tmp_path):
     assert main([str(tmp_path / "ok.csv"), "--params", "original", "--out", str(tmp_path / "f.parquet")]) == 0
     table = pd.read_parquet(tmp_path / "f.parquet")
     assert table.shape == (2, 107)
+    import json
+
+    settings = json.loads((tmp_path / "f.parquet.settings.json").read_text())
+    assert settings["preprocess"]["spacing_mm"] == [1.0, 1.0, 1.0]
+    assert settings["params"]["setting"]["binWidth"] == 25 and settings["pyradiomics_version"]
     manifest.loc[1, "Image"] = str(tmp_path / "missing.nii.gz")
     manifest.to_csv(tmp_path / "bad.csv", index=False)
     assert main([str(tmp_path / "bad.csv"), "--params", "original", "--out", str(tmp_path / "g.csv")]) == 1

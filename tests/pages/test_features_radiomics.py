@@ -39,11 +39,19 @@ def test_extracts_both_readers_and_shows_agreement(page):
     assert study.radiomics.shape == (4, 107)
     assert "extracted here" in study.radiomics_source
     assert "4 cases × 107 features" in at.success[0].value
+    assert study.radiomics_settings["preprocess"]["hu_range"] == [-1024.0, 1024.0]
     at = _extract(at, "Mask_reader2", 4, double_read_only=True)
     assert at.session_state["study"].radiomics_reader2.shape[1] == 107
     assert any("ICC(2,1) > 0.8" in m.value for m in at.markdown)
     status = at.dataframe[0].value
     assert set(status["status"]) == {"extracted"}
+
+
+def test_sample_features_come_with_their_settings(page):
+    study = page.session_state["study"]
+    assert study.radiomics.shape == (1001, 1874)
+    assert study.radiomics_settings["params"]["imageType"]["LoG"]["sigma"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert study.radiomics_settings["preprocess"]["spacing_mm"] == [1.0, 1.0, 1.0]
 
 
 def test_a_second_run_reads_the_store(page):
