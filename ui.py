@@ -131,10 +131,14 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
     previous = st.session_state.get(STUDY_KEY)
     if previous is not None and previous.name == name and previous.cohort[spec.id_column].equals(
             validated[spec.id_column]):
-        # Re-splitting or re-typing the same cohort keeps its extracted features.
-        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "radiomics_settings", "deep", "deep_source", "ae_weights",
-                     "ae_history"):
+        # Re-splitting or re-typing the same cohort keeps its radiomics features (computed per case,
+        # nothing learned). The autoencoder learned from the old training cohort: it and its
+        # features are kept only while the training cohort is the same, or test patients would leak in.
+        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "radiomics_settings"):
             setattr(study, name, getattr(previous, name))
+        if previous.split.train_ids == split.train_ids:
+            for name in ("deep", "deep_source", "ae_weights", "ae_history"):
+                setattr(study, name, getattr(previous, name))
     st.session_state[STUDY_KEY] = study  # assigned last: only a fully built study replaces the old one
     return study
 

@@ -72,6 +72,10 @@ def test_resplit_changes_the_split_and_keeps_the_cohort():
     assert after.split.train_ids != before.split.train_ids
     assert len(after.split.test_ids) == 251
     assert after.cohort is before.cohort or after.cohort.equals(before.cohort)
+    # per-case radiomics features survive a re-split; the autoencoder learned from the old training
+    # cohort, so it and its features are dropped (they would leak test patients)
+    assert after.radiomics is before.radiomics is not None
+    assert before.deep is not None and after.deep is None and after.ae_weights is None
 
 
 def _good_table(n: int = 40) -> pd.DataFrame:
