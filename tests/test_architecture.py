@@ -68,6 +68,7 @@ PUBLIC_API = {
                        "measure_thickness_mm"],
     "core.errors": ["RadNomoError"],
     "core.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests"],
+    "core.modeling": ["fit_logistic", "LogitFit"],
     "core.extraction.readers": ["read_case"],
     "core.extraction.preprocess": ["preprocess_case"],
     "core.extraction.radiomics": ["load_params", "extract_features"],
