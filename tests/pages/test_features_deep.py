@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.paths import WORKSPACE_ENV
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.pages.apptest_helpers import open_page
 
 
 @pytest.fixture()
-def page(tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "workspace"))
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
-    at.switch_page("pages/features_deep.py").run()
-    assert not at.exception
-    return at
+def page(workspace) -> AppTest:
+    return open_page("pages/features_deep.py", timeout=240)
 
 
 def test_train_view_and_extract(page):

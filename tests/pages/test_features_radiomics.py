@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.paths import DATA_ROOT_ENV, WORKSPACE_ENV
+from core.paths import DATA_ROOT_ENV
+from tests.pages.apptest_helpers import open_page
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 FAST = "Original image only (107 features, ~1 s a case)"
 
 
 @pytest.fixture()
-def page(tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "workspace"))
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page("pages/features_radiomics.py").run()
-    assert not at.exception
-    return at
+def page(workspace) -> AppTest:
+    return open_page("pages/features_radiomics.py", timeout=180)
 
 
 def _extract(at: AppTest, mask: str, cases: int, double_read_only: bool = False) -> AppTest:

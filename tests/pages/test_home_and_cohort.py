@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.paths import DATA_ROOT_ENV
-
-TIMEOUT = 90
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.pages.apptest_helpers import open_page
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page()
 
 
 def _cohort_page() -> AppTest:
-    at = _app()
-    at.switch_page("pages/cohort.py").run()
-    assert not at.exception
-    return at
+    return open_page("pages/cohort.py")
 
 
 def test_home_opens_on_the_sample_study():

@@ -1,0 +1,20 @@
+"""Opening the app on a page for AppTest (shared by the page tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def open_page(page: str | None = None, *, timeout: float = 90) -> AppTest:
+    """Run app.py (the sample study opens) and switch to ``page`` (e.g. "pages/cohort.py"); no exception allowed."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    assert not at.exception
+    if page is not None:
+        at.switch_page(page).run()
+        assert not at.exception
+    return at
