@@ -11,9 +11,10 @@ import ui
 from core.deep.data import case_crop, prepare_volumes
 from core.deep.features import latents_for_manifest, reconstruct
 from core.deep.model import AEConfig
-from core.deep.train import file_sha256, resolve_device, train_autoencoder
+from core.deep.train import resolve_device, train_autoencoder
 from core.errors import RadNomoError
 from core.extraction.preprocess import PreprocessConfig
+from core.extraction.readers import content_hash
 from core.extraction.store import FeatureStore
 from core.figures import loss_curve_figure, reconstruction_figure
 from core.paths import workspace_dir
@@ -93,7 +94,7 @@ if study.ae_weights is None or manifest is None or manifest.empty:
     st.caption("Train (or open the sample study, which has trained weights) and choose cases to compare.")
 else:
     with ui.guard():
-        model, metadata = ui.autoencoder(study.ae_weights, file_sha256(study.ae_weights))
+        model, metadata = ui.autoencoder(study.ae_weights, content_hash(study.ae_weights))
         config = metadata["config"]
         case_id = st.selectbox("Case", manifest["ID"].tolist(), key="ae_view_case")
         row = manifest.set_index("ID").loc[case_id]

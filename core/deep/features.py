@@ -19,6 +19,17 @@ def latent_columns(latent_size: int) -> list[str]:
 
 
 @torch.no_grad()
+def _encode(model, volumes: np.ndarray, ids: Sequence[str], *, batch_size: int, device: str) -> pd.DataFrame:
+    """Latent vectors of crops under a loaded model, as the feature table."""
+    model = model.to(device)
+    latents = [model.encode(torch.from_numpy(np.ascontiguousarray(volumes[first:first + batch_size],
+                                                                  dtype=np.float32)).to(device)).cpu().numpy()
+               for first in range(0, len(volumes), batch_size)]
+    latent_size = model.config.latent_size
+    values = np.concatenate(latents).astype(np.float64) if latents else np.zeros((0, latent_size))
+    return pd.DataFrame(values, index=pd.Index(list(ids), name="ID"), columns=latent_columns(latent_size))
+
+
 def extract_latents(weights_path: str, volumes: np.ndarray, ids: Sequence[str], *, batch_size: int = 16,
                     device: str = "auto") -> pd.DataFrame:
     """Latent vectors of crops under trained weights.
@@ -37,17 +48,8 @@ def extract_latents(weights_path: str, volumes: np.ndarray, ids: Sequence[str], 
     pandas.DataFrame
         Index ``ID``, columns ``dl_000`` ... (latent size, 512 by default), float64.
     """
-    model, metadata = load_weights(weights_path)
-    device = resolve_device(device)
-    model = model.to(device)
-    latents = []
-    for first in range(0, len(volumes), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(volumes[first:first + batch_size], dtype=np.float32))
-        latents.append(model.encode(batch.to(device)).cpu().numpy())
-    values = np.concatenate(latents).astype(np.float64) if latents else np.zeros((0, metadata["config"].latent_size))
-    table = pd.DataFrame(values, index=pd.Index(list(ids), name="ID"),
-                         columns=latent_columns(metadata["config"].latent_size))
-    return table
+    model, _ = load_weights(weights_path)
+    return _encode(model, volumes, ids, batch_size=batch_size, device=resolve_device(device))
 
 
 def latents_for_manifest(manifest: pd.DataFrame, weights_path: str, *, store=None, workers: int = 1,
@@ -74,31 +76,26 @@ def latents_for_manifest(manifest: pd.DataFrame, weights_path: str, *, store=Non
     pandas.DataFrame
         Index ``ID`` (manifest order), columns ``dl_000`` ...
     """
-    import hashlib
-
     from core.deep.data import prepare_volumes
-    from core.deep.train import file_sha256
     from core.extraction.preprocess import PreprocessConfig
     from core.extraction.readers import content_hash
+    from core.extraction.store import case_key
 
-    _, metadata = load_weights(weights_path)
+    model, metadata = load_weights(weights_path)
     config = metadata["config"]
-    preprocess = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in metadata["preprocess"].items()}) if metadata["preprocess"] \
-        else PreprocessConfig()
-    weights_sha = file_sha256(weights_path)
+    preprocess = PreprocessConfig.from_dict(metadata["preprocess"]) if metadata["preprocess"] else PreprocessConfig()
+    weights_sha = content_hash(weights_path)
     keys = {}
     for case_id, image, mask in manifest[["ID", "Image", "Mask"]].itertuples(index=False):
         image_sha, mask_sha = content_hash(image), content_hash(mask)
-        keys[case_id] = (hashlib.sha256(f"{image_sha}|{mask_sha}|ae:{weights_sha}".encode()).hexdigest(),
-                         image_sha, mask_sha)
+        keys[case_id] = (case_key(image_sha, mask_sha, f"ae:{weights_sha}"), image_sha, mask_sha)
     cached = store.get_many(k for k, _, _ in keys.values()) if store is not None else {}
     todo = manifest[[keys[c][0] not in cached for c in manifest["ID"]]]
     rows = {c: cached[keys[c][0]] for c in manifest["ID"] if keys[c][0] in cached}
     if len(todo):
         ids, volumes = prepare_volumes(todo, crop_size=config.crop_size, preprocess=preprocess, workers=workers,
                                        on_progress=on_progress)
-        fresh = extract_latents(weights_path, volumes, ids, device=device)
+        fresh = _encode(model, volumes, ids, batch_size=16, device=resolve_device(device))
         for case_id, values in fresh.iterrows():
             rows[case_id] = values.to_dict()
             if store is not None:

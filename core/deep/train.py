@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -15,9 +14,9 @@ import torch
 
 from core.deep.model import AE3D, AEConfig
 from core.errors import RadNomoError
+from core.extraction.readers import content_hash
 
-__all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights",
-           "file_sha256"]
+__all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights"]
 
 EpochCallback = Callable[[int, float, float], None]  # (epoch, train loss, validation loss)
 
@@ -142,7 +141,7 @@ def train_autoencoder(config: AEConfig, volumes: np.ndarray, out_path: str | Pat
                 break
     model.load_state_dict(best_state)
     path = save_weights(model.cpu(), config, out_path, preprocess=preprocess)
-    return AETrainResult(weights_path=path, weights_sha256=file_sha256(path), history=pd.DataFrame(rows),
+    return AETrainResult(weights_path=path, weights_sha256=content_hash(path), history=pd.DataFrame(rows),
                          best_epoch=best_epoch, config=config, device=device)
 
 
@@ -155,10 +154,6 @@ def evaluate_loss(model: AE3D, data: torch.Tensor, config: AEConfig, device: str
         batch = data[first:first + config.batch_size].to(device)
         total += float(_weighted_mse(model(batch), batch, config.roi_weight)) * len(batch)
     return total / len(data)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_weights(model: AE3D, config: AEConfig, path: str | Path, *, preprocess: dict | None = None) -> Path:

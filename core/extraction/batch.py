@@ -21,7 +21,7 @@ from core.errors import RadNomoError
 from core.extraction.preprocess import PreprocessConfig, preprocess_case
 from core.extraction.radiomics import extract_features, make_extractor, params_sha256, pyradiomics_version
 from core.extraction.readers import content_hash, read_case
-from core.extraction.store import FeatureStore
+from core.extraction.store import FeatureStore, case_key
 
 __all__ = ["ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
 
@@ -189,8 +189,7 @@ def run_batch(manifest: pd.DataFrame, settings: ExtractionSettings, *, store: Fe
         except OSError as error:
             status[case_id] = {"status": "failed", "seconds": 0.0, "message": f"cannot read files: {error}"}
             continue
-        key = hashlib.sha256(f"{image_sha}|{mask_sha}|{settings_sha}".encode()).hexdigest()
-        keys[case_id] = (key, image_sha, mask_sha)
+        keys[case_id] = (case_key(image_sha, mask_sha, settings_sha), image_sha, mask_sha)
     cached = store.get_many(k for k, _, _ in keys.values()) if store is not None else {}
     done = 0
     total = len(cases)

@@ -57,6 +57,12 @@ class PreprocessConfig:
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, values: dict) -> PreprocessConfig:
+        """Inverse of :meth:`to_dict` (lists back to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+                      if k in cls.__dataclass_fields__})
+
     @property
     def sha256(self) -> str:
         """Hash of the settings (part of the feature-store key)."""

@@ -8,13 +8,14 @@ process that runs a batch writes; one row is committed per finished case.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["FeatureStore"]
+__all__ = ["FeatureStore", "case_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS features (
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS features (
     values_json TEXT NOT NULL
 )
 """
+
+
+def case_key(image_sha256: str, mask_sha256: str, settings_sha256: str) -> str:
+    """The store key of one case under one setting (extraction settings, or autoencoder weights)."""
+    return hashlib.sha256(f"{image_sha256}|{mask_sha256}|{settings_sha256}".encode()).hexdigest()
 
 
 class FeatureStore:
