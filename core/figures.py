@@ -60,6 +60,14 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
 }
 
 
+def _roi_outline(mask: np.ndarray, *, x: np.ndarray | None = None, y: np.ndarray | None = None,
+                 width: float = 2.0) -> go.Contour:
+    """The ROI's boundary (the 0.5 level of the mask) as a line trace."""
+    return go.Contour(z=mask.astype(float), x=x, y=y, showscale=False, hoverinfo="skip", name="ROI",
+                      contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
+                      line=dict(color=OUTCOME_COLOURS[1], width=width))
+
+
 def slice_overlay_figure(ct_slice: np.ndarray, mask_slice: np.ndarray, *, pixel_mm: tuple[float, float],
                          window: tuple[float, float], title: str = "") -> go.Figure:
     """One axial CT slice in a window, with the ROI outline drawn over it.
@@ -83,9 +91,7 @@ def slice_overlay_figure(ct_slice: np.ndarray, mask_slice: np.ndarray, *, pixel_
                                   zmax=level + width / 2, colorbar=dict(title="HU"),
                                   hovertemplate="x %{x:.1f} mm, y %{y:.1f} mm: %{z} HU<extra></extra>"))
     if mask_slice.any():
-        figure.add_trace(go.Contour(z=mask_slice.astype(float), x=x, y=y, showscale=False, hoverinfo="skip",
-                                    contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                                    line=dict(color=OUTCOME_COLOURS[1], width=2), name="ROI"))
+        figure.add_trace(_roi_outline(mask_slice, x=x, y=y, width=2))
     figure.update_yaxes(autorange="reversed", scaleanchor="x", title_text="mm")
     figure.update_xaxes(title_text="mm")
     figure.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10), height=520)
@@ -116,9 +122,7 @@ def reconstruction_figure(original: np.ndarray, reconstruction: np.ndarray, mask
         figure.add_trace(go.Heatmap(z=values, colorscale="gray", zmin=0, zmax=1, showscale=column == 2,
                                     hovertemplate="%{z:.2f}<extra></extra>"), row=1, col=column)
         if mask is not None and mask.any():
-            figure.add_trace(go.Contour(z=mask.astype(float), showscale=False, hoverinfo="skip",
-                                        contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                                        line=dict(color=OUTCOME_COLOURS[1], width=1.5)), row=1, col=column)
+            figure.add_trace(_roi_outline(mask, width=1.5), row=1, col=column)
     figure.update_yaxes(autorange="reversed", scaleanchor="x")
     figure.update_xaxes(scaleanchor="y")
     figure.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=50, b=10))
