@@ -1,19 +1,26 @@
 """Feature selection, fitted on the training cohort only.
 
-So far: reader agreement (ICC) and the study's first three screening steps (variance threshold,
-Spearman redundancy with caret::findCorrelation semantics, univariable t-test). LASSO follows.
-Every function takes training rows only; test rows are only ever indexed by the kept columns.
+Reader agreement (ICC) and the study's screening steps: variance threshold, Spearman redundancy
+with caret::findCorrelation semantics, univariable t-test, and LASSO logistic regression with
+glmnet's cross-validation (:func:`lasso_cv`). Every function takes training rows only; test rows
+are only ever indexed by the kept columns.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
 
-__all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests"]
+__all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "LassoCV", "lasso_cv",
+           "stratified_folds"]
 
 
 def icc_table(reader1: pd.DataFrame, reader2: pd.DataFrame) -> pd.DataFrame:
@@ -199,3 +206,250 @@ def univariable_tests(X: pd.DataFrame, y: pd.Series, *, test: str = "student") -
         result = stats.ttest_ind(a, b, equal_var=test == "student", axis=0)
     return pd.DataFrame({"statistic": result.statistic, "p_value": result.pvalue, "mean_0": a.mean(axis=0),
                          "mean_1": b.mean(axis=0)}, index=X.columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# LASSO with cross-validation (glmnet's cv.glmnet for family = "binomial", type.measure = "deviance")
+# ---------------------------------------------------------------------------------------------
+
+PROB_CLAMP = 1e-5  # cv.glmnet keeps held-out probabilities in [1e-5, 1 - 1e-5] for the deviance
+
+
+@dataclass(frozen=True, eq=False)
+class LassoCV:
+    """Result of :func:`lasso_cv`.
+
+    Attributes
+    ----------
+    lambdas : numpy.ndarray
+        The lambda sequence (decreasing, glmnet's scale), from the fit on all rows.
+    cv_mean, cv_se : numpy.ndarray
+        Cross-validated binomial deviance per lambda and its standard error (glmnet's cvm, cvsd).
+    lambda_min, lambda_1se : float
+        The lambda of least deviance; the largest lambda within one standard error of it.
+    rule : {"1se", "min"}
+        Which of the two chose :attr:`lambda_`.
+    lambda_ : float
+    coef_ : pandas.Series
+        The non-zero coefficients at :attr:`lambda_` on the original feature scale, in column order.
+    intercept_ : float
+    path : pandas.DataFrame
+        All coefficients along the path (index: lambda; columns: features; original scale).
+    n_nonzero : numpy.ndarray
+        Non-zero coefficients per lambda.
+    foldid : numpy.ndarray
+        1-based fold of each row.
+    """
+
+    lambdas: np.ndarray
+    cv_mean: np.ndarray
+    cv_se: np.ndarray
+    lambda_min: float
+    lambda_1se: float
+    rule: str
+    lambda_: float
+    coef_: pd.Series
+    intercept_: float
+    path: pd.DataFrame
+    n_nonzero: np.ndarray
+    foldid: np.ndarray
+
+    @property
+    def index_min(self) -> int:
+        return int(np.flatnonzero(self.lambdas == self.lambda_min)[0])
+
+    @property
+    def index_1se(self) -> int:
+        return int(np.flatnonzero(self.lambdas == self.lambda_1se)[0])
+
+    def linear_predictor(self, X: pd.DataFrame) -> pd.Series:
+        """Intercept + selected coefficients x feature values for each row of ``X`` (index kept)."""
+        values = X[list(self.coef_.index)].to_numpy(dtype=float)
+        return pd.Series(self.intercept_ + values @ self.coef_.to_numpy(), index=X.index, name="lasso_score")
+
+
+def stratified_folds(y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """1-based fold labels with both classes spread evenly over the folds (scikit-learn's StratifiedKFold)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    foldid = np.zeros(len(y), dtype=int)
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
+        foldid[held_out] = fold
+    return foldid
+
+
+@dataclass(frozen=True)
+class _PathFit:
+    """A lasso path on the original feature scale."""
+
+    lambdas: np.ndarray
+    intercepts: np.ndarray
+    coefs: np.ndarray  # (L, p)
+
+    def at(self, lambdas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients at other lambdas, interpolated linearly in lambda and clamped at the ends
+        (glmnet's predict(..., s = lambda), which cv.glmnet uses for each fold)."""
+        if len(self.lambdas) == 1:
+            return np.repeat(self.intercepts, len(lambdas)), np.repeat(self.coefs, len(lambdas), axis=0)
+        order = self.lambdas[::-1]  # increasing, for np.interp
+        targets = np.clip(lambdas, order[0], order[-1])
+        intercepts = np.interp(targets, order, self.intercepts[::-1])
+        coefs = np.empty((len(lambdas), self.coefs.shape[1]))
+        position = np.interp(targets, order, np.arange(len(order)))
+        left = np.floor(position).astype(int)
+        right = np.minimum(left + 1, len(order) - 1)
+        frac = (position - left)[:, None]
+        reversed_coefs = self.coefs[::-1]
+        coefs[:] = reversed_coefs[left] * (1 - frac) + reversed_coefs[right] * frac
+        return intercepts, coefs
+
+
+def _fit_path(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray | None, n_lambdas: int) -> _PathFit:
+    """glmnet(x, y, family = "binomial") with standardize = TRUE; lambdas=None lets it choose them."""
+    from core.lasso_path import lambda_max, lambda_sequence, lasso_path
+
+    n, p = x.shape
+    weights = np.full(n, 1.0 / n)
+    means = x.mean(axis=0)
+    sds = x.std(axis=0)  # population SD, as glmnet
+    z = (x - means) / sds
+    if lambdas is None:
+        ratio = 0.01 if n < p else 1e-4  # glmnet's lambda.min.ratio default
+        lambdas = lambda_sequence(lambda_max(z, y, weights), n_lambdas, ratio)
+        path = lasso_path(z, y, weights, lambdas, stop_early=True)
+    else:
+        path = lasso_path(z, y, weights, lambdas, stop_early=False)
+    coefs = path.coefs / sds
+    return _PathFit(lambdas=path.lambdas, intercepts=path.intercepts - coefs @ means, coefs=coefs)
+
+
+def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, foldid: np.ndarray | None = None,
+             lambdas: np.ndarray | None = None, rule: str = "1se", seed: int = 0, n_lambdas: int = 100,
+             n_jobs: int | None = None) -> LassoCV:
+    """LASSO logistic regression with K-fold cross-validation, as R's ``cv.glmnet(x, y, family = "binomial")``.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Training rows x features (raw values; standardised inside with the population SD and
+        coefficients returned on the original scale, as glmnet's ``standardize = TRUE``).
+    y : array-like
+        0/1 outcome, aligned with ``X``.
+    n_folds : int, default 10
+        Stratified folds drawn with ``seed``; ignored when ``foldid`` is given.
+    foldid : array-like of int, optional
+        1-based fold label per row (as glmnet's ``foldid``).
+    lambdas : array-like, optional
+        Lambda values on glmnet's scale (sorted decreasing); by default glmnet's sequence of
+        ``n_lambdas`` values from the smallest lambda that zeroes every coefficient down to 0.01 of
+        it (1e-4 when there are more rows than features), ended early by glmnet's rules.
+    rule : {"1se", "min"}
+        Pick lambda.1se (largest lambda with deviance within one SE of the minimum) or lambda.min.
+    seed : int
+    n_jobs : int, optional
+        Threads for the fold fits (default: all cores).
+
+    Returns
+    -------
+    LassoCV
+
+    Notes
+    -----
+    As cv.glmnet 4.1: each fold chooses its own lambda sequence and its held-out predictions at
+    the full-data lambdas are interpolated linearly in lambda; the deviance is averaged within
+    folds, cvm is the mean of the fold averages weighted by fold size and cvsd their weighted SD
+    over sqrt(K - 1). glmnet's folds are random (not stratified): pass ``foldid`` to match it.
+    """
+    if rule not in ("1se", "min"):
+        raise RadNomoError(f"rule '{rule}' is not valid; possible values: 1se, min.")
+    x = _checked_matrix(X)
+    outcome = np.asarray(y, dtype=float)
+    if len(outcome) != len(x):
+        raise RadNomoError(f"X has {len(x)} rows but y has {len(outcome)}.")
+    if set(np.unique(outcome)) != {0.0, 1.0}:
+        raise RadNomoError("the outcome must be coded 0/1 with both classes present.")
+    if foldid is None:
+        if not 3 <= n_folds <= len(x):
+            raise RadNomoError(f"n_folds = {n_folds} must lie between 3 and the number of rows ({len(x)}).")
+        smallest_class = int(min(outcome.sum(), len(outcome) - outcome.sum()))
+        if smallest_class < n_folds:
+            raise RadNomoError(f"only {smallest_class} patients in the smaller outcome class: too few for "
+                               f"{n_folds}-fold cross-validation; use fewer folds.")
+        foldid = stratified_folds(outcome.astype(int), n_folds, seed)
+    else:
+        foldid = np.asarray(foldid, dtype=int)
+        if len(foldid) != len(x) or foldid.min() < 1 or len(np.unique(foldid)) < 3:
+            raise RadNomoError("foldid must give a 1-based fold label (at least 3 folds) for every row.")
+    if lambdas is not None:
+        lambdas = np.sort(np.asarray(lambdas, dtype=float))[::-1]
+        if lambdas.min() <= 0:
+            raise RadNomoError("lambdas must be positive.")
+
+    folds = np.unique(foldid)
+
+    def fit(fold: int) -> _PathFit:  # fold 0 = all rows
+        rows = foldid != fold
+        return _fit_path(x[rows], outcome[rows], lambdas, n_lambdas)
+
+    # The compiled path releases the GIL, so the fits run in parallel threads; each fold picks its
+    # own lambdas (as in cv.glmnet), so none waits for the fit on all rows.
+    # BLAS is held to one thread inside them, or its own threads would fight the fold threads.
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) as pool:
+        full, *fold_fits = pool.map(fit, [0, *folds])
+    lambda_grid = full.lambdas
+    fold_deviance = np.empty((len(folds), len(lambda_grid)))
+    for k, (fold, fold_fit) in enumerate(zip(folds, fold_fits)):
+        held_out = foldid == fold
+        intercepts, coefs = fold_fit.at(lambda_grid)
+        eta = intercepts[None, :] + x[held_out] @ coefs.T
+        prob = np.clip(1 / (1 + np.exp(-eta)), PROB_CLAMP, 1 - PROB_CLAMP)
+        observed = outcome[held_out][:, None]
+        fold_deviance[k] = (-2 * (observed * np.log(prob) + (1 - observed) * np.log(1 - prob))).mean(axis=0)
+    fold_sizes = np.array([np.sum(foldid == f) for f in folds], dtype=float)
+    cv_mean = fold_sizes @ fold_deviance / fold_sizes.sum()
+    cv_se = np.sqrt(fold_sizes @ (fold_deviance - cv_mean) ** 2 / fold_sizes.sum() / (len(folds) - 1))
+
+    lambda_min = float(lambda_grid[cv_mean <= cv_mean.min()].max())
+    index_min = int(np.flatnonzero(lambda_grid == lambda_min)[0])
+    lambda_1se = float(lambda_grid[cv_mean <= cv_mean[index_min] + cv_se[index_min]].max())
+    chosen = lambda_1se if rule == "1se" else lambda_min
+    index = int(np.flatnonzero(lambda_grid == chosen)[0])
+    columns = list(X.columns)
+    intercept, coefs = _polished(x, outcome, chosen, full.intercepts[index], full.coefs[index])
+    nonzero = coefs != 0
+    return LassoCV(lambdas=lambda_grid, cv_mean=cv_mean, cv_se=cv_se, lambda_min=lambda_min, lambda_1se=lambda_1se,
+                   rule=rule, lambda_=chosen,
+                   coef_=pd.Series(coefs[nonzero], index=[c for c, k in zip(columns, nonzero) if k], dtype=float),
+                   intercept_=intercept,
+                   path=pd.DataFrame(full.coefs, index=pd.Index(lambda_grid, name="lambda"), columns=columns),
+                   n_nonzero=(full.coefs != 0).sum(axis=1), foldid=foldid)
+
+
+def _polished(x: np.ndarray, y: np.ndarray, lam: float, intercept: float, coefs: np.ndarray) -> tuple[float, np.ndarray]:
+    """The chosen solution refined to machine precision (see :func:`core.lasso_path.polish`), original scale."""
+    from core.lasso_path import polish
+
+    means, sds = x.mean(axis=0), x.std(axis=0)
+    b0, beta = polish((x - means) / sds, y, np.full(len(y), 1.0 / len(y)), lam, intercept + coefs @ means,
+                      coefs * sds)
+    beta = beta / sds
+    return float(b0 - beta @ means), beta
+
+
+def _checked_matrix(X: pd.DataFrame) -> np.ndarray:
+    """Training features as a float matrix; missing, infinite and constant columns are refused by name."""
+    if X.shape[1] == 0:
+        raise RadNomoError("no features are left to select from; relax the screening thresholds.")
+    values = X.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        columns = [c for c, b in zip(X.columns, bad.any(axis=0)) if b]
+        raise RadNomoError(f"feature(s) {columns[:5]} have missing or infinite values in the training rows; impute "
+                           "or drop them before LASSO.")
+    constant = [c for c, sd in zip(X.columns, values.std(axis=0)) if sd == 0]
+    if constant:
+        raise RadNomoError(f"feature(s) {constant[:5]} are constant in the training rows and carry no information; "
+                           "drop them (the variance filter does).")
+    return values

@@ -1,0 +1,324 @@
+"""The lasso path of a logistic regression, computed the way R's glmnet does (binomial, alpha = 1).
+
+Written by hand, compiled with numba: the libraries that solve this problem in Python either do
+not reproduce glmnet's path and stopping rules or are 3-6 times slower than cv.glmnet on a
+radiomics-sized problem (glum and skglm: 13-15 s per path on 701 x 2,437 against 2.3 s for the
+whole of cv.glmnet; python-glmnet has no wheels for current NumPy). The algorithm is glmnet's
+(Friedman, Hastie & Tibshirani 2010): iteratively reweighted least squares, each quadratic
+approximation solved by cyclic coordinate descent over an active set, warm starts along a
+decreasing lambda sequence, and the sequential strong rule (Tibshirani et al. 2012) with a KKT
+check over all features so no feature is wrongly left out.
+
+Problem, on standardised features x (population SD) with observation weights w summing to 1::
+
+    minimise  -sum_i w_i [y_i eta_i - log(1 + exp(eta_i))] + lambda * sum_j |beta_j|,
+    eta = beta_0 + x beta
+
+which is glmnet's objective (mean negative log-likelihood + lambda * L1 norm) and its lambda scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+__all__ = ["LassoPath", "lambda_max", "lambda_sequence", "lasso_path", "polish", "binomial_deviance"]
+
+# glmnet.control() factory defaults.
+FDEV = 1e-5  # the path ends when the fraction of deviance explained grows by less than this
+DEVMAX = 0.999  # the path stops once this fraction of the null deviance is explained
+MIN_LAMBDAS = 5  # the stopping rules apply only after this many lambdas
+BIG = 9.9e35  # glmnet's stand-in for an infinite lambda
+PMIN = 1e-9  # fitted probabilities are kept in [PMIN, 1 - PMIN] in the weights
+
+
+@dataclass(frozen=True)
+class LassoPath:
+    """Solutions along a lambda sequence, on the standardised scale.
+
+    Attributes
+    ----------
+    lambdas : numpy.ndarray, shape (L,)
+        Decreasing; L may be shorter than asked when glmnet's stopping rules end the path.
+    intercepts : numpy.ndarray, shape (L,)
+    coefs : numpy.ndarray, shape (L, p)
+        Coefficients of the standardised features.
+    dev_ratio : numpy.ndarray, shape (L,)
+        Fraction of the null deviance explained.
+    """
+
+    lambdas: np.ndarray
+    intercepts: np.ndarray
+    coefs: np.ndarray
+    dev_ratio: np.ndarray
+
+
+def lambda_max(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Smallest lambda at which every coefficient is zero: max_j |sum_i w_i x_ij (y_i - ybar)|."""
+    ybar = float(w @ y)
+    return float(np.max(np.abs(x.T @ (w * (y - ybar)))))
+
+
+def lambda_sequence(lam_max: float, n_lambdas: int, min_ratio: float) -> np.ndarray:
+    """glmnet's sequence: n_lambdas values log-evenly from lam_max down to min_ratio * lam_max."""
+    return lam_max * min_ratio ** (np.arange(n_lambdas) / (n_lambdas - 1))
+
+
+def binomial_deviance(y: np.ndarray, eta: np.ndarray, w: np.ndarray) -> float:
+    """-2 * weighted log-likelihood of 0/1 outcomes at linear predictor eta."""
+    return float(-2.0 * np.sum(w * (y * eta - np.logaddexp(0.0, eta))))
+
+
+def lasso_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, lambdas: np.ndarray, *, stop_early: bool,
+               tol: float = 1e-9, max_iter: int = 100_000) -> LassoPath:
+    """Fit the lasso logistic path on already standardised features.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, p)
+        Standardised features (any memory order; copied to column order).
+    y : numpy.ndarray, shape (n,)
+        0/1 outcome.
+    w : numpy.ndarray, shape (n,)
+        Observation weights summing to 1.
+    lambdas : numpy.ndarray
+        Decreasing lambda values (glmnet's scale).
+    stop_early : bool
+        Apply glmnet's path stopping rules (deviance explained > 0.999 or changing by < 1e-5),
+        as glmnet does when it chose the lambdas itself; user-given lambdas are all fitted.
+    tol : float
+        Convergence: the largest weighted squared coefficient change in a sweep, relative to
+        the null deviance (glmnet's ``thresh``; its default 1e-7 leaves cross-validated deviances
+        up to ~2e-3 off the exact ones at the end of a wide path; 1e-9 keeps them within ~1e-6
+        over the lambdas that decide the choice). The chosen solution is refined exactly by
+        :func:`polish`.
+
+    Returns
+    -------
+    LassoPath
+    """
+    xf = np.asfortranarray(x, dtype=np.float64)
+    yf = np.ascontiguousarray(y, dtype=np.float64)
+    wf = np.ascontiguousarray(w, dtype=np.float64)
+    lam = np.ascontiguousarray(lambdas, dtype=np.float64)
+    intercepts, coefs, dev_ratio, n_fitted = _path(xf, yf, wf, lam, stop_early, tol, max_iter)
+    return LassoPath(lambdas=lam[:n_fitted].copy(), intercepts=intercepts[:n_fitted], coefs=coefs[:n_fitted],
+                     dev_ratio=dev_ratio[:n_fitted])
+
+
+def polish(x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float, intercept: float, coefs: np.ndarray,
+           *, max_steps: int = 20) -> tuple[float, np.ndarray]:
+    """Refine one lasso solution to machine precision by Newton steps on its active set.
+
+    Coordinate descent converges slowly along correlated directions, so a solution meeting the
+    path's tolerance can still be ~1e-4 off in its coefficients (R's glmnet shares this). With the
+    active set and signs fixed, the problem is smooth: Newton's method on
+    f(b0, b_A) = -loglik/n + lam * sign_A . b_A converges quadratically. The refined solution is
+    kept only if no sign changes and every inactive feature still meets its KKT condition.
+
+    Parameters and returns as :func:`lasso_path` (standardised scale): the refined intercept and
+    coefficients, or the given ones unchanged when refining is not safe.
+    """
+    active = np.flatnonzero(coefs)
+    if len(active) == 0 or len(active) >= len(y) // 2:
+        return intercept, coefs
+    signs = np.sign(coefs[active])
+    design = np.column_stack([np.ones(len(y)), x[:, active]])
+    theta = np.concatenate([[intercept], coefs[active]])
+    penalty = np.concatenate([[0.0], lam * signs])
+    for _ in range(max_steps):
+        prob = 1 / (1 + np.exp(-(design @ theta)))
+        gradient = design.T @ (w * (prob - y)) + penalty
+        hessian = design.T @ (design * (w * prob * (1 - prob))[:, None])
+        try:
+            step = np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            return intercept, coefs
+        theta = theta - step
+        if np.max(np.abs(step)) < 1e-13 * max(1.0, np.max(np.abs(theta))):
+            break
+    if np.any(np.sign(theta[1:]) != signs):
+        return intercept, coefs
+    refined = np.zeros_like(coefs)
+    refined[active] = theta[1:]
+    residual = w * (y - 1 / (1 + np.exp(-(design @ theta))))
+    inactive = np.setdiff1d(np.arange(len(coefs)), active)
+    if len(inactive) and np.max(np.abs(x[:, inactive].T @ residual)) > lam * (1 + 1e-9):
+        return intercept, coefs
+    return float(theta[0]), refined
+
+
+@njit(cache=True, nogil=True)
+def _deviance(y, eta, w):
+    total = 0.0
+    for i in range(y.shape[0]):
+        e = eta[i]
+        # log(1 + exp(e)) without overflow
+        softplus = e + np.log1p(np.exp(-e)) if e > 0 else np.log1p(np.exp(e))
+        total += w[i] * (y[i] * e - softplus)
+    return -2.0 * total
+
+
+@njit(cache=True, nogil=True)
+def _path(x, y, w, lambdas, stop_early, tol, max_iter):
+    n, p = x.shape
+    n_lam = lambdas.shape[0]
+    intercepts = np.zeros(n_lam)
+    coefs = np.zeros((n_lam, p))
+    dev_ratio = np.zeros(n_lam)
+
+    ybar = 0.0
+    for i in range(n):
+        ybar += w[i] * y[i]
+    b0 = np.log(ybar / (1.0 - ybar))
+    beta = np.zeros(p)
+    eta = np.full(n, b0)
+    null_dev = _deviance(y, eta, w)
+    threshold = tol * null_dev
+
+    prob = np.empty(n)
+    v = np.empty(n)  # IRLS weights w p (1 - p)
+    r = np.empty(n)  # weighted working residual w (y - p) (minus the quadratic model's fit)
+    xv = np.zeros(p)
+    grad = np.zeros(p)
+    in_strong = np.zeros(p, dtype=np.bool_)
+    ever_active = np.zeros(p, dtype=np.bool_)
+    strong = np.empty(p, dtype=np.int64)
+
+    for i in range(n):
+        r[i] = w[i] * (y[i] - ybar)
+    xt = x.T  # C-contiguous view of the column-ordered matrix
+    grad[:] = np.abs(xt @ r)
+
+    n_fitted = 0
+    lam_prev = lambdas[0]
+    for m in range(n_lam):
+        lam = lambdas[m]
+        if stop_early and m == 0:
+            lam = BIG  # glmnet fits its own first lambda as infinite: exactly the null model
+        # Sequential strong rule: only features likely to be active are cycled over.
+        n_strong = 0
+        for j in range(p):
+            in_strong[j] = ever_active[j] or grad[j] > 2.0 * lam - lam_prev
+            if in_strong[j]:
+                strong[n_strong] = j
+                n_strong += 1
+        iterations = 0
+        while True:
+            # IRLS on the strong set.
+            while True:
+                for i in range(n):
+                    pi = 1.0 / (1.0 + np.exp(-eta[i]))
+                    pi = min(max(pi, PMIN), 1.0 - PMIN)
+                    prob[i] = pi
+                    v[i] = w[i] * pi * (1.0 - pi)
+                    r[i] = w[i] * (y[i] - pi)
+                v_sum = 0.0
+                for i in range(n):
+                    v_sum += v[i]
+                for k in range(n_strong):
+                    j = strong[k]
+                    s = 0.0
+                    for i in range(n):
+                        s += v[i] * x[i, j] * x[i, j]
+                    xv[j] = s
+                b0_start = b0
+                beta_start = beta.copy()
+                # Coordinate descent on the quadratic approximation: a sweep over the strong set,
+                # then sweeps over the non-zero coefficients until they settle, and again.
+                while True:
+                    iterations += 1
+                    largest = 0.0
+                    for k in range(n_strong):
+                        j = strong[k]
+                        old = beta[j]
+                        u = np.dot(x[:, j], r) + xv[j] * old
+                        a = abs(u) - lam
+                        new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+                        if new != old:
+                            d = new - old
+                            beta[j] = new
+                            for i in range(n):
+                                r[i] -= d * v[i] * x[i, j]
+                            largest = max(largest, xv[j] * d * d)
+                    d0 = 0.0
+                    for i in range(n):
+                        d0 += r[i]
+                    d0 /= v_sum
+                    if d0 != 0.0:
+                        b0 += d0
+                        for i in range(n):
+                            r[i] -= d0 * v[i]
+                        largest = max(largest, v_sum * d0 * d0)
+                    if largest < threshold or iterations > max_iter:
+                        break
+                    while True:  # the active set only
+                        iterations += 1
+                        largest = 0.0
+                        for k in range(n_strong):
+                            j = strong[k]
+                            old = beta[j]
+                            if old == 0.0:
+                                continue
+                            u = np.dot(x[:, j], r) + xv[j] * old
+                            a = abs(u) - lam
+                            new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+                            d = new - old
+                            if d != 0.0:
+                                beta[j] = new
+                                for i in range(n):
+                                    r[i] -= d * v[i] * x[i, j]
+                                largest = max(largest, xv[j] * d * d)
+                        d0 = 0.0
+                        for i in range(n):
+                            d0 += r[i]
+                        d0 /= v_sum
+                        if d0 != 0.0:
+                            b0 += d0
+                            for i in range(n):
+                                r[i] -= d0 * v[i]
+                            largest = max(largest, v_sum * d0 * d0)
+                        if largest < threshold or iterations > max_iter:
+                            break
+                # New linear predictor; the IRLS loop ends when a whole quadratic step moved nothing.
+                for i in range(n):
+                    eta[i] = b0
+                for k in range(n_strong):
+                    j = strong[k]
+                    if beta[j] != 0.0:
+                        for i in range(n):
+                            eta[i] += beta[j] * x[i, j]
+                step = v_sum * (b0 - b0_start) ** 2
+                for k in range(n_strong):
+                    j = strong[k]
+                    step = max(step, xv[j] * (beta[j] - beta_start[j]) ** 2)
+                if step < threshold or iterations > max_iter:
+                    break
+            # KKT check over the features the strong rule left out.
+            for i in range(n):
+                pi = 1.0 / (1.0 + np.exp(-eta[i]))
+                r[i] = w[i] * (y[i] - pi)
+            violations = 0
+            grad[:] = np.abs(xt @ r)  # BLAS: the one O(n p) step per lambda
+            for j in range(p):
+                if not in_strong[j] and grad[j] > lam:
+                    in_strong[j] = True
+                    strong[n_strong] = j
+                    n_strong += 1
+                    violations += 1
+            if violations == 0 or iterations > max_iter:
+                break
+        for j in range(p):
+            if beta[j] != 0.0:
+                ever_active[j] = True
+        intercepts[m] = b0
+        coefs[m, :] = beta
+        dev_ratio[m] = 1.0 - _deviance(y, eta, w) / null_dev
+        n_fitted = m + 1
+        lam_prev = lam
+        if stop_early and m + 1 >= MIN_LAMBDAS:
+            if dev_ratio[m] > DEVMAX or dev_ratio[m] - dev_ratio[m - 1] < FDEV:
+                break
+    return intercepts, coefs, dev_ratio, n_fitted
