@@ -28,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.selection import lasso_cv  # noqa: E402
+from core.selection import lasso_cv
 
 R_SCRIPT = """
 suppressMessages(library(glmnet))
@@ -64,7 +64,7 @@ def main() -> int:
           f"{len(ours.lambdas)} lambdas  {len(ours.coef_)} features selected")
 
     if shutil.which("Rscript") and subprocess.run(["Rscript", "-e", "library(glmnet)"],
-                                                  capture_output=True).returncode == 0:
+                                                  check=False, capture_output=True).returncode == 0:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "data.csv"
             X.assign(y=y, foldid=foldid)[["y", "foldid", *X.columns]].to_csv(data, index=False, float_format="%.17g")

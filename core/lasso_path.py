@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-__all__ = ["LassoPath", "lambda_max", "lambda_sequence", "lasso_path", "polish", "binomial_deviance"]
+__all__ = ["LassoPath", "binomial_deviance", "lambda_max", "lambda_sequence", "lasso_path", "polish"]
 
 # glmnet.control() factory defaults.
 FDEV = 1e-5  # the path ends when the fraction of deviance explained grows by less than this
@@ -317,8 +317,7 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
         coefs[m, :] = beta
         dev_ratio[m] = 1.0 - _deviance(y, eta, w) / null_dev
         n_fitted = m + 1
-        lam_prev = lam
-        if stop_early and m + 1 >= MIN_LAMBDAS:
-            if dev_ratio[m] > DEVMAX or dev_ratio[m] - dev_ratio[m - 1] < FDEV:
-                break
+        lam_prev = lambdas[m]
+        if stop_early and m + 1 >= MIN_LAMBDAS and (dev_ratio[m] > DEVMAX or dev_ratio[m] - dev_ratio[m - 1] < FDEV):
+            break
     return intercepts, coefs, dev_ratio, n_fitted

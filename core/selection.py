@@ -19,8 +19,15 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
 
-__all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "LassoCV", "lasso_cv",
-           "stratified_folds"]
+__all__ = [
+    "LassoCV",
+    "drop_correlated",
+    "icc_table",
+    "lasso_cv",
+    "stratified_folds",
+    "univariable_tests",
+    "variance_filter",
+]
 
 
 def icc_table(reader1: pd.DataFrame, reader2: pd.DataFrame) -> pd.DataFrame:
