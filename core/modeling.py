@@ -1,7 +1,9 @@
 """Logistic models on the training cohort: the fitted-model contract used by scores, clinical and fused models.
 
-So far :func:`fit_logistic` and :class:`LogitFit`; scores, the clinical and fused models and the
-nomogram build on them.
+:func:`fit_logistic` / :class:`LogitFit` (the fitted-model contract), signature scores from a LASSO
+selection (:func:`build_score`), clinical and fused models on mixed predictors (:func:`fit_model`,
+:func:`univariable_logistic`) and the nomogram's points scale (:class:`Nomogram`). Everything is
+fitted on training rows; test rows are only scored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from scipy import stats
 
 from core.errors import RadNomoError
 
-__all__ = ["LogitFit", "fit_logistic"]
+__all__ = ["LogitFit", "fit_logistic", "ScoreModel", "build_score", "LogisticModel", "fit_model", "design_matrix",
+           "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram", "r_pretty"]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -150,3 +153,414 @@ def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> L
                     bse=result.bse.rename(str), pvalues=result.pvalues.rename(str), n_obs=int(result.nobs),
                     n_events=int(y.sum()), log_likelihood=float(result.llf),
                     converged=bool(result.mle_retvals.get("converged", True)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: radiomics, DL and DL-radiomics
+# ---------------------------------------------------------------------------------------------
+
+SCORE_METHODS = ("refit", "lasso")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ScoreModel:
+    """A signature score = intercept + sum of coefficient x standardised feature (the log-odds).
+
+    Attributes
+    ----------
+    name : str
+        E.g. "radiomics", "dl", "dl_radiomics".
+    method : {"refit", "lasso"}
+        Coefficients from a logistic regression refitted on the LASSO-selected features, or the
+        LASSO's own (shrunken) coefficients.
+    features : tuple of str
+    means, sds : pandas.Series
+        Training mean and population SD of each feature (the standardisation).
+    intercept : float
+    coefs : pandas.Series
+        Per standardised feature.
+    fit : LogitFit or None
+        The refitted model (method "refit"), with SEs and p-values.
+    """
+
+    name: str
+    method: str
+    features: tuple[str, ...]
+    means: pd.Series
+    sds: pd.Series
+    intercept: float
+    coefs: pd.Series
+    fit: LogitFit | None = None
+
+    def standardised(self, X: pd.DataFrame) -> pd.DataFrame:
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise RadNomoError(f"the {self.name} score needs feature(s) {missing[:5]} that this table lacks.")
+        return (X[list(self.features)] - self.means) / self.sds
+
+    def score(self, X: pd.DataFrame) -> pd.Series:
+        """The score (log-odds) of each row of ``X`` (raw feature values; index kept)."""
+        values = self.standardised(X).to_numpy(dtype=float)
+        return pd.Series(self.intercept + values @ self.coefs.to_numpy(), index=X.index, name=f"{self.name}_score")
+
+    @property
+    def formula(self) -> str:
+        """The score written out, e.g. ``radiomics score = -0.512 + 0.831 x z(feature) - ...``."""
+        terms = " ".join(f"{'-' if c < 0 else '+'} {abs(c):.4g} × z({f})" for f, c in self.coefs.items())
+        return f"{self.name} score = {self.intercept:.4g} {terms}".strip()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Per feature: coefficient (standardised), training mean and SD, and SE / p when refitted."""
+        table = pd.DataFrame({"coef": self.coefs, "train_mean": self.means, "train_sd": self.sds})
+        if self.fit is not None:
+            table["se"] = self.fit.bse[table.index]
+            table["p_value"] = self.fit.pvalues[table.index]
+        table.index.name = "feature"
+        return table
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "method": self.method, "features": list(self.features),
+                "means": self.means.to_dict(), "sds": self.sds.to_dict(), "intercept": self.intercept,
+                "coefs": self.coefs.to_dict(), "fit": None if self.fit is None else self.fit.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ScoreModel:
+        return cls(name=values["name"], method=values["method"], features=tuple(values["features"]),
+                   means=pd.Series(values["means"], dtype=float), sds=pd.Series(values["sds"], dtype=float),
+                   intercept=float(values["intercept"]), coefs=pd.Series(values["coefs"], dtype=float),
+                   fit=None if values["fit"] is None else LogitFit.from_dict(values["fit"]))
+
+
+def build_score(name: str, X: pd.DataFrame, y: pd.Series | np.ndarray, lasso, *, method: str = "refit") -> ScoreModel:
+    """Turn a LASSO selection into a score, fitted on the training rows.
+
+    Parameters
+    ----------
+    name : str
+    X : pandas.DataFrame
+        Training rows (raw feature values).
+    y : array-like
+        0/1 outcome aligned with ``X``.
+    lasso : core.selection.LassoCV
+        The selection (its non-zero coefficients name the features).
+    method : {"refit", "lasso"}
+
+    Raises
+    ------
+    RadNomoError
+        If the LASSO kept no feature, or the refit fails (e.g. perfect separation).
+    """
+    if method not in SCORE_METHODS:
+        raise RadNomoError(f"method '{method}' is not valid; possible values: {', '.join(SCORE_METHODS)}.")
+    features = list(lasso.coef_.index)
+    if not features:
+        raise RadNomoError(f"the LASSO kept no feature for the {name} score at lambda.{lasso.rule}; try lambda.min "
+                           "or relax the screening thresholds.")
+    means = X[features].mean()
+    sds = X[features].std(ddof=0)
+    if method == "lasso":
+        coefs = lasso.coef_ * sds
+        return ScoreModel(name=name, method=method, features=tuple(features), means=means, sds=sds,
+                          intercept=float(lasso.intercept_ + (lasso.coef_ * means).sum()), coefs=coefs)
+    data = ((X[features] - means) / sds).assign(_outcome=np.asarray(y).astype(int))
+    fit = fit_logistic(data, "_outcome", features)
+    return ScoreModel(name=name, method=method, features=tuple(features), means=means, sds=sds,
+                      intercept=float(fit.params["const"]), coefs=fit.params[features], fit=fit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinical and fused models on mixed (continuous + categorical) predictors
+# ---------------------------------------------------------------------------------------------
+
+LEVEL_SEPARATOR = ": "  # indicator column of a categorical level, e.g. "sex: male"
+
+
+def categorical_levels(df: pd.DataFrame, categorical: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Levels of each categorical variable in training rows, sorted; the first is the reference (as R)."""
+    return {c: tuple(sorted(df[c].dropna().astype(str).unique())) for c in categorical}
+
+
+def design_matrix(df: pd.DataFrame, continuous: Sequence[str], levels: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """Numeric predictors: continuous columns as they are, one 0/1 indicator per non-reference level.
+
+    A value not among ``levels`` (a level unseen in training) gives a row of NaN for that variable,
+    so the row is left out rather than silently coded as the reference.
+    """
+    out = pd.DataFrame(index=df.index)
+    for column in continuous:
+        out[column] = pd.to_numeric(df[column], errors="coerce")
+    for column, column_levels in levels.items():
+        values = df[column].astype("string")
+        known = values.isin(column_levels)
+        for level in column_levels[1:]:
+            out[f"{column}{LEVEL_SEPARATOR}{level}"] = np.where(known, (values == level).astype(float), np.nan)
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class LogisticModel:
+    """A logistic model on named clinical variables (and scores), with its categorical coding.
+
+    Attributes
+    ----------
+    name : str
+    continuous : tuple of str
+        Numeric predictors (scores included).
+    levels : dict
+        Categorical predictor -> its training levels (first = reference).
+    fit : LogitFit
+        Fitted on :func:`design_matrix` columns.
+    vif : pandas.Series
+        Variance inflation factor of each design column in training.
+    """
+
+    name: str
+    continuous: tuple[str, ...]
+    levels: dict[str, tuple[str, ...]]
+    fit: LogitFit
+    vif: pd.Series
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (*self.continuous, *self.levels)
+
+    def design(self, df: pd.DataFrame) -> pd.DataFrame:
+        return design_matrix(df, self.continuous, self.levels)
+
+    def linear_predictor(self, df: pd.DataFrame) -> pd.Series:
+        return self.fit.linear_predictor(self.design(df))
+
+    def predict_proba(self, df: pd.DataFrame) -> pd.Series:
+        return self.fit.predict_proba(self.design(df))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Coefficient, SE, p, OR with 95 % CI and VIF per design column."""
+        table = self.fit.summary.drop(index="const")
+        table["VIF"] = self.vif
+        table.index.name = "term"
+        return table
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "continuous": list(self.continuous),
+                "levels": {k: list(v) for k, v in self.levels.items()}, "fit": self.fit.to_dict(),
+                "vif": self.vif.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> LogisticModel:
+        return cls(name=values["name"], continuous=tuple(values["continuous"]),
+                   levels={k: tuple(v) for k, v in values["levels"].items()}, fit=LogitFit.from_dict(values["fit"]),
+                   vif=pd.Series(values["vif"], dtype=float))
+
+
+def variance_inflation(design: pd.DataFrame) -> pd.Series:
+    """VIF of each column (with an intercept in the model), statsmodels' definition."""
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    data = design.dropna()
+    with_const = np.column_stack([np.ones(len(data)), data.to_numpy(dtype=float)])
+    if design.shape[1] == 1:
+        return pd.Series([1.0], index=design.columns)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series([variance_inflation_factor(with_const, j + 1) for j in range(design.shape[1])],
+                         index=design.columns)
+
+
+def fit_model(name: str, df: pd.DataFrame, outcome: str, *, continuous: Sequence[str] = (),
+              categorical: Sequence[str] = ()) -> LogisticModel:
+    """Fit a multivariable logistic model (clinical or fused) on training rows.
+
+    Parameters
+    ----------
+    name : str
+    df : pandas.DataFrame
+        Training rows with the outcome and every predictor.
+    outcome : str
+    continuous, categorical : sequence of str
+        Numeric and categorical predictors (categorical ones are coded with R's treatment
+        contrasts: the alphabetically first level is the reference).
+
+    Raises
+    ------
+    RadNomoError
+        For no predictor, a categorical predictor with one level in training, a constant
+        predictor, or perfect separation.
+    """
+    continuous, categorical = list(continuous), list(categorical)
+    if not continuous and not categorical:
+        raise RadNomoError(f"choose at least one predictor for the {name} model.")
+    levels = categorical_levels(df, categorical)
+    single = [c for c, v in levels.items() if len(v) < 2]
+    if single:
+        raise RadNomoError(f"categorical variable(s) {single} have one level only in the training cohort and "
+                           "cannot be estimated; leave them out.")
+    design = design_matrix(df, continuous, levels)
+    fit = fit_logistic(design.assign(**{outcome: df[outcome].to_numpy()}), outcome, list(design.columns))
+    return LogisticModel(name=name, continuous=tuple(continuous), levels=levels, fit=fit,
+                         vif=variance_inflation(design))
+
+
+def events_per_variable(model: LogisticModel) -> float:
+    """Events (the smaller outcome class) per estimated coefficient: below 10 the model may be overfitted."""
+    smaller = min(model.fit.n_events, model.fit.n_obs - model.fit.n_events)
+    return smaller / max(len(model.fit.predictors), 1)
+
+
+def univariable_logistic(df: pd.DataFrame, outcome: str, *, continuous: Sequence[str] = (),
+                         categorical: Sequence[str] = ()) -> pd.DataFrame:
+    """Each clinical variable alone against the outcome (training rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per design term: ``variable``, ``term``, ``OR``, ``lower``, ``upper`` (95 % Wald),
+        ``p_value`` (Wald, per term) and ``variable_p`` (likelihood-ratio test of the whole
+        variable, which equals the term's test for a continuous or two-level variable in large
+        samples), ``n``. A variable that cannot be fitted (one level, separation) gets a row with
+        its reason in ``note``.
+    """
+    import statsmodels.api as sm
+
+    rows = []
+    for variable, kind in [*((c, "continuous") for c in continuous), *((c, "categorical") for c in categorical)]:
+        try:
+            model = fit_model(variable, df, outcome, continuous=[variable] if kind == "continuous" else [],
+                              categorical=[variable] if kind == "categorical" else [])
+        except RadNomoError as error:
+            rows.append({"variable": variable, "term": variable, "note": str(error)})
+            continue
+        fit = model.fit
+        null = sm.Logit(np.r_[np.ones(fit.n_events), np.zeros(fit.n_obs - fit.n_events)],
+                        np.ones(fit.n_obs)).fit(disp=0)
+        lr = 2 * (fit.log_likelihood - null.llf)
+        variable_p = float(stats.chi2.sf(lr, df=len(fit.predictors)))
+        for term, row in fit.odds_ratios.iterrows():
+            rows.append({"variable": variable, "term": term, "OR": row["OR"], "lower": row["lower"],
+                         "upper": row["upper"], "p_value": fit.pvalues[term], "variable_p": variable_p,
+                         "n": fit.n_obs, "note": ""})
+    return pd.DataFrame(rows, columns=["variable", "term", "OR", "lower", "upper", "p_value", "variable_p", "n",
+                                       "note"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Nomogram (R rms::nomogram's points scale)
+# ---------------------------------------------------------------------------------------------
+
+
+def r_pretty(low: float, high: float, n: int = 5) -> np.ndarray:
+    """R's ``pretty(c(low, high), n)``: about n+1 round tick values covering [low, high].
+
+    Written out because rms::nomogram draws its axes at these ticks and scales points over them;
+    a port of R's R_pretty (src/appl/pretty.c) with its default biases.
+    """
+    high_bias, u5_bias, shrink, min_n = 1.5, 0.5 + 1.5 * 1.5, 0.75, n // 3
+    dx = high - low
+    if dx == 0 and high == 0:
+        cell, small = 1.0, True
+    else:
+        cell = max(abs(low), abs(high))
+        unit_eps = 1 + (1 / (1 + high_bias) if u5_bias >= 1.5 * high_bias + 0.5 else 1.5 / (1 + u5_bias))
+        unit_eps *= max(1, n) * np.finfo(float).eps
+        small = dx < cell * unit_eps * 3
+    if small:
+        if cell > 10:
+            cell = 9 + cell / 10
+        cell *= shrink
+        if min_n > 1:
+            cell /= min_n
+    else:
+        cell = dx / n if n > 1 else dx
+    base = 10.0 ** np.floor(np.log10(cell))
+    unit = base
+    if 2 * base - cell < high_bias * (cell - unit):
+        unit = 2 * base
+        if 5 * base - cell < u5_bias * (cell - unit):
+            unit = 5 * base
+            if 10 * base - cell < high_bias * (cell - unit):
+                unit = 10 * base
+    ns, nu = np.floor(low / unit + 1e-7), np.ceil(high / unit - 1e-7)
+    while ns * unit > low + 1e-10 * unit:
+        ns -= 1
+    while nu * unit < high - 1e-10 * unit:
+        nu += 1
+    k = int(0.5 + nu - ns)
+    if k < min_n:
+        k = min_n - k
+        if ns >= 0:
+            nu += k // 2
+            ns -= k // 2 + k % 2
+        else:
+            ns -= k // 2
+            nu += k // 2 + k % 2
+    return np.arange(ns, nu + 0.5) * unit
+
+
+class Nomogram:
+    """Points of a logistic model on R rms::nomogram's scale.
+
+    As rms (datadist + nomogram, defaults): a predictor with at most 10 distinct training values
+    is drawn at those values, any other at ``pretty(range, 10)`` ticks over its full training range;
+    each predictor's points are linear in its contribution beta x value and 0 at its smallest
+    contribution over its ticks; the predictor whose contribution varies most over its ticks spans
+    0-100. Total points map back to the linear predictor and the probability.
+
+    Parameters
+    ----------
+    fit : LogitFit or LogisticModel
+    data : pandas.DataFrame
+        Training rows (raw clinical columns for a LogisticModel; the predictor columns for a LogitFit).
+    """
+
+    def __init__(self, fit: LogitFit | LogisticModel, data: pd.DataFrame, max_points: float = 100.0) -> None:
+        self.model = fit if isinstance(fit, LogisticModel) else None
+        self.fit = fit.fit if isinstance(fit, LogisticModel) else fit
+        design = self.model.design(data) if self.model is not None else data[list(self.fit.predictors)]
+        self.ticks: dict[str, np.ndarray] = {}
+        for predictor in self.fit.predictors:
+            values = pd.to_numeric(design[predictor], errors="coerce").dropna().to_numpy()
+            distinct = np.unique(values)
+            self.ticks[predictor] = distinct if len(distinct) <= 10 else r_pretty(values.min(), values.max(), 10)
+        contributions = {p: self.fit.params[p] * t for p, t in self.ticks.items()}
+        self.min_contribution = {p: float(c.min()) for p, c in contributions.items()}
+        widest = max(float(c.max() - c.min()) for c in contributions.values())
+        if widest == 0:
+            raise RadNomoError("every predictor has a zero coefficient or no spread; there is nothing to draw.")
+        self.points_per_unit_lp = max_points / widest  # rms: attr(nomogram, "info")$sc
+        self.max_points = max_points
+
+    @property
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """First and last tick of each predictor's axis."""
+        return {p: (float(t[0]), float(t[-1])) for p, t in self.ticks.items()}
+
+    def points(self, predictor: str, value: float) -> float:
+        """Points of one predictor (a design column, e.g. ``cea_ng_ml`` or ``sex: male``) at ``value``."""
+        if predictor not in self.ticks:
+            raise RadNomoError(f"'{predictor}' is not a predictor of this model; its predictors are {list(self.ticks)}.")
+        return float((self.fit.params[predictor] * value - self.min_contribution[predictor]) * self.points_per_unit_lp)
+
+    def _design_row(self, row: dict | pd.Series) -> pd.Series:
+        frame = pd.DataFrame([dict(row)])
+        if self.model is not None and not set(self.fit.predictors) <= set(frame.columns):
+            frame = self.model.design(frame)
+        return frame.iloc[0]
+
+    def total_points(self, row: dict | pd.Series) -> float:
+        """Sum of the points of every predictor for one patient (raw variables or design columns)."""
+        design = self._design_row(row)
+        return float(sum(self.points(p, float(design[p])) for p in self.fit.predictors))
+
+    def linear_predictor_at(self, total_points: float) -> float:
+        """The log-odds that ``total_points`` stand for."""
+        return float(self.fit.params["const"] + sum(self.min_contribution.values())
+                     + total_points / self.points_per_unit_lp)
+
+    def probability(self, row: dict | pd.Series) -> float:
+        """Predicted probability for one patient, read off the total-points axis."""
+        return float(1 / (1 + np.exp(-self.linear_predictor_at(self.total_points(row)))))
+
+    def axis(self, predictor: str) -> pd.DataFrame:
+        """The predictor's tick values and their points (for drawing)."""
+        return pd.DataFrame({"value": self.ticks[predictor],
+                             "points": [self.points(predictor, v) for v in self.ticks[predictor]]})

@@ -460,3 +460,184 @@ def _checked_matrix(X: pd.DataFrame) -> np.ndarray:
         raise RadNomoError(f"feature(s) {constant[:5]} are constant in the training rows and carry no information; "
                            "drop them (the variance filter does).")
     return values
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's screening pipeline, fitted on training rows only
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningSettings:
+    """Thresholds of every screening step (the study's values by default).
+
+    Attributes
+    ----------
+    icc_threshold : float or None
+        Keep features with ICC > this between two readers' masks (step 0); None skips the step.
+    variance_threshold : float
+        Drop features whose population variance on the raw values is <= this.
+    correlation_threshold : float
+        For pairs with |rho| above it, drop one (caret::findCorrelation).
+    correlation_method : {"spearman", "pearson", "kendall"}
+    test : {"student", "welch", "mannwhitney"}
+    p_threshold : float
+        Keep features with univariable p below it.
+    n_folds, rule, seed
+        LASSO cross-validation: folds, "1se" or "min", and the seed of the stratified folds.
+    """
+
+    icc_threshold: float | None = None
+    variance_threshold: float = 1.0
+    correlation_threshold: float = 0.7
+    correlation_method: str = "spearman"
+    test: str = "student"
+    p_threshold: float = 0.05
+    n_folds: int = 10
+    rule: str = "1se"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.icc_threshold is not None and not 0 < self.icc_threshold < 1:
+            raise RadNomoError(f"ICC threshold {self.icc_threshold} must lie in (0, 1).")
+        if self.variance_threshold < 0:
+            raise RadNomoError(f"variance threshold {self.variance_threshold} must not be negative.")
+        if not 0 < self.p_threshold <= 1:
+            raise RadNomoError(f"p-value threshold {self.p_threshold} must lie in (0, 1].")
+        if self.rule not in ("1se", "min"):
+            raise RadNomoError(f"rule '{self.rule}' is not valid; possible values: 1se, min.")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ScreeningSettings:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise RadNomoError(f"unknown screening setting(s) {sorted(unknown)}.")
+        return cls(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class ScreeningResult:
+    """Outcome of :func:`screen`.
+
+    Attributes
+    ----------
+    settings : ScreeningSettings
+    kept : dict of str to tuple of str
+        Features left after each step, in step order (the first entry holds all features).
+    univariable : pandas.DataFrame
+        The univariable test of every feature that reached it (:func:`univariable_tests`).
+    lasso : LassoCV or None
+        None when no feature reached the LASSO.
+    """
+
+    settings: ScreeningSettings
+    kept: dict[str, tuple[str, ...]]
+    univariable: pd.DataFrame
+    lasso: LassoCV | None
+
+    @property
+    def selected(self) -> list[str]:
+        """Features with a non-zero LASSO coefficient at the chosen lambda."""
+        return [] if self.lasso is None else list(self.lasso.coef_.index)
+
+    @property
+    def funnel(self) -> pd.DataFrame:
+        """``step`` and ``n_features`` after each step."""
+        return pd.DataFrame({"step": list(self.kept), "n_features": [len(v) for v in self.kept.values()]})
+
+
+def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettings | None = None, *,
+           icc: pd.DataFrame | None = None) -> ScreeningResult:
+    """The study's feature screening on training rows: [ICC] -> variance -> correlation -> test -> LASSO.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Training rows only (index: patient ID), one column per feature.
+    y : array-like
+        0/1 outcome aligned with ``X``.
+    settings : ScreeningSettings, optional
+    icc : pandas.DataFrame, optional
+        :func:`icc_table` output; needed when ``settings.icc_threshold`` is set (its ``ICC3``
+        column, two-way mixed consistency, as most radiomics studies report).
+
+    Returns
+    -------
+    ScreeningResult
+        No step raises on an empty result: the funnel shows where the features ran out.
+    """
+    settings = settings or ScreeningSettings()
+    outcome = np.asarray(y).astype(int)
+    all_missing = [c for c in X.columns if X[c].isna().all()]
+    columns = [c for c in X.columns if c not in set(all_missing)]
+    kept: dict[str, tuple[str, ...]] = {"all features": tuple(X.columns)}
+    if all_missing:
+        kept["not all missing"] = tuple(columns)
+    if settings.icc_threshold is not None:
+        if icc is None:
+            raise RadNomoError("the ICC filter needs a second reader's features; load them or switch the filter off.")
+        reproducible = set(icc.index[icc["ICC3"] > settings.icc_threshold])
+        columns = [c for c in columns if c in reproducible]
+        kept[f"ICC > {settings.icc_threshold:g}"] = tuple(columns)
+    columns = variance_filter(X[columns], settings.variance_threshold)
+    kept[f"variance > {settings.variance_threshold:g}"] = tuple(columns)
+    if len(columns) >= 2:
+        columns = drop_correlated(X[columns], settings.correlation_threshold, settings.correlation_method)
+    kept[f"|{settings.correlation_method} r| <= {settings.correlation_threshold:g}"] = tuple(columns)
+    univariable = (univariable_tests(X[columns], outcome, test=settings.test) if columns
+                   else pd.DataFrame(columns=["statistic", "p_value", "mean_0", "mean_1"]))
+    columns = [c for c in columns if univariable.loc[c, "p_value"] < settings.p_threshold]
+    kept[f"{settings.test} p < {settings.p_threshold:g}"] = tuple(columns)
+    lasso = None
+    if columns:
+        lasso = lasso_cv(X[columns], outcome, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+        kept[f"LASSO (lambda.{settings.rule})"] = tuple(lasso.coef_.index)
+    else:
+        kept[f"LASSO (lambda.{settings.rule})"] = ()
+    return ScreeningResult(settings=settings, kept=kept, univariable=univariable, lasso=lasso)
+
+
+def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats: int = 50, bootstrap: bool = True,
+                        n_folds: int = 10, rule: str = "1se", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How robust the LASSO selection is: LASSO-CV repeated over fold seeds and bootstrap resamples.
+
+    Parameters
+    ----------
+    X, y
+        Training rows of the features that reach the LASSO (after the univariable step).
+    n_repeats : int
+        Repetitions; each draws new folds and, with ``bootstrap``, a bootstrap resample of the
+        training rows (stratified by outcome, so both classes keep their size).
+
+    Returns
+    -------
+    (frequency, runs)
+        ``frequency``: per feature, ``selected`` (share of runs with a non-zero coefficient)
+        and ``mean_coef`` (mean coefficient when selected), sorted by frequency; ``runs``: per
+        repetition ``lambda_min``, ``lambda_1se`` and ``n_selected``.
+    """
+    rng = np.random.default_rng(seed)
+    outcome = np.asarray(y).astype(int)
+    counts = pd.Series(0, index=X.columns, dtype=float)
+    sums = pd.Series(0.0, index=X.columns)
+    runs = []
+    for repeat in range(n_repeats):
+        rows = np.arange(len(outcome))
+        if bootstrap:
+            rows = np.concatenate([rng.choice(np.flatnonzero(outcome == k), size=int(np.sum(outcome == k)))
+                                   for k in (0, 1)])
+        sample = X.iloc[rows]
+        usable = sample.columns[sample.std(ddof=0) > 0]
+        fit = lasso_cv(sample[usable], outcome[rows], n_folds=n_folds, rule=rule, seed=seed + 1 + repeat)
+        counts[fit.coef_.index] += 1
+        sums[fit.coef_.index] += fit.coef_
+        runs.append({"repeat": repeat + 1, "lambda_min": fit.lambda_min, "lambda_1se": fit.lambda_1se,
+                     "n_selected": len(fit.coef_)})
+    frequency = pd.DataFrame({"selected": counts / n_repeats,
+                              "mean_coef": (sums / counts.replace(0, np.nan))}).sort_values("selected",
+                                                                                             ascending=False)
+    frequency.index.name = "feature"
+    return frequency, pd.DataFrame(runs)

@@ -61,3 +61,60 @@ def test_refuses_separation_constants_and_text(clinical):
         fit_logistic(data, "lm", ["sex"])
     with pytest.raises(RadNomoError, match="not found"):
         fit_logistic(data, "lm", ["nope"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Nomogram: known answers from R rms 6.5 (tests/reference/rms_nomogram.R)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_r_pretty_matches_r():
+    from core.modeling import r_pretty
+
+    for _, row in pd.read_csv(REFERENCE / "r_pretty.csv").iterrows():
+        expected = [float(v) for v in row["ticks"].split(";")]
+        np.testing.assert_allclose(r_pretty(row["low"], row["high"], 10), expected, atol=1e-12)
+
+
+def test_nomogram_points_match_rms_nomogram():
+    from core.modeling import LEVEL_SEPARATOR, Nomogram, fit_model
+    from core.sample import load_sample_cohort
+
+    cohort = load_sample_cohort()
+    model = fit_model("clinical", cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"],
+                      categorical=["sex", "her2"])
+    nomogram = Nomogram(model, cohort)
+    axes = pd.read_csv(REFERENCE / "rms_nomogram_axes.csv")
+    lp = pd.read_csv(REFERENCE / "rms_nomogram_lp.csv")
+    assert nomogram.points_per_unit_lp == pytest.approx(lp["sc"].iloc[0], rel=1e-6)
+    for _, row in axes.iterrows():
+        if row["predictor"] in model.levels:
+            levels = model.levels[row["predictor"]]
+            indicator = f"{row['predictor']}{LEVEL_SEPARATOR}{levels[1]}"
+            ours = nomogram.points(indicator, float(row["value"] == levels[1]))
+        else:
+            ours = nomogram.points(row["predictor"], float(row["value"]))
+        assert ours == pytest.approx(row["points"], abs=1e-6), (row["predictor"], row["value"])
+    for _, row in lp.iterrows():
+        assert nomogram.linear_predictor_at(row["points"]) == pytest.approx(row["lp"], abs=1e-6)
+
+
+def test_nomogram_total_points_and_probability_equal_the_model():
+    from core.modeling import Nomogram, fit_model
+    from core.sample import load_sample_cohort
+
+    cohort = load_sample_cohort()
+    model = fit_model("clinical", cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml"],
+                      categorical=["sex"])
+    nomogram = Nomogram(model, cohort)
+    patient = cohort.iloc[5]
+    design = model.design(cohort.iloc[[5]]).iloc[0]
+    assert nomogram.total_points(patient) == pytest.approx(
+        sum(nomogram.points(p, design[p]) for p in model.fit.predictors))
+    assert nomogram.probability(patient) == pytest.approx(model.predict_proba(cohort.iloc[[5]]).iloc[0], rel=1e-9)
+    more_cea = patient.copy()
+    more_cea["cea_ng_ml"] += 20
+    assert nomogram.probability(more_cea) > nomogram.probability(patient)
+    assert max(nomogram.axis(p)["points"].max() for p in model.fit.predictors) == pytest.approx(100)
+    with pytest.raises(RadNomoError, match="not a predictor"):
+        nomogram.points("age", 60)
