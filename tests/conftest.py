@@ -32,3 +32,24 @@ def sample_cohort():
     from core.sample import load_sample_cohort
 
     return load_sample_cohort()
+
+
+@pytest.fixture(scope="session")
+def sample_features():
+    """The bundled sample study's radiomics and deep feature tables (index: patient ID)."""
+    import pandas as pd
+
+    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
+
+    return {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
+
+
+@pytest.fixture(scope="session")
+def sample_models(sample_cohort, sample_features):
+    """Every model of the sample study fitted with the default settings on the default split."""
+    from core.cohort import split_cohort
+    from core.pipeline import fit_study_models
+    from core.sample import SAMPLE_SPEC
+
+    split = split_cohort(sample_cohort, SAMPLE_SPEC)
+    return split, fit_study_models(sample_cohort, SAMPLE_SPEC, split.train_ids, sample_features)

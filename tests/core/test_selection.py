@@ -127,3 +127,69 @@ def test_univariable_tests_equal_scipy_per_column(test):
         else:
             expected = sps.ttest_ind(a, b, equal_var=test == "student").pvalue
         assert table.loc[column, "p_value"] == pytest.approx(expected, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The screening pipeline and selection stability
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def screening_data():
+    rng = np.random.default_rng(5)
+    n = 200
+    signal = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-1.5 * signal))).astype(int)
+    columns = {"strong": signal * 5 + rng.normal(0, 1, n), "twin": signal * 5 + rng.normal(0, 1, n),
+               "weak": signal * 2 + rng.normal(0, 4, n), "flat": rng.normal(0, 0.5, n),
+               "empty": np.full(n, np.nan)}
+    columns.update({f"noise{j}": rng.normal(0, 3, n) for j in range(20)})
+    return pd.DataFrame(columns, index=[f"P{i}" for i in range(n)]), pd.Series(y, index=[f"P{i}" for i in range(n)])
+
+
+def test_screen_runs_the_steps_in_order_and_reports_each_count(screening_data):
+    from core.selection import ScreeningSettings, drop_correlated, screen, univariable_tests, variance_filter
+
+    X, y = screening_data
+    result = screen(X, y, ScreeningSettings(seed=1))
+    usable = X.drop(columns="empty")
+    after_variance = variance_filter(usable, 1.0)
+    after_correlation = drop_correlated(usable[after_variance], 0.7)
+    tests = univariable_tests(usable[after_correlation], y)
+    after_test = [c for c in after_correlation if tests.loc[c, "p_value"] < 0.05]
+    assert list(result.kept.values())[1:5] == [tuple(usable.columns), tuple(after_variance),
+                                               tuple(after_correlation), tuple(after_test)]
+    assert "flat" not in after_variance and not {"strong", "twin"} <= set(after_correlation)
+    assert result.funnel["n_features"].tolist()[0] == X.shape[1]
+    assert set(result.selected) <= set(after_test) and result.selected
+
+
+def test_screen_icc_step_and_empty_outcomes(screening_data):
+    from core.selection import ScreeningSettings, screen
+
+    X, y = screening_data
+    icc = pd.DataFrame({"ICC1": 0.9, "ICC2": 0.9, "ICC3": 0.9}, index=X.columns)
+    icc.loc[["strong", "twin"], "ICC3"] = 0.5
+    result = screen(X, y, ScreeningSettings(icc_threshold=0.8), icc=icc)
+    assert "ICC > 0.8" in result.kept and not {"strong", "twin"} & set(result.kept["ICC > 0.8"])
+    with pytest.raises(RadNomoError, match="second reader"):
+        screen(X, y, ScreeningSettings(icc_threshold=0.8))
+    nothing = screen(X, y, ScreeningSettings(p_threshold=1e-30))
+    assert nothing.lasso is None and nothing.selected == [] and nothing.funnel["n_features"].iloc[-1] == 0
+    with pytest.raises(RadNomoError, match="p-value threshold"):
+        ScreeningSettings(p_threshold=0)
+    with pytest.raises(RadNomoError, match="unknown screening setting"):
+        ScreeningSettings.from_dict({"p_treshold": 0.1})
+
+
+def test_selection_stability_frequencies(screening_data):
+    from core.selection import selection_stability
+
+    X, y = screening_data
+    columns = ["strong", "weak", "noise0", "noise1", "noise2"]
+    frequency, runs = selection_stability(X[columns], y, n_repeats=8, seed=3)
+    again, _ = selection_stability(X[columns], y, n_repeats=8, seed=3)
+    pd.testing.assert_frame_equal(frequency, again)
+    assert frequency.loc["strong", "selected"] == 1.0
+    assert frequency["selected"].between(0, 1).all() and len(runs) == 8
+    assert (runs["lambda_1se"] >= runs["lambda_min"]).all()

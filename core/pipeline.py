@@ -1,0 +1,234 @@
+"""The study's models end to end: screening -> three scores -> clinical model -> fused model.
+
+Everything is fitted on the training cohort only; the test cohort (and any other) is only scored
+by the frozen models (:meth:`StudyModels.predict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.cohort import CohortSpec
+from core.errors import RadNomoError
+from core.modeling import LogisticModel, ScoreModel, build_score, fit_model, univariable_logistic
+from core.selection import ScreeningResult, ScreeningSettings, screen
+
+__all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
+           "default_clinical_variables"]
+
+SCORE_NAMES = ("radiomics", "dl", "dl_radiomics")
+MODEL_NAMES = ("clinical", "radiomics", "dl", "dl_radiomics", "fused")
+FUSED_SCORE = "dl_radiomics"  # the score the fused model combines with the clinical predictors
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """Choices behind the models.
+
+    Attributes
+    ----------
+    screening : ScreeningSettings
+        Applied to each feature family (radiomics, deep, and both together).
+    score_method : {"refit", "lasso"}
+        Score coefficients from a logistic refit on the selected features, or the LASSO's own.
+    clinical_continuous, clinical_categorical : tuple of str or None
+        The clinical model's predictors; None = every clinical variable with univariable
+        (likelihood-ratio) p below ``clinical_p`` in training.
+    clinical_p : float
+    """
+
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
+    score_method: str = "refit"
+    clinical_continuous: tuple[str, ...] | None = None
+    clinical_categorical: tuple[str, ...] | None = None
+    clinical_p: float = 0.05
+
+    def to_dict(self) -> dict:
+        return {"screening": self.screening.to_dict(), "score_method": self.score_method,
+                "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
+                "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
+                "clinical_p": self.clinical_p}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelSettings:
+        def as_tuple(v):
+            return None if v is None else tuple(v)
+
+        return cls(screening=ScreeningSettings.from_dict(values["screening"]), score_method=values["score_method"],
+                   clinical_continuous=as_tuple(values["clinical_continuous"]),
+                   clinical_categorical=as_tuple(values["clinical_categorical"]), clinical_p=values["clinical_p"])
+
+
+@dataclass(frozen=True, eq=False)
+class StudyModels:
+    """The fitted study: screening per family, scores, clinical and fused models.
+
+    Attributes
+    ----------
+    settings : ModelSettings
+    screening : dict
+        Family ("radiomics", "dl", "dl_radiomics") -> ScreeningResult; only families with features.
+    scores : dict
+        Family -> ScoreModel (families whose LASSO kept at least one feature).
+    univariable : pandas.DataFrame
+        :func:`core.modeling.univariable_logistic` of every clinical variable (training).
+    clinical, fused : LogisticModel
+        ``fused`` is None when there is no DL-radiomics score.
+    train_ids : tuple of str
+        The patients everything was fitted on.
+    notes : tuple of str
+        Why a family, score or model is missing.
+    """
+
+    settings: ModelSettings
+    screening: dict[str, ScreeningResult]
+    scores: dict[str, ScoreModel]
+    univariable: pd.DataFrame
+    clinical: LogisticModel
+    fused: LogisticModel | None
+    train_ids: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
+        """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""
+        out = pd.DataFrame(index=pd.Index(list(ids)))
+        for name, score in self.scores.items():
+            table = _family_table(features, name)
+            rows = table.index.intersection(out.index)
+            out.loc[rows, f"{name}_score"] = score.score(table.loc[rows])
+        return out
+
+    def predict(self, cohort: pd.DataFrame, features: dict[str, pd.DataFrame], spec: CohortSpec) -> pd.DataFrame:
+        """Predicted probability of every model for every patient of ``cohort``.
+
+        Parameters
+        ----------
+        cohort : pandas.DataFrame
+            Clinical table (any patients: training, test, external).
+        features : dict
+            "radiomics" and/or "deep" -> feature table indexed by patient ID.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: patient ID; one column per model in :data:`MODEL_NAMES` that exists
+            (probabilities), plus the scores as ``<name>_score`` (log-odds).
+        """
+        data = cohort.set_index(spec.id_column, drop=False)
+        scores = self.score_table(features, data.index)
+        out = pd.DataFrame(index=data.index)
+        out["clinical"] = self.clinical.predict_proba(data).to_numpy()
+        for name in SCORE_NAMES:
+            if f"{name}_score" in scores:
+                out[name] = 1 / (1 + np.exp(-scores[f"{name}_score"]))
+        if self.fused is not None:
+            out["fused"] = self.fused.predict_proba(data.join(scores[[f"{FUSED_SCORE}_score"]])).to_numpy()
+        return out.join(scores)
+
+
+def _family_table(features: dict[str, pd.DataFrame], family: str) -> pd.DataFrame:
+    if family == "radiomics":
+        return features["radiomics"]
+    if family == "dl":
+        return features["deep"]
+    return features["radiomics"].join(features["deep"], how="inner")
+
+
+def default_clinical_variables(univariable: pd.DataFrame, spec: CohortSpec, p_threshold: float) -> tuple[
+        tuple[str, ...], tuple[str, ...]]:
+    """Clinical variables with univariable p < ``p_threshold`` (continuous, categorical)."""
+    significant = set(univariable.loc[univariable["variable_p"] < p_threshold, "variable"])
+    return (tuple(c for c in spec.continuous if c in significant),
+            tuple(c for c in spec.categorical if c in significant))
+
+
+def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
+                     features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
+                     icc: pd.DataFrame | None = None) -> StudyModels:
+    """Fit every model of the study on the training patients only.
+
+    Parameters
+    ----------
+    cohort : pandas.DataFrame
+        The validated clinical table (all patients; only ``train_ids`` rows are used).
+    spec : CohortSpec
+    train_ids : sequence of str
+    features : dict
+        "radiomics" and/or "deep" -> feature table (index: patient ID).
+    settings : ModelSettings, optional
+    icc : pandas.DataFrame, optional
+        Reader-agreement table for the optional ICC filter (radiomics features only).
+
+    Raises
+    ------
+    RadNomoError
+        If the clinical model cannot be fitted (no predictor, separation, ...). Missing families
+        or empty selections are recorded in ``notes`` instead.
+    """
+    settings = settings or ModelSettings()
+    train_ids = tuple(train_ids)
+    clinical_train = cohort.set_index(spec.id_column, drop=False).loc[list(train_ids)]
+    y = clinical_train[spec.outcome_column]
+    notes: list[str] = []
+    screening: dict[str, ScreeningResult] = {}
+    scores: dict[str, ScoreModel] = {}
+    families = [f for f, needs in (("radiomics", ("radiomics",)), ("dl", ("deep",)),
+                                   ("dl_radiomics", ("radiomics", "deep")))
+                if all(features.get(k) is not None for k in needs)]
+    for family in families:
+        table = _family_table(features, family)
+        missing = [i for i in train_ids if i not in table.index]
+        if missing:
+            notes.append(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}); "
+                         "the family is left out.")
+            continue
+        X = table.loc[list(train_ids)]
+        family_settings, family_icc = settings.screening, icc
+        if family_settings.icc_threshold is not None and family != "radiomics":
+            # Deep features have no second reader: the ICC step filters radiomics columns only.
+            if family == "dl":
+                family_settings = ScreeningSettings.from_dict({**family_settings.to_dict(), "icc_threshold": None})
+            elif icc is not None:
+                family_icc = _icc_for(icc, X.columns)
+        screening[family] = screen(X, y, family_settings, icc=family_icc)
+        lasso = screening[family].lasso
+        if lasso is None:
+            notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
+            continue
+        try:
+            scores[family] = build_score(family, X, y, lasso, method=settings.score_method)
+        except RadNomoError as error:
+            notes.append(f"{family}: {error}")
+    univariable = univariable_logistic(clinical_train, spec.outcome_column, continuous=spec.continuous,
+                                       categorical=spec.categorical)
+    continuous, categorical = default_clinical_variables(univariable, spec, settings.clinical_p)
+    if settings.clinical_continuous is not None:
+        continuous = settings.clinical_continuous
+    if settings.clinical_categorical is not None:
+        categorical = settings.clinical_categorical
+    if not continuous and not categorical:
+        raise RadNomoError(f"no clinical variable reaches univariable p < {settings.clinical_p:g}; pick the clinical "
+                           "model's predictors yourself.")
+    clinical = fit_model("clinical", clinical_train, spec.outcome_column, continuous=continuous,
+                         categorical=categorical)
+    fused = None
+    if FUSED_SCORE in scores:
+        score_column = f"{FUSED_SCORE}_score"
+        fused_train = clinical_train.assign(**{score_column: scores[FUSED_SCORE].score(
+            _family_table(features, FUSED_SCORE).loc[list(train_ids)]).to_numpy()})
+        fused = fit_model("fused", fused_train, spec.outcome_column, continuous=(score_column, *continuous),
+                          categorical=categorical)
+    else:
+        notes.append("fused: needs the DL-radiomics score (radiomics and deep features).")
+    return StudyModels(settings=settings, screening=screening, scores=scores, univariable=univariable,
+                       clinical=clinical, fused=fused, train_ids=train_ids, notes=tuple(notes))
+
+
+def _icc_for(icc: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
+    """ICC table for a mixed family: radiomics columns keep their ICC; deep columns always pass."""
+    deep = [c for c in columns if c not in icc.index]
+    return pd.concat([icc, pd.DataFrame({"ICC1": 1.0, "ICC2": 1.0, "ICC3": 1.0}, index=deep)])
