@@ -20,6 +20,8 @@ PAGES = [
     st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
     st.Page("pages/features_radiomics.py", title="Features - radiomics", icon=":material/biotech:"),
     st.Page("pages/features_deep.py", title="Features - deep", icon=":material/neurology:"),
+    st.Page("pages/selection.py", title="Selection", icon=":material/filter_alt:"),
+    st.Page("pages/models.py", title="Models", icon=":material/functions:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ import streamlit as st
 
 from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
 from core.errors import RadNomoError
+from core.pipeline import ModelSettings
 from core.sample import (SAMPLE_AE_LOG, SAMPLE_AE_WEIGHTS, SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2,
                          SAMPLE_RADIOMICS_SETTINGS, SAMPLE_SPEC, load_sample_cohort)
 
@@ -74,6 +75,9 @@ class StudyState:
         Autoencoder latent features (``dl_000`` ...) and where they came from.
     ae_weights, ae_history : str or None, pandas.DataFrame or None
         The trained autoencoder's weights file and its per-epoch losses.
+    model_settings : ModelSettings
+        Screening thresholds, score method and clinical predictors (set on the Selection and
+        Models pages; kept when the same cohort is re-split).
     """
 
     name: str
@@ -89,6 +93,7 @@ class StudyState:
     deep_source: str = ""
     ae_weights: str | None = None
     ae_history: pd.DataFrame | None = None
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
 
     @property
     def n_events(self) -> int:
@@ -134,7 +139,7 @@ def open_study(name: str, cohort: pd.DataFrame, spec: CohortSpec, split_config: 
         # Re-splitting or re-typing the same cohort keeps its radiomics features (computed per case,
         # nothing learned). The autoencoder learned from the old training cohort: it and its
         # features are kept only while the training cohort is the same, or test patients would leak in.
-        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "radiomics_settings"):
+        for name in ("radiomics", "radiomics_reader2", "radiomics_source", "radiomics_settings", "model_settings"):
             setattr(study, name, getattr(previous, name))
         if previous.split.train_ids == split.train_ids:
             for name in ("deep", "deep_source", "ae_weights", "ae_history"):
@@ -181,6 +186,131 @@ def get_study() -> StudyState:
     if study is None:
         study = open_sample_study()
     return study
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection and models (cached; keyed by a fingerprint of the data, not by hashing it each run)
+# ---------------------------------------------------------------------------------------------
+
+_TOKENS: dict[int, tuple[object, str]] = {}
+
+
+def frame_token(frame: pd.DataFrame | None) -> str:
+    """A content fingerprint of a table, computed once per table object.
+
+    Streamlit would otherwise hash every feature table (millions of values) on every rerun. The
+    table is kept referenced beside its token, so its id cannot be reused by another object.
+    """
+    if frame is None:
+        return "none"
+    cached = _TOKENS.get(id(frame))
+    if cached is not None and cached[0] is frame:
+        return cached[1]
+    import hashlib
+
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    token = digest.hexdigest()[:20]
+    if len(_TOKENS) > 32:
+        _TOKENS.clear()
+    _TOKENS[id(frame)] = (frame, token)
+    return token
+
+
+def study_features(study: StudyState) -> dict[str, pd.DataFrame]:
+    """The open study's feature tables by kind ("radiomics", "deep"), those that exist."""
+    return {k: v for k, v in (("radiomics", study.radiomics), ("deep", study.deep)) if v is not None}
+
+
+def study_families(study: StudyState) -> list[str]:
+    """Feature families the open study can screen: radiomics, dl, dl_radiomics."""
+    have = study_features(study)
+    return [f for f, needs in (("radiomics", ("radiomics",)), ("dl", ("deep",)), ("dl_radiomics", ("radiomics", "deep")))
+            if all(k in have for k in needs)]
+
+
+def _train_icc(study: StudyState) -> pd.DataFrame | None:
+    """Reader agreement of the radiomics features on training patients with a second reading."""
+    if study.radiomics is None or study.radiomics_reader2 is None:
+        return None
+    from core.selection import icc_table
+
+    both = study.radiomics_reader2.index.intersection(pd.Index(study.split.train_ids))
+    return icc_table(study.radiomics.loc[both], study.radiomics_reader2.loc[both])
+
+
+@st.cache_data(max_entries=4, show_spinner="Computing reader agreement (ICC) on the training cohort...")
+def _icc_cached(_study: StudyState, token: str) -> pd.DataFrame | None:
+    return _train_icc(_study)
+
+
+def _data_token(study: StudyState) -> str:
+    return "|".join([frame_token(study.cohort), frame_token(study.radiomics), frame_token(study.deep),
+                     frame_token(study.radiomics_reader2), str(hash(study.split.train_ids))])
+
+
+def train_icc(study: StudyState) -> pd.DataFrame | None:
+    return _icc_cached(study, _data_token(study))
+
+
+@st.cache_data(max_entries=24, show_spinner="Screening the features on the training cohort...")
+def _screening_cached(_study: StudyState, family: str, settings: dict, token: str):
+    from core.pipeline import family_table, screen_family
+    from core.selection import ScreeningSettings
+
+    train = list(_study.split.train_ids)
+    X = family_table(study_features(_study), family).loc[train]
+    y = _study.cohort.set_index(_study.spec.id_column).loc[train, _study.spec.outcome_column]
+    return screen_family(family, X, y, ScreeningSettings.from_dict(settings), icc=train_icc(_study))
+
+
+def screening(study: StudyState, family: str):
+    """The family's :class:`core.selection.ScreeningResult` under the study's current settings."""
+    return _screening_cached(study, family, study.model_settings.screening.to_dict(), _data_token(study))
+
+
+@st.cache_data(max_entries=8, show_spinner="Fitting the study's models on the training cohort...")
+def _models_cached(_study: StudyState, settings: dict, token: str):
+    from core.pipeline import fit_study_models
+
+    families = study_families(_study)
+    return fit_study_models(_study.cohort, _study.spec, _study.split.train_ids, study_features(_study),
+                            ModelSettings.from_dict(settings), icc=train_icc(_study),
+                            screening={f: screening(_study, f) for f in families})
+
+
+@st.cache_data(max_entries=8, show_spinner="Repeating the LASSO-CV on resamples of the training cohort...")
+def _stability_cached(_study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool,
+                      settings: dict, token: str):
+    from core.pipeline import family_table
+    from core.selection import selection_stability
+
+    train = list(_study.split.train_ids)
+    X = family_table(study_features(_study), family).loc[train, list(columns)]
+    y = _study.cohort.set_index(_study.spec.id_column).loc[train, _study.spec.outcome_column]
+    return selection_stability(X, y, n_repeats=repeats, bootstrap=bootstrap, n_folds=settings["n_folds"],
+                               rule=settings["rule"], seed=settings["seed"])
+
+
+def stability(study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool):
+    """(frequency, runs) of :func:`core.selection.selection_stability` on the training cohort."""
+    return _stability_cached(study, family, columns, repeats, bootstrap, study.model_settings.screening.to_dict(),
+                             _data_token(study))
+
+
+def study_models(study: StudyState):
+    """Every fitted model of the open study (:class:`core.pipeline.StudyModels`)."""
+    return _models_cached(study, study.model_settings.to_dict(), _data_token(study))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _predictions_cached(_study: StudyState, settings: dict, token: str) -> pd.DataFrame:
+    return study_models(_study).predict(_study.cohort, study_features(_study), _study.spec)
+
+
+def study_predictions(study: StudyState) -> pd.DataFrame:
+    """Every model's probability and every score for every patient of the open study (index: ID)."""
+    return _predictions_cached(study, study.model_settings.to_dict(), _data_token(study))
 
 
 # ---------------------------------------------------------------------------------------------

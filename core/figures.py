@@ -8,7 +8,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 __all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure", "loss_curve_figure",
-           "reconstruction_figure"]
+           "reconstruction_figure", "funnel_figure", "lasso_cv_figure", "coefficient_path_figure",
+           "stability_figure", "coefficient_figure"]
 
 # Colour-blind-safe pair (Okabe-Ito blue / vermillion) for outcome 0 / 1.
 OUTCOME_COLOURS = ("#0072B2", "#D55E00")
@@ -126,4 +127,71 @@ def reconstruction_figure(original: np.ndarray, reconstruction: np.ndarray, mask
     figure.update_yaxes(autorange="reversed", scaleanchor="x")
     figure.update_xaxes(scaleanchor="y")
     figure.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def funnel_figure(funnel: pd.DataFrame) -> go.Figure:
+    """Features left after each screening step (``step``, ``n_features`` as ScreeningResult.funnel)."""
+    figure = go.Figure(go.Funnel(y=funnel["step"], x=funnel["n_features"], textinfo="value",
+                                 marker={"color": OUTCOME_COLOURS[0]}))
+    figure.update_layout(title="Features left after each step (training cohort)", margin={"l": 10, "r": 10, "t": 40},
+                         height=320)
+    return figure
+
+
+def _lambda_markers(figure: go.Figure, lasso) -> None:
+    for value, name, dash in ((lasso.lambda_min, "lambda.min", "dot"), (lasso.lambda_1se, "lambda.1se", "dash")):
+        figure.add_vline(x=float(np.log(value)), line_dash=dash, line_color="grey",
+                         annotation_text=name, annotation_position="top")
+
+
+def lasso_cv_figure(lasso) -> go.Figure:
+    """Cross-validated binomial deviance against log(lambda), +-1 SE bars, lambda.min and lambda.1se marked."""
+    log_lambda = np.log(lasso.lambdas)
+    figure = go.Figure(go.Scatter(x=log_lambda, y=lasso.cv_mean, mode="markers",
+                                  marker={"color": OUTCOME_COLOURS[1], "size": 6},
+                                  error_y={"type": "data", "array": lasso.cv_se, "color": "lightgrey"},
+                                  customdata=lasso.n_nonzero,
+                                  hovertemplate="log(λ) %{x:.3f}<br>deviance %{y:.4f}<br>%{customdata} features"
+                                                "<extra></extra>"))
+    _lambda_markers(figure, lasso)
+    figure.update_layout(title="LASSO: 10-fold cross-validated deviance", xaxis_title="log(λ)",
+                         yaxis_title="binomial deviance", height=380, margin={"t": 60})
+    return figure
+
+
+def coefficient_path_figure(lasso, max_lines: int = 40) -> go.Figure:
+    """Standardised coefficients along the lambda path (features ever non-zero; the first ``max_lines``)."""
+    path = lasso.path
+    scaled = path * lasso.feature_sds
+    ever = [c for c in scaled.columns if (scaled[c] != 0).any()]
+    ever = sorted(ever, key=lambda c: -int((scaled[c] != 0).sum()))[:max_lines]
+    log_lambda = np.log(path.index.to_numpy())
+    figure = go.Figure([go.Scatter(x=log_lambda, y=scaled[c], mode="lines", name=c, showlegend=False,
+                                   hovertemplate=f"{c}<br>log(λ) %{{x:.3f}}<br>coef %{{y:.4f}}<extra></extra>")
+                        for c in ever])
+    _lambda_markers(figure, lasso)
+    figure.update_layout(title="Coefficient path (standardised features)",
+                         xaxis_title="log(λ)", yaxis_title="coefficient", height=380, margin={"t": 60})
+    return figure
+
+
+def coefficient_figure(coefs: pd.Series, title: str) -> go.Figure:
+    """Horizontal bars of coefficients (e.g. a score's standardised coefficients), sorted."""
+    ordered = coefs.sort_values()
+    figure = go.Figure(go.Bar(x=ordered.to_numpy(), y=ordered.index, orientation="h",
+                              marker={"color": [OUTCOME_COLOURS[int(v > 0)] for v in ordered]}))
+    figure.update_layout(title=title, height=max(220, 26 * len(ordered) + 80), margin={"l": 10, "t": 40},
+                         xaxis_title="coefficient")
+    return figure
+
+
+def stability_figure(frequency: pd.DataFrame, top: int = 30) -> go.Figure:
+    """Selection frequency of the most often selected features over repeated LASSO-CV runs."""
+    shown = frequency.head(top).iloc[::-1]
+    figure = go.Figure(go.Bar(x=shown["selected"], y=shown.index, orientation="h",
+                              marker={"color": OUTCOME_COLOURS[0]},
+                              hovertemplate="%{y}<br>selected in %{x:.0%} of runs<extra></extra>"))
+    figure.update_layout(title="Selection frequency over repeated LASSO-CV", xaxis={"range": [0, 1],
+                         "tickformat": ".0%"}, height=max(260, 22 * len(shown) + 80), margin={"l": 10, "t": 40})
     return figure

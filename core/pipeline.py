@@ -18,7 +18,7 @@ from core.modeling import LogisticModel, ScoreModel, build_score, fit_model, uni
 from core.selection import ScreeningResult, ScreeningSettings, screen
 
 __all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
-           "default_clinical_variables"]
+           "default_clinical_variables", "screen_family", "family_table", "auc_table"]
 
 SCORE_NAMES = ("radiomics", "dl", "dl_radiomics")
 MODEL_NAMES = ("clinical", "radiomics", "dl", "dl_radiomics", "fused")
@@ -93,11 +93,18 @@ class StudyModels:
     train_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict:
+        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models."""
+        return {"settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
+                "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": self.clinical.to_dict(),
+                "fused": None if self.fused is None else self.fused.to_dict(),
+                "selected": {k: v.selected for k, v in self.screening.items()}}
+
     def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
         """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""
         out = pd.DataFrame(index=pd.Index(list(ids)))
         for name, score in self.scores.items():
-            table = _family_table(features, name)
+            table = family_table(features, name)
             rows = table.index.intersection(out.index)
             out.loc[rows, f"{name}_score"] = score.score(table.loc[rows])
         return out
@@ -130,7 +137,23 @@ class StudyModels:
         return out.join(scores)
 
 
-def _family_table(features: dict[str, pd.DataFrame], family: str) -> pd.DataFrame:
+def auc_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, Sequence[str]]) -> pd.DataFrame:
+    """AUC of every model column of ``predictions`` in each cohort (rows: cohort, columns: model).
+
+    ``outcome`` is indexed by patient ID; ``cohorts`` maps a name ("train", "test") to its IDs.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    models = [m for m in MODEL_NAMES if m in predictions.columns]
+    rows = {}
+    for name, ids in cohorts.items():
+        ids = list(ids)
+        rows[name] = {m: roc_auc_score(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
+    return pd.DataFrame(rows).T[models]
+
+
+def family_table(features: dict[str, pd.DataFrame], family: str) -> pd.DataFrame:
+    """The feature table of a family: radiomics, deep ("dl") or both side by side ("dl_radiomics")."""
     if family == "radiomics":
         return features["radiomics"]
     if family == "dl":
@@ -148,7 +171,8 @@ def default_clinical_variables(univariable: pd.DataFrame, spec: CohortSpec, p_th
 
 def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
                      features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
-                     icc: pd.DataFrame | None = None) -> StudyModels:
+                     icc: pd.DataFrame | None = None,
+                     screening: dict[str, ScreeningResult] | None = None) -> StudyModels:
     """Fit every model of the study on the training patients only.
 
     Parameters
@@ -162,6 +186,9 @@ def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence
     settings : ModelSettings, optional
     icc : pandas.DataFrame, optional
         Reader-agreement table for the optional ICC filter (radiomics features only).
+    screening : dict, optional
+        Family -> a :func:`screen_family` result already computed with these settings on these
+        training rows (the dashboard caches them); families not given are screened here.
 
     Raises
     ------
@@ -174,27 +201,22 @@ def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence
     clinical_train = cohort.set_index(spec.id_column, drop=False).loc[list(train_ids)]
     y = clinical_train[spec.outcome_column]
     notes: list[str] = []
-    screening: dict[str, ScreeningResult] = {}
     scores: dict[str, ScoreModel] = {}
     families = [f for f, needs in (("radiomics", ("radiomics",)), ("dl", ("deep",)),
                                    ("dl_radiomics", ("radiomics", "deep")))
                 if all(features.get(k) is not None for k in needs)]
+    screening = dict(screening or {})
     for family in families:
-        table = _family_table(features, family)
+        table = family_table(features, family)
         missing = [i for i in train_ids if i not in table.index]
         if missing:
             notes.append(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}); "
                          "the family is left out.")
+            screening.pop(family, None)
             continue
         X = table.loc[list(train_ids)]
-        family_settings, family_icc = settings.screening, icc
-        if family_settings.icc_threshold is not None and family != "radiomics":
-            # Deep features have no second reader: the ICC step filters radiomics columns only.
-            if family == "dl":
-                family_settings = ScreeningSettings.from_dict({**family_settings.to_dict(), "icc_threshold": None})
-            elif icc is not None:
-                family_icc = _icc_for(icc, X.columns)
-        screening[family] = screen(X, y, family_settings, icc=family_icc)
+        if family not in screening:
+            screening[family] = screen_family(family, X, y, settings.screening, icc=icc)
         lasso = screening[family].lasso
         if lasso is None:
             notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
@@ -219,13 +241,27 @@ def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence
     if FUSED_SCORE in scores:
         score_column = f"{FUSED_SCORE}_score"
         fused_train = clinical_train.assign(**{score_column: scores[FUSED_SCORE].score(
-            _family_table(features, FUSED_SCORE).loc[list(train_ids)]).to_numpy()})
+            family_table(features, FUSED_SCORE).loc[list(train_ids)]).to_numpy()})
         fused = fit_model("fused", fused_train, spec.outcome_column, continuous=(score_column, *continuous),
                           categorical=categorical)
     else:
         notes.append("fused: needs the DL-radiomics score (radiomics and deep features).")
     return StudyModels(settings=settings, screening=screening, scores=scores, univariable=univariable,
                        clinical=clinical, fused=fused, train_ids=train_ids, notes=tuple(notes))
+
+
+def screen_family(family: str, X: pd.DataFrame, y: pd.Series, settings: ScreeningSettings, *,
+                  icc: pd.DataFrame | None = None) -> ScreeningResult:
+    """:func:`core.selection.screen` for one feature family (training rows only).
+
+    The ICC step filters radiomics columns only: deep features have no second reader, so for
+    "dl" the step is skipped and in "dl_radiomics" deep columns pass it.
+    """
+    if settings.icc_threshold is not None and family == "dl":
+        settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
+    elif settings.icc_threshold is not None and family == "dl_radiomics" and icc is not None:
+        icc = _icc_for(icc, X.columns)
+    return screen(X, y, settings, icc=icc)
 
 
 def _icc_for(icc: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:

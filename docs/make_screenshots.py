@@ -17,7 +17,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomics", "features_deep": "features_deep"}
+PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomics", "features_deep": "features_deep",
+         "selection": "selection", "models": "models"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

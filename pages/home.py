@@ -15,9 +15,9 @@ st.markdown(
     "LASSO with 10-fold CV and the 1-SE rule), **clinical and fused models** drawn as a nomogram, and their "
     "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
 )
-st.caption("This build covers the cohort (loading, validation, the train/test split, Table 1) and feature "
-           "extraction (pyradiomics and the 3D autoencoder). Selection, models, the nomogram and evaluation pages "
-           "are being added.")
+st.caption("This build covers the cohort (loading, validation, the train/test split, Table 1), feature "
+           "extraction (pyradiomics and the 3D autoencoder), feature selection and the models (scores, clinical "
+           "and fused). The nomogram and evaluation pages are being added.")
 
 with ui.guard():
     study = ui.get_study()

@@ -42,7 +42,8 @@ def test_core_never_imports_streamlit_and_keeps_heavy_imports_in_place(path):
         assert relative == "core/figures.py", relative
 
 
-FAST_MODULES = [ROOT / "core" / f"{name}.py" for name in ("cohort", "selection", "modeling", "evaluation")]
+FAST_MODULES = [ROOT / "core" / f"{name}.py" for name in ("cohort", "selection", "modeling", "evaluation",
+                                                           "pipeline")]
 
 
 @pytest.mark.parametrize("path", [p for p in FAST_MODULES if p.exists()], ids=lambda p: p.name)
@@ -67,8 +68,10 @@ PUBLIC_API = {
     "core.synthetic": ["generate_clinical", "generate_cohort", "render_patient", "PhenotypeEffects",
                        "measure_thickness_mm"],
     "core.errors": ["RadNomoError"],
-    "core.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests"],
-    "core.modeling": ["fit_logistic", "LogitFit"],
+    "core.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "lasso_cv", "screen",
+                       "selection_stability"],
+    "core.modeling": ["fit_logistic", "LogitFit", "build_score", "fit_model", "univariable_logistic", "Nomogram"],
+    "core.pipeline": ["fit_study_models"],
     "core.extraction.readers": ["read_case"],
     "core.extraction.preprocess": ["preprocess_case"],
     "core.extraction.radiomics": ["load_params", "extract_features"],

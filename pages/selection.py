@@ -1,0 +1,137 @@
+"""Selection: the study's screening funnel with every threshold adjustable, LASSO-CV, and selection stability."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core.figures import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
+from core.selection import ScreeningSettings
+
+ui.enter_page("pages/selection.py")
+
+FAMILY_LABELS = {"radiomics": "Radiomics", "dl": "Deep (DL)", "dl_radiomics": "DL + radiomics"}
+
+st.title("Selection")
+st.caption("Every step is fitted on the training cohort only; the test cohort never reaches it. Change a threshold "
+           "and the funnel, the LASSO and the selected features follow. The settings here are used by the Models "
+           "page.")
+study = ui.get_study()
+families = ui.study_families(study)
+if not families:
+    st.warning("The open study has no features yet: extract radiomics or deep features first (Features pages).")
+    st.stop()
+
+current = study.model_settings.screening
+st.subheader("Thresholds")
+row1 = st.columns(4)
+reader2 = study.radiomics_reader2 is not None
+use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold is not None, key="sel_use_icc",
+                         disabled=not reader2,
+                         help="Keep radiomics features reproducible between two readers' masks (ICC(3,1) on the "
+                              "training patients read twice)." + ("" if reader2 else " Needs second-reader features."))
+icc_threshold = row1[1].number_input("ICC >", 0.0, 0.99, current.icc_threshold or 0.8, 0.05, key="sel_icc",
+                                     disabled=not use_icc)
+variance = row1[2].number_input("Variance >", 0.0, 1e6, current.variance_threshold, 0.5, key="sel_variance",
+                                help="Population variance of the raw values; the study drops variance <= 1.")
+correlation = row1[3].number_input("Redundancy: |r| >", 0.3, 0.99, current.correlation_threshold, 0.05,
+                                   key="sel_corr", help="Of each pair above it, drop the feature with the larger "
+                                                        "mean absolute correlation (caret::findCorrelation).")
+row2 = st.columns(4)
+corr_method = row2[0].selectbox("Correlation", ["spearman", "pearson", "kendall"],
+                                index=["spearman", "pearson", "kendall"].index(current.correlation_method),
+                                key="sel_corr_method")
+test = row2[1].selectbox("Univariable test", ["student", "welch", "mannwhitney"],
+                         index=["student", "welch", "mannwhitney"].index(current.test), key="sel_test",
+                         format_func={"student": "t-test (Student)", "welch": "t-test (Welch)",
+                                      "mannwhitney": "Mann-Whitney U"}.get)
+p_threshold = row2[2].number_input("Keep p <", 1e-6, 1.0, current.p_threshold, 0.01, format="%.4f", key="sel_p")
+rule = row2[3].radio("LASSO lambda", ["1se", "min"], index=["1se", "min"].index(current.rule), horizontal=True,
+                     key="sel_rule", format_func={"1se": "lambda.1se", "min": "lambda.min"}.get,
+                     help="lambda.1se: the sparsest model within one standard error of the best CV deviance.")
+row3 = st.columns(4)
+folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
+seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
+
+with ui.guard():
+    settings = ScreeningSettings(icc_threshold=float(icc_threshold) if use_icc else None,
+                                 variance_threshold=float(variance), correlation_threshold=float(correlation),
+                                 correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
+                                 n_folds=int(folds), rule=rule, seed=int(seed))
+    study.model_settings = dataclasses.replace(study.model_settings, screening=settings)
+
+family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=FAMILY_LABELS.get)
+
+with ui.guard():
+    result = ui.screening(study, family)
+    left, right = st.columns([2, 3])
+    left.plotly_chart(funnel_figure(result.funnel), key="sel_funnel_chart")
+    with right:
+        st.dataframe(result.funnel, hide_index=True, key="sel_funnel_table")
+        ui.csv_download(result.funnel, f"funnel_{family}.csv", label="Funnel (CSV)", key="sel_dl_funnel")
+        if result.lasso is None:
+            st.warning("No feature passed the univariable step, so there is nothing for the LASSO: relax the "
+                       "p-value, redundancy or variance threshold.")
+        elif not result.selected:
+            st.warning(f"The LASSO kept no feature at lambda.{rule}: every coefficient is zero. Try lambda.min, "
+                       "or relax the earlier thresholds.")
+        else:
+            st.success(f"{len(result.selected)} feature(s) selected at λ = {result.lasso.lambda_:.4g} "
+                       f"(lambda.min {result.lasso.lambda_min:.4g}, lambda.1se {result.lasso.lambda_1se:.4g}).")
+
+    if result.lasso is not None:
+        lasso = result.lasso
+        cv_col, path_col = st.columns(2)
+        cv_col.plotly_chart(lasso_cv_figure(lasso), key="sel_cv_chart")
+        path_col.plotly_chart(coefficient_path_figure(lasso), key="sel_path_chart")
+        st.subheader("Selected features")
+        selected = pd.DataFrame({"coef (original scale)": lasso.coef_,
+                                 "coef (standardised)": lasso.coef_ * lasso.feature_sds[lasso.coef_.index]})
+        if len(selected):
+            tests = result.univariable.loc[selected.index]
+            selected["mean non-event"] = tests["mean_0"]
+            selected["mean event"] = tests["mean_1"]
+            selected["univariable p"] = tests["p_value"].map(ui.format_p)
+        selected.index.name = "feature"
+        st.dataframe(selected, key="sel_selected_table")
+        ui.csv_download(selected.reset_index(), f"selected_{family}.csv", label="Selected features (CSV)",
+                        key="sel_dl_selected")
+        cv_table = pd.DataFrame({"lambda": lasso.lambdas, "cv_deviance": lasso.cv_mean, "cv_se": lasso.cv_se,
+                                 "n_features": lasso.n_nonzero})
+        ui.csv_download(cv_table, f"lasso_cv_{family}.csv", label="LASSO CV curve (CSV)", key="sel_dl_cv")
+
+    with st.expander("Univariable tests of the features that reached this step"):
+        shown = result.univariable.assign(p=result.univariable["p_value"].map(ui.format_p))
+        st.dataframe(shown, key="sel_univariable_table")
+        ui.csv_download(result.univariable.reset_index(names="feature"), f"univariable_{family}.csv",
+                        label="Univariable tests (CSV)", key="sel_dl_univariable")
+
+    st.subheader("Selection stability")
+    st.caption("LASSO-CV repeated on bootstrap resamples of the training cohort with new folds each time: how often "
+               "each feature is selected, and how much lambda moves. Robust features are selected in most runs.")
+    stab = st.columns([1, 1, 2])
+    repeats = stab[0].number_input("Repeats", 5, 500, 20, key="sel_stab_repeats")
+    bootstrap = stab[1].toggle("Bootstrap resamples", value=True, key="sel_stab_bootstrap",
+                               help="Off: only the fold assignment changes between runs.")
+    stability_key = f"sel_stability_{family}"
+    reaching_lasso = tuple(result.kept[list(result.kept)[-2]])  # the features that reached the LASSO
+    if st.button("Run stability analysis", key="sel_stab_run", disabled=result.lasso is None):
+        st.session_state[stability_key] = (reaching_lasso, ui.stability(study, family, reaching_lasso, int(repeats),
+                                                                         bool(bootstrap)))
+    previous = st.session_state.get(stability_key)
+    if previous is not None and previous[0] != reaching_lasso:
+        st.info("The thresholds changed since the last stability run; run it again for these features.")
+    elif previous is not None:
+        frequency, runs = previous[1]
+        left, right = st.columns([3, 2])
+        left.plotly_chart(stability_figure(frequency), key="sel_stab_chart")
+        with right:
+            st.metric("lambda.1se across runs", f"{runs['lambda_1se'].median():.4g}",
+                      help=f"median; range {runs['lambda_1se'].min():.4g} - {runs['lambda_1se'].max():.4g}")
+            st.metric("Features selected per run", f"{runs['n_selected'].median():.0f}",
+                      help=f"range {runs['n_selected'].min()} - {runs['n_selected'].max()}")
+            ui.csv_download(frequency.reset_index(), f"stability_{family}.csv", label="Frequencies (CSV)",
+                            key="sel_dl_stab")

@@ -1,0 +1,69 @@
+"""AppTest of the Selection and Models pages on the sample study."""
+
+from __future__ import annotations
+
+from tests.pages.apptest_helpers import open_page
+
+
+def _funnel(at):
+    return at.session_state["study"].model_settings.screening, at.dataframe[0].value
+
+
+def test_selection_thresholds_drive_the_funnel():
+    at = open_page("pages/selection.py", timeout=240)
+    settings, funnel = _funnel(at)
+    assert settings.p_threshold == 0.05 and funnel["n_features"].tolist()[0] == 1874
+    assert "feature(s) selected" in at.success[0].value
+    assert len(at.get("plotly_chart")) >= 3  # funnel, CV curve, coefficient path
+
+    at.number_input(key="sel_p").set_value(0.001).run()
+    assert not at.exception
+    settings, stricter = _funnel(at)
+    assert settings.p_threshold == 0.001
+    assert stricter["n_features"].iloc[-2] < funnel["n_features"].iloc[-2]  # fewer pass the t-test
+
+    at.toggle(key="sel_use_icc").set_value(True).run()
+    assert not at.exception
+    _, with_icc = _funnel(at)
+    assert with_icc["step"].iloc[1] == "ICC > 0.8" and with_icc["n_features"].iloc[1] < 1874
+
+    at.radio(key="sel_family").set_value("dl").run()
+    at.number_input(key="sel_p").set_value(0.000001).run()
+    assert not at.exception
+    assert any("nothing for the LASSO" in w.value or "kept no feature" in w.value for w in at.warning)
+
+
+def test_selection_stability_runs_on_the_features_reaching_the_lasso():
+    at = open_page("pages/selection.py", timeout=240)
+    at.number_input(key="sel_stab_repeats").set_value(5).run()
+    at.button(key="sel_stab_run").click().run()
+    assert not at.exception
+    columns, (frequency, runs) = at.session_state["sel_stability_radiomics"]
+    assert len(runs) == 5 and set(frequency.index) == set(columns)
+    assert frequency["selected"].between(0, 1).all()
+
+
+def test_models_page_clinical_choice_and_score_method():
+    at = open_page("pages/models.py", timeout=240)
+    assert not at.error
+    default = at.multiselect(key="mod_clinical").value
+    assert {"tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"} <= set(default)
+    aucs_default = at.dataframe[-1].value
+    assert list(aucs_default.columns) == ["clinical", "radiomics", "dl", "dl_radiomics", "fused"]
+    assert len(at.code) == 3 and all("score =" in c.value for c in at.code)
+
+    at.multiselect(key="mod_clinical").set_value(["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"]).run()
+    assert not at.exception
+    settings = at.session_state["study"].model_settings
+    assert settings.clinical_continuous == ("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml")
+    aucs = at.dataframe[-1].value
+    assert aucs.loc["test", "clinical"] != aucs_default.loc["test", "clinical"]
+    assert aucs.loc["test", "radiomics"] == aucs_default.loc["test", "radiomics"]
+
+    at.radio(key="mod_score_method").set_value("lasso").run()
+    assert not at.exception
+    assert at.session_state["study"].model_settings.score_method == "lasso"
+
+    at.button(key="mod_clinical_reset").click().run()
+    assert not at.exception
+    assert at.session_state["study"].model_settings.clinical_continuous is None
