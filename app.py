@@ -22,6 +22,9 @@ PAGES = [
     st.Page("pages/features_deep.py", title="Features - deep", icon=":material/neurology:"),
     st.Page("pages/selection.py", title="Selection", icon=":material/filter_alt:"),
     st.Page("pages/models.py", title="Models", icon=":material/functions:"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
+    st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
 ]
 
 navigation = st.navigation(PAGES)

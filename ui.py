@@ -335,6 +335,13 @@ def guard() -> Iterator[None]:
                  "The open study is unchanged.", icon=":material/error:")
 
 
+def variable_label(name: str) -> str:
+    """A column name in words: the sample study's labels, else the name with spaces."""
+    from core.sample import VARIABLE_LABELS
+
+    return VARIABLE_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
 def format_p(p: float) -> str:
     """A p-value as tables print it: '< 0.001', or three decimals; '' when not tested."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

@@ -41,6 +41,8 @@ class LogitFit:
         Rows used (complete cases) and events among them.
     log_likelihood : float
     converged : bool
+    cov_params : pandas.DataFrame or None
+        Covariance matrix of ``params`` (for confidence intervals of predictions).
     """
 
     outcome: str
@@ -52,6 +54,7 @@ class LogitFit:
     n_events: int
     log_likelihood: float
     converged: bool
+    cov_params: pd.DataFrame | None = None
 
     @cached_property
     def odds_ratios(self) -> pd.DataFrame:
@@ -82,11 +85,26 @@ class LogitFit:
         """Predicted probability of the event for each row of ``df``."""
         return pd.Series(1 / (1 + np.exp(-self.linear_predictor(df))), name="probability")
 
+    def predict_interval(self, df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """Probability with its confidence interval (Wald on the log-odds scale, then transformed)."""
+        if self.cov_params is None:
+            raise RadNomoError("this model was saved without its covariance matrix; refit it for intervals.")
+        eta = self.linear_predictor(df)
+        design = np.column_stack([np.ones(len(df)), df[list(self.predictors)].to_numpy(dtype=float)])
+        names = ["const", *self.predictors]
+        cov = self.cov_params.loc[names, names].to_numpy()
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
+        z = stats.norm.ppf(0.5 + level / 2)
+        expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        return pd.DataFrame({"probability": expit(eta), "low": expit(eta - z * se), "high": expit(eta + z * se)},
+                            index=df.index)
+
     def to_dict(self) -> dict:
         """Plain data (for saving studies as JSON; nothing is pickled)."""
         return {"outcome": self.outcome, "predictors": list(self.predictors), "params": self.params.to_dict(),
                 "bse": self.bse.to_dict(), "pvalues": self.pvalues.to_dict(), "n_obs": self.n_obs,
-                "n_events": self.n_events, "log_likelihood": self.log_likelihood, "converged": self.converged}
+                "n_events": self.n_events, "log_likelihood": self.log_likelihood, "converged": self.converged,
+                "cov_params": None if self.cov_params is None else self.cov_params.to_dict()}
 
     @classmethod
     def from_dict(cls, values: dict) -> LogitFit:
@@ -94,7 +112,8 @@ class LogitFit:
                    params=pd.Series(values["params"], dtype=float), bse=pd.Series(values["bse"], dtype=float),
                    pvalues=pd.Series(values["pvalues"], dtype=float), n_obs=int(values["n_obs"]),
                    n_events=int(values["n_events"]), log_likelihood=float(values["log_likelihood"]),
-                   converged=bool(values["converged"]))
+                   converged=bool(values["converged"]),
+                   cov_params=None if values.get("cov_params") is None else pd.DataFrame(values["cov_params"]))
 
 
 def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> LogitFit:
@@ -152,7 +171,8 @@ def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> L
     return LogitFit(outcome=outcome, predictors=tuple(predictors), params=result.params.rename(str),
                     bse=result.bse.rename(str), pvalues=result.pvalues.rename(str), n_obs=int(result.nobs),
                     n_events=int(y.sum()), log_likelihood=float(result.llf),
-                    converged=bool(result.mle_retvals.get("converged", True)))
+                    converged=bool(result.mle_retvals.get("converged", True)),
+                    cov_params=result.cov_params().rename(index=str, columns=str))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,6 +354,10 @@ class LogisticModel:
     def predict_proba(self, df: pd.DataFrame) -> pd.Series:
         return self.fit.predict_proba(self.design(df))
 
+    def predict_interval(self, df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """Probability with its 95 % confidence interval for each row of ``df`` (raw columns)."""
+        return self.fit.predict_interval(self.design(df), level)
+
     @property
     def table(self) -> pd.DataFrame:
         """Coefficient, SE, p, OR with 95 % CI and VIF per design column."""
@@ -499,30 +523,36 @@ def r_pretty(low: float, high: float, n: int = 5) -> np.ndarray:
 class Nomogram:
     """Points of a logistic model on R rms::nomogram's scale.
 
-    As rms (datadist + nomogram, defaults): a predictor with at most 10 distinct training values
-    is drawn at those values, any other at ``pretty(range, 10)`` ticks over its full training range;
-    each predictor's points are linear in its contribution beta x value and 0 at its smallest
-    contribution over its ticks; the predictor whose contribution varies most over its ticks spans
-    0-100. Total points map back to the linear predictor and the probability.
+    As rms (datadist + nomogram, defaults): one axis per variable; a categorical variable is drawn
+    at its levels, a numeric one with at most 10 distinct training values at those values, any
+    other at ``pretty(range, 10)`` ticks over its full training range. Each variable's points are
+    linear in its contribution to the linear predictor and 0 at its smallest contribution over its
+    ticks; the variable whose contribution varies most spans 0-100. Total points map back to the
+    linear predictor and the probability.
 
     Parameters
     ----------
     fit : LogitFit or LogisticModel
+        With a LogisticModel the variables are its clinical variables (categorical ones by level,
+        e.g. ``points("sex", "male")``); with a LogitFit, its predictor columns.
     data : pandas.DataFrame
-        Training rows (raw clinical columns for a LogisticModel; the predictor columns for a LogitFit).
+        Training rows (raw columns for a LogisticModel; the predictor columns for a LogitFit).
     """
 
     def __init__(self, fit: LogitFit | LogisticModel, data: pd.DataFrame, max_points: float = 100.0) -> None:
         self.model = fit if isinstance(fit, LogisticModel) else None
         self.fit = fit.fit if isinstance(fit, LogisticModel) else fit
-        design = self.model.design(data) if self.model is not None else data[list(self.fit.predictors)]
+        continuous = self.model.continuous if self.model is not None else self.fit.predictors
+        self.levels: dict[str, tuple[str, ...]] = dict(self.model.levels) if self.model is not None else {}
         self.ticks: dict[str, np.ndarray] = {}
-        for predictor in self.fit.predictors:
-            values = pd.to_numeric(design[predictor], errors="coerce").dropna().to_numpy()
+        for variable in continuous:
+            values = pd.to_numeric(data[variable], errors="coerce").dropna().to_numpy()
             distinct = np.unique(values)
-            self.ticks[predictor] = distinct if len(distinct) <= 10 else r_pretty(values.min(), values.max(), 10)
-        contributions = {p: self.fit.params[p] * t for p, t in self.ticks.items()}
-        self.min_contribution = {p: float(c.min()) for p, c in contributions.items()}
+            self.ticks[variable] = distinct if len(distinct) <= 10 else r_pretty(values.min(), values.max(), 10)
+        for variable, levels in self.levels.items():
+            self.ticks[variable] = np.array(levels, dtype=object)
+        contributions = {v: np.array([self._contribution(v, t) for t in ticks]) for v, ticks in self.ticks.items()}
+        self.min_contribution = {v: float(c.min()) for v, c in contributions.items()}
         widest = max(float(c.max() - c.min()) for c in contributions.values())
         if widest == 0:
             raise RadNomoError("every predictor has a zero coefficient or no spread; there is nothing to draw.")
@@ -530,26 +560,30 @@ class Nomogram:
         self.max_points = max_points
 
     @property
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """First and last tick of each predictor's axis."""
-        return {p: (float(t[0]), float(t[-1])) for p, t in self.ticks.items()}
+    def variables(self) -> list[str]:
+        return list(self.ticks)
 
-    def points(self, predictor: str, value: float) -> float:
-        """Points of one predictor (a design column, e.g. ``cea_ng_ml`` or ``sex: male``) at ``value``."""
+    def _contribution(self, variable: str, value) -> float:
+        if variable in self.levels:
+            level = str(value)
+            if level not in self.levels[variable]:
+                raise RadNomoError(f"'{level}' is not a level of {variable}; its levels are {list(self.levels[variable])}.")
+            column = f"{variable}{LEVEL_SEPARATOR}{level}"
+            return float(self.fit.params[column]) if column in self.fit.params.index else 0.0
+        return float(self.fit.params[variable]) * float(value)
+
+    def points(self, predictor: str, value) -> float:
+        """Points of one variable at ``value`` (a number, or a level of a categorical variable)."""
         if predictor not in self.ticks:
-            raise RadNomoError(f"'{predictor}' is not a predictor of this model; its predictors are {list(self.ticks)}.")
-        return float((self.fit.params[predictor] * value - self.min_contribution[predictor]) * self.points_per_unit_lp)
-
-    def _design_row(self, row: dict | pd.Series) -> pd.Series:
-        frame = pd.DataFrame([dict(row)])
-        if self.model is not None and not set(self.fit.predictors) <= set(frame.columns):
-            frame = self.model.design(frame)
-        return frame.iloc[0]
+            raise RadNomoError(f"'{predictor}' is not a predictor of this model; its predictors are {self.variables}.")
+        return (self._contribution(predictor, value) - self.min_contribution[predictor]) * self.points_per_unit_lp
 
     def total_points(self, row: dict | pd.Series) -> float:
-        """Sum of the points of every predictor for one patient (raw variables or design columns)."""
-        design = self._design_row(row)
-        return float(sum(self.points(p, float(design[p])) for p in self.fit.predictors))
+        """Sum of the points of every variable for one patient (a mapping of variable -> value)."""
+        missing = [v for v in self.variables if v not in row or pd.isna(row[v])]
+        if missing:
+            raise RadNomoError(f"values are needed for {missing}.")
+        return float(sum(self.points(v, row[v]) for v in self.variables))
 
     def linear_predictor_at(self, total_points: float) -> float:
         """The log-odds that ``total_points`` stand for."""
@@ -561,6 +595,23 @@ class Nomogram:
         return float(1 / (1 + np.exp(-self.linear_predictor_at(self.total_points(row)))))
 
     def axis(self, predictor: str) -> pd.DataFrame:
-        """The predictor's tick values and their points (for drawing)."""
+        """The variable's tick values and their points (for drawing)."""
         return pd.DataFrame({"value": self.ticks[predictor],
                              "points": [self.points(predictor, v) for v in self.ticks[predictor]]})
+
+    def total_points_axis(self) -> pd.DataFrame:
+        """Ticks of the total-points axis: pretty values from 0 to the largest possible total."""
+        largest = sum(float(self.axis(v)["points"].max()) for v in self.variables)
+        ticks = r_pretty(0.0, largest, 10)
+        return pd.DataFrame({"points": ticks[(ticks >= 0) & (ticks <= largest * 1.0001)]})
+
+    def risk_axis(self, risks=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) -> pd.DataFrame:
+        """Where chosen probabilities fall on the total-points scale (inside the reachable range)."""
+        largest = float(self.total_points_axis()["points"].max())
+        base = self.linear_predictor_at(0.0)
+        rows = []
+        for risk in risks:
+            total = (np.log(risk / (1 - risk)) - base) * self.points_per_unit_lp
+            if 0 <= total <= largest:
+                rows.append({"total_points": total, "risk": risk})
+        return pd.DataFrame(rows, columns=["total_points", "risk"])

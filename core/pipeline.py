@@ -18,7 +18,8 @@ from core.modeling import LogisticModel, ScoreModel, build_score, fit_model, uni
 from core.selection import ScreeningResult, ScreeningSettings, screen
 
 __all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
-           "default_clinical_variables", "screen_family", "family_table", "auc_table"]
+           "default_clinical_variables", "screen_family", "family_table", "auc_table", "training_cutoffs", "table2",
+           "table3", "lm_type_outcome", "CUTOFF_RULES"]
 
 SCORE_NAMES = ("radiomics", "dl", "dl_radiomics")
 MODEL_NAMES = ("clinical", "radiomics", "dl", "dl_radiomics", "fused")
@@ -268,3 +269,79 @@ def _icc_for(icc: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
     """ICC table for a mixed family: radiomics columns keep their ICC; deep columns always pass."""
     deep = [c for c in columns if c not in icc.index]
     return pd.concat([icc, pd.DataFrame({"ICC1": 1.0, "ICC2": 1.0, "ICC3": 1.0}, index=deep)])
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's evaluation tables (Table 2 and Table 3 analogues)
+# ---------------------------------------------------------------------------------------------
+
+CUTOFF_RULES = ("youden", "fixed", "sensitivity")
+
+
+def training_cutoffs(predictions: pd.DataFrame, outcome: pd.Series, train_ids: Sequence[str],
+                     models: Sequence[str], *, rule: str = "youden", value: float | None = None) -> dict[str, float]:
+    """Each model's probability cut-off, chosen on the training cohort only.
+
+    ``rule``: "youden" (maximal sensitivity + specificity - 1), "fixed" (``value`` is the
+    probability) or "sensitivity" (the highest cut-off reaching sensitivity ``value``).
+    """
+    from core.evaluation import cutoff_for_sensitivity, youden_cutoff
+
+    if rule not in CUTOFF_RULES:
+        raise RadNomoError(f"cut-off rule '{rule}' is not valid; possible values: {', '.join(CUTOFF_RULES)}.")
+    train = list(train_ids)
+    cutoffs = {}
+    for model in models:
+        if rule == "youden":
+            cutoffs[model] = youden_cutoff(outcome.loc[train], predictions.loc[train, model])
+        elif rule == "fixed":
+            if value is None or not 0 < value < 1:
+                raise RadNomoError("a fixed cut-off needs a probability between 0 and 1.")
+            cutoffs[model] = float(value)
+        else:
+            cutoffs[model] = cutoff_for_sensitivity(outcome.loc[train], predictions.loc[train, model], value or 0.8)
+    return cutoffs
+
+
+def table2(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, Sequence[str]],
+           cutoffs: dict[str, float], *, ci: str = "wald") -> pd.DataFrame:
+    """The study's Table 2 for any study: per cohort and model, AUC (DeLong CI) and ACC/SENS/SPEC/PPV/NPV (CIs).
+
+    Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``.
+    """
+    from core.evaluation import performance_table
+
+    frames = []
+    for cohort, ids in cohorts.items():
+        ids = list(ids)
+        scores = {m: predictions.loc[ids, m] for m in cutoffs}
+        frames.append(performance_table(outcome.loc[ids], scores, cutoffs, ci=ci).assign(cohort=cohort))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["cohort", *[c for c in table.columns if c != "cohort"]]]
+
+
+def lm_type_outcome(cohort: pd.DataFrame, spec: CohortSpec, column: str = "lm_type",
+                    positive: str = "synchronous", negative: str = "metachronous") -> pd.Series:
+    """Among event patients, 1 = ``positive`` type, 0 = ``negative`` type (index: patient ID)."""
+    if column not in cohort.columns:
+        raise RadNomoError(f"the cohort has no '{column}' column to split the events by type.")
+    data = cohort.set_index(spec.id_column)
+    events = data[(data[spec.outcome_column] == 1) & data[column].isin([positive, negative])]
+    if events[column].nunique() < 2:
+        raise RadNomoError(f"the events need both '{positive}' and '{negative}' patients in '{column}'.")
+    return (events[column] == positive).astype(int).rename(f"{column}={positive}")
+
+
+def table3(predictions: pd.DataFrame, type_outcome: pd.Series, train_ids: Sequence[str],
+           scores: Sequence[str] = ("dl_radiomics",), *, ci: str = "wald") -> pd.DataFrame:
+    """The study's Table 3: how well each score separates the event types (e.g. synchronous vs metachronous LM).
+
+    Computed on all event patients (as the study), with each score's cut-off chosen by Youden's
+    index on the training event patients only. Columns as :func:`table2` with ``model`` the score.
+    """
+    from core.evaluation import performance_table, youden_cutoff
+
+    ids = list(type_outcome.index)
+    train = [i for i in ids if i in set(train_ids)]
+    cutoffs = {s: youden_cutoff(type_outcome.loc[train], predictions.loc[train, s]) for s in scores}
+    return performance_table(type_outcome, {s: predictions.loc[ids, s] for s in scores}, cutoffs, ci=ci)

@@ -10,7 +10,7 @@ from core.paths import SAMPLE_DIR
 __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2",
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
            "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_SPEC",
-           "load_sample_cohort"]
+           "VARIABLE_LABELS", "load_sample_cohort"]
 
 SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
 SAMPLE_MANIFEST = SAMPLE_DIR / "manifest.csv"
@@ -30,6 +30,16 @@ SAMPLE_SPEC = CohortSpec(
     categorical=("sex", "location", "ct_stage", "cn_stage", "differentiation", "lauren", "her2"),
     outcome_labels=("non-LM", "LM"),
 )
+
+
+# How the sample study's variables read on screen (nomogram axes, calculator inputs).
+VARIABLE_LABELS = {
+    "age": "Age (years)", "sex": "Sex", "location": "Tumour location",
+    "tumour_thickness_mm": "Tumour thickness (mm)", "ct_stage": "Clinical T stage", "cn_stage": "Clinical N stage",
+    "differentiation": "Differentiation", "lauren": "Lauren type", "her2": "HER2 status",
+    "cea_ng_ml": "CEA (ng/mL)", "ca19_9_u_ml": "CA19-9 (U/mL)", "dl_radiomics_score": "DL-radiomics score",
+    "radiomics_score": "Radiomics score", "dl_score": "DL score",
+}
 
 
 def load_sample_cohort() -> pd.DataFrame:

@@ -98,6 +98,10 @@ class PhenotypeEffects:
         Shift of serosal margin irregularity (boundary bump amplitude ~ 1.6 mm * exp(0.35 z)).
     extent_lm, extent_sync : float
         Shift of the tumour's craniocaudal length and circumferential extent (size and shape).
+    infiltration_lm, infiltration_sync : float
+        Shift of peritumoral infiltration: perigastric fat stranding and small nodes just outside
+        the serosa. It lies outside the tumour ROI, so ROI-based radiomics barely sees it while
+        the autoencoder, which sees the whole crop around the tumour, can.
     """
 
     enhancement_lm: float = -0.45
@@ -112,14 +116,19 @@ class PhenotypeEffects:
     margin_sync: float = 0.25
     extent_lm: float = 0.35
     extent_sync: float = 0.15
+    infiltration_lm: float = 0.0
+    infiltration_sync: float = 0.0
 
     def shifts(self) -> dict[str, tuple[float, float]]:
-        """``{trait: (lm shift, synchronous shift)}`` for the six traits."""
+        """``{trait: (lm shift, synchronous shift)}`` for every trait."""
         values = asdict(self)
         return {trait: (values[f"{trait}_lm"], values[f"{trait}_sync"]) for trait in _TRAITS}
 
 
-_TRAITS = ("enhancement", "heterogeneity", "texture_scale", "necrosis", "margin", "extent")
+_TRAITS = ("enhancement", "heterogeneity", "texture_scale", "necrosis", "margin", "extent", "infiltration")
+# Traits added after the first release draw from their own random stream, so the clinical table
+# and the earlier traits of a given seed stay what they were.
+_LATER_TRAITS = ("infiltration",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,8 +339,10 @@ def generate_clinical(n: int = 1001, seed: int = 20250601,
 
     truth = pd.DataFrame(index=clinical.index)
     lm = clinical["lm"].to_numpy(dtype=float)
+    later_rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
     for trait, (lm_shift, sync_shift) in effects.shifts().items():
-        truth[f"z_{trait}"] = lm_shift * lm + sync_shift * synchronous + rng.standard_normal(n)
+        noise = (later_rng if trait in _LATER_TRAITS else rng).standard_normal(n)
+        truth[f"z_{trait}"] = lm_shift * lm + sync_shift * synchronous + noise
 
     # Shuffle so patient order carries no outcome information, then number the patients.
     order = rng.permutation(n)
@@ -513,6 +524,10 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
         necrotic = tumour_core & (necrosis_field >= cut)
         tumour_hu = np.where(necrotic, 22.0 + 0.3 * texture_sd * texture, tumour_hu)
     hu[tumour] = tumour_hu[tumour]
+    _add_peritumoral_infiltration(hu, z["infiltration"], r=r, r_outer=r_outer, dtheta=dtheta, zz=zz,
+                                  half_angle=half_angle, half_length=half_length, fat=(hu < -50) & (r > r_outer),
+                                  rng=np.random.default_rng(np.random.SeedSequence([seed, 3, patient_number])),
+                                  px=px)
 
     # 1 mm sub-slices averaged into 5 mm slices: the partial-volume effect of clinical CT.
     ct = hu.reshape(_GRID_Z, _SUBSLICES, _GRID_XY, _GRID_XY).mean(axis=1)
@@ -541,6 +556,32 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
     origin = (-(_GRID_XY - 1) / 2 * px, -(_GRID_XY - 1) / 2 * px, -(_GRID_Z - 1) / 2 * _SLICE_MM)
     return PatientImages(ct_hu=ct_hu, mask_reader1=mask1.astype(np.uint8), mask_reader2=mask2,
                          spacing_mm=spacing, origin_mm=origin)
+
+
+def _add_peritumoral_infiltration(hu: np.ndarray, z: float, *, r: np.ndarray, r_outer: np.ndarray,
+                                  dtheta: np.ndarray, zz: np.ndarray, half_angle: float, half_length: float,
+                                  fat: np.ndarray, rng: np.random.Generator, px: float) -> None:
+    """Perigastric fat stranding and small nodes beside the tumour's serosa (in place, HU).
+
+    Stranding: streaks of raised attenuation in the fat within a band outside the tumour, whose
+    width and strength grow with ``z``; nodes: a few soft-tissue nodules (~45 HU) 4-14 mm outside
+    the serosa, more and larger with ``z``. Both lie outside the tumour mask.
+    """
+    outside = r - r_outer
+    beside = (np.abs(dtheta) < 1.25 * half_angle) & (np.abs(zz) < 1.15 * half_length)
+    band_mm = float(np.clip(7.0 + 3.0 * z, 2.0, 16.0))
+    strength = 1 / (1 + np.exp(-(-0.6 + 1.1 * z)))  # 0..1, about 0.35 at z = 0
+    streaks = _smooth_noise(rng, zz.shape, sigma_px=(2.0, 1.2 / px, 1.2 / px))
+    stranding = fat & beside & (outside > 0) & (outside < 2.5 * band_mm) & (streaks > 0.2)
+    hu[stranding] += 75.0 * strength * np.exp(-outside[stranding] / band_mm)
+    n_nodes = min(int(rng.poisson(1.0 * np.exp(0.6 * z))), 6)
+    for _ in range(n_nodes):
+        angle = rng.uniform(-half_angle, half_angle)
+        distance = rng.uniform(4.0, 14.0)
+        z_node = rng.uniform(-0.8, 0.8) * half_length
+        node_radius = rng.uniform(2.5, 4.5) * np.exp(0.15 * z)
+        near = (np.abs(dtheta - angle) * (r_outer + distance)) ** 2 + (outside - distance) ** 2 + (zz - z_node) ** 2
+        hu[fat & (near < node_radius ** 2)] = 45.0
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:

@@ -77,24 +77,19 @@ def test_r_pretty_matches_r():
 
 
 def test_nomogram_points_match_rms_nomogram():
-    from core.modeling import LEVEL_SEPARATOR, Nomogram, fit_model
+    from core.modeling import Nomogram, fit_model
     from core.sample import load_sample_cohort
 
     cohort = load_sample_cohort()
     model = fit_model("clinical", cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"],
-                      categorical=["sex", "her2"])
+                      categorical=["sex", "her2", "cn_stage"])
     nomogram = Nomogram(model, cohort)
     axes = pd.read_csv(REFERENCE / "rms_nomogram_axes.csv")
     lp = pd.read_csv(REFERENCE / "rms_nomogram_lp.csv")
     assert nomogram.points_per_unit_lp == pytest.approx(lp["sc"].iloc[0], rel=1e-6)
     for _, row in axes.iterrows():
-        if row["predictor"] in model.levels:
-            levels = model.levels[row["predictor"]]
-            indicator = f"{row['predictor']}{LEVEL_SEPARATOR}{levels[1]}"
-            ours = nomogram.points(indicator, float(row["value"] == levels[1]))
-        else:
-            ours = nomogram.points(row["predictor"], float(row["value"]))
-        assert ours == pytest.approx(row["points"], abs=1e-6), (row["predictor"], row["value"])
+        value = row["value"] if row["predictor"] in model.levels else float(row["value"])
+        assert nomogram.points(row["predictor"], value) == pytest.approx(row["points"], abs=1e-6), tuple(row)
     for _, row in lp.iterrows():
         assert nomogram.linear_predictor_at(row["points"]) == pytest.approx(row["lp"], abs=1e-6)
 
@@ -108,13 +103,34 @@ def test_nomogram_total_points_and_probability_equal_the_model():
                       categorical=["sex"])
     nomogram = Nomogram(model, cohort)
     patient = cohort.iloc[5]
-    design = model.design(cohort.iloc[[5]]).iloc[0]
     assert nomogram.total_points(patient) == pytest.approx(
-        sum(nomogram.points(p, design[p]) for p in model.fit.predictors))
+        sum(nomogram.points(v, patient[v]) for v in ["tumour_thickness_mm", "cea_ng_ml", "sex"]))
     assert nomogram.probability(patient) == pytest.approx(model.predict_proba(cohort.iloc[[5]]).iloc[0], rel=1e-9)
     more_cea = patient.copy()
     more_cea["cea_ng_ml"] += 20
     assert nomogram.probability(more_cea) > nomogram.probability(patient)
-    assert max(nomogram.axis(p)["points"].max() for p in model.fit.predictors) == pytest.approx(100)
+    assert max(nomogram.axis(v)["points"].max() for v in nomogram.variables) == pytest.approx(100)
+    with pytest.raises(RadNomoError, match="not a level"):
+        nomogram.points("sex", "unknown")
     with pytest.raises(RadNomoError, match="not a predictor"):
         nomogram.points("age", 60)
+
+
+def test_prediction_interval_equals_statsmodels_and_survives_to_dict(sample_cohort):
+    import statsmodels.api as sm
+
+    from core.modeling import fit_model
+
+    model = fit_model("clinical", sample_cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml"],
+                      categorical=["sex"])
+    design = model.design(sample_cohort)
+    reference = sm.GLM(sample_cohort["lm"], sm.add_constant(design), family=sm.families.Binomial()).fit()
+    frame = reference.get_prediction(sm.add_constant(design).iloc[:5]).summary_frame(alpha=0.05)
+    ours = model.predict_interval(sample_cohort.iloc[:5])
+    np.testing.assert_allclose(ours["probability"], frame["mean"], rtol=1e-6)
+    np.testing.assert_allclose(ours["low"], frame["mean_ci_lower"], rtol=1e-5)
+    np.testing.assert_allclose(ours["high"], frame["mean_ci_upper"], rtol=1e-5)
+    from core.modeling import LogisticModel
+
+    again = LogisticModel.from_dict(model.to_dict())
+    pd.testing.assert_frame_equal(again.predict_interval(sample_cohort.iloc[:5]), ours)

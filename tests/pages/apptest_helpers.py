@@ -18,3 +18,15 @@ def open_page(page: str | None = None, *, timeout: float = 90) -> AppTest:
         at.switch_page(page).run()
         assert not at.exception
     return at
+
+
+def dataframe_with(at: AppTest, *columns: str, index: str | None = None):
+    """The value of the first st.dataframe on the page that has all ``columns`` (and ``index`` in its index).
+
+    AppTest does not look dataframes up by key, so tests find them by what they hold.
+    """
+    for frame in at.dataframe:
+        value = frame.value
+        if set(columns) <= set(value.columns) and (index is None or index in value.index):
+            return value
+    raise AssertionError(f"no dataframe with columns {columns} on the page")

@@ -4,9 +4,9 @@
 suppressMessages(library(rms))
 d <- read.csv("sample_data/clinical.csv")
 dd <- datadist(d); options(datadist = "dd")
-fit <- lrm(lm ~ tumour_thickness_mm + cea_ng_ml + ca19_9_u_ml + sex + her2, data = d)
+fit <- lrm(lm ~ tumour_thickness_mm + cea_ng_ml + ca19_9_u_ml + sex + her2 + cn_stage, data = d)
 nom <- nomogram(fit, fun = plogis)
-axes <- do.call(rbind, lapply(c("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml", "sex", "her2"), function(v)
+axes <- do.call(rbind, lapply(c("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml", "sex", "her2", "cn_stage"), function(v)
   data.frame(predictor = v, value = as.character(nom[[v]][[v]]), points = nom[[v]]$points)))
 write.csv(axes, "tests/reference/rms_nomogram_axes.csv", row.names = FALSE)
 write.csv(data.frame(points = nom$lp$x, lp = nom$lp$x.real, sc = attr(nom, "info")$sc),

@@ -1,0 +1,397 @@
+"""How good the models are: ROC/AUC with DeLong intervals and tests, cut-off metrics, calibration, net benefit.
+
+Conventions: ``y`` holds 0/1 outcomes (1 = event); a higher score means more likely an event; a
+patient is called positive when ``score >= cutoff``. Functions take plain arrays (or Series) of
+one cohort; cut-offs are chosen on the training cohort and applied unchanged elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.errors import RadNomoError
+
+__all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "roc_curve", "roc_auc", "delong_test",
+           "youden_cutoff", "cutoff_for_sensitivity", "binary_metrics", "calibration_curve", "calibration_stats",
+           "hosmer_lemeshow", "decision_curve", "compare_models", "bootstrap_ci", "performance_table",
+           "METRICS"]
+
+METRICS = ("ACC", "SENS", "SPEC", "PPV", "NPV")
+
+
+def _outcome_and_scores(y, *scores) -> tuple[np.ndarray, list[np.ndarray]]:
+    outcome = np.asarray(y, dtype=float)
+    arrays = [np.asarray(s, dtype=float) for s in scores]
+    if any(len(a) != len(outcome) for a in arrays):
+        raise RadNomoError("outcome and scores must have the same length.")
+    keep = np.isfinite(outcome)
+    for a in arrays:
+        keep &= np.isfinite(a)
+    outcome = outcome[keep]
+    if not set(np.unique(outcome)) <= {0.0, 1.0} or len(np.unique(outcome)) < 2:
+        raise RadNomoError("the outcome must be 0/1 with both classes present among the patients evaluated.")
+    return outcome.astype(int), [a[keep] for a in arrays]
+
+
+# ---------------------------------------------------------------------------------------------
+# ROC and DeLong
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RocAuc:
+    """AUC with its DeLong variance and confidence interval."""
+
+    auc: float
+    ci_low: float
+    ci_high: float
+    variance: float
+    n_positive: int
+    n_negative: int
+    level: float
+
+
+@dataclass(frozen=True)
+class DelongResult:
+    """Paired DeLong test of two AUCs on the same patients (two-sided)."""
+
+    auc_a: float
+    auc_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    z: float
+    p_value: float
+
+
+def roc_curve(y, score) -> pd.DataFrame:
+    """All operating points: ``threshold`` (positive when score >= it), ``fpr``, ``tpr``, from (0, 0) to (1, 1)."""
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    outcome, (values,) = _outcome_and_scores(y, score)
+    fpr, tpr, thresholds = sk_roc_curve(outcome, values, drop_intermediate=False)
+    return pd.DataFrame({"threshold": thresholds, "fpr": fpr, "tpr": tpr})
+
+
+def _structural_components(outcome: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray,
+                                                                                   np.ndarray]:
+    """AUCs and DeLong's placement values, by Sun & Xu's (2014) midrank algorithm: O(n log n) per score.
+
+    Written by hand: scikit-learn has no DeLong variance and no maintained Python package offers
+    the fast algorithm for paired tests. Returns (aucs (k,), V10 (k, m), V01 (k, n)).
+    """
+    positive = outcome == 1
+    m, n = int(positive.sum()), int((~positive).sum())
+    aucs, v10, v01 = [], [], []
+    for values in scores:
+        x, yv = values[positive], values[~positive]
+        tz = stats.rankdata(values)  # midranks over everyone
+        tx, ty = stats.rankdata(x), stats.rankdata(yv)
+        tz_x, tz_y = tz[positive], tz[~positive]
+        aucs.append((tz_x.sum() - m * (m + 1) / 2) / (m * n))
+        v10.append((tz_x - tx) / n)
+        v01.append(1 - (tz_y - ty) / m)
+    return np.array(aucs), np.array(v10), np.array(v01)
+
+
+def _delong_covariance(v10: np.ndarray, v01: np.ndarray) -> np.ndarray:
+    m, n = v10.shape[1], v01.shape[1]
+    s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((len(v10), len(v10)))
+    s01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((len(v01), len(v01)))
+    return s10 / m + s01 / n
+
+
+def roc_auc(y, score, level: float = 0.95) -> RocAuc:
+    """AUC with its DeLong confidence interval (as R pROC's ``ci.auc(method = "delong")``, clipped to [0, 1])."""
+    outcome, (values,) = _outcome_and_scores(y, score)
+    aucs, v10, v01 = _structural_components(outcome, [values])
+    variance = float(_delong_covariance(v10, v01)[0, 0])
+    half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(variance)
+    auc = float(aucs[0])
+    return RocAuc(auc=auc, ci_low=max(0.0, auc - half), ci_high=min(1.0, auc + half), variance=variance,
+                  n_positive=int(outcome.sum()), n_negative=int(len(outcome) - outcome.sum()), level=level)
+
+
+def delong_test(y, score_a, score_b, level: float = 0.95) -> DelongResult:
+    """Paired two-sided DeLong test of AUC(a) = AUC(b) (as R pROC's ``roc.test(method = "delong")``)."""
+    outcome, (a, b) = _outcome_and_scores(y, score_a, score_b)
+    aucs, v10, v01 = _structural_components(outcome, [a, b])
+    cov = _delong_covariance(v10, v01)
+    difference = float(aucs[0] - aucs[1])
+    variance = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    if variance <= 0:
+        z, p = 0.0, 1.0  # identical rankings: no difference to test
+    else:
+        z = difference / np.sqrt(variance)
+        p = float(2 * stats.norm.sf(abs(z)))
+    half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(max(variance, 0.0))
+    return DelongResult(auc_a=float(aucs[0]), auc_b=float(aucs[1]), difference=difference,
+                        ci_low=difference - half, ci_high=difference + half, z=float(z), p_value=p)
+
+
+def compare_models(y, scores: Mapping[str, Sequence[float]], *, holm: bool = False) -> pd.DataFrame:
+    """Every pair of models by paired DeLong test: AUCs, difference with 95 % CI, z, p (Holm-adjusted when asked).
+
+    Returns one row per pair (``model_a``, ``model_b``, ``auc_a``, ``auc_b``, ``difference``,
+    ``ci_low``, ``ci_high``, ``z``, ``p_value`` and, with ``holm``, ``p_holm``).
+    """
+    rows = []
+    for a, b in combinations(scores, 2):
+        result = delong_test(y, scores[a], scores[b])
+        rows.append({"model_a": a, "model_b": b, "auc_a": result.auc_a, "auc_b": result.auc_b,
+                     "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
+                     "z": result.z, "p_value": result.p_value})
+    table = pd.DataFrame(rows)
+    if holm and len(table):
+        from statsmodels.stats.multitest import multipletests
+
+        table["p_holm"] = multipletests(table["p_value"], method="holm")[1]
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Cut-offs and confusion-matrix metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def youden_cutoff(y, score) -> float:
+    """The score cut-off maximising Youden's J = sensitivity + specificity - 1 (positive when score >= it).
+
+    Candidates are the observed score values; among equal J the highest cut-off (the more specific
+    rule) is taken.
+    """
+    curve = roc_curve(y, score).iloc[1:]  # drop the (0, 0) point at +infinity
+    j = curve["tpr"] - curve["fpr"]
+    return float(curve["threshold"].iloc[int(np.argmax(j.to_numpy()))])
+
+
+def cutoff_for_sensitivity(y, score, target: float) -> float:
+    """The highest cut-off whose sensitivity reaches ``target`` (0-1)."""
+    if not 0 < target <= 1:
+        raise RadNomoError(f"target sensitivity {target} must lie in (0, 1].")
+    curve = roc_curve(y, score).iloc[1:]
+    reaching = curve[curve["tpr"] >= target]
+    return float(reaching["threshold"].iloc[0])
+
+
+def _proportion_ci(successes: int, total: int, method: str, level: float) -> tuple[float, float, float]:
+    if total == 0:
+        return np.nan, np.nan, np.nan
+    p = successes / total
+    if method == "wald":
+        half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(p * (1 - p) / total)
+        return p, max(0.0, p - half), min(1.0, p + half)
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, total, alpha=1 - level, method="wilson")
+    return p, float(low), float(high)
+
+
+def binary_metrics(y, score, cutoff: float, ci: str = "wald", level: float = 0.95) -> pd.DataFrame:
+    """ACC, SENS, SPEC, PPV and NPV at a cut-off, with confidence intervals.
+
+    Parameters
+    ----------
+    y, score : array-like
+    cutoff : float
+        Positive when score >= cutoff.
+    ci : {"wald", "wilson"}
+        Wald (normal approximation; the study's Table 2) or Wilson score intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index :data:`METRICS`; columns ``estimate``, ``low``, ``high``, ``numerator``, ``denominator``;
+        plus the confusion matrix in ``.attrs["confusion"]`` (tp, fp, tn, fn).
+    """
+    if ci not in ("wald", "wilson"):
+        raise RadNomoError(f"ci '{ci}' is not valid; possible values: wald, wilson.")
+    outcome, (values,) = _outcome_and_scores(y, score)
+    predicted = values >= cutoff
+    tp = int(np.sum(predicted & (outcome == 1)))
+    fp = int(np.sum(predicted & (outcome == 0)))
+    tn = int(np.sum(~predicted & (outcome == 0)))
+    fn = int(np.sum(~predicted & (outcome == 1)))
+    counts = {"ACC": (tp + tn, tp + tn + fp + fn), "SENS": (tp, tp + fn), "SPEC": (tn, tn + fp),
+              "PPV": (tp, tp + fp), "NPV": (tn, tn + fn)}
+    rows = {}
+    for name, (k, total) in counts.items():
+        estimate, low, high = _proportion_ci(k, total, ci, level)
+        rows[name] = {"estimate": estimate, "low": low, "high": high, "numerator": k, "denominator": total}
+    table = pd.DataFrame(rows).T
+    table.attrs["confusion"] = {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationStats:
+    """Brier score; calibration-in-the-large (intercept with the logit as offset); calibration slope."""
+
+    brier: float
+    intercept: float
+    slope: float
+
+
+@dataclass(frozen=True)
+class HosmerLemeshow:
+    statistic: float
+    df: int
+    p_value: float
+    table: pd.DataFrame
+
+
+def _logit(prob: np.ndarray) -> np.ndarray:
+    clipped = np.clip(prob, 1e-12, 1 - 1e-12)
+    return np.log(clipped / (1 - clipped))
+
+
+def calibration_stats(y, prob) -> CalibrationStats:
+    """Brier score, calibration intercept and slope of predicted probabilities.
+
+    The intercept is calibration-in-the-large: a logistic model of ``y`` with only an intercept and
+    logit(prob) as offset (0 = predictions right on average); the slope is the coefficient of
+    logit(prob) in a logistic model of ``y`` on it (1 = ideal, < 1 = predictions too extreme).
+    """
+    import statsmodels.api as sm
+
+    outcome, (p,) = _outcome_and_scores(y, prob)
+    logit = _logit(p)
+    brier = float(np.mean((p - outcome) ** 2))
+    intercept_fit = sm.GLM(outcome, np.ones((len(p), 1)), family=sm.families.Binomial(), offset=logit).fit()
+    slope_fit = sm.GLM(outcome, sm.add_constant(logit), family=sm.families.Binomial()).fit()
+    return CalibrationStats(brier=brier, intercept=float(intercept_fit.params[0]), slope=float(slope_fit.params[1]))
+
+
+def _risk_groups(p: np.ndarray, groups: int) -> np.ndarray:
+    """Group index by quantiles of predicted risk (R: cut(p, quantile(p, 0:g/g), include.lowest = TRUE))."""
+    breaks = np.unique(np.quantile(p, np.linspace(0, 1, groups + 1)))
+    return np.clip(np.searchsorted(breaks, p, side="left") - 1, 0, len(breaks) - 2) if len(breaks) > 1 \
+        else np.zeros(len(p), dtype=int)
+
+
+def hosmer_lemeshow(y, prob, groups: int = 10) -> HosmerLemeshow:
+    """Hosmer-Lemeshow goodness-of-fit test over groups of predicted risk (deciles by default).
+
+    As R ResourceSelection::hoslem.test: groups by quantiles of ``prob`` (intervals closed on the
+    right, the lowest included); statistic = sum over groups and both outcomes of
+    (observed - expected)^2 / expected; df = number of groups - 2.
+    """
+    outcome, (p,) = _outcome_and_scores(y, prob)
+    group = _risk_groups(p, groups)
+    frame = pd.DataFrame({"group": group, "y": outcome, "p": p})
+    table = frame.groupby("group").agg(n=("y", "size"), observed=("y", "sum"), expected=("p", "sum"),
+                                       mean_predicted=("p", "mean"))
+    observed0 = table["n"] - table["observed"]
+    expected0 = table["n"] - table["expected"]
+    statistic = float((((table["observed"] - table["expected"]) ** 2) / table["expected"]).sum()
+                      + (((observed0 - expected0) ** 2) / expected0).sum())
+    df = len(table) - 2
+    return HosmerLemeshow(statistic=statistic, df=df, p_value=float(stats.chi2.sf(statistic, df)), table=table)
+
+
+def calibration_curve(y, prob, groups: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observed vs predicted risk: by deciles of predicted risk, and a lowess-smoothed curve.
+
+    Returns
+    -------
+    (binned, smooth)
+        ``binned``: per group ``mean_predicted``, ``observed`` (event fraction), ``n``, ``low`` and
+        ``high`` (Wilson 95 % interval of the fraction); ``smooth``: ``predicted``, ``observed``
+        (lowess of y on prob, span 2/3, no robustness iterations, as rms::val.prob).
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+    from statsmodels.stats.proportion import proportion_confint
+
+    outcome, (p,) = _outcome_and_scores(y, prob)
+    hl = hosmer_lemeshow(outcome, p, groups)
+    binned = hl.table.assign(observed_fraction=hl.table["observed"] / hl.table["n"])
+    low, high = proportion_confint(binned["observed"], binned["n"], method="wilson")
+    binned = pd.DataFrame({"mean_predicted": binned["mean_predicted"], "observed": binned["observed_fraction"],
+                           "n": binned["n"], "low": low, "high": high}).reset_index(drop=True)
+    fitted = lowess(outcome, p, frac=2 / 3, it=0, return_sorted=True)
+    smooth = pd.DataFrame({"predicted": fitted[:, 0], "observed": fitted[:, 1]})
+    return binned, smooth
+
+
+# ---------------------------------------------------------------------------------------------
+# Decision curves
+# ---------------------------------------------------------------------------------------------
+
+
+def decision_curve(y, prob, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
+    """Net benefit of treating patients whose predicted risk is >= each threshold probability.
+
+    net benefit = TP/n - FP/n * pt / (1 - pt); treat all = prevalence - (1 - prevalence) * pt / (1 - pt);
+    treat none = 0 (Vickers & Elkin 2006).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``threshold``, ``net_benefit``, ``treat_all``, ``treat_none``.
+    """
+    outcome, (p,) = _outcome_and_scores(y, prob)
+    pts = np.arange(0.01, 1.0, 0.01) if thresholds is None else np.asarray(thresholds, dtype=float)
+    if np.any((pts <= 0) | (pts >= 1)):
+        raise RadNomoError("threshold probabilities must lie strictly between 0 and 1.")
+    n = len(outcome)
+    prevalence = outcome.mean()
+    odds = pts / (1 - pts)
+    treated = p[None, :] >= pts[:, None]
+    tp = (treated & (outcome[None, :] == 1)).sum(axis=1)
+    fp = (treated & (outcome[None, :] == 0)).sum(axis=1)
+    return pd.DataFrame({"threshold": pts, "net_benefit": tp / n - fp / n * odds,
+                         "treat_all": prevalence - (1 - prevalence) * odds, "treat_none": 0.0})
+
+
+# ---------------------------------------------------------------------------------------------
+# Bootstrap and the study's Table 2
+# ---------------------------------------------------------------------------------------------
+
+
+def bootstrap_ci(y, score, statistic: Callable[[np.ndarray, np.ndarray], float], *, n_boot: int = 1000,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Percentile bootstrap interval of any statistic(y, score), resampling within each outcome class.
+
+    Returns (estimate on the original data, low, high).
+    """
+    outcome, (values,) = _outcome_and_scores(y, score)
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(outcome == 1), np.flatnonzero(outcome == 0)
+    draws = np.empty(n_boot)
+    for b in range(n_boot):
+        rows = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
+        draws[b] = statistic(outcome[rows], values[rows])
+    alpha = (1 - level) / 2
+    return float(statistic(outcome, values)), float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+
+
+def performance_table(y, scores: Mapping[str, Sequence[float]], cutoffs: Mapping[str, float], *,
+                      ci: str = "wald") -> pd.DataFrame:
+    """The study's Table 2 for one cohort: per model AUC (DeLong CI) and the five metrics at its cut-off.
+
+    Returns one row per model: ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc``, ``acc_low``,
+    ``acc_high`` ... ``npv_high``, and ``cutoff``.
+    """
+    rows = []
+    for model, values in scores.items():
+        auc = roc_auc(y, values)
+        metrics = binary_metrics(y, values, cutoffs[model], ci=ci)
+        row = {"model": model, "auc": auc.auc, "auc_low": auc.ci_low, "auc_high": auc.ci_high}
+        for name in METRICS:
+            key = name.lower()
+            row[key], row[f"{key}_low"], row[f"{key}_high"] = (metrics.loc[name, c] for c in ("estimate", "low",
+                                                                                               "high"))
+        row["cutoff"] = cutoffs[model]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,165 @@
+"""Evaluation: ROC/AUC with DeLong CIs, a linked threshold explorer, Table 2, DeLong pairs, calibration, DCA, violins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from scipy import stats
+
+import ui
+from core.evaluation import (binary_metrics, calibration_curve, calibration_stats, compare_models, decision_curve,
+                             hosmer_lemeshow, roc_auc, roc_curve)
+from core.figures import (MODEL_LABELS, calibration_figure, confusion_figure, decision_curve_figure, roc_figure,
+                          violin_figure)
+from core.pipeline import CUTOFF_RULES, MODEL_NAMES, table2, training_cutoffs
+
+ui.enter_page("pages/evaluation.py")
+
+st.title("Evaluation")
+st.caption("Every model is fitted and every cut-off chosen on the training cohort; the test cohort only measures. "
+           "Higher predicted probability = more likely an event; positive when probability ≥ cut-off.")
+study = ui.get_study()
+spec = study.spec
+labels = spec.outcome_labels
+
+with ui.guard():
+    predictions = ui.study_predictions(study)
+    outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
+    models = [m for m in MODEL_NAMES if m in predictions.columns]
+    cohorts = {"train": list(study.split.train_ids), "test": list(study.split.test_ids)}
+
+    options = st.columns([2, 1, 1, 1])
+    rule = options[0].radio("Cut-off", CUTOFF_RULES, horizontal=True, key="ev_rule",
+                            format_func={"youden": "Youden index (training)", "fixed": "Fixed probability",
+                                         "sensitivity": "Target sensitivity (training)"}.get)
+    value = None
+    if rule == "fixed":
+        value = options[1].number_input("Probability", 0.01, 0.99, 0.5, 0.01, key="ev_fixed")
+    elif rule == "sensitivity":
+        value = options[1].number_input("Sensitivity", 0.05, 1.0, 0.8, 0.05, key="ev_target_sens")
+    ci_method = options[2].radio("Proportion CIs", ["wald", "wilson"], horizontal=True, key="ev_ci",
+                                 format_func={"wald": "Wald (study)", "wilson": "Wilson"}.get)
+    image_format = options[3].radio("Figure downloads", ["png", "svg"], horizontal=True, key="ev_image_format",
+                                    help="Format of the camera button on each figure.")
+    chart_config = {"toImageButtonOptions": {"format": image_format, "scale": 2}}
+    cutoffs = training_cutoffs(predictions, outcome, cohorts["train"], models, rule=rule, value=value)
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("ROC curves")
+    roc_columns = st.columns(2)
+    for column, (cohort, ids) in zip(roc_columns, cohorts.items()):
+        curves = {m: roc_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
+        aucs = {m: (r.auc, r.ci_low, r.ci_high) for m, r in
+                ((m, roc_auc(outcome.loc[ids], predictions.loc[ids, m])) for m in models)}
+        column.plotly_chart(roc_figure(curves, aucs, title=f"{cohort.capitalize()} cohort (n = {len(ids)})"),
+                            key=f"ev_roc_{cohort}", config=chart_config)
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Threshold explorer")
+    st.caption("One cut-off moves the operating point on the ROC curve, the confusion matrix, the metrics and the "
+               "marker on the decision curve together.")
+    pick = st.columns([2, 1, 3])
+    model = pick[0].selectbox("Model", models, index=len(models) - 1, key="ev_model", format_func=MODEL_LABELS.get)
+    cohort = pick[1].radio("Cohort", list(cohorts), horizontal=True, key="ev_cohort")
+    cutoff_key = f"ev_cutoff_{model}"
+    if cutoff_key not in st.session_state:
+        st.session_state[cutoff_key] = float(np.clip(round(cutoffs[model], 3), 0.001, 0.999))
+    cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, step=0.001, key=cutoff_key, format="%.3f",
+                            help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
+    ids = cohorts[cohort]
+    y, p = outcome.loc[ids], predictions.loc[ids, model]
+    metrics = binary_metrics(y, p, cutoff, ci=ci_method)
+    confusion = metrics.attrs["confusion"]
+    fpr = confusion["fp"] / max(confusion["fp"] + confusion["tn"], 1)
+    tpr = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
+    explorer = st.columns([3, 2, 3])
+    explorer[0].plotly_chart(roc_figure({model: roc_curve(y, p)}, {model: (lambda r: (r.auc, r.ci_low, r.ci_high))(
+        roc_auc(y, p))}, title=f"{MODEL_LABELS[model]}, {cohort}", marker=(model, fpr, tpr)),
+        key="ev_explorer_roc", config=chart_config)
+    with explorer[1]:
+        st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
+        shown = metrics[["estimate", "low", "high"]].astype(float).round(3)
+        shown["n"] = [f"{int(a)}/{int(b)}" for a, b in zip(metrics["numerator"], metrics["denominator"])]
+        st.dataframe(shown, key="ev_metrics_table")
+    curve = decision_curve(y, p)
+    benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
+    explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
+                                                   marker=(model, cutoff, benefit)),
+                             key="ev_explorer_dca", config=chart_config)
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Table 2: performance of every model")
+    performance = table2(predictions, outcome, cohorts, cutoffs, ci=ci_method)
+    formatted = performance[["cohort", "model"]].copy()
+    formatted["model"] = formatted["model"].map(MODEL_LABELS)
+    for key in ("auc", "acc", "sens", "spec", "ppv", "npv"):
+        formatted[key.upper()] = [f"{r[key]:.3f} ({r[f'{key}_low']:.3f}-{r[f'{key}_high']:.3f})"
+                                  for _, r in performance.iterrows()]
+    formatted["cut-off"] = performance["cutoff"].round(3)
+    st.dataframe(formatted, hide_index=True, key="ev_table2")
+    ui.csv_download(performance, "table2.csv", label="Table 2 (CSV)", key="ev_dl_table2")
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("DeLong tests: every pair of models")
+    holm = st.toggle("Holm correction for the number of comparisons", key="ev_holm")
+    pair_columns = st.columns(2)
+    for column, (cohort, ids) in zip(pair_columns, cohorts.items()):
+        pairs = compare_models(outcome.loc[ids], {m: predictions.loc[ids, m] for m in models}, holm=holm)
+        table = pairs.assign(model_a=pairs["model_a"].map(MODEL_LABELS), model_b=pairs["model_b"].map(MODEL_LABELS))
+        for name in ("p_value", "p_holm"):
+            if name in table:
+                table[name] = table[name].map(ui.format_p)
+        column.markdown(f"**{cohort.capitalize()} cohort**")
+        column.dataframe(table.round(3), hide_index=True, key=f"ev_delong_{cohort}")
+        with column:
+            ui.csv_download(pairs, f"delong_{cohort}.csv", label="DeLong table (CSV)", key=f"ev_dl_delong_{cohort}")
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Calibration")
+    shown_models = st.multiselect("Models", models, default=[m for m in ("fused", "clinical") if m in models],
+                                  key="ev_cal_models", format_func=MODEL_LABELS.get)
+    cal_columns = st.columns(2)
+    calibration_rows = []
+    for column, (cohort, ids) in zip(cal_columns, cohorts.items()):
+        binned, smooth = {}, {}
+        for m in shown_models:
+            binned[m], smooth[m] = calibration_curve(outcome.loc[ids], predictions.loc[ids, m])
+        column.plotly_chart(calibration_figure(binned, smooth, title=f"{cohort.capitalize()} cohort"),
+                            key=f"ev_cal_{cohort}", config=chart_config)
+        for m in models:
+            cal = calibration_stats(outcome.loc[ids], predictions.loc[ids, m])
+            hl = hosmer_lemeshow(outcome.loc[ids], predictions.loc[ids, m])
+            calibration_rows.append({"cohort": cohort, "model": MODEL_LABELS[m], "Brier": cal.brier,
+                                     "intercept (in the large)": cal.intercept, "slope": cal.slope,
+                                     "Hosmer-Lemeshow χ²": hl.statistic, "HL df": hl.df, "HL p": hl.p_value})
+    calibration_table = pd.DataFrame(calibration_rows)
+    st.dataframe(calibration_table.round(3), hide_index=True, key="ev_cal_table")
+    ui.csv_download(calibration_table, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Decision curves")
+    dca_columns = st.columns(2)
+    for column, (cohort, ids) in zip(dca_columns, cohorts.items()):
+        curves = {m: decision_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
+        column.plotly_chart(decision_curve_figure(curves, title=f"{cohort.capitalize()} cohort"),
+                            key=f"ev_dca_{cohort}", config=chart_config)
+        with column:
+            long = pd.concat([c.assign(model=m) for m, c in curves.items()], ignore_index=True)
+            ui.csv_download(long, f"decision_curves_{cohort}.csv", label="Net benefit (CSV)",
+                            key=f"ev_dl_dca_{cohort}")
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Scores by outcome")
+    score_columns = [c for c in predictions.columns if c.endswith("_score")]
+    violin_cohort = st.radio("Cohort", list(cohorts), horizontal=True, key="ev_violin_cohort")
+    ids = cohorts[violin_cohort]
+    data = predictions.loc[ids, score_columns].join(outcome)
+    violin_columns = st.columns(max(len(score_columns), 1))
+    for column, score in zip(violin_columns, score_columns):
+        groups = [data.loc[data[spec.outcome_column] == k, score] for k in (0, 1)]
+        p = stats.mannwhitneyu(*groups).pvalue
+        column.plotly_chart(violin_figure(data, score, spec.outcome_column, labels={0: labels[0], 1: labels[1]},
+                                          title=MODEL_LABELS[score.removesuffix("_score")],
+                                          p_value_text=f"Mann-Whitney p {ui.format_p(p)}"),
+                            key=f"ev_violin_{score}", config=chart_config)
