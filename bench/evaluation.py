@@ -1,0 +1,98 @@
+"""Evaluation speed: DeLong at n = 1,000,000 (vs R pROC when present) and the dashboard pages' render times.
+
+    python bench/evaluation.py [--n 1000000]
+
+DeLong: core.evaluation.delong_test on two correlated scores of n patients (about 30 % events),
+timed in-process; with Rscript and pROC installed, pROC's roc.test(method = "delong", paired)
+on the same data is timed inside R (data loading excluded) and the ratio printed (> 1 = RadNomo
+faster). Pages: each analysis page of the sample study run in Streamlit's AppTest, first (models
+fitted, caches empty) and again (caches warm, as when a user moves a control); prints seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.evaluation import delong_test  # noqa: E402
+
+R_SCRIPT = """
+suppressMessages(library(pROC))
+d <- read.csv(commandArgs(TRUE)[1])
+t <- system.time({
+  ra <- roc(d$y, d$a, direction = "<", levels = c(0, 1), quiet = TRUE)
+  rb <- roc(d$y, d$b, direction = "<", levels = c(0, 1), quiet = TRUE)
+  test <- roc.test(ra, rb, method = "delong", paired = TRUE)
+})[["elapsed"]]
+cat(t, test$p.value, "\\n")
+"""
+
+PAGES = ["pages/selection.py", "pages/models.py", "pages/evaluation.py", "pages/nomogram.py", "pages/lm_type.py"]
+
+
+def bench_delong(n: int) -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random(n) < 0.3).astype(int)
+    a = y * 0.8 + rng.normal(size=n)
+    b = 0.6 * a + y * 0.4 + rng.normal(size=n)
+    delong_test(y[:1000], a[:1000], b[:1000])
+    start = time.perf_counter()
+    result = delong_test(y, a, b)
+    ours = time.perf_counter() - start
+    print(f"DeLong, n = {n:,}: RadNomo {ours:.3f} s (p = {result.p_value:.3g})")
+    if shutil.which("Rscript") and subprocess.run(["Rscript", "-e", "library(pROC)"], check=False,
+                                                  capture_output=True).returncode == 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "d.csv"
+            pd.DataFrame({"y": y, "a": a, "b": b}).to_csv(data, index=False)
+            script = Path(tmp) / "delong.R"
+            script.write_text(R_SCRIPT)
+            out = subprocess.run(["Rscript", str(script), str(data)], check=True, capture_output=True, text=True)
+        seconds, p_value = (float(v) for v in out.stdout.split())
+        print(f"DeLong, n = {n:,}: R pROC {seconds:.3f} s (p = {p_value:.3g}); ratio (pROC / RadNomo) "
+              f"{seconds / ours:.1f}")
+
+
+def bench_pages() -> None:
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.setdefault("RADNOMO_WORKSPACE", tempfile.mkdtemp(prefix="radnomo-bench-"))
+    for page in PAGES:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.run()
+        start = time.perf_counter()
+        at.switch_page(page).run()
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        at.run()
+        again = time.perf_counter() - start
+        status = "error" if at.exception or at.error else "ok"
+        print(f"page {page:24s} first {first:6.2f} s   warm {again:5.2f} s   {status}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--no-pages", action="store_true")
+    args = parser.parse_args()
+    bench_delong(args.n)
+    if not args.no_pages:
+        bench_pages()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
