@@ -561,19 +561,20 @@ def render_patient(patient: pd.Series, truth: pd.Series, seed: int, patient_numb
 def _add_peritumoral_infiltration(hu: np.ndarray, z: float, *, r: np.ndarray, r_outer: np.ndarray,
                                   dtheta: np.ndarray, zz: np.ndarray, half_angle: float, half_length: float,
                                   fat: np.ndarray, rng: np.random.Generator, px: float) -> None:
-    """Perigastric fat stranding and small nodes beside the tumour's serosa (in place, HU).
+    """Perigastric fat infiltration and small nodes beside the tumour's serosa (in place, HU).
 
-    Stranding: streaks of raised attenuation in the fat within a band outside the tumour, whose
-    width and strength grow with ``z``; nodes: a few soft-tissue nodules (~45 HU) 4-14 mm outside
-    the serosa, more and larger with ``z``. Both lie outside the tumour mask.
+    Infiltration: a hazy rise in the attenuation of the fat on the tumour's side of the stomach,
+    fading with distance from the serosa, wider and denser with ``z`` (serosal invasion and
+    perigastric fat stranding); nodes: a few soft-tissue nodules (~45 HU) 4-14 mm outside the
+    serosa, more and larger with ``z``. Both lie outside the tumour mask.
     """
     outside = r - r_outer
-    beside = (np.abs(dtheta) < 1.25 * half_angle) & (np.abs(zz) < 1.15 * half_length)
-    band_mm = float(np.clip(7.0 + 3.0 * z, 2.0, 16.0))
+    beside = np.clip(1.6 - np.abs(dtheta) / half_angle, 0, 1) * np.clip(1.4 - np.abs(zz) / half_length, 0, 1)
+    band_mm = float(np.clip(8.0 + 3.0 * z, 3.0, 18.0))
     strength = 1 / (1 + np.exp(-(-0.6 + 1.1 * z)))  # 0..1, about 0.35 at z = 0
-    streaks = _smooth_noise(rng, zz.shape, sigma_px=(2.0, 1.2 / px, 1.2 / px))
-    stranding = fat & beside & (outside > 0) & (outside < 2.5 * band_mm) & (streaks > 0.2)
-    hu[stranding] += 75.0 * strength * np.exp(-outside[stranding] / band_mm)
+    patchiness = 1 + 0.3 * _smooth_noise(rng, zz.shape, sigma_px=(1.0, 4.0 / px, 4.0 / px))
+    haze = fat & (outside > 0) & (beside > 0)
+    hu[haze] += (80.0 * strength * np.exp(-outside[haze] / band_mm) * beside[haze] * patchiness[haze])
     n_nodes = min(int(rng.poisson(1.0 * np.exp(0.6 * z))), 6)
     for _ in range(n_nodes):
         angle = rng.uniform(-half_angle, half_angle)

@@ -18,7 +18,8 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomics", "features_deep": "features_deep",
-         "selection": "selection", "models": "models"}
+         "selection": "selection", "models": "models", "evaluation": "evaluation", "nomogram": "nomogram",
+         "lm_type": "lm_type"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

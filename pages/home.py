@@ -16,8 +16,9 @@ st.markdown(
     "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
 )
 st.caption("This build covers the cohort (loading, validation, the train/test split, Table 1), feature "
-           "extraction (pyradiomics and the 3D autoencoder), feature selection and the models (scores, clinical "
-           "and fused). The nomogram and evaluation pages are being added.")
+           "extraction (pyradiomics and the 3D autoencoder), selection, the models, their evaluation, the "
+           "nomogram and the synchronous-vs-metachronous analysis. Saving studies, scoring a new patient from CT, "
+           "external validation and reports are being added.")
 
 with ui.guard():
     study = ui.get_study()
