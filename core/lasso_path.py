@@ -162,6 +162,41 @@ def _deviance(y, eta, w):
 
 
 @njit(cache=True, nogil=True)
+def _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
+    """One coordinate-descent pass over the strong set (or its non-zero part), then the intercept.
+
+    Updates ``beta`` and the weighted residual ``r`` in place; returns the largest weighted squared
+    change and the new intercept.
+    """
+    n = x.shape[0]
+    largest = 0.0
+    for k in range(n_strong):
+        j = strong[k]
+        old = beta[j]
+        if active_only and old == 0.0:
+            continue
+        u = np.dot(x[:, j], r) + xv[j] * old
+        a = abs(u) - lam
+        new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+        if new != old:
+            d = new - old
+            beta[j] = new
+            for i in range(n):
+                r[i] -= d * v[i] * x[i, j]
+            largest = max(largest, xv[j] * d * d)
+    d0 = 0.0
+    for i in range(n):
+        d0 += r[i]
+    d0 /= v_sum
+    if d0 != 0.0:
+        b0 += d0
+        for i in range(n):
+            r[i] -= d0 * v[i]
+        largest = max(largest, v_sum * d0 * d0)
+    return largest, b0
+
+
+@njit(cache=True, nogil=True)
 def _path(x, y, w, lambdas, stop_early, tol, max_iter):
     n, p = x.shape
     n_lam = lambdas.shape[0]
@@ -230,56 +265,12 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
                 # then sweeps over the non-zero coefficients until they settle, and again.
                 while True:
                     iterations += 1
-                    largest = 0.0
-                    for k in range(n_strong):
-                        j = strong[k]
-                        old = beta[j]
-                        u = np.dot(x[:, j], r) + xv[j] * old
-                        a = abs(u) - lam
-                        new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
-                        if new != old:
-                            d = new - old
-                            beta[j] = new
-                            for i in range(n):
-                                r[i] -= d * v[i] * x[i, j]
-                            largest = max(largest, xv[j] * d * d)
-                    d0 = 0.0
-                    for i in range(n):
-                        d0 += r[i]
-                    d0 /= v_sum
-                    if d0 != 0.0:
-                        b0 += d0
-                        for i in range(n):
-                            r[i] -= d0 * v[i]
-                        largest = max(largest, v_sum * d0 * d0)
+                    largest, b0 = _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, False)
                     if largest < threshold or iterations > max_iter:
                         break
                     while True:  # the active set only
                         iterations += 1
-                        largest = 0.0
-                        for k in range(n_strong):
-                            j = strong[k]
-                            old = beta[j]
-                            if old == 0.0:
-                                continue
-                            u = np.dot(x[:, j], r) + xv[j] * old
-                            a = abs(u) - lam
-                            new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
-                            d = new - old
-                            if d != 0.0:
-                                beta[j] = new
-                                for i in range(n):
-                                    r[i] -= d * v[i] * x[i, j]
-                                largest = max(largest, xv[j] * d * d)
-                        d0 = 0.0
-                        for i in range(n):
-                            d0 += r[i]
-                        d0 /= v_sum
-                        if d0 != 0.0:
-                            b0 += d0
-                            for i in range(n):
-                                r[i] -= d0 * v[i]
-                            largest = max(largest, v_sum * d0 * d0)
+                        largest, b0 = _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, True)
                         if largest < threshold or iterations > max_iter:
                             break
                 # New linear predictor; the IRLS loop ends when a whole quadratic step moved nothing.

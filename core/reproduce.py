@@ -65,8 +65,10 @@ def reproduce(settings: ModelSettings = STUDY_SETTINGS) -> tuple[pd.DataFrame, p
     return performance, by_type
 
 
-def _cell(row: pd.Series, key: str) -> str:
-    return f"{row[key]:.3f} ({row[f'{key}_low']:.3f}-{row[f'{key}_high']:.3f})"
+def _cells(row: pd.Series) -> str:
+    """AUC and the five metrics of one row as Markdown cells: estimate (low-high)."""
+    keys = ["auc", *[m.lower() for m in METRICS]]
+    return " | ".join(f"{row[k]:.3f} ({row[f'{k}_low']:.3f}-{row[f'{k}_high']:.3f})" for k in keys)
 
 
 def markdown_table2(performance: pd.DataFrame) -> str:
@@ -74,8 +76,7 @@ def markdown_table2(performance: pd.DataFrame) -> str:
     header = "| cohort | model | | AUC | " + " | ".join(METRICS) + " |\n|---|---|---|---|" + "---|" * len(METRICS)
     lines = [header]
     for _, row in performance.iterrows():
-        ours = " | ".join(_cell(row, k) for k in ["auc", *[m.lower() for m in METRICS]])
-        lines.append(f"| {row['cohort']} | {row['model']} | RadNomo | {ours} |")
+        lines.append(f"| {row['cohort']} | {row['model']} | RadNomo | {_cells(row)} |")
         study = STUDY_TABLE2.get((row["cohort"], row["model"]))
         if study:
             lines.append(f"| | | study | {study} |")
@@ -87,8 +88,7 @@ def markdown_table3(by_type: pd.DataFrame) -> str:
     header = "| score | | AUC | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---|" * len(METRICS)
     lines = [header]
     for _, row in by_type.iterrows():
-        ours = " | ".join(_cell(row, k) for k in ["auc", *[m.lower() for m in METRICS]])
-        lines.append(f"| {row['model']} | RadNomo | {ours} |")
+        lines.append(f"| {row['model']} | RadNomo | {_cells(row)} |")
         if row["model"] in STUDY_TABLE3:
             lines.append(f"| | study | {STUDY_TABLE3[row['model']]} |")
     return "\n".join(lines) + "\n"

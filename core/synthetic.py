@@ -569,12 +569,12 @@ def _add_peritumoral_infiltration(hu: np.ndarray, z: float, *, r: np.ndarray, r_
     serosa, more and larger with ``z``. Both lie outside the tumour mask.
     """
     outside = r - r_outer
-    beside = np.clip(1.6 - np.abs(dtheta) / half_angle, 0, 1) * np.clip(1.4 - np.abs(zz) / half_length, 0, 1)
-    band_mm = float(np.clip(8.0 + 3.0 * z, 3.0, 18.0))
+    beside = np.clip(1.8 - np.abs(dtheta) / half_angle, 0, 1) * np.clip(1.5 - np.abs(zz) / half_length, 0, 1)
+    band_mm = float(np.clip(10.0 + 4.0 * z, 4.0, 26.0))
     strength = 1 / (1 + np.exp(-(-0.6 + 1.1 * z)))  # 0..1, about 0.35 at z = 0
     patchiness = 1 + 0.3 * _smooth_noise(rng, zz.shape, sigma_px=(1.0, 4.0 / px, 4.0 / px))
     haze = fat & (outside > 0) & (beside > 0)
-    hu[haze] += (80.0 * strength * np.exp(-outside[haze] / band_mm) * beside[haze] * patchiness[haze])
+    hu[haze] += (150.0 * strength * np.exp(-outside[haze] / band_mm) * beside[haze] * patchiness[haze])
     n_nodes = min(int(rng.poisson(1.0 * np.exp(0.6 * z))), 6)
     for _ in range(n_nodes):
         angle = rng.uniform(-half_angle, half_angle)
