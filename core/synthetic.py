@@ -104,20 +104,20 @@ class PhenotypeEffects:
         the autoencoder, which sees the whole crop around the tumour, can.
     """
 
-    enhancement_lm: float = -0.45
-    enhancement_sync: float = -0.20
-    heterogeneity_lm: float = 0.55
-    heterogeneity_sync: float = 0.25
-    texture_scale_lm: float = -0.40
-    texture_scale_sync: float = -0.15
-    necrosis_lm: float = 0.50
-    necrosis_sync: float = 0.30
-    margin_lm: float = 0.50
-    margin_sync: float = 0.25
-    extent_lm: float = 0.35
-    extent_sync: float = 0.15
-    infiltration_lm: float = 0.0
-    infiltration_sync: float = 0.0
+    enhancement_lm: float = -0.16
+    enhancement_sync: float = -0.26
+    heterogeneity_lm: float = 0.20
+    heterogeneity_sync: float = 0.32
+    texture_scale_lm: float = -0.14
+    texture_scale_sync: float = -0.22
+    necrosis_lm: float = 0.20
+    necrosis_sync: float = 0.31
+    margin_lm: float = 0.19
+    margin_sync: float = 0.30
+    extent_lm: float = 0.13
+    extent_sync: float = 0.20
+    infiltration_lm: float = 0.86
+    infiltration_sync: float = 1.35
 
     def shifts(self) -> dict[str, tuple[float, float]]:
         """``{trait: (lm shift, synchronous shift)}`` for every trait."""
@@ -574,7 +574,10 @@ def _add_peritumoral_infiltration(hu: np.ndarray, z: float, *, r: np.ndarray, r_
     strength = 1 / (1 + np.exp(-(-0.6 + 1.1 * z)))  # 0..1, about 0.35 at z = 0
     patchiness = 1 + 0.3 * _smooth_noise(rng, zz.shape, sigma_px=(1.0, 4.0 / px, 4.0 / px))
     haze = fat & (outside > 0) & (beside > 0)
-    hu[haze] += (150.0 * strength * np.exp(-outside[haze] / band_mm) * beside[haze] * patchiness[haze])
+    # The haze rises over the first few millimetres off the serosa (a thin fat plane is usually kept),
+    # then fades with distance.
+    profile = (1 - np.exp(-outside[haze] / 2.0)) * np.exp(-outside[haze] / band_mm)
+    hu[haze] += 170.0 * strength * profile * beside[haze] * patchiness[haze]
     n_nodes = min(int(rng.poisson(1.0 * np.exp(0.6 * z))), 6)
     for _ in range(n_nodes):
         angle = rng.uniform(-half_angle, half_angle)

@@ -207,3 +207,26 @@ def test_lm_patients_have_shifted_phenotype():
     assert means["metachronous"] - means["none"] == pytest.approx(effects.heterogeneity_lm, abs=0.25)
     assert means["synchronous"] - means["none"] == pytest.approx(
         effects.heterogeneity_lm + effects.heterogeneity_sync, abs=0.25)
+
+
+def test_infiltration_shows_outside_the_tumour_mask_only():
+    tables = generate_clinical(n=60, seed=9, effects=PhenotypeEffects())
+    patient, truth = tables.clinical.iloc[0], tables.truth.iloc[0].copy()
+    images = {}
+    for z in (-2.0, 2.5):
+        truth["z_infiltration"] = z
+        images[z] = render_patient(patient, truth, seed=9, patient_number=0)
+    low, high = images[-2.0], images[2.5]
+    np.testing.assert_array_equal(low.mask_reader1, high.mask_reader1)  # the ROI itself is unchanged
+    changed = high.ct_hu.astype(float) - low.ct_hu
+    outside = ~low.mask_reader1.astype(bool)
+    assert changed[outside].max() > 60  # fat turned hazy, nodes appeared
+    assert changed[outside].sum() > 10 * abs(changed[~outside].sum())  # the change lies outside the ROI
+
+
+def test_later_traits_leave_the_clinical_table_and_earlier_traits_unchanged():
+    base = generate_clinical(n=200, seed=4, effects=PhenotypeEffects(infiltration_lm=0.0, infiltration_sync=0.0))
+    strong = generate_clinical(n=200, seed=4, effects=PhenotypeEffects(infiltration_lm=2.0, infiltration_sync=1.0))
+    pd.testing.assert_frame_equal(base.clinical, strong.clinical)
+    pd.testing.assert_frame_equal(base.truth.drop(columns="z_infiltration"), strong.truth.drop(columns="z_infiltration"))
+    assert not base.truth["z_infiltration"].equals(strong.truth["z_infiltration"])
