@@ -99,7 +99,22 @@ class StudyModels:
         return {"settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
                 "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": self.clinical.to_dict(),
                 "fused": None if self.fused is None else self.fused.to_dict(),
-                "selected": {k: v.selected for k, v in self.screening.items()}}
+                "selected": {k: v.selected for k, v in self.screening.items()},
+                "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
+                "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> StudyModels:
+        """Rebuild the fitted models from :meth:`to_dict` (the screening itself is not stored: re-run it
+        from ``settings`` on the same data, which gives the same result)."""
+        from core.modeling import LogisticModel, ScoreModel
+
+        return cls(settings=ModelSettings.from_dict(values["settings"]), screening={},
+                   scores={k: ScoreModel.from_dict(v) for k, v in values["scores"].items()},
+                   univariable=pd.DataFrame(values["univariable"]),
+                   clinical=LogisticModel.from_dict(values["clinical"]),
+                   fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
+                   train_ids=tuple(values["train_ids"]), notes=tuple(values.get("notes", ())))
 
     def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
         """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""

@@ -40,6 +40,10 @@ with ui.guard():
     types = lm_type_outcome(study.cohort, spec, column, positive, negative)
     predictions = ui.study_predictions(study)
     scores = [s for s in SCORE_NAMES if s in predictions.columns]
+    if not scores:
+        st.info("No score yet: the study needs radiomics or deep features and a non-empty selection (Selection "
+                "page).")
+        st.stop()
     who = st.radio("Patients", ["all", "train", "test"], horizontal=True, key="lmt_patients",
                    format_func={"all": "All event patients (as the study)", "train": "Training", "test": "Test"}.get)
     if who != "all":
