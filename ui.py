@@ -172,6 +172,54 @@ def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
     return study
 
 
+def studies_dir() -> Path:
+    """Where saved studies live: <workspace>/studies."""
+    from core.paths import workspace_dir
+
+    folder = workspace_dir() / "studies"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def saved_from_state(study: StudyState):
+    """The open study as a :class:`core.study.SavedStudy`, with its fitted models when they can be fitted."""
+    from core.study import SavedStudy
+
+    try:
+        models = study_models(study)
+    except RadNomoError:
+        models = None  # e.g. no clinical predictor chosen yet: the data and settings are still worth keeping
+    return SavedStudy(name=study.name, cohort=study.cohort, spec=study.spec, split=study.split,
+                      model_settings=study.model_settings, radiomics=study.radiomics,
+                      radiomics_reader2=study.radiomics_reader2, deep=study.deep,
+                      radiomics_settings=study.radiomics_settings, ae_weights=study.ae_weights,
+                      ae_history=study.ae_history, models=models, is_sample=study.is_sample)
+
+
+def save_open_study() -> Path:
+    """Save the open study into its folder under :func:`studies_dir` (same name, same folder)."""
+    from core.study import save_study, slug
+
+    study = get_study()
+    return save_study(saved_from_state(study), studies_dir() / slug(study.name))
+
+
+def open_saved_study(folder: str | Path) -> StudyState:
+    """Make a saved study the open one, exactly as it was saved (its split included)."""
+    from core.study import load_study
+
+    saved = load_study(folder)
+    study = StudyState(name=saved.name, cohort=saved.cohort, spec=saved.spec, split=saved.split,
+                       is_sample=saved.is_sample, radiomics=saved.radiomics,
+                       radiomics_reader2=saved.radiomics_reader2, radiomics_settings=saved.radiomics_settings,
+                       radiomics_source=f"saved study '{saved.name}'" if saved.radiomics is not None else "",
+                       deep=saved.deep, deep_source=f"saved study '{saved.name}'" if saved.deep is not None else "",
+                       ae_weights=saved.ae_weights, ae_history=saved.ae_history,
+                       model_settings=saved.model_settings)
+    st.session_state[STUDY_KEY] = study
+    return study
+
+
 @st.cache_resource(max_entries=4)
 def autoencoder(weights_path: str, weights_sha256: str):
     """A loaded autoencoder in eval mode, shared read-only (keyed by the file's hash too)."""

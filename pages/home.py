@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import streamlit as st
 
 import ui
+from core.study import export_study, import_study, list_studies
 
 ui.enter_page("pages/home.py")
 
@@ -45,3 +49,40 @@ with col_new:
         # The Cohort page reads this once and opens its loader on the upload tab.
         st.session_state["coh_requested_source"] = "Upload a file"
         st.switch_page("pages/cohort.py")
+
+st.subheader("Saved studies")
+st.caption("A study is saved as plain data (Parquet tables, JSON settings and models, safetensors weights) in "
+           "your workspace; export it as one zip to share it, import a zip someone shared.")
+with ui.guard():
+    saved_studies = list_studies(ui.studies_dir())
+    save_col, open_col = st.columns(2)
+    with save_col:
+        if st.button("Save the open study", key="home_save", icon=":material/save:"):
+            folder = ui.save_open_study()
+            st.success(f"Saved to {folder.name}.")
+            saved_studies = list_studies(ui.studies_dir())
+
+        def exported() -> bytes:
+            with tempfile.TemporaryDirectory() as scratch:
+                return export_study(ui.saved_from_state(ui.get_study()), Path(scratch) / "study.zip").read_bytes()
+
+        st.download_button("Export the open study (.zip)", exported, file_name="radnomo_study.zip",
+                           mime="application/zip", key="home_export", icon=":material/download:")
+    with open_col:
+        if len(saved_studies):
+            labels = {row.folder: f"{row.name} ({row.patients} patients, saved {row.saved})"
+                      for row in saved_studies.itertuples()}
+            chosen = st.selectbox("Saved study", list(labels), format_func=labels.get, key="home_saved_choice")
+            if st.button("Open", key="home_open_saved", icon=":material/folder_open:"):
+                study = ui.open_saved_study(chosen)
+                st.success(f"Opened {study.name}.")
+        else:
+            st.caption("No saved study yet.")
+        upload = st.file_uploader("Import a study (.zip)", type=["zip"], key="home_import_upload")
+        if upload is not None and st.button("Import", key="home_import"):
+            with tempfile.TemporaryDirectory() as scratch:
+                archive = Path(scratch) / "upload.zip"
+                archive.write_bytes(upload.getvalue())
+                folder = import_study(archive, ui.studies_dir())
+            study = ui.open_saved_study(folder)
+            st.success(f"Imported and opened {study.name}.")

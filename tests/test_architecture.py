@@ -72,6 +72,7 @@ PUBLIC_API = {
                        "selection_stability"],
     "core.modeling": ["fit_logistic", "LogitFit", "build_score", "fit_model", "univariable_logistic", "Nomogram"],
     "core.pipeline": ["fit_study_models"],
+    "core.study": ["export_study", "import_study", "save_study", "load_study"],
     "core.evaluation": ["roc_auc", "delong_test", "youden_cutoff", "binary_metrics", "hosmer_lemeshow",
                         "calibration_stats", "decision_curve", "compare_models"],
     "core.extraction.readers": ["read_case"],

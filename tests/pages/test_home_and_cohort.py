@@ -145,3 +145,23 @@ def test_invalid_cohorts_leave_the_study_untouched(data_root, name, message):
     at = _use_draft(at, ["age"])
     assert message in at.error[0].value
     assert at.session_state["study"] is before
+
+
+def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
+    from core.study import export_study
+    from tests.pages.apptest_helpers import open_page
+
+    at = open_page()
+    at.button(key="home_save").click().run()
+    assert not at.exception and "Saved to" in at.success[0].value
+    at.run()
+    choice = at.selectbox(key="home_saved_choice")
+    assert len(choice.options) == 1
+    at.session_state["study"] = None  # forget the open study: the saved one must come back by itself
+    at.button(key="home_open_saved").click().run()
+    assert not at.exception
+    study = at.session_state["study"]
+    assert study.name == "Sample study (synthetic)" and len(study.split.train_ids) == 700
+    assert study.radiomics is not None and study.deep is not None
+    export_study(at.selectbox(key="home_saved_choice").value, tmp_path / "shared.zip")
+    assert (tmp_path / "shared.zip").stat().st_size > 1000
