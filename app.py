@@ -25,6 +25,7 @@ PAGES = [
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
     st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
     st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
+    st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),
 ]
 
 navigation = st.navigation(PAGES)
