@@ -162,27 +162,29 @@ def _deviance(y, eta, w):
 
 
 @njit(cache=True, nogil=True)
-def _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
+def _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
     """One coordinate-descent pass over the strong set (or its non-zero part), then the intercept.
 
-    Updates ``beta`` and the weighted residual ``r`` in place; returns the largest weighted squared
-    change and the new intercept.
+    ``xt`` is the feature matrix transposed (features x rows, C order), so each feature's values
+    are contiguous. Updates ``beta`` and the weighted residual ``r`` in place; returns the largest
+    weighted squared change and the new intercept.
     """
-    n = x.shape[0]
+    n = xt.shape[1]
     largest = 0.0
     for k in range(n_strong):
         j = strong[k]
         old = beta[j]
         if active_only and old == 0.0:
             continue
-        u = np.dot(x[:, j], r) + xv[j] * old
+        column = xt[j]
+        u = np.dot(column, r) + xv[j] * old
         a = abs(u) - lam
         new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
         if new != old:
             d = new - old
             beta[j] = new
             for i in range(n):
-                r[i] -= d * v[i] * x[i, j]
+                r[i] -= d * v[i] * column[i]
             largest = max(largest, xv[j] * d * d)
     d0 = 0.0
     for i in range(n):
@@ -257,7 +259,7 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
                     j = strong[k]
                     s = 0.0
                     for i in range(n):
-                        s += v[i] * x[i, j] * x[i, j]
+                        s += v[i] * xt[j, i] * xt[j, i]
                     xv[j] = s
                 b0_start = b0
                 beta_start = beta.copy()
@@ -265,12 +267,12 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
                 # then sweeps over the non-zero coefficients until they settle, and again.
                 while True:
                     iterations += 1
-                    largest, b0 = _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, False)
+                    largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, False)
                     if largest < threshold or iterations > max_iter:
                         break
                     while True:  # the active set only
                         iterations += 1
-                        largest, b0 = _sweep(x, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, True)
+                        largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, True)
                         if largest < threshold or iterations > max_iter:
                             break
                 # New linear predictor; the IRLS loop ends when a whole quadratic step moved nothing.
@@ -280,7 +282,7 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
                     j = strong[k]
                     if beta[j] != 0.0:
                         for i in range(n):
-                            eta[i] += beta[j] * x[i, j]
+                            eta[i] += beta[j] * xt[j, i]
                 step = v_sum * (b0 - b0_start) ** 2
                 for k in range(n_strong):
                     j = strong[k]

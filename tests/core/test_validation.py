@@ -1,0 +1,45 @@
+"""Bootstrap optimism correction and repeated CV repeat the whole pipeline inside each resample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.pipeline import ModelSettings
+from core.sample import SAMPLE_SPEC
+from core.validation import optimism_corrected_auc, repeated_cv_auc
+
+
+@pytest.fixture(scope="module")
+def small_study(sample_cohort, sample_features):
+    from core.cohort import SplitConfig, split_cohort
+
+    cohort = sample_cohort.iloc[:300].reset_index(drop=True)
+    ids = list(cohort["patient_id"])
+    features = {"radiomics": sample_features["radiomics"].loc[ids].iloc[:, :150],
+                "deep": sample_features["deep"].loc[ids].iloc[:, :60]}
+    split = split_cohort(cohort, SAMPLE_SPEC, SplitConfig(seed=1))
+    settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
+    return cohort, features, split, settings
+
+
+def test_optimism_correction_lowers_the_apparent_auc(small_study):
+    cohort, features, split, settings = small_study
+    result = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=4, seed=3)
+    table = result.table
+    assert list(table.columns) == ["apparent", "optimism", "corrected", "n_boot"]
+    np.testing.assert_allclose(table["corrected"], table["apparent"] - table["optimism"])
+    assert (table["n_boot"] <= 4).all() and len(result.runs) == table["n_boot"].sum()
+    assert table["optimism"].mean() > 0  # selecting from hundreds of features is optimistic
+    assert (table.loc[[m for m in table.index if m != "clinical"], "corrected"]
+            < table.loc[[m for m in table.index if m != "clinical"], "apparent"]).all()
+    again = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=4, seed=3)
+    assert again.table.equals(table)  # seeded
+
+
+def test_repeated_cv_refits_on_each_fold(small_study):
+    cohort, features, split, settings = small_study
+    table = repeated_cv_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_folds=3, n_repeats=2)
+    assert set(table["repeat"]) == {1, 2} and set(table["fold"]) == {1, 2, 3}
+    assert table["auc"].between(0, 1).all()
+    assert set(table["model"]) >= {"clinical", "radiomics"}
