@@ -1,0 +1,154 @@
+"""ComBat harmonisation of features across scanners, fitted on the training cohort, applied to any other.
+
+Written by hand: the maintained Python ports either pin NumPy < 2 (neuroHarmonize) or have no
+separate fit and apply steps (inmoose); neuroCombat 0.2.12 (2021) fits but marks its apply step as
+"under development" and prints to stdout. This is the same algorithm as neuroCombat / sva::ComBat
+(Johnson, Li & Rabinovic 2007; Fortin et al. 2018): location/scale model per feature with
+parametric empirical-Bayes shrinkage of the scanner effects, batch only (no biological covariates,
+so nothing about the outcome is used), and it reproduces neuroCombat's output (tests/core/test_harmonise.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import RadNomoError
+
+__all__ = ["ComBat"]
+
+
+@dataclass(eq=False)
+class ComBat:
+    """Scanner (batch) effects per feature, learned on training rows.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    features : list of str
+    batches : list of str
+    stand_mean, var_pooled : numpy.ndarray, shape (features,)
+    gamma_star, delta_star : numpy.ndarray, shape (batches, features)
+        Empirical-Bayes location and scale of each scanner's effect.
+    """
+
+    features: list[str] | None = None
+    batches: list[str] | None = None
+    stand_mean: np.ndarray | None = None
+    var_pooled: np.ndarray | None = None
+    gamma_star: np.ndarray | None = None
+    delta_star: np.ndarray | None = None
+    tolerance: float = 1e-4
+
+    def fit(self, X: pd.DataFrame, batch: pd.Series | np.ndarray) -> ComBat:
+        """Learn the scanner effects from training rows ``X`` (rows x features) and their ``batch`` labels.
+
+        Raises
+        ------
+        RadNomoError
+            If a scanner has fewer than 2 rows, there is only one scanner, or features are missing
+            or constant within the data.
+        """
+        labels = np.asarray(batch).astype(str)
+        values = _checked(X)
+        levels, counts = np.unique(labels, return_counts=True)
+        if len(levels) < 2:
+            raise RadNomoError("ComBat needs at least two scanners in the training cohort.")
+        if counts.min() < 2:
+            raise RadNomoError(f"scanner '{levels[counts.argmin()]}' has {counts.min()} training patient(s); ComBat "
+                               "needs at least 2 per scanner.")
+        n = len(values)
+        design = (labels[:, None] == levels[None, :]).astype(float)  # rows x batches
+        beta = np.linalg.lstsq(design, values, rcond=None)[0]  # batch means, batches x features
+        grand_mean = (counts / n) @ beta
+        var_pooled = ((values - design @ beta) ** 2).mean(axis=0)
+        if np.any(var_pooled == 0):
+            constant = [c for c, v in zip(X.columns, var_pooled) if v == 0]
+            raise RadNomoError(f"feature(s) {constant[:5]} do not vary within scanners; drop them before ComBat.")
+        standardised = (values - grand_mean) / np.sqrt(var_pooled)
+        gamma_hat = np.linalg.lstsq(design, standardised, rcond=None)[0]
+        delta_hat = np.array([standardised[labels == level].var(axis=0, ddof=1) for level in levels])
+        gamma_bar = gamma_hat.mean(axis=1)
+        t2 = gamma_hat.var(axis=1, ddof=1)
+        a_prior = np.array([_inverse_gamma_a(d) for d in delta_hat])
+        b_prior = np.array([_inverse_gamma_b(d) for d in delta_hat])
+        gamma_star = np.empty_like(gamma_hat)
+        delta_star = np.empty_like(delta_hat)
+        for i, level in enumerate(levels):
+            gamma_star[i], delta_star[i] = _eb_estimates(standardised[labels == level], gamma_hat[i], delta_hat[i],
+                                                         gamma_bar[i], t2[i], a_prior[i], b_prior[i], self.tolerance)
+        self.features, self.batches = list(X.columns), [str(level) for level in levels]
+        self.stand_mean, self.var_pooled = grand_mean, var_pooled
+        self.gamma_star, self.delta_star = gamma_star, delta_star
+        return self
+
+    def transform(self, X: pd.DataFrame, batch: pd.Series | np.ndarray) -> pd.DataFrame:
+        """Harmonised copy of ``X`` (any rows: training, test, external), index and columns kept.
+
+        Raises
+        ------
+        RadNomoError
+            If ComBat was not fitted, a feature is missing, or a scanner was not in the training cohort.
+        """
+        if self.features is None:
+            raise RadNomoError("ComBat has not been fitted on a training cohort yet.")
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise RadNomoError(f"feature(s) {missing[:5]} that ComBat was fitted on are missing.")
+        labels = np.asarray(batch).astype(str)
+        unknown = sorted(set(labels) - set(self.batches))
+        if unknown:
+            raise RadNomoError(f"scanner(s) {unknown} were not in the training cohort; ComBat can only adjust for "
+                               f"scanners it learned ({', '.join(self.batches)}).")
+        values = X[self.features].to_numpy(dtype=float)
+        index = np.array([self.batches.index(label) for label in labels], dtype=int)
+        standardised = (values - self.stand_mean) / np.sqrt(self.var_pooled)
+        adjusted = (standardised - self.gamma_star[index]) / np.sqrt(self.delta_star[index])
+        return pd.DataFrame(adjusted * np.sqrt(self.var_pooled) + self.stand_mean, index=X.index,
+                            columns=self.features)
+
+    def to_dict(self) -> dict:
+        """Plain data for saving with a study (JSON)."""
+        return {"features": self.features, "batches": self.batches, "stand_mean": self.stand_mean.tolist(),
+                "var_pooled": self.var_pooled.tolist(), "gamma_star": self.gamma_star.tolist(),
+                "delta_star": self.delta_star.tolist()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ComBat:
+        return cls(features=list(values["features"]), batches=list(values["batches"]),
+                   stand_mean=np.asarray(values["stand_mean"]), var_pooled=np.asarray(values["var_pooled"]),
+                   gamma_star=np.asarray(values["gamma_star"]), delta_star=np.asarray(values["delta_star"]))
+
+
+def _checked(X: pd.DataFrame) -> np.ndarray:
+    values = X.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        bad = [c for c, b in zip(X.columns, ~np.isfinite(values).all(axis=0)) if b]
+        raise RadNomoError(f"feature(s) {bad[:5]} have missing or infinite values; ComBat needs complete data.")
+    return values
+
+
+def _inverse_gamma_a(delta_hat: np.ndarray) -> float:
+    m, s2 = delta_hat.mean(), delta_hat.var(ddof=1)
+    return float((2 * s2 + m ** 2) / s2)
+
+
+def _inverse_gamma_b(delta_hat: np.ndarray) -> float:
+    m, s2 = delta_hat.mean(), delta_hat.var(ddof=1)
+    return float((m * s2 + m ** 3) / s2)
+
+
+def _eb_estimates(z: np.ndarray, gamma_hat: np.ndarray, delta_hat: np.ndarray, gamma_bar: float, t2: float,
+                  a: float, b: float, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Parametric empirical-Bayes location and scale of one scanner (ComBat's it.sol)."""
+    n = (~np.isnan(z)).sum(axis=0)
+    gamma_old, delta_old = gamma_hat.copy(), delta_hat.copy()
+    change = 1.0
+    while change > tolerance:
+        gamma_new = (t2 * n * gamma_hat + delta_old * gamma_bar) / (t2 * n + delta_old)
+        sum2 = ((z - gamma_new) ** 2).sum(axis=0)
+        delta_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
+        change = max(np.max(np.abs(gamma_new - gamma_old) / gamma_old), np.max(np.abs(delta_new - delta_old) / delta_old))
+        gamma_old, delta_old = gamma_new, delta_new
+    return gamma_old, delta_old
