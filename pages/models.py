@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import pandas as pd
 import streamlit as st
 
 import ui
