@@ -1,0 +1,127 @@
+"""Several cohorts side by side: training, test, external cohorts and subgroups, evaluated by frozen models.
+
+External validation never refits anything: the models, cut-offs and (optional) ComBat estimates
+come from the training cohort; an external cohort is only scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.cohort import CohortSpec, validate_cohort
+from core.errors import RadNomoError
+
+__all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range"]
+
+
+def validate_external(cohort: pd.DataFrame, features: dict[str, pd.DataFrame], spec: CohortSpec,
+                      needed: Sequence[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Check an external cohort against the study: same variables, feature tables for its patients.
+
+    Parameters
+    ----------
+    cohort : pandas.DataFrame
+        The external clinical table (same column names as the study's).
+    features : dict
+        "radiomics" / "deep" -> feature table (index or first column: patient ID).
+    needed : sequence of str
+        Features the frozen scores use.
+
+    Returns
+    -------
+    (cohort, features)
+        The validated table and the feature tables indexed by patient ID, restricted to its patients.
+
+    Raises
+    ------
+    RadNomoError
+        For a missing clinical column or feature, IDs that do not match, or a non-binary outcome.
+    """
+    validated = validate_cohort(cohort, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+                                categorical=spec.categorical)
+    ids = pd.Index(validated[spec.id_column])
+    tables = {}
+    for name, table in features.items():
+        if table is None:
+            continue
+        if spec.id_column in table.columns:
+            table = table.set_index(spec.id_column)
+        elif "ID" in table.columns:
+            table = table.set_index("ID")
+        table.index = table.index.astype(str)
+        shared = ids.intersection(table.index)
+        if len(shared) == 0:
+            raise RadNomoError(f"none of the external cohort's patient IDs are in its {name} feature table.")
+        if len(shared) < len(ids):
+            missing = [i for i in ids if i not in table.index]
+            raise RadNomoError(f"{len(missing)} external patient(s) have no {name} features, e.g. {missing[:3]}.")
+        tables[name] = table.loc[ids]
+    have = set().union(*(set(t.columns) for t in tables.values())) if tables else set()
+    absent = [f for f in needed if f not in have]
+    if absent:
+        raise RadNomoError(f"the external feature tables lack {len(absent)} feature(s) the models use, e.g. "
+                           f"{absent[:3]}; extract them with the study's settings.")
+    return validated, tables
+
+
+def subgroups(cohort: pd.DataFrame, spec: CohortSpec, column: str, ids: Sequence[str],
+              min_per_class: int = 5) -> dict[str, list[str]]:
+    """Patients ``ids`` split by the levels of a categorical ``column`` (levels with enough of both outcomes)."""
+    data = cohort.set_index(spec.id_column).loc[list(ids)]
+    groups = {}
+    for level, rows in data.groupby(column, dropna=True):
+        outcome = rows[spec.outcome_column]
+        if min(outcome.sum(), len(outcome) - outcome.sum()) >= min_per_class:
+            groups[f"{column} = {level}"] = list(rows.index)
+    return groups
+
+
+def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: dict[str, Sequence[str]],
+                 cutoffs: dict[str, float], *, ci: str = "wald") -> pd.DataFrame:
+    """Every model in every cohort or subgroup: n, events, AUC and metrics (Table 2), Brier, calibration.
+
+    Returns one row per group and model: ``group``, ``model``, ``n``, ``events``, the :func:`table2`
+    columns, ``brier``, ``cal_intercept`` (calibration-in-the-large) and ``cal_slope``.
+    """
+    from core.evaluation import calibration_stats, performance_table
+
+    frames = []
+    for group, ids in groups.items():
+        ids = list(ids)
+        y = outcome.loc[ids]
+        if y.nunique() < 2:
+            continue
+        scores = {m: predictions.loc[ids, m] for m in cutoffs}
+        table = performance_table(y, scores, cutoffs, ci=ci)
+        calibration = [calibration_stats(y, predictions.loc[ids, m]) for m in table["model"]]
+        table.insert(0, "group", group)
+        table.insert(2, "n", len(ids))
+        table.insert(3, "events", int(y.sum()))
+        table["brier"] = [c.brier for c in calibration]
+        table["cal_intercept"] = [c.intercept for c in calibration]
+        table["cal_slope"] = [c.slope for c in calibration]
+        frames.append(table)
+    if not frames:
+        raise RadNomoError("no cohort or subgroup has patients with both outcomes.")
+    return pd.concat(frames, ignore_index=True)
+
+
+def out_of_range(train: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str], *,
+                 warn_share: float = 0.1) -> pd.DataFrame:
+    """How much of another cohort lies outside the training range of each feature.
+
+    Returns per feature ``below`` and ``above`` (share of the other cohort's patients under the
+    training minimum / over the maximum) and ``flag`` (their sum above ``warn_share``), sorted by
+    the share outside.
+    """
+    low, high = train[list(columns)].min(), train[list(columns)].max()
+    values = other[list(columns)]
+    table = pd.DataFrame({"train_min": low, "train_max": high, "below": (values < low).mean(),
+                          "above": (values > high).mean()})
+    outside = table["below"] + table["above"]
+    table["flag"] = outside > warn_share
+    table.index.name = "feature"
+    return table.iloc[np.argsort(-outside.to_numpy(), kind="stable")]
