@@ -286,8 +286,8 @@ def _clinical_group(outcome: int, n: int, rng: np.random.Generator) -> pd.DataFr
     return frame
 
 
-def generate_clinical(n: int = 1001, seed: int = 20250601,
-                      effects: PhenotypeEffects | None = None) -> CohortTables:
+def generate_clinical(n: int = 1001, seed: int = 20250601, effects: PhenotypeEffects | None = None,
+                      scanner_shares: dict[str, float] | None = None) -> CohortTables:
     """Generate the clinical table and the hidden phenotype of ``n`` synthetic patients.
 
     Parameters
@@ -299,6 +299,9 @@ def generate_clinical(n: int = 1001, seed: int = 20250601,
         Seed of the whole cohort; the same seed gives identical tables.
     effects : PhenotypeEffects, optional
         Outcome dependence of the imaging phenotype; defaults to :class:`PhenotypeEffects()`.
+    scanner_shares : dict, optional
+        Share of patients per scanner name (e.g. an external centre's mix); defaults to the
+        shares of :data:`SCANNERS`. Only the scanner column changes with it.
 
     Returns
     -------
@@ -334,7 +337,12 @@ def generate_clinical(n: int = 1001, seed: int = 20250601,
     interval[metachronous] = np.round(np.clip(rng.lognormal(np.log(16.0), 0.6, metachronous.sum()), 6.1, 96.0), 1)
     clinical["lm_interval_months"] = interval
 
-    shares = np.array([s.share for s in SCANNERS])
+    shares_by_name = scanner_shares or {s.name: s.share for s in SCANNERS}
+    unknown = set(shares_by_name) - set(_SCANNER_BY_NAME)
+    if unknown or any(v < 0 for v in shares_by_name.values()) or sum(shares_by_name.values()) <= 0:
+        raise RadNomoError(f"scanner shares must be non-negative and name known scanners "
+                           f"({', '.join(_SCANNER_BY_NAME)}); got {shares_by_name}.")
+    shares = np.array([shares_by_name.get(s.name, 0.0) for s in SCANNERS])
     clinical["scanner"] = rng.choice([s.name for s in SCANNERS], size=n, p=shares / shares.sum())
 
     truth = pd.DataFrame(index=clinical.index)
@@ -673,7 +681,8 @@ def image_subset(tables: CohortTables, k: int) -> list[int]:
 
 def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601, images: bool = True,
                     image_rows: Sequence[int] | None = None, workers: int = 1,
-                    effects: PhenotypeEffects | None = None) -> CohortTables:
+                    effects: PhenotypeEffects | None = None,
+                    scanner_shares: dict[str, float] | None = None) -> CohortTables:
     """Generate a cohort and write its files under ``out_dir``.
 
     Parameters
@@ -695,7 +704,7 @@ def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = generate_clinical(n=n, seed=seed, effects=effects)
+    tables = generate_clinical(n=n, seed=seed, effects=effects, scanner_shares=scanner_shares)
     tables.clinical.to_csv(out / "clinical.csv", index=False, float_format="%.2f", lineterminator="\n")
     manifest_for(tables).to_csv(out / "manifest.csv", index=False, lineterminator="\n")
     tables.truth.to_csv(out / "generator_truth.csv", index=False, float_format="%.4f", lineterminator="\n")
@@ -725,15 +734,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-subset", type=int, default=None, metavar="K",
                         help="render images for K outcome-stratified patients only (the bundled sample)")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+    parser.add_argument("--scanner-mix", default=None, metavar="A=0.1,B=0.2,...",
+                        help="share of patients per scanner (SCN-A..SCN-D), e.g. for an external centre")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         start = time.perf_counter()
+        shares = None
+        if args.scanner_mix:
+            try:
+                shares = {f"SCN-{k.strip().removeprefix('SCN-')}": float(v)
+                          for k, v in (item.split("=") for item in args.scanner_mix.split(","))}
+            except ValueError as error:
+                raise RadNomoError(f"--scanner-mix '{args.scanner_mix}' should read like A=0.1,B=0.5,C=0.4.") \
+                    from error
         rows = None
         if args.image_subset is not None:
-            rows = image_subset(generate_clinical(n=args.n, seed=args.seed), args.image_subset)
+            rows = image_subset(generate_clinical(n=args.n, seed=args.seed, scanner_shares=shares), args.image_subset)
         tables = generate_cohort(args.out, n=args.n, seed=args.seed, images=not args.no_images,
-                                 image_rows=rows, workers=args.workers)
+                                 image_rows=rows, workers=args.workers, scanner_shares=shares)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -230,3 +230,13 @@ def test_later_traits_leave_the_clinical_table_and_earlier_traits_unchanged():
     pd.testing.assert_frame_equal(base.clinical, strong.clinical)
     pd.testing.assert_frame_equal(base.truth.drop(columns="z_infiltration"), strong.truth.drop(columns="z_infiltration"))
     assert not base.truth["z_infiltration"].equals(strong.truth["z_infiltration"])
+
+
+def test_scanner_mix_changes_only_the_scanner_column():
+    default = generate_clinical(n=300, seed=5)
+    external = generate_clinical(n=300, seed=5, scanner_shares={"SCN-C": 0.5, "SCN-D": 0.5})
+    assert set(external.clinical["scanner"]) == {"SCN-C", "SCN-D"}
+    pd.testing.assert_frame_equal(default.clinical.drop(columns="scanner"), external.clinical.drop(columns="scanner"))
+    with pytest.raises(RadNomoError, match="scanner shares"):
+        generate_clinical(n=60, seed=5, scanner_shares={"SCN-X": 1.0})
+    assert main(["--n", "60", "--seed", "5", "--out", "/dev/null/x", "--no-images", "--scanner-mix", "A=oops"]) == 2
