@@ -26,6 +26,7 @@ PAGES = [
     st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
     st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
     st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),
+    st.Page("pages/external.py", title="External validation", icon=":material/compare_arrows:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -110,6 +110,16 @@ def sample_cohort() -> pd.DataFrame:
     return load_sample_cohort()
 
 
+def read_any_table(data: bytes, filename: str) -> pd.DataFrame:
+    """A clinical or feature table from bytes: Parquet (never pickle), or CSV/TSV/XLSX via core.cohort.read_table."""
+    if filename.lower().endswith(".parquet"):
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as error:  # pyarrow raises several types for a broken file
+            raise RadNomoError(f"{filename} is not a readable Parquet file ({type(error).__name__}).") from error
+    return read_table(data, filename)
+
+
 @st.cache_data(show_spinner="Reading the table...", max_entries=8)
 def read_table_cached(data: bytes, filename: str) -> pd.DataFrame:
     return read_table(data, filename)
