@@ -605,7 +605,7 @@ class Nomogram:
         ticks = r_pretty(0.0, largest, 10)
         return pd.DataFrame({"points": ticks[(ticks >= 0) & (ticks <= largest * 1.0001)]})
 
-    def risk_axis(self, risks=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) -> pd.DataFrame:
+    def risk_axis(self, risks=(0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)) -> pd.DataFrame:
         """Where chosen probabilities fall on the total-points scale (inside the reachable range)."""
         largest = float(self.total_points_axis()["points"].max())
         base = self.linear_predictor_at(0.0)
