@@ -371,6 +371,30 @@ def study_predictions(study: StudyState) -> pd.DataFrame:
     return _predictions_cached(study, study.model_settings.to_dict(), _data_token(study))
 
 
+@st.cache_data(max_entries=4, show_spinner="Writing the report...")
+def _report_cached(_study: StudyState, settings: dict, token: str):
+    from core.report import ReportInputs, build_report
+
+    models = study_models(_study)
+    autoencoder = None
+    if _study.ae_weights:
+        from core.deep.train import load_weights
+
+        config = load_weights(_study.ae_weights)[1]["config"]
+        autoencoder = {"latent_size": config.latent_size, "crop_size": config.crop_size}
+    inputs = ReportInputs(name=_study.name, cohort=_study.cohort, spec=_study.spec, split=_study.split, models=models,
+                          predictions=study_predictions(_study),
+                          funnels={f: screening(_study, f).funnel for f in study_families(_study)},
+                          radiomics_settings=_study.radiomics_settings, autoencoder=autoencoder,
+                          is_sample=_study.is_sample)
+    return build_report(inputs)
+
+
+def study_report(study: StudyState):
+    """The open study's report (:class:`core.report.Report`: ``.html``, ``.pdf``)."""
+    return _report_cached(study, study.model_settings.to_dict(), _data_token(study))
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering helpers
 # ---------------------------------------------------------------------------------------------

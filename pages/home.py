@@ -86,3 +86,15 @@ with ui.guard():
                 folder = import_study(archive, ui.studies_dir())
             study = ui.open_saved_study(folder)
             st.success(f"Imported and opened {study.name}.")
+
+st.subheader("Report")
+st.caption("Methods written from the study's actual settings, Table 1, the selection funnel, the models, Table 2, "
+           "ROC, calibration and decision curves, the nomogram and TRIPOD items.")
+with ui.guard():
+    report_columns = st.columns(2)
+    report_columns[0].download_button("Report (HTML)", lambda: ui.study_report(ui.get_study()).html.encode("utf-8"),
+                                      file_name="radnomo_report.html", mime="text/html", key="home_report_html",
+                                      icon=":material/description:")
+    report_columns[1].download_button("Report (PDF)", lambda: ui.study_report(ui.get_study()).pdf,
+                                      file_name="radnomo_report.pdf", mime="application/pdf", key="home_report_pdf",
+                                      icon=":material/picture_as_pdf:")
