@@ -20,7 +20,7 @@ from core.errors import RadNomoError
 __all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "roc_curve", "roc_auc", "delong_test",
            "youden_cutoff", "cutoff_for_sensitivity", "binary_metrics", "calibration_curve", "calibration_stats",
            "hosmer_lemeshow", "decision_curve", "compare_models", "bootstrap_ci", "performance_table",
-           "METRICS"]
+           "METRICS", "interval_text"]
 
 METRICS = ("ACC", "SENS", "SPEC", "PPV", "NPV")
 
@@ -410,3 +410,10 @@ def performance_table(y, scores: Mapping[str, Sequence[float]], cutoffs: Mapping
         row["cutoff"] = cutoffs[model]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def interval_text(table: pd.DataFrame, keys: Sequence[str] = ("auc", "acc", "sens", "spec", "ppv", "npv"),
+                  digits: int = 3) -> pd.DataFrame:
+    """Each ``key`` of a Table 2-style frame as text 'estimate (low-high)', one upper-cased column per key."""
+    return pd.DataFrame({key.upper(): [f"{r[key]:.{digits}f} ({r[f'{key}_low']:.{digits}f}-{r[f'{key}_high']:.{digits}f})"
+                                       for _, r in table.iterrows()] for key in keys}, index=table.index)

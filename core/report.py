@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.cohort import CohortSpec, CohortSplit, table_one
+from core.evaluation import interval_text
 from core.pipeline import MODEL_NAMES, StudyModels, table2, training_cutoffs
 from core.sample import VARIABLE_LABELS
 
@@ -251,9 +252,7 @@ def _tables(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
     performance = table2(inputs.predictions, outcome, {"train": inputs.split.train_ids,
                                                        "test": inputs.split.test_ids}, cutoffs)
     formatted = performance[["cohort", "model"]].assign(model=performance["model"].map(MODEL_TITLES))
-    for key in ("auc", "acc", "sens", "spec", "ppv", "npv"):
-        formatted[key.upper()] = [f"{r[key]:.3f} ({r[f'{key}_low']:.3f}-{r[f'{key}_high']:.3f})"
-                                  for _, r in performance.iterrows()]
+    formatted = formatted.join(interval_text(performance))
     table1 = table_one(inputs.cohort, inputs.spec, inputs.split)
     table1 = table1[[c for c in table1.columns if not c.endswith(("significant", "test"))]]
     for column in [c for c in table1.columns if c.endswith(" p")]:

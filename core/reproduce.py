@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.cohort import split_cohort
-from core.evaluation import METRICS
+from core.evaluation import METRICS, interval_text
 from core.pipeline import (MODEL_NAMES, SCORE_NAMES, ModelSettings, fit_study_models, lm_type_outcome, table2,
                            table3, training_cutoffs)
 from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
@@ -67,8 +67,7 @@ def reproduce(settings: ModelSettings = STUDY_SETTINGS) -> tuple[pd.DataFrame, p
 
 def _cells(row: pd.Series) -> str:
     """AUC and the five metrics of one row as Markdown cells: estimate (low-high)."""
-    keys = ["auc", *[m.lower() for m in METRICS]]
-    return " | ".join(f"{row[k]:.3f} ({row[f'{k}_low']:.3f}-{row[f'{k}_high']:.3f})" for k in keys)
+    return " | ".join(interval_text(row.to_frame().T).iloc[0])
 
 
 def markdown_table2(performance: pd.DataFrame) -> str:

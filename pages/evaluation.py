@@ -8,10 +8,25 @@ import streamlit as st
 from scipy import stats
 
 import ui
-from core.evaluation import (binary_metrics, calibration_curve, calibration_stats, compare_models, decision_curve,
-                             hosmer_lemeshow, roc_auc, roc_curve)
-from core.figures import (MODEL_LABELS, calibration_figure, confusion_figure, decision_curve_figure, roc_figure,
-                          violin_figure)
+from core.evaluation import (
+    binary_metrics,
+    calibration_curve,
+    calibration_stats,
+    compare_models,
+    decision_curve,
+    hosmer_lemeshow,
+    interval_text,
+    roc_auc,
+    roc_curve,
+)
+from core.figures import (
+    MODEL_LABELS,
+    calibration_figure,
+    confusion_figure,
+    decision_curve_figure,
+    roc_figure,
+    violin_figure,
+)
 from core.pipeline import CUTOFF_RULES, MODEL_NAMES, table2, training_cutoffs
 
 ui.enter_page("pages/evaluation.py")
@@ -93,9 +108,7 @@ with ui.guard():
     performance = table2(predictions, outcome, cohorts, cutoffs, ci=ci_method)
     formatted = performance[["cohort", "model"]].copy()
     formatted["model"] = formatted["model"].map(MODEL_LABELS)
-    for key in ("auc", "acc", "sens", "spec", "ppv", "npv"):
-        formatted[key.upper()] = [f"{r[key]:.3f} ({r[f'{key}_low']:.3f}-{r[f'{key}_high']:.3f})"
-                                  for _, r in performance.iterrows()]
+    formatted = formatted.join(interval_text(performance))
     formatted["cut-off"] = performance["cutoff"].round(3)
     st.dataframe(formatted, hide_index=True, key="ev_table2")
     ui.csv_download(performance, "table2.csv", label="Table 2 (CSV)", key="ev_dl_table2")

@@ -6,9 +6,20 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.evaluation import calibration_curve, decision_curve, roc_auc, roc_curve
+from core.evaluation import (
+    calibration_curve,
+    decision_curve,
+    interval_text,
+    roc_auc,
+    roc_curve,
+)
 from core.external import cohort_panel, out_of_range, subgroups, validate_external
-from core.figures import MODEL_LABELS, calibration_figure, decision_curve_figure, roc_figure
+from core.figures import (
+    MODEL_LABELS,
+    calibration_figure,
+    decision_curve_figure,
+    roc_figure,
+)
 from core.newpatient import needed_features
 from core.paths import data_root, resolve_in_root
 from core.pipeline import MODEL_NAMES, training_cutoffs
@@ -80,8 +91,7 @@ with ui.guard():
     st.subheader("All cohorts side by side")
     panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs)
     shown = panel[["group", "model", "n", "events"]].assign(model=panel["model"].map(MODEL_LABELS))
-    for key in ("auc", "sens", "spec"):
-        shown[key.upper()] = [f"{r[key]:.3f} ({r[f'{key}_low']:.3f}-{r[f'{key}_high']:.3f})" for _, r in panel.iterrows()]
+    shown = shown.join(interval_text(panel, ("auc", "sens", "spec")))
     shown[["Brier", "calibration intercept", "calibration slope"]] = panel[["brier", "cal_intercept", "cal_slope"]]
     st.dataframe(shown.round(3), hide_index=True, key="ext_panel")
     ui.csv_download(panel, "cohort_panel.csv", label="Panel (CSV)", key="ext_dl_panel")

@@ -7,7 +7,7 @@ import streamlit as st
 from scipy import stats
 
 import ui
-from core.evaluation import roc_auc, roc_curve
+from core.evaluation import interval_text, roc_auc, roc_curve
 from core.figures import MODEL_LABELS, roc_figure, violin_figure
 from core.pipeline import SCORE_NAMES, lm_type_outcome, table3
 
@@ -54,9 +54,7 @@ with ui.guard():
     st.subheader("Table 3")
     performance = table3(predictions, types, study.split.train_ids, scores)
     formatted = pd.DataFrame({"score": performance["model"].map(MODEL_LABELS)})
-    for key in ("auc", "acc", "sens", "spec", "ppv", "npv"):
-        formatted[key.upper()] = [f"{r[key]:.3f} ({r[f'{key}_low']:.3f}-{r[f'{key}_high']:.3f})"
-                                  for _, r in performance.iterrows()]
+    formatted = formatted.join(interval_text(performance))
     st.dataframe(formatted, hide_index=True, key="lmt_table3")
     ui.csv_download(performance, "table3.csv", label="Table 3 (CSV)", key="lmt_dl_table3")
     st.caption(f"Positive = {positive}. (The study's Table 3 reports its metrics with metachronous as the positive "
