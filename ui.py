@@ -424,6 +424,37 @@ def variable_label(name: str) -> str:
     return VARIABLE_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 
+def fill_inputs(prefix: str, values: dict, levels: dict) -> None:
+    """Pre-set the inputs made by :func:`predictor_inputs` (e.g. from a study patient's row)."""
+    for variable, value in values.items():
+        st.session_state[f"{prefix}{variable}"] = str(value) if variable in levels else float(value)
+
+
+def predictor_inputs(variables: list[str], levels: dict, train: pd.DataFrame, prefix: str, *,
+                     help_texts: dict | None = None, columns: int = 4) -> dict:
+    """One input per predictor in clinical words: a select box of levels, or a number.
+
+    Inputs start at the training cohort's mode / median; their state lives under
+    ``<prefix><variable>``, so a page can pre-fill them with :func:`fill_inputs`. Returns
+    ``{variable: value}``.
+    """
+    grid = st.columns(max(1, min(columns, len(variables))))
+    row: dict = {}
+    for index, variable in enumerate(variables):
+        column, key = grid[index % len(grid)], f"{prefix}{variable}"
+        help_text = (help_texts or {}).get(variable)
+        if variable in levels:
+            options = list(levels[variable])
+            if st.session_state.get(key) not in options:
+                st.session_state[key] = train[variable].mode().iloc[0]
+            row[variable] = column.selectbox(variable_label(variable), options, key=key, help=help_text)
+        else:
+            if key not in st.session_state:
+                st.session_state[key] = float(train[variable].median())
+            row[variable] = column.number_input(variable_label(variable), key=key, format="%.3f", help=help_text)
+    return row
+
+
 def format_p(p: float) -> str:
     """A p-value as tables print it: '< 0.001', or three decimals; '' when not tested."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

@@ -116,6 +116,17 @@ class StudyModels:
                    fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
                    train_ids=tuple(values["train_ids"]), notes=tuple(values.get("notes", ())))
 
+    def nomogram(self, cohort: pd.DataFrame, spec: CohortSpec, predictions: pd.DataFrame, which: str = "fused"):
+        """The :class:`core.modeling.Nomogram` of the fused (or clinical) model on the training patients."""
+        from core.modeling import Nomogram
+
+        if which == "fused" and self.fused is None:
+            raise RadNomoError("this study has no fused model (it needs the DL-radiomics score).")
+        train = cohort.set_index(spec.id_column, drop=False).loc[list(self.train_ids)]
+        if which == "fused":
+            train = train.join(predictions[[f"{FUSED_SCORE}_score"]])
+        return Nomogram(self.fused if which == "fused" else self.clinical, train)
+
     def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
         """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""
         out = pd.DataFrame(index=pd.Index(list(ids)))

@@ -197,14 +197,8 @@ def _figures(inputs: ReportInputs) -> dict[str, bytes]:
 def _nomogram_png(inputs: ReportInputs) -> bytes:
     import matplotlib.pyplot as plt
 
-    from core.modeling import Nomogram
-    from core.pipeline import FUSED_SCORE
-
-    model = inputs.models.fused or inputs.models.clinical
-    train = inputs.cohort.set_index(inputs.spec.id_column).loc[list(inputs.split.train_ids)]
-    if inputs.models.fused is not None:
-        train = train.join(inputs.predictions[[f"{FUSED_SCORE}_score"]])
-    nomogram = Nomogram(model, train)
+    which = "fused" if inputs.models.fused is not None else "clinical"
+    nomogram = inputs.models.nomogram(inputs.cohort, inputs.spec, inputs.predictions, which)
     rows = ["Points", *nomogram.variables, "Total points", "Risk"]
     figure, axis = plt.subplots(figsize=(9, 0.55 * len(rows) + 0.6))
     total_axis, risk_axis = nomogram.total_points_axis(), nomogram.risk_axis()
@@ -236,7 +230,7 @@ def _nomogram_png(inputs: ReportInputs) -> bytes:
     axis.set_xlim(-40, 105)
     axis.set_ylim(0.4, len(rows) + 0.8)
     axis.axis("off")
-    axis.set_title(f"Nomogram: {MODEL_TITLES['fused' if inputs.models.fused is not None else 'clinical']}")
+    axis.set_title(f"Nomogram: {MODEL_TITLES[which]}")
     return _png(figure)
 
 

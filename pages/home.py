@@ -21,8 +21,9 @@ st.markdown(
 )
 st.caption("This build covers the cohort (loading, validation, the train/test split, Table 1), feature "
            "extraction (pyradiomics and the 3D autoencoder), selection, the models, their evaluation, the "
-           "nomogram and the synchronous-vs-metachronous analysis. Saving studies, scoring a new patient from CT, "
-           "external validation and reports are being added.")
+           "nomogram, the synchronous-vs-metachronous analysis, saved studies, scoring a new patient from CT, "
+           "external validation and the report. Optimism-corrected validation and ComBat harmonisation in the "
+           "dashboard are being added.")
 
 with ui.guard():
     study = ui.get_study()

@@ -13,7 +13,6 @@ import ui
 from core.archive import safe_extract_zip
 from core.extraction.batch import read_manifest
 from core.figures import MODEL_LABELS
-from core.modeling import Nomogram
 from core.newpatient import find_dicom_case, needed_features, patient_features, score_patient
 from core.paths import workspace_dir
 from core.pipeline import FUSED_SCORE
@@ -67,24 +66,14 @@ with ui.guard():
                 image_path, mask_path = find_dicom_case(upload_dir)
 
     st.subheader("2. Clinical values")
-    inputs = st.columns(4)
-    clinical: dict = {}
     train = study.cohort.set_index(spec.id_column).loc[list(study.split.train_ids)]
     clinical_variables = [v for v in model.variables if v != f"{FUSED_SCORE}_score"]
-    sample_row = study.cohort.set_index(spec.id_column).loc[case_id] \
-        if source == SOURCES[0] and case_id in set(study.cohort[spec.id_column]) else None
-    for index, variable in enumerate(clinical_variables):
-        column = inputs[index % 4]
-        key = f"np_in_{variable}"
-        if variable in model.levels:
-            levels = list(model.levels[variable])
-            default = sample_row[variable] if sample_row is not None else train[variable].mode().iloc[0]
-            clinical[variable] = column.selectbox(ui.variable_label(variable), levels, key=key,
-                                                  index=levels.index(default) if default in levels else 0)
-        else:
-            default = float(sample_row[variable]) if sample_row is not None else float(train[variable].median())
-            clinical[variable] = column.number_input(ui.variable_label(variable), value=default, key=key,
-                                                     format="%.2f")
+    if source == SOURCES[0] and case_id != st.session_state.get("_np_filled_from") \
+            and case_id in set(study.cohort[spec.id_column]):
+        st.session_state["_np_filled_from"] = case_id
+        ui.fill_inputs("np_in_", study.cohort.set_index(spec.id_column).loc[case_id, clinical_variables].to_dict(),
+                       model.levels)
+    clinical = ui.predictor_inputs(clinical_variables, model.levels, train, "np_in_")
 
     if st.button("Score this patient", key="np_score", type="primary", disabled=image_path is None):
         with st.spinner("Reading the images and computing the features..."):
@@ -104,9 +93,7 @@ with ui.guard():
         metrics[2].metric("Training patients with a lower risk", f"{(train_risk < result.probability).mean():.0%}")
         if FUSED_SCORE in result.scores:
             metrics[3].metric("DL-radiomics score", f"{result.scores[FUSED_SCORE]:.3f}")
-        nomogram_data = train.join(ui.study_predictions(study)[[f"{FUSED_SCORE}_score"]]) \
-            if result.model == "fused" else train
-        nomogram = Nomogram(model, nomogram_data)
+        nomogram = models.nomogram(study.cohort, spec, ui.study_predictions(study), result.model)
         row = dict(used_clinical)
         if result.model == "fused":
             row[f"{FUSED_SCORE}_score"] = result.scores[FUSED_SCORE]

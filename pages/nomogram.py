@@ -8,7 +8,6 @@ import streamlit as st
 
 import ui
 from core.figures import OUTCOME_COLOURS, nomogram_figure
-from core.modeling import Nomogram
 from core.pipeline import FUSED_SCORE
 
 ui.enter_page("pages/nomogram.py")
@@ -32,7 +31,7 @@ with ui.guard():
     cohort = study.cohort.set_index(spec.id_column, drop=False)
     data = cohort.join(predictions[[SCORE_COLUMN]]) if SCORE_COLUMN in predictions else cohort
     train = data.loc[list(study.split.train_ids)]
-    nomogram = Nomogram(model, train)
+    nomogram = models.nomogram(study.cohort, spec, predictions, which)
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Calculator")
@@ -42,25 +41,10 @@ with ui.guard():
     if source != st.session_state.get("_nom_filled_from"):
         st.session_state["_nom_filled_from"] = source
         if source != patients[0]:
-            for variable in nomogram.variables:
-                value = data.loc[source, variable]
-                st.session_state[f"nom_in_{variable}"] = str(value) if variable in nomogram.levels else float(value)
-    inputs = st.columns(min(4, len(nomogram.variables)))
-    row: dict = {}
-    for index, variable in enumerate(nomogram.variables):
-        column = inputs[index % len(inputs)]
-        key = f"nom_in_{variable}"
-        if variable in nomogram.levels:
-            levels = list(nomogram.levels[variable])
-            if st.session_state.get(key) not in levels:
-                st.session_state[key] = train[variable].mode().iloc[0]
-            row[variable] = column.selectbox(ui.variable_label(variable), levels, key=key)
-        else:
-            if key not in st.session_state:
-                st.session_state[key] = float(train[variable].median())
-            help_text = ("Computed from the patient's CT by the DL-radiomics signature (log-odds); see the Models "
-                         "page for its formula." if variable == SCORE_COLUMN else None)
-            row[variable] = column.number_input(ui.variable_label(variable), key=key, format="%.3f", help=help_text)
+            ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
+    row = ui.predictor_inputs(nomogram.variables, nomogram.levels, train, "nom_in_", help_texts={
+        SCORE_COLUMN: "Computed from the patient's CT by the DL-radiomics signature (log-odds); see the Models page "
+                      "for its formula."})
 
     points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
     total = sum(points.values())
