@@ -133,35 +133,45 @@ def roc_auc(y, score, level: float = 0.95) -> RocAuc:
                   n_positive=int(outcome.sum()), n_negative=int(len(outcome) - outcome.sum()), level=level)
 
 
-def delong_test(y, score_a, score_b, level: float = 0.95) -> DelongResult:
-    """Paired two-sided DeLong test of AUC(a) = AUC(b) (as R pROC's ``roc.test(method = "delong")``)."""
-    outcome, (a, b) = _outcome_and_scores(y, score_a, score_b)
-    aucs, v10, v01 = _structural_components(outcome, [a, b])
-    cov = _delong_covariance(v10, v01)
-    difference = float(aucs[0] - aucs[1])
-    variance = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+def _paired(aucs: np.ndarray, cov: np.ndarray, i: int, j: int, level: float) -> DelongResult:
+    """DeLong test of AUC i = AUC j from the components' covariance."""
+    difference = float(aucs[i] - aucs[j])
+    variance = float(cov[i, i] + cov[j, j] - 2 * cov[i, j])
     if variance <= 0:
         z, p = 0.0, 1.0  # identical rankings: no difference to test
     else:
         z = difference / np.sqrt(variance)
         p = float(2 * stats.norm.sf(abs(z)))
     half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(max(variance, 0.0))
-    return DelongResult(auc_a=float(aucs[0]), auc_b=float(aucs[1]), difference=difference,
+    return DelongResult(auc_a=float(aucs[i]), auc_b=float(aucs[j]), difference=difference,
                         ci_low=difference - half, ci_high=difference + half, z=float(z), p_value=p)
+
+
+def delong_test(y, score_a, score_b, level: float = 0.95) -> DelongResult:
+    """Paired two-sided DeLong test of AUC(a) = AUC(b) (as R pROC's ``roc.test(method = "delong")``)."""
+    outcome, (a, b) = _outcome_and_scores(y, score_a, score_b)
+    aucs, v10, v01 = _structural_components(outcome, [a, b])
+    return _paired(aucs, _delong_covariance(v10, v01), 0, 1, level)
 
 
 def compare_models(y, scores: Mapping[str, Sequence[float]], *, holm: bool = False) -> pd.DataFrame:
     """Every pair of models by paired DeLong test: AUCs, difference with 95 % CI, z, p (Holm-adjusted when asked).
 
-    Returns one row per pair (``model_a``, ``model_b``, ``auc_a``, ``auc_b``, ``difference``,
-    ``ci_low``, ``ci_high``, ``z``, ``p_value`` and, with ``holm``, ``p_holm``).
+    The placements of each model are computed once and shared by all its pairs. Returns one row
+    per pair (``model_a``, ``model_b``, ``auc_a``, ``auc_b``, ``difference``, ``ci_low``,
+    ``ci_high``, ``z``, ``p_value`` and, with ``holm``, ``p_holm``).
     """
+    names = list(scores)
     rows = []
-    for a, b in combinations(scores, 2):
-        result = delong_test(y, scores[a], scores[b])
-        rows.append({"model_a": a, "model_b": b, "auc_a": result.auc_a, "auc_b": result.auc_b,
-                     "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
-                     "z": result.z, "p_value": result.p_value})
+    if len(names) >= 2:
+        outcome, arrays = _outcome_and_scores(y, *(scores[n] for n in names))
+        aucs, v10, v01 = _structural_components(outcome, arrays)
+        cov = _delong_covariance(v10, v01)
+        for i, j in combinations(range(len(names)), 2):
+            result = _paired(aucs, cov, i, j, 0.95)
+            rows.append({"model_a": names[i], "model_b": names[j], "auc_a": result.auc_a, "auc_b": result.auc_b,
+                         "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
+                         "z": result.z, "p_value": result.p_value})
     table = pd.DataFrame(rows)
     if holm and len(table):
         from statsmodels.stats.multitest import multipletests

@@ -251,16 +251,14 @@ def _tables(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
     table1 = table1[[c for c in table1.columns if not c.endswith(("significant", "test"))]]
     for column in [c for c in table1.columns if c.endswith(" p")]:
         table1[column] = table1[column].map(lambda p: "" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}"))
-    funnel = pd.DataFrame({family: table["n_features"].to_list() for family, table in inputs.funnels.items()},
-                          index=next(iter(inputs.funnels.values()))["step"].str.replace(
-                              r"^(variance|\|).*", lambda m: m.group(0), regex=True).to_list()) \
-        if inputs.funnels and len({len(t) for t in inputs.funnels.values()}) == 1 else pd.DataFrame()
+    funnel = pd.concat([table.assign(family=family) for family, table in inputs.funnels.items()],
+                       ignore_index=True)[["family", "step", "n_features"]] if inputs.funnels else pd.DataFrame()
     coefficients = []
     for name, model in (("clinical", inputs.models.clinical), ("fused", inputs.models.fused)):
         if model is not None:
             table = model.table[["coef", "OR", "OR_lower", "OR_upper", "p_value"]].round(4).reset_index()
             coefficients.append(table.assign(model=MODEL_TITLES[name]))
-    return {"Table 1": table1, "Feature selection": funnel.reset_index(names="step") if len(funnel) else funnel,
+    return {"Table 1": table1, "Feature selection": funnel,
             "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
             "Table 2": formatted, "TRIPOD checklist": tripod_items(inputs)}
 
