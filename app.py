@@ -23,6 +23,7 @@ PAGES = [
     st.Page("pages/selection.py", title="Selection", icon=":material/filter_alt:"),
     st.Page("pages/models.py", title="Models", icon=":material/functions:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page("pages/validation.py", title="Internal validation", icon=":material/replay:"),
     st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
     st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
     st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),

@@ -280,6 +280,21 @@ def study_features(study: StudyState) -> dict[str, pd.DataFrame]:
     return {k: v for k, v in (("radiomics", study.radiomics), ("deep", study.deep)) if v is not None}
 
 
+def batch_columns(study: StudyState, max_levels: int = 12) -> list[str]:
+    """Categorical cohort columns that can serve as a harmonisation batch (scanner, centre): 2 to
+    ``max_levels`` levels, every level with at least 2 training patients."""
+    spec = study.spec
+    train = study.cohort.set_index(spec.id_column).loc[list(study.split.train_ids)]
+    out = []
+    for column in train.columns:
+        if column == spec.outcome_column or column in spec.continuous or train[column].dtype.kind in "fiub":
+            continue
+        counts = train[column].value_counts()
+        if 2 <= len(counts) <= max_levels and counts.min() >= 2:
+            out.append(column)
+    return out
+
+
 def study_families(study: StudyState) -> list[str]:
     """Feature families the open study can screen: radiomics, dl, dl_radiomics."""
     have = study_features(study)
@@ -307,44 +322,67 @@ def _data_token(study: StudyState) -> str:
                      frame_token(study.radiomics_reader2), str(hash(study.split.train_ids))])
 
 
+def results_key(study: StudyState) -> str:
+    """A key for results computed from the open study's data and current settings (session caches)."""
+    import json
+
+    return json.dumps(study.model_settings.to_dict(), sort_keys=True) + "|" + _data_token(study)
+
+
 def train_icc(study: StudyState) -> pd.DataFrame | None:
     return _icc_cached(study, _data_token(study))
 
 
+@st.cache_data(max_entries=4, show_spinner="Harmonising the features (ComBat, fitted on the training cohort)...")
+def _harmonised_cached(_study: StudyState, column: str, token: str) -> dict[str, pd.DataFrame]:
+    from core.pipeline import harmonised_features
+
+    return harmonised_features(_study.cohort, _study.spec, _study.split.train_ids, study_features(_study), column)[0]
+
+
+def model_features(study: StudyState, harmonise_by: str | None) -> dict[str, pd.DataFrame]:
+    """The feature tables the models see: ComBat-harmonised by ``harmonise_by``, else as extracted."""
+    if harmonise_by is None:
+        return study_features(study)
+    return _harmonised_cached(study, harmonise_by, _data_token(study))
+
+
 @st.cache_data(max_entries=24, show_spinner="Screening the features on the training cohort...")
-def _screening_cached(_study: StudyState, family: str, settings: dict, token: str):
+def _screening_cached(_study: StudyState, family: str, settings: dict, harmonise_by: str | None, token: str):
     from core.pipeline import family_table, screen_family
     from core.selection import ScreeningSettings
 
     train = list(_study.split.train_ids)
-    X = family_table(study_features(_study), family).loc[train]
+    X = family_table(model_features(_study, harmonise_by), family).loc[train]
     y = _study.cohort.set_index(_study.spec.id_column).loc[train, _study.spec.outcome_column]
     return screen_family(family, X, y, ScreeningSettings.from_dict(settings), icc=train_icc(_study))
 
 
 def screening(study: StudyState, family: str):
     """The family's :class:`core.selection.ScreeningResult` under the study's current settings."""
-    return _screening_cached(study, family, study.model_settings.screening.to_dict(), _data_token(study))
+    return _screening_cached(study, family, study.model_settings.screening.to_dict(),
+                             study.model_settings.harmonise_by, _data_token(study))
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting the study's models on the training cohort...")
 def _models_cached(_study: StudyState, settings: dict, token: str):
     from core.pipeline import fit_study_models
 
-    families = study_families(_study)
-    return fit_study_models(_study.cohort, _study.spec, _study.split.train_ids, study_features(_study),
-                            ModelSettings.from_dict(settings), icc=train_icc(_study),
-                            screening={f: screening(_study, f) for f in families})
+    chosen = ModelSettings.from_dict(settings)
+    screened = {f: _screening_cached(_study, f, chosen.screening.to_dict(), chosen.harmonise_by, token)
+                for f in study_families(_study)}
+    return fit_study_models(_study.cohort, _study.spec, _study.split.train_ids, study_features(_study), chosen,
+                            icc=train_icc(_study), screening=screened)
 
 
 @st.cache_data(max_entries=8, show_spinner="Repeating the LASSO-CV on resamples of the training cohort...")
 def _stability_cached(_study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool,
-                      settings: dict, token: str):
+                      settings: dict, harmonise_by: str | None, token: str):
     from core.pipeline import family_table
     from core.selection import selection_stability
 
     train = list(_study.split.train_ids)
-    X = family_table(study_features(_study), family).loc[train, list(columns)]
+    X = family_table(model_features(_study, harmonise_by), family).loc[train, list(columns)]
     y = _study.cohort.set_index(_study.spec.id_column).loc[train, _study.spec.outcome_column]
     return selection_stability(X, y, n_repeats=repeats, bootstrap=bootstrap, n_folds=settings["n_folds"],
                                rule=settings["rule"], seed=settings["seed"])
@@ -353,12 +391,13 @@ def _stability_cached(_study: StudyState, family: str, columns: tuple[str, ...],
 def stability(study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool):
     """(frequency, runs) of :func:`core.selection.selection_stability` on the training cohort."""
     return _stability_cached(study, family, columns, repeats, bootstrap, study.model_settings.screening.to_dict(),
-                             _data_token(study))
+                             study.model_settings.harmonise_by, _data_token(study))
 
 
-def study_models(study: StudyState):
-    """Every fitted model of the open study (:class:`core.pipeline.StudyModels`)."""
-    return _models_cached(study, study.model_settings.to_dict(), _data_token(study))
+def study_models(study: StudyState, settings: ModelSettings | None = None):
+    """Every fitted model of the open study (:class:`core.pipeline.StudyModels`), under its current
+    settings or under ``settings`` (e.g. the same study with and without harmonisation)."""
+    return _models_cached(study, (settings or study.model_settings).to_dict(), _data_token(study))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -7,6 +7,7 @@ come from the training cohort; an external cohort is only scored.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pandas as pd
 from core.cohort import CohortSpec, validate_cohort
 from core.errors import RadNomoError
 
-__all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range"]
+__all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range", "cohort_aucs", "main"]
 
 
 def validate_external(cohort: pd.DataFrame, features: dict[str, pd.DataFrame], spec: CohortSpec,
@@ -125,3 +126,84 @@ def out_of_range(train: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str
     table["flag"] = outside > warn_share
     table.index.name = "feature"
     return table.iloc[np.argsort(-outside.to_numpy(), kind="stable")]
+
+
+def cohort_aucs(models, cohorts: dict[str, tuple[pd.DataFrame, dict[str, pd.DataFrame]]],
+                spec: CohortSpec) -> pd.DataFrame:
+    """AUC (DeLong 95 % CI) of every model of fitted ``models`` in each cohort.
+
+    Parameters
+    ----------
+    models : core.pipeline.StudyModels
+        Frozen models (their ComBat, if any, is applied to each cohort's features).
+    cohorts : dict
+        Name -> (clinical table, feature tables by kind).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort and model: ``cohort``, ``model``, ``n``, ``events``, ``auc``, ``auc_low``, ``auc_high``.
+    """
+    from core.evaluation import roc_auc
+    from core.pipeline import MODEL_NAMES
+
+    rows = []
+    for name, (clinical, features) in cohorts.items():
+        predictions = models.predict(clinical, features, spec)
+        y = clinical.set_index(spec.id_column)[spec.outcome_column].loc[predictions.index]
+        for model in [m for m in MODEL_NAMES if m in predictions.columns]:
+            keep = predictions[model].notna()
+            result = roc_auc(y[keep], predictions.loc[keep, model])
+            rows.append({"cohort": name, "model": model, "n": int(keep.sum()), "events": int(y[keep].sum()),
+                         "auc": result.auc, "auc_low": result.ci_low, "auc_high": result.ci_high})
+    return pd.DataFrame(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: the sample study's frozen models on an external cohort, with and without ComBat."""
+    import argparse
+
+    from core.cohort import read_table, split_cohort
+    from core.newpatient import needed_features
+    from core.pipeline import ModelSettings, fit_study_models
+    from core.sample import SAMPLE_DEEP, SAMPLE_EXTERNAL_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+
+    parser = argparse.ArgumentParser(prog="python -m core.external",
+                                     description="Validate the sample study's models on an external cohort "
+                                                 "(training, test and external AUCs, with and without ComBat).")
+    parser.add_argument("--external", default=str(SAMPLE_EXTERNAL_DIR),
+                        help="folder with clinical.csv, features_radiomics.parquet and features_deep.parquet "
+                             "(default: the bundled external sample cohort)")
+    parser.add_argument("--harmonise-by", default="scanner", help="cohort column for ComBat (default: scanner)")
+    parser.add_argument("--out", default=None, help="write the table as CSV here")
+    args = parser.parse_args(argv)
+    folder = Path(args.external)
+    try:
+        external = read_table(folder / "clinical.csv")
+        tables = {"radiomics": pd.read_parquet(folder / "features_radiomics.parquet"),
+                  "deep": pd.read_parquet(folder / "features_deep.parquet")}
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: cannot read the external cohort in {folder}: {error}") from None
+    cohort = load_sample_cohort()
+    split = split_cohort(cohort, SAMPLE_SPEC)
+    features = {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
+    index = cohort.set_index(SAMPLE_SPEC.id_column)
+    frames = []
+    for label, column in (("none", None), (f"ComBat by {args.harmonise_by}", args.harmonise_by)):
+        models = fit_study_models(cohort, SAMPLE_SPEC, split.train_ids, features, ModelSettings(harmonise_by=column))
+        external_cohort, external_features = validate_external(external, tables, SAMPLE_SPEC,
+                                                               sorted(needed_features(models)))
+        cohorts = {"train": (index.loc[list(split.train_ids)].reset_index(), features),
+                   "test": (index.loc[list(split.test_ids)].reset_index(), features),
+                   "external": (external_cohort, external_features)}
+        frames.append(cohort_aucs(models, cohorts, SAMPLE_SPEC).assign(harmonisation=label))
+    table = pd.concat(frames, ignore_index=True)
+    wide = table.pivot_table(index=["cohort", "model"], columns="harmonisation", values="auc", sort=False)
+    print(wide.round(3).to_string())
+    if args.out:
+        table.to_csv(args.out, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

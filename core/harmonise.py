@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.errors import RadNomoError
 
-__all__ = ["ComBat"]
+__all__ = ["ComBat", "fit_harmonisers", "apply_harmonisers"]
 
 
 @dataclass(eq=False)
@@ -83,8 +83,11 @@ class ComBat:
         self.gamma_star, self.delta_star = gamma_star, delta_star
         return self
 
-    def transform(self, X: pd.DataFrame, batch: pd.Series | np.ndarray) -> pd.DataFrame:
+    def transform(self, X: pd.DataFrame, batch: pd.Series | np.ndarray, *, partial: bool = False) -> pd.DataFrame:
         """Harmonised copy of ``X`` (any rows: training, test, external), index and columns kept.
+
+        ``partial=True`` harmonises only the fitted features present in ``X`` (e.g. the few a new
+        patient's score needs) and returns those columns.
 
         Raises
         ------
@@ -94,19 +97,21 @@ class ComBat:
         if self.features is None:
             raise RadNomoError("ComBat has not been fitted on a training cohort yet.")
         missing = [f for f in self.features if f not in X.columns]
-        if missing:
+        if missing and not partial:
             raise RadNomoError(f"feature(s) {missing[:5]} that ComBat was fitted on are missing.")
+        keep = np.array([f in X.columns for f in self.features])
+        features = [f for f, k in zip(self.features, keep) if k]
         labels = np.asarray(batch).astype(str)
         unknown = sorted(set(labels) - set(self.batches))
         if unknown:
             raise RadNomoError(f"scanner(s) {unknown} were not in the training cohort; ComBat can only adjust for "
                                f"scanners it learned ({', '.join(self.batches)}).")
-        values = X[self.features].to_numpy(dtype=float)
+        values = X[features].to_numpy(dtype=float)
         index = np.array([self.batches.index(label) for label in labels], dtype=int)
-        standardised = (values - self.stand_mean) / np.sqrt(self.var_pooled)
-        adjusted = (standardised - self.gamma_star[index]) / np.sqrt(self.delta_star[index])
-        return pd.DataFrame(adjusted * np.sqrt(self.var_pooled) + self.stand_mean, index=X.index,
-                            columns=self.features)
+        mean, var = self.stand_mean[keep], self.var_pooled[keep]
+        standardised = (values - mean) / np.sqrt(var)
+        adjusted = (standardised - self.gamma_star[index][:, keep]) / np.sqrt(self.delta_star[index][:, keep])
+        return pd.DataFrame(adjusted * np.sqrt(var) + mean, index=X.index, columns=features)
 
     def to_dict(self) -> dict:
         """Plain data for saving with a study (JSON)."""
@@ -119,6 +124,73 @@ class ComBat:
         return cls(features=list(values["features"]), batches=list(values["batches"]),
                    stand_mean=np.asarray(values["stand_mean"]), var_pooled=np.asarray(values["var_pooled"]),
                    gamma_star=np.asarray(values["gamma_star"]), delta_star=np.asarray(values["delta_star"]))
+
+
+def fit_harmonisers(features: dict[str, pd.DataFrame], batch: pd.Series,
+                    train_ids: list[str] | tuple[str, ...]) -> dict[str, ComBat]:
+    """One ComBat per feature kind ("radiomics", "deep"), fitted on the training patients only.
+
+    Parameters
+    ----------
+    features : dict
+        Kind -> feature table (index: patient ID).
+    batch : pandas.Series
+        Scanner (or centre) label per patient ID.
+    train_ids : sequence of str
+
+    Returns
+    -------
+    dict
+        Kind -> fitted :class:`ComBat`. Columns that are constant within a training scanner or
+        not finite for every training patient are left out of the fit (and so left unchanged by
+        :func:`apply_harmonisers`): ComBat's pooled variance would be zero or undefined there.
+
+    Raises
+    ------
+    RadNomoError
+        If a training patient has no scanner label, or ComBat cannot be fitted (one scanner, a
+        scanner with a single patient).
+    """
+    train = list(train_ids)
+    labels = batch.reindex(train)
+    if labels.isna().any():
+        missing = list(labels.index[labels.isna()][:3])
+        raise RadNomoError(f"{int(labels.isna().sum())} training patient(s) have no '{batch.name}' value for "
+                           f"harmonisation, e.g. {missing}.")
+    fitted = {}
+    for kind, table in features.items():
+        X = table.loc[train]
+        finite = np.isfinite(X.to_numpy(dtype=float)).all(axis=0)
+        X = X.loc[:, finite]
+        varies = X.groupby(labels.to_numpy()).var(ddof=0).min(axis=0) > 0
+        fitted[kind] = ComBat().fit(X.loc[:, varies.to_numpy()], labels.to_numpy())
+    return fitted
+
+
+def apply_harmonisers(harmonisers: dict[str, ComBat], features: dict[str, pd.DataFrame],
+                      batch: pd.Series) -> dict[str, pd.DataFrame]:
+    """Feature tables with the harmonised columns replaced (rows: the patients with a ``batch`` label).
+
+    Rows without a label (patients outside the cohort) are dropped; columns ComBat was not fitted
+    on pass through unchanged.
+
+    Raises
+    ------
+    RadNomoError
+        For a scanner the training cohort did not have, or a missing feature.
+    """
+    out = {}
+    for kind, table in features.items():
+        combat = harmonisers.get(kind)
+        if combat is None:
+            out[kind] = table
+            continue
+        rows = table.index.intersection(batch.dropna().index)
+        harmonised = table.loc[rows].copy()
+        adjusted = combat.transform(table.loc[rows], batch.loc[rows].to_numpy(), partial=True)
+        harmonised[adjusted.columns] = adjusted
+        out[kind] = harmonised
+    return out
 
 
 def _checked(X: pd.DataFrame) -> np.ndarray:

@@ -154,9 +154,16 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict) -> N
     """Scores and risk (fused model when the study has one, else clinical) of one patient.
 
     ``clinical`` maps every clinical predictor of the model to the patient's value (categorical
-    ones by level).
+    ones by level), and the harmonisation column (e.g. scanner) when the study uses ComBat.
     """
     frame = features.to_frame().T
+    if models.harmonisers:
+        column = models.settings.harmonise_by
+        if pd.isna(clinical.get(column)):
+            raise RadNomoError(f"the study harmonises features by '{column}' (ComBat): give the patient's {column}.")
+        for combat in models.harmonisers.values():
+            adjusted = combat.transform(frame, [clinical[column]], partial=True)
+            frame[adjusted.columns] = adjusted
     scores = {name: float(score.score(frame).iloc[0]) for name, score in models.scores.items()}
     model = models.fused if models.fused is not None else models.clinical
     name = "fused" if models.fused is not None else "clinical"

@@ -19,7 +19,7 @@ from core.selection import ScreeningResult, ScreeningSettings, screen
 
 __all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
            "default_clinical_variables", "screen_family", "family_table", "auc_table", "training_cutoffs", "table2",
-           "table3", "lm_type_outcome", "CUTOFF_RULES"]
+           "table3", "lm_type_outcome", "CUTOFF_RULES", "harmonised_features"]
 
 SCORE_NAMES = ("radiomics", "dl", "dl_radiomics")
 MODEL_NAMES = ("clinical", "radiomics", "dl", "dl_radiomics", "fused")
@@ -40,6 +40,9 @@ class ModelSettings:
         The clinical model's predictors; None = every clinical variable with univariable
         (likelihood-ratio) p below ``clinical_p`` in training.
     clinical_p : float
+    harmonise_by : str or None
+        A cohort column (e.g. "scanner"): ComBat-harmonise the features by its levels, fitted on
+        the training cohort, before screening; None = no harmonisation.
     """
 
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
@@ -47,12 +50,13 @@ class ModelSettings:
     clinical_continuous: tuple[str, ...] | None = None
     clinical_categorical: tuple[str, ...] | None = None
     clinical_p: float = 0.05
+    harmonise_by: str | None = None
 
     def to_dict(self) -> dict:
         return {"screening": self.screening.to_dict(), "score_method": self.score_method,
                 "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
                 "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
-                "clinical_p": self.clinical_p}
+                "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by}
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelSettings:
@@ -61,7 +65,8 @@ class ModelSettings:
 
         return cls(screening=ScreeningSettings.from_dict(values["screening"]), score_method=values["score_method"],
                    clinical_continuous=as_tuple(values["clinical_continuous"]),
-                   clinical_categorical=as_tuple(values["clinical_categorical"]), clinical_p=values["clinical_p"])
+                   clinical_categorical=as_tuple(values["clinical_categorical"]), clinical_p=values["clinical_p"],
+                   harmonise_by=values.get("harmonise_by"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +88,9 @@ class StudyModels:
         The patients everything was fitted on.
     notes : tuple of str
         Why a family, score or model is missing.
+    harmonisers : dict
+        Feature kind -> :class:`core.harmonise.ComBat` fitted on the training cohort (empty
+        without harmonisation); :meth:`predict` applies them to every cohort it scores.
     """
 
     settings: ModelSettings
@@ -93,6 +101,7 @@ class StudyModels:
     fused: LogisticModel | None
     train_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    harmonisers: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models."""
@@ -101,15 +110,18 @@ class StudyModels:
                 "fused": None if self.fused is None else self.fused.to_dict(),
                 "selected": {k: v.selected for k, v in self.screening.items()},
                 "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
-                "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes)}
+                "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
+                "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()}}
 
     @classmethod
     def from_dict(cls, values: dict) -> StudyModels:
         """Rebuild the fitted models from :meth:`to_dict` (the screening itself is not stored: re-run it
         from ``settings`` on the same data, which gives the same result)."""
+        from core.harmonise import ComBat
         from core.modeling import LogisticModel, ScoreModel
 
-        return cls(settings=ModelSettings.from_dict(values["settings"]), screening={},
+        return cls(harmonisers={k: ComBat.from_dict(v) for k, v in values.get("harmonisers", {}).items()},
+                   settings=ModelSettings.from_dict(values["settings"]), screening={},
                    scores={k: ScoreModel.from_dict(v) for k, v in values["scores"].items()},
                    univariable=pd.DataFrame(values["univariable"]),
                    clinical=LogisticModel.from_dict(values["clinical"]),
@@ -126,6 +138,20 @@ class StudyModels:
         if which == "fused":
             train = train.join(predictions[[f"{FUSED_SCORE}_score"]])
         return Nomogram(self.fused if which == "fused" else self.clinical, train)
+
+    def harmonised(self, features: dict[str, pd.DataFrame], cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """``features`` harmonised with the training cohort's ComBat (unchanged without harmonisation).
+
+        ``cohort`` (indexed by patient ID) holds the harmonisation column; only its patients are kept.
+        """
+        if not self.harmonisers:
+            return features
+        from core.harmonise import apply_harmonisers
+
+        column = self.settings.harmonise_by
+        if column not in cohort.columns:
+            raise RadNomoError(f"the models harmonise features by '{column}', which this cohort lacks.")
+        return apply_harmonisers(self.harmonisers, features, cohort[column])
 
     def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
         """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""
@@ -153,7 +179,7 @@ class StudyModels:
             (probabilities), plus the scores as ``<name>_score`` (log-odds).
         """
         data = cohort.set_index(spec.id_column, drop=False)
-        scores = self.score_table(features, data.index)
+        scores = self.score_table(self.harmonised(features, data), data.index)
         out = pd.DataFrame(index=data.index)
         out["clinical"] = self.clinical.predict_proba(data).to_numpy()
         for name in SCORE_NAMES:
@@ -233,6 +259,9 @@ def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence
                                    ("dl_radiomics", ("radiomics", "deep")))
                 if all(features.get(k) is not None for k in needs)]
     screening = dict(screening or {})
+    harmonisers = {}
+    if settings.harmonise_by is not None:
+        features, harmonisers = harmonised_features(cohort, spec, train_ids, features, settings.harmonise_by)
     for family in families:
         table = family_table(features, family)
         missing = [i for i in train_ids if i not in table.index]
@@ -274,7 +303,23 @@ def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence
     else:
         notes.append("fused: needs the DL-radiomics score (radiomics and deep features).")
     return StudyModels(settings=settings, screening=screening, scores=scores, univariable=univariable,
-                       clinical=clinical, fused=fused, train_ids=train_ids, notes=tuple(notes))
+                       clinical=clinical, fused=fused, train_ids=train_ids, notes=tuple(notes),
+                       harmonisers=harmonisers)
+
+
+def harmonised_features(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
+                        features: dict[str, pd.DataFrame], column: str) -> tuple[dict[str, pd.DataFrame], dict]:
+    """ComBat by ``column`` fitted on ``train_ids``, applied to every patient of ``cohort``.
+
+    Returns (harmonised feature tables, kind -> fitted ComBat).
+    """
+    from core.harmonise import apply_harmonisers, fit_harmonisers
+
+    if column not in cohort.columns:
+        raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
+    batch = cohort.set_index(spec.id_column)[column]
+    harmonisers = fit_harmonisers(features, batch, list(train_ids))
+    return apply_harmonisers(harmonisers, features, batch), harmonisers
 
 
 def screen_family(family: str, X: pd.DataFrame, y: pd.Series, settings: ScreeningSettings, *,

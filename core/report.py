@@ -87,6 +87,11 @@ def methods_text(inputs: ReportInputs) -> list[str]:
         paragraphs.append(f"Deep features were the {ae.get('latent_size', 512)}-value latent vector of a 3D "
                           f"convolutional autoencoder trained on the training cohort's {ae.get('crop_size', 64)}-voxel "
                           "ROI-centred crops (1 mm, abdomen window, mask as a second channel).")
+    harmonise_by = inputs.models.settings.harmonise_by
+    if harmonise_by:
+        paragraphs.append(f"Features were harmonised across levels of '{harmonise_by}' with ComBat (parametric "
+                          "empirical Bayes; Johnson et al. 2007, Fortin et al. 2018), its location and scale "
+                          "estimates fitted on the training cohort and applied unchanged to every other patient.")
     icc = f"features with ICC > {s.icc_threshold:g} between two readers were kept; " if s.icc_threshold else ""
     paragraphs.append(
         f"Feature screening on the training cohort: {icc}features with variance <= {s.variance_threshold:g} were "

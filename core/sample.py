@@ -9,7 +9,7 @@ from core.paths import SAMPLE_DIR
 
 __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2",
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
-           "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_SPEC",
+           "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_EXTERNAL_DIR", "SAMPLE_SPEC",
            "VARIABLE_LABELS", "load_sample_cohort"]
 
 SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
@@ -20,6 +20,8 @@ SAMPLE_RADIOMICS_SETTINGS = SAMPLE_DIR / "features_radiomics.settings.json"
 SAMPLE_DEEP = SAMPLE_DIR / "features_deep.parquet"
 SAMPLE_AE_WEIGHTS = SAMPLE_DIR / "ae_weights.safetensors"
 SAMPLE_AE_LOG = SAMPLE_DIR / "ae_training_log.csv"
+# A second synthetic centre (another seed and scanner mix): clinical table and feature tables only.
+SAMPLE_EXTERNAL_DIR = SAMPLE_DIR / "external"
 
 # The reference study's clinical variables. Scanner, lm_type and lm_interval_months are left
 # out on purpose: the first is not a patient characteristic, the others restate the outcome.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ from core.cohort import CohortSpec
 from core.errors import RadNomoError
 from core.pipeline import MODEL_NAMES, ModelSettings, fit_study_models
 
-__all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc"]
+__all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv", "load_saved_validation",
+           "main"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,75 @@ def repeated_cv_auc(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[
             rows.append({"repeat": index // n_folds + 1, "fold": index % n_folds + 1, "model": m,
                          "auc": _auc(data.loc[held, spec.outcome_column], predictions.loc[held, m])})
     return pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
+
+
+def summarise_cv(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model: mean, SD, minimum and maximum held-out AUC over every repeat and fold, and the count."""
+    grouped = runs.groupby("model", sort=False)["auc"]
+    return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1), "min": grouped.min(),
+                         "max": grouped.max(), "folds": grouped.size()})
+
+
+def load_saved_validation(folder: Path, settings: ModelSettings, train_ids: Sequence[str]) -> dict | None:
+    """A validation run saved by :func:`main` in ``folder``, if it was made with these settings and
+    training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "meta": ...}."""
+    import json
+
+    meta_path = folder / "validation.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("settings") != settings.to_dict() or meta.get("train_ids") != list(train_ids):
+        return None
+    return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
+            "runs": pd.read_csv(folder / "optimism_runs.csv"), "cv": pd.read_csv(folder / "repeated_cv.csv"),
+            "meta": meta}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: optimism correction and repeated CV of the sample study (the dashboard's defaults)."""
+    import argparse
+    import json
+    import time
+
+    from core.cohort import split_cohort
+    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+
+    parser = argparse.ArgumentParser(prog="python -m core.validation",
+                                     description="Harrell's bootstrap optimism-corrected AUC and repeated CV of the "
+                                                 "whole pipeline on the sample study (default settings).")
+    parser.add_argument("--out", required=True, help="output folder (e.g. sample_data/validation)")
+    parser.add_argument("--n-boot", type=int, default=200)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cohort = load_sample_cohort()
+    split = split_cohort(cohort, SAMPLE_SPEC)
+    features = {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
+    settings = ModelSettings()
+    start = time.perf_counter()
+    result = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=args.n_boot,
+                                    seed=args.seed,
+                                    on_progress=lambda b, n: print(f"resample {b}/{n}", flush=True))
+    boot_seconds = time.perf_counter() - start
+    cv = repeated_cv_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_folds=args.folds,
+                         n_repeats=args.repeats, seed=args.seed)
+    result.table.to_csv(out / "optimism.csv", index_label="model")
+    result.runs.to_csv(out / "optimism_runs.csv", index=False)
+    cv.to_csv(out / "repeated_cv.csv", index=False)
+    meta = {"settings": settings.to_dict(), "train_ids": list(split.train_ids), "n_boot": args.n_boot,
+            "folds": args.folds, "repeats": args.repeats, "seed": args.seed,
+            "bootstrap_seconds": round(boot_seconds, 1),
+            "command": f"python -m core.validation --out {args.out} --n-boot {args.n_boot} --folds {args.folds} "
+                       f"--repeats {args.repeats} --seed {args.seed}"}
+    (out / "validation.json").write_text(json.dumps(meta, indent=1))
+    print(result.table.round(3).to_string())
+    print(summarise_cv(cv).round(3).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

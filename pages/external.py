@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
 import ui
+from core.cohort import read_table
 from core.evaluation import (
     calibration_curve,
     decision_curve,
@@ -13,7 +16,7 @@ from core.evaluation import (
     roc_auc,
     roc_curve,
 )
-from core.external import cohort_panel, out_of_range, subgroups, validate_external
+from core.external import cohort_aucs, cohort_panel, out_of_range, subgroups, validate_external
 from core.figures import (
     MODEL_LABELS,
     calibration_figure,
@@ -23,6 +26,7 @@ from core.figures import (
 from core.newpatient import needed_features
 from core.paths import data_root, resolve_in_root
 from core.pipeline import MODEL_NAMES, training_cutoffs
+from core.sample import SAMPLE_EXTERNAL_DIR
 
 ui.enter_page("pages/external.py")
 
@@ -47,6 +51,14 @@ with ui.guard():
     source = st.radio("From", ["Upload files", "Files inside the data root"], horizontal=True, key="ext_source")
     name = st.text_input("Name", value=f"External {len(externals) + 1}", key="ext_name")
     tables: dict = {}
+    if study.is_sample and SAMPLE_EXTERNAL_DIR.is_dir() and st.button(
+            "Add the sample's external centre", key="ext_add_sample",
+            help="A second synthetic centre: another seed and scanner mix, its features extracted with the "
+                 "sample study's pyradiomics settings and autoencoder."):
+        name = "External centre"
+        tables = {"clinical": read_table(SAMPLE_EXTERNAL_DIR / "clinical.csv"),
+                  "radiomics": pd.read_parquet(SAMPLE_EXTERNAL_DIR / "features_radiomics.parquet"),
+                  "deep": pd.read_parquet(SAMPLE_EXTERNAL_DIR / "features_deep.parquet")}
     if source == "Upload files":
         clinical_file = st.file_uploader("Clinical table (CSV/TSV/XLSX)", key="ext_clinical_upload")
         radiomics_file = st.file_uploader("Radiomics features (Parquet or CSV)", key="ext_radiomics_upload")
@@ -91,7 +103,7 @@ with ui.guard():
     st.subheader("All cohorts side by side")
     panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs)
     shown = panel[["group", "model", "n", "events"]].assign(model=panel["model"].map(MODEL_LABELS))
-    shown = shown.join(interval_text(panel, ("auc", "sens", "spec")))
+    shown = shown.join(interval_text(panel))
     shown[["Brier", "calibration intercept", "calibration slope"]] = panel[["brier", "cal_intercept", "cal_slope"]]
     st.dataframe(shown.round(3), hide_index=True, key="ext_panel")
     ui.csv_download(panel, "cohort_panel.csv", label="Panel (CSV)", key="ext_dl_panel")
@@ -129,3 +141,28 @@ with ui.guard():
                 st.warning(f"{flagged} of the {len(report)} features the models use have more than 10 % of this "
                            "cohort's patients outside the training range: predictions extrapolate there.")
             st.dataframe(report.round(3), key=f"ext_range_{external_name}")
+
+    st.subheader("Scanner harmonisation (ComBat)")
+    batch_columns = ui.batch_columns(study)
+    if not externals or not batch_columns:
+        st.caption("Add an external cohort to compare its AUCs with and without ComBat harmonisation "
+                   "(needs a scanner or centre column with at least two levels in training).")
+    elif st.toggle("Compare with and without ComBat", key="ext_compare_combat",
+                   help="Fits the whole study twice on the training cohort, once on the features as extracted "
+                        "and once on ComBat-harmonised features, and scores every cohort with each."):
+        column = st.selectbox("Harmonise by", batch_columns, key="ext_combat_by",
+                              index=batch_columns.index("scanner") if "scanner" in batch_columns else 0)
+        index = study.cohort.set_index(spec.id_column)
+        raw = ui.study_features(study)
+        cohorts = {"train": (index.loc[list(study.split.train_ids)].reset_index(), raw),
+                   "test": (index.loc[list(study.split.test_ids)].reset_index(), raw), **externals}
+        frames = []
+        for label, by in (("as extracted", None), (f"ComBat by {column}", column)):
+            settings = dataclasses.replace(study.model_settings, harmonise_by=by)
+            frames.append(cohort_aucs(ui.study_models(study, settings), cohorts, spec).assign(features=label))
+        comparison = pd.concat(frames, ignore_index=True)
+        wide = comparison.pivot_table(index=["cohort", "model"], columns="features", values="auc", sort=False)
+        wide.index = wide.index.set_levels(wide.index.levels[1].map(lambda m: MODEL_LABELS.get(m, m)), level=1)
+        st.dataframe(wide.round(3), key="ext_combat_table")
+        ui.csv_download(comparison, "auc_with_without_combat.csv", label="AUCs with and without ComBat (CSV)",
+                        key="ext_dl_combat")

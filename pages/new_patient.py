@@ -74,6 +74,16 @@ with ui.guard():
         ui.fill_inputs("np_in_", study.cohort.set_index(spec.id_column).loc[case_id, clinical_variables].to_dict(),
                        model.levels)
     clinical = ui.predictor_inputs(clinical_variables, model.levels, train, "np_in_")
+    if models.harmonisers:
+        # ComBat needs the patient's scanner (or centre) to remove its effect from the features.
+        batch_column = models.settings.harmonise_by
+        batches = next(iter(models.harmonisers.values())).batches
+        if source == SOURCES[0] and case_id in set(study.cohort[spec.id_column]) \
+                and st.session_state.get("_np_batch_from") != case_id:
+            st.session_state["_np_batch_from"] = case_id
+            st.session_state["np_batch"] = str(study.cohort.set_index(spec.id_column).loc[case_id, batch_column])
+        clinical[batch_column] = st.selectbox(f"{ui.variable_label(batch_column)} (features are harmonised by it)",
+                                              batches, key="np_batch")
 
     if st.button("Score this patient", key="np_score", type="primary", disabled=image_path is None):
         with st.spinner("Reading the images and computing the features..."):

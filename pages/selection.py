@@ -55,13 +55,22 @@ rule = row2[3].radio("LASSO lambda", ["1se", "min"], index=["1se", "min"].index(
 row3 = st.columns(4)
 folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
 seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
+batch_columns = [None, *ui.batch_columns(study)]
+harmonise_by = row3[2].selectbox(
+    "ComBat harmonisation by", batch_columns, key="sel_harmonise",
+    index=batch_columns.index(study.model_settings.harmonise_by)
+    if study.model_settings.harmonise_by in batch_columns else 0,
+    format_func=lambda c: "none" if c is None else c,
+    help="Remove scanner (or centre) effects from every feature before screening: ComBat (Johnson et al. 2007; "
+         "Fortin et al. 2018) with its scanner effects learned on the training cohort only, then applied "
+         "unchanged to the test cohort, external cohorts and new patients.")
 
 with ui.guard():
     settings = ScreeningSettings(icc_threshold=float(icc_threshold) if use_icc else None,
                                  variance_threshold=float(variance), correlation_threshold=float(correlation),
                                  correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
                                  n_folds=int(folds), rule=rule, seed=int(seed))
-    study.model_settings = dataclasses.replace(study.model_settings, screening=settings)
+    study.model_settings = dataclasses.replace(study.model_settings, screening=settings, harmonise_by=harmonise_by)
 
 family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=FAMILY_LABELS.get)
 

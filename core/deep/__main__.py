@@ -6,6 +6,11 @@
 
 The split is the dashboard's (outcome-stratified, seeded), so the autoencoder never sees a test
 patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv and DIR/features_deep.parquet.
+
+    python -m core.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
+
+encodes another cohort (e.g. an external centre) with an already trained autoencoder, no training:
+writes DIR/features_deep.parquet.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from core.errors import RadNomoError
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.deep", description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest")
-    parser.add_argument("--cohort", required=True, help="clinical table with the ID and outcome columns")
+    parser.add_argument("--cohort", help="clinical table with the ID and outcome columns (to train)")
+    parser.add_argument("--weights", help="an already trained autoencoder: encode the manifest's cases with it")
     parser.add_argument("--id-column", default="patient_id")
     parser.add_argument("--outcome-column", default="lm")
     parser.add_argument("--out-dir", required=True)
@@ -46,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.extraction.preprocess import PreprocessConfig
 
     start = time.perf_counter()
+    if args.weights:
+        return _encode_only(args.manifest, args.weights, Path(args.out_dir), args.workers, args.device, start)
+    if not args.cohort:
+        parser.error("--cohort is needed to train (or give --weights to encode with a trained autoencoder)")
     try:
         spec = CohortSpec(id_column=args.id_column, outcome_column=args.outcome_column)
         cohort = validate_cohort(read_table(args.cohort), spec.id_column, spec.outcome_column)
@@ -75,6 +85,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         out / "features_deep.parquet")
     print(f"trained on {len(train_rows)} training patients ({result.device}), kept epoch {result.best_epoch}; "
           f"{len(ids)} x {config.latent_size} deep features in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+def _encode_only(manifest_path: str, weights: str, out: Path, workers: int, device: str, start: float) -> int:
+    from core.deep.features import latents_for_manifest
+    from core.extraction.batch import read_manifest
+
+    try:
+        manifest = read_manifest(manifest_path)
+        table = latents_for_manifest(manifest, weights, workers=workers, device=device)
+    except RadNomoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out / "features_deep.parquet")
+    print(f"{table.shape[0]} x {table.shape[1]} deep features with {weights} in {time.perf_counter() - start:.0f} s",
+          file=sys.stderr)
     return 0
 
 

@@ -119,3 +119,9 @@ def test_cli_trains_on_the_training_split_only(tmp_path):
     cohort = validate_cohort(read_table(SAMPLE_DIR / "clinical.csv"), "patient_id", "lm")
     train = set(split_cohort(cohort, spec, SplitConfig()).train_ids)
     assert 4 <= len(set(manifest["ID"]) & train) < len(manifest)
+    # Encoding with the trained weights, no training: the same latents as the training run wrote.
+    code = main([str(tmp_path / "manifest.csv"), "--weights", str(tmp_path / "out" / "ae_weights.safetensors"),
+                 "--out-dir", str(tmp_path / "encoded")])
+    assert code == 0
+    encoded = pd.read_parquet(tmp_path / "encoded" / "features_deep.parquet")
+    pd.testing.assert_frame_equal(encoded, deep, check_names=False, atol=1e-6, rtol=0)

@@ -46,3 +46,45 @@ def test_out_of_range_flags_shifted_features():
     other = pd.DataFrame({"a": rng.normal(size=100), "b": rng.normal(4, 1, size=100)})
     table = out_of_range(train, other, ["a", "b"])
     assert table.index[0] == "b" and bool(table.loc["b", "flag"]) and not bool(table.loc["a", "flag"])
+
+
+def test_cohort_aucs_equal_scikit_learn_per_cohort(sample_cohort, sample_features, sample_models):
+    from sklearn.metrics import roc_auc_score
+
+    from core.external import cohort_aucs
+
+    split, models = sample_models
+    index = sample_cohort.set_index("patient_id")
+    cohorts = {name: (index.loc[list(ids)].reset_index(), sample_features)
+               for name, ids in (("train", split.train_ids), ("test", split.test_ids))}
+    table = cohort_aucs(models, cohorts, SAMPLE_SPEC)
+    assert len(table) == 10 and set(table["cohort"]) == {"train", "test"}
+    predictions = models.predict(sample_cohort, sample_features, SAMPLE_SPEC)
+    for row in table.itertuples():
+        ids = list(split.train_ids if row.cohort == "train" else split.test_ids)
+        assert row.auc == pytest.approx(roc_auc_score(index.loc[ids, "lm"], predictions.loc[ids, row.model]))
+        assert row.auc_low < row.auc < row.auc_high and row.n == len(ids)
+
+
+def test_saved_validation_is_used_only_for_the_same_settings_and_split(tmp_path):
+    import json
+
+    from core.pipeline import ModelSettings
+    from core.validation import load_saved_validation, summarise_cv
+
+    settings, ids = ModelSettings(), ["A", "B"]
+    pd.DataFrame({"model": ["fused"], "apparent": [0.9], "optimism": [0.05], "corrected": [0.85],
+                  "n_boot": [200]}).to_csv(tmp_path / "optimism.csv", index=False)
+    pd.DataFrame({"resample": [0], "model": ["fused"], "boot_auc": [0.95], "original_auc": [0.9]}).to_csv(
+        tmp_path / "optimism_runs.csv", index=False)
+    cv = pd.DataFrame({"repeat": [1, 1, 1], "fold": [1, 2, 3], "model": ["fused"] * 3, "auc": [0.7, 0.8, 0.9]})
+    cv.to_csv(tmp_path / "repeated_cv.csv", index=False)
+    assert load_saved_validation(tmp_path, settings, ids) is None  # nothing saved yet
+    (tmp_path / "validation.json").write_text(json.dumps({"settings": settings.to_dict(), "train_ids": ids}))
+    saved = load_saved_validation(tmp_path, settings, ids)
+    assert saved["optimism"].loc["fused", "corrected"] == 0.85
+    assert load_saved_validation(tmp_path, ModelSettings(clinical_p=0.1), ids) is None
+    assert load_saved_validation(tmp_path, settings, ["A"]) is None
+    summary = summarise_cv(cv)
+    assert summary.loc["fused", "mean"] == pytest.approx(0.8) and summary.loc["fused", "sd"] == pytest.approx(0.1)
+    assert summary.loc["fused", "folds"] == 3

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,3 +62,117 @@ def test_combat_messages():
         ComBat().fit(X, np.full(len(X), "A"))
     with pytest.raises(RadNomoError, match="at least 2 per scanner"):
         ComBat().fit(X, np.r_[["A"] * (len(X) - 1), ["B"]])
+
+
+# ---------------------------------------------------------------------------------------------
+# ComBat inside the study pipeline
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scanner_study(sample_cohort, sample_features):
+    """300 sample patients, a slice of each feature family, the first 200 for training."""
+    from core.pipeline import ModelSettings
+
+    cohort = sample_cohort.iloc[:300].reset_index(drop=True)
+    ids = list(cohort["patient_id"])
+    features = {"radiomics": sample_features["radiomics"].loc[ids].iloc[:, :200],
+                "deep": sample_features["deep"].loc[ids].iloc[:, :80]}
+    settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=(),
+                             harmonise_by="scanner")
+    return cohort, features, ids[:200], settings
+
+
+def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everywhere(scanner_study):
+    from core.harmonise import fit_harmonisers
+    from core.pipeline import StudyModels, fit_study_models
+    from core.sample import SAMPLE_SPEC
+
+    cohort, features, train, settings = scanner_study
+    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
+    assert set(models.harmonisers) == {"radiomics", "deep"}
+    batch = cohort.set_index("patient_id")["scanner"]
+    expected = fit_harmonisers(features, batch, train)
+    np.testing.assert_allclose(models.harmonisers["radiomics"].gamma_star, expected["radiomics"].gamma_star)
+
+    # The screening saw harmonised training features: far smaller scanner differences in the means.
+    harmonised = models.harmonised(features, cohort.set_index("patient_id"))["radiomics"].loc[train]
+    raw = features["radiomics"].loc[train, harmonised.columns]
+
+    def spread(table):
+        return (table.groupby(batch.loc[train]).mean().std() / table.std()).mean()
+
+    assert spread(harmonised) < 0.5 * spread(raw)
+    from core.pipeline import screen_family
+
+    y = cohort.set_index("patient_id").loc[train, "lm"]
+    direct = screen_family("radiomics", harmonised, y, settings.screening)
+    assert direct.selected == models.screening["radiomics"].selected
+    pd.testing.assert_frame_equal(direct.funnel, models.screening["radiomics"].funnel)
+
+    # Test patients' features never reach the fit: scrambling them changes no coefficient.
+    scrambled = {k: v.copy() for k, v in features.items()}
+    test = [i for i in cohort["patient_id"] if i not in set(train)]
+    rng = np.random.default_rng(0)
+    for table in scrambled.values():
+        table.loc[test] = rng.permutation(table.loc[test].to_numpy())
+    again = fit_study_models(cohort, SAMPLE_SPEC, train, scrambled, settings)
+    for name, score in models.scores.items():
+        pd.testing.assert_series_equal(again.scores[name].coefs, score.coefs)
+
+    # Saved as JSON and reopened, the models predict the same for every patient.
+    predictions = models.predict(cohort, features, SAMPLE_SPEC)
+    reopened = StudyModels.from_dict(json.loads(json.dumps(models.to_dict())))
+    pd.testing.assert_frame_equal(reopened.predict(cohort, features, SAMPLE_SPEC), predictions)
+    # ... and the scores differ from those of the same pipeline without ComBat.
+    plain = fit_study_models(cohort, SAMPLE_SPEC, train, features, dataclasses.replace(settings, harmonise_by=None))
+    assert not plain.harmonisers
+    assert not np.allclose(plain.predict(cohort, features, SAMPLE_SPEC)["radiomics"], predictions["radiomics"])
+
+
+def test_harmonisation_needs_the_batch_column_everywhere(scanner_study):
+    from core.pipeline import fit_study_models
+    from core.sample import SAMPLE_SPEC
+
+    cohort, features, train, settings = scanner_study
+    with pytest.raises(RadNomoError, match="no such column"):
+        fit_study_models(cohort, SAMPLE_SPEC, train, features, dataclasses.replace(settings, harmonise_by="centre"))
+    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
+    with pytest.raises(RadNomoError, match="lacks"):
+        models.predict(cohort.drop(columns=["scanner"]), features, SAMPLE_SPEC)
+    unknown = cohort.assign(scanner=cohort["scanner"].replace("SCN-A", "SCN-Z"))
+    with pytest.raises(RadNomoError, match="SCN-Z"):
+        models.predict(unknown, features, SAMPLE_SPEC)
+    missing = cohort.copy()
+    missing.loc[0, "scanner"] = None
+    with pytest.raises(RadNomoError, match="no 'scanner' value"):
+        fit_study_models(missing, SAMPLE_SPEC, train, features, settings)
+
+
+def test_partial_transform_equals_the_full_one_on_its_columns():
+    X, scanners = _scanner_data(seed=2)
+    combat = ComBat().fit(X, scanners)
+    full = combat.transform(X, scanners)
+    part = combat.transform(X[["f3", "f7"]], scanners, partial=True)
+    pd.testing.assert_frame_equal(part, full[["f3", "f7"]])
+    with pytest.raises(RadNomoError, match="missing"):
+        combat.transform(X[["f3"]], scanners)
+
+
+def test_a_new_patient_is_harmonised_with_the_training_combat(scanner_study):
+    from core.newpatient import needed_features, score_patient
+    from core.pipeline import fit_study_models
+    from core.sample import SAMPLE_SPEC
+
+    cohort, features, train, settings = scanner_study
+    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
+    patient = cohort["patient_id"].iloc[250]  # a test patient
+    values = features["radiomics"].join(features["deep"]).loc[patient, sorted(needed_features(models))]
+    clinical = cohort.set_index("patient_id").loc[patient].to_dict()
+    result = score_patient(models, values, clinical)
+    expected = models.predict(cohort, features, SAMPLE_SPEC).loc[patient]
+    for name, value in result.scores.items():
+        assert value == pytest.approx(expected[f"{name}_score"], abs=1e-9)
+    assert result.probability == pytest.approx(expected["fused"], abs=1e-9)
+    with pytest.raises(RadNomoError, match="give the patient's scanner"):
+        score_patient(models, values, {**clinical, "scanner": None})

@@ -39,3 +39,24 @@ def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspac
     at.text_input(key="ext_clinical_path").input("../../etc/passwd")
     at.button(key="ext_add_server").click().run()
     assert any("outside" in e.value or "data root" in e.value for e in at.error)
+
+
+def test_the_sample_external_centre_with_and_without_combat(workspace):
+    from core.sample import SAMPLE_EXTERNAL_DIR
+
+    at = open_page("pages/external.py", timeout=600)
+    at.button(key="ext_add_sample").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    external = next(s.value for s in at.success if s.value.startswith("Added External centre"))
+    n = len(open(SAMPLE_EXTERNAL_DIR / "clinical.csv").read().splitlines()) - 1
+    assert f"{n} patients" in external
+    panel = dataframe_with(at, "group", "model", "AUC", "ACC", "SENS", "SPEC", "PPV", "NPV", "Brier",
+                           "calibration intercept",
+                           "calibration slope")
+    rows = panel[panel["group"] == "External centre"]
+    assert len(rows) == 5 and rows[["Brier", "calibration slope"]].notna().all().all()
+
+    at.toggle(key="ext_compare_combat").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    comparison = dataframe_with(at, "as extracted", "ComBat by scanner")
+    assert comparison.notna().all().all() and len(comparison) == 15  # 3 cohorts x 5 models
