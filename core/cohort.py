@@ -21,7 +21,7 @@ from scipy import stats
 
 from core.errors import RadNomoError
 
-__all__ = [
+__all__ = ["validate_feature_table", 
     "MIN_ROWS",
     "CohortSpec",
     "SplitConfig",
@@ -38,6 +38,9 @@ __all__ = [
 
 MIN_ROWS = 20
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".xlsx": "excel"}
+# A cohort is patients, not a data dump: refuse tables that would only slow every page down.
+MAX_TABLE_ROWS = 100_000
+MAX_TABLE_COLUMNS = 20_000
 _TRUE_WORDS = {"1", "yes", "y", "true", "t", "positive", "pos"}
 _FALSE_WORDS = {"0", "no", "n", "false", "f", "negative", "neg"}
 
@@ -172,6 +175,9 @@ def read_table(source: str | Path | bytes | bytearray, filename: str | None = No
     if not data.strip():
         raise RadNomoError(f"'{name}' is empty.")
     frame = _read_excel(data, name) if suffix == ".xlsx" else _read_delimited(data, name, _TABLE_SUFFIXES[suffix])
+    if len(frame) > MAX_TABLE_ROWS or frame.shape[1] > MAX_TABLE_COLUMNS:
+        raise RadNomoError(f"'{name}' has {len(frame):,} rows and {frame.shape[1]:,} columns; RadNomo reads tables "
+                           f"of up to {MAX_TABLE_ROWS:,} patients and {MAX_TABLE_COLUMNS:,} columns.")
     return _tidy_columns(frame, name)
 
 
@@ -180,9 +186,15 @@ def _read_excel(data: bytes, name: str) -> pd.DataFrame:
         raise RadNomoError(f"'{name}' is not a valid .xlsx workbook; save it from your spreadsheet as .xlsx or CSV.")
     try:
         # header=None: pandas would silently rename duplicate headers ("x", "x.1"); _tidy_columns checks them.
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl", header=None)
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, engine="openpyxl", header=None)
     except Exception as error:  # openpyxl raises many types for corrupt workbooks
         raise RadNomoError(f"'{name}' could not be read as a workbook ({type(error).__name__}: {error}).") from error
+    filled = {sheet: frame for sheet, frame in sheets.items() if not frame.dropna(how="all").empty}
+    if len(filled) > 1:
+        # Reading the first sheet silently could analyse the wrong table (a data dictionary, a pivot).
+        raise RadNomoError(f"'{name}' has {len(filled)} sheets with data ({', '.join(map(str, filled))}); keep the "
+                           "cohort on one sheet (delete or move the others) or save that sheet as CSV.")
+    frame = next(iter(filled.values()), next(iter(sheets.values())))
     return _header_from_first_row(frame, name)
 
 
@@ -196,12 +208,18 @@ def _header_from_first_row(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFrame:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Excel's "Unicode text")
+        data = data.decode("utf-16").encode("utf-8")
     if b"\x00" in data[:4096]:
-        raise RadNomoError(f"'{name}' looks like a binary file, not a text table; export it as CSV.")
+        raise RadNomoError(f"'{name}' looks like a binary file (or UTF-16 text without a byte-order mark), not a "
+                           "text table; export it as CSV (UTF-8).")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
+    if delimiter == "," and "," not in text.split("\n", 1)[0]:
+        # A "CSV" from a European spreadsheet is often separated by semicolons.
+        delimiter = next((d for d in (";", "\t", "|") if d in text.split("\n", 1)[0]), ",")
     if delimiter is None:
         try:
             delimiter = _sniff_delimiter(text)
@@ -556,3 +574,72 @@ def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit
         {0: spec.outcome_labels[0], 1: spec.outcome_labels[1]})})
     return baseline_table(with_outcome, in_test, continuous=spec.continuous,
                           categorical=(spec.outcome_column, *spec.categorical), group_labels=labels)
+
+
+def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name: str = "feature table",
+                           id_column: str = "ID", refuse_constant: bool = True) -> pd.DataFrame:
+    """Check a feature table (one row per patient, one numeric column per feature) against a cohort.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As read: the IDs in ``id_column``, in a column named "ID", or in the index.
+    cohort_ids : sequence of str
+        The open cohort's patient IDs.
+    name : str
+        How messages call the table.
+    refuse_constant : bool
+        Refuse columns with a single value (they carry no information; a new study's table should
+        not have them). External cohorts may legitimately have some, so they pass False.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Float features indexed by ID (str), pyradiomics' ``diagnostics_*`` columns left out.
+
+    Raises
+    ------
+    RadNomoError
+        For missing or duplicated IDs, IDs not in the cohort, text, infinite, all-missing or
+        constant columns, or no feature column at all.
+    """
+    frame = table
+    for candidate in (id_column, "ID", "id", "patient_id"):
+        if candidate in frame.columns:
+            frame = frame.set_index(candidate)
+            break
+    frame = frame.copy()
+    if frame.index.hasnans:
+        raise RadNomoError(f"the {name} has rows without a patient ID.")
+    frame.index = frame.index.astype(str).str.strip()
+    frame.index.name = "ID"
+    duplicated = frame.index[frame.index.duplicated()].unique().tolist()
+    if duplicated:
+        raise RadNomoError(f"the {name} has {len(duplicated)} duplicated ID(s), e.g. {duplicated[:3]}; one row per "
+                           "patient.")
+    frame = frame[[c for c in frame.columns if not str(c).startswith("diagnostics_")]]
+    if frame.shape[1] == 0:
+        raise RadNomoError(f"the {name} has no feature columns.")
+    text = [c for c in frame.columns if pd.to_numeric(frame[c], errors="coerce").notna().sum()
+            < frame[c].notna().sum()]
+    if text:
+        raise RadNomoError(f"the {name} has {len(text)} column(s) with text, e.g. {text[:3]}; features must be "
+                           "numbers (is the ID column named 'ID'?).")
+    frame = frame.apply(pd.to_numeric).astype(float)
+    shared = frame.index.intersection(pd.Index([str(i) for i in cohort_ids]))
+    if len(shared) == 0:
+        raise RadNomoError(f"none of the {name}'s {len(frame)} IDs (e.g. {frame.index[:3].tolist()}) are patients "
+                           f"of the cohort (e.g. {list(cohort_ids)[:3]}).")
+    values = frame.to_numpy()
+    infinite = frame.columns[np.isinf(values).any(axis=0)].tolist()
+    if infinite:
+        raise RadNomoError(f"the {name} has infinite values in {len(infinite)} column(s), e.g. {infinite[:3]}.")
+    empty = frame.columns[frame.isna().all()].tolist()
+    if empty:
+        raise RadNomoError(f"the {name} has {len(empty)} column(s) without any value, e.g. {empty[:3]}; remove them.")
+    if refuse_constant:
+        constant = frame.columns[frame.nunique(dropna=True) <= 1].tolist()
+        if constant:
+            raise RadNomoError(f"the {name} has {len(constant)} constant column(s), e.g. {constant[:3]}; they carry "
+                               "no information: remove them.")
+    return frame

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec, validate_cohort
+from core.cohort import CohortSpec, validate_cohort, validate_feature_table
 from core.errors import RadNomoError
 
 __all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range", "cohort_aucs", "main"]
@@ -48,14 +48,9 @@ def validate_external(cohort: pd.DataFrame, features: dict[str, pd.DataFrame], s
     for name, table in features.items():
         if table is None:
             continue
-        if spec.id_column in table.columns:
-            table = table.set_index(spec.id_column)
-        elif "ID" in table.columns:
-            table = table.set_index("ID")
-        table.index = table.index.astype(str)
+        table = validate_feature_table(table, ids, name=f"external {name} feature table", id_column=spec.id_column,
+                                       refuse_constant=False)
         shared = ids.intersection(table.index)
-        if len(shared) == 0:
-            raise RadNomoError(f"none of the external cohort's patient IDs are in its {name} feature table.")
         if len(shared) < len(ids):
             missing = [i for i in ids if i not in table.index]
             raise RadNomoError(f"{len(missing)} external patient(s) have no {name} features, e.g. {missing[:3]}.")

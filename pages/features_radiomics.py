@@ -10,6 +10,7 @@ import SimpleITK as sitk
 import streamlit as st
 
 import ui
+from core.cohort import validate_feature_table
 from core.errors import RadNomoError
 from core.extraction.batch import ExtractionSettings, run_batch
 from core.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
@@ -107,6 +108,20 @@ if status is not None:
 # 3. The feature table
 # ---------------------------------------------------------------------------------------------
 st.subheader("3. Feature table")
+with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV, XLSX or Parquet)"):
+    st.caption("One row per patient: the patient ID (column 'ID' or the cohort's ID column), then one numeric column "
+               "per feature; pyradiomics' diagnostics_* columns are left out. New patients cannot be scored from CT "
+               "with imported features (their extraction settings are unknown).")
+    imported = st.file_uploader("Feature table", type=["csv", "tsv", "txt", "xlsx", "parquet"],
+                                key="fr_import_upload")
+    if imported is not None and st.button("Use this feature table", key="fr_import"):
+        with ui.guard():
+            table = validate_feature_table(ui.read_any_table(imported.getvalue(), imported.name),
+                                           study.cohort[study.spec.id_column], name=f"feature table '{imported.name}'",
+                                           id_column=study.spec.id_column)
+            study.radiomics, study.radiomics_reader2 = table, None
+            study.radiomics_source, study.radiomics_settings = f"imported from {imported.name}", None
+            st.success(f"{table.shape[0]} cases × {table.shape[1]} features imported from {imported.name}.")
 if study.radiomics is None:
     st.info("No radiomics features yet: run an extraction above.")
 else:
