@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import results  # noqa: E402
 from core.deep.model import AE3D, AEConfig  # noqa: E402
 from core.deep.train import _weighted_mse, set_determinism  # noqa: E402
 
@@ -64,6 +65,7 @@ def main() -> int:
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--base-channels", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
     config = AEConfig(crop_size=args.crop, base_channels=args.base_channels, batch_size=args.batch)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -71,10 +73,14 @@ def main() -> int:
           f"batch {args.batch}, {args.samples} samples; torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     print("| device | training samples/s | inference samples/s | peak memory (MiB) |")
     print("|---|---|---|---|")
+    rows: list[dict] = []
     for device in devices:
         row = measure(device, config, args.samples)
         name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
         print(f"| {name} | {row['train']:.1f} | {row['infer']:.1f} | {row['peak_mib']:.0f} |")
+        rows += [results.row(f"autoencoder training, {name}, crop {args.crop}^3", row["train"], "samples/s"),
+                 results.row(f"autoencoder inference, {name}, crop {args.crop}^3", row["infer"], "samples/s")]
+    results.write(args.json, rows)
     return 0
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import results  # noqa: E402
 from core.evaluation import delong_test  # noqa: E402
 
 R_SCRIPT = """
@@ -41,7 +42,7 @@ cat(t, test$p.value, "\\n")
 PAGES = ["pages/selection.py", "pages/models.py", "pages/evaluation.py", "pages/nomogram.py", "pages/lm_type.py"]
 
 
-def bench_delong(n: int) -> None:
+def bench_delong(n: int) -> list[dict]:
     rng = np.random.default_rng(0)
     y = (rng.random(n) < 0.3).astype(int)
     a = y * 0.8 + rng.normal(size=n)
@@ -51,6 +52,7 @@ def bench_delong(n: int) -> None:
     result = delong_test(y, a, b)
     ours = time.perf_counter() - start
     print(f"DeLong, n = {n:,}: RadNomo {ours:.3f} s (p = {result.p_value:.3g})")
+    reference = None
     if shutil.which("Rscript") and subprocess.run(["Rscript", "-e", "library(pROC)"], check=False,
                                                   capture_output=True).returncode == 0:
         with tempfile.TemporaryDirectory() as tmp:
@@ -62,14 +64,18 @@ def bench_delong(n: int) -> None:
         seconds, p_value = (float(v) for v in out.stdout.split())
         print(f"DeLong, n = {n:,}: R pROC {seconds:.3f} s (p = {p_value:.3g}); ratio (pROC / RadNomo) "
               f"{seconds / ours:.1f}")
+        reference = seconds
+    return [results.row(f"paired DeLong test, n = {n:,}", ours, "s", reference=reference,
+                        reference_tool="R pROC roc.test" if reference is not None else None)]
 
 
-def bench_pages() -> None:
+def bench_pages() -> list[dict]:
     import os
 
     from streamlit.testing.v1 import AppTest
 
     os.environ.setdefault("RADNOMO_WORKSPACE", tempfile.mkdtemp(prefix="radnomo-bench-"))
+    rows = []
     for page in PAGES:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         at.run()
@@ -81,16 +87,20 @@ def bench_pages() -> None:
         again = time.perf_counter() - start
         status = "error" if at.exception or at.error else "ok"
         print(f"page {page:24s} first {first:6.2f} s   warm {again:5.2f} s   {status}")
+        rows.append(results.row(f"page {page}, warm re-render ({status}; first {first:.1f} s)", again, "s"))
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--no-pages", action="store_true")
+    parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
-    bench_delong(args.n)
+    rows = bench_delong(args.n)
     if not args.no_pages:
-        bench_pages()
+        rows += bench_pages()
+    results.write(args.json, rows)
     return 0
 
 

@@ -24,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import results  # noqa: E402
 from core.extraction.batch import read_manifest  # noqa: E402
 from core.extraction.radiomics import SHIPPED_PARAMS  # noqa: E402
 
@@ -40,6 +41,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=8, help="number of cases (those with files on disk)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--params", default="study", choices=sorted(SHIPPED_PARAMS))
+    parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
 
     manifest = read_manifest(args.manifest)
@@ -70,6 +72,11 @@ def main() -> int:
     print(f"| RadNomo core.extract (--workers {args.workers}) | {ours:.1f} | {60 * n / ours:.1f} |")
     print(f"| RadNomo re-run from the feature store | {cached:.1f} | {60 * n / cached:.1f} |")
     print(f"ratio RadNomo / pyradiomics (cases per minute): {reference / ours:.2f}")
+    results.write(args.json, [
+        results.row(f"radiomics extraction, {n} cases, '{args.params}' params, {args.workers} workers", ours, "s",
+                    reference=reference, reference_tool="pyradiomics CLI"),
+        results.row(f"the same {n} cases again (feature store)", cached, "s", reference=reference,
+                    reference_tool="pyradiomics CLI")])
     return 0
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import results  # noqa: E402
 from core.selection import lasso_cv
 
 R_SCRIPT = """
@@ -53,6 +54,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=701)
     parser.add_argument("--features", type=int, default=2437)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
     X, y, foldid = problem(args.rows, args.features, args.seed)
 
@@ -89,6 +91,8 @@ def main() -> int:
         reference, reference_s = "scikit-learn LogisticRegressionCV", time.perf_counter() - start
         print(f"{reference}: {reference_s:.2f} s")
     print(f"ratio ({reference} / RadNomo): {reference_s / ours_s:.2f}")
+    results.write(args.json, [results.row(f"LASSO 10-fold CV, {args.rows} x {args.features}, 100 lambdas", ours_s,
+                                          "s", reference=reference_s, reference_tool=reference)])
     return 0
 
 

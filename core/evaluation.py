@@ -172,7 +172,8 @@ def compare_models(y, scores: Mapping[str, Sequence[float]], *, holm: bool = Fal
             rows.append({"model_a": names[i], "model_b": names[j], "auc_a": result.auc_a, "auc_b": result.auc_b,
                          "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
                          "z": result.z, "p_value": result.p_value})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["model_a", "model_b", "auc_a", "auc_b", "difference", "ci_low", "ci_high",
+                                        "z", "p_value"])
     if holm and len(table):
         from statsmodels.stats.multitest import multipletests
 

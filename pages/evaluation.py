@@ -43,6 +43,13 @@ with ui.guard():
     outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
     models = [m for m in MODEL_NAMES if m in predictions.columns]
     cohorts = {"train": list(study.split.train_ids), "test": list(study.split.test_ids)}
+    test_events = int(outcome.loc[cohorts["test"]].sum())
+    test_non_events = len(cohorts["test"]) - test_events
+    if min(test_events, test_non_events) < 10:
+        st.warning(f"The test cohort has {test_events} event(s) and {test_non_events} non-event(s): its AUC, "
+                   "metrics and calibration rest on very few patients and their intervals are wide (fewer than 10 "
+                   "of a class). Consider a larger test fraction (Cohort page) or the Internal validation page.",
+                   icon=":material/warning:")
 
     options = st.columns([2, 1, 1, 1])
     rule = options[0].radio("Cut-off", CUTOFF_RULES, horizontal=True, key="ev_rule",
@@ -116,6 +123,8 @@ with ui.guard():
     # -----------------------------------------------------------------------------------------
     st.subheader("DeLong tests: every pair of models")
     holm = st.toggle("Holm correction for the number of comparisons", key="ev_holm")
+    if len(models) < 2:
+        st.caption("Only one model so far: DeLong tests need two (add features for the scores).")
     pair_columns = st.columns(2)
     for column, (cohort, ids) in zip(pair_columns, cohorts.items()):
         pairs = compare_models(outcome.loc[ids], {m: predictions.loc[ids, m] for m in models}, holm=holm)
