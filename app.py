@@ -28,6 +28,8 @@ PAGES = [
     st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
     st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),
     st.Page("pages/external.py", title="External validation", icon=":material/compare_arrows:"),
+    st.Page("pages/walkthrough.py", title="Guided tour", icon=":material/tour:"),
+    st.Page("pages/teaching.py", title="Teaching", icon=":material/school:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -410,6 +410,37 @@ def study_predictions(study: StudyState) -> pd.DataFrame:
     return _predictions_cached(study, study.model_settings.to_dict(), _data_token(study))
 
 
+@st.cache_data(max_entries=1, show_spinner=False)
+def sample_truth() -> pd.DataFrame:
+    """The sample cohort's hidden phenotype (generator_truth.csv): for teaching only, never a predictor."""
+    from core.paths import SAMPLE_DIR
+
+    return pd.read_csv(SAMPLE_DIR / "generator_truth.csv", dtype={"patient_id": str})
+
+
+@st.cache_resource(show_spinner="Learning how the sample's features follow its hidden phenotype...")
+def sample_emulators() -> dict:
+    """:class:`core.teaching.FeatureEmulator` per feature kind, fitted on the rendered sample cohort."""
+    from core.teaching import FeatureEmulator
+
+    truth = sample_truth()
+    return {kind: FeatureEmulator.fit(truth, pd.read_parquet(path))
+            for kind, path in (("radiomics", SAMPLE_RADIOMICS), ("deep", SAMPLE_DEEP))}
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the pipeline twice: honest and leaky screening...")
+def _leakage_cached(_study: StudyState, settings: dict, token: str) -> pd.DataFrame:
+    from core.teaching import leakage_demo
+
+    return leakage_demo(_study.cohort, _study.spec, _study.split.train_ids, _study.split.test_ids,
+                        study_features(_study), ModelSettings.from_dict(settings))
+
+
+def leakage(study: StudyState) -> pd.DataFrame:
+    """Test AUCs of the open study's models with training-only vs all-patient screening."""
+    return _leakage_cached(study, study.model_settings.to_dict(), _data_token(study))
+
+
 @st.cache_data(max_entries=4, show_spinner="Writing the report...")
 def _report_cached(_study: StudyState, settings: dict, token: str):
     from core.report import ReportInputs, build_report
@@ -494,6 +525,23 @@ def predictor_inputs(variables: list[str], levels: dict, train: pd.DataFrame, pr
     return row
 
 
+def nomogram_plot(nomogram, points: dict | None = None, total: float | None = None):
+    """(plotly figure, axes) of a :class:`core.modeling.Nomogram` with clinical labels, the patient marked."""
+    from core.figures import nomogram_figure
+
+    axes = {}
+    for variable in nomogram.variables:
+        axis = nomogram.axis(variable)
+        axis["label"] = [f"{v:g}" if not isinstance(v, str) else v for v in axis["value"]]
+        if variable not in nomogram.levels and len(axis) > 8:
+            axis.loc[1::2, "label"] = ""  # every other tick label, so they do not overlap
+        axes[variable] = axis
+    labels = {v: variable_label(v) for v in nomogram.variables}
+    figure = nomogram_figure(axes, labels, nomogram.total_points_axis(), nomogram.risk_axis(),
+                             patient_points=points, patient_total=total)
+    return figure, axes
+
+
 def format_p(p: float) -> str:
     """A p-value as tables print it: '< 0.001', or three decimals; '' when not tested."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
@@ -518,10 +566,28 @@ def parquet_download(frame: pd.DataFrame, filename: str, *, label: str, key: str
                        icon=":material/download:")
 
 
+TEACHING_KEY = "teaching"  # plain session value, mirrored from the sidebar toggle (widget state is dropped
+# whenever a run does not draw its widget; the mirror survives)
+
+
+def explain(page: str) -> None:
+    """In teaching mode, the page's plain-language explanation and its reference (core.teaching)."""
+    if not st.session_state.get(TEACHING_KEY):
+        return
+    from core.teaching import EXPLANATIONS
+
+    explanation = EXPLANATIONS[page]
+    st.info(f"**{explanation.title}.** {explanation.text}\n\n*Reference:* {explanation.reference}",
+            icon=":material/school:")
+
+
 def study_sidebar() -> None:
-    """The sidebar's summary of the open study (shown on every page)."""
+    """The sidebar's summary of the open study and the teaching toggle (shown on every page)."""
     study = get_study()
     with st.sidebar:
+        st.session_state[TEACHING_KEY] = st.toggle(
+            "Teaching mode", value=bool(st.session_state.get(TEACHING_KEY, False)), key="teaching_toggle",
+            help="Adds a short explanation of what each page shows and how to read it, with a reference.")
         st.caption("Open study")
         st.markdown(f"**{study.name}**")
         st.markdown(f"{len(study.cohort)} patients · {study.n_events} events · "

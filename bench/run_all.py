@@ -4,7 +4,8 @@
 
 Runs each bench script in its own process (so one's caches and threads cannot help another):
 extraction vs the pyradiomics CLI, autoencoder throughput, LASSO-CV vs R's cv.glmnet (scikit-learn
-where R is absent), DeLong at n = 10^6 vs R's pROC, and the dashboard pages' render times. Prints
+where R is absent), DeLong at n = 10^6 vs R's pROC, the dashboard pages' render times and the
+teaching what-if re-run. Prints
 a Markdown table (ratio > 1 = RadNomo faster) and writes it to ``--out``. ``--quick`` uses smaller
 problems (4 extraction cases, 16 autoencoder samples) for a fast look.
 """
@@ -27,7 +28,8 @@ def _scripts(quick: bool) -> list[list[str]]:
     return [["extraction.py", "--cases", "4" if quick else "8"],
             ["autoencoder.py", "--samples", "16" if quick else "48"],
             ["lasso.py"],
-            ["evaluation.py"]]
+            ["evaluation.py"],
+            ["what_if.py"]]
 
 
 def _value(value: float | None, unit: str) -> str:

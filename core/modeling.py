@@ -594,6 +594,23 @@ class Nomogram:
         """Predicted probability for one patient, read off the total-points axis."""
         return float(1 / (1 + np.exp(-self.linear_predictor_at(self.total_points(row)))))
 
+    def what_if(self, row: dict | pd.Series, predictor: str, values=None) -> pd.DataFrame:
+        """One patient with ``predictor`` moved over ``values`` (default: its levels, or 60 steps across
+        its axis), everything else fixed: ``value``, ``points``, ``total_points``, ``probability``."""
+        if predictor not in self.ticks:
+            raise RadNomoError(f"'{predictor}' is not a predictor of this model; its predictors are {self.variables}.")
+        if values is None:
+            ticks = self.ticks[predictor]
+            values = list(ticks) if predictor in self.levels else np.linspace(float(ticks.min()), float(ticks.max()),
+                                                                              60)
+        rows = []
+        for value in values:
+            moved = {**dict(row), predictor: value}
+            total = self.total_points(moved)
+            rows.append({"value": value, "points": self.points(predictor, value), "total_points": total,
+                         "probability": float(1 / (1 + np.exp(-self.linear_predictor_at(total))))})
+        return pd.DataFrame(rows)
+
     def axis(self, predictor: str) -> pd.DataFrame:
         """The variable's tick values and their points (for drawing)."""
         return pd.DataFrame({"value": self.ticks[predictor],

@@ -32,6 +32,7 @@ def _keep_valid_choices(key: str, options: list[str]) -> None:
 
 
 st.title("Cohort")
+ui.explain("cohort")
 
 # ---------------------------------------------------------------------------------------------
 # 1. Open a table

@@ -34,6 +34,7 @@ ui.enter_page("pages/evaluation.py")
 st.title("Evaluation")
 st.caption("Every model is fitted and every cut-off chosen on the training cohort; the test cohort only measures. "
            "Higher predicted probability = more likely an event; positive when probability ≥ cut-off.")
+ui.explain("evaluation")
 study = ui.get_study()
 spec = study.spec
 labels = spec.outcome_labels

@@ -36,6 +36,7 @@ st.title("External validation and subgroups")
 st.caption("Nothing is refitted here: the training cohort's models and cut-offs score every other cohort. Add "
            "external cohorts (a clinical table with the study's columns and its feature tables) and compare them "
            "with the training and test cohorts and with subgroups, in one panel.")
+ui.explain("external")
 study = ui.get_study()
 spec = study.spec
 externals: dict = st.session_state.setdefault(EXTERNAL_KEY, {})

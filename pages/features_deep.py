@@ -25,6 +25,7 @@ st.title("Features - deep")
 st.caption("A 3D convolutional autoencoder learns to reconstruct the ROI-centred CT crop (1 mm, abdomen window) "
            "with the tumour mask as a second channel; its latent vector is the deep-feature set. It is trained on "
            "the training cohort only.")
+ui.explain("features_deep")
 study = ui.get_study()
 
 st.subheader("1. Cases")

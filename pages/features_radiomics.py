@@ -28,6 +28,7 @@ PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image
                  "original", "Upload a params YAML": "upload"}
 
 st.title("Features - radiomics")
+ui.explain("features_radiomics")
 study = ui.get_study()
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from core.study import export_study, import_study, list_studies
 ui.enter_page("pages/home.py")
 
 st.title("RadNomo")
+ui.explain("home")
 st.markdown(
     "From CT images to a clinical nomogram, in the browser: **radiomics and deep features** from the "
     "tumour ROI, **leakage-free screening** on the training cohort (variance, Spearman redundancy, t-test, "

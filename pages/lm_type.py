@@ -17,6 +17,7 @@ st.title("Synchronous vs metachronous")
 st.caption("Among the patients with the event, do the scores (fitted for event vs no event) also tell the event "
            "types apart? The study found higher DL-radiomics scores in synchronous liver metastasis. Cut-offs are "
            "chosen by Youden's index on the training cohort's event patients.")
+ui.explain("lm_type")
 study = ui.get_study()
 spec = study.spec
 

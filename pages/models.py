@@ -21,6 +21,7 @@ st.title("Models")
 st.caption("Scores are the linear predictor (log-odds) of a logistic regression on the LASSO-selected features; the "
            "clinical model uses the clinical variables you pick; the fused model adds the DL-radiomics score to "
            "them. All are fitted on the training cohort with the Selection page's thresholds.")
+ui.explain("models")
 study = ui.get_study()
 spec = study.spec
 

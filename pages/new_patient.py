@@ -26,6 +26,7 @@ st.title("New patient")
 st.caption("The study's frozen models score a patient from the CT and tumour mask: the same pre-processing, only "
            "the radiomics features the scores use, the study's autoencoder for the deep features; then the "
            "DL-radiomics score, the nomogram points and the risk with its 95 % CI.")
+ui.explain("new_patient")
 study = ui.get_study()
 spec = study.spec
 

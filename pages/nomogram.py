@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core.figures import OUTCOME_COLOURS, nomogram_figure
+from core.figures import OUTCOME_COLOURS
 from core.pipeline import FUSED_SCORE
 
 ui.enter_page("pages/nomogram.py")
@@ -18,6 +18,7 @@ st.title("Nomogram")
 st.caption("Each predictor earns points (the one with the widest effect spans 0-100); the total points read off "
            "as the predicted risk. Points are on the scale of R's rms::nomogram; the model is fitted on the "
            "training cohort.")
+ui.explain("nomogram")
 study = ui.get_study()
 spec = study.spec
 
@@ -76,17 +77,27 @@ with ui.guard():
     right.plotly_chart(histogram, key="nom_distribution")
 
     # -----------------------------------------------------------------------------------------
+    st.subheader("What if?")
+    moved = st.selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
+                         format_func=ui.variable_label)
+    curve = nomogram.what_if(row, moved)
+    what_if = go.Figure()
+    what_if.add_trace(go.Scatter(x=curve["value"], y=curve["probability"], mode="lines+markers"
+                                 if moved in nomogram.levels else "lines", name="predicted risk"))
+    what_if.add_trace(go.Scatter(x=[row[moved]], y=[probability], mode="markers", name="this patient",
+                                 marker={"size": 13, "color": "black"}))
+    what_if.update_layout(title=f"Predicted risk as {ui.variable_label(moved)} changes", height=320,
+                          xaxis_title=ui.variable_label(moved), yaxis_title="predicted probability",
+                          yaxis_range=[0, 1], margin={"t": 40})
+    st.plotly_chart(what_if, key="nom_whatif_figure")
+    low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
+    st.caption(f"Across its range, {ui.variable_label(moved)} alone moves this patient's risk from "
+               f"{low['probability']:.1%} to {high['probability']:.1%} ({high['points'] - low['points']:.0f} points); "
+               "the calculator above shows points, risk and position for the value you enter.")
+
+    # -----------------------------------------------------------------------------------------
     st.subheader("The nomogram")
-    axes = {}
-    for variable in nomogram.variables:
-        axis = nomogram.axis(variable)
-        axis["label"] = [f"{v:g}" if not isinstance(v, str) else v for v in axis["value"]]
-        if variable not in nomogram.levels and len(axis) > 8:
-            axis.loc[1::2, "label"] = ""  # every other tick label, so they do not overlap
-        axes[variable] = axis
-    labels = {v: ui.variable_label(v) for v in nomogram.variables}
-    figure = nomogram_figure(axes, labels, nomogram.total_points_axis(), nomogram.risk_axis(),
-                             patient_points=points, patient_total=total)
+    figure, axes = ui.nomogram_plot(nomogram, points, total)
     st.plotly_chart(figure, key="nom_figure", config={"toImageButtonOptions": {"format": "svg"}})
     st.caption(f"1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log-odds scale; intercept and the smallest "
                f"contributions give log-odds {nomogram.linear_predictor_at(0):.3f} at 0 points.")

@@ -19,6 +19,7 @@ st.title("Selection")
 st.caption("Every step is fitted on the training cohort only; the test cohort never reaches it. Change a threshold "
            "and the funnel, the LASSO and the selected features follow. The settings here are used by the Models "
            "page.")
+ui.explain("selection")
 study = ui.get_study()
 families = ui.study_families(study)
 if not families:

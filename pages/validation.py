@@ -23,6 +23,7 @@ st.caption("The training AUC of a model chosen from thousands of features is opt
            "repeats the whole pipeline (screening, LASSO-CV, scores, clinical and fused models) on resamples of "
            "the training cohort and subtracts the average optimism; repeated cross-validation refits it on folds "
            "and scores the held-out patients. Neither touches the test cohort.")
+ui.explain("validation")
 study = ui.get_study()
 spec = study.spec
 results: dict = st.session_state.setdefault(RESULTS_KEY, {})
