@@ -1,6 +1,6 @@
-"""A real browser against a running dashboard: open the sample study -> change a selection threshold ->
-Evaluation -> change a nomogram input -> download the report. Screenshots of each step are kept in
-``artifacts/e2e/`` (or ``$RADNOMO_E2E_ARTIFACTS``) for whoever reads the CI run.
+"""A real browser against a running dashboard: open the sample study (teaching mode on) -> change a
+selection threshold -> Evaluation -> change a nomogram input -> download the report. Screenshots of each
+step are kept in ``artifacts/e2e/`` (or ``$RADNOMO_E2E_ARTIFACTS``) for whoever reads the CI run.
 
 The browser is Debian's ``chromium`` driven by Python playwright (never ``playwright install``: it
 downloads a browser, which this machine cannot). Skipped with a reason where either is missing.
@@ -82,9 +82,7 @@ def browser_page():
 def _settle(page, seconds: float = 0.5) -> None:
     """Wait until Streamlit has finished running the script (no 'Running...' status, no spinner)."""
     time.sleep(seconds)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-        "!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=300_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=300_000)
     time.sleep(0.3)
 
 
@@ -124,7 +122,10 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
     _settle(page, 1.0)
     page.get_by_text("1001 patients").first.wait_for()
     _no_errors(page)
-    _shot(page, "1_home_sample_study")
+    page.get_by_text("Teaching mode").click()  # the real sidebar toggle: every page now explains itself
+    page.get_by_text("What RadNomo does").first.wait_for()
+    _settle(page)
+    _shot(page, "1_home_sample_study_teaching_mode")
 
     _go(page, "Selection")
     page.get_by_role("heading", name="Selection").first.wait_for()
@@ -138,6 +139,7 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
     _no_errors(page)
     _shot(page, "2_selection_threshold_changed")
 
+    page.get_by_text("Screening and the LASSO").first.wait_for()  # teaching mode follows to other pages
     _go(page, "Evaluation")
     page.get_by_role("heading", name="Evaluation").first.wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
