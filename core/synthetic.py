@@ -116,8 +116,8 @@ class PhenotypeEffects:
     margin_sync: float = 0.30
     extent_lm: float = 0.13
     extent_sync: float = 0.20
-    infiltration_lm: float = 0.86
-    infiltration_sync: float = 1.35
+    infiltration_lm: float = 0.65
+    infiltration_sync: float = 1.01
 
     def shifts(self) -> dict[str, tuple[float, float]]:
         """``{trait: (lm shift, synchronous shift)}`` for every trait."""
