@@ -24,3 +24,17 @@ def test_reproduce_writes_tables_2_and_3(tmp_path, capsys):
     assert markdown.count("| study |") == 10 and "RadNomo" in markdown
     assert "| study |" in (tmp_path / "table3.md").read_text()
     assert "| test | fused | RadNomo |" in capsys.readouterr().out
+
+
+def test_the_sample_study_reproduces_the_study_s_test_cohort_findings():
+    """Issue 6's targets on the committed sample features: the study's order of the five models on the
+    test cohort, each AUC within 0.05 of the study's, and synchronous vs metachronous within 0.07 of .665."""
+    from core.reproduce import STUDY_AUC, reproduce
+
+    performance, by_type = reproduce()
+    test = performance[performance["cohort"] == "test"].set_index("model")["auc"]
+    for model, auc in test.items():
+        assert abs(auc - STUDY_AUC[("test", model)]) <= 0.05, (model, auc)
+    assert test["fused"] > test["dl_radiomics"] > max(test["dl"], test["radiomics"])
+    assert min(test["dl"], test["radiomics"]) > test["clinical"]
+    assert abs(by_type.set_index("model").loc["dl_radiomics", "auc"] - 0.665) <= 0.07

@@ -1,18 +1,19 @@
-"""AppTest of the Internal validation page: the sample study's saved bootstrap, and a repeated-CV run."""
+"""AppTest of the Internal validation page: apparent and test AUCs, and a repeated-CV run of the whole pipeline.
+
+(The bootstrap itself is tested on a small study in tests/core/test_validation.py; a resample of the full
+sample study takes most of a minute, too long for the page test.)"""
 
 from __future__ import annotations
 
 from tests.pages.apptest_helpers import dataframe_with, open_page
 
 
-def test_optimism_corrected_auc_lies_below_the_apparent_auc_and_cv_runs(workspace):
+def test_apparent_test_and_cross_validated_auc(workspace):
     at = open_page("pages/validation.py", timeout=300)
     assert not at.error, [e.value for e in at.error]
-    table = dataframe_with(at, "apparent (training)", "test", "optimism-corrected")
-    # The saved 200-resample run of the sample study (sample_data/validation) matches the default settings.
-    assert (table["optimism-corrected"] < table["apparent (training)"]).all()
-    assert (table["resamples"] >= 190).all()
-    assert any("Computed in advance" in info.value for info in at.info)
+    table = dataframe_with(at, "apparent (training)", "test")
+    assert len(table) == 5 and (table["apparent (training)"] > table["test"]).sum() >= 4
+    assert any("Run the bootstrap" in c.value for c in at.caption)
 
     at.number_input(key="val_folds").set_value(3)
     at.number_input(key="val_repeats").set_value(1).run()
