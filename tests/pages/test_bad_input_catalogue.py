@@ -8,10 +8,7 @@ behind each boundary have their own tests (test_cohort, test_archive, test_extra
 
 from __future__ import annotations
 
-import gzip
 import io
-import stat
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ import SimpleITK as sitk
 from streamlit.testing.v1 import AppTest
 
 from core.paths import DATA_ROOT_ENV
+from tests.archives import make_zip
 from tests.pages.apptest_helpers import open_page
 
 SHARED_CT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ibsi_ct_phantom"
@@ -51,16 +49,6 @@ def _xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def _zip(members: dict[str, bytes], *, link: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        if link:
-            info = zipfile.ZipInfo(link)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, "/etc/passwd")
-    return buffer.getvalue()
 
 
 def _nifti(array: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)) -> bytes:
@@ -99,7 +87,7 @@ def _dicom_missing_slice() -> bytes:
     rtstruct = sorted((SHARED_CT / "dicom" / "mask").glob("*.dcm")) if (SHARED_CT / "dicom").is_dir() else []
     members = {f"ct/{p.name}": p.read_bytes() for i, p in enumerate(series) if i != len(series) // 2}
     members.update({f"rtstruct/{p.name}": p.read_bytes() for p in rtstruct})
-    return _zip(members)
+    return make_zip(members)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +196,7 @@ def _very_large() -> bytes:
 
 
 def _study_zip(extra: dict[str, bytes]) -> bytes:
-    return _zip({"study.json": b"{}", **extra})
+    return make_zip({"study.json": b"{}", **extra})
 
 
 def _truncated_gz() -> bytes:
@@ -292,14 +280,14 @@ CATALOGUE = [
          "not a supported format"),
     Case("dicom-missing-slice", lambda: _patient_dicom(_dicom_missing_slice()), "missing", needs_shared=True),
     # Zips
-    Case("zip-dicom-path-traversal", lambda: _patient_dicom(_zip({"../evil.dcm": b"x"})), "path traversal"),
-    Case("zip-dicom-no-series", lambda: _patient_dicom(_zip({"readme.txt": b"nothing"})), "image series"),
-    Case("zip-study-symlink", lambda: _import_study(_zip({"study.json": b"{}"}, link="tables")), "symbolic link"),
+    Case("zip-dicom-path-traversal", lambda: _patient_dicom(make_zip({"../evil.dcm": b"x"})), "path traversal"),
+    Case("zip-dicom-no-series", lambda: _patient_dicom(make_zip({"readme.txt": b"nothing"})), "image series"),
+    Case("zip-study-symlink", lambda: _import_study(make_zip({"study.json": b"{}"}, link="tables")), "symbolic link"),
     Case("zip-study-bomb", lambda: _import_study(_study_zip({"cohort.parquet": b"\0" * 5_000_000})), "zip bomb"),
-    Case("zip-study-nested", lambda: _import_study(_study_zip({"inner.zip": _zip({"a": b"b"})})), "itself an archive"),
+    Case("zip-study-nested", lambda: _import_study(_study_zip({"inner.zip": make_zip({"a": b"b"})})), "itself an archive"),
     Case("zip-study-pickle", lambda: _import_study(_study_zip({"models.pkl": b"\x80\x04K\x01."})), "pickle"),
     Case("zip-study-not-a-zip", lambda: _import_study(b"just text"), "not a zip"),
-    Case("zip-study-traversal", lambda: _import_study(_zip({"../../outside.json": b"{}"})), "path traversal"),
+    Case("zip-study-traversal", lambda: _import_study(make_zip({"../../outside.json": b"{}"})), "path traversal"),
     # pyradiomics params YAML
     Case("yaml-unknown-key", lambda: _params(b"setting: {binWidthh: 25}\n"), "not valid pyradiomics parameters"),
     Case("yaml-unsafe-tag", lambda: _params(b"!!python/object/apply:os.system ['echo unsafe']\n"),
