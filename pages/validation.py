@@ -45,8 +45,9 @@ with ui.guard():
     st.subheader("Run")
     left, right = st.columns(2)
     n_boot = left.number_input("Bootstrap resamples", 10, 1000, 200, 10, key="val_n_boot",
-                               help="Harrell recommends at least 200. Each resample refits the whole pipeline "
-                                    "(about 5 s on 2 cores for the sample study).")
+                               help="Harrell recommends at least 200. Each resample refits the whole pipeline: "
+                                    "45-110 s on 2 cores for the full sample study (the LASSO path on "
+                                    "resampled patients converges slowly), seconds for small studies.")
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="val_seed")
     if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:"):
         progress = st.progress(0.0, text="Refitting the pipeline on bootstrap resamples...")
