@@ -432,8 +432,9 @@ def sample_emulators() -> dict:
 def _leakage_cached(_study: StudyState, settings: dict, token: str) -> pd.DataFrame:
     from core.teaching import leakage_demo
 
+    chosen = ModelSettings.from_dict(settings)
     return leakage_demo(_study.cohort, _study.spec, _study.split.train_ids, _study.split.test_ids,
-                        study_features(_study), ModelSettings.from_dict(settings))
+                        study_features(_study), chosen, honest=study_models(_study, chosen))
 
 
 def leakage(study: StudyState) -> pd.DataFrame:

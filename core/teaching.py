@@ -333,9 +333,13 @@ def what_if(emulators: dict[str, FeatureEmulator], spec: CohortSpec, *, n: int =
 
 
 def leakage_demo(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str], test_ids: Sequence[str],
-                 features: dict[str, pd.DataFrame], settings: ModelSettings | None = None) -> pd.DataFrame:
+                 features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
+                 honest=None) -> pd.DataFrame:
     """Test AUC of every model with screening done properly (training only) and with the classic leak
     (screening and LASSO on all patients, then the models fitted on training).
+
+    ``honest``: the study's models already fitted on ``train_ids`` with ``settings`` (the dashboard
+    has them cached), so only the leaky pipeline is fitted here.
 
     Returns one row per model: ``honest``, ``leaky`` (test AUCs) and ``inflation`` (leaky - honest).
     """
@@ -344,7 +348,8 @@ def leakage_demo(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str
     settings = settings or ModelSettings()
     data = cohort.set_index(spec.id_column)
     everyone = list(train_ids) + list(test_ids)
-    honest = fit_study_models(cohort, spec, train_ids, features, settings)
+    if honest is None:
+        honest = fit_study_models(cohort, spec, train_ids, features, settings)
     leaky_screening = {}
     for family in honest.screening:
         X = family_table(features, family).loc[everyone]
