@@ -32,6 +32,7 @@ DEVMAX = 0.999  # the path stops once this fraction of the null deviance is expl
 MIN_LAMBDAS = 5  # the stopping rules apply only after this many lambdas
 BIG = 9.9e35  # glmnet's stand-in for an infinite lambda
 PMIN = 1e-9  # fitted probabilities are kept in [PMIN, 1 - PMIN] in the weights
+NEWTON_AFTER = 10  # active-only sweeps without convergence before a Newton jump (covariance form)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,173 @@ def _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
 
 
 @njit(cache=True, nogil=True)
+def _descend_naive(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, threshold, iterations, max_iter):
+    """Coordinate descent on one quadratic approximation, each update through the n residuals.
+
+    Returns the new intercept and the running sweep count."""
+    while True:
+        iterations += 1
+        largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, False)
+        if largest < threshold or iterations > max_iter:
+            break
+        while True:  # the active set only
+            iterations += 1
+            largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, True)
+            if largest < threshold or iterations > max_iter:
+                break
+    return b0, iterations
+
+
+@njit(cache=True, nogil=True)
+def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, threshold, iterations, max_iter):
+    """The same coordinate descent as :func:`_descend_naive`, sweep for sweep, in covariance form.
+
+    Deep in the path of a problem with more rows than features (bootstrap resamples above all,
+    whose repeated rows come close to separation) one quadratic approximation can take thousands
+    of sweeps; each naive update costs O(n). Here the gradients g_k = x_k . r of the strong set
+    are kept up to date through the weighted Gram rows x_k . (v x_l), computed once per
+    approximation and only for features that move, so an update costs O(strong set) (glmnet's
+    type.gaussian = "covariance", applied to each IRLS step). The iterates are those of the naive
+    form up to rounding. ``r`` is not updated: the caller recomputes it from the new linear predictor.
+    """
+    n = xt.shape[1]
+    s = n_strong
+    rows = np.empty((s, n))  # the strong features, contiguous
+    for k in range(s):
+        rows[k] = xt[strong[k]]
+    g = rows @ r
+    c = rows @ v  # x_k . v: how the intercept moves each gradient
+    r_sum = 0.0
+    for i in range(n):
+        r_sum += r[i]
+    gram = np.empty((s, s))
+    have_row = np.zeros(s, dtype=np.bool_)
+    weighted = np.empty(n)
+    active_only = False
+    stalled = 0  # active-only sweeps in a row
+    while True:
+        iterations += 1
+        largest = 0.0
+        for k in range(s):
+            j = strong[k]
+            old = beta[j]
+            if active_only and old == 0.0:
+                continue
+            u = g[k] + xv[j] * old
+            a = abs(u) - lam
+            new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+            if new != old:
+                if not have_row[k]:
+                    for i in range(n):
+                        weighted[i] = v[i] * rows[k, i]
+                    gram[k] = rows @ weighted
+                    have_row[k] = True
+                d = new - old
+                beta[j] = new
+                row = gram[k]
+                for l in range(s):
+                    g[l] -= d * row[l]
+                r_sum -= d * c[k]
+                largest = max(largest, xv[j] * d * d)
+        d0 = r_sum / v_sum
+        if d0 != 0.0:
+            b0 += d0
+            for l in range(s):
+                g[l] -= d0 * c[l]
+            r_sum -= d0 * v_sum
+            largest = max(largest, v_sum * d0 * d0)
+        if largest < threshold or iterations > max_iter:
+            if not active_only:
+                break
+            active_only = False  # the active set settled: sweep the whole strong set again
+            stalled = 0
+        else:
+            active_only = True
+            stalled += 1
+            if stalled % NEWTON_AFTER == 0:
+                b0, r_sum = _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0, strong, s,
+                                         lam)
+    return b0, iterations
+
+
+@njit(cache=True, nogil=True)
+def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0, strong, s, lam):
+    """Jump towards the exact minimiser of the quadratic approximation on the current active set.
+
+    With the active set A and its signs fixed, the optimality conditions are linear:
+    x_k . r = lam sign(beta_k) for k in A and sum(r) = 0, a symmetric (|A| + 1) system in the
+    weighted Gram rows. Its solution is the minimiser over the orthant, and the objective is
+    convex along the segment to it, so moving as far as the first coefficient that would change
+    sign (set to zero there) always lowers it. Coordinate descent then goes on from the new point
+    and alone decides convergence, so the answer is the one it would reach, in far fewer sweeps
+    where the active features are strongly correlated. Returns the new intercept and sum(r).
+    """
+    n = rows.shape[1]
+    a = 0
+    active = np.empty(s, dtype=np.int64)
+    for k in range(s):
+        if beta[strong[k]] != 0.0:
+            active[a] = k
+            a += 1
+    if a == 0 or a + 1 >= n:
+        return b0, r_sum
+    for t in range(a):
+        k = active[t]
+        if not have_row[k]:
+            for i in range(n):
+                weighted[i] = v[i] * rows[k, i]
+            gram[k] = rows @ weighted
+            have_row[k] = True
+    system = np.empty((a + 1, a + 1))
+    rhs = np.empty(a + 1)
+    for t in range(a):
+        k = active[t]
+        for u in range(a):
+            system[t, u] = gram[k, active[u]]
+        system[t, a] = c[k]
+        system[a, t] = c[k]
+        beta_k = beta[strong[k]]
+        rhs[t] = g[k] - (lam if beta_k > 0 else -lam)
+    system[a, a] = v_sum
+    rhs[a] = r_sum
+    try:
+        step = np.linalg.solve(system, rhs)
+    except Exception:  # singular: leave it to coordinate descent
+        return b0, r_sum
+    for t in range(a + 1):
+        if not np.isfinite(step[t]):
+            return b0, r_sum
+    fraction = 1.0
+    first_zero = -1
+    for t in range(a):
+        old = beta[strong[active[t]]]
+        new = old + step[t]
+        if new == 0.0 or (new > 0) != (old > 0):
+            crossing = old / (old - new)
+            if crossing < fraction:
+                fraction = crossing
+                first_zero = t
+    for t in range(a):
+        k = active[t]
+        d = fraction * step[t]
+        if t == first_zero:
+            d = -beta[strong[k]]
+        beta[strong[k]] += d
+        if t == first_zero:
+            beta[strong[k]] = 0.0
+        row = gram[k]
+        for l in range(s):
+            g[l] -= d * row[l]
+        r_sum -= d * c[k]
+    d0 = fraction * step[a]
+    b0 += d0
+    for l in range(s):
+        g[l] -= d0 * c[l]
+    r_sum -= d0 * v_sum
+    return b0, r_sum
+
+
+@njit(cache=True, nogil=True)
 def _path(x, y, w, lambdas, stop_early, tol, max_iter):
     n, p = x.shape
     n_lam = lambdas.shape[0]
@@ -229,6 +397,11 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
     xt = x.T  # C-contiguous view of the column-ordered matrix
     grad[:] = np.abs(xt @ r)
 
+    # Covariance form where rows outnumber features: there the path runs deep (lambda.min.ratio
+    # 1e-4) towards near-separation and one approximation can take thousands of sweeps. With more
+    # features than rows the path ends early, sweeps are few and the Gram rows would cost more
+    # than they save (701 x 2,437: 1.8 s naive against 18 s).
+    covariance = p < n
     n_fitted = 0
     lam_prev = lambdas[0]
     for m in range(n_lam):
@@ -265,16 +438,12 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
                 beta_start = beta.copy()
                 # Coordinate descent on the quadratic approximation: a sweep over the strong set,
                 # then sweeps over the non-zero coefficients until they settle, and again.
-                while True:
-                    iterations += 1
-                    largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, False)
-                    if largest < threshold or iterations > max_iter:
-                        break
-                    while True:  # the active set only
-                        iterations += 1
-                        largest, b0 = _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, True)
-                        if largest < threshold or iterations > max_iter:
-                            break
+                if covariance:
+                    b0, iterations = _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam,
+                                                         threshold, iterations, max_iter)
+                else:
+                    b0, iterations = _descend_naive(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam,
+                                                    threshold, iterations, max_iter)
                 # New linear predictor; the IRLS loop ends when a whole quadratic step moved nothing.
                 for i in range(n):
                     eta[i] = b0
