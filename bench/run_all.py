@@ -28,6 +28,7 @@ def _scripts(quick: bool) -> list[list[str]]:
     return [["extraction.py", "--cases", "4" if quick else "8"],
             ["autoencoder.py", "--samples", "16" if quick else "48"],
             ["lasso.py"],
+            ["lasso.py", "--bootstrap", "--rows", "700", "--features", "180"],
             ["evaluation.py"],
             ["what_if.py"]]
 

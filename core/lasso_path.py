@@ -73,7 +73,7 @@ def binomial_deviance(y: np.ndarray, eta: np.ndarray, w: np.ndarray) -> float:
 
 
 def lasso_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, lambdas: np.ndarray, *, stop_early: bool,
-               tol: float = 1e-9, max_iter: int = 100_000) -> LassoPath:
+               tol: float = 1e-9, max_iter: int = 100_000, form: str = "auto") -> LassoPath:
     """Fit the lasso logistic path on already standardised features.
 
     Parameters
@@ -95,6 +95,11 @@ def lasso_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, lambdas: np.ndarray,
         up to ~2e-3 off the exact ones at the end of a wide path; 1e-9 keeps them within ~1e-6
         over the lambdas that decide the choice). The chosen solution is refined exactly by
         :func:`polish`.
+    form : {"auto", "naive", "covariance"}
+        How each quadratic approximation is solved: coordinate descent through the residuals
+        ("naive", glmnet's binomial default) or through weighted Gram rows with Newton jumps on the
+        active set ("covariance", much faster deep in a path with more rows than features). Both
+        reach the same solutions within ``tol``; "auto" takes covariance when rows outnumber features.
 
     Returns
     -------
@@ -104,7 +109,14 @@ def lasso_path(x: np.ndarray, y: np.ndarray, w: np.ndarray, lambdas: np.ndarray,
     yf = np.ascontiguousarray(y, dtype=np.float64)
     wf = np.ascontiguousarray(w, dtype=np.float64)
     lam = np.ascontiguousarray(lambdas, dtype=np.float64)
-    intercepts, coefs, dev_ratio, n_fitted = _path(xf, yf, wf, lam, stop_early, tol, max_iter)
+    if form not in ("auto", "naive", "covariance"):
+        raise ValueError(f"form must be auto, naive or covariance, not {form!r}")
+    # Covariance form where rows outnumber features: there the path runs deep (lambda.min.ratio
+    # 1e-4) towards near-separation and one approximation can take thousands of sweeps. With more
+    # features than rows the path ends early, sweeps are few and the Gram rows would cost more
+    # than they save (701 x 2,437: 1.8 s naive against 18 s).
+    covariance = xf.shape[1] < xf.shape[0] if form == "auto" else form == "covariance"
+    intercepts, coefs, dev_ratio, n_fitted = _path(xf, yf, wf, lam, stop_early, tol, max_iter, covariance)
     return LassoPath(lambdas=lam[:n_fitted].copy(), intercepts=intercepts[:n_fitted], coefs=coefs[:n_fitted],
                      dev_ratio=dev_ratio[:n_fitted])
 
@@ -367,7 +379,7 @@ def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
 
 
 @njit(cache=True, nogil=True)
-def _path(x, y, w, lambdas, stop_early, tol, max_iter):
+def _path(x, y, w, lambdas, stop_early, tol, max_iter, covariance):
     n, p = x.shape
     n_lam = lambdas.shape[0]
     intercepts = np.zeros(n_lam)
@@ -397,11 +409,6 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter):
     xt = x.T  # C-contiguous view of the column-ordered matrix
     grad[:] = np.abs(xt @ r)
 
-    # Covariance form where rows outnumber features: there the path runs deep (lambda.min.ratio
-    # 1e-4) towards near-separation and one approximation can take thousands of sweeps. With more
-    # features than rows the path ends early, sweeps are few and the Gram rows would cost more
-    # than they save (701 x 2,437: 1.8 s naive against 18 s).
-    covariance = p < n
     n_fitted = 0
     lam_prev = lambdas[0]
     for m in range(n_lam):
