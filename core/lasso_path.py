@@ -406,7 +406,7 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter, covariance):
 
     for i in range(n):
         r[i] = w[i] * (y[i] - ybar)
-    xt = x.T  # C-contiguous view of the column-ordered matrix
+    xt = np.ascontiguousarray(x.T)  # a view of the column-ordered matrix (typed C even for one feature)
     grad[:] = np.abs(xt @ r)
 
     n_fitted = 0

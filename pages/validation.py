@@ -46,8 +46,8 @@ with ui.guard():
     left, right = st.columns(2)
     n_boot = left.number_input("Bootstrap resamples", 10, 1000, 200, 10, key="val_n_boot",
                                help="Harrell recommends at least 200. Each resample refits the whole pipeline: "
-                                    "45-110 s on 2 cores for the full sample study (the LASSO path on "
-                                    "resampled patients converges slowly), seconds for small studies.")
+                                    "about 8 s on 2 cores for the full sample study (200 resamples: about "
+                                    "half an hour), a second or two for small studies.")
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="val_seed")
     if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:"):
         progress = st.progress(0.0, text="Refitting the pipeline on bootstrap resamples...")

@@ -43,3 +43,28 @@ def test_repeated_cv_refits_on_each_fold(small_study):
     assert set(table["repeat"]) == {1, 2} and set(table["fold"]) == {1, 2, 3}
     assert table["auc"].between(0, 1).all()
     assert set(table["model"]) >= {"clinical", "radiomics"}
+
+
+def test_the_bundled_sample_run_is_current_and_lowers_every_apparent_auc(sample_cohort):
+    """sample_data/validation (python -m core.validation --out sample_data/validation) must be the run of the
+    dashboard's default settings on the current split; re-run that command when either changes."""
+    from dataclasses import replace
+
+    from core.cohort import split_cohort
+    from core.paths import SAMPLE_DIR
+    from core.validation import load_saved_validation
+
+    train_ids = split_cohort(sample_cohort, SAMPLE_SPEC).train_ids
+    saved = load_saved_validation(SAMPLE_DIR / "validation", ModelSettings(), train_ids)
+    assert saved is not None, "sample_data/validation is stale: re-run python -m core.validation"
+    table = saved["optimism"]
+    assert saved["meta"]["n_boot"] == 200 and (table["n_boot"] >= 190).all()
+    assert (table["optimism"] > 0).all() and (table["corrected"] < table["apparent"]).all()
+    np.testing.assert_allclose(table["corrected"], table["apparent"] - table["optimism"])
+    runs = saved["runs"]
+    np.testing.assert_allclose((runs["boot_auc"] - runs["original_auc"]).groupby(runs["model"]).mean(),
+                               table["optimism"].loc[sorted(table.index)])
+    assert len(saved["cv"]) == saved["meta"]["folds"] * saved["meta"]["repeats"] * len(table)
+    other = replace(ModelSettings(), harmonise_by="scanner")
+    assert load_saved_validation(SAMPLE_DIR / "validation", other, train_ids) is None
+    assert load_saved_validation(SAMPLE_DIR / "validation", ModelSettings(), train_ids[1:]) is None
