@@ -256,6 +256,7 @@ def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, th
     weighted = np.empty(n)
     active_only = False
     stalled = 0  # active-only sweeps in a row
+    confirmed = False  # a converged-looking sweep has been checked by a Newton jump
     while True:
         iterations += 1
         largest = 0.0
@@ -289,15 +290,24 @@ def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, th
             largest = max(largest, v_sum * d0 * d0)
         if largest < threshold or iterations > max_iter:
             if not active_only:
-                break
+                if iterations > max_iter or confirmed:
+                    break
+                # A first sweep of small moves can be slow progress rather than the optimum: deep in
+                # the path one lambda step moves each coordinate by less than the threshold, and the
+                # solution would stay at the previous lambda's. Confirm with a Newton jump.
+                b0, r_sum, moved = _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0,
+                                                strong, s, lam)
+                confirmed = True
+                if moved < threshold:
+                    break
             active_only = False  # the active set settled: sweep the whole strong set again
             stalled = 0
         else:
             active_only = True
             stalled += 1
             if stalled % NEWTON_AFTER == 0:
-                b0, r_sum = _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0, strong, s,
-                                         lam)
+                b0, r_sum, _ = _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0, strong,
+                                            s, lam)
     return b0, iterations
 
 
@@ -309,10 +319,25 @@ def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
     x_k . r = lam sign(beta_k) for k in A and sum(r) = 0, a symmetric (|A| + 1) system in the
     weighted Gram rows. Its solution is the minimiser over the orthant, and the objective is
     convex along the segment to it, so moving as far as the first coefficient that would change
-    sign (set to zero there) always lowers it. Coordinate descent then goes on from the new point
+    sign (set to zero there) always lowers it; the jump is then solved again without that coefficient,
+    until one lands inside its orthant. Coordinate descent then goes on from the new point
     and alone decides convergence, so the answer is the one it would reach, in far fewer sweeps
-    where the active features are strongly correlated. Returns the new intercept and sum(r).
+    where the active features are strongly correlated. Returns the new intercept, sum(r) and
+    the largest weighted squared change made (0 when no step was taken).
     """
+    moved = 0.0
+    for _ in range(s + 1):  # each partial jump removes one coefficient
+        b0, r_sum, change, inside = _newton_once(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0,
+                                                 strong, s, lam)
+        moved = max(moved, change)
+        if inside:
+            break
+    return b0, r_sum, moved
+
+
+@njit(cache=True, nogil=True)
+def _newton_once(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0, strong, s, lam):
+    """One jump of :func:`_newton_step`; also returns whether it ended inside the orthant (or took no step)."""
     n = rows.shape[1]
     a = 0
     active = np.empty(s, dtype=np.int64)
@@ -321,7 +346,7 @@ def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
             active[a] = k
             a += 1
     if a == 0 or a + 1 >= n:
-        return b0, r_sum
+        return b0, r_sum, 0.0, True
     for t in range(a):
         k = active[t]
         if not have_row[k]:
@@ -344,12 +369,13 @@ def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
     try:
         step = np.linalg.solve(system, rhs)
     except Exception:  # singular: leave it to coordinate descent
-        return b0, r_sum
+        return b0, r_sum, 0.0, True
     for t in range(a + 1):
         if not np.isfinite(step[t]):
-            return b0, r_sum
+            return b0, r_sum, 0.0, True
     fraction = 1.0
     first_zero = -1
+    moved = 0.0  # the largest weighted squared change, as a sweep measures it
     for t in range(a):
         old = beta[strong[active[t]]]
         new = old + step[t]
@@ -366,16 +392,18 @@ def _newton_step(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
         beta[strong[k]] += d
         if t == first_zero:
             beta[strong[k]] = 0.0
+        moved = max(moved, gram[k, k] * d * d)
         row = gram[k]
         for l in range(s):
             g[l] -= d * row[l]
         r_sum -= d * c[k]
     d0 = fraction * step[a]
+    moved = max(moved, v_sum * d0 * d0)
     b0 += d0
     for l in range(s):
         g[l] -= d0 * c[l]
     r_sum -= d0 * v_sum
-    return b0, r_sum
+    return b0, r_sum, moved, first_zero < 0
 
 
 @njit(cache=True, nogil=True)
