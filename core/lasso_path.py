@@ -174,6 +174,13 @@ def _deviance(y, eta, w):
     return -2.0 * total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _coordinate_minimum(u, lam, curvature):
+    """The minimiser of curvature / 2 * b^2 - u * b + lam * |b|: soft-thresholding of u by lam."""
+    a = abs(u) - lam
+    return (a if u > 0 else -a) / curvature if a > 0 else 0.0
+
+
 @njit(cache=True, nogil=True)
 def _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
     """One coordinate-descent pass over the strong set (or its non-zero part), then the intercept.
@@ -191,8 +198,7 @@ def _sweep(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, active_only):
             continue
         column = xt[j]
         u = np.dot(column, r) + xv[j] * old
-        a = abs(u) - lam
-        new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+        new = _coordinate_minimum(u, lam, xv[j])
         if new != old:
             d = new - old
             beta[j] = new
@@ -266,8 +272,7 @@ def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, th
             if active_only and old == 0.0:
                 continue
             u = g[k] + xv[j] * old
-            a = abs(u) - lam
-            new = (a if u > 0 else -a) / xv[j] if a > 0 else 0.0
+            new = _coordinate_minimum(u, lam, xv[j])
             if new != old:
                 if not have_row[k]:
                     for i in range(n):
