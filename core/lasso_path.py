@@ -236,6 +236,16 @@ def _descend_naive(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, thresho
 
 
 @njit(cache=True, nogil=True)
+def _ensure_gram_row(k, rows, v, gram, have_row, weighted):
+    """Fill row k of the weighted Gram matrix, x_k . (v x_l) over the strong set, unless it is there."""
+    if not have_row[k]:
+        for i in range(rows.shape[1]):
+            weighted[i] = v[i] * rows[k, i]
+        gram[k] = rows @ weighted
+        have_row[k] = True
+
+
+@njit(cache=True, nogil=True)
 def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, threshold, iterations, max_iter):
     """The same coordinate descent as :func:`_descend_naive`, sweep for sweep, in covariance form.
 
@@ -274,11 +284,7 @@ def _descend_covariance(xt, r, v, v_sum, xv, beta, b0, strong, n_strong, lam, th
             u = g[k] + xv[j] * old
             new = _coordinate_minimum(u, lam, xv[j])
             if new != old:
-                if not have_row[k]:
-                    for i in range(n):
-                        weighted[i] = v[i] * rows[k, i]
-                    gram[k] = rows @ weighted
-                    have_row[k] = True
+                _ensure_gram_row(k, rows, v, gram, have_row, weighted)
                 d = new - old
                 beta[j] = new
                 row = gram[k]
@@ -354,11 +360,7 @@ def _newton_once(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
         return b0, r_sum, 0.0, True
     for t in range(a):
         k = active[t]
-        if not have_row[k]:
-            for i in range(n):
-                weighted[i] = v[i] * rows[k, i]
-            gram[k] = rows @ weighted
-            have_row[k] = True
+        _ensure_gram_row(k, rows, v, gram, have_row, weighted)
     system = np.empty((a + 1, a + 1))
     rhs = np.empty(a + 1)
     for t in range(a):
@@ -373,7 +375,7 @@ def _newton_once(rows, v, v_sum, g, c, r_sum, gram, have_row, weighted, beta, b0
     rhs[a] = r_sum
     try:
         step = np.linalg.solve(system, rhs)
-    except Exception:  # singular: leave it to coordinate descent
+    except Exception:  # noqa: BLE001 - numba catches only Exception; singular: leave it to coordinate descent
         return b0, r_sum, 0.0, True
     for t in range(a + 1):
         if not np.isfinite(step[t]):
