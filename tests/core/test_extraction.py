@@ -328,8 +328,11 @@ def test_interrupted_batch_resumes_with_only_the_missing_cases(sample_manifest, 
     stored = 0
     while time.time() < deadline and process.poll() is None:
         if store_path.exists():
-            with sqlite3.connect(store_path) as connection:
-                stored = connection.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+            try:
+                with sqlite3.connect(store_path) as connection:
+                    stored = connection.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+            except sqlite3.OperationalError:  # the file exists a moment before its table: poll again
+                stored = 0
             if stored >= 2:
                 break
         time.sleep(0.1)
