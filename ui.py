@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.cohort import CohortSpec, CohortSplit, SplitConfig, read_table, split_cohort, validate_cohort
+from core.io.tables import read_table
+from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, split_cohort, validate_cohort
 from core.errors import RadNomoError
-from core.pipeline import ModelSettings
-from core.sample import (SAMPLE_AE_LOG, SAMPLE_AE_WEIGHTS, SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2,
+from core.workflows.fit import ModelSettings
+from core.workflows.sample import (SAMPLE_AE_LOG, SAMPLE_AE_WEIGHTS, SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_RADIOMICS_READER2,
                          SAMPLE_RADIOMICS_SETTINGS, SAMPLE_SPEC, load_sample_cohort)
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class StudyState:
     name : str
         Shown in the sidebar, e.g. "Sample study (synthetic)" or the uploaded file's name.
     cohort : pandas.DataFrame
-        The validated clinical table (:func:`core.cohort.validate_cohort`).
+        The validated clinical table (:func:`core.stats.cohort.validate_cohort`).
     spec : CohortSpec
     split : CohortSplit
     is_sample : bool
@@ -108,16 +109,6 @@ class StudyState:
 @st.cache_data(show_spinner="Loading the sample study...", max_entries=1)
 def sample_cohort() -> pd.DataFrame:
     return load_sample_cohort()
-
-
-def read_any_table(data: bytes, filename: str) -> pd.DataFrame:
-    """A clinical or feature table from bytes: Parquet (never pickle), or CSV/TSV/XLSX via core.cohort.read_table."""
-    if filename.lower().endswith(".parquet"):
-        try:
-            return pd.read_parquet(io.BytesIO(data))
-        except Exception as error:  # pyarrow raises several types for a broken file
-            raise RadNomoError(f"{filename} is not a readable Parquet file ({type(error).__name__}).") from error
-    return read_table(data, filename)
 
 
 @st.cache_data(show_spinner="Reading the table...", max_entries=8)
@@ -170,7 +161,7 @@ def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
     study.radiomics = sample_features(str(SAMPLE_RADIOMICS))
     study.radiomics_reader2 = sample_features(str(SAMPLE_RADIOMICS_READER2))
     if study.radiomics is not None:
-        study.radiomics_source = "precomputed for the sample study (python -m core.extract, study params)"
+        study.radiomics_source = "precomputed for the sample study (python -m core.cli.extract, study params)"
         if SAMPLE_RADIOMICS_SETTINGS.is_file():
             study.radiomics_settings = json.loads(SAMPLE_RADIOMICS_SETTINGS.read_text())
     study.deep = sample_features(str(SAMPLE_DEEP))
@@ -184,7 +175,7 @@ def open_sample_study(split_config: SplitConfig | None = None) -> StudyState:
 
 def studies_dir() -> Path:
     """Where saved studies live: <workspace>/studies."""
-    from core.paths import workspace_dir
+    from core.io.paths import workspace_dir
 
     folder = workspace_dir() / "studies"
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,8 +183,8 @@ def studies_dir() -> Path:
 
 
 def saved_from_state(study: StudyState):
-    """The open study as a :class:`core.study.SavedStudy`, with its fitted models when they can be fitted."""
-    from core.study import SavedStudy
+    """The open study as a :class:`core.workflows.persistence.SavedStudy`, with its fitted models when they can be fitted."""
+    from core.workflows.persistence import SavedStudy
 
     try:
         models = study_models(study)
@@ -208,7 +199,7 @@ def saved_from_state(study: StudyState):
 
 def save_open_study() -> Path:
     """Save the open study into its folder under :func:`studies_dir` (same name, same folder)."""
-    from core.study import save_study, slug
+    from core.workflows.persistence import save_study, slug
 
     study = get_study()
     return save_study(saved_from_state(study), studies_dir() / slug(study.name))
@@ -216,7 +207,7 @@ def save_open_study() -> Path:
 
 def open_saved_study(folder: str | Path) -> StudyState:
     """Make a saved study the open one, exactly as it was saved (its split included)."""
-    from core.study import load_study
+    from core.workflows.persistence import load_study
 
     saved = load_study(folder)
     study = StudyState(name=saved.name, cohort=saved.cohort, spec=saved.spec, split=saved.split,
@@ -233,7 +224,7 @@ def open_saved_study(folder: str | Path) -> StudyState:
 @st.cache_resource(max_entries=4)
 def autoencoder(weights_path: str, weights_sha256: str):
     """A loaded autoencoder in eval mode, shared read-only (keyed by the file's hash too)."""
-    from core.deep.train import load_weights
+    from core.imaging.deep.train import load_weights
 
     return load_weights(weights_path)
 
@@ -306,7 +297,7 @@ def _train_icc(study: StudyState) -> pd.DataFrame | None:
     """Reader agreement of the radiomics features on training patients with a second reading."""
     if study.radiomics is None or study.radiomics_reader2 is None:
         return None
-    from core.selection import icc_table
+    from core.stats.selection import icc_table
 
     both = study.radiomics_reader2.index.intersection(pd.Index(study.split.train_ids))
     return icc_table(study.radiomics.loc[both], study.radiomics_reader2.loc[both])
@@ -335,7 +326,7 @@ def train_icc(study: StudyState) -> pd.DataFrame | None:
 
 @st.cache_data(max_entries=4, show_spinner="Harmonising the features (ComBat, fitted on the training cohort)...")
 def _harmonised_cached(_study: StudyState, column: str, token: str) -> dict[str, pd.DataFrame]:
-    from core.pipeline import harmonised_features
+    from core.workflows.fit import harmonised_features
 
     return harmonised_features(_study.cohort, _study.spec, _study.split.train_ids, study_features(_study), column)[0]
 
@@ -349,8 +340,8 @@ def model_features(study: StudyState, harmonise_by: str | None) -> dict[str, pd.
 
 @st.cache_data(max_entries=24, show_spinner="Screening the features on the training cohort...")
 def _screening_cached(_study: StudyState, family: str, settings: dict, harmonise_by: str | None, token: str):
-    from core.pipeline import family_table, screen_family
-    from core.selection import ScreeningSettings
+    from core.workflows.fit import family_table, screen_family
+    from core.stats.selection import ScreeningSettings
 
     train = list(_study.split.train_ids)
     X = family_table(model_features(_study, harmonise_by), family).loc[train]
@@ -359,14 +350,14 @@ def _screening_cached(_study: StudyState, family: str, settings: dict, harmonise
 
 
 def screening(study: StudyState, family: str):
-    """The family's :class:`core.selection.ScreeningResult` under the study's current settings."""
+    """The family's :class:`core.stats.selection.ScreeningResult` under the study's current settings."""
     return _screening_cached(study, family, study.model_settings.screening.to_dict(),
                              study.model_settings.harmonise_by, _data_token(study))
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting the study's models on the training cohort...")
 def _models_cached(_study: StudyState, settings: dict, token: str):
-    from core.pipeline import fit_study_models
+    from core.workflows.fit import fit_study_models
 
     chosen = ModelSettings.from_dict(settings)
     screened = {f: _screening_cached(_study, f, chosen.screening.to_dict(), chosen.harmonise_by, token)
@@ -378,8 +369,8 @@ def _models_cached(_study: StudyState, settings: dict, token: str):
 @st.cache_data(max_entries=8, show_spinner="Repeating the LASSO-CV on resamples of the training cohort...")
 def _stability_cached(_study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool,
                       settings: dict, harmonise_by: str | None, token: str):
-    from core.pipeline import family_table
-    from core.selection import selection_stability
+    from core.workflows.fit import family_table
+    from core.stats.selection import selection_stability
 
     train = list(_study.split.train_ids)
     X = family_table(model_features(_study, harmonise_by), family).loc[train, list(columns)]
@@ -389,13 +380,13 @@ def _stability_cached(_study: StudyState, family: str, columns: tuple[str, ...],
 
 
 def stability(study: StudyState, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool):
-    """(frequency, runs) of :func:`core.selection.selection_stability` on the training cohort."""
+    """(frequency, runs) of :func:`core.stats.selection.selection_stability` on the training cohort."""
     return _stability_cached(study, family, columns, repeats, bootstrap, study.model_settings.screening.to_dict(),
                              study.model_settings.harmonise_by, _data_token(study))
 
 
 def study_models(study: StudyState, settings: ModelSettings | None = None):
-    """Every fitted model of the open study (:class:`core.pipeline.StudyModels`), under its current
+    """Every fitted model of the open study (:class:`core.workflows.fit.StudyModels`), under its current
     settings or under ``settings`` (e.g. the same study with and without harmonisation)."""
     return _models_cached(study, (settings or study.model_settings).to_dict(), _data_token(study))
 
@@ -413,15 +404,15 @@ def study_predictions(study: StudyState) -> pd.DataFrame:
 @st.cache_data(max_entries=1, show_spinner=False)
 def sample_truth() -> pd.DataFrame:
     """The sample cohort's hidden phenotype (generator_truth.csv): for teaching only, never a predictor."""
-    from core.paths import SAMPLE_DIR
+    from core.io.paths import SAMPLE_DIR
 
     return pd.read_csv(SAMPLE_DIR / "generator_truth.csv", dtype={"patient_id": str})
 
 
 @st.cache_resource(show_spinner="Learning how the sample's features follow its hidden phenotype...")
 def sample_emulators() -> dict:
-    """:class:`core.teaching.FeatureEmulator` per feature kind, fitted on the rendered sample cohort."""
-    from core.teaching import FeatureEmulator
+    """:class:`core.workflows.teaching.FeatureEmulator` per feature kind, fitted on the rendered sample cohort."""
+    from core.workflows.teaching import FeatureEmulator
 
     truth = sample_truth()
     return {kind: FeatureEmulator.fit(truth, pd.read_parquet(path))
@@ -430,7 +421,7 @@ def sample_emulators() -> dict:
 
 @st.cache_data(max_entries=4, show_spinner="Running the pipeline twice: honest and leaky screening...")
 def _leakage_cached(_study: StudyState, settings: dict, token: str) -> pd.DataFrame:
-    from core.teaching import leakage_demo
+    from core.workflows.teaching import leakage_demo
 
     chosen = ModelSettings.from_dict(settings)
     return leakage_demo(_study.cohort, _study.spec, _study.split.train_ids, _study.split.test_ids,
@@ -444,12 +435,12 @@ def leakage(study: StudyState) -> pd.DataFrame:
 
 @st.cache_data(max_entries=4, show_spinner="Writing the report...")
 def _report_cached(_study: StudyState, settings: dict, token: str):
-    from core.report import ReportInputs, build_report
+    from core.workflows.report import ReportInputs, build_report
 
     models = study_models(_study)
     autoencoder = None
     if _study.ae_weights:
-        from core.deep.train import load_weights
+        from core.imaging.deep.train import load_weights
 
         config = load_weights(_study.ae_weights)[1]["config"]
         autoencoder = {"latent_size": config.latent_size, "crop_size": config.crop_size}
@@ -462,7 +453,7 @@ def _report_cached(_study: StudyState, settings: dict, token: str):
 
 
 def study_report(study: StudyState):
-    """The open study's report (:class:`core.report.Report`: ``.html``, ``.pdf``)."""
+    """The open study's report (:class:`core.workflows.report.Report`: ``.html``, ``.pdf``)."""
     return _report_cached(study, study.model_settings.to_dict(), _data_token(study))
 
 
@@ -490,7 +481,7 @@ def guard() -> Iterator[None]:
 
 def variable_label(name: str) -> str:
     """A column name in words: the sample study's labels, else the name with spaces."""
-    from core.sample import VARIABLE_LABELS
+    from core.workflows.sample import VARIABLE_LABELS
 
     return VARIABLE_LABELS.get(name) or name.replace("_", " ").capitalize()
 
@@ -527,8 +518,8 @@ def predictor_inputs(variables: list[str], levels: dict, train: pd.DataFrame, pr
 
 
 def nomogram_plot(nomogram, points: dict | None = None, total: float | None = None):
-    """(plotly figure, axes) of a :class:`core.modeling.Nomogram` with clinical labels, the patient marked."""
-    from core.figures import nomogram_figure
+    """(plotly figure, axes) of a :class:`core.stats.modeling.Nomogram` with clinical labels, the patient marked."""
+    from core.figures.charts import nomogram_figure
 
     axes = {}
     for variable in nomogram.variables:
@@ -572,10 +563,10 @@ TEACHING_KEY = "teaching"  # plain session value, mirrored from the sidebar togg
 
 
 def explain(page: str) -> None:
-    """In teaching mode, the page's plain-language explanation and its reference (core.teaching)."""
+    """In teaching mode, the page's plain-language explanation and its reference (core.workflows.teaching)."""
     if not st.session_state.get(TEACHING_KEY):
         return
-    from core.teaching import EXPLANATIONS
+    from core.workflows.teaching import EXPLANATIONS
 
     explanation = EXPLANATIONS[page]
     st.info(f"**{explanation.title}.** {explanation.text}\n\n*Reference:* {explanation.reference}",
@@ -613,10 +604,10 @@ def manifest_picker(prefix: str) -> tuple[str, pd.DataFrame] | None:
     import io
     import tempfile
 
-    from core.archive import safe_extract_zip
-    from core.extraction.batch import read_manifest
-    from core.paths import data_root, resolve_in_root, workspace_dir
-    from core.sample import SAMPLE_MANIFEST
+    from core.io.archive import safe_extract_zip
+    from core.imaging.extraction.batch import read_manifest
+    from core.io.paths import data_root, resolve_in_root, workspace_dir
+    from core.workflows.sample import SAMPLE_MANIFEST
 
     state_key = f"{prefix}_manifest"
     source = st.radio("Manifest", MANIFEST_SOURCES, horizontal=True, key=f"{prefix}_source")
@@ -626,7 +617,7 @@ def manifest_picker(prefix: str) -> tuple[str, pd.DataFrame] | None:
             on_disk = manifest["Image"].map(lambda p: Path(p).is_file())
             st.session_state[state_key] = ("sample study", manifest[on_disk].reset_index(drop=True))
             st.caption(f"{int(on_disk.sum())} of {len(manifest)} sample CTs are on disk. Regenerate all with "
-                       "`python -m core.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2`.")
+                       "`python -m core.imaging.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2`.")
     elif source == MANIFEST_SOURCES[1]:
         manifest_file = st.file_uploader("Manifest CSV (ID,Image,Mask[,Mask_reader2]; paths inside the zip)",
                                          type=["csv"], key=f"{prefix}_manifest_upload")

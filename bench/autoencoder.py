@@ -19,8 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import results  # noqa: E402
-from core.deep.model import AE3D, AEConfig  # noqa: E402
-from core.deep.train import _weighted_mse, set_determinism  # noqa: E402
+from core.imaging.deep.model import AE3D, AEConfig  # noqa: E402
+from core.imaging.deep.train import _weighted_mse, set_determinism  # noqa: E402
 
 
 def measure(device: str, config: AEConfig, samples: int) -> dict[str, float]:

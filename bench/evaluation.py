@@ -2,7 +2,7 @@
 
     python bench/evaluation.py [--n 1000000]
 
-DeLong: core.evaluation.delong_test on two correlated scores of n patients (about 30 % events),
+DeLong: core.stats.evaluation.delong_test on two correlated scores of n patients (about 30 % events),
 timed in-process; with Rscript and pROC installed, pROC's roc.test(method = "delong", paired)
 on the same data is timed inside R (data loading excluded) and the ratio printed (> 1 = RadNomo
 faster). Pages: each analysis page of the sample study run in Streamlit's AppTest, first (models
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from core.evaluation import delong_test  # noqa: E402
+from core.stats.evaluation import delong_test  # noqa: E402
 
 R_SCRIPT = """
 suppressMessages(library(pROC))

@@ -1,4 +1,4 @@
-"""Extraction speed: RadNomo's batch (python -m core.extract) vs pyradiomics' own CLI, same cases and work.
+"""Extraction speed: RadNomo's batch (python -m core.cli.extract) vs pyradiomics' own CLI, same cases and work.
 
     python bench/extraction.py [--manifest M] [--cases 8] [--workers 2] [--params study]
 
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from core.extraction.batch import read_manifest  # noqa: E402
-from core.extraction.radiomics import SHIPPED_PARAMS  # noqa: E402
+from core.imaging.extraction.batch import read_manifest  # noqa: E402
+from core.imaging.extraction.radiomics import SHIPPED_PARAMS  # noqa: E402
 
 
 def timed(command: list[str]) -> float:
@@ -59,7 +59,7 @@ def main() -> int:
         reference = timed([str(Path(sys.executable).with_name("pyradiomics")), str(cases_csv), "-p",
                            str(pyradiomics_params), "-j", str(args.workers), "-o", str(tmp_path / "ref.csv"),
                            "-f", "csv"])
-        radnomo_command = [sys.executable, "-m", "core.extract", str(cases_csv), "--params", args.params, "--out",
+        radnomo_command = [sys.executable, "-m", "core.cli.extract", str(cases_csv), "--params", args.params, "--out",
                            str(tmp_path / "ours.parquet"), "--workers", str(args.workers), "--store",
                            str(tmp_path / "store.sqlite")]
         ours = timed(radnomo_command)
@@ -69,7 +69,7 @@ def main() -> int:
     print("| tool | seconds | cases per minute |")
     print("|---|---|---|")
     print(f"| pyradiomics CLI (-j {args.workers}) | {reference:.1f} | {60 * n / reference:.1f} |")
-    print(f"| RadNomo core.extract (--workers {args.workers}) | {ours:.1f} | {60 * n / ours:.1f} |")
+    print(f"| RadNomo core.cli.extract (--workers {args.workers}) | {ours:.1f} | {60 * n / ours:.1f} |")
     print(f"| RadNomo re-run from the feature store | {cached:.1f} | {60 * n / cached:.1f} |")
     print(f"ratio RadNomo / pyradiomics (cases per minute): {reference / ours:.2f}")
     results.write(args.json, [

@@ -1,4 +1,4 @@
-"""LASSO-CV speed: core.selection.lasso_cv vs R's cv.glmnet (or scikit-learn when R is absent), same data.
+"""LASSO-CV speed: core.stats.selection.lasso_cv vs R's cv.glmnet (or scikit-learn when R is absent), same data.
 
     python bench/lasso.py [--rows 701] [--features 2437] [--seed 7] [--bootstrap]
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from core.selection import lasso_cv
+from core.stats.selection import lasso_cv
 
 R_SCRIPT = """
 suppressMessages(library(glmnet))

@@ -3,7 +3,7 @@
     python bench/what_if.py [--n 300] [--repeats 3]
 
 Fits the feature emulators on the sample study (once, as the dashboard caches them), then times
-core.teaching.what_if (generation, emulated features, screening, three LASSO-CVs, scores, clinical
+core.workflows.teaching.what_if (generation, emulated features, screening, three LASSO-CVs, scores, clinical
 and fused models, AUCs) after one warm-up run (numba's compilation is cached on disk after the
 first ever run). The issue's target: under a minute on 2 cores. No reference tool does this.
 """
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from core.sample import SAMPLE_DEEP, SAMPLE_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC  # noqa: E402
-from core.teaching import FeatureEmulator, what_if  # noqa: E402
+from core.workflows.sample import SAMPLE_DEEP, SAMPLE_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC  # noqa: E402
+from core.workflows.teaching import FeatureEmulator, what_if  # noqa: E402
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.synthetic_targets import PUBLISHED_TABLE1, combined_continuous, combined_proportions  # noqa: E402
+from core.imaging.synthetic_targets import PUBLISHED_TABLE1, combined_continuous, combined_proportions  # noqa: E402
 
 
 def main() -> None:

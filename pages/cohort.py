@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.cohort import CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one, \
+from core.stats.cohort import CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one, \
     train_test_comparison
-from core.figures import distribution_figure
-from core.paths import data_root, resolve_in_root
+from core.figures.charts import distribution_figure
+from core.io.paths import data_root, resolve_in_root
 
 ui.enter_page("pages/cohort.py")
 

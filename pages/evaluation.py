@@ -8,7 +8,7 @@ import streamlit as st
 from scipy import stats
 
 import ui
-from core.evaluation import (
+from core.stats.evaluation import (
     binary_metrics,
     calibration_curve,
     calibration_stats,
@@ -19,7 +19,7 @@ from core.evaluation import (
     roc_auc,
     roc_curve,
 )
-from core.figures import (
+from core.figures.charts import (
     MODEL_LABELS,
     calibration_figure,
     confusion_figure,
@@ -27,7 +27,7 @@ from core.figures import (
     roc_figure,
     violin_figure,
 )
-from core.pipeline import CUTOFF_RULES, MODEL_NAMES, table2, training_cutoffs
+from core.workflows.fit import CUTOFF_RULES, MODEL_NAMES, table2, training_cutoffs
 
 ui.enter_page("pages/evaluation.py")
 

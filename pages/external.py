@@ -8,25 +8,26 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.cohort import read_table
-from core.evaluation import (
+from core.io.tables import read_any_table
+from core.io.tables import read_table
+from core.stats.evaluation import (
     calibration_curve,
     decision_curve,
     interval_text,
     roc_auc,
     roc_curve,
 )
-from core.external import cohort_aucs, cohort_panel, out_of_range, subgroups, validate_external
-from core.figures import (
+from core.workflows.external import cohort_aucs, cohort_panel, out_of_range, subgroups, validate_external
+from core.figures.charts import (
     MODEL_LABELS,
     calibration_figure,
     decision_curve_figure,
     roc_figure,
 )
-from core.newpatient import needed_features
-from core.paths import data_root, resolve_in_root
-from core.pipeline import MODEL_NAMES, training_cutoffs
-from core.sample import SAMPLE_EXTERNAL_DIR
+from core.workflows.newpatient import needed_features
+from core.io.paths import data_root, resolve_in_root
+from core.workflows.fit import MODEL_NAMES, training_cutoffs
+from core.workflows.sample import SAMPLE_EXTERNAL_DIR
 
 ui.enter_page("pages/external.py")
 
@@ -69,7 +70,7 @@ with ui.guard():
         if ready and st.button("Add cohort", key="ext_add_upload"):
             for key, upload in files.items():
                 if upload is not None:
-                    tables[key] = ui.read_any_table(upload.getvalue(), upload.name)
+                    tables[key] = read_any_table(upload.getvalue(), upload.name)
     else:
         root = data_root()
         paths = {key: st.text_input(f"{label} path inside {root}", key=f"ext_{key}_path")
@@ -79,7 +80,7 @@ with ui.guard():
             for key, value in paths.items():
                 if value:
                     path = resolve_in_root(value, root)
-                    tables[key] = ui.read_any_table(path.read_bytes(), path.name)
+                    tables[key] = read_any_table(path.read_bytes(), path.name)
     if tables:
         clinical = tables.pop("clinical")
         cohort, features = validate_external(clinical, tables, spec, sorted(needed_features(models)))

@@ -8,16 +8,16 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.deep.data import case_crop, prepare_volumes
-from core.deep.features import latents_for_manifest, reconstruct
-from core.deep.model import AEConfig
-from core.deep.train import resolve_device, train_autoencoder
+from core.imaging.deep.data import case_crop, prepare_volumes
+from core.imaging.deep.features import latents_for_manifest, reconstruct
+from core.imaging.deep.model import AEConfig
+from core.imaging.deep.train import resolve_device, train_autoencoder
 from core.errors import RadNomoError
-from core.extraction.preprocess import PreprocessConfig
-from core.extraction.readers import content_hash
-from core.extraction.store import FeatureStore
-from core.figures import loss_curve_figure, reconstruction_figure
-from core.paths import workspace_dir
+from core.imaging.extraction.preprocess import PreprocessConfig
+from core.imaging.extraction.readers import content_hash
+from core.imaging.extraction.store import FeatureStore
+from core.figures.charts import loss_curve_figure, reconstruction_figure
+from core.io.paths import workspace_dir
 
 ui.enter_page("pages/features_deep.py")
 

@@ -10,16 +10,17 @@ import SimpleITK as sitk
 import streamlit as st
 
 import ui
-from core.cohort import validate_feature_table
+from core.io.tables import read_any_table
+from core.stats.cohort import validate_feature_table
 from core.errors import RadNomoError
-from core.extraction.batch import ExtractionSettings, run_batch
-from core.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
-from core.extraction.radiomics import load_params
-from core.extraction.readers import read_case
-from core.extraction.store import FeatureStore
-from core.figures import WINDOW_PRESETS, slice_overlay_figure
-from core.paths import workspace_dir
-from core.selection import icc_table
+from core.imaging.extraction.batch import ExtractionSettings, run_batch
+from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
+from core.imaging.extraction.radiomics import load_params
+from core.imaging.extraction.readers import read_case
+from core.imaging.extraction.store import FeatureStore
+from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
+from core.io.paths import workspace_dir
+from core.stats.selection import icc_table
 
 ui.enter_page("pages/features_radiomics.py")
 
@@ -117,7 +118,7 @@ with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV,
                                 key="fr_import_upload")
     if imported is not None and st.button("Use this feature table", key="fr_import"):
         with ui.guard():
-            table = validate_feature_table(ui.read_any_table(imported.getvalue(), imported.name),
+            table = validate_feature_table(read_any_table(imported.getvalue(), imported.name),
                                            study.cohort[study.spec.id_column], name=f"feature table '{imported.name}'",
                                            id_column=study.spec.id_column)
             study.radiomics, study.radiomics_reader2 = table, None

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from core.study import export_study, import_study, list_studies
+from core.workflows.persistence import export_study, import_study, list_studies
 
 ui.enter_page("pages/home.py")
 

@@ -7,9 +7,9 @@ import streamlit as st
 from scipy import stats
 
 import ui
-from core.evaluation import interval_text, roc_auc, roc_curve
-from core.figures import MODEL_LABELS, roc_figure, violin_figure
-from core.pipeline import SCORE_NAMES, lm_type_outcome, table3
+from core.stats.evaluation import interval_text, roc_auc, roc_curve
+from core.figures.charts import MODEL_LABELS, roc_figure, violin_figure
+from core.workflows.fit import SCORE_NAMES, lm_type_outcome, table3
 
 ui.enter_page("pages/lm_type.py")
 

@@ -8,9 +8,9 @@ import json
 import streamlit as st
 
 import ui
-from core.figures import coefficient_figure
-from core.modeling import events_per_variable
-from core.pipeline import auc_table
+from core.figures.charts import coefficient_figure
+from core.stats.modeling import events_per_variable
+from core.workflows.fit import auc_table
 
 ui.enter_page("pages/models.py")
 

@@ -10,13 +10,13 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.archive import safe_extract_zip
-from core.extraction.batch import read_manifest
-from core.figures import MODEL_LABELS
-from core.newpatient import find_dicom_case, needed_features, patient_features, score_patient
-from core.paths import workspace_dir
-from core.pipeline import FUSED_SCORE
-from core.sample import SAMPLE_MANIFEST
+from core.io.archive import safe_extract_zip
+from core.imaging.extraction.batch import read_manifest
+from core.figures.charts import MODEL_LABELS
+from core.workflows.newpatient import find_dicom_case, needed_features, patient_features, score_patient
+from core.io.paths import workspace_dir
+from core.workflows.fit import FUSED_SCORE
+from core.workflows.sample import SAMPLE_MANIFEST
 
 ui.enter_page("pages/new_patient.py")
 

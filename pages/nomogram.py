@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core.figures import OUTCOME_COLOURS
-from core.pipeline import FUSED_SCORE
+from core.figures.charts import OUTCOME_COLOURS
+from core.workflows.fit import FUSED_SCORE
 
 ui.enter_page("pages/nomogram.py")
 

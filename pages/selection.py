@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.figures import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
-from core.selection import ScreeningSettings
+from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
+from core.stats.selection import ScreeningSettings
 
 ui.enter_page("pages/selection.py")
 

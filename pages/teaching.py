@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.figures import MODEL_LABELS
-from core.pipeline import SCORE_NAMES, auc_table
-from core.sample import SAMPLE_SPEC
-from core.teaching import TRAITS, oracle_auc, trait_effects, what_if
+from core.figures.charts import MODEL_LABELS
+from core.workflows.fit import SCORE_NAMES, auc_table
+from core.workflows.sample import SAMPLE_SPEC
+from core.workflows.teaching import TRAITS, oracle_auc, trait_effects, what_if
 
 ui.enter_page("pages/teaching.py")
 

@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core.figures import MODEL_LABELS
-from core.paths import SAMPLE_DIR
-from core.pipeline import MODEL_NAMES, auc_table
-from core.validation import load_saved_validation, optimism_corrected_auc, repeated_cv_auc, summarise_cv
+from core.figures.charts import MODEL_LABELS
+from core.io.paths import SAMPLE_DIR
+from core.workflows.fit import MODEL_NAMES, auc_table
+from core.workflows.validation import load_saved_validation, optimism_corrected_auc, repeated_cv_auc, summarise_cv
 
 ui.enter_page("pages/validation.py")
 

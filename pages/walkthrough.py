@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.evaluation import interval_text
-from core.figures import MODEL_LABELS
-from core.pipeline import MODEL_NAMES, SCORE_NAMES, lm_type_outcome, table2, table3, training_cutoffs
-from core.reproduce import STUDY_SETTINGS, STUDY_TABLE2, STUDY_TABLE3
-from core.teaching import WALKTHROUGH
+from core.stats.evaluation import interval_text
+from core.figures.charts import MODEL_LABELS
+from core.workflows.fit import MODEL_NAMES, SCORE_NAMES, lm_type_outcome, table2, table3, training_cutoffs
+from core.workflows.reproduce import STUDY_SETTINGS, STUDY_TABLE2, STUDY_TABLE3
+from core.workflows.teaching import WALKTHROUGH
 
 ui.enter_page("pages/walkthrough.py")
 

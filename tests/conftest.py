@@ -21,7 +21,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def tiny_tables():
     """A small synthetic cohort (n = 120, tables only), built once."""
-    from core.synthetic import generate_clinical
+    from core.imaging.synthetic import generate_clinical
 
     return generate_clinical(n=120, seed=7)
 
@@ -29,7 +29,7 @@ def tiny_tables():
 @pytest.fixture(scope="session")
 def sample_cohort():
     """The bundled sample study, validated."""
-    from core.sample import load_sample_cohort
+    from core.workflows.sample import load_sample_cohort
 
     return load_sample_cohort()
 
@@ -39,7 +39,7 @@ def sample_features():
     """The bundled sample study's radiomics and deep feature tables (index: patient ID)."""
     import pandas as pd
 
-    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
+    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
 
     return {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
 
@@ -47,9 +47,9 @@ def sample_features():
 @pytest.fixture(scope="session")
 def sample_models(sample_cohort, sample_features):
     """Every model of the sample study fitted with the default settings on the default split."""
-    from core.cohort import split_cohort
-    from core.pipeline import fit_study_models
-    from core.sample import SAMPLE_SPEC
+    from core.stats.cohort import split_cohort
+    from core.workflows.fit import fit_study_models
+    from core.workflows.sample import SAMPLE_SPEC
 
     split = split_cohort(sample_cohort, SAMPLE_SPEC)
     return split, fit_study_models(sample_cohort, SAMPLE_SPEC, split.train_ids, sample_features)

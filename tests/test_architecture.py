@@ -1,4 +1,19 @@
-"""Import rules that keep the engine UI-free and fast to import (design guide 2.1), and the public API."""
+"""The engine's layers and import rules (design guide 2.1), and the public API.
+
+core/ is layered, each layer importing only from itself and the layers below it:
+
+    foundation   core/errors.py, core/vocabulary.py (names, labels and options declared once)
+    stats        core/stats/       cohort tables, selection, LASSO, models, evaluation, harmonisation: pure
+                                   functions on tables; no files, no images, no sample data
+    io           core/io/          files: reading tables, the data root, archives
+    imaging      core/imaging/     extraction (pyradiomics), the autoencoder (torch), the synthetic generator
+    figures      core/figures/     plotly and matplotlib figures drawn from results
+    workflows    core/workflows/   the Study, fitting it, persistence, validation, external cohorts, new
+                                   patients, teaching, the report, the sample study
+    cli          core/cli/         command lines: the only place with argparse
+
+ui.py and pages/ sit on top; core never imports streamlit.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +24,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+LAYERS = ("foundation", "stats", "io", "imaging", "figures", "workflows", "cli")
+FOUNDATION = {"core", "core.errors", "core.vocabulary"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> str:
+    """The layer of a core module name (``core.stats.selection`` -> "stats")."""
+    if module in FOUNDATION:
+        return "foundation"
+    parts = module.split(".")
+    assert parts[0] == "core" and len(parts) >= 2 and parts[1] in LAYERS, f"{module} belongs to no layer"
+    return parts[1]
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,26 +63,53 @@ CORE_FILES = sorted((ROOT / "core").rglob("*.py"))
 PAGE_FILES = sorted((ROOT / "pages").glob("*.py"))
 
 
+def test_every_core_module_belongs_to_a_layer():
+    for path in CORE_FILES:
+        layer_of(_module_name(path))
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_layer_imports_only_from_itself_and_below(path):
+    own = LAYERS.index(layer_of(_module_name(path)))
+    for name in _imports(path):
+        if name == "core" or name.startswith("core."):
+            target = layer_of(".".join(name.split(".")[:2]) if name.split(".")[1] in LAYERS else name)
+            assert LAYERS.index(target) <= own, f"{_module_name(path)} ({LAYERS[own]}) imports {name} ({target})"
+
+
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_core_never_imports_streamlit_and_keeps_heavy_imports_in_place(path):
     top = _top(_imports(path))
     relative = path.relative_to(ROOT).as_posix()
     assert "streamlit" not in top
-    if "torch" in top:
-        assert relative.startswith("core/deep/"), relative
+    if "torch" in top or "safetensors" in top:
+        assert relative.startswith("core/imaging/deep/"), relative
     if "radiomics" in top:
-        assert relative.startswith("core/extraction/"), relative
-    if "plotly" in top:
-        assert relative == "core/figures.py", relative
+        assert relative.startswith("core/imaging/extraction/"), relative
+    if "plotly" in top or "matplotlib" in top or "fpdf" in top:
+        assert relative.startswith(("core/figures/", "core/workflows/report")), relative
+    if "argparse" in top:
+        assert relative.startswith("core/cli/"), relative
 
 
-FAST_MODULES = [ROOT / "core" / f"{name}.py" for name in ("cohort", "selection", "modeling", "evaluation",
-                                                           "pipeline")]
+FILE_READERS = {"read_csv", "read_parquet", "read_excel", "read_table", "read_bytes", "read_text", "open",
+                "write_text", "write_bytes", "to_csv", "to_parquet"}
 
 
-@pytest.mark.parametrize("path", [p for p in FAST_MODULES if p.exists()], ids=lambda p: p.name)
-def test_statistics_modules_stay_fast_to_import(path):
-    assert not {n for n in _imports(path) if n.startswith(("core.deep", "core.extraction", "torch", "radiomics"))}
+@pytest.mark.parametrize("path", sorted((ROOT / "core" / "stats").rglob("*.py")), ids=lambda p: p.name)
+def test_statistics_read_and_write_no_files(path):
+    tree = ast.parse(path.read_text())
+    called = {node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+              for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert not called & FILE_READERS, f"{path.name} calls {called & FILE_READERS}"
+    assert not _top(_imports(path)) & {"pathlib", "shutil", "tempfile", "zipfile"}, path.name
+
+
+@pytest.mark.parametrize("path", [*PAGE_FILES, ROOT / "ui.py"], ids=lambda p: p.name)
+def test_pages_and_ui_compute_no_statistics(path):
+    # Statistics live in core: a page or ui.py that imports a statistics library is computing one itself.
+    assert not _top(_imports(path)) & {"scipy", "sklearn", "statsmodels", "numba"}, path.name
+    assert not any(name.startswith("core.cli") for name in _imports(path)), path.name
 
 
 @pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
@@ -63,27 +124,29 @@ def test_every_page_is_registered_in_the_app():
 
 
 PUBLIC_API = {
-    "core.cohort": ["read_table", "validate_cohort", "CohortSpec", "SplitConfig", "split_cohort", "table_one",
-                    "train_test_comparison", "baseline_table", "missing_values", "guess_variable_kinds"],
-    "core.synthetic": ["generate_clinical", "generate_cohort", "render_patient", "PhenotypeEffects",
-                       "measure_thickness_mm"],
+    "core.io.tables": ["read_table", "read_any_table"],
+    "core.stats.cohort": ["validate_cohort", "CohortSpec", "SplitConfig", "split_cohort", "table_one",
+                          "train_test_comparison", "baseline_table", "missing_values", "guess_variable_kinds"],
+    "core.imaging.synthetic": ["generate_clinical", "generate_cohort", "render_patient", "PhenotypeEffects",
+                               "measure_thickness_mm"],
     "core.errors": ["RadNomoError"],
-    "core.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "lasso_cv", "screen",
-                       "selection_stability"],
-    "core.modeling": ["fit_logistic", "LogitFit", "build_score", "fit_model", "univariable_logistic", "Nomogram"],
-    "core.pipeline": ["fit_study_models"],
-    "core.study": ["export_study", "import_study", "save_study", "load_study"],
-    "core.evaluation": ["roc_auc", "delong_test", "youden_cutoff", "binary_metrics", "hosmer_lemeshow",
-                        "calibration_stats", "decision_curve", "compare_models"],
-    "core.extraction.readers": ["read_case"],
-    "core.extraction.preprocess": ["preprocess_case"],
-    "core.extraction.radiomics": ["load_params", "extract_features"],
-    "core.extraction.batch": ["read_manifest", "run_batch"],
-    "core.extraction.store": ["FeatureStore"],
-    "core.deep.model": ["AEConfig", "AE3D"],
-    "core.deep.data": ["prepare_volumes"],
-    "core.deep.train": ["train_autoencoder", "load_weights"],
-    "core.deep.features": ["extract_latents", "latents_for_manifest"],
+    "core.stats.selection": ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "lasso_cv",
+                             "screen", "selection_stability"],
+    "core.stats.modeling": ["fit_logistic", "LogitFit", "build_score", "fit_model", "univariable_logistic",
+                            "Nomogram"],
+    "core.workflows.fit": ["fit_study_models"],
+    "core.workflows.persistence": ["export_study", "import_study", "save_study", "load_study"],
+    "core.stats.evaluation": ["roc_auc", "delong_test", "youden_cutoff", "binary_metrics", "hosmer_lemeshow",
+                              "calibration_stats", "decision_curve", "compare_models"],
+    "core.imaging.extraction.readers": ["read_case"],
+    "core.imaging.extraction.preprocess": ["preprocess_case"],
+    "core.imaging.extraction.radiomics": ["load_params", "extract_features"],
+    "core.imaging.extraction.batch": ["read_manifest", "run_batch"],
+    "core.imaging.extraction.store": ["FeatureStore"],
+    "core.imaging.deep.model": ["AEConfig", "AE3D"],
+    "core.imaging.deep.data": ["prepare_volumes"],
+    "core.imaging.deep.train": ["train_autoencoder", "load_weights"],
+    "core.imaging.deep.features": ["extract_latents", "latents_for_manifest"],
 }
 
 

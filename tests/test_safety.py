@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import RadNomoError
-from core.paths import resolve_in_root
+from core.io.paths import resolve_in_root
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "core").rglob("*.py")), *sorted((REPO / "pages").glob("*.py"))]
@@ -84,7 +84,7 @@ def test_dicom_identifiers_are_never_shown(tmp_path, monkeypatch):
     birth date appear nowhere on the page or in the session."""
     import pydicom
 
-    from core.paths import WORKSPACE_ENV
+    from core.io.paths import WORKSPACE_ENV
     from tests.pages.apptest_helpers import open_page
 
     monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "workspace"))

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from core.archive import safe_extract_zip
+from core.io.archive import safe_extract_zip
 from core.errors import RadNomoError
 from tests.archives import make_zip
 

@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from core.cohort import (CohortSpec, SplitConfig, baseline_table, guess_variable_kinds, missing_values, read_table,
-                         split_cohort, table_one, train_test_comparison, validate_cohort)
+from core.io.tables import read_table
+from core.stats.cohort import (CohortSpec, SplitConfig, baseline_table, guess_variable_kinds, missing_values,
+                               split_cohort, table_one, train_test_comparison, validate_cohort)
 from core.errors import RadNomoError
-from core.sample import SAMPLE_SPEC
+from core.workflows.sample import SAMPLE_SPEC
 
 
 def _cohort(n: int = 40, seed: int = 0) -> pd.DataFrame:

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.deep.data import prepare_volumes, roi_crop
-from core.deep.features import extract_latents
-from core.deep.model import AE3D, AEConfig
-from core.deep.train import load_weights, save_weights, train_autoencoder
+from core.imaging.deep.data import prepare_volumes, roi_crop
+from core.imaging.deep.features import extract_latents
+from core.imaging.deep.model import AE3D, AEConfig
+from core.imaging.deep.train import load_weights, save_weights, train_autoencoder
 from core.errors import RadNomoError
-from core.extraction.batch import read_manifest
-from core.extraction.preprocess import PreprocessConfig
-from core.extraction.readers import read_case
-from core.paths import SAMPLE_DIR
+from core.imaging.extraction.batch import read_manifest
+from core.imaging.extraction.preprocess import PreprocessConfig
+from core.imaging.extraction.readers import read_case
+from core.io.paths import SAMPLE_DIR
 
 TINY = dict(crop_size=16, base_channels=4, batch_size=4, epochs=6, learning_rate=3e-3, patience=10)
 
@@ -101,8 +101,9 @@ def test_prepare_volumes_for_a_manifest():
 def test_cli_trains_on_the_training_split_only(tmp_path):
     import pandas as pd
 
-    from core.cohort import CohortSpec, SplitConfig, read_table, split_cohort, validate_cohort
-    from core.deep.__main__ import main
+    from core.io.tables import read_table
+    from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
+    from core.imaging.deep.__main__ import main
 
     manifest = read_manifest(SAMPLE_DIR / "manifest.csv")
     manifest = manifest[manifest["Image"].map(lambda p: Path(p).is_file())].head(12)

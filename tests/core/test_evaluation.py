@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import RadNomoError
-from core.evaluation import (binary_metrics, bootstrap_ci, calibration_curve, calibration_stats, compare_models,
+from core.stats.evaluation import (binary_metrics, bootstrap_ci, calibration_curve, calibration_stats, compare_models,
                              decision_curve, delong_test, hosmer_lemeshow, performance_table, roc_auc, youden_cutoff)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.external import cohort_panel, out_of_range, subgroups, validate_external
-from core.pipeline import training_cutoffs
-from core.sample import SAMPLE_SPEC
+from core.workflows.external import cohort_panel, out_of_range, subgroups, validate_external
+from core.workflows.fit import training_cutoffs
+from core.workflows.sample import SAMPLE_SPEC
 
 
 def test_validate_external_checks_ids_and_features(sample_cohort, sample_features):
@@ -51,7 +51,7 @@ def test_out_of_range_flags_shifted_features():
 def test_cohort_aucs_equal_scikit_learn_per_cohort(sample_cohort, sample_features, sample_models):
     from sklearn.metrics import roc_auc_score
 
-    from core.external import cohort_aucs
+    from core.workflows.external import cohort_aucs
 
     split, models = sample_models
     index = sample_cohort.set_index("patient_id")
@@ -69,8 +69,8 @@ def test_cohort_aucs_equal_scikit_learn_per_cohort(sample_cohort, sample_feature
 def test_saved_validation_is_used_only_for_the_same_settings_and_split(tmp_path):
     import json
 
-    from core.pipeline import ModelSettings
-    from core.validation import load_saved_validation, summarise_cv
+    from core.workflows.fit import ModelSettings
+    from core.workflows.validation import load_saved_validation, summarise_cv
 
     settings, ids = ModelSettings(), ["A", "B"]
     pd.DataFrame({"model": ["fused"], "apparent": [0.9], "optimism": [0.05], "corrected": [0.85],

@@ -18,12 +18,12 @@ import pytest
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
-from core.extraction.batch import ExtractionSettings, read_manifest, run_batch
-from core.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig, preprocess_case, window_normalise
-from core.extraction.radiomics import SHIPPED_PARAMS, extract_features, load_params
-from core.extraction.readers import MaskGeometryWarning, content_hash, read_case, read_image, read_mask
-from core.extraction.store import FeatureStore
-from core.paths import SAMPLE_DIR
+from core.imaging.extraction.batch import ExtractionSettings, read_manifest, run_batch
+from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig, preprocess_case, window_normalise
+from core.imaging.extraction.radiomics import SHIPPED_PARAMS, extract_features, load_params
+from core.imaging.extraction.readers import MaskGeometryWarning, content_hash, read_case, read_image, read_mask
+from core.imaging.extraction.store import FeatureStore
+from core.io.paths import SAMPLE_DIR
 
 TESTS = Path(__file__).resolve().parents[1]
 PYRADIOMICS_CASES = TESTS / "data" / "pyradiomics"
@@ -321,7 +321,7 @@ def test_interrupted_batch_resumes_with_only_the_missing_cases(sample_manifest, 
     manifest_csv = tmp_path / "manifest.csv"
     sample_manifest.to_csv(manifest_csv, index=False)
     store_path = tmp_path / "store.sqlite"
-    process = subprocess.Popen([sys.executable, "-m", "core.extract", str(manifest_csv), "--params", "original",
+    process = subprocess.Popen([sys.executable, "-m", "core.cli.extract", str(manifest_csv), "--params", "original",
                                 "--out", str(tmp_path / "f.parquet"), "--store", str(store_path)],
                                cwd=TESTS.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -364,7 +364,7 @@ def test_local_workers_and_dask_cluster_equal_the_serial_run(sample_manifest, fa
 
 
 def test_cli_writes_parquet_and_reports_failures(sample_manifest, tmp_path):
-    from core.extract import main
+    from core.cli.extract import main
 
     manifest = sample_manifest.head(2).copy()
     manifest.to_csv(tmp_path / "ok.csv", index=False)

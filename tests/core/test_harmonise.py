@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.harmonise import ComBat
+from core.stats.harmonise import ComBat
 
 
 def _scanner_data(seed: int = 0, n: int = 240, p: int = 30):
@@ -72,7 +72,7 @@ def test_combat_messages():
 @pytest.fixture(scope="module")
 def scanner_study(sample_cohort, sample_features):
     """300 sample patients, a slice of each feature family, the first 200 for training."""
-    from core.pipeline import ModelSettings
+    from core.workflows.fit import ModelSettings
 
     cohort = sample_cohort.iloc[:300].reset_index(drop=True)
     ids = list(cohort["patient_id"])
@@ -84,9 +84,9 @@ def scanner_study(sample_cohort, sample_features):
 
 
 def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everywhere(scanner_study):
-    from core.harmonise import fit_harmonisers
-    from core.pipeline import StudyModels, fit_study_models
-    from core.sample import SAMPLE_SPEC
+    from core.stats.harmonise import fit_harmonisers
+    from core.workflows.fit import StudyModels, fit_study_models
+    from core.workflows.sample import SAMPLE_SPEC
 
     cohort, features, train, settings = scanner_study
     models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
@@ -103,7 +103,7 @@ def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everyw
         return (table.groupby(batch.loc[train]).mean().std() / table.std()).mean()
 
     assert spread(harmonised) < 0.5 * spread(raw)
-    from core.pipeline import screen_family
+    from core.workflows.fit import screen_family
 
     y = cohort.set_index("patient_id").loc[train, "lm"]
     direct = screen_family("radiomics", harmonised, y, settings.screening)
@@ -131,8 +131,8 @@ def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everyw
 
 
 def test_harmonisation_needs_the_batch_column_everywhere(scanner_study):
-    from core.pipeline import fit_study_models
-    from core.sample import SAMPLE_SPEC
+    from core.workflows.fit import fit_study_models
+    from core.workflows.sample import SAMPLE_SPEC
 
     cohort, features, train, settings = scanner_study
     with pytest.raises(RadNomoError, match="no such column"):
@@ -160,9 +160,9 @@ def test_partial_transform_equals_the_full_one_on_its_columns():
 
 
 def test_a_new_patient_is_harmonised_with_the_training_combat(scanner_study):
-    from core.newpatient import needed_features, score_patient
-    from core.pipeline import fit_study_models
-    from core.sample import SAMPLE_SPEC
+    from core.workflows.newpatient import needed_features, score_patient
+    from core.workflows.fit import fit_study_models
+    from core.workflows.sample import SAMPLE_SPEC
 
     cohort, features, train, settings = scanner_study
     models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)

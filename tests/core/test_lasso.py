@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import RadNomoError
-from core.selection import lasso_cv
+from core.stats.selection import lasso_cv
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -155,7 +155,7 @@ def test_covariance_and_naive_forms_reach_the_same_path(name):
     """The covariance form (Gram rows, Newton jumps on the active set) solves the same problems as glmnet's
     naive coordinate descent: equal penalised objectives along the whole 100-lambda path, down to 1e-4 of
     lambda_max where near-separation makes both approximate (measured gap <= 2e-6)."""
-    from core.lasso_path import lambda_max, lambda_sequence, lasso_path
+    from core.stats.lasso_path import lambda_max, lambda_sequence, lasso_path
 
     X, y, _ = _glmnet_case(name)
     x = X.to_numpy()

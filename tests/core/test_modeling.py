@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.modeling import LogitFit, fit_logistic
-from core.paths import SAMPLE_DIR
+from core.stats.modeling import LogitFit, fit_logistic
+from core.io.paths import SAMPLE_DIR
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -69,7 +69,7 @@ def test_refuses_separation_constants_and_text(clinical):
 
 
 def test_r_pretty_matches_r():
-    from core.modeling import r_pretty
+    from core.stats.modeling import r_pretty
 
     for _, row in pd.read_csv(REFERENCE / "r_pretty.csv").iterrows():
         expected = [float(v) for v in row["ticks"].split(";")]
@@ -77,8 +77,8 @@ def test_r_pretty_matches_r():
 
 
 def test_nomogram_points_match_rms_nomogram():
-    from core.modeling import Nomogram, fit_model
-    from core.sample import load_sample_cohort
+    from core.stats.modeling import Nomogram, fit_model
+    from core.workflows.sample import load_sample_cohort
 
     cohort = load_sample_cohort()
     model = fit_model("clinical", cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"],
@@ -95,8 +95,8 @@ def test_nomogram_points_match_rms_nomogram():
 
 
 def test_nomogram_total_points_and_probability_equal_the_model():
-    from core.modeling import Nomogram, fit_model
-    from core.sample import load_sample_cohort
+    from core.stats.modeling import Nomogram, fit_model
+    from core.workflows.sample import load_sample_cohort
 
     cohort = load_sample_cohort()
     model = fit_model("clinical", cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml"],
@@ -119,7 +119,7 @@ def test_nomogram_total_points_and_probability_equal_the_model():
 def test_prediction_interval_equals_statsmodels_and_survives_to_dict(sample_cohort):
     import statsmodels.api as sm
 
-    from core.modeling import fit_model
+    from core.stats.modeling import fit_model
 
     model = fit_model("clinical", sample_cohort, "lm", continuous=["tumour_thickness_mm", "cea_ng_ml"],
                       categorical=["sex"])
@@ -130,7 +130,7 @@ def test_prediction_interval_equals_statsmodels_and_survives_to_dict(sample_coho
     np.testing.assert_allclose(ours["probability"], frame["mean"], rtol=1e-6)
     np.testing.assert_allclose(ours["low"], frame["mean_ci_lower"], rtol=1e-5)
     np.testing.assert_allclose(ours["high"], frame["mean_ci_upper"], rtol=1e-5)
-    from core.modeling import LogisticModel
+    from core.stats.modeling import LogisticModel
 
     again = LogisticModel.from_dict(model.to_dict())
     pd.testing.assert_frame_equal(again.predict_interval(sample_cohort.iloc[:5]), ours)

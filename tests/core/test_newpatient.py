@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from core.errors import RadNomoError
-from core.newpatient import find_dicom_case, needed_features, patient_features, restricted_params, score_patient
-from core.sample import SAMPLE_AE_WEIGHTS, SAMPLE_MANIFEST, SAMPLE_RADIOMICS_SETTINGS, SAMPLE_SPEC
+from core.workflows.newpatient import find_dicom_case, needed_features, patient_features, restricted_params, score_patient
+from core.workflows.sample import SAMPLE_AE_WEIGHTS, SAMPLE_MANIFEST, SAMPLE_RADIOMICS_SETTINGS, SAMPLE_SPEC
 
 TESTS = Path(__file__).resolve().parents[1]
 IBSI = TESTS.parents[1] / "shared" / "data" / "ibsi_ct_phantom"
 
 
 def _bundled_patient(sample_cohort, split, cohort: str = "test") -> tuple[str, str, str]:
-    from core.extraction.batch import read_manifest
+    from core.imaging.extraction.batch import read_manifest
 
     manifest = read_manifest(SAMPLE_MANIFEST)
     on_disk = manifest[manifest["Image"].map(lambda p: Path(p).is_file())]
@@ -27,8 +27,8 @@ def _bundled_patient(sample_cohort, split, cohort: str = "test") -> tuple[str, s
 def test_restricted_parameters_give_the_same_feature_values(sample_cohort, sample_models):
     import json
 
-    from core.extraction.batch import ExtractionSettings, extract_case
-    from core.extraction.preprocess import PreprocessConfig
+    from core.imaging.extraction.batch import ExtractionSettings, extract_case
+    from core.imaging.extraction.preprocess import PreprocessConfig
 
     split, _ = sample_models
     _, image, mask = _bundled_patient(sample_cohort, split)

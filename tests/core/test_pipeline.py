@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.pipeline import MODEL_NAMES, ModelSettings, fit_study_models
-from core.sample import SAMPLE_SPEC
-from core.selection import ScreeningSettings
+from core.workflows.fit import MODEL_NAMES, ModelSettings, fit_study_models
+from core.workflows.sample import SAMPLE_SPEC
+from core.stats.selection import ScreeningSettings
 
 
 def test_perturbing_the_test_cohort_changes_no_fitted_step(sample_cohort, sample_features, sample_models):
@@ -69,7 +69,7 @@ def test_refit_score_equals_statsmodels_on_the_raw_selected_features(sample_coho
 
 
 def test_lasso_score_is_the_lasso_linear_predictor(sample_cohort, sample_features, sample_models):
-    from core.modeling import build_score
+    from core.stats.modeling import build_score
 
     split, models = sample_models
     lasso = models.screening["dl"].lasso
@@ -97,7 +97,7 @@ def test_vif_equals_one_over_one_minus_r_squared(sample_cohort, sample_models):
 def test_univariable_variable_p_is_the_likelihood_ratio_test(sample_cohort):
     import statsmodels.api as sm
 
-    from core.modeling import univariable_logistic
+    from core.stats.modeling import univariable_logistic
 
     table = univariable_logistic(sample_cohort, "lm", continuous=["cea_ng_ml"], categorical=["cn_stage"])
     stage = pd.get_dummies(sample_cohort["cn_stage"], drop_first=True, dtype=float)
@@ -108,7 +108,7 @@ def test_univariable_variable_p_is_the_likelihood_ratio_test(sample_cohort):
 
 
 def test_model_edge_cases_get_specific_messages(sample_cohort):
-    from core.modeling import events_per_variable, fit_model
+    from core.stats.modeling import events_per_variable, fit_model
 
     one_level = sample_cohort.assign(site="centre A")
     with pytest.raises(RadNomoError, match="one level only"):

@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from core.report import SECTIONS, ReportInputs, build_report
-from core.sample import SAMPLE_SPEC
+from core.workflows.report import SECTIONS, ReportInputs, build_report
+from core.workflows.sample import SAMPLE_SPEC
 
 
 @pytest.fixture(scope="module")
 def report(sample_cohort, sample_features, sample_models):
     import json
 
-    from core.sample import SAMPLE_RADIOMICS_SETTINGS
+    from core.workflows.sample import SAMPLE_RADIOMICS_SETTINGS
 
     split, models = sample_models
     inputs = ReportInputs(name="Sample study (synthetic)", cohort=sample_cohort, spec=SAMPLE_SPEC, split=split,

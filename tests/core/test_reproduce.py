@@ -1,10 +1,10 @@
-"""python -m core.reproduce writes the study's Table 2 and Table 3 analogues for the sample study."""
+"""python -m core.workflows.reproduce writes the study's Table 2 and Table 3 analogues for the sample study."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from core.reproduce import main
+from core.workflows.reproduce import main
 
 TABLE_COLUMNS = ["auc", "auc_low", "auc_high", *[f"{m}{s}" for m in ("acc", "sens", "spec", "ppv", "npv")
                                                   for s in ("", "_low", "_high")]]
@@ -29,7 +29,7 @@ def test_reproduce_writes_tables_2_and_3(tmp_path, capsys):
 def test_the_sample_study_reproduces_the_study_s_test_cohort_findings():
     """Issue 6's targets on the committed sample features: the study's order of the five models on the
     test cohort, each AUC within 0.05 of the study's, and synchronous vs metachronous within 0.07 of .665."""
-    from core.reproduce import STUDY_AUC, reproduce
+    from core.workflows.reproduce import STUDY_AUC, reproduce
 
     performance, by_type = reproduce()
     test = performance[performance["cohort"] == "test"].set_index("model")["auc"]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import RadNomoError
-from core.selection import icc_table
+from core.stats.selection import icc_table
 
 
 def _readers(seed: int, n: int = 25, features: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -81,7 +81,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 @pytest.mark.parametrize("case", ["small", "wide"])
 @pytest.mark.parametrize("exact", [True, False])
 def test_drop_correlated_matches_caret_findcorrelation(case, exact):
-    from core.selection import drop_correlated
+    from core.stats.selection import drop_correlated
 
     data = pd.read_csv(REFERENCE / f"caret_findcorrelation_{case}.csv")
     answers = pd.read_csv(REFERENCE / "caret_findcorrelation_removed.csv", keep_default_na=False)
@@ -92,7 +92,7 @@ def test_drop_correlated_matches_caret_findcorrelation(case, exact):
 
 
 def test_drop_correlated_default_follows_caret_size_rule():
-    from core.selection import drop_correlated
+    from core.stats.selection import drop_correlated
 
     small = pd.read_csv(REFERENCE / "caret_findcorrelation_small.csv")
     assert drop_correlated(small) == drop_correlated(small, exact=True)
@@ -103,7 +103,7 @@ def test_drop_correlated_default_follows_caret_size_rule():
 def test_variance_filter_uses_population_variance():
     from sklearn.feature_selection import VarianceThreshold
 
-    from core.selection import variance_filter
+    from core.stats.selection import variance_filter
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(0, [0.5, 0.99, 1.01, 3.0], size=(40, 4)), columns=list("abcd"))
@@ -115,7 +115,7 @@ def test_variance_filter_uses_population_variance():
 def test_univariable_tests_equal_scipy_per_column(test):
     from scipy import stats as sps
 
-    from core.selection import univariable_tests
+    from core.stats.selection import univariable_tests
 
     first, _ = _readers(7, n=40)
     y = pd.Series(np.arange(40) % 3 == 0, index=first.index).astype(int)
@@ -148,7 +148,7 @@ def screening_data():
 
 
 def test_screen_runs_the_steps_in_order_and_reports_each_count(screening_data):
-    from core.selection import ScreeningSettings, drop_correlated, screen, univariable_tests, variance_filter
+    from core.stats.selection import ScreeningSettings, drop_correlated, screen, univariable_tests, variance_filter
 
     X, y = screening_data
     result = screen(X, y, ScreeningSettings(seed=1))
@@ -165,7 +165,7 @@ def test_screen_runs_the_steps_in_order_and_reports_each_count(screening_data):
 
 
 def test_screen_icc_step_and_empty_outcomes(screening_data):
-    from core.selection import ScreeningSettings, screen
+    from core.stats.selection import ScreeningSettings, screen
 
     X, y = screening_data
     icc = pd.DataFrame({"ICC1": 0.9, "ICC2": 0.9, "ICC3": 0.9}, index=X.columns)
@@ -183,7 +183,7 @@ def test_screen_icc_step_and_empty_outcomes(screening_data):
 
 
 def test_selection_stability_frequencies(screening_data):
-    from core.selection import selection_stability
+    from core.stats.selection import selection_stability
 
     X, y = screening_data
     columns = ["strong", "weak", "noise0", "noise1", "noise2"]

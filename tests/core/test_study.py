@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.study import SavedStudy, export_study, import_study, list_studies, load_study, save_study
+from core.workflows.persistence import SavedStudy, export_study, import_study, list_studies, load_study, save_study
 
 
 @pytest.fixture(scope="module")
 def saved(sample_cohort, sample_features, sample_models):
-    from core.sample import SAMPLE_AE_WEIGHTS, SAMPLE_SPEC
+    from core.workflows.sample import SAMPLE_AE_WEIGHTS, SAMPLE_SPEC
 
     split, models = sample_models
     return SavedStudy(name="Sample study (synthetic)", cohort=sample_cohort, spec=SAMPLE_SPEC, split=split,
@@ -41,7 +41,7 @@ def test_save_and_reopen_gives_identical_predictions_and_tables(tmp_path, saved,
 
 
 def test_refitting_a_reopened_study_reproduces_its_models(tmp_path, saved):
-    from core.pipeline import fit_study_models
+    from core.workflows.fit import fit_study_models
 
     again = load_study(save_study(saved, tmp_path / "s"))
     refit = fit_study_models(again.cohort, again.spec, again.split.train_ids,

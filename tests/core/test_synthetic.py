@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
-from core.synthetic import (CLINICAL_COLUMNS, PhenotypeEffects, generate_clinical, generate_cohort, main,
+from core.imaging.synthetic import (CLINICAL_COLUMNS, PhenotypeEffects, generate_clinical, generate_cohort, main,
                             measure_thickness_mm, render_patient)
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference_table1.csv"

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
+from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
 from core.errors import RadNomoError
-from core.pipeline import ModelSettings
-from core.sample import SAMPLE_SPEC
-from core.synthetic import PhenotypeEffects, generate_clinical
-from core.teaching import (EXPLANATIONS, TRAITS, WALKTHROUGH, FeatureEmulator, leakage_demo, oracle_auc,
+from core.workflows.fit import ModelSettings
+from core.workflows.sample import SAMPLE_SPEC
+from core.imaging.synthetic import PhenotypeEffects, generate_clinical
+from core.workflows.teaching import (EXPLANATIONS, TRAITS, WALKTHROUGH, FeatureEmulator, leakage_demo, oracle_auc,
                            oracle_scores, scaled_effects, trait_effects, what_if)
 
 
@@ -59,7 +59,7 @@ def test_emulator_recovers_a_known_linear_link_and_keeps_residual_rows_whole():
 
 @pytest.fixture(scope="module")
 def emulators(sample_features):
-    truth = pd.read_csv(__import__("core.paths", fromlist=["SAMPLE_DIR"]).SAMPLE_DIR / "generator_truth.csv")
+    truth = pd.read_csv(__import__("core.io.paths", fromlist=["SAMPLE_DIR"]).SAMPLE_DIR / "generator_truth.csv")
     return {"radiomics": FeatureEmulator.fit(truth, sample_features["radiomics"].iloc[:, :300]),
             "deep": FeatureEmulator.fit(truth, sample_features["deep"].iloc[:, :120])}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.pipeline import ModelSettings
-from core.sample import SAMPLE_SPEC
-from core.validation import optimism_corrected_auc, repeated_cv_auc
+from core.workflows.fit import ModelSettings
+from core.workflows.sample import SAMPLE_SPEC
+from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc
 
 
 @pytest.fixture(scope="module")
 def small_study(sample_cohort, sample_features):
-    from core.cohort import SplitConfig, split_cohort
+    from core.stats.cohort import SplitConfig, split_cohort
 
     cohort = sample_cohort.iloc[:300].reset_index(drop=True)
     ids = list(cohort["patient_id"])
@@ -46,17 +46,17 @@ def test_repeated_cv_refits_on_each_fold(small_study):
 
 
 def test_the_bundled_sample_run_is_current_and_lowers_every_apparent_auc(sample_cohort):
-    """sample_data/validation (python -m core.validation --out sample_data/validation) must be the run of the
+    """sample_data/validation (python -m core.workflows.validation --out sample_data/validation) must be the run of the
     dashboard's default settings on the current split; re-run that command when either changes."""
     from dataclasses import replace
 
-    from core.cohort import split_cohort
-    from core.paths import SAMPLE_DIR
-    from core.validation import load_saved_validation
+    from core.stats.cohort import split_cohort
+    from core.io.paths import SAMPLE_DIR
+    from core.workflows.validation import load_saved_validation
 
     train_ids = split_cohort(sample_cohort, SAMPLE_SPEC).train_ids
     saved = load_saved_validation(SAMPLE_DIR / "validation", ModelSettings(), train_ids)
-    assert saved is not None, "sample_data/validation is stale: re-run python -m core.validation"
+    assert saved is not None, "sample_data/validation is stale: re-run python -m core.workflows.validation"
     table = saved["optimism"]
     assert saved["meta"]["n_boot"] == 200 and (table["n_boot"] >= 190).all()
     assert (table["optimism"] > 0).all() and (table["corrected"] < table["apparent"]).all()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import WORKSPACE_ENV
+from core.io.paths import WORKSPACE_ENV
 
 
 @pytest.fixture()

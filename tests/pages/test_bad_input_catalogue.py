@@ -19,7 +19,7 @@ import pytest
 import SimpleITK as sitk
 from streamlit.testing.v1 import AppTest
 
-from core.paths import DATA_ROOT_ENV
+from core.io.paths import DATA_ROOT_ENV
 from tests.archives import make_zip
 from tests.pages.apptest_helpers import open_page
 
@@ -72,7 +72,7 @@ def _tumour(label: int = 1) -> np.ndarray:
 
 
 def _sample_features(kind: str) -> pd.DataFrame:
-    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
+    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
 
     return pd.read_parquet(SAMPLE_RADIOMICS if kind == "radiomics" else SAMPLE_DEEP)
 
@@ -205,13 +205,13 @@ def _truncated_gz() -> bytes:
 
 
 def _external_clinical() -> bytes:
-    from core.sample import SAMPLE_CLINICAL
+    from core.workflows.sample import SAMPLE_CLINICAL
 
     return _csv(pd.read_csv(SAMPLE_CLINICAL).head(80))
 
 
 def _external_radiomics_without_needed() -> bytes:
-    from core.sample import SAMPLE_CLINICAL
+    from core.workflows.sample import SAMPLE_CLINICAL
 
     ids = pd.read_csv(SAMPLE_CLINICAL).head(80)["patient_id"]
     return _csv(_sample_features("radiomics").loc[ids].iloc[:, :5].reset_index())
@@ -263,7 +263,7 @@ CATALOGUE = [
     Case("external-missing-features", lambda: _external(_external_clinical(), _external_radiomics_without_needed()),
          "the models use"),
     Case("external-missing-clinical-column", lambda: _external(_csv(pd.read_csv(
-        __import__("core.sample", fromlist=["SAMPLE_CLINICAL"]).SAMPLE_CLINICAL).head(80).drop(columns="cea_ng_ml"))),
+        __import__("core.workflows.sample", fromlist=["SAMPLE_CLINICAL"]).SAMPLE_CLINICAL).head(80).drop(columns="cea_ng_ml"))),
          "cea_ng_ml"),
     # Images for a new patient
     Case("image-corrupt-nifti", lambda: _patient_files(b"this is no NIfTI at all", _nifti(_tumour())),

@@ -6,7 +6,7 @@ from tests.pages.apptest_helpers import dataframe_with, open_page
 
 
 def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspace, monkeypatch, tmp_path):
-    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, load_sample_cohort
+    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, load_sample_cohort
 
     # An "external" cohort: 120 sample patients' tables placed in a data root (the real external sample
     # cohort comes with the external-validation issue's generated data).
@@ -42,7 +42,7 @@ def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspac
 
 
 def test_the_sample_external_centre_with_and_without_combat(workspace):
-    from core.sample import SAMPLE_EXTERNAL_DIR
+    from core.workflows.sample import SAMPLE_EXTERNAL_DIR
 
     at = open_page("pages/external.py", timeout=600)
     at.button(key="ext_add_sample").click().run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.paths import DATA_ROOT_ENV
+from core.io.paths import DATA_ROOT_ENV
 from tests.pages.apptest_helpers import open_page
 
 FAST = "Original image only (107 features, ~1 s a case)"

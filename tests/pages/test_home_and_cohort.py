@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.paths import DATA_ROOT_ENV
+from core.io.paths import DATA_ROOT_ENV
 from tests.pages.apptest_helpers import open_page
 
 
@@ -148,7 +148,7 @@ def test_invalid_cohorts_leave_the_study_untouched(data_root, name, message):
 
 
 def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
-    from core.study import export_study
+    from core.workflows.persistence import export_study
     from tests.pages.apptest_helpers import open_page
 
     at = open_page()

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
-from core.pipeline import ModelSettings
+from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
+from core.workflows.fit import ModelSettings
 from tests.pages.apptest_helpers import APP
 
 
@@ -66,7 +66,7 @@ def test_a_single_level_categorical_variable_is_named():
 
 
 def test_a_lasso_that_keeps_nothing_says_so_and_the_clinical_model_still_works():
-    from core.selection import ScreeningSettings
+    from core.stats.selection import ScreeningSettings
 
     # Every noise feature reaches the LASSO (p < 1): at lambda.1se it keeps none of them.
     settings = dataclasses.replace(BASE, screening=ScreeningSettings(p_threshold=1.0))

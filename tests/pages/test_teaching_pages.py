@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.teaching import EXPLANATIONS, WALKTHROUGH
+from core.workflows.teaching import EXPLANATIONS, WALKTHROUGH
 from tests.pages.apptest_helpers import dataframe_with, open_page
 
 APP = Path(__file__).resolve().parents[2] / "app.py"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.cohort import CohortSpec, read_table, validate_cohort
-from core.paths import SAMPLE_DIR
+from core.io.tables import read_table
+from core.stats.cohort import CohortSpec, validate_cohort
+from core.io.paths import SAMPLE_DIR
 
 __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2",
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",

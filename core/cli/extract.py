@@ -1,6 +1,6 @@
 """Command line: extract radiomics features for a manifest.
 
-    python -m core.extract MANIFEST --params P --out features.parquet --workers N
+    python -m core.cli.extract MANIFEST --params P --out features.parquet --workers N
                            [--scheduler tcp://HOST:8786] [--store FILE] [--mask-column Mask]
                            [--no-preprocess]
 
@@ -34,7 +34,7 @@ def _progress(done: int, total: int, case_id: str, status: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m core.extract", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.cli.extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest", help="pyradiomics batch CSV: ID,Image,Mask[,Mask_reader2]")
     parser.add_argument("--params", default="study", help="params YAML, or 'study' / 'original' (default study)")
     parser.add_argument("--out", required=True, help="output table (.parquet or .csv)")
@@ -46,10 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="skip RadNomo's 1 mm resampling and HU clipping (pyradiomics settings only)")
     args = parser.parse_args(argv)
 
-    from core.extraction.batch import ExtractionSettings, read_manifest, run_batch
-    from core.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
-    from core.extraction.radiomics import load_params
-    from core.extraction.store import FeatureStore
+    from core.imaging.extraction.batch import ExtractionSettings, read_manifest, run_batch
+    from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
+    from core.imaging.extraction.radiomics import load_params
+    from core.imaging.extraction.store import FeatureStore
 
     out = Path(args.out)
     try:

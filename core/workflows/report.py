@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec, CohortSplit, table_one
-from core.evaluation import interval_text
-from core.pipeline import MODEL_NAMES, StudyModels, table2, training_cutoffs
-from core.sample import VARIABLE_LABELS
+from core.stats.cohort import CohortSpec, CohortSplit, table_one
+from core.stats.evaluation import interval_text
+from core.workflows.fit import MODEL_NAMES, StudyModels, table2, training_cutoffs
+from core.workflows.sample import VARIABLE_LABELS
 
 __all__ = ["ReportInputs", "Report", "build_report", "SECTIONS"]
 
@@ -154,7 +154,7 @@ def _figures(inputs: ReportInputs) -> dict[str, bytes]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from core.evaluation import calibration_curve, decision_curve, roc_auc, roc_curve
+    from core.stats.evaluation import calibration_curve, decision_curve, roc_auc, roc_curve
 
     predictions = inputs.predictions
     outcome = inputs.cohort.set_index(inputs.spec.id_column)[inputs.spec.outcome_column]

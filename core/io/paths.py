@@ -9,7 +9,7 @@ from core.errors import RadNomoError
 
 __all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_data"
 DATA_ROOT_ENV = "RADNOMO_DATA_ROOT"
 WORKSPACE_ENV = "RADNOMO_WORKSPACE"

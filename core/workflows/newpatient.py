@@ -6,7 +6,7 @@ cohort patient scored here gets the score the pipeline gave it.
 
 Command line (a manifest of new patients)::
 
-    python -m core.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
+    python -m core.workflows.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.pipeline import FUSED_SCORE, StudyModels
+from core.workflows.fit import FUSED_SCORE, StudyModels
 
 __all__ = ["NewPatientResult", "needed_features", "restricted_params", "patient_features", "score_patient",
            "find_dicom_case", "main"]
@@ -121,8 +121,8 @@ def patient_features(image_path: str | Path, mask_path: str | Path, *, features:
         if not radiomics_settings or "params" not in radiomics_settings:
             raise RadNomoError("the study's radiomics extraction settings are missing; they are needed to compute "
                                "its radiomics features the same way.")
-        from core.extraction.batch import ExtractionSettings, extract_case
-        from core.extraction.preprocess import PreprocessConfig
+        from core.imaging.extraction.batch import ExtractionSettings, extract_case
+        from core.imaging.extraction.preprocess import PreprocessConfig
 
         settings = ExtractionSettings(params=restricted_params(radiomics_settings["params"], radiomic),
                                       preprocess=PreprocessConfig.from_dict(radiomics_settings["preprocess"]),
@@ -136,10 +136,10 @@ def patient_features(image_path: str | Path, mask_path: str | Path, *, features:
     if deep:
         if not ae_weights:
             raise RadNomoError("the study's autoencoder weights are missing; they are needed for its deep features.")
-        from core.deep.data import case_crop
-        from core.deep.features import extract_latents
-        from core.deep.train import load_weights
-        from core.extraction.preprocess import PreprocessConfig
+        from core.imaging.deep.data import case_crop
+        from core.imaging.deep.features import extract_latents
+        from core.imaging.deep.train import load_weights
+        from core.imaging.extraction.preprocess import PreprocessConfig
 
         _, metadata = load_weights(ae_weights)
         preprocess = PreprocessConfig.from_dict(metadata["preprocess"]) if metadata["preprocess"] \
@@ -210,16 +210,16 @@ def find_dicom_case(folder: str | Path) -> tuple[Path, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.newpatient",
+    parser = argparse.ArgumentParser(prog="python -m core.workflows.newpatient",
                                      description="Score new patients with a saved study's frozen models.")
     parser.add_argument("--study", required=True, help="saved study folder")
     parser.add_argument("--manifest", required=True, help="CSV with ID,Image,Mask (paths relative to it)")
     parser.add_argument("--clinical", required=True, help="CSV with the ID column and the clinical predictors")
     parser.add_argument("--out", required=True, help="output CSV")
     args = parser.parse_args(argv)
-    from core.cohort import read_table
-    from core.extraction.batch import read_manifest
-    from core.study import load_study
+    from core.io.tables import read_table
+    from core.imaging.extraction.batch import read_manifest
+    from core.workflows.persistence import load_study
 
     study = load_study(args.study)
     if study.models is None:

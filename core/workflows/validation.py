@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec
+from core.stats.cohort import CohortSpec
 from core.errors import RadNomoError
-from core.pipeline import MODEL_NAMES, ModelSettings, fit_study_models
+from core.workflows.fit import MODEL_NAMES, ModelSettings, fit_study_models
 
 __all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv", "load_saved_validation",
            "main"]
@@ -172,10 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import json
     import time
 
-    from core.cohort import split_cohort
-    from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+    from core.stats.cohort import split_cohort
+    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
 
-    parser = argparse.ArgumentParser(prog="python -m core.validation",
+    parser = argparse.ArgumentParser(prog="python -m core.workflows.validation",
                                      description="Harrell's bootstrap optimism-corrected AUC and repeated CV of the "
                                                  "whole pipeline on the sample study (default settings).")
     parser.add_argument("--out", required=True, help="output folder (e.g. sample_data/validation)")
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {"settings": settings.to_dict(), "train_ids": list(split.train_ids), "n_boot": args.n_boot,
             "folds": args.folds, "repeats": args.repeats, "seed": args.seed,
             "bootstrap_seconds": round(boot_seconds, 1),
-            "command": f"python -m core.validation --out {args.out} --n-boot {args.n_boot} --folds {args.folds} "
+            "command": f"python -m core.workflows.validation --out {args.out} --n-boot {args.n_boot} --folds {args.folds} "
                        f"--repeats {args.repeats} --seed {args.seed}"}
     (out / "validation.json").write_text(json.dumps(meta, indent=1))
     print(result.table.round(3).to_string())

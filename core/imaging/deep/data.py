@@ -11,8 +11,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
-from core.extraction.preprocess import PreprocessConfig, preprocess_case, window_normalise
-from core.extraction.readers import read_case
+from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case, window_normalise
+from core.imaging.extraction.readers import read_case
 
 __all__ = ["roi_crop", "case_crop", "prepare_volumes"]
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec, SplitConfig, split_cohort
+from core.stats.cohort import CohortSpec, SplitConfig, split_cohort
 from core.errors import RadNomoError
-from core.pipeline import MODEL_NAMES, ModelSettings, auc_table, fit_study_models, screen_family
-from core.synthetic import PhenotypeEffects, generate_clinical
+from core.workflows.fit import MODEL_NAMES, ModelSettings, auc_table, fit_study_models, screen_family
+from core.imaging.synthetic import PhenotypeEffects, generate_clinical
 
 __all__ = ["Explanation", "EXPLANATIONS", "WALKTHROUGH", "WalkStep", "TRAITS", "trait_effects", "oracle_scores",
            "oracle_auc", "FeatureEmulator", "WhatIfResult", "what_if", "leakage_demo"]
@@ -308,7 +308,7 @@ def what_if(emulators: dict[str, FeatureEmulator], spec: CohortSpec, *, n: int =
         raise RadNomoError("the noise scale must be 0 or more.")
     start = time.perf_counter()
     tables = generate_clinical(n=n, seed=seed, effects=scaled_effects(effect_scale))
-    from core.cohort import validate_cohort
+    from core.stats.cohort import validate_cohort
 
     cohort = validate_cohort(tables.clinical, spec.id_column, spec.outcome_column, continuous=spec.continuous,
                              categorical=spec.categorical)
@@ -343,7 +343,7 @@ def leakage_demo(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str
 
     Returns one row per model: ``honest``, ``leaky`` (test AUCs) and ``inflation`` (leaky - honest).
     """
-    from core.pipeline import family_table
+    from core.workflows.fit import family_table
 
     settings = settings or ModelSettings()
     data = cohort.set_index(spec.id_column)

@@ -262,7 +262,7 @@ def build_score(name: str, X: pd.DataFrame, y: pd.Series | np.ndarray, lasso, *,
         Training rows (raw feature values).
     y : array-like
         0/1 outcome aligned with ``X``.
-    lasso : core.selection.LassoCV
+    lasso : core.stats.selection.LassoCV
         The selection (its non-zero coefficients name the features).
     method : {"refit", "lasso"}
 

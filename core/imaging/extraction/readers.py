@@ -304,11 +304,11 @@ def _dicom_mask(path: Path, image: sitk.Image, roi_name: str | None) -> sitk.Ima
         raise RadNomoError(f"mask '{path.name}' is not a readable DICOM file ({type(error).__name__}).") from error
     modality = getattr(dataset, "Modality", "")
     if modality == "RTSTRUCT":
-        from core.extraction.rtstruct import rasterize_rtstruct
+        from core.imaging.extraction.rtstruct import rasterize_rtstruct
 
         return rasterize_rtstruct(dataset, image, roi_name, name=path.name)
     if modality == "SEG":
-        from core.extraction.dicomseg import segment_mask
+        from core.imaging.extraction.dicomseg import segment_mask
 
         return segment_mask(dataset, image, roi_name, name=path.name)
     raise RadNomoError(f"mask '{path.name}' is DICOM {modality or 'without a modality'}; an RTSTRUCT or SEG is "

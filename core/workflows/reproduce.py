@@ -1,4 +1,4 @@
-"""Reproduce the reference study on the sample study: ``python -m core.reproduce --out DIR``.
+"""Reproduce the reference study on the sample study: ``python -m core.workflows.reproduce --out DIR``.
 
 Runs the whole pipeline (the study's screening, scores, the study's clinical model of tumour
 thickness, CEA and CA19-9, the fused model) on the bundled sample study with its default 7:3 split,
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.cohort import split_cohort
-from core.evaluation import METRICS, interval_text
-from core.pipeline import (MODEL_NAMES, SCORE_NAMES, ModelSettings, fit_study_models, lm_type_outcome, table2,
+from core.stats.cohort import split_cohort
+from core.stats.evaluation import METRICS, interval_text
+from core.workflows.fit import (MODEL_NAMES, SCORE_NAMES, ModelSettings, fit_study_models, lm_type_outcome, table2,
                            table3, training_cutoffs)
-from core.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
 
 __all__ = ["STUDY_SETTINGS", "STUDY_TABLE2", "STUDY_TABLE3", "reproduce", "main"]
 
@@ -94,7 +94,7 @@ def markdown_table3(by_type: pd.DataFrame) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.reproduce", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.workflows.reproduce", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -8,7 +8,7 @@ signal. The strength of that signal is set by :class:`PhenotypeEffects` (documen
 
 Command line::
 
-    python -m core.synthetic --n 1001 --seed 20250601 --out DIR [--no-images]
+    python -m core.imaging.synthetic --n 1001 --seed 20250601 --out DIR [--no-images]
                              [--image-subset K] [--workers N]
 
 Writes ``DIR/clinical.csv``, ``DIR/manifest.csv`` (pyradiomics batch format ``ID,Image,Mask`` plus
@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from core.errors import RadNomoError
-from core.synthetic_targets import combined_continuous, combined_proportions
+from core.imaging.synthetic_targets import combined_continuous, combined_proportions
 
 __all__ = [
     "CLINICAL_COLUMNS",
@@ -726,7 +726,7 @@ def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m core.synthetic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.imaging.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1001, help="number of patients (default 1001)")
     parser.add_argument("--seed", type=int, default=20250601, help="cohort seed (default 20250601)")
     parser.add_argument("--out", required=True, help="output folder")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.archive import safe_extract_zip
-from core.cohort import CohortSpec, CohortSplit, SplitConfig
+from core.io.archive import safe_extract_zip
+from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig
 from core.errors import RadNomoError
-from core.pipeline import ModelSettings, StudyModels
+from core.workflows.fit import ModelSettings, StudyModels
 
 __all__ = ["SavedStudy", "save_study", "load_study", "export_study", "import_study", "list_studies",
            "STUDY_FILE"]
@@ -231,7 +231,7 @@ def import_study(zip_path: str | Path, dest_dir: str | Path) -> Path:
     ------
     RadNomoError
         For anything unsafe or malformed: not a zip, path traversal, symbolic links, nested archives,
-        oversize or zip-bomb members (see :func:`core.archive.safe_extract_zip`), pickle-type files,
+        oversize or zip-bomb members (see :func:`core.io.archive.safe_extract_zip`), pickle-type files,
         unexpected files, or a study that does not load. Nothing is left behind then, and nothing
         is ever written outside ``dest_dir``.
     """

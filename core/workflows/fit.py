@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec
+from core.stats.cohort import CohortSpec
 from core.errors import RadNomoError
-from core.modeling import LogisticModel, ScoreModel, build_score, fit_model, univariable_logistic
-from core.selection import ScreeningResult, ScreeningSettings, screen
+from core.stats.modeling import LogisticModel, ScoreModel, build_score, fit_model, univariable_logistic
+from core.stats.selection import ScreeningResult, ScreeningSettings, screen
 
 __all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
            "default_clinical_variables", "screen_family", "family_table", "auc_table", "training_cutoffs", "table2",
@@ -81,7 +81,7 @@ class StudyModels:
     scores : dict
         Family -> ScoreModel (families whose LASSO kept at least one feature).
     univariable : pandas.DataFrame
-        :func:`core.modeling.univariable_logistic` of every clinical variable (training).
+        :func:`core.stats.modeling.univariable_logistic` of every clinical variable (training).
     clinical, fused : LogisticModel
         ``fused`` is None when there is no DL-radiomics score.
     train_ids : tuple of str
@@ -89,7 +89,7 @@ class StudyModels:
     notes : tuple of str
         Why a family, score or model is missing.
     harmonisers : dict
-        Feature kind -> :class:`core.harmonise.ComBat` fitted on the training cohort (empty
+        Feature kind -> :class:`core.stats.harmonise.ComBat` fitted on the training cohort (empty
         without harmonisation); :meth:`predict` applies them to every cohort it scores.
     """
 
@@ -117,8 +117,8 @@ class StudyModels:
     def from_dict(cls, values: dict) -> StudyModels:
         """Rebuild the fitted models from :meth:`to_dict` (the screening itself is not stored: re-run it
         from ``settings`` on the same data, which gives the same result)."""
-        from core.harmonise import ComBat
-        from core.modeling import LogisticModel, ScoreModel
+        from core.stats.harmonise import ComBat
+        from core.stats.modeling import LogisticModel, ScoreModel
 
         return cls(harmonisers={k: ComBat.from_dict(v) for k, v in values.get("harmonisers", {}).items()},
                    settings=ModelSettings.from_dict(values["settings"]), screening={},
@@ -129,8 +129,8 @@ class StudyModels:
                    train_ids=tuple(values["train_ids"]), notes=tuple(values.get("notes", ())))
 
     def nomogram(self, cohort: pd.DataFrame, spec: CohortSpec, predictions: pd.DataFrame, which: str = "fused"):
-        """The :class:`core.modeling.Nomogram` of the fused (or clinical) model on the training patients."""
-        from core.modeling import Nomogram
+        """The :class:`core.stats.modeling.Nomogram` of the fused (or clinical) model on the training patients."""
+        from core.stats.modeling import Nomogram
 
         if which == "fused" and self.fused is None:
             raise RadNomoError("this study has no fused model (it needs the DL-radiomics score).")
@@ -146,7 +146,7 @@ class StudyModels:
         """
         if not self.harmonisers:
             return features
-        from core.harmonise import apply_harmonisers
+        from core.stats.harmonise import apply_harmonisers
 
         column = self.settings.harmonise_by
         if column not in cohort.columns:
@@ -313,7 +313,7 @@ def harmonised_features(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Seque
 
     Returns (harmonised feature tables, kind -> fitted ComBat).
     """
-    from core.harmonise import apply_harmonisers, fit_harmonisers
+    from core.stats.harmonise import apply_harmonisers, fit_harmonisers
 
     if column not in cohort.columns:
         raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
@@ -324,7 +324,7 @@ def harmonised_features(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Seque
 
 def screen_family(family: str, X: pd.DataFrame, y: pd.Series, settings: ScreeningSettings, *,
                   icc: pd.DataFrame | None = None) -> ScreeningResult:
-    """:func:`core.selection.screen` for one feature family (training rows only).
+    """:func:`core.stats.selection.screen` for one feature family (training rows only).
 
     The ICC step filters radiomics columns only: deep features have no second reader, so for
     "dl" the step is skipped and in "dl_radiomics" deep columns pass it.
@@ -356,7 +356,7 @@ def training_cutoffs(predictions: pd.DataFrame, outcome: pd.Series, train_ids: S
     ``rule``: "youden" (maximal sensitivity + specificity - 1), "fixed" (``value`` is the
     probability) or "sensitivity" (the highest cut-off reaching sensitivity ``value``).
     """
-    from core.evaluation import cutoff_for_sensitivity, youden_cutoff
+    from core.stats.evaluation import cutoff_for_sensitivity, youden_cutoff
 
     if rule not in CUTOFF_RULES:
         raise RadNomoError(f"cut-off rule '{rule}' is not valid; possible values: {', '.join(CUTOFF_RULES)}.")
@@ -380,7 +380,7 @@ def table2(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, Seq
 
     Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``.
     """
-    from core.evaluation import performance_table
+    from core.stats.evaluation import performance_table
 
     frames = []
     for cohort, ids in cohorts.items():
@@ -410,7 +410,7 @@ def table3(predictions: pd.DataFrame, type_outcome: pd.Series, train_ids: Sequen
     Computed on all event patients (as the study), with each score's cut-off chosen by Youden's
     index on the training event patients only. Columns as :func:`table2` with ``model`` the score.
     """
-    from core.evaluation import performance_table, youden_cutoff
+    from core.stats.evaluation import performance_table, youden_cutoff
 
     ids = list(type_outcome.index)
     train = [i for i in ids if i in set(train_ids)]

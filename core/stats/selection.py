@@ -322,7 +322,7 @@ class _PathFit:
 
 def _fit_path(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray | None, n_lambdas: int) -> _PathFit:
     """glmnet(x, y, family = "binomial") with standardize = TRUE; lambdas=None lets it choose them."""
-    from core.lasso_path import lambda_max, lambda_sequence, lasso_path
+    from core.stats.lasso_path import lambda_max, lambda_sequence, lasso_path
 
     n, p = x.shape
     weights = np.full(n, 1.0 / n)
@@ -444,8 +444,8 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
 
 
 def _polished(x: np.ndarray, y: np.ndarray, lam: float, intercept: float, coefs: np.ndarray) -> tuple[float, np.ndarray]:
-    """The chosen solution refined to machine precision (see :func:`core.lasso_path.polish`), original scale."""
-    from core.lasso_path import polish
+    """The chosen solution refined to machine precision (see :func:`core.stats.lasso_path.polish`), original scale."""
+    from core.stats.lasso_path import polish
 
     means, sds = x.mean(axis=0), x.std(axis=0)
     b0, beta = polish((x - means) / sds, y, np.full(len(y), 1.0 / len(y)), lam, intercept + coefs @ means,

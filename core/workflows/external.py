@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.cohort import CohortSpec, validate_cohort, validate_feature_table
+from core.stats.cohort import CohortSpec, validate_cohort, validate_feature_table
 from core.errors import RadNomoError
 
 __all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range", "cohort_aucs", "main"]
@@ -82,7 +82,7 @@ def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: dict[str
     Returns one row per group and model: ``group``, ``model``, ``n``, ``events``, the :func:`table2`
     columns, ``brier``, ``cal_intercept`` (calibration-in-the-large) and ``cal_slope``.
     """
-    from core.evaluation import calibration_stats, performance_table
+    from core.stats.evaluation import calibration_stats, performance_table
 
     frames = []
     for group, ids in groups.items():
@@ -129,7 +129,7 @@ def cohort_aucs(models, cohorts: dict[str, tuple[pd.DataFrame, dict[str, pd.Data
 
     Parameters
     ----------
-    models : core.pipeline.StudyModels
+    models : core.workflows.fit.StudyModels
         Frozen models (their ComBat, if any, is applied to each cohort's features).
     cohorts : dict
         Name -> (clinical table, feature tables by kind).
@@ -139,8 +139,8 @@ def cohort_aucs(models, cohorts: dict[str, tuple[pd.DataFrame, dict[str, pd.Data
     pandas.DataFrame
         One row per cohort and model: ``cohort``, ``model``, ``n``, ``events``, ``auc``, ``auc_low``, ``auc_high``.
     """
-    from core.evaluation import roc_auc
-    from core.pipeline import MODEL_NAMES
+    from core.stats.evaluation import roc_auc
+    from core.workflows.fit import MODEL_NAMES
 
     rows = []
     for name, (clinical, features) in cohorts.items():
@@ -158,12 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: the sample study's frozen models on an external cohort, with and without ComBat."""
     import argparse
 
-    from core.cohort import read_table, split_cohort
-    from core.newpatient import needed_features
-    from core.pipeline import ModelSettings, fit_study_models
-    from core.sample import SAMPLE_DEEP, SAMPLE_EXTERNAL_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+    from core.io.tables import read_table
+    from core.stats.cohort import split_cohort
+    from core.workflows.newpatient import needed_features
+    from core.workflows.fit import ModelSettings, fit_study_models
+    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_EXTERNAL_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
 
-    parser = argparse.ArgumentParser(prog="python -m core.external",
+    parser = argparse.ArgumentParser(prog="python -m core.workflows.external",
                                      description="Validate the sample study's models on an external cohort "
                                                  "(training, test and external AUCs, with and without ComBat).")
     parser.add_argument("--external", default=str(SAMPLE_EXTERNAL_DIR),

@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.extraction.preprocess import PreprocessConfig, preprocess_case
-from core.extraction.radiomics import extract_features, make_extractor, params_sha256, pyradiomics_version
-from core.extraction.readers import content_hash, read_case
-from core.extraction.store import FeatureStore, case_key
+from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case
+from core.imaging.extraction.radiomics import extract_features, make_extractor, params_sha256, pyradiomics_version
+from core.imaging.extraction.readers import content_hash, read_case
+from core.imaging.extraction.store import FeatureStore, case_key
 
 __all__ = ["ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
 
@@ -35,7 +35,7 @@ class ExtractionSettings:
     Attributes
     ----------
     params : dict
-        Validated pyradiomics parameters (:func:`core.extraction.radiomics.load_params`).
+        Validated pyradiomics parameters (:func:`core.imaging.extraction.radiomics.load_params`).
     preprocess : PreprocessConfig
         RadNomo's pre-processing before pyradiomics (the study's by default).
     label : int or None

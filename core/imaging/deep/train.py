@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.deep.model import AE3D, AEConfig
+from core.imaging.deep.model import AE3D, AEConfig
 from core.errors import RadNomoError
-from core.extraction.readers import content_hash
+from core.imaging.extraction.readers import content_hash
 
 __all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights"]
 
@@ -82,7 +82,7 @@ def train_autoencoder(config: AEConfig, volumes: np.ndarray, out_path: str | Pat
     config : AEConfig
     volumes : numpy.ndarray
         ``(cases, 2, crop, crop, crop)`` crops of the **training cohort only**
-        (:func:`core.deep.data.prepare_volumes`).
+        (:func:`core.imaging.deep.data.prepare_volumes`).
     out_path : path
         Where the safetensors weights are written.
     preprocess : dict, optional

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.deep.train import load_weights, resolve_device
+from core.imaging.deep.train import load_weights, resolve_device
 
 __all__ = ["extract_latents", "latent_columns", "latents_for_manifest", "reconstruct"]
 
@@ -37,9 +37,9 @@ def extract_latents(weights_path: str, volumes: np.ndarray, ids: Sequence[str], 
     Parameters
     ----------
     weights_path : path
-        Weights from :func:`core.deep.train.train_autoencoder` (safetensors).
+        Weights from :func:`core.imaging.deep.train.train_autoencoder` (safetensors).
     volumes : numpy.ndarray
-        ``(cases, 2, crop, crop, crop)`` crops (:func:`core.deep.data.prepare_volumes`).
+        ``(cases, 2, crop, crop, crop)`` crops (:func:`core.imaging.deep.data.prepare_volumes`).
     ids : sequence of str
         Case IDs, one per crop.
 
@@ -63,9 +63,9 @@ def latents_for_manifest(manifest: pd.DataFrame, weights_path: str, *, store=Non
     Parameters
     ----------
     manifest : pandas.DataFrame
-        ``ID``, ``Image``, ``Mask`` with absolute paths (:func:`core.extraction.batch.read_manifest`).
+        ``ID``, ``Image``, ``Mask`` with absolute paths (:func:`core.imaging.extraction.batch.read_manifest`).
     weights_path : path
-    store : core.extraction.store.FeatureStore, optional
+    store : core.imaging.extraction.store.FeatureStore, optional
     workers : int
         Processes preparing the crops.
     on_progress : callable, optional
@@ -76,10 +76,10 @@ def latents_for_manifest(manifest: pd.DataFrame, weights_path: str, *, store=Non
     pandas.DataFrame
         Index ``ID`` (manifest order), columns ``dl_000`` ...
     """
-    from core.deep.data import prepare_volumes
-    from core.extraction.preprocess import PreprocessConfig
-    from core.extraction.readers import content_hash
-    from core.extraction.store import case_key
+    from core.imaging.deep.data import prepare_volumes
+    from core.imaging.extraction.preprocess import PreprocessConfig
+    from core.imaging.extraction.readers import content_hash
+    from core.imaging.extraction.store import case_key
 
     model, metadata = load_weights(weights_path)
     config = metadata["config"]

@@ -1,13 +1,13 @@
 """Command line: train the autoencoder on a cohort's training split and extract deep features for every case.
 
-    python -m core.deep MANIFEST --cohort clinical.csv --id-column patient_id --outcome-column lm
+    python -m core.imaging.deep MANIFEST --cohort clinical.csv --id-column patient_id --outcome-column lm
                         --out-dir DIR [--test-size 0.3] [--seed 2025] [--epochs 30] [--latent 512]
                         [--crop 64] [--batch 8] [--lr 0.001] [--workers 2] [--device auto]
 
 The split is the dashboard's (outcome-stratified, seeded), so the autoencoder never sees a test
 patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv and DIR/features_deep.parquet.
 
-    python -m core.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
+    python -m core.imaging.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
 
 encodes another cohort (e.g. an external centre) with an already trained autoencoder, no training:
 writes DIR/features_deep.parquet.
@@ -25,7 +25,7 @@ from core.errors import RadNomoError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.deep", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.imaging.deep", description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest")
     parser.add_argument("--cohort", help="clinical table with the ID and outcome columns (to train)")
     parser.add_argument("--weights", help="an already trained autoencoder: encode the manifest's cases with it")
@@ -43,13 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
-    from core.cohort import CohortSpec, SplitConfig, read_table, split_cohort, validate_cohort
-    from core.deep.data import prepare_volumes
-    from core.deep.features import extract_latents
-    from core.deep.model import AEConfig
-    from core.deep.train import train_autoencoder
-    from core.extraction.batch import read_manifest
-    from core.extraction.preprocess import PreprocessConfig
+    from core.io.tables import read_table
+    from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
+    from core.imaging.deep.data import prepare_volumes
+    from core.imaging.deep.features import extract_latents
+    from core.imaging.deep.model import AEConfig
+    from core.imaging.deep.train import train_autoencoder
+    from core.imaging.extraction.batch import read_manifest
+    from core.imaging.extraction.preprocess import PreprocessConfig
 
     start = time.perf_counter()
     if args.weights:
@@ -89,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _encode_only(manifest_path: str, weights: str, out: Path, workers: int, device: str, start: float) -> int:
-    from core.deep.features import latents_for_manifest
-    from core.extraction.batch import read_manifest
+    from core.imaging.deep.features import latents_for_manifest
+    from core.imaging.extraction.batch import read_manifest
 
     try:
         manifest = read_manifest(manifest_path)
