@@ -15,24 +15,35 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 st.set_page_config(page_title="RadNomo", page_icon=":material/radiology:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
-    st.Page("pages/features_radiomics.py", title="Features - radiomics", icon=":material/biotech:"),
-    st.Page("pages/features_deep.py", title="Features - deep", icon=":material/neurology:"),
-    st.Page("pages/selection.py", title="Selection", icon=":material/filter_alt:"),
-    st.Page("pages/models.py", title="Models", icon=":material/functions:"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
-    st.Page("pages/validation.py", title="Internal validation", icon=":material/replay:"),
-    st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
-    st.Page("pages/lm_type.py", title="Synchronous vs metachronous", icon=":material/call_split:"),
-    st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),
-    st.Page("pages/external.py", title="External validation", icon=":material/compare_arrows:"),
-    st.Page("pages/walkthrough.py", title="Guided tour", icon=":material/tour:"),
-    st.Page("pages/teaching.py", title="Teaching", icon=":material/school:"),
-]
+# Grouped as a study is made and used, so every page stays in view (no "View more" fold).
+PAGES = {
+    "Study": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
+        st.Page("pages/features_radiomics.py", title="Features - radiomics", icon=":material/biotech:"),
+        st.Page("pages/features_deep.py", title="Features - deep", icon=":material/neurology:"),
+    ],
+    "Models": [
+        st.Page("pages/selection.py", title="Selection", icon=":material/filter_alt:"),
+        st.Page("pages/models.py", title="Models", icon=":material/functions:"),
+    ],
+    "Validation": [
+        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+        st.Page("pages/validation.py", title="Internal validation", icon=":material/replay:"),
+        st.Page("pages/external.py", title="External validation", icon=":material/compare_arrows:"),
+        st.Page("pages/subgroups.py", title="Subgroups", icon=":material/call_split:"),
+    ],
+    "Use": [
+        st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),
+        st.Page("pages/new_patient.py", title="New patient", icon=":material/person_add:"),
+    ],
+    "Learn": [
+        st.Page("pages/walkthrough.py", title="Guided tour", icon=":material/tour:"),
+        st.Page("pages/teaching.py", title="Teaching", icon=":material/school:"),
+    ],
+}
 
-navigation = st.navigation(PAGES)
+navigation = st.navigation(PAGES, expanded=True)
 ui.finish_app_setup()
 with ui.guard():
     ui.study_sidebar()

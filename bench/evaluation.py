@@ -39,7 +39,7 @@ t <- system.time({
 cat(t, test$p.value, "\\n")
 """
 
-PAGES = ["pages/selection.py", "pages/models.py", "pages/evaluation.py", "pages/nomogram.py", "pages/lm_type.py",
+PAGES = ["pages/selection.py", "pages/models.py", "pages/evaluation.py", "pages/nomogram.py", "pages/subgroups.py",
          "pages/validation.py", "pages/external.py", "pages/walkthrough.py", "pages/teaching.py"]
 
 

@@ -15,14 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
-from core.workflows.sample import SAMPLE_DEEP, SAMPLE_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC  # noqa: E402
-from core.workflows.teaching import FeatureEmulator, what_if  # noqa: E402
+from core.workflows.sample import load_sample_truth, sample_study  # noqa: E402
+from core.workflows.teaching import sample_emulators, what_if  # noqa: E402
 
 
 def main() -> int:
@@ -32,15 +31,14 @@ def main() -> int:
     parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
     start = time.perf_counter()
-    truth = pd.read_csv(SAMPLE_DIR / "generator_truth.csv", dtype={"patient_id": str})
-    emulators = {"radiomics": FeatureEmulator.fit(truth, pd.read_parquet(SAMPLE_RADIOMICS)),
-                 "deep": FeatureEmulator.fit(truth, pd.read_parquet(SAMPLE_DEEP))}
+    sample = sample_study()
+    emulators = sample_emulators(load_sample_truth(), sample)
     print(f"emulators fitted in {time.perf_counter() - start:.1f} s")
-    what_if(emulators, SAMPLE_SPEC, n=args.n, seed=0)  # warm-up
+    what_if(emulators, sample, n=args.n, seed=0)  # warm-up
     times = []
     for seed in range(1, args.repeats + 1):
         start = time.perf_counter()
-        result = what_if(emulators, SAMPLE_SPEC, n=args.n, seed=seed)
+        result = what_if(emulators, sample, n=args.n, seed=seed)
         times.append(time.perf_counter() - start)
         print(f"seed {seed}: {times[-1]:.1f} s; test AUC fused {result.aucs.loc['test', 'fused']:.3f}, "
               f"oracle {result.oracle_test:.3f}")

@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomics", "features_deep": "features_deep",
          "selection": "selection", "models": "models", "evaluation": "evaluation", "nomogram": "nomogram",
-         "validation": "validation", "lm_type": "lm_type", "new_patient": "new_patient", "external": "external",
+         "validation": "validation", "subgroups": "subgroups", "new_patient": "new_patient", "external": "external",
          "walkthrough": "walkthrough", "teaching": "teaching"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -6,16 +6,17 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.stats.cohort import CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one, \
-    train_test_comparison
 from core.figures.charts import distribution_figure
 from core.io.paths import data_root, resolve_in_root
+from core.vocabulary import format_p
+from core.stats.cohort import (CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one,
+                               train_test_comparison)
 
 ui.enter_page("pages/cohort.py")
 
 DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
 
-COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical")
+COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical", "coh_study_name")
 
 
 def _set_draft(name: str, raw: pd.DataFrame) -> None:
@@ -35,20 +36,21 @@ st.title("Cohort")
 ui.explain("cohort")
 
 # ---------------------------------------------------------------------------------------------
-# 1. Open a table
+# 1. Open a table (always in view: after an upload the draft shows right here)
 # ---------------------------------------------------------------------------------------------
 requested_source = st.session_state.pop("coh_requested_source", None)  # set by Home's "Start a new study"
 if requested_source:
     st.session_state["coh_source"] = requested_source
-with st.expander("Open a clinical table", expanded=bool(requested_source) or DRAFT_KEY in st.session_state):
+with st.container(border=True):
+    st.markdown("**Open a clinical table**")
     source = st.radio("Source", ["Sample study", "Upload a file", "File on the server"], horizontal=True,
                       key="coh_source")
     if source == "Sample study":
         st.caption("1001 synthetic gastric-cancer patients mirroring the reference study's Table 1.")
         if st.button("Open the sample study", key="coh_open_sample"):
             with ui.guard():
-                ui.open_sample_study()
                 st.session_state.pop(DRAFT_KEY, None)
+                ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
     elif source == "Upload a file":
         upload = st.file_uploader("Clinical table (one row per patient)", type=["csv", "tsv", "txt", "xlsx"],
                                   key="coh_upload")
@@ -70,9 +72,11 @@ with st.expander("Open a clinical table", expanded=bool(requested_source) or DRA
     draft = st.session_state.get(DRAFT_KEY)
     if draft is not None:
         name, raw = draft
-        st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns")
+        st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns (not open yet: choose the columns, "
+                    "then *Use this cohort*)")
         st.dataframe(raw.head(8), hide_index=True)
         columns = list(raw.columns)
+        study_name = st.text_input("Study name", value=name.rsplit(".", 1)[0], key="coh_study_name")
         id_column = st.selectbox("Patient ID column", columns, key="coh_id_column")
         outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", columns,
                                       index=min(1, len(columns) - 1), key="coh_outcome_column")
@@ -94,12 +98,12 @@ with st.expander("Open a clinical table", expanded=bool(requested_source) or DRA
             with ui.guard():
                 spec = CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
                                   categorical=tuple(categorical), outcome_labels=outcome_labels)
-                ui.open_study(name, raw, spec)
+                ui.open_study(study_name.strip() or name, raw, spec)
                 st.session_state.pop(DRAFT_KEY, None)
-                st.success(f"'{name}' is now the open study.")
+                ui.set_study(ui.get_study(), f"'{study_name or name}' is now the open study.", rerun=True)
 
 # ---------------------------------------------------------------------------------------------
-# 2. The open study: summary and split
+# 2. The open study: summary, roles, split
 # ---------------------------------------------------------------------------------------------
 study = ui.get_study()
 spec = study.spec
@@ -110,6 +114,23 @@ cols[1].metric(f"Events ({spec.outcome_labels[1]})", study.n_events)
 cols[2].metric("Training cohort", len(study.split.train_ids))
 cols[3].metric("Test cohort", len(study.split.test_ids))
 
+with st.expander("Study name and variable roles"):
+    new_name = st.text_input("Study name", value=study.name, key="coh_rename")
+    columns = [c for c in study.cohort.columns if c != spec.outcome_column]
+    roles = st.columns(2)
+    continuous = roles[0].multiselect("Continuous variables", columns, default=list(spec.continuous),
+                                      key="coh_roles_continuous")
+    categorical = roles[1].multiselect("Categorical variables", [c for c in columns if c not in continuous],
+                                       default=[c for c in spec.categorical if c not in continuous],
+                                       key="coh_roles_categorical")
+    if st.button("Apply", key="coh_roles_apply"):
+        with ui.guard():
+            changed = study.with_roles(continuous, categorical) if (tuple(continuous), tuple(categorical)) != (
+                spec.continuous, spec.categorical) else study
+            if new_name.strip() and new_name.strip() != study.name:
+                changed = changed.replace(name=new_name.strip())
+            ui.set_study(changed, "The study's name and roles are updated.", rerun=True)
+
 with st.expander("Train/test split and missing values"):
     current = study.split.config
     test_size = st.slider("Test fraction", 0.1, 0.5, float(current.test_size), 0.05, key="coh_test_size",
@@ -117,9 +138,9 @@ with st.expander("Train/test split and missing values"):
     seed = st.number_input("Seed", min_value=0, value=int(current.seed), step=1, key="coh_seed")
     if st.button("Re-split", key="coh_resplit"):
         with ui.guard():
-            study = ui.open_study(study.name, study.cohort, spec, SplitConfig(test_size=test_size, seed=int(seed)),
-                                  is_sample=study.is_sample)
-            st.success(f"Split {len(study.split.train_ids)} / {len(study.split.test_ids)} (seed {study.split.config.seed}).")
+            resplit = ui.resplit(SplitConfig(test_size=test_size, seed=int(seed)))
+            ui.set_study(resplit, f"Split {len(resplit.split.train_ids)} / {len(resplit.split.test_ids)} (seed "
+                                  f"{resplit.split.config.seed}).", rerun=True)
     missing = missing_values(study.cohort, spec.variables)
     if missing["n_missing"].sum():
         st.dataframe(missing[missing["n_missing"] > 0], hide_index=True)
@@ -135,7 +156,7 @@ def _render_table(frame: pd.DataFrame, p_columns: list[str], significant_columns
     """Show a baseline table with formatted p-values and p < 0.05 highlighted."""
     shown = frame.drop(columns=significant_columns)
     for column in p_columns:
-        shown[column] = frame[column].map(ui.format_p)
+        shown[column] = frame[column].map(format_p)
 
     def highlight(row: pd.Series) -> list[str]:
         flagged = {p for p, s in zip(p_columns, significant_columns) if bool(frame.loc[row.name, s])}
@@ -144,28 +165,31 @@ def _render_table(frame: pd.DataFrame, p_columns: list[str], significant_columns
     st.dataframe(shown.style.apply(highlight, axis=1), hide_index=True, width="stretch")
 
 
+table_source = study.cohort_table()
 st.subheader("Table 1: baseline characteristics by outcome")
 st.caption("Categorical: n (%), chi-square (Yates-corrected for 2 × 2). Continuous: mean ± SD, Student's t when "
            "Shapiro-Wilk and Levene allow, else Mann-Whitney U. Highlighted: p < 0.05.")
 with ui.guard():
-    table1 = table_one(study.cohort, spec, study.split)
-    _render_table(table1, ["Train p", "Test p"], ["Train significant", "Test significant"])
+    table1 = table_one(table_source, spec, study.split)
+    _render_table(table1, [c for c in ("Train p", "Test p") if c in table1],
+                  [c for c in ("Train significant", "Test significant") if c in table1])
     ui.csv_download(table1, "table1.csv", label="Table 1 (CSV)", key="coh_download_table1")
 
-st.subheader("Training vs test cohort")
-with ui.guard():
-    comparison = train_test_comparison(study.cohort, spec, study.split)
-    _render_table(comparison.drop(columns=["statistic"]), ["p_value"], ["significant"])
-    ui.csv_download(comparison, "train_vs_test.csv", label="Comparison (CSV)", key="coh_download_comparison")
+if study.has_test:
+    st.subheader("Training vs test cohort")
+    with ui.guard():
+        comparison = train_test_comparison(table_source, spec, study.split)
+        _render_table(comparison.drop(columns=["statistic"]), ["p_value"], ["significant"])
+        ui.csv_download(comparison, "train_vs_test.csv", label="Comparison (CSV)", key="coh_download_comparison")
 
 # ---------------------------------------------------------------------------------------------
 # 4. Distributions
 # ---------------------------------------------------------------------------------------------
 st.subheader("Distributions by outcome")
 if spec.variables:
-    variable = st.selectbox("Variable", spec.variables, key="coh_plot_variable")
+    variable = st.selectbox("Variable", spec.variables, key="coh_plot_variable", format_func=study.label)
     kind = "continuous" if variable in spec.continuous else "categorical"
-    st.plotly_chart(distribution_figure(study.cohort, variable, spec.outcome_column, kind=kind,
+    st.plotly_chart(distribution_figure(table_source, variable, spec.outcome_column, kind=kind,
                                         outcome_labels=spec.outcome_labels), key="coh_distribution")
 else:
     st.caption("Choose clinical variables to see their distributions.")

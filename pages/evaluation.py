@@ -5,31 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
-from scipy import stats
 
 import ui
-from core.stats.evaluation import (
-    binary_metrics,
-    calibration_curve,
-    calibration_stats,
-    compare_models,
-    decision_curve,
-    hosmer_lemeshow,
-    interval_text,
-    roc_auc,
-    roc_curve,
-)
-from core.figures.charts import (
-    MODEL_LABELS,
-    calibration_figure,
-    confusion_figure,
-    decision_curve_figure,
-    roc_figure,
-    violin_figure,
-)
-from core.workflows.fit import CUTOFF_RULES, MODEL_NAMES, table2, training_cutoffs
+from core.figures.charts import (calibration_figure, confusion_figure, decision_curve_figure, roc_figure,
+                                 violin_figure)
+from core.figures.palette import model_colours
+from core.stats.evaluation import (binary_metrics, calibration_curve, compare_models, decision_curve, interval_text,
+                                   roc_auc, roc_curve)
+from core.stats.summaries import calibration_table, compare_groups, table2, training_cutoffs
+from core.vocabulary import COHORTS, CUTOFF_RULES, PROPORTION_CIS, format_p, score_column
 
 ui.enter_page("pages/evaluation.py")
+
+RULE_KEY = "_ev_rule_choice"  # (rule, value), kept across pages (widget state is dropped when a page is left)
 
 st.title("Evaluation")
 st.caption("Every model is fitted and every cut-off chosen on the training cohort; the test cohort only measures. "
@@ -41,54 +29,63 @@ labels = spec.outcome_labels
 
 with ui.guard():
     predictions = ui.study_predictions(study)
-    outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
-    models = [m for m in MODEL_NAMES if m in predictions.columns]
-    cohorts = {"train": list(study.split.train_ids), "test": list(study.split.test_ids)}
-    test_events = int(outcome.loc[cohorts["test"]].sum())
-    test_non_events = len(cohorts["test"]) - test_events
-    if min(test_events, test_non_events) < 10:
-        st.warning(f"The test cohort has {test_events} event(s) and {test_non_events} non-event(s): its AUC, "
-                   "metrics and calibration rest on very few patients and their intervals are wide (fewer than 10 "
-                   "of a class). Consider a larger test fraction (Cohort page) or the Internal validation page.",
-                   icon=":material/warning:")
+    outcome = study.outcome
+    models = ui.study_models(study).model_names
+    model_labels, colours = study.model_labels(), model_colours(study.model_names)
+    cohorts = study.cohorts()
+    if study.has_test:
+        test_events = int(outcome.loc[cohorts["test"]].sum())
+        test_non_events = len(cohorts["test"]) - test_events
+        if min(test_events, test_non_events) < 10:
+            st.warning(f"The test cohort has {test_events} event(s) and {test_non_events} non-event(s): its AUC, "
+                       "metrics and calibration rest on very few patients and their intervals are wide (fewer than 10 "
+                       "of a class). Consider a larger test fraction (Cohort page) or the Internal validation page.",
+                       icon=":material/warning:")
+    else:
+        st.info("This study has no test cohort: every figure here is on the training patients, whose performance is "
+                "optimistic. The Internal validation page estimates it on new patients.", icon=":material/info:")
 
+    saved_rule, saved_value = st.session_state.get(RULE_KEY, ("youden", None))
     options = st.columns([2, 1, 1, 1])
-    rule = options[0].radio("Cut-off", CUTOFF_RULES, horizontal=True, key="ev_rule",
-                            format_func={"youden": "Youden index (training)", "fixed": "Fixed probability",
-                                         "sensitivity": "Target sensitivity (training)"}.get)
+    rule = options[0].radio("Cut-off", list(CUTOFF_RULES), horizontal=True, key="ev_rule",
+                            index=list(CUTOFF_RULES).index(saved_rule), format_func=CUTOFF_RULES.get)
     value = None
     if rule == "fixed":
-        value = options[1].number_input("Probability", 0.01, 0.99, 0.5, 0.01, key="ev_fixed")
+        value = options[1].number_input("Probability", 0.01, 0.99, saved_value if saved_rule == "fixed" and saved_value
+                                        else 0.5, 0.01, key="ev_fixed")
     elif rule == "sensitivity":
-        value = options[1].number_input("Sensitivity", 0.05, 1.0, 0.8, 0.05, key="ev_target_sens")
-    ci_method = options[2].radio("Proportion CIs", ["wald", "wilson"], horizontal=True, key="ev_ci",
-                                 format_func={"wald": "Wald (study)", "wilson": "Wilson"}.get)
+        value = options[1].number_input("Sensitivity", 0.05, 1.0, saved_value if saved_rule == "sensitivity" and
+                                        saved_value else 0.8, 0.05, key="ev_target_sens")
+    st.session_state[RULE_KEY] = (rule, value)
+    ci_method = options[2].radio("Proportion CIs", list(PROPORTION_CIS), horizontal=True, key="ev_ci",
+                                 format_func=PROPORTION_CIS.get)
     image_format = options[3].radio("Figure downloads", ["png", "svg"], horizontal=True, key="ev_image_format",
                                     help="Format of the camera button on each figure.")
     chart_config = {"toImageButtonOptions": {"format": image_format, "scale": 2}}
-    cutoffs = training_cutoffs(predictions, outcome, cohorts["train"], models, rule=rule, value=value)
+    cutoffs = training_cutoffs(predictions, outcome, study.train_ids, models, rule=rule, value=value)
 
     # -----------------------------------------------------------------------------------------
     st.subheader("ROC curves")
-    roc_columns = st.columns(2)
+    roc_columns = st.columns(len(cohorts))
     for column, (cohort, ids) in zip(roc_columns, cohorts.items()):
         curves = {m: roc_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
         aucs = {m: (r.auc, r.ci_low, r.ci_high) for m, r in
                 ((m, roc_auc(outcome.loc[ids], predictions.loc[ids, m])) for m in models)}
-        column.plotly_chart(roc_figure(curves, aucs, title=f"{cohort.capitalize()} cohort (n = {len(ids)})"),
-                            key=f"ev_roc_{cohort}", config=chart_config)
+        column.plotly_chart(roc_figure(curves, aucs, title=f"{COHORTS[cohort]} cohort (n = {len(ids)})",
+                                       labels=model_labels, colours=colours), key=f"ev_roc_{cohort}",
+                            config=chart_config)
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Threshold explorer")
     st.caption("One cut-off moves the operating point on the ROC curve, the confusion matrix, the metrics and the "
-               "marker on the decision curve together.")
+               "marker on the decision curve together. It starts at the cut-off rule's value for the model.")
     pick = st.columns([2, 1, 3])
-    model = pick[0].selectbox("Model", models, index=len(models) - 1, key="ev_model", format_func=MODEL_LABELS.get)
-    cohort = pick[1].radio("Cohort", list(cohorts), horizontal=True, key="ev_cohort")
-    cutoff_key = f"ev_cutoff_{model}"
-    if cutoff_key not in st.session_state:
-        st.session_state[cutoff_key] = float(np.clip(round(cutoffs[model], 3), 0.001, 0.999))
-    cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, step=0.001, key=cutoff_key, format="%.3f",
+    model = pick[0].selectbox("Model", models, index=len(models) - 1, key="ev_model", format_func=model_labels.get)
+    cohort = pick[1].radio("Cohort", list(cohorts), horizontal=True, key="ev_cohort", format_func=COHORTS.get)
+    rule_cutoff = float(np.clip(round(cutoffs[model], 3), 0.001, 0.999))
+    # Keyed by the rule's cut-off: a new rule (or value) moves the slider to it; a drag stays until then.
+    cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, value=rule_cutoff, step=0.001, format="%.3f",
+                            key=f"ev_cutoff_{model}_{rule_cutoff:.3f}",
                             help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
     ids = cohorts[cohort]
     y, p = outcome.loc[ids], predictions.loc[ids, model]
@@ -98,8 +95,8 @@ with ui.guard():
     tpr = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
     explorer = st.columns([3, 2, 3])
     explorer[0].plotly_chart(roc_figure({model: roc_curve(y, p)}, {model: (lambda r: (r.auc, r.ci_low, r.ci_high))(
-        roc_auc(y, p))}, title=f"{MODEL_LABELS[model]}, {cohort}", marker=(model, fpr, tpr)),
-        key="ev_explorer_roc", config=chart_config)
+        roc_auc(y, p))}, title=f"{model_labels[model]}, {COHORTS[cohort].lower()}", labels=model_labels,
+        colours=colours, marker=(model, fpr, tpr)), key="ev_explorer_roc", config=chart_config)
     with explorer[1]:
         st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
         shown = metrics[["estimate", "low", "high"]].astype(float).round(3)
@@ -108,6 +105,7 @@ with ui.guard():
     curve = decision_curve(y, p)
     benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
     explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
+                                                   labels=model_labels, colours=colours,
                                                    marker=(model, cutoff, benefit)),
                              key="ev_explorer_dca", config=chart_config)
 
@@ -115,7 +113,7 @@ with ui.guard():
     st.subheader("Table 2: performance of every model")
     performance = table2(predictions, outcome, cohorts, cutoffs, ci=ci_method)
     formatted = performance[["cohort", "model"]].copy()
-    formatted["model"] = formatted["model"].map(MODEL_LABELS)
+    formatted["model"] = formatted["model"].map(model_labels)
     formatted = formatted.join(interval_text(performance))
     formatted["cut-off"] = performance["cutoff"].round(3)
     st.dataframe(formatted, hide_index=True, key="ev_table2")
@@ -126,14 +124,14 @@ with ui.guard():
     holm = st.toggle("Holm correction for the number of comparisons", key="ev_holm")
     if len(models) < 2:
         st.caption("Only one model so far: DeLong tests need two (add features for the scores).")
-    pair_columns = st.columns(2)
+    pair_columns = st.columns(len(cohorts))
     for column, (cohort, ids) in zip(pair_columns, cohorts.items()):
         pairs = compare_models(outcome.loc[ids], {m: predictions.loc[ids, m] for m in models}, holm=holm)
-        table = pairs.assign(model_a=pairs["model_a"].map(MODEL_LABELS), model_b=pairs["model_b"].map(MODEL_LABELS))
+        table = pairs.assign(model_a=pairs["model_a"].map(model_labels), model_b=pairs["model_b"].map(model_labels))
         for name in ("p_value", "p_holm"):
             if name in table:
-                table[name] = table[name].map(ui.format_p)
-        column.markdown(f"**{cohort.capitalize()} cohort**")
+                table[name] = table[name].map(format_p)
+        column.markdown(f"**{COHORTS[cohort]} cohort**")
         column.dataframe(table.round(3), hide_index=True, key=f"ev_delong_{cohort}")
         with column:
             ui.csv_download(pairs, f"delong_{cohort}.csv", label="DeLong table (CSV)", key=f"ev_dl_delong_{cohort}")
@@ -141,32 +139,28 @@ with ui.guard():
     # -----------------------------------------------------------------------------------------
     st.subheader("Calibration")
     shown_models = st.multiselect("Models", models, default=[m for m in ("fused", "clinical") if m in models],
-                                  key="ev_cal_models", format_func=MODEL_LABELS.get)
-    cal_columns = st.columns(2)
-    calibration_rows = []
+                                  key="ev_cal_models", format_func=model_labels.get)
+    cal_columns = st.columns(len(cohorts))
     for column, (cohort, ids) in zip(cal_columns, cohorts.items()):
         binned, smooth = {}, {}
         for m in shown_models:
             binned[m], smooth[m] = calibration_curve(outcome.loc[ids], predictions.loc[ids, m])
-        column.plotly_chart(calibration_figure(binned, smooth, title=f"{cohort.capitalize()} cohort"),
-                            key=f"ev_cal_{cohort}", config=chart_config)
-        for m in models:
-            cal = calibration_stats(outcome.loc[ids], predictions.loc[ids, m])
-            hl = hosmer_lemeshow(outcome.loc[ids], predictions.loc[ids, m])
-            calibration_rows.append({"cohort": cohort, "model": MODEL_LABELS[m], "Brier": cal.brier,
-                                     "intercept (in the large)": cal.intercept, "slope": cal.slope,
-                                     "Hosmer-Lemeshow χ²": hl.statistic, "HL df": hl.df, "HL p": hl.p_value})
-    calibration_table = pd.DataFrame(calibration_rows)
-    st.dataframe(calibration_table.round(3), hide_index=True, key="ev_cal_table")
-    ui.csv_download(calibration_table, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")
+        column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
+                                               colours=colours), key=f"ev_cal_{cohort}", config=chart_config)
+    calibration = calibration_table(predictions, outcome, cohorts, models)
+    shown = calibration.assign(model=calibration["model"].map(model_labels), hl_p=calibration["hl_p"].map(format_p))
+    st.dataframe(shown.rename(columns={"brier": "Brier", "intercept": "intercept (in the large)",
+                                       "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "HL df", "hl_p": "HL p"}).round(3),
+                 hide_index=True, key="ev_cal_table")
+    ui.csv_download(calibration, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Decision curves")
-    dca_columns = st.columns(2)
+    dca_columns = st.columns(len(cohorts))
     for column, (cohort, ids) in zip(dca_columns, cohorts.items()):
         curves = {m: decision_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
-        column.plotly_chart(decision_curve_figure(curves, title=f"{cohort.capitalize()} cohort"),
-                            key=f"ev_dca_{cohort}", config=chart_config)
+        column.plotly_chart(decision_curve_figure(curves, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
+                                                  colours=colours), key=f"ev_dca_{cohort}", config=chart_config)
         with column:
             long = pd.concat([c.assign(model=m) for m, c in curves.items()], ignore_index=True)
             ui.csv_download(long, f"decision_curves_{cohort}.csv", label="Net benefit (CSV)",
@@ -174,15 +168,18 @@ with ui.guard():
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Scores by outcome")
-    score_columns = [c for c in predictions.columns if c.endswith("_score")]
-    violin_cohort = st.radio("Cohort", list(cohorts), horizontal=True, key="ev_violin_cohort")
-    ids = cohorts[violin_cohort]
-    data = predictions.loc[ids, score_columns].join(outcome)
-    violin_columns = st.columns(max(len(score_columns), 1))
-    for column, score in zip(violin_columns, score_columns):
-        groups = [data.loc[data[spec.outcome_column] == k, score] for k in (0, 1)]
-        p = stats.mannwhitneyu(*groups).pvalue
-        column.plotly_chart(violin_figure(data, score, spec.outcome_column, labels={0: labels[0], 1: labels[1]},
-                                          title=MODEL_LABELS[score.removesuffix("_score")],
-                                          p_value_text=f"Mann-Whitney p {ui.format_p(p)}"),
-                            key=f"ev_violin_{score}", config=chart_config)
+    scores = [m for m in models if score_column(m) in predictions.columns]
+    if not scores:
+        st.caption("No score in this study (clinical variables only).")
+    else:
+        violin_cohort = st.radio("Cohort", list(cohorts), horizontal=True, key="ev_violin_cohort",
+                                 format_func=COHORTS.get)
+        ids = cohorts[violin_cohort]
+        violin_columns = st.columns(len(scores))
+        for column, score in zip(violin_columns, scores):
+            data = predictions.loc[ids, [score_column(score)]].join(outcome)
+            comparison = compare_groups(data[score_column(score)], data[spec.outcome_column])
+            column.plotly_chart(violin_figure(data, score_column(score), spec.outcome_column,
+                                              labels={0: labels[0], 1: labels[1]}, title=model_labels[score],
+                                              p_value_text=f"Mann-Whitney p {format_p(comparison.mann_whitney_p_value)}"),
+                                key=f"ev_violin_{score}", config=chart_config)

@@ -8,16 +8,18 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.imaging.deep.data import case_crop, prepare_volumes
+from core.figures.charts import loss_curve_figure, reconstruction_figure
+from core.imaging.deep.data import case_crop
 from core.imaging.deep.features import latents_for_manifest, reconstruct
 from core.imaging.deep.model import AEConfig
-from core.imaging.deep.train import resolve_device, train_autoencoder
-from core.errors import RadNomoError
+from core.imaging.deep.train import resolve_device
 from core.imaging.extraction.preprocess import PreprocessConfig
 from core.imaging.extraction.readers import content_hash
 from core.imaging.extraction.store import FeatureStore
-from core.figures.charts import loss_curve_figure, reconstruction_figure
 from core.io.paths import workspace_dir
+from core.vocabulary import check_name
+from core.workflows.deep import train_deep_family
+from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_deep.py")
 
@@ -27,6 +29,7 @@ st.caption("A 3D convolutional autoencoder learns to reconstruct the ROI-centred
            "the training cohort only.")
 ui.explain("features_deep")
 study = ui.get_study()
+deep_families = [f.name for f in study.families if f.kind == "deep"]
 
 st.subheader("1. Cases")
 chosen = ui.manifest_picker("ae")
@@ -48,22 +51,20 @@ device = row2[1].selectbox("Device", ["auto", "cpu", "cuda"], key="ae_device",
 max_cases = row2[2].number_input("Training cases (0 = all)", 0, 100_000, 0, key="ae_max_cases")
 workers = row2[3].number_input("Crop workers", 1, 16, 1, key="ae_workers")
 
+names = st.columns(2)
+family_name = names[0].text_input("Feature family name", value=deep_families[0] if deep_families else "dl",
+                                  key="ae_family_name", help="The latent features become this family of the study.")
+family_label = names[1].text_input("Label", value=study.family_label(family_name) if family_name in
+                                   study.family_names else family_name.upper(), key="ae_family_label")
+family = study.family(family_name) if family_name in study.family_names else None
+autoencoder = family.autoencoder if family is not None else None
+
 if st.button("Train on the training cohort", key="ae_train", type="primary", disabled=manifest is None):
     with ui.guard():
+        check_name("feature family", family_name)
         config = AEConfig(crop_size=int(crop), latent_size=int(latent), epochs=int(epochs),
                           batch_size=int(batch_size), learning_rate=float(learning_rate))
-        train_ids = set(study.split.train_ids)
-        training = manifest[manifest["ID"].isin(train_ids)]
-        if max_cases:
-            training = training.head(int(max_cases))
-        if len(training) < 4:
-            raise RadNomoError(f"only {len(training)} of the manifest's cases are in the training cohort; at least 4 "
-                               "are needed (the autoencoder never sees test patients).")
         progress = st.progress(0.0, text="Preparing crops...")
-        preprocess = PreprocessConfig()
-        ids, volumes = prepare_volumes(training, crop_size=config.crop_size, preprocess=preprocess,
-                                       workers=int(workers),
-                                       on_progress=lambda d, t: progress.progress(d / t, text=f"crops {d}/{t}"))
         chart = st.empty()
         losses: list[dict] = []
 
@@ -73,16 +74,22 @@ if st.button("Train on the training cohort", key="ae_train", type="primary", dis
                                                           f"validation {val_loss:.4f}")
             chart.plotly_chart(loss_curve_figure(pd.DataFrame(losses)), key=f"ae_live_{epoch}")
 
-        out = workspace_dir() / "autoencoders" / f"ae_{config.sha256[:12]}_{len(ids)}.safetensors"
-        result = train_autoencoder(config, volumes, out, preprocess=preprocess.to_dict(), device=device,
+        folder = ui.user_space() / "autoencoders"
+        folder.mkdir(exist_ok=True)
+        out = folder / f"ae_{config.sha256[:12]}_{study.data_fingerprint[:8]}.safetensors"
+        result = train_deep_family(manifest, study.train_ids, config, out, name=family_name, label=family_label,
+                                   source=f"autoencoder trained here on the training cases of {chosen[0]}",
+                                   workers=int(workers), device=device, max_training_cases=int(max_cases),
+                                   on_crops=lambda d, n: progress.progress(d / n, text=f"crops {d}/{n}"),
                                    on_epoch=on_epoch)
-        study.ae_weights, study.ae_history = str(result.weights_path), result.history
-        study.deep = None  # latents of older weights no longer match
-        st.success(f"Trained on {len(ids)} training patients ({result.device}); kept epoch {result.best_epoch} "
-                   f"(validation loss {result.history['val_loss'].min():.4f}).")
+        study = ui.set_study(study.with_family(result.family))
+        family, autoencoder = result.family, result.family.autoencoder
+        st.success(f"Trained on {result.n_training_cases} training patients ({result.training.device}); kept epoch "
+                   f"{result.training.best_epoch} (validation loss {result.training.history['val_loss'].min():.4f}); "
+                   f"{result.family.table.shape[0]} cases encoded into '{family_name}'.")
 
-if study.ae_history is not None:
-    history = study.ae_history
+if autoencoder is not None and autoencoder.history is not None:
+    history = autoencoder.history
     best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     st.plotly_chart(loss_curve_figure(history, best), key="ae_history_figure")
     ui.csv_download(history, "ae_training_log.csv", label="Training log (CSV)", key="ae_download_log")
@@ -91,11 +98,11 @@ if study.ae_history is not None:
 # 3. Reconstructions
 # ---------------------------------------------------------------------------------------------
 st.subheader("3. Input vs reconstruction")
-if study.ae_weights is None or manifest is None or manifest.empty:
+if autoencoder is None or manifest is None or manifest.empty:
     st.caption("Train (or open the sample study, which has trained weights) and choose cases to compare.")
 else:
     with ui.guard():
-        model, metadata = ui.autoencoder(study.ae_weights, content_hash(study.ae_weights))
+        model, metadata = ui.autoencoder(autoencoder.weights, content_hash(autoencoder.weights))
         config = metadata["config"]
         case_id = st.selectbox("Case", manifest["ID"].tolist(), key="ae_view_case")
         row = manifest.set_index("ID").loc[case_id]
@@ -111,24 +118,27 @@ else:
 # ---------------------------------------------------------------------------------------------
 # 4. Latent features
 # ---------------------------------------------------------------------------------------------
-st.subheader("4. Extract deep features")
-if st.button("Extract latent features of all cases", key="ae_extract",
-             disabled=study.ae_weights is None or manifest is None):
+st.subheader("4. Encode the cases")
+st.caption("Encode every case of the manifest with the family's trained autoencoder (e.g. cases added since "
+           "training); the latents are cached in the feature store under the weights' hash.")
+if st.button("Encode all cases", key="ae_extract", disabled=autoencoder is None or manifest is None):
     with ui.guard():
         progress = st.progress(0.0, text="Preparing crops...")
         with FeatureStore(workspace_dir() / "features.sqlite") as store:
-            study.deep = latents_for_manifest(manifest, study.ae_weights, store=store, workers=int(workers),
-                                              on_progress=lambda d, t: progress.progress(d / t, text=f"{d}/{t}"))
-        study.deep_source = f"extracted here from {chosen[0]}"
-        st.success(f"{study.deep.shape[0]} cases × {study.deep.shape[1]} deep features.")
+            table = latents_for_manifest(manifest, autoencoder.weights, store=store, workers=int(workers),
+                                         on_progress=lambda d, t: progress.progress(d / t, text=f"{d}/{t}"))
+        family = FeatureFamily(name=family.name, label=family.label, table=table, kind="deep",
+                               source=f"encoded here from {chosen[0]}", autoencoder=autoencoder)
+        study = ui.set_study(study.with_family(family))
+        st.success(f"{table.shape[0]} cases × {table.shape[1]} deep features.")
 
-if study.deep is not None:
-    st.markdown(f"{study.deep.shape[0]} cases × {study.deep.shape[1]} deep features — {study.deep_source}.")
-    st.dataframe(study.deep.iloc[:20, :10], width="stretch")
+if family is not None:
+    st.markdown(f"{family.table.shape[0]} cases × {family.table.shape[1]} features — {family.source}.")
+    st.dataframe(family.table.iloc[:20, :10], width="stretch")
     left, right = st.columns(2)
     with left:
-        ui.csv_download(study.deep.reset_index(), "features_deep.csv", label="Deep features (CSV)",
+        ui.csv_download(family.table.reset_index(), f"features_{family.name}.csv", label="Deep features (CSV)",
                         key="ae_download_csv")
     with right:
-        ui.parquet_download(study.deep, "features_deep.parquet", label="Deep features (Parquet)",
+        ui.parquet_download(family.table, f"features_{family.name}.parquet", label="Deep features (Parquet)",
                             key="ae_download_parquet")

@@ -10,9 +10,9 @@ import SimpleITK as sitk
 import streamlit as st
 
 import ui
+from core.errors import RadNomoError
 from core.io.tables import read_any_table
 from core.stats.cohort import validate_feature_table
-from core.errors import RadNomoError
 from core.imaging.extraction.batch import ExtractionSettings, run_batch
 from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
 from core.imaging.extraction.radiomics import load_params
@@ -21,6 +21,8 @@ from core.imaging.extraction.store import FeatureStore
 from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.io.paths import workspace_dir
 from core.stats.selection import icc_table
+from core.vocabulary import check_name
+from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_radiomics.py")
 
@@ -31,6 +33,7 @@ PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image
 st.title("Features - radiomics")
 ui.explain("features_radiomics")
 study = ui.get_study()
+radiomics_families = [f.name for f in study.families if f.kind in ("radiomics", "imported")]
 
 # ---------------------------------------------------------------------------------------------
 # 1. The manifest
@@ -65,6 +68,15 @@ with st.expander("Pre-processing settings", expanded=False):
     hu_low = pre[2].number_input("HU low", -2000.0, 0.0, -1024.0, key="fr_hu_low", disabled=not resample)
     hu_high = pre[3].number_input("HU high", 0.0, 4000.0, 1024.0, key="fr_hu_high", disabled=not resample)
 
+names = st.columns(2)
+family_name = names[0].text_input("Feature family name", value=radiomics_families[0] if radiomics_families
+                                  else "radiomics", key="fr_family_name",
+                                  help="The features become this family of the study (a second phase or reader: "
+                                       "another name). Lower-case letters, digits and underscores.")
+family_label = names[1].text_input("Label", value=study.family_label(family_name) if family_name in
+                                   study.family_names else family_name.replace("_", " ").capitalize(),
+                                   key="fr_family_label")
+
 if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest is None):
     with ui.guard():
         key = PARAM_CHOICES[params_choice]
@@ -92,14 +104,22 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
         st.session_state[STATUS_KEY] = result.status
         if result.features.empty:
             raise RadNomoError("no case was extracted; see the status table for each case's reason.")
-        if mask_column == "Mask_reader2":
-            study.radiomics_reader2 = result.features
-        else:
-            study.radiomics = result.features
-            study.radiomics_source = f"extracted here from {chosen[0]} ({key} parameters)"
-            study.radiomics_settings = result.settings.to_dict()
+        check_name("feature family", family_name)
         counts = result.status["status"].value_counts().to_dict()
-        st.success(f"{len(result.features)} cases × {result.features.shape[1]} features ({counts}).")
+        if mask_column == "Mask_reader2":
+            if family_name not in study.family_names:
+                raise RadNomoError(f"extract reader 1's masks into '{family_name}' first; reader 2's features are "
+                                   "compared with them.")
+            family = study.family(family_name)
+            study = ui.set_study(study.with_family(FeatureFamily(
+                name=family.name, label=family.label, table=family.table, kind=family.kind, source=family.source,
+                extraction=family.extraction, reader2=result.features)))
+        else:
+            study = ui.set_study(study.with_family(FeatureFamily(
+                name=family_name, label=family_label, table=result.features, kind="radiomics",
+                extraction=result.settings.to_dict(), source=f"extracted here from {chosen[0]} ({key} parameters)")))
+        st.success(f"{len(result.features)} cases × {result.features.shape[1]} features into "
+                   f"'{family_name}' ({counts}).")
 
 status = st.session_state.get(STATUS_KEY)
 if status is not None:
@@ -118,39 +138,42 @@ with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV,
                                 key="fr_import_upload")
     if imported is not None and st.button("Use this feature table", key="fr_import"):
         with ui.guard():
-            table = validate_feature_table(read_any_table(imported.getvalue(), imported.name),
-                                           study.cohort[study.spec.id_column], name=f"feature table '{imported.name}'",
-                                           id_column=study.spec.id_column)
-            study.radiomics, study.radiomics_reader2 = table, None
-            study.radiomics_source, study.radiomics_settings = f"imported from {imported.name}", None
-            st.success(f"{table.shape[0]} cases × {table.shape[1]} features imported from {imported.name}.")
-if study.radiomics is None:
-    st.info("No radiomics features yet: run an extraction above.")
+            check_name("feature family", family_name)
+            table = validate_feature_table(read_any_table(imported.getvalue(), imported.name), study.cohort.index,
+                                           name=f"feature table '{imported.name}'", id_column=study.spec.id_column)
+            study = ui.set_study(study.with_family(FeatureFamily(name=family_name, label=family_label, table=table,
+                                                                 kind="imported",
+                                                                 source=f"imported from {imported.name}")))
+            st.success(f"{table.shape[0]} cases × {table.shape[1]} features imported from {imported.name} into "
+                       f"'{family_name}'.")
+shown_family = study.family(family_name) if family_name in study.family_names else None
+if shown_family is None:
+    st.info(f"No '{family_name}' features yet: run an extraction above or import a table.")
 else:
-    features = study.radiomics
-    st.markdown(f"{features.shape[0]} cases × {features.shape[1]} features — {study.radiomics_source}.")
+    features = shown_family.table
+    st.markdown(f"{features.shape[0]} cases × {features.shape[1]} features — {shown_family.source}.")
     st.dataframe(features.iloc[:20, :12], width="stretch")
     left, right = st.columns(2)
     with left:
-        ui.csv_download(features.reset_index(), "features_radiomics.csv", label="Features (CSV)",
+        ui.csv_download(features.reset_index(), f"features_{family_name}.csv", label="Features (CSV)",
                         key="fr_download_csv")
     with right:
-        ui.parquet_download(features, "features_radiomics.parquet", label="Features (Parquet)",
+        ui.parquet_download(features, f"features_{family_name}.parquet", label="Features (Parquet)",
                             key="fr_download_parquet")
-    settings = study.radiomics_settings
+    settings = shown_family.extraction
     if settings is not None:
         with st.expander("Extraction settings (recorded with the features)"):
             st.json(settings, expanded=False)
             st.download_button("Settings (JSON)", json.dumps(settings, indent=2, sort_keys=True, default=str),
-                               file_name="features_radiomics.settings.json", mime="application/json",
+                               file_name=f"features_{family_name}.settings.json", mime="application/json",
                                key="fr_download_settings", icon=":material/download:")
 
-if study.radiomics is not None and study.radiomics_reader2 is not None:
+if shown_family is not None and shown_family.reader2 is not None:
     st.subheader("Reader agreement")
     with ui.guard():
-        icc = icc_table(study.radiomics, study.radiomics_reader2)
+        icc = icc_table(shown_family.table, shown_family.reader2)
         share = float((icc["ICC2"] > 0.8).mean())
-        shared_cases = len(study.radiomics.index.intersection(study.radiomics_reader2.index))
+        shared_cases = len(shown_family.table.index.intersection(shown_family.reader2.index))
         st.markdown(f"{shared_cases} double-read cases; **{share:.0%}** of {len(icc)} features have ICC(2,1) > 0.8 "
                     "(reproducible, as the study's criterion).")
         st.dataframe(icc.sort_values("ICC2").round(3), width="stretch", height=260)
@@ -171,7 +194,9 @@ else:
         roi = sitk.GetArrayFromImage(case.mask)
         area = roi.sum(axis=(1, 2))
         default_slice = int(np.argmax(area))
-        slice_index = st.slider("Axial slice", 0, ct.shape[0] - 1, default_slice, key=f"fr_slice_{case_id}")
+        # Slices are numbered from 1 on screen, as in the title below (and in every DICOM viewer).
+        slice_number = st.slider("Axial slice", 1, ct.shape[0], default_slice + 1, key=f"fr_slice_{case_id}")
+        slice_index = slice_number - 1
         window_name = st.selectbox("Window", list(WINDOW_PRESETS), key="fr_window")
         spacing = case.image.GetSpacing()
         st.plotly_chart(slice_overlay_figure(ct[slice_index], roi[slice_index], pixel_mm=(spacing[0], spacing[1]),

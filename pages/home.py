@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from core.workflows.persistence import export_study, import_study, list_studies
+from core.workflows.persistence import export_study, import_study, list_studies, study_folder_name
 
 ui.enter_page("pages/home.py")
 
@@ -20,19 +20,19 @@ st.markdown(
     "LASSO with 10-fold CV and the 1-SE rule), **clinical and fused models** drawn as a nomogram, and their "
     "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
 )
-st.caption("This build covers the cohort (loading, validation, the train/test split, Table 1), feature "
-           "extraction (pyradiomics and the 3D autoencoder), selection, the models, their evaluation, the "
-           "nomogram, the synchronous-vs-metachronous analysis, saved studies, scoring a new patient from CT, "
-           "external validation and the report. Optimism-corrected validation and ComBat harmonisation in the "
-           "dashboard are being added.")
+st.caption("Bring a clinical table and any number of feature tables (or CTs and masks to extract them from), or "
+           "explore the sample study. Every model is fitted on the training cohort only; ComBat harmonisation, "
+           "optimism-corrected internal validation, external cohorts, subgroups, new-patient scoring from CT and a "
+           "report with the methods written from your settings are on the pages to the left.")
 
 with ui.guard():
     study = ui.get_study()
-    left, middle, right = st.columns(3)
+    left, middle, right, families = st.columns(4)
     left.metric("Patients", len(study.cohort))
-    middle.metric("Events", study.n_events,
-                  help=f"{study.spec.outcome_column} = 1 ({study.spec.outcome_labels[1]})")
+    middle.metric("Events", study.n_events, help=f"{study.spec.outcome_column} = 1 ({study.spec.outcome_labels[1]})")
     right.metric("Train / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}")
+    families.metric("Feature families", len(study.score_families),
+                    help=", ".join(study.family_label(f) for f in study.score_families) or "none yet")
     st.info(f"Open study: **{study.name}**. " + (
         "It mirrors a published study of liver metastasis in 1001 gastric-cancer patients "
         "(venous-phase CT); the data are synthetic." if study.is_sample else ""), icon=":material/info:")
@@ -43,8 +43,7 @@ with col_sample:
     st.markdown("**Explore the sample study** - a realistic synthetic cohort, open by default.")
     if st.button("Open the sample study", key="home_open_sample", icon=":material/science:"):
         with ui.guard():
-            ui.open_sample_study()
-            st.success("The sample study is open.")
+            ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
 with col_new:
     st.markdown("**Start a new study** - bring your own clinical table (CSV, TSV or XLSX).")
     if st.button("Start a new study", key="home_new_study", icon=":material/upload_file:"):
@@ -53,31 +52,38 @@ with col_new:
         st.switch_page("pages/cohort.py")
 
 st.subheader("Saved studies")
-st.caption("A study is saved as plain data (Parquet tables, JSON settings and models, safetensors weights) in "
-           "your workspace; export it as one zip to share it, import a zip someone shared.")
+st.caption("A study is saved as plain data (Parquet tables, JSON settings and models, safetensors weights) in your "
+           "own space of the workspace: nobody else on this server lists or opens it. Share one on purpose to list "
+           "it for everyone; export it as one zip to send it; import a zip someone sent.")
 with ui.guard():
-    saved_studies = list_studies(ui.studies_dir())
+    own, shared = list_studies(ui.studies_dir()), list_studies(ui.shared_studies_dir())
     save_col, open_col = st.columns(2)
     with save_col:
         if st.button("Save the open study", key="home_save", icon=":material/save:"):
-            folder = ui.save_open_study()
+            folder = ui.save_study(study, ui.studies_dir() / study_folder_name(study.name))
             st.success(f"Saved to {folder.name}.")
-            saved_studies = list_studies(ui.studies_dir())
+            own = list_studies(ui.studies_dir())
+        if st.button("Share the open study with everyone on this server", key="home_share", icon=":material/share:"):
+            folder = ui.save_study(study, ui.shared_studies_dir() / study_folder_name(study.name))
+            st.success(f"Shared as {folder.name}.")
+            shared = list_studies(ui.shared_studies_dir())
 
-        def exported() -> bytes:
+        def exported(study=study) -> bytes:  # bound now: the click runs outside this session's script
             with tempfile.TemporaryDirectory() as scratch:
-                return export_study(ui.saved_from_state(ui.get_study()), Path(scratch) / "study.zip").read_bytes()
+                return export_study(study, Path(scratch) / "study.zip", ui.study_models(study)).read_bytes()
 
-        st.download_button("Export the open study (.zip)", exported, file_name="radnomo_study.zip",
-                           mime="application/zip", key="home_export", icon=":material/download:")
+        ui.bytes_download("Export the open study (.zip)", exported, f"{study_folder_name(study.name)}.zip",
+                          "application/zip", key="home_export")
     with open_col:
-        if len(saved_studies):
-            labels = {row.folder: f"{row.name} ({row.patients} patients, saved {row.saved})"
-                      for row in saved_studies.itertuples()}
-            chosen = st.selectbox("Saved study", list(labels), format_func=labels.get, key="home_saved_choice")
+        choices = {**{row.folder: f"{row.name} ({row.patients} patients, saved {row.saved})"
+                      for row in own.itertuples()},
+                   **{row.folder: f"[shared] {row.name} ({row.patients} patients, saved {row.saved})"
+                      for row in shared.itertuples()}}
+        if choices:
+            chosen = st.selectbox("Saved study", list(choices), format_func=choices.get, key="home_saved_choice")
             if st.button("Open", key="home_open_saved", icon=":material/folder_open:"):
-                study = ui.open_saved_study(chosen)
-                st.success(f"Opened {study.name}.")
+                opened = ui.open_saved_study(chosen)
+                ui.set_study(opened, f"Opened {opened.name}.", rerun=True)
         else:
             st.caption("No saved study yet.")
         upload = st.file_uploader("Import a study (.zip)", type=["zip"], key="home_import_upload")
@@ -86,17 +92,18 @@ with ui.guard():
                 archive = Path(scratch) / "upload.zip"
                 archive.write_bytes(upload.getvalue())
                 folder = import_study(archive, ui.studies_dir())
-            study = ui.open_saved_study(folder)
-            st.success(f"Imported and opened {study.name}.")
+            opened = ui.open_saved_study(folder)
+            ui.set_study(opened, f"Imported and opened {opened.name}.", rerun=True)
 
 st.subheader("Report")
-st.caption("Methods written from the study's actual settings, Table 1, the selection funnel, the models, Table 2, "
-           "ROC, calibration and decision curves, the nomogram and TRIPOD items.")
+st.caption("The open study as it is now: its settings, methods written from them, Table 1, the selection funnel, "
+           "the models, Table 2, ROC, calibration and decision curves, the nomogram and TRIPOD items.")
 with ui.guard():
     report_columns = st.columns(2)
-    report_columns[0].download_button("Report (HTML)", lambda: ui.study_report(ui.get_study()).html.encode("utf-8"),
-                                      file_name="radnomo_report.html", mime="text/html", key="home_report_html",
-                                      icon=":material/description:")
-    report_columns[1].download_button("Report (PDF)", lambda: ui.study_report(ui.get_study()).pdf,
-                                      file_name="radnomo_report.pdf", mime="application/pdf", key="home_report_pdf",
-                                      icon=":material/picture_as_pdf:")
+    name = study_folder_name(study.name)
+    with report_columns[0]:
+        ui.bytes_download("Report (HTML)", lambda study=study: ui.study_report(study).html.encode("utf-8"),
+                          f"{name}_report.html", "text/html", key="home_report_html", icon=":material/description:")
+    with report_columns[1]:
+        ui.bytes_download("Report (PDF)", lambda study=study: ui.study_report(study).pdf, f"{name}_report.pdf",
+                          "application/pdf", key="home_report_pdf", icon=":material/picture_as_pdf:")

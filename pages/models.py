@@ -1,8 +1,8 @@
-"""Models: the three scores with their formulas, the clinical model (univariable -> multivariable), the fused model."""
+"""Models: a score per feature family with its formula, the clinical model (univariable -> multivariable),
+and the fused model (a chosen score + the clinical predictors)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import streamlit as st
@@ -10,26 +10,32 @@ import streamlit as st
 import ui
 from core.figures.charts import coefficient_figure
 from core.stats.modeling import events_per_variable
-from core.workflows.fit import auc_table
+from core.stats.summaries import auc_table
+from core.vocabulary import SCORE_METHODS, format_p
 
 ui.enter_page("pages/models.py")
 
-SCORE_LABELS = {"radiomics": "Radiomics score", "dl": "DL score", "dl_radiomics": "DL-radiomics score"}
 CLINICAL_KEY = "mod_clinical"
 
 st.title("Models")
-st.caption("Scores are the linear predictor (log-odds) of a logistic regression on the LASSO-selected features; the "
-           "clinical model uses the clinical variables you pick; the fused model adds the DL-radiomics score to "
-           "them. All are fitted on the training cohort with the Selection page's thresholds.")
+st.caption("Scores are the linear predictor (log-odds) of a logistic regression on the LASSO-selected features of "
+           "each feature family; the clinical model uses the clinical variables you pick; the fused model adds one "
+           "score to them. All are fitted on the training cohort with the Selection page's thresholds.")
 ui.explain("models")
 study = ui.get_study()
 spec = study.spec
 
-method = st.radio("Score coefficients", ["refit", "lasso"], horizontal=True, key="mod_score_method",
-                  index=["refit", "lasso"].index(study.model_settings.score_method),
-                  format_func={"refit": "Logistic regression refitted on the selected features",
-                               "lasso": "The LASSO's own (shrunken) coefficients"}.get)
-study.model_settings = dataclasses.replace(study.model_settings, score_method=method)
+controls = st.columns(2)
+method = controls[0].radio("Score coefficients", list(SCORE_METHODS), horizontal=True, key="mod_score_method",
+                           index=list(SCORE_METHODS).index(study.settings.score_method), format_func=SCORE_METHODS.get)
+study = ui.update_settings(score_method=method)
+if study.score_families:
+    options = study.score_families
+    fused_score = controls[1].selectbox("Score in the fused model", options, key="mod_fused_score",
+                                        index=options.index(study.fused_family), format_func=study.model_label,
+                                        help="The fused model adds this score to the clinical model's predictors.")
+    if fused_score != study.fused_family:  # the default stays implicit (None), so saved runs keep matching
+        study = ui.update_settings(fused_score=fused_score)
 
 with ui.guard():
     models = ui.study_models(study)
@@ -40,8 +46,8 @@ with ui.guard():
     st.subheader("Clinical model")
     univariable = models.univariable
     st.markdown("**Univariable logistic regression** (training cohort)")
-    shown = univariable.assign(p=univariable["p_value"].map(ui.format_p),
-                               variable_p=univariable["variable_p"].map(ui.format_p))
+    shown = univariable.assign(variable=univariable["variable"].map(study.label), p=univariable["p_value"].map(format_p),
+                               variable_p=univariable["variable_p"].map(format_p))
     st.dataframe(shown.drop(columns=["p_value"]), hide_index=True, key="mod_univariable_table",
                  column_config={"OR": st.column_config.NumberColumn(format="%.3f"),
                                 "lower": st.column_config.NumberColumn("95% CI low", format="%.3f"),
@@ -50,21 +56,22 @@ with ui.guard():
     ui.csv_download(univariable, "clinical_univariable.csv", label="Univariable table (CSV)", key="mod_dl_uni")
 
     options = [*spec.continuous, *spec.categorical]
-    if CLINICAL_KEY not in st.session_state or not set(st.session_state[CLINICAL_KEY]) <= set(options):
+    if CLINICAL_KEY not in st.session_state or not set(st.session_state[CLINICAL_KEY]) <= set(options) \
+            or st.session_state.get("_mod_clinical_for") != study.data_fingerprint:
         st.session_state[CLINICAL_KEY] = list(models.clinical.variables)
-    chosen = st.multiselect("Clinical model predictors (default: univariable p < 0.05)", options, key=CLINICAL_KEY)
-    if st.button("Back to the default (univariable p < 0.05)", key="mod_clinical_reset"):
-        study.model_settings = dataclasses.replace(study.model_settings, clinical_continuous=None,
-                                                   clinical_categorical=None)
+        st.session_state["_mod_clinical_for"] = study.data_fingerprint
+    chosen = st.multiselect(f"Clinical model predictors (default: univariable p < {study.settings.clinical_p:g})",
+                            options, key=CLINICAL_KEY, format_func=study.label)
+    if st.button(f"Back to the default (univariable p < {study.settings.clinical_p:g})", key="mod_clinical_reset"):
+        ui.update_settings(clinical_continuous=None, clinical_categorical=None)
         del st.session_state[CLINICAL_KEY]
         st.rerun()
     if set(chosen) != set(models.clinical.variables):
         if not chosen:
             st.warning("Pick at least one predictor for the clinical model.")
         else:
-            study.model_settings = dataclasses.replace(
-                study.model_settings, clinical_continuous=tuple(c for c in spec.continuous if c in chosen),
-                clinical_categorical=tuple(c for c in spec.categorical if c in chosen))
+            ui.update_settings(clinical_continuous=tuple(c for c in spec.continuous if c in chosen),
+                               clinical_categorical=tuple(c for c in spec.categorical if c in chosen))
             st.rerun()
 
     st.markdown("**Multivariable clinical model**")
@@ -78,8 +85,11 @@ with ui.guard():
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Scores")
+    if not models.scores:
+        st.caption("No score: the study has no feature family, or no feature survived the screening (Selection page).")
     for name, score in models.scores.items():
-        with st.expander(f"{SCORE_LABELS[name]}: {len(score.features)} feature(s)", expanded=name == "dl_radiomics"):
+        with st.expander(f"{study.model_label(name)}: {len(score.features)} feature(s)",
+                         expanded=name == models.fused_score):
             st.code(score.formula, language=None, wrap_lines=True)
             st.caption("z(x) = (x - training mean) / training SD; the score is the log-odds of the event.")
             left, right = st.columns([2, 3])
@@ -91,10 +101,10 @@ with ui.guard():
     # -----------------------------------------------------------------------------------------
     st.subheader("Fused model")
     if models.fused is None:
-        st.info("The fused model needs the DL-radiomics score: the study needs radiomics and deep features and a "
-                "non-empty DL-radiomics selection.")
+        st.info("The fused model needs a score: the study needs a feature family and a non-empty selection.")
     else:
-        st.caption("DL-radiomics score + the clinical model's predictors. VIF > 5 flags collinearity.")
+        st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors. VIF > 5 flags "
+                   "collinearity.")
         st.dataframe(models.fused.table, key="mod_fused_table")
         ui.csv_download(models.fused.table.reset_index(), "fused_model.csv", label="Fused model (CSV)",
                         key="mod_dl_fused")
@@ -104,13 +114,11 @@ with ui.guard():
     # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")
     predictions = ui.study_predictions(study)
-    outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
-    aucs = auc_table(predictions, outcome, {"train": study.split.train_ids, "test": study.split.test_ids})
+    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
     st.dataframe(aucs.style.format("{:.3f}"), key="mod_auc_table")
     st.caption("AUC of each model; confidence intervals, DeLong tests and calibration are on the Evaluation page.")
 
-    st.download_button("All fitted models (JSON)", lambda: json.dumps(models.to_dict(), indent=1).encode(),
-                       file_name="radnomo_models.json", mime="application/json", key="mod_dl_json",
-                       icon=":material/download:")
+    ui.bytes_download("All fitted models (JSON)", lambda models=models: json.dumps(models.to_dict(), indent=1).encode(),
+                      "radnomo_models.json", "application/json", key="mod_dl_json")
     ui.csv_download(predictions.reset_index(names=spec.id_column), "predictions.csv",
                     label="Predictions and scores, all patients (CSV)", key="mod_dl_predictions")

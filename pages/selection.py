@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
 from core.stats.selection import ScreeningSettings
+from core.stats.summaries import batch_columns as harmonisation_columns
+from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, UNIVARIABLE_TESTS, format_p
 
 ui.enter_page("pages/selection.py")
-
-FAMILY_LABELS = {"radiomics": "Radiomics", "dl": "Deep (DL)", "dl_radiomics": "DL + radiomics"}
 
 st.title("Selection")
 st.caption("Every step is fitted on the training cohort only; the test cohort never reaches it. Change a threshold "
@@ -21,15 +19,16 @@ st.caption("Every step is fitted on the training cohort only; the test cohort ne
            "page.")
 ui.explain("selection")
 study = ui.get_study()
-families = ui.study_families(study)
+families = ui.usable_families(study)
 if not families:
-    st.warning("The open study has no features yet: extract radiomics or deep features first (Features pages).")
+    st.warning("The open study has no feature table yet: extract or import features first (Features pages). A "
+               "study of clinical variables only goes straight to the Models page.")
     st.stop()
 
-current = study.model_settings.screening
+current = study.settings.screening
 st.subheader("Thresholds")
 row1 = st.columns(4)
-reader2 = study.radiomics_reader2 is not None
+reader2 = any(f.reader2 is not None for f in study.families)
 use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold is not None, key="sel_use_icc",
                          disabled=not reader2,
                          help="Keep radiomics features reproducible between two readers' masks (ICC(3,1) on the "
@@ -42,25 +41,24 @@ correlation = row1[3].number_input("Redundancy: |r| >", 0.3, 0.99, current.corre
                                    key="sel_corr", help="Of each pair above it, drop the feature with the larger "
                                                         "mean absolute correlation (caret::findCorrelation).")
 row2 = st.columns(4)
-corr_method = row2[0].selectbox("Correlation", ["spearman", "pearson", "kendall"],
-                                index=["spearman", "pearson", "kendall"].index(current.correlation_method),
-                                key="sel_corr_method")
-test = row2[1].selectbox("Univariable test", ["student", "welch", "mannwhitney"],
-                         index=["student", "welch", "mannwhitney"].index(current.test), key="sel_test",
-                         format_func={"student": "t-test (Student)", "welch": "t-test (Welch)",
-                                      "mannwhitney": "Mann-Whitney U"}.get)
+corr_method = row2[0].selectbox("Correlation", list(CORRELATION_METHODS),
+                                index=list(CORRELATION_METHODS).index(current.correlation_method),
+                                key="sel_corr_method", format_func=CORRELATION_METHODS.get)
+test = row2[1].selectbox("Univariable test", list(UNIVARIABLE_TESTS),
+                         index=list(UNIVARIABLE_TESTS).index(current.test), key="sel_test",
+                         format_func=UNIVARIABLE_TESTS.get)
 p_threshold = row2[2].number_input("Keep p <", 1e-6, 1.0, current.p_threshold, 0.01, format="%.4f", key="sel_p")
-rule = row2[3].radio("LASSO lambda", ["1se", "min"], index=["1se", "min"].index(current.rule), horizontal=True,
-                     key="sel_rule", format_func={"1se": "lambda.1se", "min": "lambda.min"}.get,
+rule = row2[3].radio("LASSO lambda", list(LASSO_RULES), index=list(LASSO_RULES).index(current.rule), horizontal=True,
+                     key="sel_rule", format_func=LASSO_RULES.get,
                      help="lambda.1se: the sparsest model within one standard error of the best CV deviance.")
 row3 = st.columns(4)
 folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
 seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
-batch_columns = [None, *ui.batch_columns(study)]
+batch_columns = [None, *harmonisation_columns(study.train, exclude=[study.spec.outcome_column, *study.spec.continuous])]
 harmonise_by = row3[2].selectbox(
     "ComBat harmonisation by", batch_columns, key="sel_harmonise",
-    index=batch_columns.index(study.model_settings.harmonise_by)
-    if study.model_settings.harmonise_by in batch_columns else 0,
+    index=batch_columns.index(study.settings.harmonise_by)
+    if study.settings.harmonise_by in batch_columns else 0,
     format_func=lambda c: "none" if c is None else c,
     help="Remove scanner (or centre) effects from every feature before screening: ComBat (Johnson et al. 2007; "
          "Fortin et al. 2018) with its scanner effects learned on the training cohort only, then applied "
@@ -71,9 +69,11 @@ with ui.guard():
                                  variance_threshold=float(variance), correlation_threshold=float(correlation),
                                  correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
                                  n_folds=int(folds), rule=rule, seed=int(seed))
-    study.model_settings = dataclasses.replace(study.model_settings, screening=settings, harmonise_by=harmonise_by)
+    study = ui.update_settings(screening=settings, harmonise_by=harmonise_by)
 
-family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=FAMILY_LABELS.get)
+if st.session_state.get("sel_family") not in families:
+    st.session_state["sel_family"] = families[0]
+family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=study.family_label)
 
 with ui.guard():
     result = ui.screening(study, family)
@@ -104,7 +104,7 @@ with ui.guard():
             tests = result.univariable.loc[selected.index]
             selected["mean non-event"] = tests["mean_0"]
             selected["mean event"] = tests["mean_1"]
-            selected["univariable p"] = tests["p_value"].map(ui.format_p)
+            selected["univariable p"] = tests["p_value"].map(format_p)
         selected.index.name = "feature"
         st.dataframe(selected, key="sel_selected_table")
         ui.csv_download(selected.reset_index(), f"selected_{family}.csv", label="Selected features (CSV)",
@@ -114,7 +114,7 @@ with ui.guard():
         ui.csv_download(cv_table, f"lasso_cv_{family}.csv", label="LASSO CV curve (CSV)", key="sel_dl_cv")
 
     with st.expander("Univariable tests of the features that reached this step"):
-        shown = result.univariable.assign(p=result.univariable["p_value"].map(ui.format_p))
+        shown = result.univariable.assign(p=result.univariable["p_value"].map(format_p))
         st.dataframe(shown, key="sel_univariable_table")
         ui.csv_download(result.univariable.reset_index(names="feature"), f"univariable_{family}.csv",
                         label="Univariable tests (CSV)", key="sel_dl_univariable")
@@ -127,7 +127,7 @@ with ui.guard():
     bootstrap = stab[1].toggle("Bootstrap resamples", value=True, key="sel_stab_bootstrap",
                                help="Off: only the fold assignment changes between runs.")
     stability_key = f"sel_stability_{family}"
-    reaching_lasso = tuple(result.kept[list(result.kept)[-2]])  # the features that reached the LASSO
+    reaching_lasso = result.reaching_lasso
     if st.button("Run stability analysis", key="sel_stab_run", disabled=result.lasso is None):
         st.session_state[stability_key] = (reaching_lasso, ui.stability(study, family, reaching_lasso, int(repeats),
                                                                          bool(bootstrap)))

@@ -6,9 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.figures.charts import MODEL_LABELS
-from core.workflows.fit import SCORE_NAMES, auc_table
-from core.workflows.sample import SAMPLE_SPEC
+from core.stats.summaries import auc_table
 from core.workflows.teaching import TRAITS, oracle_auc, trait_effects, what_if
 
 ui.enter_page("pages/teaching.py")
@@ -38,14 +36,14 @@ with ui.guard():
         st.info("The open study is not the sample study: its truth is unknown. The panels below use the sample "
                 "study's generator.")
     else:
-        outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
         predictions = ui.study_predictions(study)
-        cohorts = {"train": study.split.train_ids, "test": study.split.test_ids}
-        aucs = auc_table(predictions, outcome, cohorts)
-        rows = {"oracle (the true phenotype, Bayes-optimal)": {c: oracle_auc(truth, outcome, ids)
+        scores = list(ui.study_models(study).scores)
+        cohorts = study.cohorts()
+        aucs = auc_table(predictions, study.outcome, cohorts, scores)
+        rows = {"oracle (the true phenotype, Bayes-optimal)": {c: oracle_auc(truth, study.outcome, ids)
                                                                for c, ids in cohorts.items()}}
-        for name in [s for s in SCORE_NAMES if s in aucs.columns]:
-            rows[MODEL_LABELS[name]] = aucs[name].to_dict()
+        for name in scores:
+            rows[study.model_label(name)] = aucs[name].to_dict()
         known = pd.DataFrame(rows).T
         st.dataframe(known.round(3), key="teach_known_truth")
         st.caption("The oracle scores each patient by the likelihood ratio of their true traits (LM vs no LM): no "
@@ -67,15 +65,16 @@ runs: list = st.session_state.setdefault(RUNS_KEY, [])
 if st.button("Draw the cohort and run the pipeline", key="teach_run", type="primary",
              icon=":material/play_arrow:"):
     with ui.guard(), st.spinner("Generating the cohort and fitting every model on its training patients..."):
-        result = what_if(ui.sample_emulators(), SAMPLE_SPEC, n=int(n),
-                         effect_scale=float(effect), noise_scale=float(noise), seed=int(seed),
-                         settings=study.model_settings if study.is_sample else None)
+        sample = ui.sample_study()
+        result = what_if(ui.sample_emulators(), sample, n=int(n), effect_scale=float(effect),
+                         noise_scale=float(noise), seed=int(seed), settings=study.settings if study.is_sample else None)
         runs.append(result)
 if runs:
+    sample_labels = ui.sample_study().model_labels()
     table = pd.DataFrame([{"run": i + 1, "patients": r.n, "events": r.events, "effect": r.effect_scale,
                            "noise": r.noise_scale, "oracle test AUC": r.oracle_test,
-                           **{f"{MODEL_LABELS[m]} train": r.aucs.loc["train", m] for m in r.aucs.columns},
-                           **{f"{MODEL_LABELS[m]} test": r.aucs.loc["test", m] for m in r.aucs.columns},
+                           **{f"{sample_labels[m]} train": r.aucs.loc["train", m] for m in r.aucs.columns},
+                           **{f"{sample_labels[m]} test": r.aucs.loc["test", m] for m in r.aucs.columns},
                            "seconds": r.seconds} for i, r in enumerate(runs)])
     st.dataframe(table.round(3), hide_index=True, key="teach_runs_table")
     latest = runs[-1]
@@ -95,7 +94,7 @@ st.caption("The same pipeline twice on the open study: once as it should be (scr
 if st.toggle("Run the leakage demonstration", key="teach_leakage"):
     with ui.guard():
         table = ui.leakage(study)
-        table.index = table.index.map(lambda m: MODEL_LABELS.get(m, m))
+        table.index = table.index.map(study.model_label)
         st.dataframe(table.rename(columns={"honest": "test AUC, training-only screening",
                                            "leaky": "test AUC, screening on all patients",
                                            "inflation": "inflation"}).round(3), key="teach_leakage_table")

@@ -3,20 +3,17 @@ whole pipeline, beside the apparent (training) and test AUCs."""
 
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from core.figures.charts import MODEL_LABELS
-from core.io.paths import SAMPLE_DIR
-from core.workflows.fit import MODEL_NAMES, auc_table
-from core.workflows.validation import load_saved_validation, optimism_corrected_auc, repeated_cv_auc, summarise_cv
+from core.stats.summaries import auc_table
+from core.workflows.sample import SAMPLE_VALIDATION_DIR
+from core.workflows.validation import load_saved_validation, optimism_corrected_auc, repeated_cv_auc, validation_table
 
 ui.enter_page("pages/validation.py")
 
-RESULTS_KEY = "val_results"  # study settings + data token -> {"optimism": OptimismResult, "cv": DataFrame}
-SAVED_SAMPLE_RUN = SAMPLE_DIR / "validation"
+RESULTS_KEY = "val_results"  # study fingerprint -> {"optimism", "runs", "cv"}
 
 st.title("Internal validation")
 st.caption("The training AUC of a model chosen from thousands of features is optimistic. Harrell's bootstrap "
@@ -25,17 +22,15 @@ st.caption("The training AUC of a model chosen from thousands of features is opt
            "and scores the held-out patients. Neither touches the test cohort.")
 ui.explain("validation")
 study = ui.get_study()
-spec = study.spec
 results: dict = st.session_state.setdefault(RESULTS_KEY, {})
-run_key = ui.results_key(study)
-current = results.setdefault(run_key, {})
+current = results.setdefault(study.fingerprint, {})
 
 with ui.guard():
+    models = ui.study_models(study)
     predictions = ui.study_predictions(study)
-    outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
-    aucs = auc_table(predictions, outcome, {"train": study.split.train_ids, "test": study.split.test_ids})
+    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
     if study.is_sample and not current:
-        saved = load_saved_validation(SAVED_SAMPLE_RUN, study.model_settings, study.split.train_ids)
+        saved = load_saved_validation(SAMPLE_VALIDATION_DIR, study)
         if saved is not None:
             current.update(optimism=saved["optimism"], runs=saved["runs"], cv=saved["cv"])
             st.info(f"Computed in advance for the sample study with these settings ({saved['meta']['n_boot']} "
@@ -51,33 +46,21 @@ with ui.guard():
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="val_seed")
     if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:"):
         progress = st.progress(0.0, text="Refitting the pipeline on bootstrap resamples...")
-        result = optimism_corrected_auc(
-            study.cohort, spec, study.split.train_ids, ui.study_features(study), study.model_settings,
-            n_boot=int(n_boot), seed=int(seed),
-            on_progress=lambda b, n: progress.progress(b / n, text=f"Resample {b} of {n}"))
+        result = optimism_corrected_auc(study, n_boot=int(n_boot), seed=int(seed),
+                                        on_progress=lambda b, n: progress.progress(b / n, text=f"Resample {b} of {n}"))
         current.update(optimism=result.table, runs=result.runs)
         progress.empty()
     folds = right.number_input("CV folds", 3, 10, 5, key="val_folds")
     repeats = right.number_input("Repeats", 1, 20, 2, key="val_repeats")
     if right.button("Run repeated cross-validation", key="val_run_cv", icon=":material/play_arrow:"):
-        with st.spinner("Refitting the pipeline on every fold..."):
-            current["cv"] = repeated_cv_auc(study.cohort, spec, study.split.train_ids, ui.study_features(study),
-                                            study.model_settings, n_folds=int(folds), n_repeats=int(repeats),
-                                            seed=int(seed))
+        progress = st.progress(0.0, text="Refitting the pipeline on every fold...")
+        current["cv"] = repeated_cv_auc(study, n_folds=int(folds), n_repeats=int(repeats), seed=int(seed),
+                                        on_progress=lambda d, n: progress.progress(d / n, text=f"Fold {d} of {n}"))
+        progress.empty()
 
     st.subheader("Apparent, optimism-corrected, cross-validated and test AUC")
-    table = pd.DataFrame({"apparent (training)": aucs.loc["train"], "test": aucs.loc["test"]})
-    if "optimism" in current:
-        optimism = current["optimism"]
-        table["optimism"] = optimism["optimism"]
-        table["optimism-corrected"] = optimism["corrected"]
-        table["resamples"] = optimism["n_boot"]
-    if "cv" in current and len(current["cv"]):
-        summary = summarise_cv(current["cv"])
-        table["repeated CV (mean)"] = summary["mean"]
-        table["repeated CV (SD)"] = summary["sd"]
-    table = table.loc[[m for m in MODEL_NAMES if m in table.index]]
-    table.index = table.index.map(lambda m: MODEL_LABELS.get(m, m))
+    table = validation_table(aucs, models.model_names, current.get("optimism"), current.get("cv"))
+    table.index = table.index.map(study.model_label)
     st.dataframe(table.round(3), key="val_table")
     ui.csv_download(table.reset_index(names="model"), "internal_validation.csv", label="Table (CSV)",
                     key="val_dl_table")
@@ -86,9 +69,9 @@ with ui.guard():
     else:
         runs = current["runs"]
         figure = go.Figure()
-        for model in [m for m in MODEL_NAMES if m in set(runs["model"])]:
+        for model in [m for m in models.model_names if m in set(runs["model"])]:
             rows = runs[runs["model"] == model]
-            figure.add_trace(go.Box(y=rows["boot_auc"] - rows["original_auc"], name=MODEL_LABELS.get(model, model),
+            figure.add_trace(go.Box(y=rows["optimism"], name=study.model_label(model),
                                     boxmean=True))
         figure.update_layout(title="Optimism per resample (AUC on the resample - AUC on the training cohort)",
                              yaxis_title="optimism", showlegend=False, height=380)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
 import ui
 from core.stats.evaluation import interval_text
-from core.figures.charts import MODEL_LABELS
-from core.workflows.fit import MODEL_NAMES, SCORE_NAMES, lm_type_outcome, table2, table3, training_cutoffs
+from core.stats.summaries import table2, training_cutoffs
+from core.workflows.fit import predict_study
 from core.workflows.reproduce import STUDY_SETTINGS, STUDY_TABLE2, STUDY_TABLE3
+from core.workflows.subgroups import compare_subgroup
 from core.workflows.teaching import WALKTHROUGH
+from core.figures.nomogram import nomogram_plotly
+from core.workflows.nomograms import study_nomogram_layout
 
 ui.enter_page("pages/walkthrough.py")
 
@@ -27,33 +28,41 @@ study = ui.get_study()
 if not study.is_sample:
     st.info("The tour runs on the sample study; open it to follow along (your study stays saved if you saved it).")
     if st.button("Open the sample study", key="walk_open_sample"):
-        ui.open_sample_study()
-        st.rerun()
+        ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
     st.stop()
 
 spec = study.spec
 titles = [step.title for step in WALKTHROUGH]
 index = st.session_state.setdefault(STEP_KEY, 0)
 navigation = st.columns([1, 1, 6])
+# A click changes the step and runs the page again, so the buttons are drawn for the step shown
+# (Next disabled on the last step, Previous on the first).
 if navigation[0].button("Previous", key="walk_previous", disabled=index == 0, icon=":material/arrow_back:"):
-    st.session_state[STEP_KEY] = index = index - 1
+    st.session_state[STEP_KEY] = index - 1
+    st.rerun()
 if navigation[1].button("Next", key="walk_next", disabled=index == len(titles) - 1, icon=":material/arrow_forward:"):
-    st.session_state[STEP_KEY] = index = index + 1
+    st.session_state[STEP_KEY] = index + 1
+    st.rerun()
 st.progress((index + 1) / len(titles), text=f"Step {index + 1} of {len(titles)}")
 step = WALKTHROUGH[index]
 st.subheader(step.title)
 st.markdown(step.what)
 
+st.caption("The tour uses the study's own clinical model (tumour thickness, CEA, CA19-9: the independent predictors "
+           "of its multivariable analysis). The Models page starts from every variable with univariable p < 0.05 in "
+           "the synthetic training cohort (8 of them), so its clinical AUCs differ; pick the same three there to see "
+           "the same numbers.")
+
 with ui.guard():
     # The study's own clinical model (thickness, CEA, CA19-9) with the current screening settings.
-    settings = dataclasses.replace(study.model_settings, clinical_continuous=STUDY_SETTINGS.clinical_continuous,
-                                   clinical_categorical=STUDY_SETTINGS.clinical_categorical)
-    models = ui.study_models(study, settings)
-    predictions = models.predict(study.cohort, ui.study_features(study), spec)
-    outcome = study.cohort.set_index(spec.id_column)[spec.outcome_column]
-    cohorts = {"train": list(study.split.train_ids), "test": list(study.split.test_ids)}
-    available = [m for m in MODEL_NAMES if m in predictions.columns]
-    cutoffs = training_cutoffs(predictions, outcome, study.split.train_ids, available)
+    tour = study.with_settings(clinical_continuous=STUDY_SETTINGS.clinical_continuous,
+                               clinical_categorical=STUDY_SETTINGS.clinical_categorical)
+    models = ui.study_models(tour)
+    predictions = predict_study(tour, models)
+    labels = tour.model_labels()
+    outcome = tour.outcome
+    cohorts = tour.cohorts()
+    cutoffs = training_cutoffs(predictions, outcome, tour.train_ids, models.model_names)
     performance = table2(predictions, outcome, cohorts, cutoffs)
     test = performance[performance["cohort"] == "test"].set_index("model")
 
@@ -62,13 +71,12 @@ with ui.guard():
         ours = (f"{len(study.cohort)} patients, {study.n_events} LM ({study.n_events / len(study.cohort):.1%}), "
                 f"training {len(cohorts['train'])} / test {len(cohorts['test'])}.")
     elif index == 1:
-        ours = (f"{study.radiomics.shape[1]} radiomics features and {study.deep.shape[1]} deep features per patient."
-                if study.radiomics is not None and study.deep is not None else "Features are missing in the study.")
+        ours = ", ".join(f"{f.table.shape[1]} {f.label} features" for f in study.families) + " per patient."
     elif index == 2:
         funnel = models.screening["dl_radiomics"].funnel
         ours = " -> ".join(f"{row.step}: {row.n_features}" for row in funnel.itertuples()) + " (DL + radiomics)."
     elif index == 3:
-        ours = "Test AUC: " + ", ".join(f"{MODEL_LABELS[s]} {test.loc[s, 'auc']:.3f}" for s in SCORE_NAMES
+        ours = "Test AUC: " + ", ".join(f"{labels[s]} {test.loc[s, 'auc']:.3f}" for s in models.scores
                                         if s in test.index) + "."
     elif index == 4:
         ours = (f"Test AUC: clinical {test.loc['clinical', 'auc']:.3f}, fused "
@@ -76,8 +84,7 @@ with ui.guard():
     elif index == 5:
         ours = "Table 2 below (RadNomo's row, then the study's)."
     elif index == 6:
-        types = lm_type_outcome(study.cohort, spec)
-        by_type = table3(predictions, types, study.split.train_ids, ["dl_radiomics"])
+        by_type = compare_subgroup(tour, predictions, [models.fused_score], tour.subgroup).table
         ours = f"AUC {by_type['auc'].iloc[0]:.3f} ({by_type['auc_low'].iloc[0]:.3f}-{by_type['auc_high'].iloc[0]:.3f})."
     else:
         ours = "The nomogram below."
@@ -91,14 +98,15 @@ with ui.guard():
         rows = []
         for row in performance.itertuples():
             cells = interval_text(performance.loc[[row.Index]]).iloc[0]
-            rows.append({"cohort": row.cohort, "model": MODEL_LABELS[row.model], "source": "RadNomo", **cells})
+            rows.append({"cohort": row.cohort, "model": labels[row.model], "source": "RadNomo", **cells})
             published = STUDY_TABLE2.get((row.cohort, row.model))
             if published:
-                rows.append({"cohort": row.cohort, "model": MODEL_LABELS[row.model], "source": "study",
+                rows.append({"cohort": row.cohort, "model": labels[row.model], "source": "study",
                              **dict(zip(cells.index, (v.strip() for v in published.split("|"))))})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="walk_table2")
     if index == 6:
         st.caption(f"Study's Table 3 (DL-radiomics): {STUDY_TABLE3['dl_radiomics']}")
     if index == 7 and models.fused is not None:
-        nomogram = models.nomogram(study.cohort, spec, predictions, "fused")
-        st.plotly_chart(ui.nomogram_plot(nomogram)[0], key="walk_nomogram")
+        nomogram = ui.nomogram(tour, "fused")
+        st.plotly_chart(nomogram_plotly(study_nomogram_layout(tour, nomogram)), key="walk_nomogram",
+                        width="content", theme=None)

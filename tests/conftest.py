@@ -27,29 +27,37 @@ def tiny_tables():
 
 
 @pytest.fixture(scope="session")
+def sample_study():
+    """The bundled sample study (a Study: cohort indexed by patient ID, its families and default settings)."""
+    from core.workflows.sample import sample_study as make
+
+    return make()
+
+
+@pytest.fixture(scope="session")
 def sample_cohort():
-    """The bundled sample study, validated."""
+    """The bundled sample study's validated clinical table (the ID as a column)."""
     from core.workflows.sample import load_sample_cohort
 
     return load_sample_cohort()
 
 
 @pytest.fixture(scope="session")
-def sample_features():
-    """The bundled sample study's radiomics and deep feature tables (index: patient ID)."""
-    import pandas as pd
-
-    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS
-
-    return {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
+def sample_features(sample_study):
+    """The bundled sample study's feature tables by family ("radiomics", "dl"; index: patient ID)."""
+    return sample_study.feature_tables()
 
 
 @pytest.fixture(scope="session")
-def sample_models(sample_cohort, sample_features):
+def sample_models(sample_study):
     """Every model of the sample study fitted with the default settings on the default split."""
-    from core.stats.cohort import split_cohort
-    from core.workflows.fit import fit_study_models
-    from core.workflows.sample import SAMPLE_SPEC
+    from core.workflows.fit import fit_study
 
-    split = split_cohort(sample_cohort, SAMPLE_SPEC)
-    return split, fit_study_models(sample_cohort, SAMPLE_SPEC, split.train_ids, sample_features)
+    return fit_study(sample_study)
+
+
+@pytest.fixture(scope="session")
+def sample_predictions(sample_study, sample_models):
+    from core.workflows.fit import predict_study
+
+    return predict_study(sample_study, sample_models)

@@ -7,13 +7,13 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from core.figures.palette import OUTCOME_COLOURS
+
 __all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure", "loss_curve_figure",
            "reconstruction_figure", "funnel_figure", "lasso_cv_figure", "coefficient_path_figure",
-           "stability_figure", "coefficient_figure", "MODEL_COLOURS", "MODEL_LABELS", "roc_figure",
-           "calibration_figure", "decision_curve_figure", "violin_figure", "confusion_figure", "nomogram_figure"]
+           "stability_figure", "coefficient_figure", "roc_figure", "risk_histogram_figure", "what_if_figure",
+           "calibration_figure", "decision_curve_figure", "violin_figure", "confusion_figure"]
 
-# Colour-blind-safe pair (Okabe-Ito blue / vermillion) for outcome 0 / 1.
-OUTCOME_COLOURS = ("#0072B2", "#D55E00")
 
 
 def distribution_figure(df: pd.DataFrame, variable: str, outcome_column: str, *, kind: str,
@@ -198,33 +198,27 @@ def stability_figure(frequency: pd.DataFrame, top: int = 30) -> go.Figure:
     return figure
 
 
-# Okabe-Ito colours for the five models, in the study's order.
-MODEL_COLOURS = {"clinical": "#999999", "radiomics": "#E69F00", "dl": "#56B4E9", "dl_radiomics": "#009E73",
-                 "fused": "#D55E00"}
-MODEL_LABELS = {"clinical": "Clinical", "radiomics": "Radiomics score", "dl": "DL score",
-                "dl_radiomics": "DL-radiomics score", "fused": "Fused model"}
-
-
-def _label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
-
-
 def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, float, float]], *, title: str,
+               labels: dict[str, str], colours: dict[str, str],
                marker: tuple[str, float, float] | None = None) -> go.Figure:
-    """ROC curves (``fpr``, ``tpr`` per model) with AUC (95 % CI) in the legend; ``marker``: (model, fpr, tpr)."""
+    """ROC curves (``fpr``, ``tpr`` per model or cohort) with AUC (95 % CI) in the legend.
+
+    ``labels`` and ``colours`` name and colour each curve (:mod:`core.figures.palette`, fixed per model
+    and cohort); ``marker``: (curve, fpr, tpr) of an operating point.
+    """
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "lightgrey"},
                                 showlegend=False, hoverinfo="skip"))
     for model, curve in curves.items():
         auc, low, high = aucs[model]
-        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{_label(model)}: "
+        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{labels[model]}: "
                                     f"{auc:.3f} ({low:.3f}-{high:.3f})",
-                                    line={"color": MODEL_COLOURS.get(model), "width": 2.5 if model == "fused" else 2},
+                                    line={"color": colours[model], "width": 2.5 if model == "fused" else 2},
                                     hovertemplate="1 - specificity %{x:.3f}<br>sensitivity %{y:.3f}<extra></extra>"))
     if marker is not None:
         model, fpr, tpr = marker
         figure.add_trace(go.Scatter(x=[fpr], y=[tpr], mode="markers", name="operating point",
-                                    marker={"size": 13, "color": MODEL_COLOURS.get(model), "symbol": "x",
+                                    marker={"size": 13, "color": colours[model], "symbol": "x",
                                             "line": {"width": 2, "color": "black"}}))
     figure.update_layout(title=title, xaxis_title="1 - specificity", yaxis_title="sensitivity", height=430,
                          xaxis={"range": [0, 1], "constrain": "domain"}, yaxis={"range": [0, 1.01],
@@ -233,39 +227,40 @@ def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, flo
     return figure
 
 
-def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.DataFrame], *, title: str) -> go.Figure:
-    """Observed vs predicted risk: decile points with 95 % bars and the lowess curve per model."""
+def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.DataFrame], *, title: str,
+                       labels: dict[str, str], colours: dict[str, str]) -> go.Figure:
+    """Observed vs predicted risk: decile points with 95 % bars and the lowess curve per model (or cohort)."""
     figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
                                   name="ideal"))
     for model, table in binned.items():
-        colour = MODEL_COLOURS.get(model)
+        colour = colours[model]
         figure.add_trace(go.Scatter(x=table["mean_predicted"], y=table["observed"], mode="markers",
-                                    name=f"{_label(model)} (deciles)", marker={"color": colour},
+                                    name=f"{labels[model]} (deciles)", marker={"color": colour},
                                     error_y={"type": "data", "symmetric": False,
                                              "array": table["high"] - table["observed"],
                                              "arrayminus": table["observed"] - table["low"], "color": colour}))
         figure.add_trace(go.Scatter(x=smooth[model]["predicted"], y=smooth[model]["observed"], mode="lines",
-                                    name=f"{_label(model)} (smoothed)", line={"color": colour}))
+                                    name=f"{labels[model]} (smoothed)", line={"color": colour}))
     figure.update_layout(title=title, xaxis_title="predicted probability", yaxis_title="observed fraction",
                          xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]}, height=430, margin={"t": 50})
     return figure
 
 
-def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str,
-                          marker: tuple[str, float, float] | None = None) -> go.Figure:
-    """Net benefit against threshold probability per model, with treat-all and treat-none."""
+def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels: dict[str, str],
+                          colours: dict[str, str], marker: tuple[str, float, float] | None = None) -> go.Figure:
+    """Net benefit against threshold probability per model (or cohort), with treat-all and treat-none."""
     first = next(iter(curves.values()))
     figure = go.Figure([go.Scatter(x=first["threshold"], y=first["treat_all"], mode="lines", name="treat all",
                                    line={"color": "black", "dash": "dash"}),
                         go.Scatter(x=first["threshold"], y=first["treat_none"], mode="lines", name="treat none",
                                    line={"color": "black"})])
     for model, curve in curves.items():
-        figure.add_trace(go.Scatter(x=curve["threshold"], y=curve["net_benefit"], mode="lines", name=_label(model),
-                                    line={"color": MODEL_COLOURS.get(model)}))
+        figure.add_trace(go.Scatter(x=curve["threshold"], y=curve["net_benefit"], mode="lines", name=labels[model],
+                                    line={"color": colours[model]}))
     if marker is not None:
         model, threshold, benefit = marker
         figure.add_trace(go.Scatter(x=[threshold], y=[benefit], mode="markers", name="chosen cut-off",
-                                    marker={"size": 13, "symbol": "x", "color": MODEL_COLOURS.get(model),
+                                    marker={"size": 13, "symbol": "x", "color": colours[model],
                                             "line": {"width": 2, "color": "black"}}))
     top = max(float(c["net_benefit"].max()) for c in curves.values())
     figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit", height=430,
@@ -286,6 +281,30 @@ def violin_figure(values: pd.DataFrame, value_column: str, group_column: str, *,
     return figure
 
 
+def risk_histogram_figure(risks: dict[str, pd.Series], patient_risk: float, *, title: str) -> go.Figure:
+    """Predicted risks of the training cohort by outcome (label -> risks), the patient's risk marked."""
+    figure = go.Figure()
+    for index, (label, values) in enumerate(risks.items()):
+        figure.add_trace(go.Histogram(x=values, name=label, opacity=0.6, marker_color=OUTCOME_COLOURS[index % 2],
+                                      xbins={"size": 0.025}))
+    figure.add_vline(x=patient_risk, line_width=3, line_color="black", annotation_text="this patient")
+    figure.update_layout(barmode="overlay", title=title, height=280, xaxis_title="predicted probability",
+                         margin={"t": 40})
+    return figure
+
+
+def what_if_figure(curve: pd.DataFrame, value, probability: float, *, label: str, categorical: bool) -> go.Figure:
+    """Risk as one predictor moves (``value``, ``probability``), the patient's value marked."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=curve["value"], y=curve["probability"], mode="lines+markers" if categorical
+                                else "lines", name="predicted risk"))
+    figure.add_trace(go.Scatter(x=[value], y=[probability], mode="markers", name="this patient",
+                                marker={"size": 13, "color": "black"}))
+    figure.update_layout(title=f"Predicted risk as {label} changes", height=320, xaxis_title=label,
+                         yaxis_title="predicted probability", yaxis_range=[0, 1], margin={"t": 40})
+    return figure
+
+
 def confusion_figure(confusion: dict[str, int], labels: tuple[str, str]) -> go.Figure:
     """2 x 2 confusion matrix (rows: actual, columns: predicted) as an annotated heatmap."""
     matrix = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
@@ -293,60 +312,4 @@ def confusion_figure(confusion: dict[str, int], labels: tuple[str, str]) -> go.F
                                   y=[f"actual {labels[0]}", f"actual {labels[1]}"], colorscale="Blues",
                                   showscale=False, text=matrix, texttemplate="%{text}", textfont={"size": 18}))
     figure.update_layout(height=260, margin={"t": 20, "l": 10, "r": 10, "b": 10}, yaxis={"autorange": "reversed"})
-    return figure
-
-
-def nomogram_figure(axes: dict[str, pd.DataFrame], labels: dict[str, str], total_axis: pd.DataFrame,
-                    risk_axis: pd.DataFrame, patient_points: dict[str, float] | None = None,
-                    patient_total: float | None = None) -> go.Figure:
-    """A nomogram: a points scale, one axis per predictor, total points and predicted risk.
-
-    Parameters
-    ----------
-    axes : dict
-        Predictor -> DataFrame with ``value`` (tick label) and ``points``.
-    labels : dict
-        Predictor -> axis title.
-    total_axis : pandas.DataFrame
-        ``points`` ticks of the total-points axis (its own scale, 0 to the largest total).
-    risk_axis : pandas.DataFrame
-        ``total_points`` and ``risk`` (probability tick labels) positions on the total-points scale.
-    patient_points, patient_total : optional
-        A patient's points per predictor and total, marked on the axes.
-    """
-    rows = ["Points", *axes, "Total points", "Risk"]
-    y_of = {name: len(rows) - i for i, name in enumerate(rows)}
-    max_total = float(total_axis["points"].max())
-    # Predictor axes are on the 0-100 points scale; total and risk on 0-max_total, drawn to the same width.
-    scale_total = 100.0 / max_total if max_total > 0 else 1.0
-    figure = go.Figure()
-
-    def axis(name: str, xs: np.ndarray, texts: list[str]) -> None:
-        y = y_of[name]
-        figure.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[y, y], mode="lines", line={"color": "black"},
-                                    hoverinfo="skip", showlegend=False))
-        figure.add_trace(go.Scatter(x=xs, y=[y] * len(xs), mode="markers+text", text=texts,
-                                    textposition="top center", marker={"symbol": "line-ns-open", "size": 10,
-                                                                       "color": "black"},
-                                    hoverinfo="skip", showlegend=False, textfont={"size": 11}))
-
-    ticks = np.arange(0, 101, 10)
-    axis("Points", ticks, [f"{t:g}" for t in ticks])
-    for name, table in axes.items():
-        axis(name, table["points"].to_numpy(), [str(v) for v in table["label"]])
-    axis("Total points", total_axis["points"].to_numpy() * scale_total, [f"{t:g}" for t in total_axis["points"]])
-    axis("Risk", risk_axis["total_points"].to_numpy() * scale_total, [f"{r:g}" for r in risk_axis["risk"]])
-    if patient_points is not None:
-        xs = [patient_points[name] for name in axes]
-        figure.add_trace(go.Scatter(x=xs, y=[y_of[name] for name in axes], mode="markers", name="this patient",
-                                    marker={"size": 12, "color": OUTCOME_COLOURS[1]}))
-    if patient_total is not None:
-        figure.add_trace(go.Scatter(x=[patient_total * scale_total] * 2, y=[y_of["Total points"], y_of["Risk"]],
-                                    mode="lines+markers", name="total -> risk",
-                                    line={"color": OUTCOME_COLOURS[1], "dash": "dot"}, marker={"size": 12}))
-    figure.update_layout(height=70 * len(rows) + 60, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         xaxis={"visible": False, "range": [-8, 108]},
-                         yaxis={"tickvals": [y_of[n] for n in rows], "ticktext": [labels.get(n, n) for n in rows],
-                                "range": [0.4, len(rows) + 0.6], "showgrid": False},
-                         plot_bgcolor="white", showlegend=patient_points is not None)
     return figure

@@ -8,7 +8,7 @@ signal. The strength of that signal is set by :class:`PhenotypeEffects` (documen
 
 Command line::
 
-    python -m core.imaging.synthetic --n 1001 --seed 20250601 --out DIR [--no-images]
+    python -m core.cli.synthetic --n 1001 --seed 20250601 --out DIR [--no-images]
                              [--image-subset K] [--workers N]
 
 Writes ``DIR/clinical.csv``, ``DIR/manifest.csv`` (pyradiomics batch format ``ID,Image,Mask`` plus
@@ -20,10 +20,7 @@ only) and, unless ``--no-images``, ``DIR/images/<ID>_ct.nii.gz`` and ``DIR/masks
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -46,7 +43,6 @@ __all__ = [
     "render_patient",
     "generate_cohort",
     "measure_thickness_mm",
-    "main",
 ]
 
 log = logging.getLogger(__name__)
@@ -722,45 +718,3 @@ def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601,
             for job in jobs:
                 _write_patient(job)
     return tables
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m core.imaging.synthetic", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1001, help="number of patients (default 1001)")
-    parser.add_argument("--seed", type=int, default=20250601, help="cohort seed (default 20250601)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--no-images", action="store_true", help="write the tables only")
-    parser.add_argument("--image-subset", type=int, default=None, metavar="K",
-                        help="render images for K outcome-stratified patients only (the bundled sample)")
-    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
-    parser.add_argument("--scanner-mix", default=None, metavar="A=0.1,B=0.2,...",
-                        help="share of patients per scanner (SCN-A..SCN-D), e.g. for an external centre")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        start = time.perf_counter()
-        shares = None
-        if args.scanner_mix:
-            try:
-                shares = {f"SCN-{k.strip().removeprefix('SCN-')}": float(v)
-                          for k, v in (item.split("=") for item in args.scanner_mix.split(","))}
-            except ValueError as error:
-                raise RadNomoError(f"--scanner-mix '{args.scanner_mix}' should read like A=0.1,B=0.5,C=0.4.") \
-                    from error
-        rows = None
-        if args.image_subset is not None:
-            rows = image_subset(generate_clinical(n=args.n, seed=args.seed, scanner_shares=shares), args.image_subset)
-        tables = generate_cohort(args.out, n=args.n, seed=args.seed, images=not args.no_images,
-                                 image_rows=rows, workers=args.workers, scanner_shares=shares)
-    except RadNomoError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    clinical = tables.clinical
-    print(f"wrote {len(clinical)} patients ({int(clinical['lm'].sum())} LM) to {args.out} "
-          f"in {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,13 +1,16 @@
-"""Server-side paths: the data root that users may read from, and confinement to it."""
+"""Server-side paths: the data root that users may read from, confinement to it, and regular-file checks."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import RadNomoError
 
-__all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root"]
+__all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root",
+           "NotRegularFileError", "file_kind", "require_regular_file", "open_regular_file"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_data"
@@ -67,3 +70,84 @@ def resolve_in_root(user_path: str, root: Path | None = None) -> Path:
     if not candidate.exists():
         raise RadNomoError(f"'{text}' does not exist inside the data root {root}.")
     return candidate
+
+
+class NotRegularFileError(RadNomoError, OSError):
+    """A path that is missing, or a folder, device, FIFO or socket where a regular file was expected.
+
+    Both a :class:`RadNomoError` (the message says what to do) and an ``OSError``, so callers that
+    report unreadable files per case by catching ``OSError`` (the batch runner) keep doing so.
+    """
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words ("regular file", "folder", "FIFO (named pipe)", ...)."""
+    for test, kind in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "link")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def require_regular_file(path: str | Path, what: str = "file") -> os.stat_result:
+    """``os.stat`` of ``path`` (links followed), refusing anything but a regular file.
+
+    Nothing is opened: opening a FIFO blocks until a writer appears and reading a device such as
+    ``/dev/zero`` never ends, so the type is checked from the inode first.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        How messages call the file ("image", "mask", "table file").
+
+    Returns
+    -------
+    os.stat_result
+
+    Raises
+    ------
+    NotRegularFileError
+        If the path does not exist (or is a dangling link), or is not a regular file.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise NotRegularFileError(f"{what} '{path}' does not exist.") from None
+    except OSError as error:
+        raise NotRegularFileError(f"{what} '{path}' cannot be examined ({error.strerror or error}).") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegularFileError(f"{what} '{path}' is a {file_kind(info.st_mode)}, not a regular file; give the path "
+                                  "of the file itself.")
+    return info
+
+
+def open_regular_file(path: str | Path, what: str = "file") -> BinaryIO:
+    """Open a regular file for reading in binary mode, refusing devices, FIFOs, sockets and folders.
+
+    The type is checked before opening (:func:`require_regular_file`) and again on the open
+    descriptor (``fstat``), so a path swapped for a FIFO in between cannot block the reader; the
+    open itself is non-blocking for the same reason.
+
+    Returns
+    -------
+    binary file object
+        The caller closes it (use ``with``).
+
+    Raises
+    ------
+    NotRegularFileError
+    """
+    require_regular_file(path, what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        raise NotRegularFileError(f"{what} '{path}' cannot be opened ({error.strerror or error}).") from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise NotRegularFileError(f"{what} '{path}' is a {file_kind(info.st_mode)}, not a regular file.")
+    return os.fdopen(descriptor, "rb")

@@ -8,6 +8,7 @@ Bad input raises :class:`core.errors.RadNomoError` with a message a person can a
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from scipy import stats
 
 from core.errors import RadNomoError
 
-__all__ = ["validate_feature_table", "level_text",
+__all__ = ["validate_feature_table", "level_text", "normalise_id",
     "MIN_ROWS",
     "CohortSpec",
     "SplitConfig",
@@ -176,19 +177,68 @@ def level_text(value: object) -> str:
     return str(value).strip()
 
 
+# Characters that show as nothing: a copy-paste from a web page or a PDF can hide them inside an ID.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def normalise_id(value: object) -> str:
+    """A patient ID as the text that identifies the patient, for comparing and joining IDs.
+
+    The ID's own text is kept (``001`` stays ``001``); a number read from a spreadsheet shows as
+    :func:`level_text` does (1.0 as ``1``). Then zero-width characters (U+200B-U+200D, U+2060,
+    U+FEFF) are removed, the text is put in Unicode NFKC form and surrounding whitespace is
+    stripped. NFKC rather than NFC: besides composing accents typed as separate characters
+    (NFD ``e`` + U+0301 becomes ``é``, as NFC does), it folds compatibility forms that look alike
+    or come from another input method, such as full-width ``ＧＣ００１`` (``GC001``), ligatures and
+    no-break spaces; two IDs that differ only so are one patient typed twice, not two patients.
+    Letter case and inner spaces are kept.
+
+    Parameters
+    ----------
+    value : str or number
+
+    Returns
+    -------
+    str
+        The normalised ID ("" if nothing visible is left).
+    """
+    text = value if isinstance(value, str) else level_text(value)
+    return unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).strip()
+
+
+def _shown_id(text: str) -> str:
+    """An ID for a message, invisible, non-printable and combining characters spelled out (U+200B as \\u200b)."""
+    shown = "".join(c if c.isprintable() and not unicodedata.combining(c) else f"\\u{ord(c):04x}" for c in text)
+    return f"'{shown}'"
+
+
+def _normalised_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series, list[str]]:
+    """(original text, normalised text, collision examples) of IDs; missing IDs are None in both."""
+    original = ids.map(lambda v: None if not isinstance(v, str) and pd.isna(v) else
+                       (v if isinstance(v, str) else level_text(v)))
+    normalised = original.map(lambda v: None if v is None else normalise_id(v))
+    duplicated = normalised.notna() & (normalised != "") & normalised.duplicated(keep=False)
+    examples = []
+    for key in list(dict.fromkeys(normalised[duplicated]))[:5]:
+        forms = list(dict.fromkeys(original[normalised == key]))
+        examples.append(_shown_id(forms[0]) if len(forms) == 1 else
+                        " = ".join(map(_shown_id, forms)) + " (the same once invisible characters, surrounding "
+                        "spaces, full-width forms and Unicode composition are normalised)")
+    return original, normalised, examples
+
+
 def _validated_ids(ids: pd.Series) -> pd.Series:
-    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    _, normalised, examples = _normalised_ids(ids)
+    missing = normalised.isna() | (normalised == "")
     if missing.any():
         rows = (np.flatnonzero(missing) + 2).tolist()[:5]
         raise RadNomoError(f"ID column '{ids.name}' is empty in {int(missing.sum())} row(s) (file lines {rows}); "
                            "every patient needs an ID.")
-    text = ids.map(level_text)
-    duplicated = text[text.duplicated(keep=False)]
-    if len(duplicated):
-        examples = sorted(duplicated.unique())[:5]
-        raise RadNomoError(f"ID column '{ids.name}' has {duplicated.nunique()} duplicated ID(s), e.g. {examples}; "
+    if examples:
+        count = normalised[normalised.duplicated(keep=False)].nunique()
+        raise RadNomoError(f"ID column '{ids.name}' has {count} duplicated ID(s), e.g. {'; '.join(examples)}; "
                            "each patient must appear once.")
-    return text
+    return normalised.astype(object)
 
 
 def _validated_outcome(outcome: pd.Series, ids: pd.Series) -> pd.Series:
@@ -464,13 +514,14 @@ def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, na
             frame = frame.set_index(candidate)
             break
     frame = frame.copy()
-    if frame.index.hasnans:
+    # IDs as their text, normalised as the cohort's (validate_cohort), so the two match.
+    _, normalised, examples = _normalised_ids(pd.Series(frame.index, dtype=object))
+    if (normalised.isna() | (normalised == "")).any():
         raise RadNomoError(f"the {name} has rows without a patient ID.")
-    frame.index = frame.index.astype(str).str.strip()
-    frame.index.name = "ID"
-    duplicated = frame.index[frame.index.duplicated()].unique().tolist()
-    if duplicated:
-        raise RadNomoError(f"the {name} has {len(duplicated)} duplicated ID(s), e.g. {duplicated[:3]}; one row per "
+    frame.index = pd.Index(normalised.tolist(), dtype=object, name="ID")
+    if examples:
+        count = frame.index[frame.index.duplicated()].nunique()
+        raise RadNomoError(f"the {name} has {count} duplicated ID(s), e.g. {'; '.join(examples[:3])}; one row per "
                            "patient.")
     frame = frame[[c for c in frame.columns if not str(c).startswith("diagnostics_")]]
     if frame.shape[1] == 0:
@@ -481,7 +532,7 @@ def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, na
         raise RadNomoError(f"the {name} has {len(text)} column(s) with text, e.g. {text[:3]}; features must be "
                            "numbers (is the ID column named 'ID'?).")
     frame = frame.apply(pd.to_numeric).astype(float)
-    shared = frame.index.intersection(pd.Index([str(i) for i in cohort_ids]))
+    shared = frame.index.intersection(pd.Index([normalise_id(i) for i in cohort_ids], dtype=object))
     if len(shared) == 0:
         raise RadNomoError(f"none of the {name}'s {len(frame)} IDs (e.g. {frame.index[:3].tolist()}) are patients "
                            f"of the cohort (e.g. {list(cohort_ids)[:3]}).")

@@ -39,6 +39,39 @@ def _outcome_and_scores(y, *scores) -> tuple[np.ndarray, list[np.ndarray]]:
     return outcome.astype(int), [a[keep] for a in arrays]
 
 
+def _complete_scores(scores: Mapping[str, object]) -> None:
+    """Refuse a paired comparison where some model lacks a (finite) score for some patients.
+
+    Dropping those patients silently would score every model on the patients that all of them
+    happen to have, a different cohort from the one each model's own AUC describes.
+    """
+    lacking = []
+    for name, values in scores.items():
+        array = np.asarray(values, dtype=float)
+        bad = int((~np.isfinite(array)).sum())
+        if bad:
+            lacking.append(f"model '{name}' lacks a score for {bad} of {len(array)} patients")
+    if lacking:
+        raise RadNomoError(f"{'; '.join(lacking)} (NaN or infinite); a paired comparison needs every model's score "
+                           "for the same patients. Compare them on the patients that all models score (drop the "
+                           "others explicitly), or find why the scores are missing.")
+
+
+def _check_probabilities(prob, what: str) -> None:
+    """Refuse predicted probabilities that are missing or outside [0, 1] (scores are not probabilities)."""
+    p = np.asarray(prob, dtype=float)
+    missing = int(np.isnan(p).sum())
+    if missing:
+        raise RadNomoError(f"{what} needs a predicted probability for every patient; {missing} of {len(p)} are "
+                           "missing (NaN). Drop those patients explicitly or find why they lack a prediction.")
+    outside = (p < 0) | (p > 1)
+    if outside.any():
+        examples = ", ".join(f"{v:g}" for v in p[outside][:3])
+        raise RadNomoError(f"{what} needs predicted probabilities between 0 and 1; {int(outside.sum())} of {len(p)} "
+                           f"lie outside (e.g. {examples}). Pass probabilities, not scores or linear predictors "
+                           "(apply the logistic function 1 / (1 + exp(-x)) to a linear predictor).")
+
+
 # ---------------------------------------------------------------------------------------------
 # ROC and DeLong
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +181,15 @@ def _paired(aucs: np.ndarray, cov: np.ndarray, i: int, j: int, level: float) -> 
 
 
 def delong_test(y, score_a, score_b, level: float = 0.95) -> DelongResult:
-    """Paired two-sided DeLong test of AUC(a) = AUC(b) (as R pROC's ``roc.test(method = "delong")``)."""
+    """Paired two-sided DeLong test of AUC(a) = AUC(b) (as R pROC's ``roc.test(method = "delong")``).
+
+    Raises
+    ------
+    RadNomoError
+        If either score has NaN or infinite values (with the count): a paired test needs both
+        scores for the same patients, and dropping rows silently would change the cohort.
+    """
+    _complete_scores({"a": score_a, "b": score_b})
     outcome, (a, b) = _outcome_and_scores(y, score_a, score_b)
     aucs, v10, v01 = _structural_components(outcome, [a, b])
     return _paired(aucs, _delong_covariance(v10, v01), 0, 1, level)
@@ -160,10 +201,17 @@ def compare_models(y, scores: Mapping[str, Sequence[float]], *, holm: bool = Fal
     The placements of each model are computed once and shared by all its pairs. Returns one row
     per pair (``model_a``, ``model_b``, ``auc_a``, ``auc_b``, ``difference``, ``ci_low``,
     ``ci_high``, ``z``, ``p_value`` and, with ``holm``, ``p_holm``).
+
+    Raises
+    ------
+    RadNomoError
+        If some model's scores are NaN or infinite for some patients, naming each such model and
+        how many patients lack its score.
     """
     names = list(scores)
     rows = []
     if len(names) >= 2:
+        _complete_scores(scores)
         outcome, arrays = _outcome_and_scores(y, *(scores[n] for n in names))
         aucs, v10, v01 = _structural_components(outcome, arrays)
         cov = _delong_covariance(v10, v01)
@@ -288,9 +336,15 @@ def calibration_stats(y, prob) -> CalibrationStats:
     The intercept is calibration-in-the-large: a logistic model of ``y`` with only an intercept and
     logit(prob) as offset (0 = predictions right on average); the slope is the coefficient of
     logit(prob) in a logistic model of ``y`` on it (1 = ideal, < 1 = predictions too extreme).
+
+    Raises
+    ------
+    RadNomoError
+        If a probability is missing (NaN) or outside [0, 1].
     """
     import statsmodels.api as sm
 
+    _check_probabilities(prob, "calibration")
     outcome, (p,) = _outcome_and_scores(y, prob)
     logit = _logit(p)
     brier = float(np.mean((p - outcome) ** 2))
@@ -312,7 +366,13 @@ def hosmer_lemeshow(y, prob, groups: int = 10) -> HosmerLemeshow:
     As R ResourceSelection::hoslem.test: groups by quantiles of ``prob`` (intervals closed on the
     right, the lowest included); statistic = sum over groups and both outcomes of
     (observed - expected)^2 / expected; df = number of groups - 2.
+
+    Raises
+    ------
+    RadNomoError
+        If a probability is missing (NaN) or outside [0, 1].
     """
+    _check_probabilities(prob, "the Hosmer-Lemeshow test")
     outcome, (p,) = _outcome_and_scores(y, prob)
     group = _risk_groups(p, groups)
     frame = pd.DataFrame({"group": group, "y": outcome, "p": p})
@@ -339,6 +399,7 @@ def calibration_curve(y, prob, groups: int = 10) -> tuple[pd.DataFrame, pd.DataF
     from statsmodels.nonparametric.smoothers_lowess import lowess
     from statsmodels.stats.proportion import proportion_confint
 
+    _check_probabilities(prob, "the calibration curve")
     outcome, (p,) = _outcome_and_scores(y, prob)
     hl = hosmer_lemeshow(outcome, p, groups)
     binned = hl.table.assign(observed_fraction=hl.table["observed"] / hl.table["n"])
@@ -366,6 +427,7 @@ def decision_curve(y, prob, thresholds: Sequence[float] | None = None) -> pd.Dat
     pandas.DataFrame
         ``threshold``, ``net_benefit``, ``treat_all``, ``treat_none``.
     """
+    _check_probabilities(prob, "the decision curve")
     outcome, (p,) = _outcome_and_scores(y, prob)
     pts = np.arange(0.01, 1.0, 0.01) if thresholds is None else np.asarray(thresholds, dtype=float)
     if np.any((pts <= 0) | (pts >= 1)):

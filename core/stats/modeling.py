@@ -530,6 +530,19 @@ class Nomogram:
     ticks; the variable whose contribution varies most spans 0-100. Total points map back to the
     linear predictor and the probability.
 
+    The total-points and risk axes follow rms 6.5 ``nomogram()`` (R/nomogram.s) too:
+
+    * ``lp_at = pretty(range(training linear predictors), 10)`` (rms: ``lp.at`` from
+      ``fit$linear.predictors``, i.e. the rows the model was fitted on);
+    * total-points ticks ``pretty(c(0, sum.max), 10)`` with
+      ``sum.max = max(100, sc * (max(lp_at) - Intercept))`` (``sum.max = 100`` with one
+      variable), where ``sc`` is :attr:`points_per_unit_lp` and ``Intercept`` the log-odds at 0
+      points. So the axis runs from 0 to just past the training patients' largest total, not to
+      the (never reached) sum of every variable's maximum;
+    * risk ticks at chosen probabilities (rms: ``fun.at``), placed by inverting the logistic
+      function, and kept only inside ``lp_at``'s range (rms inverts ``fun`` on a grid over
+      ``range(lp.at)`` with ``approx``, which gives NA outside it) and on the total-points axis.
+
     Parameters
     ----------
     fit : LogitFit or LogisticModel
@@ -537,7 +550,24 @@ class Nomogram:
         e.g. ``points("sex", "male")``); with a LogitFit, its predictor columns.
     data : pandas.DataFrame
         Training rows (raw columns for a LogisticModel; the predictor columns for a LogitFit).
+        Their axis ticks and their linear predictors (complete rows only) set the axes.
+    max_points : float, default 100
+        Points of the variable with the widest effect (rms ``maxscale``).
+
+    Attributes
+    ----------
+    training_lp : numpy.ndarray
+        Linear predictor (log-odds) of each complete training row.
+    lp_at : numpy.ndarray
+        ``pretty(range(training_lp), 10)``: the linear-predictor ticks rms would draw.
     """
+
+    # Risk ticks of the nomogram's risk axis when the caller chooses none. rms leaves them to the
+    # caller (fun.at); its fallback, pretty(plogis(range(lp.at)), 10), gives steps of 0.1 or 0.05 that
+    # crowd where the logistic curve is flat and leave out the 1-5 % and 95-99 % risks that matter
+    # clinically. These are the ticks of the rms documentation's own examples (nomogram help page:
+    # fun.at=c(.001,.01,.05,seq(.1,.9,by=.1),.95,.99,.999)) without the 0.1 % / 99.9 % extremes.
+    DEFAULT_RISKS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
     def __init__(self, fit: LogitFit | LogisticModel, data: pd.DataFrame, max_points: float = 100.0) -> None:
         self.model = fit if isinstance(fit, LogisticModel) else None
@@ -558,6 +588,13 @@ class Nomogram:
             raise RadNomoError("every predictor has a zero coefficient or no spread; there is nothing to draw.")
         self.points_per_unit_lp = max_points / widest  # rms: attr(nomogram, "info")$sc
         self.max_points = max_points
+        # rms scales the total-points axis on the fitted rows' linear predictors (fit$linear.predictors).
+        lp = (self.model.linear_predictor(data) if self.model is not None else self.fit.linear_predictor(data))
+        self.training_lp = lp.dropna().to_numpy(dtype=float)
+        if len(self.training_lp) == 0:
+            raise RadNomoError("no training row has a value for every predictor; the nomogram's total-points axis "
+                               "is scaled on the training patients.")
+        self.lp_at = r_pretty(float(self.training_lp.min()), float(self.training_lp.max()), 10)
 
     @property
     def variables(self) -> list[str]:
@@ -616,19 +653,66 @@ class Nomogram:
         return pd.DataFrame({"value": self.ticks[predictor],
                              "points": [self.points(predictor, v) for v in self.ticks[predictor]]})
 
-    def total_points_axis(self) -> pd.DataFrame:
-        """Ticks of the total-points axis: pretty values from 0 to the largest possible total."""
-        largest = sum(float(self.axis(v)["points"].max()) for v in self.variables)
-        ticks = r_pretty(0.0, largest, 10)
-        return pd.DataFrame({"points": ticks[(ticks >= 0) & (ticks <= largest * 1.0001)]})
+    @property
+    def training_total_points(self) -> np.ndarray:
+        """Total points of each complete training row (from its linear predictor)."""
+        return (self.training_lp - self.linear_predictor_at(0.0)) * self.points_per_unit_lp
 
-    def risk_axis(self, risks=(0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)) -> pd.DataFrame:
-        """Where chosen probabilities fall on the total-points scale (inside the reachable range)."""
+    def lp_axis(self) -> pd.DataFrame:
+        """rms's linear-predictor axis: ``linear_predictor`` (the ``lp_at`` ticks) and their ``points``."""
+        return pd.DataFrame({"linear_predictor": self.lp_at,
+                             "points": (self.lp_at - self.linear_predictor_at(0.0)) * self.points_per_unit_lp})
+
+    def total_points_axis(self) -> pd.DataFrame:
+        """Ticks of the total-points axis, as rms::nomogram: ``pretty(c(0, sum.max), 10)``.
+
+        ``sum.max`` is the total points of the largest ``lp_at`` tick (at least ``max_points``; exactly
+        ``max_points`` with one variable), so the axis spans the training patients' totals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``points`` (the ticks, from 0) and ``linear_predictor`` (the log-odds at each).
+        """
+        if len(self.variables) == 1:
+            sum_max = self.max_points
+        else:
+            sum_max = max(self.max_points, float(self.lp_axis()["points"].max()))
+        ticks = r_pretty(0.0, sum_max, 10)
+        return pd.DataFrame({"points": ticks, "linear_predictor": [self.linear_predictor_at(t) for t in ticks]})
+
+    def risk_axis(self, risks=None) -> pd.DataFrame:
+        """Where chosen probabilities fall on the total-points scale.
+
+        Parameters
+        ----------
+        risks : sequence of float, optional
+            Probabilities strictly between 0 and 1 (rms ``fun.at``). Default :attr:`DEFAULT_RISKS`;
+            where fewer than three of them fall on the axis (a model whose training risks span a
+            narrow range), rms's own default instead: ``pretty(plogis(range(lp_at)), 10)``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``total_points`` and ``risk``, in increasing order, for the risks whose log-odds lie in
+            ``lp_at``'s range (as rms) and whose points lie on :meth:`total_points_axis`.
+        """
+        if risks is None:
+            shown = self.risk_axis(self.DEFAULT_RISKS)
+            if len(shown) >= 3:
+                return shown
+            ends = 1 / (1 + np.exp(-self.lp_at[[0, -1]]))
+            return self.risk_axis([p for p in r_pretty(float(ends[0]), float(ends[1]), 10) if 0 < p < 1])
+        values = np.asarray(sorted(float(r) for r in risks))
+        if len(values) and ((values <= 0) | (values >= 1)).any():
+            raise RadNomoError(f"risk ticks must lie strictly between 0 and 1; got {list(values)}.")
         largest = float(self.total_points_axis()["points"].max())
         base = self.linear_predictor_at(0.0)
         rows = []
-        for risk in risks:
-            total = (np.log(risk / (1 - risk)) - base) * self.points_per_unit_lp
-            if 0 <= total <= largest:
+        for risk in values:
+            log_odds = float(np.log(risk / (1 - risk)))
+            total = (log_odds - base) * self.points_per_unit_lp
+            inside_lp = self.lp_at.min() - 1e-9 <= log_odds <= self.lp_at.max() + 1e-9
+            if inside_lp and -1e-9 <= total <= largest + 1e-9:
                 rows.append({"total_points": total, "risk": risk})
         return pd.DataFrame(rows, columns=["total_points", "risk"])

@@ -553,6 +553,11 @@ class ScreeningResult:
         return [] if self.lasso is None else list(self.lasso.coef_.index)
 
     @property
+    def reaching_lasso(self) -> tuple[str, ...]:
+        """The features that passed every step before the LASSO (the univariable test's survivors)."""
+        return list(self.kept.values())[-2]
+
+    @property
     def funnel(self) -> pd.DataFrame:
         """``step`` and ``n_features`` after each step."""
         return pd.DataFrame({"step": list(self.kept), "n_features": [len(v) for v in self.kept.values()]})

@@ -6,84 +6,138 @@ come from the training cohort; an external cohort is only scored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from core.stats.cohort import CohortSpec, validate_cohort, validate_feature_table
 from core.errors import RadNomoError
+from core.stats.cohort import validate_cohort, validate_feature_table
+from core.stats.evaluation import calibration_stats, performance_table, roc_auc
+from core.stats.summaries import categorical_columns
+from core.workflows.fit import StudyModels
+from core.workflows.study import Study
 
-__all__ = ["validate_external", "subgroups", "cohort_panel", "out_of_range", "cohort_aucs", "main"]
+__all__ = ["ExternalCohort", "validate_external", "pooled_predictions", "level_groups", "subgroup_columns",
+           "cohort_panel", "out_of_range", "range_report", "cohort_aucs", "study_cohorts", "OUT_OF_RANGE_SHARE"]
+
+# A feature with more than this share of a cohort's patients outside its training range is flagged:
+# the models extrapolate for them.
+OUT_OF_RANGE_SHARE = 0.1
 
 
-def validate_external(cohort: pd.DataFrame, features: dict[str, pd.DataFrame], spec: CohortSpec,
-                      needed: Sequence[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Check an external cohort against the study: same variables, feature tables for its patients.
+@dataclass(frozen=True, eq=False)
+class ExternalCohort:
+    """An external cohort ready to be scored: its clinical table (indexed by ID) and feature tables by family."""
+
+    name: str
+    cohort: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+
+    def n_events(self, outcome_column: str) -> int:
+        return int(self.cohort[outcome_column].sum())
+
+
+def validate_external(study: Study, name: str, clinical: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                      models: StudyModels) -> ExternalCohort:
+    """Check an external cohort against the study: same variables, a feature table per family its scores use.
 
     Parameters
     ----------
-    cohort : pandas.DataFrame
-        The external clinical table (same column names as the study's).
-    features : dict
-        "radiomics" / "deep" -> feature table (index or first column: patient ID).
-    needed : sequence of str
-        Features the frozen scores use.
-
-    Returns
-    -------
-    (cohort, features)
-        The validated table and the feature tables indexed by patient ID, restricted to its patients.
+    clinical : pandas.DataFrame
+        The external clinical table as read (the study's ID column as a column, the study's variables).
+    tables : mapping
+        Family name -> feature table (index or first column: patient ID).
+    models : StudyModels
+        The frozen models (what they use is what the external cohort must have).
 
     Raises
     ------
     RadNomoError
-        For a missing clinical column or feature, IDs that do not match, or a non-binary outcome.
+        For a missing clinical column or feature, IDs that do not match, an unknown family, or a
+        non-binary outcome.
     """
-    validated = validate_cohort(cohort, spec.id_column, spec.outcome_column, continuous=spec.continuous,
-                                categorical=spec.categorical)
-    ids = pd.Index(validated[spec.id_column])
-    tables = {}
-    for name, table in features.items():
-        if table is None:
-            continue
-        table = validate_feature_table(table, ids, name=f"external {name} feature table", id_column=spec.id_column,
+    spec = study.spec
+    if not name.strip():
+        raise RadNomoError("give the external cohort a name.")
+    validated = validate_cohort(clinical, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+                                categorical=spec.categorical).set_index(spec.id_column)
+    ids = validated.index
+    unknown = [f for f in tables if f not in study.family_names]
+    if unknown:
+        raise RadNomoError(f"feature table(s) for unknown famil(ies) {unknown}; the study's families are "
+                           f"{study.family_names}.")
+    checked = {}
+    for family, table in tables.items():
+        table = validate_feature_table(table, ids, name=f"external {family} feature table", id_column=spec.id_column,
                                        refuse_constant=False)
-        shared = ids.intersection(table.index)
-        if len(shared) < len(ids):
-            missing = [i for i in ids if i not in table.index]
-            raise RadNomoError(f"{len(missing)} external patient(s) have no {name} features, e.g. {missing[:3]}.")
-        tables[name] = table.loc[ids]
-    have = set().union(*(set(t.columns) for t in tables.values())) if tables else set()
-    absent = [f for f in needed if f not in have]
-    if absent:
-        raise RadNomoError(f"the external feature tables lack {len(absent)} feature(s) the models use, e.g. "
-                           f"{absent[:3]}; extract them with the study's settings.")
-    return validated, tables
+        missing = [i for i in ids if i not in table.index]
+        if missing:
+            raise RadNomoError(f"{len(missing)} external patient(s) have no {family} features, e.g. {missing[:3]}.")
+        checked[family] = table.loc[ids]
+    needed = models.needed_features()
+    for family, table in checked.items():
+        absent = sorted(f for f in needed & set(study.family(family).table.columns) if f not in table.columns)
+        if absent:
+            raise RadNomoError(f"the external {family} feature table lacks {len(absent)} feature(s) the models use, "
+                               f"e.g. {absent[:3]}; extract them with the study's settings.")
+    needed_families = sorted({m for score in models.scores for m in models.members[score]})
+    absent_families = [f for f in needed_families if f not in checked]
+    if absent_families:
+        raise RadNomoError(f"the models' scores need the {absent_families} feature table(s) of the external cohort.")
+    return ExternalCohort(name=name, cohort=validated, tables=checked)
 
 
-def subgroups(cohort: pd.DataFrame, spec: CohortSpec, column: str, ids: Sequence[str],
-              min_per_class: int = 5) -> dict[str, list[str]]:
-    """Patients ``ids`` split by the levels of a categorical ``column`` (levels with enough of both outcomes)."""
-    data = cohort.set_index(spec.id_column).loc[list(ids)]
+def study_cohorts(study: Study) -> dict[str, tuple[pd.DataFrame, dict[str, pd.DataFrame]]]:
+    """The study's own cohorts as (clinical rows, feature tables): "train" and, if any, "test"."""
+    tables = study.feature_tables()
+    return {name: (study.cohort.loc[ids], tables) for name, ids in study.cohorts().items()}
+
+
+def pooled_predictions(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                       externals: Sequence[ExternalCohort]) -> tuple[pd.DataFrame, pd.Series, dict[str, list[str]]]:
+    """The study's predictions and every external cohort's, in one table.
+
+    External patients are indexed ``<cohort name>:<ID>`` so IDs of different cohorts never mix.
+    Returns (predictions, outcome, groups) with groups "train", ["test"], and one per external cohort.
+    """
+    groups = dict(study.cohorts())
+    frames, outcomes = [predictions], [study.outcome]
+    for external in externals:
+        scored = models.predict(external.cohort, external.tables)
+        index = [f"{external.name}:{i}" for i in scored.index]
+        frames.append(scored.set_axis(index, axis=0))
+        outcomes.append(pd.Series(external.cohort[study.spec.outcome_column].to_numpy(), index=index))
+        groups[external.name] = index
+    return pd.concat(frames), pd.concat(outcomes), groups
+
+
+def subgroup_columns(study: Study, max_levels: int = 8) -> list[str]:
+    """Categorical cohort columns to split a cohort into subgroups by."""
+    return categorical_columns(study.cohort, exclude=[study.spec.outcome_column], max_levels=max_levels)
+
+
+def level_groups(study: Study, column: str, ids: Sequence[str], min_per_class: int = 5) -> dict[str, list[str]]:
+    """Patients ``ids`` split by the levels of a categorical ``column`` (levels with at least
+    ``min_per_class`` patients of each outcome: an AUC needs both)."""
+    data = study.cohort.loc[list(ids)]
     groups = {}
     for level, rows in data.groupby(column, dropna=True):
-        outcome = rows[spec.outcome_column]
+        outcome = rows[study.spec.outcome_column]
         if min(outcome.sum(), len(outcome) - outcome.sum()) >= min_per_class:
             groups[f"{column} = {level}"] = list(rows.index)
     return groups
 
 
-def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: dict[str, Sequence[str]],
-                 cutoffs: dict[str, float], *, ci: str = "wald") -> pd.DataFrame:
+def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: Mapping[str, Sequence[str]],
+                 cutoffs: Mapping[str, float], *, ci: str = "wald") -> pd.DataFrame:
     """Every model in every cohort or subgroup: n, events, AUC and metrics (Table 2), Brier, calibration.
 
-    Returns one row per group and model: ``group``, ``model``, ``n``, ``events``, the :func:`table2`
-    columns, ``brier``, ``cal_intercept`` (calibration-in-the-large) and ``cal_slope``.
+    Returns one row per group and model: ``group``, ``model``, ``n``, ``events``, the
+    :func:`core.stats.summaries.table2` columns, ``brier``, ``cal_intercept`` (calibration-in-the-large)
+    and ``cal_slope``.
     """
-    from core.stats.evaluation import calibration_stats, performance_table
-
     frames = []
     for group, ids in groups.items():
         ids = list(ids)
@@ -106,12 +160,12 @@ def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: dict[str
 
 
 def out_of_range(train: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str], *,
-                 warn_share: float = 0.1) -> pd.DataFrame:
+                 warn_share: float = OUT_OF_RANGE_SHARE) -> pd.DataFrame:
     """How much of another cohort lies outside the training range of each feature.
 
-    Returns per feature ``below`` and ``above`` (share of the other cohort's patients under the
-    training minimum / over the maximum) and ``flag`` (their sum above ``warn_share``), sorted by
-    the share outside.
+    Returns per feature ``train_min``, ``train_max``, ``below`` and ``above`` (share of the other
+    cohort's patients under the training minimum / over the maximum) and ``flag`` (their sum above
+    ``warn_share``), sorted by the share outside.
     """
     low, high = train[list(columns)].min(), train[list(columns)].max()
     values = other[list(columns)]
@@ -123,83 +177,40 @@ def out_of_range(train: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str
     return table.iloc[np.argsort(-outside.to_numpy(), kind="stable")]
 
 
-def cohort_aucs(models, cohorts: dict[str, tuple[pd.DataFrame, dict[str, pd.DataFrame]]],
-                spec: CohortSpec) -> pd.DataFrame:
+def range_report(study: Study, models: StudyModels, external: ExternalCohort) -> pd.DataFrame:
+    """:func:`out_of_range` of every feature the models use, external cohort vs the training cohort."""
+    rows = []
+    needed = sorted(models.needed_features())
+    for family, table in external.tables.items():
+        used = [f for f in needed if f in table.columns]
+        if used:
+            rows.append(out_of_range(study.family(family).table.loc[study.train_ids], table, used))
+    return pd.concat(rows) if rows else pd.DataFrame(columns=["train_min", "train_max", "below", "above", "flag"])
+
+
+def cohort_aucs(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, Mapping[str, pd.DataFrame]]],
+                outcome_column: str) -> pd.DataFrame:
     """AUC (DeLong 95 % CI) of every model of fitted ``models`` in each cohort.
 
     Parameters
     ----------
-    models : core.workflows.fit.StudyModels
+    models : StudyModels
         Frozen models (their ComBat, if any, is applied to each cohort's features).
-    cohorts : dict
-        Name -> (clinical table, feature tables by kind).
+    cohorts : mapping
+        Name -> (clinical table indexed by ID, feature tables by family).
 
     Returns
     -------
     pandas.DataFrame
         One row per cohort and model: ``cohort``, ``model``, ``n``, ``events``, ``auc``, ``auc_low``, ``auc_high``.
     """
-    from core.stats.evaluation import roc_auc
-    from core.workflows.fit import MODEL_NAMES
-
     rows = []
-    for name, (clinical, features) in cohorts.items():
-        predictions = models.predict(clinical, features, spec)
-        y = clinical.set_index(spec.id_column)[spec.outcome_column].loc[predictions.index]
-        for model in [m for m in MODEL_NAMES if m in predictions.columns]:
+    for name, (clinical, tables) in cohorts.items():
+        predictions = models.predict(clinical, tables)
+        y = clinical[outcome_column].loc[predictions.index]
+        for model in models.model_names:
             keep = predictions[model].notna()
             result = roc_auc(y[keep], predictions.loc[keep, model])
             rows.append({"cohort": name, "model": model, "n": int(keep.sum()), "events": int(y[keep].sum()),
                          "auc": result.auc, "auc_low": result.ci_low, "auc_high": result.ci_high})
     return pd.DataFrame(rows)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: the sample study's frozen models on an external cohort, with and without ComBat."""
-    import argparse
-
-    from core.io.tables import read_table
-    from core.stats.cohort import split_cohort
-    from core.workflows.newpatient import needed_features
-    from core.workflows.fit import ModelSettings, fit_study_models
-    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_EXTERNAL_DIR, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
-
-    parser = argparse.ArgumentParser(prog="python -m core.workflows.external",
-                                     description="Validate the sample study's models on an external cohort "
-                                                 "(training, test and external AUCs, with and without ComBat).")
-    parser.add_argument("--external", default=str(SAMPLE_EXTERNAL_DIR),
-                        help="folder with clinical.csv, features_radiomics.parquet and features_deep.parquet "
-                             "(default: the bundled external sample cohort)")
-    parser.add_argument("--harmonise-by", default="scanner", help="cohort column for ComBat (default: scanner)")
-    parser.add_argument("--out", default=None, help="write the table as CSV here")
-    args = parser.parse_args(argv)
-    folder = Path(args.external)
-    try:
-        external = read_table(folder / "clinical.csv")
-        tables = {"radiomics": pd.read_parquet(folder / "features_radiomics.parquet"),
-                  "deep": pd.read_parquet(folder / "features_deep.parquet")}
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"error: cannot read the external cohort in {folder}: {error}") from None
-    cohort = load_sample_cohort()
-    split = split_cohort(cohort, SAMPLE_SPEC)
-    features = {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
-    index = cohort.set_index(SAMPLE_SPEC.id_column)
-    frames = []
-    for label, column in (("none", None), (f"ComBat by {args.harmonise_by}", args.harmonise_by)):
-        models = fit_study_models(cohort, SAMPLE_SPEC, split.train_ids, features, ModelSettings(harmonise_by=column))
-        external_cohort, external_features = validate_external(external, tables, SAMPLE_SPEC,
-                                                               sorted(needed_features(models)))
-        cohorts = {"train": (index.loc[list(split.train_ids)].reset_index(), features),
-                   "test": (index.loc[list(split.test_ids)].reset_index(), features),
-                   "external": (external_cohort, external_features)}
-        frames.append(cohort_aucs(models, cohorts, SAMPLE_SPEC).assign(harmonisation=label))
-    table = pd.concat(frames, ignore_index=True)
-    wide = table.pivot_table(index=["cohort", "model"], columns="harmonisation", values="auc", sort=False)
-    print(wide.round(3).to_string())
-    if args.out:
-        table.to_csv(args.out, index=False)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,95 +1,55 @@
-"""The study's models end to end: screening -> three scores -> clinical model -> fused model.
+"""A study's models end to end: screening per family -> a score per family -> clinical model -> fused model.
 
-Everything is fitted on the training cohort only; the test cohort (and any other) is only scored
-by the frozen models (:meth:`StudyModels.predict`).
+Everything is fitted on the study's training cohort only; the test cohort (and any other) is only
+scored by the frozen models (:meth:`StudyModels.predict`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
+from scipy.special import expit
 
-from core.stats.cohort import CohortSpec
 from core.errors import RadNomoError
-from core.stats.modeling import LogisticModel, ScoreModel, build_score, fit_model, univariable_logistic
-from core.stats.selection import ScreeningResult, ScreeningSettings, screen
+from core.stats.harmonise import ComBat, apply_harmonisers, fit_harmonisers
+from core.stats.modeling import (LogisticModel, Nomogram, ScoreModel, build_score, fit_model, univariable_logistic)
+from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
+from core.vocabulary import CLINICAL, FUSED, score_column
+from core.workflows.study import ModelSettings, Study
 
-__all__ = ["SCORE_NAMES", "MODEL_NAMES", "FUSED_SCORE", "ModelSettings", "StudyModels", "fit_study_models",
-           "default_clinical_variables", "screen_family", "family_table", "auc_table", "training_cutoffs", "table2",
-           "table3", "lm_type_outcome", "CUTOFF_RULES", "harmonised_features"]
-
-SCORE_NAMES = ("radiomics", "dl", "dl_radiomics")
-MODEL_NAMES = ("clinical", "radiomics", "dl", "dl_radiomics", "fused")
-FUSED_SCORE = "dl_radiomics"  # the score the fused model combines with the clinical predictors
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelSettings:
-    """Choices behind the models.
-
-    Attributes
-    ----------
-    screening : ScreeningSettings
-        Applied to each feature family (radiomics, deep, and both together).
-    score_method : {"refit", "lasso"}
-        Score coefficients from a logistic refit on the selected features, or the LASSO's own.
-    clinical_continuous, clinical_categorical : tuple of str or None
-        The clinical model's predictors; None = every clinical variable with univariable
-        (likelihood-ratio) p below ``clinical_p`` in training.
-    clinical_p : float
-    harmonise_by : str or None
-        A cohort column (e.g. "scanner"): ComBat-harmonise the features by its levels, fitted on
-        the training cohort, before screening; None = no harmonisation.
-    """
-
-    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
-    score_method: str = "refit"
-    clinical_continuous: tuple[str, ...] | None = None
-    clinical_categorical: tuple[str, ...] | None = None
-    clinical_p: float = 0.05
-    harmonise_by: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"screening": self.screening.to_dict(), "score_method": self.score_method,
-                "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
-                "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
-                "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ModelSettings:
-        def as_tuple(v):
-            return None if v is None else tuple(v)
-
-        return cls(screening=ScreeningSettings.from_dict(values["screening"]), score_method=values["score_method"],
-                   clinical_continuous=as_tuple(values["clinical_continuous"]),
-                   clinical_categorical=as_tuple(values["clinical_categorical"]), clinical_p=values["clinical_p"],
-                   harmonise_by=values.get("harmonise_by"))
+__all__ = ["StudyModels", "fit_study", "screen_family", "harmonised_tables", "family_icc", "clinical_predictors",
+           "predict_study"]
 
 
 @dataclass(frozen=True, eq=False)
 class StudyModels:
-    """The fitted study: screening per family, scores, clinical and fused models.
+    """A study's fitted models: screening per family, scores, clinical and fused models.
 
     Attributes
     ----------
     settings : ModelSettings
+        The settings they were fitted with.
     screening : dict
-        Family ("radiomics", "dl", "dl_radiomics") -> ScreeningResult; only families with features.
+        Family -> ScreeningResult (families whose training patients all have features).
     scores : dict
-        Family -> ScoreModel (families whose LASSO kept at least one feature).
+        Family -> ScoreModel (families whose LASSO kept at least one feature), in the study's order.
     univariable : pandas.DataFrame
         :func:`core.stats.modeling.univariable_logistic` of every clinical variable (training).
-    clinical, fused : LogisticModel
-        ``fused`` is None when there is no DL-radiomics score.
+    clinical : LogisticModel
+    fused : LogisticModel or None
+        The ``fused_score`` score + the clinical predictors; None without that score.
+    fused_score : str or None
+        The family whose score the fused model takes.
+    members : dict
+        Score family -> the single families whose tables it reads (itself for a single family).
     train_ids : tuple of str
         The patients everything was fitted on.
     notes : tuple of str
-        Why a family, score or model is missing.
+        Why a family, score or model is missing, and what was left out.
     harmonisers : dict
-        Feature kind -> :class:`core.stats.harmonise.ComBat` fitted on the training cohort (empty
+        Single family -> :class:`core.stats.harmonise.ComBat` fitted on the training cohort (empty
         without harmonisation); :meth:`predict` applies them to every cohort it scores.
     """
 
@@ -99,320 +59,315 @@ class StudyModels:
     univariable: pd.DataFrame
     clinical: LogisticModel
     fused: LogisticModel | None
+    fused_score: str | None
+    members: dict[str, tuple[str, ...]]
     train_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
-    harmonisers: dict = field(default_factory=dict)
+    harmonisers: dict[str, ComBat] = field(default_factory=dict)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The fitted models, in display order: clinical, each score, fused."""
+        return [CLINICAL, *self.scores, *([FUSED] if self.fused is not None else [])]
+
+    def model(self, name: str) -> LogisticModel:
+        """The logistic model behind ``name`` ("clinical", "fused"); scores are :attr:`scores`."""
+        if name == CLINICAL:
+            return self.clinical
+        if name == FUSED and self.fused is not None:
+            return self.fused
+        raise RadNomoError(f"'{name}' is not a multivariable model of this study ({self.model_names}).")
+
+    def needed_features(self) -> set[str]:
+        """Every feature any score uses."""
+        return {f for score in self.scores.values() for f in score.features}
+
+    # -- persistence ------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models."""
+        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models, funnels."""
         return {"settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
                 "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": self.clinical.to_dict(),
-                "fused": None if self.fused is None else self.fused.to_dict(),
+                "fused": None if self.fused is None else self.fused.to_dict(), "fused_score": self.fused_score,
+                "members": {k: list(v) for k, v in self.members.items()},
                 "selected": {k: v.selected for k, v in self.screening.items()},
                 "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
                 "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
                 "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()}}
 
     @classmethod
-    def from_dict(cls, values: dict) -> StudyModels:
+    def from_dict(cls, values: Mapping) -> StudyModels:
         """Rebuild the fitted models from :meth:`to_dict` (the screening itself is not stored: re-run it
-        from ``settings`` on the same data, which gives the same result)."""
-        from core.stats.harmonise import ComBat
-        from core.stats.modeling import LogisticModel, ScoreModel
+        from ``settings`` on the same data, which gives the same result).
 
-        return cls(harmonisers={k: ComBat.from_dict(v) for k, v in values.get("harmonisers", {}).items()},
-                   settings=ModelSettings.from_dict(values["settings"]), screening={},
-                   scores={k: ScoreModel.from_dict(v) for k, v in values["scores"].items()},
-                   univariable=pd.DataFrame(values["univariable"]),
-                   clinical=LogisticModel.from_dict(values["clinical"]),
-                   fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
-                   train_ids=tuple(values["train_ids"]), notes=tuple(values.get("notes", ())))
+        Raises
+        ------
+        RadNomoError
+            If the plain data are malformed (a missing part, a wrong type).
+        """
+        try:
+            return cls(harmonisers={k: ComBat.from_dict(v) for k, v in dict(values.get("harmonisers") or {}).items()},
+                       settings=ModelSettings.from_dict(values["settings"]), screening={},
+                       scores={k: ScoreModel.from_dict(v) for k, v in dict(values["scores"]).items()},
+                       univariable=pd.DataFrame(values["univariable"]),
+                       clinical=LogisticModel.from_dict(values["clinical"]),
+                       fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
+                       fused_score=values.get("fused_score"),
+                       members={k: tuple(v) for k, v in dict(values["members"]).items()},
+                       train_ids=tuple(str(i) for i in values["train_ids"]),
+                       notes=tuple(str(n) for n in values.get("notes", ())))
+        except RadNomoError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RadNomoError(f"the saved models are malformed ({type(error).__name__}: {error}).") from error
 
-    def nomogram(self, cohort: pd.DataFrame, spec: CohortSpec, predictions: pd.DataFrame, which: str = "fused"):
-        """The :class:`core.stats.modeling.Nomogram` of the fused (or clinical) model on the training patients."""
-        from core.stats.modeling import Nomogram
+    # -- scoring ----------------------------------------------------------------------------
 
-        if which == "fused" and self.fused is None:
-            raise RadNomoError("this study has no fused model (it needs the DL-radiomics score).")
-        train = cohort.set_index(spec.id_column, drop=False).loc[list(self.train_ids)]
-        if which == "fused":
-            train = train.join(predictions[[f"{FUSED_SCORE}_score"]])
-        return Nomogram(self.fused if which == "fused" else self.clinical, train)
+    def harmonised(self, tables: Mapping[str, pd.DataFrame], cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Single-family tables harmonised with the training cohort's ComBat (as given without harmonisation).
 
-    def harmonised(self, features: dict[str, pd.DataFrame], cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """``features`` harmonised with the training cohort's ComBat (unchanged without harmonisation).
-
-        ``cohort`` (indexed by patient ID) holds the harmonisation column; only its patients are kept.
+        ``cohort`` (indexed by patient ID) holds the harmonisation column.
         """
         if not self.harmonisers:
-            return features
-        from core.stats.harmonise import apply_harmonisers
-
+            return dict(tables)
         column = self.settings.harmonise_by
         if column not in cohort.columns:
             raise RadNomoError(f"the models harmonise features by '{column}', which this cohort lacks.")
-        return apply_harmonisers(self.harmonisers, features, cohort[column])
+        return apply_harmonisers(self.harmonisers, dict(tables), cohort[column])
 
-    def score_table(self, features: dict[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
+    def score_table(self, tables: Mapping[str, pd.DataFrame], ids: Sequence[str]) -> pd.DataFrame:
         """Each score (log-odds) for the patients ``ids`` (index: ID; NaN where features are missing)."""
         out = pd.DataFrame(index=pd.Index(list(ids)))
         for name, score in self.scores.items():
-            table = family_table(features, name)
+            members = self.members[name]
+            if any(m not in tables for m in members):
+                continue
+            table = _joined(tables, members)
             rows = table.index.intersection(out.index)
-            out.loc[rows, f"{name}_score"] = score.score(table.loc[rows])
+            out[score_column(name)] = float("nan")
+            out.loc[rows, score_column(name)] = score.score(table.loc[rows])
         return out
 
-    def predict(self, cohort: pd.DataFrame, features: dict[str, pd.DataFrame], spec: CohortSpec) -> pd.DataFrame:
+    def predict(self, cohort: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         """Predicted probability of every model for every patient of ``cohort``.
 
         Parameters
         ----------
         cohort : pandas.DataFrame
-            Clinical table (any patients: training, test, external).
-        features : dict
-            "radiomics" and/or "deep" -> feature table indexed by patient ID.
+            Clinical table indexed by patient ID (any patients: training, test, external).
+        tables : mapping
+            Single family name -> feature table indexed by patient ID.
 
         Returns
         -------
         pandas.DataFrame
-            Index: patient ID; one column per model in :data:`MODEL_NAMES` that exists
-            (probabilities), plus the scores as ``<name>_score`` (log-odds).
+            Index: patient ID; one probability column per model of :attr:`model_names` (NaN where a
+            patient lacks features), plus the scores as ``<family>_score`` (log-odds).
         """
-        data = cohort.set_index(spec.id_column, drop=False)
-        scores = self.score_table(self.harmonised(features, data), data.index)
-        out = pd.DataFrame(index=data.index)
-        out["clinical"] = self.clinical.predict_proba(data).to_numpy()
-        for name in SCORE_NAMES:
-            if f"{name}_score" in scores:
-                out[name] = 1 / (1 + np.exp(-scores[f"{name}_score"]))
-        if self.fused is not None:
-            out["fused"] = self.fused.predict_proba(data.join(scores[[f"{FUSED_SCORE}_score"]])).to_numpy()
+        scores = self.score_table(self.harmonised(tables, cohort), cohort.index)
+        out = pd.DataFrame(index=cohort.index)
+        out[CLINICAL] = self.clinical.predict_proba(cohort).to_numpy()
+        for name in self.scores:
+            if score_column(name) in scores:
+                out[name] = expit(scores[score_column(name)])
+        if self.fused is not None and score_column(self.fused_score) in scores:
+            out[FUSED] = self.fused.predict_proba(cohort.join(scores[[score_column(self.fused_score)]])).to_numpy()
         return out.join(scores)
 
+    def nomogram(self, study: Study, predictions: pd.DataFrame, model: str = FUSED) -> Nomogram:
+        """The nomogram of any fitted model on the training patients: "clinical", "fused", or a score family
+        (the score alone, drawn through a logistic model of the outcome on it, fitted on training)."""
+        train = study.train
+        if model == CLINICAL:
+            return Nomogram(self.clinical, train)
+        if model == FUSED:
+            if self.fused is None:
+                raise RadNomoError("this study has no fused model (it needs a score; see the Models page).")
+            return Nomogram(self.fused, train.join(predictions[[score_column(self.fused_score)]]))
+        return Nomogram(self.score_model(study, predictions, model), train.join(predictions[[score_column(model)]]))
 
-def auc_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, Sequence[str]]) -> pd.DataFrame:
-    """AUC of every model column of ``predictions`` in each cohort (rows: cohort, columns: model).
+    def score_model(self, study: Study, predictions: pd.DataFrame, family: str) -> LogisticModel:
+        """A score alone as a logistic model (outcome ~ score on the training cohort), for its nomogram and
+        calculator. For a refitted score this reproduces its own probabilities (intercept 0, slope 1)."""
+        if family not in self.scores:
+            raise RadNomoError(f"the study has no {family} score; its scores are {list(self.scores)}.")
+        column = score_column(family)
+        train = study.train.join(predictions[[column]])
+        return fit_model(family, train, study.spec.outcome_column, continuous=[column])
 
-    ``outcome`` is indexed by patient ID; ``cohorts`` maps a name ("train", "test") to its IDs.
+
+def _joined(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> pd.DataFrame:
+    table = tables[members[0]]
+    for member in members[1:]:
+        table = table.join(tables[member], how="inner")
+    return table
+
+
+def predict_study(study: Study, models: StudyModels) -> pd.DataFrame:
+    """Every model's probability and every score for every patient of ``study`` (index: patient ID)."""
+    return models.predict(study.cohort, study.feature_tables())
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------------
+
+
+def harmonised_tables(study: Study) -> tuple[dict[str, pd.DataFrame], dict[str, ComBat]]:
+    """The single-family tables the models see: ComBat by ``settings.harmonise_by`` fitted on the training
+    patients and applied to every patient of the cohort (as extracted without harmonisation).
+
+    Returns (tables, family -> fitted ComBat).
     """
-    from sklearn.metrics import roc_auc_score
-
-    models = [m for m in MODEL_NAMES if m in predictions.columns]
-    rows = {}
-    for name, ids in cohorts.items():
-        ids = list(ids)
-        rows[name] = {m: roc_auc_score(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
-    return pd.DataFrame(rows).T[models]
-
-
-def family_table(features: dict[str, pd.DataFrame], family: str) -> pd.DataFrame:
-    """The feature table of a family: radiomics, deep ("dl") or both side by side ("dl_radiomics")."""
-    if family == "radiomics":
-        return features["radiomics"]
-    if family == "dl":
-        return features["deep"]
-    return features["radiomics"].join(features["deep"], how="inner")
+    column = study.settings.harmonise_by
+    tables = study.feature_tables()
+    if column is None or not tables:
+        return tables, {}
+    if column not in study.cohort.columns:
+        raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
+    batch = study.cohort[column]
+    harmonisers = fit_harmonisers(tables, batch, study.train_ids)
+    return apply_harmonisers(harmonisers, tables, batch), harmonisers
 
 
-def default_clinical_variables(univariable: pd.DataFrame, spec: CohortSpec, p_threshold: float) -> tuple[
-        tuple[str, ...], tuple[str, ...]]:
-    """Clinical variables with univariable p < ``p_threshold`` (continuous, categorical)."""
-    significant = set(univariable.loc[univariable["variable_p"] < p_threshold, "variable"])
-    return (tuple(c for c in spec.continuous if c in significant),
-            tuple(c for c in spec.categorical if c in significant))
+def family_icc(study: Study, family: str) -> pd.DataFrame | None:
+    """Reader agreement of a family's features on the training patients read twice (None without a second
+    reader). A combined family takes its members' ICCs; columns of a member without a second reader pass
+    the ICC filter (ICC = 1), since nothing says they are not reproducible."""
+    parts, any_reader2 = [], False
+    for member in study.members(family):
+        table = study.family(member)
+        if table.reader2 is not None:
+            both = table.reader2.index.intersection(pd.Index(study.train_ids))
+            parts.append(icc_table(table.table.loc[both], table.reader2.loc[both]))
+            any_reader2 = True
+        else:
+            parts.append(pd.DataFrame({"ICC1": 1.0, "ICC2": 1.0, "ICC3": 1.0}, index=table.table.columns))
+    return pd.concat(parts) if any_reader2 else None
 
 
-def fit_study_models(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
-                     features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
-                     icc: pd.DataFrame | None = None,
-                     screening: dict[str, ScreeningResult] | None = None) -> StudyModels:
-    """Fit every model of the study on the training patients only.
+def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] | None = None, *,
+                  icc: pd.DataFrame | None = None) -> ScreeningResult:
+    """:func:`core.stats.selection.screen` of one family on the training patients.
 
-    Parameters
-    ----------
-    cohort : pandas.DataFrame
-        The validated clinical table (all patients; only ``train_ids`` rows are used).
-    spec : CohortSpec
-    train_ids : sequence of str
-    features : dict
-        "radiomics" and/or "deep" -> feature table (index: patient ID).
-    settings : ModelSettings, optional
-    icc : pandas.DataFrame, optional
-        Reader-agreement table for the optional ICC filter (radiomics features only).
-    screening : dict, optional
-        Family -> a :func:`screen_family` result already computed with these settings on these
-        training rows (the dashboard caches them); families not given are screened here.
+    ``tables``: the single-family tables to use (e.g. harmonised ones; the study's own by default).
+    ``icc``: :func:`family_icc` already computed (None: computed here when the ICC filter is on).
+    Without a second reader the ICC step is skipped (the funnel shows no ICC step).
 
     Raises
     ------
     RadNomoError
-        If the clinical model cannot be fitted (no predictor, separation, ...). Missing families
-        or empty selections are recorded in ``notes`` instead.
+        If a training patient has no features in this family.
     """
-    settings = settings or ModelSettings()
-    train_ids = tuple(train_ids)
-    clinical_train = cohort.set_index(spec.id_column, drop=False).loc[list(train_ids)]
-    y = clinical_train[spec.outcome_column]
+    settings = study.settings.screening
+    table = study.feature_table(family, tables)
+    missing = [i for i in study.train_ids if i not in table.index]
+    if missing:
+        raise RadNomoError(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}).")
+    if settings.icc_threshold is not None:
+        icc = icc if icc is not None else family_icc(study, family)
+        if icc is None:
+            settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
+    X = table.loc[study.train_ids]
+    return screen(X, study.train[study.spec.outcome_column], settings, icc=icc)
+
+
+def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+    """The clinical model's (continuous, categorical) predictors and notes on what was left out.
+
+    The settings' choice, restricted to the study's current variables (a variable taken out of the
+    roles leaves the model, with a note); by default every variable with univariable p < clinical_p.
+    """
+    spec, settings = study.spec, study.settings
+    significant = set(univariable.loc[univariable["variable_p"] < settings.clinical_p, "variable"])
+    continuous = tuple(c for c in spec.continuous if c in significant)
+    categorical = tuple(c for c in spec.categorical if c in significant)
+    notes = []
+    for chosen, allowed, kind in ((settings.clinical_continuous, spec.continuous, "continuous"),
+                                  (settings.clinical_categorical, spec.categorical, "categorical")):
+        if chosen is None:
+            continue
+        dropped = [c for c in chosen if c not in allowed]
+        if dropped:
+            notes.append(f"clinical: {dropped} left out, no longer {kind} variables of the study.")
+        kept = tuple(c for c in chosen if c in allowed)
+        if kind == "continuous":
+            continuous = kept
+        else:
+            categorical = kept
+    return continuous, categorical, notes
+
+
+def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None = None,
+              tables: Mapping[str, pd.DataFrame] | None = None,
+              harmonisers: Mapping[str, ComBat] | None = None) -> StudyModels:
+    """Fit every model of ``study`` on its training patients only.
+
+    Parameters
+    ----------
+    study : Study
+    screening : mapping, optional
+        Family -> a :func:`screen_family` result already computed for this study (the dashboard
+        caches them per family); families not given are screened here.
+    tables, harmonisers : optional
+        The harmonised tables and their ComBat fits (:func:`harmonised_tables`) when already computed.
+
+    Raises
+    ------
+    RadNomoError
+        If the clinical model cannot be fitted (no predictor, separation, ...). A family without
+        features for every training patient, or an empty selection, is recorded in ``notes`` instead.
+    """
+    settings = study.settings
+    train = study.train
+    y = train[study.spec.outcome_column]
     notes: list[str] = []
+    if tables is None:
+        tables, harmonisers = harmonised_tables(study)
+    harmonisers = dict(harmonisers or {})
+    screened = dict(screening or {})
     scores: dict[str, ScoreModel] = {}
-    families = [f for f, needs in (("radiomics", ("radiomics",)), ("dl", ("deep",)),
-                                   ("dl_radiomics", ("radiomics", "deep")))
-                if all(features.get(k) is not None for k in needs)]
-    screening = dict(screening or {})
-    harmonisers = {}
-    if settings.harmonise_by is not None:
-        features, harmonisers = harmonised_features(cohort, spec, train_ids, features, settings.harmonise_by)
-    for family in families:
-        table = family_table(features, family)
-        missing = [i for i in train_ids if i not in table.index]
+    for family in study.score_families:
+        table = study.feature_table(family, tables)
+        missing = [i for i in study.train_ids if i not in table.index]
         if missing:
             notes.append(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}); "
                          "the family is left out.")
-            screening.pop(family, None)
+            screened.pop(family, None)
             continue
-        X = table.loc[list(train_ids)]
-        if family not in screening:
-            screening[family] = screen_family(family, X, y, settings.screening, icc=icc)
-        lasso = screening[family].lasso
+        if family not in screened:
+            screened[family] = screen_family(study, family, tables)
+        if settings.screening.icc_threshold is not None and not any(s.startswith("ICC") for s in
+                                                                     screened[family].kept):
+            notes.append(f"{family}: no second reader's features, so the ICC filter was skipped.")
+        lasso = screened[family].lasso
         if lasso is None:
             notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
             continue
         try:
-            scores[family] = build_score(family, X, y, lasso, method=settings.score_method)
+            scores[family] = build_score(family, table.loc[study.train_ids], y, lasso, method=settings.score_method)
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
-    univariable = univariable_logistic(clinical_train, spec.outcome_column, continuous=spec.continuous,
-                                       categorical=spec.categorical)
-    continuous, categorical = default_clinical_variables(univariable, spec, settings.clinical_p)
-    if settings.clinical_continuous is not None:
-        continuous = settings.clinical_continuous
-    if settings.clinical_categorical is not None:
-        categorical = settings.clinical_categorical
+    univariable = univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
+                                       categorical=study.spec.categorical)
+    continuous, categorical, predictor_notes = clinical_predictors(study, univariable)
+    notes.extend(predictor_notes)
     if not continuous and not categorical:
         raise RadNomoError(f"no clinical variable reaches univariable p < {settings.clinical_p:g}; pick the clinical "
-                           "model's predictors yourself.")
-    clinical = fit_model("clinical", clinical_train, spec.outcome_column, continuous=continuous,
-                         categorical=categorical)
-    fused = None
-    if FUSED_SCORE in scores:
-        score_column = f"{FUSED_SCORE}_score"
-        fused_train = clinical_train.assign(**{score_column: scores[FUSED_SCORE].score(
-            family_table(features, FUSED_SCORE).loc[list(train_ids)]).to_numpy()})
-        fused = fit_model("fused", fused_train, spec.outcome_column, continuous=(score_column, *continuous),
+                           "model's predictors yourself (Models page).")
+    clinical = fit_model(CLINICAL, train, study.spec.outcome_column, continuous=continuous, categorical=categorical)
+    fused, fused_score = None, study.fused_family
+    if fused_score is not None and fused_score in scores:
+        column = score_column(fused_score)
+        fused_train = train.assign(**{column: scores[fused_score].score(
+            study.feature_table(fused_score, tables).loc[study.train_ids]).to_numpy()})
+        fused = fit_model(FUSED, fused_train, study.spec.outcome_column, continuous=(column, *continuous),
                           categorical=categorical)
-    else:
-        notes.append("fused: needs the DL-radiomics score (radiomics and deep features).")
-    return StudyModels(settings=settings, screening=screening, scores=scores, univariable=univariable,
-                       clinical=clinical, fused=fused, train_ids=train_ids, notes=tuple(notes),
+    elif fused_score is not None:
+        notes.append(f"fused: needs the {study.family_label(fused_score)} score, which this study has not got.")
+    members = {family: study.members(family) for family in scores}
+    return StudyModels(settings=settings, screening=screened, scores=scores, univariable=univariable,
+                       clinical=clinical, fused=fused, fused_score=fused_score if fused is not None else None,
+                       members=members, train_ids=tuple(study.train_ids), notes=tuple(notes),
                        harmonisers=harmonisers)
 
-
-def harmonised_features(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
-                        features: dict[str, pd.DataFrame], column: str) -> tuple[dict[str, pd.DataFrame], dict]:
-    """ComBat by ``column`` fitted on ``train_ids``, applied to every patient of ``cohort``.
-
-    Returns (harmonised feature tables, kind -> fitted ComBat).
-    """
-    from core.stats.harmonise import apply_harmonisers, fit_harmonisers
-
-    if column not in cohort.columns:
-        raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
-    batch = cohort.set_index(spec.id_column)[column]
-    harmonisers = fit_harmonisers(features, batch, list(train_ids))
-    return apply_harmonisers(harmonisers, features, batch), harmonisers
-
-
-def screen_family(family: str, X: pd.DataFrame, y: pd.Series, settings: ScreeningSettings, *,
-                  icc: pd.DataFrame | None = None) -> ScreeningResult:
-    """:func:`core.stats.selection.screen` for one feature family (training rows only).
-
-    The ICC step filters radiomics columns only: deep features have no second reader, so for
-    "dl" the step is skipped and in "dl_radiomics" deep columns pass it.
-    """
-    if settings.icc_threshold is not None and family == "dl":
-        settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
-    elif settings.icc_threshold is not None and family == "dl_radiomics" and icc is not None:
-        icc = _icc_for(icc, X.columns)
-    return screen(X, y, settings, icc=icc)
-
-
-def _icc_for(icc: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
-    """ICC table for a mixed family: radiomics columns keep their ICC; deep columns always pass."""
-    deep = [c for c in columns if c not in icc.index]
-    return pd.concat([icc, pd.DataFrame({"ICC1": 1.0, "ICC2": 1.0, "ICC3": 1.0}, index=deep)])
-
-
-# ---------------------------------------------------------------------------------------------
-# The study's evaluation tables (Table 2 and Table 3 analogues)
-# ---------------------------------------------------------------------------------------------
-
-CUTOFF_RULES = ("youden", "fixed", "sensitivity")
-
-
-def training_cutoffs(predictions: pd.DataFrame, outcome: pd.Series, train_ids: Sequence[str],
-                     models: Sequence[str], *, rule: str = "youden", value: float | None = None) -> dict[str, float]:
-    """Each model's probability cut-off, chosen on the training cohort only.
-
-    ``rule``: "youden" (maximal sensitivity + specificity - 1), "fixed" (``value`` is the
-    probability) or "sensitivity" (the highest cut-off reaching sensitivity ``value``).
-    """
-    from core.stats.evaluation import cutoff_for_sensitivity, youden_cutoff
-
-    if rule not in CUTOFF_RULES:
-        raise RadNomoError(f"cut-off rule '{rule}' is not valid; possible values: {', '.join(CUTOFF_RULES)}.")
-    train = list(train_ids)
-    cutoffs = {}
-    for model in models:
-        if rule == "youden":
-            cutoffs[model] = youden_cutoff(outcome.loc[train], predictions.loc[train, model])
-        elif rule == "fixed":
-            if value is None or not 0 < value < 1:
-                raise RadNomoError("a fixed cut-off needs a probability between 0 and 1.")
-            cutoffs[model] = float(value)
-        else:
-            cutoffs[model] = cutoff_for_sensitivity(outcome.loc[train], predictions.loc[train, model], value or 0.8)
-    return cutoffs
-
-
-def table2(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, Sequence[str]],
-           cutoffs: dict[str, float], *, ci: str = "wald") -> pd.DataFrame:
-    """The study's Table 2 for any study: per cohort and model, AUC (DeLong CI) and ACC/SENS/SPEC/PPV/NPV (CIs).
-
-    Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``.
-    """
-    from core.stats.evaluation import performance_table
-
-    frames = []
-    for cohort, ids in cohorts.items():
-        ids = list(ids)
-        scores = {m: predictions.loc[ids, m] for m in cutoffs}
-        frames.append(performance_table(outcome.loc[ids], scores, cutoffs, ci=ci).assign(cohort=cohort))
-    table = pd.concat(frames, ignore_index=True)
-    return table[["cohort", *[c for c in table.columns if c != "cohort"]]]
-
-
-def lm_type_outcome(cohort: pd.DataFrame, spec: CohortSpec, column: str = "lm_type",
-                    positive: str = "synchronous", negative: str = "metachronous") -> pd.Series:
-    """Among event patients, 1 = ``positive`` type, 0 = ``negative`` type (index: patient ID)."""
-    if column not in cohort.columns:
-        raise RadNomoError(f"the cohort has no '{column}' column to split the events by type.")
-    data = cohort.set_index(spec.id_column)
-    events = data[(data[spec.outcome_column] == 1) & data[column].isin([positive, negative])]
-    if events[column].nunique() < 2:
-        raise RadNomoError(f"the events need both '{positive}' and '{negative}' patients in '{column}'.")
-    return (events[column] == positive).astype(int).rename(f"{column}={positive}")
-
-
-def table3(predictions: pd.DataFrame, type_outcome: pd.Series, train_ids: Sequence[str],
-           scores: Sequence[str] = ("dl_radiomics",), *, ci: str = "wald") -> pd.DataFrame:
-    """The study's Table 3: how well each score separates the event types (e.g. synchronous vs metachronous LM).
-
-    Computed on all event patients (as the study), with each score's cut-off chosen by Youden's
-    index on the training event patients only. Columns as :func:`table2` with ``model`` the score.
-    """
-    from core.stats.evaluation import performance_table, youden_cutoff
-
-    ids = list(type_outcome.index)
-    train = [i for i in ids if i in set(train_ids)]
-    cutoffs = {s: youden_cutoff(type_outcome.loc[train], predictions.loc[train, s]) for s in scores}
-    return performance_table(type_outcome, {s: predictions.loc[ids, s] for s in scores}, cutoffs, ci=ci)

@@ -6,12 +6,11 @@ cohort patient scored here gets the score the pipeline gave it.
 
 Command line (a manifest of new patients)::
 
-    python -m core.workflows.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
+    python -m core.cli.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 from collections.abc import Sequence
@@ -21,10 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.workflows.fit import FUSED_SCORE, StudyModels
+from core.vocabulary import CLINICAL, FUSED, score_column
+from core.workflows.fit import StudyModels
+from core.workflows.study import Study
 
-__all__ = ["NewPatientResult", "needed_features", "restricted_params", "patient_features", "score_patient",
-           "find_dicom_case", "main"]
+__all__ = ["NewPatientResult", "needed_features", "restricted_params", "radiomics_features", "deep_features",
+           "study_patient_features",
+           "computable_families", "score_patient", "find_dicom_case", "score_manifest"]
 
 _IMAGE_TYPES = {"original": "Original", "wavelet": "Wavelet", "log": "LoG", "square": "Square",
                 "squareroot": "SquareRoot", "logarithm": "Logarithm", "exponential": "Exponential",
@@ -58,7 +60,26 @@ class NewPatientResult:
 
 def needed_features(models: StudyModels) -> set[str]:
     """Every feature any of the study's scores uses."""
-    return {f for score in models.scores.values() for f in score.features}
+    return models.needed_features()
+
+
+def _features_by_family(study: Study, models: StudyModels) -> dict[str, list[str]]:
+    """Single family -> the features of it that the scores use (in the family table's order)."""
+    needed = models.needed_features()
+    used = {m for score in models.scores for m in models.members[score]}
+    return {f.name: [c for c in f.table.columns if c in needed] for f in study.families if f.name in used}
+
+
+def computable_families(study: Study, models: StudyModels) -> tuple[list[str], list[str]]:
+    """(families whose features can be recomputed from a new CT, families that cannot: imported tables,
+    or missing extraction settings / weights), among those the scores use."""
+    can, cannot = [], []
+    for name in _features_by_family(study, models):
+        family = study.family(name)
+        ok = (family.kind == "radiomics" and bool(family.extraction) and "params" in family.extraction) or \
+             (family.kind == "deep" and family.autoencoder is not None)
+        (can if ok else cannot).append(name)
+    return can, cannot
 
 
 def restricted_params(params: dict, features: Sequence[str]) -> dict:
@@ -93,87 +114,127 @@ def restricted_params(params: dict, features: Sequence[str]) -> dict:
     return restricted
 
 
-def patient_features(image_path: str | Path, mask_path: str | Path, *, features: Sequence[str],
-                     radiomics_settings: dict | None, ae_weights: str | None,
-                     case_id: str = "new patient") -> pd.Series:
-    """The listed features of one case: radiomics ones by pyradiomics, ``dl_*`` ones from the autoencoder.
+def radiomics_features(image_path: str | Path, mask_path: str | Path, *, features: Sequence[str],
+                       extraction: dict | None, case_id: str = "new patient") -> pd.Series:
+    """The listed radiomics features of one case, extracted exactly as the family's features were.
 
     Parameters
     ----------
     image_path, mask_path : path
         CT and tumour mask (NIfTI, NRRD, MHA, a DICOM folder with an RTSTRUCT or SEG file).
     features : sequence of str
-    radiomics_settings : dict or None
-        The study's extraction settings (``params``, ``preprocess``, ``label``, ``roi_name``), as
-        saved with its feature table.
-    ae_weights : path or None
-        The study's autoencoder weights (needed for ``dl_*`` features).
+    extraction : dict or None
+        The family's extraction settings (``params``, ``preprocess``, ``label``, ``roi_name``), as
+        recorded with its feature table.
 
     Raises
     ------
     RadNomoError
-        If the images cannot be read or the settings / weights the features need are missing.
+        If the images cannot be read or the settings the features need are missing.
     """
-    radiomic = [f for f in features if not f.startswith("dl_")]
-    deep = [f for f in features if f.startswith("dl_")]
-    values: dict[str, float] = {}
-    if radiomic:
-        if not radiomics_settings or "params" not in radiomics_settings:
-            raise RadNomoError("the study's radiomics extraction settings are missing; they are needed to compute "
-                               "its radiomics features the same way.")
-        from core.imaging.extraction.batch import ExtractionSettings, extract_case
-        from core.imaging.extraction.preprocess import PreprocessConfig
+    if not extraction or "params" not in extraction:
+        raise RadNomoError("the study's radiomics extraction settings are missing; they are needed to compute "
+                           "its radiomics features the same way.")
+    from core.imaging.extraction.batch import ExtractionSettings, extract_case
+    from core.imaging.extraction.preprocess import PreprocessConfig
 
-        settings = ExtractionSettings(params=restricted_params(radiomics_settings["params"], radiomic),
-                                      preprocess=PreprocessConfig.from_dict(radiomics_settings["preprocess"]),
-                                      label=radiomics_settings.get("label", 1),
-                                      roi_name=radiomics_settings.get("roi_name"))
-        extracted, _ = extract_case(str(image_path), str(mask_path), settings)
-        missing = [f for f in radiomic if f not in extracted]
-        if missing:
-            raise RadNomoError(f"pyradiomics did not return feature(s) {missing[:3]}.")
-        values.update({f: float(extracted[f]) for f in radiomic})
-    if deep:
-        if not ae_weights:
-            raise RadNomoError("the study's autoencoder weights are missing; they are needed for its deep features.")
-        from core.imaging.deep.data import case_crop
-        from core.imaging.deep.features import extract_latents
-        from core.imaging.deep.train import load_weights
-        from core.imaging.extraction.preprocess import PreprocessConfig
-
-        _, metadata = load_weights(ae_weights)
-        preprocess = PreprocessConfig.from_dict(metadata["preprocess"]) if metadata["preprocess"] \
-            else PreprocessConfig()
-        crop = case_crop(str(image_path), str(mask_path), metadata["config"].crop_size, preprocess)
-        latents = extract_latents(ae_weights, crop[None], [case_id]).iloc[0]
-        values.update({f: float(latents[f]) for f in deep})
-    return pd.Series(values, name=case_id)[list(features)]
+    settings = ExtractionSettings(params=restricted_params(extraction["params"], features),
+                                  preprocess=PreprocessConfig.from_dict(extraction["preprocess"]),
+                                  label=extraction.get("label", 1), roi_name=extraction.get("roi_name"))
+    extracted, _ = extract_case(str(image_path), str(mask_path), settings)
+    missing = [f for f in features if f not in extracted]
+    if missing:
+        raise RadNomoError(f"the extraction did not return feature(s) {missing[:3]}.")
+    return pd.Series({f: float(extracted[f]) for f in features}, name=case_id)
 
 
-def score_patient(models: StudyModels, features: pd.Series, clinical: dict) -> NewPatientResult:
-    """Scores and risk (fused model when the study has one, else clinical) of one patient.
+def deep_features(image_path: str | Path, mask_path: str | Path, features: Sequence[str], weights: str,
+                   case_id: str) -> pd.Series:
+    """The listed latent features of one case from an autoencoder's weights (the crop made as in training).
 
-    ``clinical`` maps every clinical predictor of the model to the patient's value (categorical
-    ones by level), and the harmonisation column (e.g. scanner) when the study uses ComBat.
+    Raises
+    ------
+    RadNomoError
+        If the images or the weights cannot be read, or the weights give no such feature.
+    """
+    from core.imaging.deep.data import case_crop
+    from core.imaging.deep.features import extract_latents
+    from core.imaging.deep.train import load_weights
+    from core.imaging.extraction.preprocess import PreprocessConfig
+
+    _, metadata = load_weights(weights)
+    preprocess = PreprocessConfig.from_dict(metadata["preprocess"]) if metadata["preprocess"] else PreprocessConfig()
+    crop = case_crop(str(image_path), str(mask_path), metadata["config"].crop_size, preprocess)
+    latents = extract_latents(weights, crop[None], [case_id]).iloc[0]
+    missing = [f for f in features if f not in latents.index]
+    if missing:
+        raise RadNomoError(f"the autoencoder does not give feature(s) {missing[:3]}.")
+    return latents[list(features)].astype(float)
+
+
+def study_patient_features(study: Study, models: StudyModels, image_path: str | Path, mask_path: str | Path, *,
+                           case_id: str = "new patient") -> pd.Series:
+    """Every feature the study's scores use, computed from one case's CT and mask, family by family.
+
+    Raises
+    ------
+    RadNomoError
+        If a score uses a family that cannot be recomputed from images (an imported table), or the
+        images cannot be read.
+    """
+    can, cannot = computable_families(study, models)
+    if cannot:
+        raise RadNomoError(f"the scores use the {', '.join(study.family_label(f) for f in cannot)} features, which "
+                           "were imported (their extraction is unknown): a new patient cannot be scored from CT.")
+    values = []
+    for name, features in _features_by_family(study, models).items():
+        family = study.family(name)
+        if not features:
+            continue
+        if family.kind == "radiomics":
+            values.append(radiomics_features(image_path, mask_path, features=features, extraction=family.extraction,
+                                             case_id=case_id))
+        else:
+            values.append(deep_features(image_path, mask_path, features, family.autoencoder.weights, case_id))
+    return pd.concat(values).rename(case_id) if values else pd.Series(dtype=float, name=case_id)
+
+
+def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
+                  model: str | None = None) -> NewPatientResult:
+    """Scores and risk of one patient by the frozen models.
+
+    Parameters
+    ----------
+    features : pandas.Series
+        The features the scores use (:func:`study_patient_features`); may be empty for a study
+        without scores.
+    clinical : dict
+        Every clinical predictor of the model (categorical ones by level), and the harmonisation
+        column (e.g. scanner) when the study uses ComBat.
+    model : str, optional
+        "fused" or "clinical"; the fused model when the study has one, by default.
     """
     frame = features.to_frame().T
-    if models.harmonisers:
+    if models.harmonisers and len(frame.columns):
         column = models.settings.harmonise_by
         if pd.isna(clinical.get(column)):
             raise RadNomoError(f"the study harmonises features by '{column}' (ComBat): give the patient's {column}.")
         for combat in models.harmonisers.values():
             adjusted = combat.transform(frame, [clinical[column]], partial=True)
             frame[adjusted.columns] = adjusted
-    scores = {name: float(score.score(frame).iloc[0]) for name, score in models.scores.items()}
-    model = models.fused if models.fused is not None else models.clinical
-    name = "fused" if models.fused is not None else "clinical"
+    scores = {name: float(score.score(frame).iloc[0]) for name, score in models.scores.items()
+              if set(score.features) <= set(frame.columns)}
+    name = model or (FUSED if models.fused is not None else CLINICAL)
+    chosen = models.model(name)
     row = dict(clinical)
-    if name == "fused":
-        row[f"{FUSED_SCORE}_score"] = scores[FUSED_SCORE]
-    missing = [v for v in model.variables if v not in row or pd.isna(row[v])]
+    if name == FUSED:
+        if models.fused_score not in scores:
+            raise RadNomoError(f"the fused model needs the {models.fused_score} score, which needs its features.")
+        row[score_column(models.fused_score)] = scores[models.fused_score]
+    missing = [v for v in chosen.variables if v not in row or pd.isna(row[v])]
     if missing:
         raise RadNomoError(f"the {name} model needs a value for {missing}.")
-    interval = model.predict_interval(pd.DataFrame([row])).iloc[0]
+    interval = chosen.predict_interval(pd.DataFrame([row])).iloc[0]
     return NewPatientResult(features=features, scores=scores, model=name, probability=float(interval["probability"]),
                             low=float(interval["low"]), high=float(interval["high"]))
 
@@ -209,40 +270,21 @@ def find_dicom_case(folder: str | Path) -> tuple[Path, Path]:
     return series.pop(), masks[0]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.workflows.newpatient",
-                                     description="Score new patients with a saved study's frozen models.")
-    parser.add_argument("--study", required=True, help="saved study folder")
-    parser.add_argument("--manifest", required=True, help="CSV with ID,Image,Mask (paths relative to it)")
-    parser.add_argument("--clinical", required=True, help="CSV with the ID column and the clinical predictors")
-    parser.add_argument("--out", required=True, help="output CSV")
-    args = parser.parse_args(argv)
-    from core.io.tables import read_table
-    from core.imaging.extraction.batch import read_manifest
-    from core.workflows.persistence import load_study
+def score_manifest(study: Study, models: StudyModels, manifest: pd.DataFrame, clinical: pd.DataFrame, *,
+                   on_case=None) -> pd.DataFrame:
+    """Score every case of a manifest (``ID``, ``Image``, ``Mask``) with the study's frozen models.
 
-    study = load_study(args.study)
-    if study.models is None:
-        raise RadNomoError("the saved study has no fitted models; fit them (Models page) and save it again.")
-    manifest = read_manifest(args.manifest)
-    clinical = read_table(args.clinical).set_index(study.spec.id_column)
-    features = sorted(needed_features(study.models))
+    ``clinical`` is indexed by patient ID with the clinical predictors. Returns one row per case: ``ID``,
+    each ``<family>_score``, ``model``, ``probability``, ``low``, ``high``.
+    """
     rows = []
     for case_id, image, mask in manifest[["ID", "Image", "Mask"]].itertuples(index=False):
         if case_id not in clinical.index:
-            raise RadNomoError(f"patient {case_id} of the manifest has no row in {Path(args.clinical).name}.")
-        values = patient_features(image, mask, features=features, radiomics_settings=study.radiomics_settings,
-                                  ae_weights=study.ae_weights, case_id=case_id)
-        result = score_patient(study.models, values, clinical.loc[case_id].to_dict())
-        rows.append({"ID": case_id, **{f"{k}_score": v for k, v in result.scores.items()}, "model": result.model,
+            raise RadNomoError(f"patient {case_id} of the manifest has no clinical row.")
+        values = study_patient_features(study, models, image, mask, case_id=case_id)
+        result = score_patient(models, values, clinical.loc[case_id].to_dict())
+        rows.append({"ID": case_id, **{score_column(k): v for k, v in result.scores.items()}, "model": result.model,
                      "probability": result.probability, "low": result.low, "high": result.high})
-        print(f"{case_id}: {result.model} risk {result.probability:.3f} ({result.low:.3f}-{result.high:.3f})")
-    pd.DataFrame(rows).to_csv(args.out, index=False)
-    return 0
-
-
-if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except RadNomoError as error:
-        raise SystemExit(f"error: {error}") from None
+        if on_case:
+            on_case(case_id, result)
+    return pd.DataFrame(rows)

@@ -11,44 +11,33 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from core.stats.cohort import CohortSpec, CohortSplit, table_one
-from core.stats.evaluation import interval_text
-from core.workflows.fit import MODEL_NAMES, StudyModels, table2, training_cutoffs
-from core.workflows.sample import VARIABLE_LABELS
+from core.figures.nomogram import nomogram_file
+from core.figures.palette import model_colours
+from core.figures.static import calibration_png, decision_png, roc_png
+from core.stats.cohort import table_one
+from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_curve
+from core.stats.selection import ScreeningResult
+from core.stats.summaries import table2, training_cutoffs
+from core.vocabulary import CLINICAL, FUSED, UNIVARIABLE_TESTS, format_p
+from core.workflows.fit import StudyModels
+from core.workflows.nomograms import study_nomogram_layout
+from core.workflows.study import Study
 
-__all__ = ["ReportInputs", "Report", "build_report", "SECTIONS"]
+__all__ = ["Report", "build_report", "SECTIONS", "methods_text"]
 
 SECTIONS = ("Methods", "Table 1", "Feature selection", "Models", "Table 2", "ROC curves", "Calibration",
             "Decision curves", "Nomogram", "TRIPOD checklist")
-MODEL_TITLES = {"clinical": "Clinical", "radiomics": "Radiomics score", "dl": "DL score",
-                "dl_radiomics": "DL-radiomics score", "fused": "Fused model"}
-COLOURS = {"clinical": "#999999", "radiomics": "#E69F00", "dl": "#56B4E9", "dl_radiomics": "#009E73",
-           "fused": "#D55E00"}
-
-
-@dataclass(kw_only=True)
-class ReportInputs:
-    """What the report is made from (all of it saved with a study)."""
-
-    name: str
-    cohort: pd.DataFrame
-    spec: CohortSpec
-    split: CohortSplit
-    models: StudyModels
-    predictions: pd.DataFrame
-    funnels: dict[str, pd.DataFrame] = field(default_factory=dict)
-    radiomics_settings: dict | None = None
-    autoencoder: dict | None = None  # e.g. {"latent_size": 512, "crop_size": 64, "epochs": 30}
-    is_sample: bool = False
 
 
 @dataclass(frozen=True)
 class Report:
+    """The report as self-contained HTML, as PDF, and its figures (PNG bytes by name)."""
+
     html: str
     pdf: bytes
     figures: dict[str, bytes]
@@ -59,54 +48,80 @@ class Report:
 # ---------------------------------------------------------------------------------------------
 
 
-def methods_text(inputs: ReportInputs) -> list[str]:
+def _design_text(study: Study) -> str:
+    n, events = len(study.cohort), study.n_events
+    first = (f"{n} patients ({events} with the outcome '{study.spec.outcome_labels[1]}')")
+    if not study.has_test:
+        return (f"{first} all formed the training cohort (no held-out test cohort); every selection step, model and "
+                "cut-off was fitted on them, and performance on new patients was estimated by internal validation.")
+    config = study.split.config
+    return (f"{first} were split at random, stratified by outcome, into a training cohort "
+            f"({len(study.split.train_ids)}) and a test cohort ({len(study.split.test_ids)}) (test fraction "
+            f"{config.test_size:g}, seed {config.seed}). Every selection step, model and cut-off was fitted on the "
+            "training cohort only; the test cohort was used only to measure performance.")
+
+
+def _family_text(study: Study) -> list[str]:
+    paragraphs = []
+    for family in study.families:
+        settings = family.extraction or {}
+        params = settings.get("params") or {}
+        if family.kind == "radiomics" and params:
+            preprocess = settings.get("preprocess") or {}
+            image_types = ", ".join(sorted(params.get("imageType", {})))
+            classes = ", ".join(sorted(params.get("featureClass", {})))
+            spacing = preprocess.get("spacing_mm")
+            engine = settings.get("engine", "pyradiomics")
+            version = settings.get("pyradiomics_version", "") if engine == "pyradiomics" else \
+                settings.get("engine_version", "")
+            paragraphs.append(
+                f"{family.label} features ({family.table.shape[1]}) were extracted with {engine} {version} "
+                f"(image types: {image_types}; feature classes: {classes}; bin width "
+                f"{params.get('setting', {}).get('binWidth', 'default')})"
+                + (f" after resampling to {spacing} mm and clipping intensities to {preprocess.get('hu_range')} HU"
+                   if spacing else "") + ".")
+        elif family.kind == "deep" and family.autoencoder is not None:
+            from core.imaging.deep.train import read_weights_metadata
+
+            config = read_weights_metadata(family.autoencoder.weights)["config"]
+            paragraphs.append(f"{family.label} features were the {config.latent_size}-value latent vector of a 3D "
+                              f"convolutional autoencoder trained on the training cohort's {config.crop_size}-voxel "
+                              "ROI-centred crops (1 mm, abdomen window, mask as a second channel).")
+        else:
+            paragraphs.append(f"{family.label} features ({family.table.shape[1]}) were imported: {family.source}.")
+    for combined in study.combined:
+        members = " and ".join(study.family_label(m) for m in combined.members)
+        paragraphs.append(f"The {combined.label} family screened the {members} features together.")
+    return paragraphs
+
+
+def methods_text(study: Study, models: StudyModels) -> list[str]:
     """Methods paragraphs generated from the study's actual settings."""
-    s = inputs.models.settings.screening
-    n_train, n_test = len(inputs.split.train_ids), len(inputs.split.test_ids)
-    paragraphs = [
-        f"{len(inputs.cohort)} patients ({int(inputs.cohort[inputs.spec.outcome_column].sum())} with the outcome "
-        f"'{inputs.spec.outcome_labels[1]}') were split at random, stratified by outcome, into a training cohort "
-        f"({n_train}) and a test cohort ({n_test}) (test fraction {inputs.split.config.test_size:g}, seed "
-        f"{inputs.split.config.seed}). Every selection step, model and cut-off was fitted on the training cohort "
-        "only; the test cohort was used only to measure performance."]
-    settings = inputs.radiomics_settings or {}
-    preprocess = settings.get("preprocess") or {}
-    params = settings.get("params") or {}
-    if params:
-        image_types = ", ".join(sorted(params.get("imageType", {})))
-        classes = ", ".join(sorted(params.get("featureClass", {})))
-        spacing = preprocess.get("spacing_mm")
+    settings = study.settings
+    s = settings.screening
+    paragraphs = [_design_text(study), *_family_text(study)]
+    if settings.harmonise_by:
+        paragraphs.append(f"Features were harmonised across levels of '{settings.harmonise_by}' with ComBat "
+                          "(parametric empirical Bayes; Johnson et al. 2007, Fortin et al. 2018), its location and "
+                          "scale estimates fitted on the training cohort and applied unchanged to every other patient.")
+    if study.score_families:
+        icc = f"features with ICC > {s.icc_threshold:g} between two readers were kept; " if s.icc_threshold else ""
+        scores = ", ".join(study.model_label(f) for f in study.score_families)
         paragraphs.append(
-            f"Radiomics features were extracted with pyradiomics {settings.get('pyradiomics_version', '')} "
-            f"(image types: {image_types}; feature classes: {classes}; bin width "
-            f"{params.get('setting', {}).get('binWidth', 'default')})"
-            + (f" after resampling to {spacing} mm and clipping intensities to {preprocess.get('hu_range')} HU"
-               if spacing else "") + ".")
-    if inputs.autoencoder:
-        ae = inputs.autoencoder
-        paragraphs.append(f"Deep features were the {ae.get('latent_size', 512)}-value latent vector of a 3D "
-                          f"convolutional autoencoder trained on the training cohort's {ae.get('crop_size', 64)}-voxel "
-                          "ROI-centred crops (1 mm, abdomen window, mask as a second channel).")
-    harmonise_by = inputs.models.settings.harmonise_by
-    if harmonise_by:
-        paragraphs.append(f"Features were harmonised across levels of '{harmonise_by}' with ComBat (parametric "
-                          "empirical Bayes; Johnson et al. 2007, Fortin et al. 2018), its location and scale "
-                          "estimates fitted on the training cohort and applied unchanged to every other patient.")
-    icc = f"features with ICC > {s.icc_threshold:g} between two readers were kept; " if s.icc_threshold else ""
+            f"Feature screening on the training cohort: {icc}features with variance <= {s.variance_threshold:g} were "
+            f"dropped; of each pair with |{s.correlation_method} correlation| > {s.correlation_threshold:g} the "
+            "feature with the larger mean absolute correlation was dropped (caret::findCorrelation); features with "
+            f"a {UNIVARIABLE_TESTS[s.test]} p < {s.p_threshold:g} entered a LASSO logistic regression "
+            f"(standardised features, {s.n_folds}-fold stratified cross-validation on binomial deviance, "
+            f"lambda.{s.rule}). Each family was screened on its own, giving the {scores}"
+            + (", each the linear predictor of a logistic regression refitted on the selected features."
+               if settings.score_method == "refit" else ", each with the LASSO's own coefficients."))
+    clinical = ", ".join(study.label(v) for v in models.clinical.variables)
+    fused = (f" The fused model added the {study.model_label(models.fused_score)} to the clinical predictors and "
+             "was drawn as a nomogram (rms::nomogram's points scale)." if models.fused is not None else
+             " The clinical model was drawn as a nomogram (rms::nomogram's points scale).")
     paragraphs.append(
-        f"Feature screening on the training cohort: {icc}features with variance <= {s.variance_threshold:g} were "
-        f"dropped; of each pair with |{s.correlation_method} correlation| > {s.correlation_threshold:g} the feature "
-        "with the larger mean absolute correlation was dropped (caret::findCorrelation); features with a "
-        f"{ {'student': 'Student t-test', 'welch': 'Welch t-test', 'mannwhitney': 'Mann-Whitney U test'}[s.test]} "
-        f"p < {s.p_threshold:g} entered a LASSO logistic regression (standardised features, {s.n_folds}-fold "
-        f"stratified cross-validation on binomial deviance, lambda.{s.rule}). Radiomics, deep and both feature "
-        "families together were screened separately, giving the radiomics, DL and DL-radiomics scores"
-        + (", each the linear predictor of a logistic regression refitted on the selected features."
-           if inputs.models.settings.score_method == "refit" else ", each with the LASSO's own coefficients."))
-    clinical = ", ".join(inputs.models.clinical.variables)
-    paragraphs.append(
-        f"The clinical model was a multivariable logistic regression of {clinical}. The fused model added the "
-        "DL-radiomics score to the clinical predictors and was drawn as a nomogram (rms::nomogram's points scale). "
+        f"The clinical model was a multivariable logistic regression of {clinical}.{fused} "
         "Discrimination: ROC AUC with DeLong 95 % confidence intervals and paired DeLong tests; accuracy, "
         "sensitivity, specificity, PPV and NPV with Wald 95 % intervals at the cut-off maximising Youden's index "
         "on the training cohort; calibration curves, Brier score, calibration intercept and slope and the "
@@ -114,20 +129,21 @@ def methods_text(inputs: ReportInputs) -> list[str]:
     return paragraphs
 
 
-def tripod_items(inputs: ReportInputs) -> pd.DataFrame:
+def tripod_items(study: Study) -> pd.DataFrame:
     """TRIPOD (Collins et al. 2015) items this report addresses, and where."""
+    validation = "Test cohort results in Table 2" if study.has_test else "Training cohort only: see internal validation"
     rows = [
-        ("4a/5a", "Source of data and setting", "Methods, paragraph 1"
-         + (" (synthetic sample cohort)" if inputs.is_sample else "")),
-        ("5b", "Eligibility / participants", f"Table 1 ({len(inputs.cohort)} patients)"),
-        ("6a", "Outcome definition", f"'{inputs.spec.outcome_column}' = 1 ({inputs.spec.outcome_labels[1]})"),
+        ("4a/5a", "Source of data and setting", "Methods, paragraph 1" + (" (synthetic sample cohort)"
+                                                                          if study.is_sample else "")),
+        ("5b", "Eligibility / participants", f"Table 1 ({len(study.cohort)} patients)"),
+        ("6a", "Outcome definition", f"'{study.spec.outcome_column}' = 1 ({study.spec.outcome_labels[1]})"),
         ("7a", "Predictors and how measured", "Methods (extraction and screening settings)"),
-        ("8", "Sample size", f"{len(inputs.split.train_ids)} training / {len(inputs.split.test_ids)} test; events "
-                             f"{int(inputs.cohort[inputs.spec.outcome_column].sum())}"),
+        ("8", "Sample size", f"{len(study.split.train_ids)} training / {len(study.split.test_ids)} test; events "
+                             f"{study.n_events}"),
         ("10a", "Handling of predictors", "Methods: standardisation, screening, LASSO"),
         ("10b", "Model type and building", "Models section: coefficients of every model"),
         ("10d", "Performance measures", "Table 2, ROC, calibration and decision curves"),
-        ("10e/13", "Validation (internal split)", "Test cohort results in Table 2"),
+        ("10e/13", "Validation (internal)", validation),
         ("15a", "Full model presented", "Models section and nomogram"),
         ("16", "Model performance", "Table 2 with confidence intervals"),
     ]
@@ -135,108 +151,42 @@ def tripod_items(inputs: ReportInputs) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Figures (matplotlib: static, no browser needed)
+# Figures
 # ---------------------------------------------------------------------------------------------
 
 
-def _png(figure) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def _figures(inputs: ReportInputs) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from core.stats.evaluation import calibration_curve, decision_curve, roc_auc, roc_curve
-
-    predictions = inputs.predictions
-    outcome = inputs.cohort.set_index(inputs.spec.id_column)[inputs.spec.outcome_column]
-    models = [m for m in MODEL_NAMES if m in predictions.columns]
-    cohorts = {"Training": list(inputs.split.train_ids), "Test": list(inputs.split.test_ids)}
-    figures = {}
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4.6))
-    for axis, (title, ids) in zip(axes, cohorts.items(), strict=True):
-        for m in models:
-            curve = roc_curve(outcome.loc[ids], predictions.loc[ids, m])
+def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame) -> dict[str, bytes]:
+    outcome = study.outcome
+    names = models.model_names
+    labels, colours = study.model_labels(), model_colours(study.model_names)
+    cohorts = {f"{'Training' if c == 'train' else 'Test'} cohort": ids for c, ids in study.cohorts().items()}
+    panels = {}
+    for title, ids in cohorts.items():
+        panels[title] = {}
+        for m in names:
             auc = roc_auc(outcome.loc[ids], predictions.loc[ids, m])
-            axis.plot(curve["fpr"], curve["tpr"], color=COLOURS[m],
-                      label=f"{MODEL_TITLES[m]} {auc.auc:.3f} ({auc.ci_low:.3f}-{auc.ci_high:.3f})")
-        axis.plot([0, 1], [0, 1], ls=":", color="grey")
-        axis.set(title=f"{title} cohort", xlabel="1 - specificity", ylabel="sensitivity")
-        axis.legend(fontsize=7, loc="lower right")
-    figures["roc"] = _png(figure)
-    test = cohorts["Test"]
-    figure, axis = plt.subplots(figsize=(5, 4.6))
-    for m in [m for m in ("clinical", "fused") if m in models]:
-        binned, smooth = calibration_curve(outcome.loc[test], predictions.loc[test, m])
-        axis.plot(binned["mean_predicted"], binned["observed"], "o", color=COLOURS[m])
-        axis.plot(smooth["predicted"], smooth["observed"], color=COLOURS[m], label=MODEL_TITLES[m])
-    axis.plot([0, 1], [0, 1], ls=":", color="grey")
-    axis.set(title="Calibration, test cohort", xlabel="predicted probability", ylabel="observed fraction",
-             xlim=(0, 1), ylim=(0, 1))
-    axis.legend(fontsize=8)
-    figures["calibration"] = _png(figure)
-    figure, axis = plt.subplots(figsize=(5.5, 4.6))
-    curves = {m: decision_curve(outcome.loc[test], predictions.loc[test, m]) for m in models}
-    first = next(iter(curves.values()))
-    axis.plot(first["threshold"], first["treat_all"], "k--", label="treat all")
-    axis.axhline(0, color="black", lw=0.8, label="treat none")
-    for m, curve in curves.items():
-        axis.plot(curve["threshold"], curve["net_benefit"], color=COLOURS[m], label=MODEL_TITLES[m])
-    top = max(float(c["net_benefit"].max()) for c in curves.values())
-    axis.set(title="Decision curves, test cohort", xlabel="threshold probability", ylabel="net benefit",
-             ylim=(-0.05, max(0.05, top * 1.15)))
-    axis.legend(fontsize=7)
-    figures["decision"] = _png(figure)
-    figures["nomogram"] = _nomogram_png(inputs)
+            panels[title][m] = (roc_curve(outcome.loc[ids], predictions.loc[ids, m]),
+                                f"{labels[m]} {auc.auc:.3f} ({auc.ci_low:.3f}-{auc.ci_high:.3f})")
+    evaluated_title, evaluated = list(cohorts.items())[-1]
+    figures = {"roc": roc_png(panels, colours)}
+    shown = [m for m in (CLINICAL, FUSED) if m in names]
+    figures["calibration"] = calibration_png(
+        {m: calibration_curve(outcome.loc[evaluated], predictions.loc[evaluated, m]) for m in shown}, labels, colours,
+        f"Calibration, {evaluated_title.lower()}")
+    figures["decision"] = decision_png(
+        {m: decision_curve(outcome.loc[evaluated], predictions.loc[evaluated, m]) for m in names}, labels, colours,
+        f"Decision curves, {evaluated_title.lower()}")
+    figures["nomogram"] = _nomogram_png(study, models, predictions)
     return figures
 
 
-def _nomogram_png(inputs: ReportInputs) -> bytes:
-    import matplotlib.pyplot as plt
-
-    which = "fused" if inputs.models.fused is not None else "clinical"
-    nomogram = inputs.models.nomogram(inputs.cohort, inputs.spec, inputs.predictions, which)
-    rows = ["Points", *nomogram.variables, "Total points", "Risk"]
-    figure, axis = plt.subplots(figsize=(9, 0.55 * len(rows) + 0.6))
-    total_axis, risk_axis = nomogram.total_points_axis(), nomogram.risk_axis()
-    scale = 100.0 / float(total_axis["points"].max())
-
-    def draw(y: int, xs, labels) -> None:
-        axis.plot([min(xs), max(xs)], [y, y], color="black", lw=0.8)
-        for x, label in zip(xs, labels, strict=True):
-            axis.plot([x, x], [y, y + 0.12], color="black", lw=0.8)
-            axis.text(x, y + 0.18, label, ha="center", va="bottom", fontsize=6)
-
-    for position, name in enumerate(rows):
-        y = len(rows) - position
-        if name == "Points":
-            ticks = np.arange(0, 101, 10)
-            draw(y, ticks, [f"{t:g}" for t in ticks])
-        elif name == "Total points":
-            draw(y, total_axis["points"] * scale, [f"{t:g}" for t in total_axis["points"]])
-        elif name == "Risk":
-            shown = risk_axis[risk_axis["risk"].isin([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])]
-            draw(y, shown["total_points"] * scale, [f"{r:g}" for r in shown["risk"]])
-        else:
-            table = nomogram.axis(name)
-            labels = [v if isinstance(v, str) else f"{v:g}" for v in table["value"]]
-            if name not in nomogram.levels and len(labels) > 8:
-                labels = [label if i % 2 == 0 else "" for i, label in enumerate(labels)]
-            draw(y, table["points"], labels)
-        axis.text(-4, y, VARIABLE_LABELS.get(name, name.replace("_", " ")), ha="right", va="center", fontsize=7)
-    axis.set_xlim(-40, 105)
-    axis.set_ylim(0.4, len(rows) + 0.8)
-    axis.axis("off")
-    axis.set_title(f"Nomogram: {MODEL_TITLES[which]}")
-    return _png(figure)
+def _nomogram_png(study: Study, models: StudyModels, predictions: pd.DataFrame) -> bytes:
+    """The fused (else clinical) model's nomogram, laid out for an A4 page at 300 dpi."""
+    which = FUSED if models.fused is not None else CLINICAL
+    nomogram = models.nomogram(study, predictions, which)
+    layout = study_nomogram_layout(study, nomogram, width_px=482, font_size=8,
+                                   title=f"Nomogram: {study.model_label(which)}")
+    return nomogram_file(layout, "png", page="a4")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,40 +194,63 @@ def _nomogram_png(inputs: ReportInputs) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def _tables(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
-    outcome = inputs.cohort.set_index(inputs.spec.id_column)[inputs.spec.outcome_column]
-    models = [m for m in MODEL_NAMES if m in inputs.predictions.columns]
-    cutoffs = training_cutoffs(inputs.predictions, outcome, inputs.split.train_ids, models)
-    performance = table2(inputs.predictions, outcome, {"train": inputs.split.train_ids,
-                                                       "test": inputs.split.test_ids}, cutoffs)
-    formatted = performance[["cohort", "model"]].assign(model=performance["model"].map(MODEL_TITLES))
+def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
+            screening: Mapping[str, ScreeningResult]) -> dict[str, pd.DataFrame]:
+    labels = study.model_labels()
+    cutoffs = training_cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
+    performance = table2(predictions, study.outcome, study.cohorts(), cutoffs)
+    formatted = performance[["cohort", "model"]].assign(model=performance["model"].map(labels))
     formatted = formatted.join(interval_text(performance))
-    table1 = table_one(inputs.cohort, inputs.spec, inputs.split)
+    table1 = table_one(study.cohort_table(), study.spec, study.split)
     table1 = table1[[c for c in table1.columns if not c.endswith(("significant", "test"))]]
     for column in [c for c in table1.columns if c.endswith(" p")]:
-        table1[column] = table1[column].map(lambda p: "" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}"))
-    funnel = pd.concat([table.assign(family=family) for family, table in inputs.funnels.items()],
-                       ignore_index=True)[["family", "step", "n_features"]] if inputs.funnels else pd.DataFrame()
+        table1[column] = table1[column].map(format_p)
+    funnel = pd.concat([result.funnel.assign(family=study.family_label(family)) for family, result in
+                        screening.items()], ignore_index=True)[["family", "step", "n_features"]] if screening \
+        else pd.DataFrame()
     coefficients = []
-    for name, model in (("clinical", inputs.models.clinical), ("fused", inputs.models.fused)):
+    for name, model in ((CLINICAL, models.clinical), (FUSED, models.fused)):
         if model is not None:
-            table = model.table[["coef", "OR", "OR_lower", "OR_upper", "p_value"]].round(4).reset_index()
-            coefficients.append(table.assign(model=MODEL_TITLES[name]))
-    return {"Table 1": table1, "Feature selection": funnel,
+            table = model.table[["coef", "OR", "OR_lower", "OR_upper", "p_value"]].reset_index()
+            table = table.assign(term=table["term"].map(lambda term: study.label(term)), p_value=table["p_value"].map(
+                format_p)).round(4)
+            coefficients.append(table.assign(model=labels[name]))
+    selected = pd.DataFrame([{"score": labels[family], "features": len(score.features),
+                              "selected features": ", ".join(score.features)} for family, score in
+                             models.scores.items()])
+    return {"Table 1": table1, "Feature selection": pd.concat([funnel], ignore_index=True),
+            "Selected features": selected,
             "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
-            "Table 2": formatted, "TRIPOD checklist": tripod_items(inputs)}
+            "Table 2": formatted, "TRIPOD checklist": tripod_items(study)}
 
 
-def _html(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.DataFrame],
+def _settings_table(study: Study) -> pd.DataFrame:
+    """The settings the report was made with, as the dashboard shows them (so a reader can redo it)."""
+    s, settings = study.settings.screening, study.settings
+    rows = [("patients", len(study.cohort)), ("events", study.n_events),
+            ("training / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}"),
+            ("variance >", f"{s.variance_threshold:g}"), (f"|{s.correlation_method} r| <=", f"{s.correlation_threshold:g}"),
+            ("univariable test", UNIVARIABLE_TESTS[s.test]), ("keep p <", f"{s.p_threshold:g}"),
+            ("ICC >", "off" if s.icc_threshold is None else f"{s.icc_threshold:g}"),
+            ("LASSO", f"{s.n_folds}-fold CV, lambda.{s.rule}, fold seed {s.seed}"),
+            ("score coefficients", settings.score_method), ("harmonisation", settings.harmonise_by or "none"),
+            ("clinical predictors", "univariable p < " + f"{settings.clinical_p:g}" if settings.clinical_continuous is None
+             and settings.clinical_categorical is None else "chosen by hand")]
+    return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+
+
+def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame],
           figures: dict[str, bytes]) -> str:
     def image(key: str, alt: str) -> str:
         return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(figures[key]).decode()}">'
 
-    body = [f"<h1>{html.escape(inputs.name)}</h1>",
-            "<p class='note'>Synthetic sample data, not patient data.</p>" if inputs.is_sample else "",
+    body = [f"<h1>{html.escape(study.name)}</h1>",
+            "<p class='note'>Synthetic sample data, not patient data.</p>" if study.is_sample else "",
+            "<h2>Settings</h2>", tables["Settings"].to_html(index=False, border=0),
             "<h2>Methods</h2>", *(f"<p>{html.escape(p)}</p>" for p in paragraphs)]
-    for section in ("Table 1", "Feature selection", "Models", "Table 2"):
-        body += [f"<h2>{section}</h2>", tables[section].to_html(index=False, na_rep="", border=0)]
+    for section in ("Table 1", "Feature selection", "Selected features", "Models", "Table 2"):
+        if not tables[section].empty:
+            body += [f"<h2>{section}</h2>", tables[section].to_html(index=False, na_rep="", border=0)]
     body += ["<h2>ROC curves</h2>", image("roc", "ROC curves"), "<h2>Calibration</h2>",
              image("calibration", "Calibration"), "<h2>Decision curves</h2>", image("decision", "Decision curves"),
              "<h2>Nomogram</h2>", image("nomogram", "Nomogram"), "<h2>TRIPOD checklist</h2>",
@@ -286,7 +259,7 @@ def _html(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.Data
              "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
              "td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}img{max-width:100%}"
              ".note{color:#a33}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(inputs.name)}</title>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(study.name)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
 
 
@@ -301,7 +274,7 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", errors="replace").decode("latin-1")
 
 
-def _pdf(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.DataFrame],
+def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame],
          figures: dict[str, bytes], compress: bool) -> bytes:
     from fpdf import FPDF
 
@@ -310,9 +283,9 @@ def _pdf(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.DataF
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("helvetica", "B", 16)
-    pdf.multi_cell(0, 8, _latin1(inputs.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, _latin1(study.name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("helvetica", size=9)
-    if inputs.is_sample:
+    if study.is_sample:
         pdf.multi_cell(0, 5, "Synthetic sample data, not patient data.", new_x="LMARGIN", new_y="NEXT")
 
     def heading(text: str) -> None:
@@ -332,14 +305,17 @@ def _pdf(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.DataF
             for row in frame.itertuples(index=False):
                 grid.row([_latin1(str(v)) for v in row])
 
+    heading("Settings")
+    table(tables["Settings"])
     heading("Methods")
     for paragraph in paragraphs:
         pdf.set_x(pdf.l_margin)
         pdf.multi_cell(0, 4.5, _latin1(paragraph), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
-    for section in ("Table 1", "Feature selection", "Models", "Table 2"):
-        heading(section)
-        table(tables[section])
+    for section in ("Table 1", "Feature selection", "Selected features", "Models", "Table 2"):
+        if not tables[section].empty:
+            heading(section)
+            table(tables[section])
     for section, key in (("ROC curves", "roc"), ("Calibration", "calibration"), ("Decision curves", "decision"),
                          ("Nomogram", "nomogram")):
         heading(section)
@@ -349,10 +325,25 @@ def _pdf(inputs: ReportInputs, paragraphs: list[str], tables: dict[str, pd.DataF
     return bytes(pdf.output())
 
 
-def build_report(inputs: ReportInputs, *, compress: bool = True) -> Report:
-    """The report as HTML (figures embedded) and PDF; ``compress=False`` keeps PDF text searchable in tests."""
-    paragraphs = methods_text(inputs)
-    tables = _tables(inputs)
-    figures = _figures(inputs)
-    return Report(html=_html(inputs, paragraphs, tables, figures),
-                  pdf=_pdf(inputs, paragraphs, tables, figures, compress), figures=figures)
+def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *,
+                 screening: Mapping[str, ScreeningResult] | None = None, compress: bool = True) -> Report:
+    """The study's report as HTML (figures embedded) and PDF, made from the study as it is.
+
+    Parameters
+    ----------
+    study : Study
+        Its name, patients and current settings head the report.
+    models, predictions
+        The study's fitted models and their predictions (:func:`core.workflows.fit.predict_study`).
+    screening : mapping, optional
+        Family -> screening result for the funnel (the models' own screening by default).
+    compress : bool
+        ``False`` keeps the PDF's text searchable (tests).
+    """
+    screening = dict(screening if screening is not None else models.screening)
+    paragraphs = methods_text(study, models)
+    tables = _tables(study, models, predictions, screening)
+    tables["Settings"] = _settings_table(study)
+    figures = _figures(study, models, predictions)
+    return Report(html=_html(study, paragraphs, tables, figures),
+                  pdf=_pdf(study, paragraphs, tables, figures, compress), figures=figures)

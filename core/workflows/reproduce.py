@@ -1,4 +1,4 @@
-"""Reproduce the reference study on the sample study: ``python -m core.workflows.reproduce --out DIR``.
+"""Reproduce the reference study on the sample study: ``python -m core.cli.reproduce --out DIR``.
 
 Runs the whole pipeline (the study's screening, scores, the study's clinical model of tumour
 thickness, CEA and CA19-9, the fused model) on the bundled sample study with its default 7:3 split,
@@ -13,19 +13,17 @@ the Markdown versions put the study's published values beside ours.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
-from pathlib import Path
-
 import pandas as pd
 
-from core.stats.cohort import split_cohort
 from core.stats.evaluation import METRICS, interval_text
-from core.workflows.fit import (MODEL_NAMES, SCORE_NAMES, ModelSettings, fit_study_models, lm_type_outcome, table2,
-                           table3, training_cutoffs)
-from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
+from core.stats.summaries import table2, training_cutoffs
+from core.workflows.fit import fit_study, predict_study
+from core.workflows.sample import sample_study
+from core.workflows.study import ModelSettings
+from core.workflows.subgroups import compare_subgroup
 
-__all__ = ["STUDY_SETTINGS", "STUDY_TABLE2", "STUDY_TABLE3", "reproduce", "main"]
+__all__ = ["STUDY_SETTINGS", "STUDY_TABLE2", "STUDY_TABLE3", "STUDY_AUC", "reproduce", "markdown_table2",
+           "markdown_table3"]
 
 # The study's clinical model: the independent predictors of its multivariable analysis.
 STUDY_SETTINGS = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"),
@@ -51,17 +49,12 @@ STUDY_AUC = {key: float(value.split(" ")[0]) for key, value in STUDY_TABLE2.item
 
 def reproduce(settings: ModelSettings = STUDY_SETTINGS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(table2, table3) of the sample study under ``settings`` (the study's by default)."""
-    cohort = load_sample_cohort()
-    split = split_cohort(cohort, SAMPLE_SPEC)
-    features = {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
-    models = fit_study_models(cohort, SAMPLE_SPEC, split.train_ids, features, settings)
-    predictions = models.predict(cohort, features, SAMPLE_SPEC)
-    outcome = cohort.set_index(SAMPLE_SPEC.id_column)[SAMPLE_SPEC.outcome_column]
-    available = [m for m in MODEL_NAMES if m in predictions.columns]
-    cutoffs = training_cutoffs(predictions, outcome, split.train_ids, available)
-    performance = table2(predictions, outcome, {"train": split.train_ids, "test": split.test_ids}, cutoffs)
-    types = lm_type_outcome(cohort, SAMPLE_SPEC)
-    by_type = table3(predictions, types, split.train_ids, [s for s in SCORE_NAMES if s in predictions.columns])
+    study = sample_study(settings=settings)
+    models = fit_study(study)
+    predictions = predict_study(study, models)
+    cutoffs = training_cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
+    performance = table2(predictions, study.outcome, study.cohorts(), cutoffs)
+    by_type = compare_subgroup(study, predictions, list(models.scores), study.subgroup).table
     return performance, by_type
 
 
@@ -91,23 +84,3 @@ def markdown_table3(by_type: pd.DataFrame) -> str:
         if row["model"] in STUDY_TABLE3:
             lines.append(f"| | study | {STUDY_TABLE3[row['model']]} |")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.workflows.reproduce", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    performance, by_type = reproduce()
-    performance.to_csv(out / "table2.csv", index=False)
-    by_type.to_csv(out / "table3.csv", index=False)
-    (out / "table2.md").write_text(markdown_table2(performance))
-    (out / "table3.md").write_text(markdown_table3(by_type))
-    print(markdown_table2(performance))
-    print(markdown_table3(by_type))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

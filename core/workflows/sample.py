@@ -1,17 +1,35 @@
-"""The bundled synthetic sample study: where it lives and how its columns are to be read."""
+"""The bundled synthetic sample study: where it lives, how its columns read, and the study itself.
+
+The sample is one :class:`core.workflows.study.Study` among others: the reference study's shape
+(a radiomics family, a deep family, their combination DL-radiomics, the fused model on the
+DL-radiomics score, synchronous vs metachronous LM as the subgroup comparison) is its settings here,
+not the code's.
+"""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from core.io.tables import read_table
-from core.stats.cohort import CohortSpec, validate_cohort
 from core.io.paths import SAMPLE_DIR
+from core.io.tables import read_table
+from core.stats.cohort import CohortSpec, SplitConfig, validate_cohort
+from core.workflows.study import (Autoencoder, CombinedFamily, FeatureFamily, ModelSettings, Study, SubgroupSettings,
+                                  make_study)
 
 __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RADIOMICS_READER2",
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
            "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_EXTERNAL_DIR", "SAMPLE_SPEC",
-           "VARIABLE_LABELS", "load_sample_cohort"]
+           "VARIABLE_LABELS", "SAMPLE_NAME", "SAMPLE_SUBGROUP", "SAMPLE_TRUTH", "SAMPLE_VALIDATION_DIR",
+           "SAMPLE_REGENERATE", "load_sample_cohort", "sample_external_tables", "load_sample_truth", "sample_families",
+           "sample_study"]
+
+SAMPLE_NAME = "Sample study (synthetic)"
+SAMPLE_TRUTH = SAMPLE_DIR / "generator_truth.csv"
+SAMPLE_VALIDATION_DIR = SAMPLE_DIR / "validation"
+# The command that renders all 1001 sample CTs (only a subset is bundled).
+SAMPLE_REGENERATE = "python -m core.cli.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2"
 
 SAMPLE_CLINICAL = SAMPLE_DIR / "clinical.csv"
 SAMPLE_MANIFEST = SAMPLE_DIR / "manifest.csv"
@@ -40,8 +58,7 @@ VARIABLE_LABELS = {
     "age": "Age (years)", "sex": "Sex", "location": "Tumour location",
     "tumour_thickness_mm": "Tumour thickness (mm)", "ct_stage": "Clinical T stage", "cn_stage": "Clinical N stage",
     "differentiation": "Differentiation", "lauren": "Lauren type", "her2": "HER2 status",
-    "cea_ng_ml": "CEA (ng/mL)", "ca19_9_u_ml": "CA19-9 (U/mL)", "dl_radiomics_score": "DL-radiomics score",
-    "radiomics_score": "Radiomics score", "dl_score": "DL score",
+    "cea_ng_ml": "CEA (ng/mL)", "ca19_9_u_ml": "CA19-9 (U/mL)", "scanner": "Scanner",
 }
 
 
@@ -50,3 +67,60 @@ def load_sample_cohort() -> pd.DataFrame:
     frame = read_table(SAMPLE_CLINICAL)
     return validate_cohort(frame, SAMPLE_SPEC.id_column, SAMPLE_SPEC.outcome_column,
                            continuous=SAMPLE_SPEC.continuous, categorical=SAMPLE_SPEC.categorical)
+
+
+# The reference study's Table 3: synchronous vs metachronous LM among the patients with LM.
+SAMPLE_SUBGROUP = SubgroupSettings(column="lm_type", population="events", positive="synchronous",
+                                   negative="metachronous")
+
+
+def sample_families() -> tuple[tuple[FeatureFamily, ...], tuple[CombinedFamily, ...]]:
+    """The sample's feature families as bundled: radiomics (with the second reader's table and the
+    extraction settings), deep ("dl", with the autoencoder's weights), and DL-radiomics = both.
+
+    Families whose files are not there are left out.
+    """
+    families = []
+    if SAMPLE_RADIOMICS.is_file():
+        settings = json.loads(SAMPLE_RADIOMICS_SETTINGS.read_text()) if SAMPLE_RADIOMICS_SETTINGS.is_file() else None
+        reader2 = pd.read_parquet(SAMPLE_RADIOMICS_READER2) if SAMPLE_RADIOMICS_READER2.is_file() else None
+        families.append(FeatureFamily(name="radiomics", label="Radiomics", table=pd.read_parquet(SAMPLE_RADIOMICS),
+                                      kind="radiomics", extraction=settings, reader2=reader2,
+                                      source="precomputed for the sample study (python -m core.cli.extract, "
+                                             "study params)"))
+    if SAMPLE_DEEP.is_file():
+        autoencoder = None
+        if SAMPLE_AE_WEIGHTS.is_file():
+            history = pd.read_csv(SAMPLE_AE_LOG) if SAMPLE_AE_LOG.is_file() else None
+            autoencoder = Autoencoder(weights=str(SAMPLE_AE_WEIGHTS), history=history)
+        families.append(FeatureFamily(name="dl", label="DL", table=pd.read_parquet(SAMPLE_DEEP), kind="deep",
+                                      autoencoder=autoencoder,
+                                      source="precomputed for the sample study (autoencoder trained on its "
+                                             "training cohort)"))
+    names = [f.name for f in families]
+    combined = (CombinedFamily(name="dl_radiomics", label="DL-radiomics", members=("radiomics", "dl")),) \
+        if names == ["radiomics", "dl"] else ()
+    return tuple(families), combined
+
+
+def sample_study(split: SplitConfig | None = None, settings: ModelSettings | None = None) -> Study:
+    """The bundled sample study: 1001 synthetic patients, the study's 7:3 split (seed 2025), its families."""
+    families, combined = sample_families()
+    return make_study(SAMPLE_NAME, read_table(SAMPLE_CLINICAL), SAMPLE_SPEC, split, families=families,
+                      combined=combined, settings=settings or ModelSettings(), labels=VARIABLE_LABELS,
+                      subgroup=SAMPLE_SUBGROUP, is_sample=True)
+
+
+def load_sample_truth() -> pd.DataFrame:
+    """The sample cohort's hidden phenotype per patient (generator_truth.csv): teaching only, never a predictor."""
+    return pd.read_csv(SAMPLE_TRUTH, dtype={"patient_id": str})
+
+
+def sample_external_tables(folder=SAMPLE_EXTERNAL_DIR) -> dict[str, pd.DataFrame]:
+    """An external cohort's feature tables in the sample's layout (features_radiomics.parquet and
+    features_deep.parquet), by the sample study's family names ("radiomics", "dl"); absent files left out."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    files = {"radiomics": folder / "features_radiomics.parquet", "dl": folder / "features_deep.parquet"}
+    return {name: pd.read_parquet(path) for name, path in files.items() if path.is_file()}

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.stats.cohort import CohortSpec, SplitConfig, split_cohort
 from core.errors import RadNomoError
-from core.workflows.fit import MODEL_NAMES, ModelSettings, auc_table, fit_study_models, screen_family
 from core.imaging.synthetic import PhenotypeEffects, generate_clinical
+from core.stats.cohort import CohortSplit, SplitConfig
+from core.stats.summaries import auc_table
+from core.workflows.fit import fit_study, harmonised_tables, predict_study, screen_family
+from core.workflows.study import FeatureFamily, ModelSettings, Study, make_study
 
 __all__ = ["Explanation", "EXPLANATIONS", "WALKTHROUGH", "WalkStep", "TRAITS", "trait_effects", "oracle_scores",
-           "oracle_auc", "FeatureEmulator", "WhatIfResult", "what_if", "leakage_demo"]
+           "oracle_auc", "FeatureEmulator", "sample_emulators", "WhatIfResult", "what_if", "leakage_demo"]
 
 TRAITS = ("enhancement", "heterogeneity", "texture_scale", "necrosis", "margin", "extent", "infiltration")
 # Synchronous share among LM patients in the study (192 of 312); the generator follows it.
@@ -79,7 +81,7 @@ EXPLANATIONS: dict[str, Explanation] = {
     "models": Explanation(
         "Scores and models",
         "A score is the weighted sum of the selected features: the log-odds of the event from a logistic "
-        "regression. The clinical model uses clinical variables; the fused model adds the DL-radiomics score. "
+        "regression. The clinical model uses clinical variables; the fused model adds one chosen score to them. "
         "An odds ratio above 1 raises the risk. With fewer than about 10 events per coefficient a model overfits.",
         "Peduzzi P, et al. A simulation study of the number of events per variable in logistic regression "
         "analysis. J Clin Epidemiol 1996;49:1373-9."),
@@ -106,11 +108,12 @@ EXPLANATIONS: dict[str, Explanation] = {
         "how much that predictor alone changes the risk.",
         "Iasonos A, et al. How to build and interpret a nomogram for cancer prognosis. J Clin Oncol "
         "2008;26:1364-70."),
-    "lm_type": Explanation(
-        "Synchronous vs metachronous",
-        "Among patients with liver metastasis, the question is whether the score also separates metastases "
-        "present at diagnosis (synchronous) from later ones (metachronous). The scores were not trained for it, "
-        "so a modest AUC here is expected.",
+    "subgroups": Explanation(
+        "Subgroups: synchronous vs metachronous and others",
+        "A subgroup comparison asks whether a score also separates two kinds of patient it was not trained on, "
+        "e.g. among patients with liver metastasis, metastases present at diagnosis (synchronous) from later ones "
+        "(metachronous). The scores were not trained for it, so a modest AUC is expected; with fewer than 10 "
+        "patients in a group the AUC says little.",
         "Guo et al. Front Oncol 2025;15:1613972."),
     "new_patient": Explanation(
         "Scoring a new patient",
@@ -279,14 +282,21 @@ def scaled_effects(scale: float) -> PhenotypeEffects:
     return dataclasses.replace(base, **{f.name: getattr(base, f.name) * scale for f in dataclasses.fields(base)})
 
 
-def what_if(emulators: dict[str, FeatureEmulator], spec: CohortSpec, *, n: int = 300, effect_scale: float = 1.0,
+def sample_emulators(truth: pd.DataFrame, sample: Study) -> dict[str, FeatureEmulator]:
+    """:class:`FeatureEmulator` per feature family of the (rendered) sample study."""
+    return {family.name: FeatureEmulator.fit(truth, family.table) for family in sample.families}
+
+
+def what_if(emulators: dict[str, FeatureEmulator], sample: Study, *, n: int = 300, effect_scale: float = 1.0,
             noise_scale: float = 1.0, seed: int = 1, settings: ModelSettings | None = None) -> WhatIfResult:
     """Draw a new synthetic cohort and run the whole pipeline on it (7:3 split, everything fitted on training).
 
     Parameters
     ----------
     emulators : dict
-        "radiomics" / "deep" -> :class:`FeatureEmulator` fitted on the rendered sample cohort.
+        Family -> :class:`FeatureEmulator` fitted on the rendered sample cohort (:func:`sample_emulators`).
+    sample : Study
+        The sample study: the new cohort gets its roles, families (emulated) and combined families.
     n : int
         Patients (40 to 5000).
     effect_scale : float
@@ -294,6 +304,8 @@ def what_if(emulators: dict[str, FeatureEmulator], spec: CohortSpec, *, n: int =
     noise_scale : float
         Multiplies the features' residual noise (1 = as rendered).
     seed : int
+    settings : ModelSettings, optional
+        The sample's settings by default.
 
     Raises
     ------
@@ -308,58 +320,55 @@ def what_if(emulators: dict[str, FeatureEmulator], spec: CohortSpec, *, n: int =
         raise RadNomoError("the noise scale must be 0 or more.")
     start = time.perf_counter()
     tables = generate_clinical(n=n, seed=seed, effects=scaled_effects(effect_scale))
-    from core.stats.cohort import validate_cohort
-
-    cohort = validate_cohort(tables.clinical, spec.id_column, spec.outcome_column, continuous=spec.continuous,
-                             categorical=spec.categorical)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    features = {kind: emulator.simulate(tables.truth, rng, noise_scale) for kind, emulator in emulators.items()}
-    split = split_cohort(cohort, spec, SplitConfig(seed=seed))
-    models = fit_study_models(cohort, spec, split.train_ids, features, settings or ModelSettings())
-    predictions = models.predict(cohort, features, spec)
-    outcome = cohort.set_index(spec.id_column)[spec.outcome_column]
-    aucs = auc_table(predictions, outcome, {"train": split.train_ids, "test": split.test_ids})
+    families = tuple(FeatureFamily(name=name, label=sample.family_label(name),
+                                   table=emulator.simulate(tables.truth, rng, noise_scale), kind="imported",
+                                   source="emulated from the hidden phenotype") for name, emulator in emulators.items())
+    study = make_study(f"what-if cohort (seed {seed})", tables.clinical, sample.spec, SplitConfig(seed=seed),
+                       families=families, combined=sample.combined, settings=settings or sample.settings,
+                       labels=sample.labels)
+    models = fit_study(study)
+    predictions = predict_study(study, models)
+    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
     truth = tables.truth.assign(patient_id=tables.truth["patient_id"].astype(str))
     effects = scaled_effects(effect_scale)
     if effect_scale > 0:
-        oracle_train = oracle_auc(truth, outcome, split.train_ids, effects)
-        oracle_test = oracle_auc(truth, outcome, split.test_ids, effects)
+        oracle_train = oracle_auc(truth, study.outcome, study.train_ids, effects)
+        oracle_test = oracle_auc(truth, study.outcome, study.test_ids, effects)
     else:
         oracle_train = oracle_test = 0.5  # no imaging signal: nothing can beat chance
-    return WhatIfResult(n=n, events=int(outcome.sum()), effect_scale=effect_scale, noise_scale=noise_scale,
+    return WhatIfResult(n=n, events=study.n_events, effect_scale=effect_scale, noise_scale=noise_scale,
                         aucs=aucs, oracle_train=oracle_train, oracle_test=oracle_test,
                         selected={k: len(v.features) for k, v in models.scores.items()},
                         seconds=time.perf_counter() - start)
 
 
-def leakage_demo(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str], test_ids: Sequence[str],
-                 features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
-                 honest=None) -> pd.DataFrame:
+def leakage_demo(study: Study, *, honest=None) -> pd.DataFrame:
     """Test AUC of every model with screening done properly (training only) and with the classic leak
     (screening and LASSO on all patients, then the models fitted on training).
 
-    ``honest``: the study's models already fitted on ``train_ids`` with ``settings`` (the dashboard
-    has them cached), so only the leaky pipeline is fitted here.
+    ``honest``: the study's models already fitted (the dashboard has them cached), so only the leaky
+    pipeline is fitted here.
 
     Returns one row per model: ``honest``, ``leaky`` (test AUCs) and ``inflation`` (leaky - honest).
-    """
-    from core.workflows.fit import family_table
 
-    settings = settings or ModelSettings()
-    data = cohort.set_index(spec.id_column)
-    everyone = list(train_ids) + list(test_ids)
-    if honest is None:
-        honest = fit_study_models(cohort, spec, train_ids, features, settings)
-    leaky_screening = {}
-    for family in honest.screening:
-        X = family_table(features, family).loc[everyone]
-        leaky_screening[family] = screen_family(family, X, data.loc[everyone, spec.outcome_column], settings.screening)
-    leaky = fit_study_models(cohort, spec, train_ids, features, settings, screening=leaky_screening)
-    outcome = data[spec.outcome_column]
+    Raises
+    ------
+    RadNomoError
+        For a study without a test cohort (there is nothing to leak into).
+    """
+    if not study.has_test:
+        raise RadNomoError("the leakage demonstration needs a test cohort; this study trains on every patient.")
+    honest = honest if honest is not None else fit_study(study)
+    everyone = study.replace(split=CohortSplit(train_ids=tuple(study.train_ids + study.test_ids), test_ids=(),
+                                               config=study.split.config))
+    tables, harmonisers = harmonised_tables(study)
+    leaky_screening = {family: screen_family(everyone, family, tables) for family in honest.screening}
+    leaky = fit_study(study, screening=leaky_screening, tables=tables, harmonisers=harmonisers)
     rows = {}
     for name, models in (("honest", honest), ("leaky", leaky)):
-        predictions = models.predict(cohort, features, spec)
-        rows[name] = auc_table(predictions, outcome, {"test": test_ids}).loc["test"]
-    table = pd.DataFrame(rows).loc[[m for m in MODEL_NAMES if m in rows["honest"].index]]
+        predictions = predict_study(study, models)
+        rows[name] = auc_table(predictions, study.outcome, {"test": study.test_ids}, models.model_names).loc["test"]
+    table = pd.DataFrame(rows).loc[[m for m in honest.model_names if m in rows["leaky"].index]]
     table["inflation"] = table["leaky"] - table["honest"]
     return table

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.stats.cohort import CohortSpec
 from core.errors import RadNomoError
-from core.workflows.fit import MODEL_NAMES, ModelSettings, fit_study_models
+from core.stats.cohort import CohortSplit
+from core.workflows.fit import fit_study, predict_study
+from core.workflows.study import FeatureFamily, Study
 
-__all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv", "load_saved_validation",
-           "main"]
+__all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv", "validation_table",
+           "load_saved_validation", "save_validation"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class OptimismResult:
         Index: model; columns ``apparent``, ``optimism``, ``corrected``, ``n_boot`` (resamples in
         which the model could be fitted).
     runs : pandas.DataFrame
-        Per resample and model: ``boot_auc`` (on the resample) and ``original_auc`` (the
-        resample's model on the original training cohort).
+        Per resample and model: ``boot_auc`` (on the resample), ``original_auc`` (the
+        resample's model on the original training cohort) and their difference ``optimism``.
     """
 
     table: pd.DataFrame
@@ -46,26 +47,40 @@ def _auc(y: pd.Series, p: pd.Series) -> float:
     return float(roc_auc_score(y[keep], p[keep]))
 
 
-def _resampled(cohort: pd.DataFrame, spec: CohortSpec, features: dict[str, pd.DataFrame], ids: Sequence[str],
-               tag: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
-    """Rows ``ids`` (with repeats) under new unique IDs ``<id>#<tag><k>``, for cohort and feature tables."""
-    new_ids = [f"{i}#{tag}{k}" for k, i in enumerate(ids)]
-    data = cohort.set_index(spec.id_column).loc[list(ids)]
-    data.index = new_ids
-    data = data.rename_axis(spec.id_column).reset_index()
-    tables = {}
-    for name, table in features.items():
-        sub = table.loc[list(ids)]
-        sub.index = pd.Index(new_ids, name=table.index.name)
-        tables[name] = sub
-    return data, tables, new_ids
+def _resampled(study: Study, ids: Sequence[str], tag: str) -> Study:
+    """The training rows ``ids`` (with repeats) as a study of their own: new unique IDs ``<id>#<tag><k>``,
+    every patient in its training cohort, the same families and settings."""
+    new_ids = pd.Index([f"{i}#{tag}{k}" for k, i in enumerate(ids)], name=study.cohort.index.name)
+    cohort = study.cohort.loc[list(ids)].set_axis(new_ids, axis=0)
+    families = []
+    for family in study.families:
+        table = family.table.loc[list(ids)].set_axis(pd.Index(new_ids, name=family.table.index.name), axis=0)
+        reader2 = None
+        if family.reader2 is not None:
+            # Second readings only exist for some patients: keep those among the resample.
+            read = [(i, n) for i, n in zip(ids, new_ids) if i in family.reader2.index]
+            reader2 = family.reader2.loc[[i for i, _ in read]].set_axis(pd.Index([n for _, n in read],
+                                                                                 name=family.reader2.index.name),
+                                                                        axis=0)
+        families.append(FeatureFamily(name=family.name, label=family.label, table=table, kind=family.kind,
+                                      reader2=reader2))
+    split = CohortSplit(train_ids=tuple(new_ids), test_ids=(), config=study.split.config)
+    return study.replace(name=f"{study.name} [{tag}]", cohort=cohort, split=split, families=tuple(families))
 
 
-def optimism_corrected_auc(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
-                           features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
-                           n_boot: int = 200, seed: int = 0,
+def _training_only(study: Study, ids: Sequence[str]) -> Study:
+    """The study restricted to training patients ``ids`` (all of them in its training cohort)."""
+    return study.replace(split=CohortSplit(train_ids=tuple(ids), test_ids=(), config=study.split.config))
+
+
+def _with_optimism(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each resample's optimism: its models' AUC on the resample minus on the original training cohort."""
+    return runs.assign(optimism=runs["boot_auc"] - runs["original_auc"])
+
+
+def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
                            on_progress: Callable[[int, int], None] | None = None) -> OptimismResult:
-    """Harrell's bootstrap optimism-corrected AUC of every model on the training cohort.
+    """Harrell's bootstrap optimism-corrected AUC of every model on the study's training cohort.
 
     For each of ``n_boot`` bootstrap resamples of the training patients (stratified by outcome) the
     whole pipeline is refitted; optimism = mean over resamples of (AUC on the resample - AUC of
@@ -79,67 +94,68 @@ def optimism_corrected_auc(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Se
     """
     if n_boot < 1:
         raise RadNomoError("n_boot must be at least 1.")
-    settings = settings or ModelSettings()
-    train_ids = list(train_ids)
-    data = cohort.set_index(spec.id_column, drop=False)
-    y = data.loc[train_ids, spec.outcome_column]
-    apparent_models = fit_study_models(cohort, spec, train_ids, features, settings)
-    apparent_pred = apparent_models.predict(data.loc[train_ids].reset_index(drop=True), features, spec)
-    models = [m for m in MODEL_NAMES if m in apparent_pred.columns]
+    train_ids = study.train_ids
+    y = study.train[study.spec.outcome_column]
+    apparent_models = fit_study(study)
+    original = study.cohort.loc[train_ids]
+    tables = study.feature_tables()
+    apparent_pred = apparent_models.predict(original, tables)
+    models = apparent_models.model_names
     apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
     rng = np.random.default_rng(seed)
     events, non_events = y.index[y == 1].to_numpy(), y.index[y == 0].to_numpy()
     runs = []
     for b in range(n_boot):
         ids = np.concatenate([rng.choice(events, len(events)), rng.choice(non_events, len(non_events))])
-        boot_cohort, boot_features, boot_ids = _resampled(cohort, spec, features, ids, f"b{b}_")
+        boot = _resampled(study, ids, f"b{b}_")
         try:
-            boot_models = fit_study_models(boot_cohort, spec, boot_ids, boot_features, settings)
+            boot_models = fit_study(boot)
         except RadNomoError:
             continue  # e.g. a resample where no clinical variable is significant: skip it, count fewer
-        boot_pred = boot_models.predict(boot_cohort, boot_features, spec)
-        original_pred = boot_models.predict(data.loc[train_ids].reset_index(drop=True), features, spec)
-        boot_y = boot_cohort.set_index(spec.id_column)[spec.outcome_column]
+        boot_pred = predict_study(boot, boot_models)
+        original_pred = boot_models.predict(original, tables)
+        boot_y = boot.outcome
         for m in models:
             if m in boot_pred.columns:
                 runs.append({"resample": b, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
                              "original_auc": _auc(y, original_pred.loc[train_ids, m])})
         if on_progress:
             on_progress(b + 1, n_boot)
-    runs_frame = pd.DataFrame(runs, columns=["resample", "model", "boot_auc", "original_auc"])
-    optimism = (runs_frame["boot_auc"] - runs_frame["original_auc"]).groupby(runs_frame["model"]).mean()
+    runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", "model", "boot_auc", "original_auc"]))
+    optimism = runs_frame["optimism"].groupby(runs_frame["model"]).mean()
     counts = runs_frame.groupby("model").size()
     table = pd.DataFrame({"apparent": pd.Series(apparent), "optimism": optimism, "n_boot": counts}).loc[models]
     table["corrected"] = table["apparent"] - table["optimism"]
     return OptimismResult(table=table[["apparent", "optimism", "corrected", "n_boot"]], runs=runs_frame)
 
 
-def repeated_cv_auc(cohort: pd.DataFrame, spec: CohortSpec, train_ids: Sequence[str],
-                    features: dict[str, pd.DataFrame], settings: ModelSettings | None = None, *,
-                    n_folds: int = 5, n_repeats: int = 2, seed: int = 0) -> pd.DataFrame:
-    """Repeated stratified K-fold CV of the whole pipeline on the training cohort.
+def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed: int = 0,
+                    on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Repeated stratified K-fold CV of the whole pipeline on the study's training cohort.
 
     Returns one row per repeat, fold and model: ``repeat``, ``fold``, ``model``, ``auc`` (on the
     held-out fold, with everything refitted on the other folds).
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
-    settings = settings or ModelSettings()
-    train_ids = np.array(list(train_ids))
-    data = cohort.set_index(spec.id_column, drop=False)
-    y = data.loc[train_ids, spec.outcome_column].to_numpy()
+    train_ids = np.array(study.train_ids)
+    y = study.train[study.spec.outcome_column].to_numpy()
     splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
+    tables = study.feature_tables()
     rows = []
+    total = n_folds * n_repeats
     for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, y)):
         try:
-            fitted = fit_study_models(cohort, spec, train_ids[fit_rows], features, settings)
+            fitted = fit_study(_training_only(study, train_ids[fit_rows]))
         except RadNomoError:
             continue
         held = list(train_ids[held_rows])
-        predictions = fitted.predict(data.loc[held].reset_index(drop=True), features, spec)
-        for m in [m for m in MODEL_NAMES if m in predictions.columns]:
+        predictions = fitted.predict(study.cohort.loc[held], tables)
+        for m in fitted.model_names:
             rows.append({"repeat": index // n_folds + 1, "fold": index % n_folds + 1, "model": m,
-                         "auc": _auc(data.loc[held, spec.outcome_column], predictions.loc[held, m])})
+                         "auc": _auc(study.outcome.loc[held], predictions.loc[held, m])})
+        if on_progress:
+            on_progress(index + 1, total)
     return pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
 
 
@@ -150,66 +166,49 @@ def summarise_cv(runs: pd.DataFrame) -> pd.DataFrame:
                          "max": grouped.max(), "folds": grouped.size()})
 
 
-def load_saved_validation(folder: Path, settings: ModelSettings, train_ids: Sequence[str]) -> dict | None:
-    """A validation run saved by :func:`main` in ``folder``, if it was made with these settings and
-    training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "meta": ...}."""
+def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.DataFrame | None = None,
+                     cv: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apparent (training), test, optimism-corrected and cross-validated AUC per model, side by side.
+
+    ``aucs``: :func:`core.stats.summaries.auc_table` (rows "train" and, when there is one, "test").
+    """
+    table = pd.DataFrame({"apparent (training)": aucs.loc["train"]})
+    if "test" in aucs.index:
+        table["test"] = aucs.loc["test"]
+    if optimism is not None:
+        table["optimism"] = optimism["optimism"]
+        table["optimism-corrected"] = optimism["corrected"]
+        table["resamples"] = optimism["n_boot"]
+    if cv is not None and len(cv):
+        summary = summarise_cv(cv)
+        table["repeated CV (mean)"] = summary["mean"]
+        table["repeated CV (SD)"] = summary["sd"]
+    return table.loc[[m for m in models if m in table.index]]
+
+
+def load_saved_validation(folder: Path, study: Study) -> dict | None:
+    """A validation run saved by :func:`save_validation` in ``folder``, if it was made with this study's
+    settings and training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "meta": ...}."""
     import json
 
     meta_path = folder / "validation.json"
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    if meta.get("settings") != settings.to_dict() or meta.get("train_ids") != list(train_ids):
+    if meta.get("settings") != study.settings.to_dict() or meta.get("train_ids") != study.train_ids:
         return None
     return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
-            "runs": pd.read_csv(folder / "optimism_runs.csv"), "cv": pd.read_csv(folder / "repeated_cv.csv"),
+            "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")), "cv": pd.read_csv(folder / "repeated_cv.csv"),
             "meta": meta}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: optimism correction and repeated CV of the sample study (the dashboard's defaults)."""
-    import argparse
+def save_validation(folder: Path, study: Study, result: OptimismResult, cv: pd.DataFrame, meta: dict) -> None:
+    """Write a validation run (optimism table, every resample, the repeated CV and what made them) to ``folder``."""
     import json
-    import time
 
-    from core.stats.cohort import split_cohort
-    from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, SAMPLE_SPEC, load_sample_cohort
-
-    parser = argparse.ArgumentParser(prog="python -m core.workflows.validation",
-                                     description="Harrell's bootstrap optimism-corrected AUC and repeated CV of the "
-                                                 "whole pipeline on the sample study (default settings).")
-    parser.add_argument("--out", required=True, help="output folder (e.g. sample_data/validation)")
-    parser.add_argument("--n-boot", type=int, default=200)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cohort = load_sample_cohort()
-    split = split_cohort(cohort, SAMPLE_SPEC)
-    features = {"radiomics": pd.read_parquet(SAMPLE_RADIOMICS), "deep": pd.read_parquet(SAMPLE_DEEP)}
-    settings = ModelSettings()
-    start = time.perf_counter()
-    result = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=args.n_boot,
-                                    seed=args.seed,
-                                    on_progress=lambda b, n: print(f"resample {b}/{n}", flush=True))
-    boot_seconds = time.perf_counter() - start
-    cv = repeated_cv_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_folds=args.folds,
-                         n_repeats=args.repeats, seed=args.seed)
-    result.table.to_csv(out / "optimism.csv", index_label="model")
-    result.runs.to_csv(out / "optimism_runs.csv", index=False)
-    cv.to_csv(out / "repeated_cv.csv", index=False)
-    meta = {"settings": settings.to_dict(), "train_ids": list(split.train_ids), "n_boot": args.n_boot,
-            "folds": args.folds, "repeats": args.repeats, "seed": args.seed,
-            "bootstrap_seconds": round(boot_seconds, 1),
-            "command": f"python -m core.workflows.validation --out {args.out} --n-boot {args.n_boot} --folds {args.folds} "
-                       f"--repeats {args.repeats} --seed {args.seed}"}
-    (out / "validation.json").write_text(json.dumps(meta, indent=1))
-    print(result.table.round(3).to_string())
-    print(summarise_cv(cv).round(3).to_string())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    folder.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(folder / "optimism.csv", index_label="model")
+    result.runs.to_csv(folder / "optimism_runs.csv", index=False)
+    cv.to_csv(folder / "repeated_cv.csv", index=False)
+    meta = {"settings": study.settings.to_dict(), "train_ids": study.train_ids, **meta}
+    (folder / "validation.json").write_text(json.dumps(meta, indent=1))

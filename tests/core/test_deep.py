@@ -103,7 +103,7 @@ def test_cli_trains_on_the_training_split_only(tmp_path):
 
     from core.io.tables import read_table
     from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
-    from core.imaging.deep.__main__ import main
+    from core.cli.deep import main
 
     manifest = read_manifest(SAMPLE_DIR / "manifest.csv")
     manifest = manifest[manifest["Image"].map(lambda p: Path(p).is_file())].head(12)

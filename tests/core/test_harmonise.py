@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -70,83 +69,83 @@ def test_combat_messages():
 
 
 @pytest.fixture(scope="module")
-def scanner_study(sample_cohort, sample_features):
-    """300 sample patients, a slice of each feature family, the first 200 for training."""
-    from core.workflows.fit import ModelSettings
+def scanner_study(sample_study):
+    """300 sample patients, a slice of each feature family, the first 200 for training; ComBat by scanner."""
+    from core.stats.cohort import CohortSplit
+    from core.workflows.study import FeatureFamily, ModelSettings
 
-    cohort = sample_cohort.iloc[:300].reset_index(drop=True)
-    ids = list(cohort["patient_id"])
-    features = {"radiomics": sample_features["radiomics"].loc[ids].iloc[:, :200],
-                "deep": sample_features["deep"].loc[ids].iloc[:, :80]}
+    ids = list(sample_study.cohort.index[:300])
+    families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width], kind=f.kind)
+                     for f, width in zip(sample_study.families, (200, 80)))
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=(),
                              harmonise_by="scanner")
-    return cohort, features, ids[:200], settings
+    return sample_study.replace(name="scanner study", cohort=sample_study.cohort.loc[ids], families=families,
+                                split=CohortSplit(train_ids=tuple(ids[:200]), test_ids=tuple(ids[200:])),
+                                settings=settings, is_sample=False)
 
 
 def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everywhere(scanner_study):
     from core.stats.harmonise import fit_harmonisers
-    from core.workflows.fit import StudyModels, fit_study_models
-    from core.workflows.sample import SAMPLE_SPEC
+    from core.workflows.fit import StudyModels, fit_study, predict_study, screen_family
+    from core.workflows.study import FeatureFamily
 
-    cohort, features, train, settings = scanner_study
-    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
-    assert set(models.harmonisers) == {"radiomics", "deep"}
-    batch = cohort.set_index("patient_id")["scanner"]
+    study = scanner_study
+    train, features = study.train_ids, study.feature_tables()
+    models = fit_study(study)
+    assert set(models.harmonisers) == {"radiomics", "dl"}
+    batch = study.cohort["scanner"]
     expected = fit_harmonisers(features, batch, train)
     np.testing.assert_allclose(models.harmonisers["radiomics"].gamma_star, expected["radiomics"].gamma_star)
 
     # The screening saw harmonised training features: far smaller scanner differences in the means.
-    harmonised = models.harmonised(features, cohort.set_index("patient_id"))["radiomics"].loc[train]
-    raw = features["radiomics"].loc[train, harmonised.columns]
+    harmonised = models.harmonised(features, study.cohort)
+    raw = features["radiomics"].loc[train, harmonised["radiomics"].columns]
 
     def spread(table):
         return (table.groupby(batch.loc[train]).mean().std() / table.std()).mean()
 
-    assert spread(harmonised) < 0.5 * spread(raw)
-    from core.workflows.fit import screen_family
-
-    y = cohort.set_index("patient_id").loc[train, "lm"]
-    direct = screen_family("radiomics", harmonised, y, settings.screening)
+    assert spread(harmonised["radiomics"].loc[train]) < 0.5 * spread(raw)
+    direct = screen_family(study, "radiomics", harmonised)
     assert direct.selected == models.screening["radiomics"].selected
     pd.testing.assert_frame_equal(direct.funnel, models.screening["radiomics"].funnel)
 
     # Test patients' features never reach the fit: scrambling them changes no coefficient.
-    scrambled = {k: v.copy() for k, v in features.items()}
-    test = [i for i in cohort["patient_id"] if i not in set(train)]
     rng = np.random.default_rng(0)
-    for table in scrambled.values():
-        table.loc[test] = rng.permutation(table.loc[test].to_numpy())
-    again = fit_study_models(cohort, SAMPLE_SPEC, train, scrambled, settings)
+    scrambled = []
+    for family in study.families:
+        table = family.table.copy()
+        table.loc[study.test_ids] = rng.permutation(table.loc[study.test_ids].to_numpy())
+        scrambled.append(FeatureFamily(name=family.name, label=family.label, table=table))
+    again = fit_study(study.replace(families=tuple(scrambled)))
     for name, score in models.scores.items():
         pd.testing.assert_series_equal(again.scores[name].coefs, score.coefs)
 
     # Saved as JSON and reopened, the models predict the same for every patient.
-    predictions = models.predict(cohort, features, SAMPLE_SPEC)
+    predictions = predict_study(study, models)
     reopened = StudyModels.from_dict(json.loads(json.dumps(models.to_dict())))
-    pd.testing.assert_frame_equal(reopened.predict(cohort, features, SAMPLE_SPEC), predictions)
+    pd.testing.assert_frame_equal(predict_study(study, reopened), predictions)
     # ... and the scores differ from those of the same pipeline without ComBat.
-    plain = fit_study_models(cohort, SAMPLE_SPEC, train, features, dataclasses.replace(settings, harmonise_by=None))
+    plain = fit_study(study.with_settings(harmonise_by=None))
     assert not plain.harmonisers
-    assert not np.allclose(plain.predict(cohort, features, SAMPLE_SPEC)["radiomics"], predictions["radiomics"])
+    assert not np.allclose(predict_study(study, plain)["radiomics"], predictions["radiomics"])
 
 
 def test_harmonisation_needs_the_batch_column_everywhere(scanner_study):
-    from core.workflows.fit import fit_study_models
-    from core.workflows.sample import SAMPLE_SPEC
+    from core.workflows.fit import fit_study
 
-    cohort, features, train, settings = scanner_study
+    study = scanner_study
     with pytest.raises(RadNomoError, match="no such column"):
-        fit_study_models(cohort, SAMPLE_SPEC, train, features, dataclasses.replace(settings, harmonise_by="centre"))
-    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
+        fit_study(study.with_settings(harmonise_by="centre"))
+    models = fit_study(study)
     with pytest.raises(RadNomoError, match="lacks"):
-        models.predict(cohort.drop(columns=["scanner"]), features, SAMPLE_SPEC)
-    unknown = cohort.assign(scanner=cohort["scanner"].replace("SCN-A", "SCN-Z"))
+        models.predict(study.cohort.drop(columns=["scanner"]), study.feature_tables())
+    unknown = study.cohort.assign(scanner=study.cohort["scanner"].replace("SCN-A", "SCN-Z"))
     with pytest.raises(RadNomoError, match="SCN-Z"):
-        models.predict(unknown, features, SAMPLE_SPEC)
-    missing = cohort.copy()
-    missing.loc[0, "scanner"] = None
+        models.predict(unknown, study.feature_tables())
+    missing = study.cohort.copy()
+    missing.iloc[0, missing.columns.get_loc("scanner")] = None
     with pytest.raises(RadNomoError, match="no 'scanner' value"):
-        fit_study_models(missing, SAMPLE_SPEC, train, features, settings)
+        fit_study(study.replace(cohort=missing))
 
 
 def test_partial_transform_equals_the_full_one_on_its_columns():
@@ -160,17 +159,17 @@ def test_partial_transform_equals_the_full_one_on_its_columns():
 
 
 def test_a_new_patient_is_harmonised_with_the_training_combat(scanner_study):
+    from core.workflows.fit import fit_study, predict_study
     from core.workflows.newpatient import needed_features, score_patient
-    from core.workflows.fit import fit_study_models
-    from core.workflows.sample import SAMPLE_SPEC
 
-    cohort, features, train, settings = scanner_study
-    models = fit_study_models(cohort, SAMPLE_SPEC, train, features, settings)
-    patient = cohort["patient_id"].iloc[250]  # a test patient
-    values = features["radiomics"].join(features["deep"]).loc[patient, sorted(needed_features(models))]
-    clinical = cohort.set_index("patient_id").loc[patient].to_dict()
+    study = scanner_study
+    models = fit_study(study)
+    patient = study.test_ids[50]
+    features = study.feature_tables()
+    values = features["radiomics"].join(features["dl"]).loc[patient, sorted(needed_features(models))]
+    clinical = study.cohort.loc[patient].to_dict()
     result = score_patient(models, values, clinical)
-    expected = models.predict(cohort, features, SAMPLE_SPEC).loc[patient]
+    expected = predict_study(study, models).loc[patient]
     for name, value in result.scores.items():
         assert value == pytest.approx(expected[f"{name}_score"], abs=1e-9)
     assert result.probability == pytest.approx(expected["fused"], abs=1e-9)

@@ -1,10 +1,10 @@
-"""python -m core.workflows.reproduce writes the study's Table 2 and Table 3 analogues for the sample study."""
+"""python -m core.cli.reproduce writes the study's Table 2 and Table 3 analogues for the sample study."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from core.workflows.reproduce import main
+from core.cli.reproduce import main
 
 TABLE_COLUMNS = ["auc", "auc_low", "auc_high", *[f"{m}{s}" for m in ("acc", "sens", "spec", "ppv", "npv")
                                                   for s in ("", "_low", "_high")]]

@@ -11,8 +11,9 @@ import pytest
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
-from core.imaging.synthetic import (CLINICAL_COLUMNS, PhenotypeEffects, generate_clinical, generate_cohort, main,
-                            measure_thickness_mm, render_patient)
+from core.cli.synthetic import main
+from core.imaging.synthetic import (CLINICAL_COLUMNS, PhenotypeEffects, generate_clinical, generate_cohort,
+                                    measure_thickness_mm, render_patient)
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference_table1.csv"
 SIZES = {"train_nonlm": 475, "train_lm": 226, "test_nonlm": 214, "test_lm": 86}

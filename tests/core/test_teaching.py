@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
 from core.errors import RadNomoError
-from core.workflows.fit import ModelSettings
-from core.workflows.sample import SAMPLE_SPEC
 from core.imaging.synthetic import PhenotypeEffects, generate_clinical
+from core.stats.cohort import CohortSpec, SplitConfig
+from core.workflows.study import FeatureFamily, ModelSettings, make_study
 from core.workflows.teaching import (EXPLANATIONS, TRAITS, WALKTHROUGH, FeatureEmulator, leakage_demo, oracle_auc,
-                           oracle_scores, scaled_effects, trait_effects, what_if)
+                                     oracle_scores, scaled_effects, trait_effects, what_if)
 
 
 def test_oracle_score_is_the_log_likelihood_ratio_written_out():
@@ -59,37 +58,38 @@ def test_emulator_recovers_a_known_linear_link_and_keeps_residual_rows_whole():
 
 @pytest.fixture(scope="module")
 def emulators(sample_features):
-    truth = pd.read_csv(__import__("core.io.paths", fromlist=["SAMPLE_DIR"]).SAMPLE_DIR / "generator_truth.csv")
+    from core.workflows.sample import load_sample_truth
+
+    truth = load_sample_truth()
     return {"radiomics": FeatureEmulator.fit(truth, sample_features["radiomics"].iloc[:, :300]),
-            "deep": FeatureEmulator.fit(truth, sample_features["deep"].iloc[:, :120])}
+            "dl": FeatureEmulator.fit(truth, sample_features["dl"].iloc[:, :120])}
 
 
-def test_what_if_is_seeded_and_shows_the_effect(emulators):
+def test_what_if_is_seeded_and_shows_the_effect(emulators, sample_study):
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
-    strong = what_if(emulators, SAMPLE_SPEC, n=300, effect_scale=2.0, seed=4, settings=settings)
-    again = what_if(emulators, SAMPLE_SPEC, n=300, effect_scale=2.0, seed=4, settings=settings)
+    strong = what_if(emulators, sample_study, n=300, effect_scale=2.0, seed=4, settings=settings)
+    again = what_if(emulators, sample_study, n=300, effect_scale=2.0, seed=4, settings=settings)
     pd.testing.assert_frame_equal(strong.aucs, again.aucs)
     assert strong.n == 300 and 60 < strong.events < 130
     assert 0.5 < strong.oracle_test <= 1
-    none = what_if(emulators, SAMPLE_SPEC, n=300, effect_scale=0.0, seed=4, settings=settings)
+    none = what_if(emulators, sample_study, n=300, effect_scale=0.0, seed=4, settings=settings)
     assert none.oracle_test == 0.5
     assert strong.aucs.loc["test", "dl_radiomics"] > none.aucs.loc["test", "dl_radiomics"] + 0.1
     with pytest.raises(RadNomoError, match="between 40 and 5000"):
-        what_if(emulators, SAMPLE_SPEC, n=10)
+        what_if(emulators, sample_study, n=10)
 
 
 def test_screening_on_all_patients_inflates_the_test_auc_of_pure_noise():
     rng = np.random.default_rng(11)
     n = 240
     y = (rng.random(n) < 0.35).astype(int)
-    cohort = validate_cohort(pd.DataFrame({"pid": [f"P{i}" for i in range(n)], "event": y,
-                                           "age": rng.normal(60, 10, n)}), "pid", "event", continuous=["age"])
-    spec = CohortSpec(id_column="pid", outcome_column="event", continuous=("age",))
-    split = split_cohort(cohort, spec, SplitConfig(seed=3))
-    noise = pd.DataFrame(rng.normal(size=(n, 400)) * 3, index=pd.Index(cohort["pid"], name="ID"),
+    table = pd.DataFrame({"pid": [f"P{i}" for i in range(n)], "event": y, "age": rng.normal(60, 10, n)})
+    noise = pd.DataFrame(rng.normal(size=(n, 400)) * 3, index=pd.Index(table["pid"], name="ID"),
                          columns=[f"f{j}" for j in range(400)])
-    table = leakage_demo(cohort, spec, split.train_ids, split.test_ids, {"radiomics": noise},
-                         ModelSettings(clinical_continuous=("age",), clinical_categorical=()))
+    study = make_study("noise", table, CohortSpec(id_column="pid", outcome_column="event", continuous=("age",)),
+                       SplitConfig(seed=3), families=[FeatureFamily(name="radiomics", label="Radiomics", table=noise)],
+                       settings=ModelSettings(clinical_continuous=("age",), clinical_categorical=()))
+    table = leakage_demo(study)
     assert table.loc["radiomics", "honest"] < 0.62  # noise: nothing to find
     assert table.loc["radiomics", "leaky"] > table.loc["radiomics", "honest"] + 0.1
     assert table.loc["clinical", "inflation"] == 0  # the clinical model never sees the features

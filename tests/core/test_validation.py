@@ -5,27 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.workflows.fit import ModelSettings
-from core.workflows.sample import SAMPLE_SPEC
+from core.stats.cohort import SplitConfig, split_cohort
+from core.workflows.study import FeatureFamily, ModelSettings
 from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc
 
 
 @pytest.fixture(scope="module")
-def small_study(sample_cohort, sample_features):
-    from core.stats.cohort import SplitConfig, split_cohort
-
-    cohort = sample_cohort.iloc[:300].reset_index(drop=True)
-    ids = list(cohort["patient_id"])
-    features = {"radiomics": sample_features["radiomics"].loc[ids].iloc[:, :150],
-                "deep": sample_features["deep"].loc[ids].iloc[:, :60]}
-    split = split_cohort(cohort, SAMPLE_SPEC, SplitConfig(seed=1))
+def small_study(sample_study):
+    ids = sample_study.cohort.index[:300]
+    families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width])
+                     for f, width in zip(sample_study.families, (150, 60)))
+    cohort = sample_study.cohort.loc[ids]
+    split = split_cohort(cohort.reset_index(), sample_study.spec, SplitConfig(seed=1))
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
-    return cohort, features, split, settings
+    return sample_study.replace(name="small", cohort=cohort, split=split, families=families, settings=settings,
+                                is_sample=False)
 
 
 def test_optimism_correction_lowers_the_apparent_auc(small_study):
-    cohort, features, split, settings = small_study
-    result = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=4, seed=3)
+    result = optimism_corrected_auc(small_study, n_boot=4, seed=3)
     table = result.table
     assert list(table.columns) == ["apparent", "optimism", "corrected", "n_boot"]
     np.testing.assert_allclose(table["corrected"], table["apparent"] - table["optimism"])
@@ -33,38 +31,35 @@ def test_optimism_correction_lowers_the_apparent_auc(small_study):
     assert table["optimism"].mean() > 0  # selecting from hundreds of features is optimistic
     assert (table.loc[[m for m in table.index if m != "clinical"], "corrected"]
             < table.loc[[m for m in table.index if m != "clinical"], "apparent"]).all()
-    again = optimism_corrected_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_boot=4, seed=3)
+    again = optimism_corrected_auc(small_study, n_boot=4, seed=3)
     assert again.table.equals(table)  # seeded
 
 
 def test_repeated_cv_refits_on_each_fold(small_study):
-    cohort, features, split, settings = small_study
-    table = repeated_cv_auc(cohort, SAMPLE_SPEC, split.train_ids, features, settings, n_folds=3, n_repeats=2)
+    table = repeated_cv_auc(small_study, n_folds=3, n_repeats=2)
     assert set(table["repeat"]) == {1, 2} and set(table["fold"]) == {1, 2, 3}
     assert table["auc"].between(0, 1).all()
     assert set(table["model"]) >= {"clinical", "radiomics"}
 
 
-def test_the_bundled_sample_run_is_current_and_lowers_every_apparent_auc(sample_cohort):
-    """sample_data/validation (python -m core.workflows.validation --out sample_data/validation) must be the run of the
+def test_the_bundled_sample_run_is_current_and_lowers_every_apparent_auc(sample_study):
+    """sample_data/validation (python -m core.cli.validation --out sample_data/validation) must be the run of the
     dashboard's default settings on the current split; re-run that command when either changes."""
-    from dataclasses import replace
-
-    from core.stats.cohort import split_cohort
-    from core.io.paths import SAMPLE_DIR
+    from core.stats.cohort import CohortSplit
+    from core.workflows.sample import SAMPLE_VALIDATION_DIR
     from core.workflows.validation import load_saved_validation
 
-    train_ids = split_cohort(sample_cohort, SAMPLE_SPEC).train_ids
-    saved = load_saved_validation(SAMPLE_DIR / "validation", ModelSettings(), train_ids)
-    assert saved is not None, "sample_data/validation is stale: re-run python -m core.workflows.validation"
+    saved = load_saved_validation(SAMPLE_VALIDATION_DIR, sample_study)
+    assert saved is not None, "sample_data/validation is stale: re-run python -m core.cli.validation"
     table = saved["optimism"]
     assert saved["meta"]["n_boot"] == 200 and (table["n_boot"] >= 190).all()
     assert (table["optimism"] > 0).all() and (table["corrected"] < table["apparent"]).all()
     np.testing.assert_allclose(table["corrected"], table["apparent"] - table["optimism"])
     runs = saved["runs"]
-    np.testing.assert_allclose((runs["boot_auc"] - runs["original_auc"]).groupby(runs["model"]).mean(),
+    np.testing.assert_allclose(runs["optimism"].groupby(runs["model"]).mean(),
                                table["optimism"].loc[sorted(table.index)])
     assert len(saved["cv"]) == saved["meta"]["folds"] * saved["meta"]["repeats"] * len(table)
-    other = replace(ModelSettings(), harmonise_by="scanner")
-    assert load_saved_validation(SAMPLE_DIR / "validation", other, train_ids) is None
-    assert load_saved_validation(SAMPLE_DIR / "validation", ModelSettings(), train_ids[1:]) is None
+    assert load_saved_validation(SAMPLE_VALIDATION_DIR, sample_study.with_settings(harmonise_by="scanner")) is None
+    fewer = CohortSplit(train_ids=sample_study.split.train_ids[1:],
+                        test_ids=sample_study.split.test_ids + sample_study.split.train_ids[:1])
+    assert load_saved_validation(SAMPLE_VALIDATION_DIR, sample_study.replace(split=fewer)) is None

@@ -174,3 +174,92 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
     shutil.copyfile(report, ARTIFACTS / "radnomo_report.html")
     _settle(page)
     _shot(page, "5_report_downloaded")
+
+
+def _select(page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit select box labelled ``label``."""
+    box = page.get_by_label(label)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    _settle(page)
+
+
+def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server, browser_page, tmp_path):
+    """A clinical table and one radiomics feature table (no deep features): score + clinical nomogram, and the
+    report and study zip carry the study's name, patient count and the current p threshold."""
+    import json
+    import zipfile
+
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+
+    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:300]
+    clinical = clinical[["patient_id", "lm", "age", "sex", "tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"]]
+    clinical.to_csv(tmp_path / "liver_cohort_300.csv", index=False)
+    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :400]
+    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_elsewhere.csv", index=False)
+
+    page = browser_page
+    page.goto(server)
+    _settle(page, 1.0)
+    _go(page, "Cohort")
+    page.get_by_text("Upload a file").first.click()
+    _settle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        str(tmp_path / "liver_cohort_300.csv"))
+    page.get_by_text("liver_cohort_300.csv: 300 rows").first.wait_for()
+    _settle(page)
+    page.get_by_role("button", name="Use this cohort").click()
+    _settle(page, 1.0)
+    page.get_by_text("'liver_cohort_300' is now the open study.").first.wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert "liver_cohort_300" in sidebar.inner_text() and "Sample study" not in sidebar.inner_text()
+    _no_errors(page)
+    _shot(page, "6_own_study_opened")
+
+    _go(page, "Features - radiomics")
+    assert page.get_by_text("Sample study", exact=True).count() == 0  # no sample manifest for another study
+    page.get_by_text("Import a radiomics feature table computed elsewhere").click()
+    page.locator('[data-testid="stExpander"] input[type="file"]').last.set_input_files(
+        str(tmp_path / "radiomics_elsewhere.csv"))
+    _settle(page)
+    page.get_by_role("button", name="Use this feature table").click()
+    _settle(page, 1.0)
+    page.get_by_text("300 cases × 400 features imported").first.wait_for()
+    _no_errors(page)
+
+    _go(page, "Selection")
+    p_input = page.get_by_label("Keep p <")
+    p_input.fill("0.0200")
+    p_input.press("Enter")
+    _settle(page, 1.0)
+    _no_errors(page)
+    _shot(page, "7_own_study_selection")
+
+    _go(page, "Nomogram")
+    page.get_by_text("Fused model (Radiomics score + clinical)").first.wait_for()
+    page.get_by_label("Radiomics score").first.wait_for()  # the score is an input of the calculator
+    _no_errors(page)
+    _shot(page, "8_own_study_nomogram")
+
+    _go(page, "Home")
+    with page.expect_download(timeout=300_000) as download_info:
+        page.get_by_role("button", name="Report (HTML)").click()
+    report = tmp_path / "own_report.html"
+    download_info.value.save_as(report)
+    html = report.read_text()
+    assert "<h1>liver_cohort_300</h1>" in html and "Synthetic sample data" not in html
+    assert "<td>patients</td>\n      <td>300</td>" in html and "p &lt; 0.02" in html
+    assert "Fused model (Radiomics score + clinical)" in html
+    with page.expect_download(timeout=300_000) as download_info:
+        page.get_by_role("button", name="Export the open study (.zip)").click()
+    archive = tmp_path / "own_study.zip"
+    download_info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as handle:
+        description = json.loads(handle.read("study.json"))
+    assert description["name"] == "liver_cohort_300" and [f["name"] for f in description["families"]] == ["radiomics"]
+    assert len(description["split"]["train_ids"]) + len(description["split"]["test_ids"]) == 300
+    assert description["settings"]["screening"]["p_threshold"] == 0.02
+    shutil.copyfile(report, ARTIFACTS / "own_study_report.html")
+    _shot(page, "9_own_study_downloads")

@@ -1,4 +1,4 @@
-"""AppTest of the Evaluation, Nomogram and Synchronous-vs-metachronous pages on the sample study."""
+"""AppTest of the Evaluation, Nomogram and Subgroups pages on the sample study."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ def test_evaluation_shows_every_model_and_links_the_threshold_explorer(evaluatio
     assert len(table2) == 10 and set(table2["cohort"]) == {"train", "test"}
     assert {"AUC", "ACC", "SENS", "SPEC", "PPV", "NPV"} <= set(table2.columns)
     before = dataframe_with(at, "estimate", "low", "n")
-    slider = at.slider(key="ev_cutoff_fused")
-    slider.set_value(0.9).run()
+    _cutoff_slider(at, "fused").set_value(0.9).run()
     assert not at.exception
     after = dataframe_with(at, "estimate", "low", "n")
     assert after.loc["SENS", "estimate"] < before.loc["SENS", "estimate"]  # a stricter cut-off
@@ -29,12 +28,22 @@ def test_evaluation_shows_every_model_and_links_the_threshold_explorer(evaluatio
     assert len(delong) == 10  # 5 models, every pair
 
 
+def _cutoff_slider(at, model: str):
+    return next(s for s in at.slider if s.key.startswith(f"ev_cutoff_{model}_"))
+
+
 def test_evaluation_cutoff_rules_and_holm(evaluation):
     at = evaluation
     at.radio(key="ev_rule").set_value("fixed").run()
-    at.number_input(key="ev_fixed").set_value(0.4).run()
+    at.number_input(key="ev_fixed").set_value(0.3).run()
     assert not at.exception
-    assert (dataframe_with(at, "cohort", "AUC", "cut-off")["cut-off"] == 0.4).all()
+    assert (dataframe_with(at, "cohort", "AUC", "cut-off")["cut-off"] == 0.3).all()
+    assert _cutoff_slider(at, "fused").value == 0.3  # the explorer follows the chosen rule
+    # The rule is kept when the page is left and opened again.
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/evaluation.py").run()
+    assert at.radio(key="ev_rule").value == "fixed" and at.number_input(key="ev_fixed").value == 0.3
+    assert _cutoff_slider(at, "fused").value == 0.3
     at.toggle(key="ev_holm").set_value(True).run()
     assert "p_holm" in dataframe_with(at, "model_a", "model_b").columns
     at.radio(key="ev_ci").set_value("wilson").run()
@@ -54,16 +63,34 @@ def test_nomogram_input_changes_points_and_probability():
     assert not at.exception
     study = at.session_state["study"]
     assert at.number_input(key="nom_in_tumour_thickness_mm").value == pytest.approx(
-        float(study.cohort.set_index("patient_id").loc[patient, "tumour_thickness_mm"]))
+        float(study.cohort.loc[patient, "tumour_thickness_mm"]))
     at.radio(key="nom_model").set_value("clinical").run()
     assert not at.exception and "nom_in_dl_radiomics_score" not in [n.key for n in at.number_input]
+    # A score alone has a nomogram and a calculator too.
+    at.radio(key="nom_model").set_value("radiomics").run()
+    assert not at.exception and [n.key for n in at.number_input] == ["nom_in_radiomics_score"]
 
 
-def test_lm_type_page_reports_table3():
-    at = open_page("pages/lm_type.py", timeout=300)
+def test_subgroups_page_reports_table3_and_warns_on_small_groups():
+    at = open_page("pages/subgroups.py", timeout=300)
     assert not at.error
     table3 = dataframe_with(at, "score", "AUC")
     assert len(table3) == 3 and "AUC" in table3.columns
-    assert "192 synchronous" in at.markdown[0].value or any("192 synchronous" in m.value for m in at.markdown)
-    at.radio(key="lmt_patients").set_value("test").run()
+    assert any("192 synchronous" in m.value for m in at.markdown)
+    assert not at.warning
+    at.radio(key="sub_patients").set_value("test").run()
     assert not at.exception
+    # Any categorical column, among all patients: HER2 positive vs negative.
+    at.radio(key="sub_patients").set_value("all").run()
+    at.selectbox(key="sub_column").set_value("her2").run()
+    at.radio(key="sub_population").set_value("all").run()
+    assert not at.exception and dataframe_with(at, "score", "AUC").shape[0] == 3
+    # A comparison resting on a handful of patients is flagged.
+    at.selectbox(key="sub_column").set_value("ct_stage").run()
+    at.radio(key="sub_population").set_value("events").run()
+    counts = at.session_state["study"].cohort.query("lm == 1")["ct_stage"].value_counts()
+    small = counts.index[-1]
+    at.selectbox(key="sub_positive").set_value(small).run()
+    assert not at.exception
+    if counts[small] < 10:
+        assert any("fewer than 10 patients" in w.value for w in at.warning)

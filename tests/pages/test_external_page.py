@@ -29,7 +29,7 @@ def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspac
     at.radio(key="ext_source").set_value("Files inside the data root").run()
     at.text_input(key="ext_clinical_path").input("ext_clinical.csv")
     at.text_input(key="ext_radiomics_path").input("ext_radiomics.parquet")
-    at.text_input(key="ext_deep_path").input("ext_deep.parquet").run()
+    at.text_input(key="ext_dl_path").input("ext_deep.parquet").run()
     at.button(key="ext_add_server").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Added External 1: 120 patients" in at.success[0].value

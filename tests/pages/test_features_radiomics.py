@@ -28,23 +28,33 @@ def _extract(at: AppTest, mask: str, cases: int, double_read_only: bool = False)
 
 def test_extracts_both_readers_and_shows_agreement(page):
     at = _extract(page, "Mask", 4, double_read_only=True)
-    study = at.session_state["study"]
-    assert study.radiomics.shape == (4, 107)
-    assert "extracted here" in study.radiomics_source
+    family = at.session_state["study"].family("radiomics")
+    assert family.table.shape == (4, 107) and family.kind == "radiomics"
+    assert "extracted here" in family.source
     assert "4 cases × 107 features" in at.success[0].value
-    assert study.radiomics_settings["preprocess"]["hu_range"] == [-1024.0, 1024.0]
+    assert family.extraction["preprocess"]["hu_range"] == [-1024.0, 1024.0]
     at = _extract(at, "Mask_reader2", 4, double_read_only=True)
-    assert at.session_state["study"].radiomics_reader2.shape[1] == 107
+    assert at.session_state["study"].family("radiomics").reader2.shape[1] == 107
     assert any("ICC(2,1) > 0.8" in m.value for m in at.markdown)
     status = at.dataframe[0].value
     assert set(status["status"]) == {"extracted"}
 
 
 def test_sample_features_come_with_their_settings(page):
-    study = page.session_state["study"]
-    assert study.radiomics.shape == (1001, 1874)
-    assert study.radiomics_settings["params"]["imageType"]["LoG"]["sigma"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert study.radiomics_settings["preprocess"]["spacing_mm"] == [1.0, 1.0, 1.0]
+    family = page.session_state["study"].family("radiomics")
+    assert family.table.shape == (1001, 1874)
+    assert family.extraction["params"]["imageType"]["LoG"]["sigma"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert family.extraction["preprocess"]["spacing_mm"] == [1.0, 1.0, 1.0]
+
+
+def test_a_second_family_of_the_users_own_name(page):
+    at = page
+    at.text_input(key="fr_family_name").input("arterial").run()
+    at.text_input(key="fr_family_label").input("Arterial phase").run()
+    at = _extract(at, "Mask", 3)
+    study = at.session_state["study"]
+    assert study.family_names == ["radiomics", "dl", "arterial"]
+    assert study.family("arterial").label == "Arterial phase" and study.family("arterial").table.shape == (3, 107)
 
 
 def test_a_second_run_reads_the_store(page):
@@ -57,7 +67,7 @@ def test_case_viewer_moves_through_slices(page):
     at = page
     case = at.selectbox(key="fr_view_case").value
     slider = at.slider(key=f"fr_slice_{case}")
-    slider.set_value(0).run()
+    slider.set_value(1).run()
     assert not at.exception
     at.selectbox(key="fr_window").set_value("Lung (-600/1500)").run()
     assert not at.exception

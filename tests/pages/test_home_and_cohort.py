@@ -63,9 +63,10 @@ def test_resplit_changes_the_split_and_keeps_the_cohort():
     assert len(after.split.test_ids) == 251
     assert after.cohort is before.cohort or after.cohort.equals(before.cohort)
     # per-case radiomics features survive a re-split; the autoencoder learned from the old training
-    # cohort, so it and its features are dropped (they would leak test patients)
-    assert after.radiomics is before.radiomics is not None
-    assert before.deep is not None and after.deep is None and after.ae_weights is None
+    # cohort, so its family is dropped (its features would leak test patients), and the DL-radiomics with it
+    assert after.family("radiomics").table is before.family("radiomics").table
+    assert before.family_names == ["radiomics", "dl"] and after.family_names == ["radiomics"]
+    assert after.combined == () and after.fused_family == "radiomics"
 
 
 def _good_table(n: int = 40) -> pd.DataFrame:
@@ -111,9 +112,10 @@ def test_a_good_server_file_becomes_the_study(data_root):
     at = _read_server_file(_cohort_page(), "good.csv")
     at = _use_draft(at, ["age"])
     study = at.session_state["study"]
-    assert study.name == "good.csv" and len(study.cohort) == 40 and not study.is_sample
-    assert at.success[0].value == "'good.csv' is now the open study."
+    assert study.name == "good" and len(study.cohort) == 40 and not study.is_sample
+    assert at.success[0].value == "'good' is now the open study."
     assert at.dataframe[-1].value["variable"].tolist()[0] == "age"
+    assert at.subheader[0].value == "good"  # the page ran again with the new study
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -162,6 +164,6 @@ def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
     assert not at.exception
     study = at.session_state["study"]
     assert study.name == "Sample study (synthetic)" and len(study.split.train_ids) == 700
-    assert study.radiomics is not None and study.deep is not None
+    assert study.family_names == ["radiomics", "dl"] and study.combined[0].name == "dl_radiomics"
     export_study(at.selectbox(key="home_saved_choice").value, tmp_path / "shared.zip")
     assert (tmp_path / "shared.zip").stat().st_size > 1000

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.pages.apptest_helpers import open_page
+from tests.pages.apptest_helpers import dataframe_with, open_page
 
 
 def _funnel(at):
-    return at.session_state["study"].model_settings.screening, at.dataframe[0].value
+    return at.session_state["study"].settings.screening, at.dataframe[0].value
 
 
 def test_selection_thresholds_drive_the_funnel():
@@ -54,7 +54,7 @@ def test_models_page_clinical_choice_and_score_method():
 
     at.multiselect(key="mod_clinical").set_value(["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"]).run()
     assert not at.exception
-    settings = at.session_state["study"].model_settings
+    settings = at.session_state["study"].settings
     assert settings.clinical_continuous == ("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml")
     aucs = at.dataframe[-1].value
     assert aucs.loc["test", "clinical"] != aucs_default.loc["test", "clinical"]
@@ -62,8 +62,14 @@ def test_models_page_clinical_choice_and_score_method():
 
     at.radio(key="mod_score_method").set_value("lasso").run()
     assert not at.exception
-    assert at.session_state["study"].model_settings.score_method == "lasso"
+    assert at.session_state["study"].settings.score_method == "lasso"
 
     at.button(key="mod_clinical_reset").click().run()
     assert not at.exception
-    assert at.session_state["study"].model_settings.clinical_continuous is None
+    assert at.session_state["study"].settings.clinical_continuous is None
+
+    # The fused model takes any score: the radiomics score instead of the DL-radiomics one.
+    at.selectbox(key="mod_fused_score").set_value("radiomics").run()
+    assert not at.exception
+    assert at.session_state["study"].settings.fused_score == "radiomics"
+    assert dataframe_with(at, "OR", "VIF", index="radiomics_score") is not None

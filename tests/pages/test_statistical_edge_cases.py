@@ -11,15 +11,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
-from core.workflows.fit import ModelSettings
+from core.stats.cohort import CohortSpec, SplitConfig
+from core.workflows.study import FeatureFamily, ModelSettings, make_study
 from tests.pages.apptest_helpers import APP
 
 
 def _study(settings: ModelSettings, *, n: int = 160, test_size: float = 0.3, informative: bool = True):
     """A small synthetic study: a separating variable, a one-level category, noise or informative features."""
-    import ui
-
     rng = np.random.default_rng(4)
     y = (rng.random(n) < 0.3).astype(int)
     cohort = pd.DataFrame({"pid": [f"P{i:03d}" for i in range(n)], "event": y,
@@ -28,15 +26,13 @@ def _study(settings: ModelSettings, *, n: int = 160, test_size: float = 0.3, inf
                            "grade": rng.choice(["G1", "G2", "G3"], n), "site": "one site"})
     spec = CohortSpec(id_column="pid", outcome_column="event", continuous=("age", "marker", "separator"),
                       categorical=("grade", "site"))
-    cohort = validate_cohort(cohort, "pid", "event", continuous=spec.continuous, categorical=spec.categorical)
-    split = split_cohort(cohort, spec, SplitConfig(test_size=test_size, seed=1))
     features = rng.normal(size=(n, 40))
     if informative:
         features[:, :3] += 1.5 * y[:, None]
     radiomics = pd.DataFrame(features * 5, index=pd.Index(cohort["pid"], name="ID"),
                              columns=[f"original_firstorder_F{j}" for j in range(40)])
-    return ui.StudyState(name="edge case", cohort=cohort, spec=spec, split=split, radiomics=radiomics,
-                         model_settings=settings)
+    return make_study("edge case", cohort, spec, SplitConfig(test_size=test_size, seed=1),
+                      families=[FeatureFamily(name="radiomics", label="Radiomics", table=radiomics)], settings=settings)
 
 
 def _run(study, page: str) -> AppTest:

@@ -16,7 +16,8 @@ from core.imaging.deep.model import AE3D, AEConfig
 from core.errors import RadNomoError
 from core.imaging.extraction.readers import content_hash
 
-__all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights"]
+__all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights",
+           "read_weights_metadata"]
 
 EpochCallback = Callable[[int, float, float], None]  # (epoch, train loss, validation loss)
 
@@ -171,6 +172,40 @@ def save_weights(model: AE3D, config: AEConfig, path: str | Path, *, preprocess:
     return path
 
 
+def read_weights_metadata(path: str | Path) -> dict:
+    """The config and pre-processing recorded in a weights file, without reading its tensors.
+
+    Returns {"config": AEConfig, "preprocess": dict}.
+
+    Raises
+    ------
+    RadNomoError
+        If the file is missing, not a safetensors file, or not RadNomo autoencoder weights.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise RadNomoError(f"weights file '{path}' does not exist.")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise RadNomoError(f"'{path.name}' is not a weights file (safetensors expected): {error}") from error
+    try:
+        described = json.loads(metadata.get("radnomo", "{}"))
+    except json.JSONDecodeError:
+        described = {}
+    if not isinstance(described, dict) or described.get("format") != "radnomo-ae3d":
+        raise RadNomoError(f"'{path.name}' holds tensors but not RadNomo autoencoder weights.")
+    try:
+        config = AEConfig.from_dict(described["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise RadNomoError(f"'{path.name}' describes its autoencoder wrongly ({error}).") from error
+    return {"config": config, "preprocess": described.get("preprocess", {})}
+
+
 def load_weights(path: str | Path) -> tuple[AE3D, dict]:
     """Load an autoencoder saved by :func:`save_weights` (safetensors: no code is ever unpickled).
 
@@ -184,28 +219,26 @@ def load_weights(path: str | Path) -> tuple[AE3D, dict]:
         If the file is missing, not a safetensors file, or not RadNomo autoencoder weights.
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
+    from safetensors.torch import safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise RadNomoError(f"weights file '{path}' does not exist.")
+    described = read_weights_metadata(path)
+    config = described["config"]
+    # Build the described network on the meta device first (no memory) and compare every tensor's
+    # shape with the file's, so edited metadata (say crop_size 384) cannot make us allocate gigabytes.
+    with torch.device("meta"):
+        expected = {name: tuple(tensor.shape) for name, tensor in AE3D(config).state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise RadNomoError(f"'{path.name}' is not a weights file (safetensors expected): {error}") from error
-    try:
-        described = json.loads(metadata.get("radnomo", "{}"))
-    except json.JSONDecodeError:
-        described = {}
-    if not isinstance(described, dict) or described.get("format") != "radnomo-ae3d":
-        raise RadNomoError(f"'{path.name}' holds tensors but not RadNomo autoencoder weights.")
-    config = AEConfig.from_dict(described["config"])
+            stored = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+            if stored != expected:
+                raise RadNomoError(f"'{Path(path).name}' does not match the autoencoder its metadata describes.")
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
+    except SafetensorError as error:
+        raise RadNomoError(f"'{Path(path).name}' is not a weights file (safetensors expected): {error}") from error
     model = AE3D(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise RadNomoError(f"'{path.name}' does not match the autoencoder its metadata describes.") from error
+        raise RadNomoError(f"'{Path(path).name}' does not match the autoencoder its metadata describes.") from error
     model.eval()
     return model, {"config": config, "preprocess": described.get("preprocess", {})}

@@ -3,6 +3,11 @@
 A manifest is pyradiomics' batch CSV (``ID,Image,Mask`` plus optional ``Mask_reader2``), paths
 relative to the manifest's folder. Each case is read, pre-processed and extracted independently;
 a failing case is reported in the status table and the others go on.
+
+Two engines compute the features (``ExtractionSettings.engine``): pyradiomics (the default, the
+study's) and MIRP (:mod:`core.imaging.extraction.mirp_engine`, IBSI-compliant definitions, its
+settings derived from the same pyradiomics parameter dict). Both get the same reading and
+RadNomo pre-processing.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case
-from core.imaging.extraction.radiomics import extract_features, make_extractor, params_sha256, pyradiomics_version
+from core.imaging.extraction.radiomics import (extract_features, make_extractor, params_sha256, pyradiomics_version,
+                                               validate_params)
 from core.imaging.extraction.readers import content_hash, read_case
 from core.imaging.extraction.store import FeatureStore, case_key
+from core.stats.cohort import normalise_id
 
-__all__ = ["ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
+__all__ = ["ENGINES", "ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
+
+ENGINES = ("pyradiomics", "mirp")
 
 ProgressCallback = Callable[[int, int, str, str], None]  # (done, total, case id, status)
 
@@ -35,30 +44,100 @@ class ExtractionSettings:
     Attributes
     ----------
     params : dict
-        Validated pyradiomics parameters (:func:`core.imaging.extraction.radiomics.load_params`).
+        Validated pyradiomics parameters (:func:`core.imaging.extraction.radiomics.load_params`). With
+        ``engine="mirp"`` the MIRP settings are derived from them
+        (:meth:`core.imaging.extraction.mirp_engine.MirpSettings.from_params`).
     preprocess : PreprocessConfig
-        RadNomo's pre-processing before pyradiomics (the study's by default).
+        RadNomo's pre-processing before the engine (the study's by default).
     label : int or None
         Label value of the ROI in label-map masks (None: any non-zero voxel).
     roi_name : str or None
         ROI / segment name for RTSTRUCT, DICOM-SEG and .seg.nrrd masks.
+    engine : {"pyradiomics", "mirp"}, default "pyradiomics"
+        The feature engine.
+
+    Raises
+    ------
+    RadNomoError
+        If the engine is unknown, or ``params`` ask MIRP for something it cannot do alike.
     """
 
     params: dict
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     label: int | None = 1
     roi_name: str | None = None
+    engine: str = "pyradiomics"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise RadNomoError(f"engine '{self.engine}' is not valid; possible values: {list(ENGINES)}.")
+        if self.engine == "mirp":
+            self.mirp  # noqa: B018 - refuse parameters MIRP cannot follow now, not at the first case
+
+    @property
+    def mirp(self):
+        """The MIRP settings derived from ``params`` and the HU clip (only meaningful for ``engine="mirp"``)."""
+        from core.imaging.extraction.mirp_engine import MirpSettings
+
+        return MirpSettings.from_params(self.params, hu_range=self.preprocess.hu_range)
+
+    @property
+    def extractor_version(self) -> str:
+        """The engine's version as recorded in the store (pyradiomics: the bare version, as before)."""
+        if self.engine == "mirp":
+            from core.imaging.extraction.mirp_engine import mirp_version
+
+            return f"mirp {mirp_version()}"
+        return pyradiomics_version()
 
     @property
     def sha256(self) -> str:
-        """Hash of the settings and the pyradiomics version: the settings part of the store key."""
+        """Hash of the settings and the engine's version: the settings part of the store key.
+
+        A pyradiomics setting hashes exactly as before the engine field existed (no engine key in the
+        payload), so existing feature stores stay valid; MIRP adds the engine and its version.
+        """
         payload = {"params": params_sha256(self.params), "preprocess": self.preprocess.sha256, "label": self.label,
-                   "roi_name": self.roi_name, "pyradiomics": pyradiomics_version()}
+                   "roi_name": self.roi_name}
+        if self.engine == "pyradiomics":
+            payload["pyradiomics"] = pyradiomics_version()
+        else:
+            from core.imaging.extraction.mirp_engine import mirp_version
+
+            payload.update(engine=self.engine, mirp=mirp_version())
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict:
-        return {"params": self.params, "preprocess": self.preprocess.to_dict(), "label": self.label,
-                "roi_name": self.roi_name, "pyradiomics_version": pyradiomics_version()}
+        """Plain values for a settings JSON (inverse: :meth:`from_dict`); the engine's version is recorded."""
+        values = {"params": self.params, "preprocess": self.preprocess.to_dict(), "label": self.label,
+                  "roi_name": self.roi_name, "engine": self.engine}
+        if self.engine == "pyradiomics":
+            values["pyradiomics_version"] = pyradiomics_version()
+        else:
+            from core.imaging.extraction.mirp_engine import mirp_version
+
+            values["mirp_version"] = mirp_version()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ExtractionSettings:
+        """Settings from :meth:`to_dict`'s output (a saved ``.settings.json``).
+
+        A dict without ``engine`` (written before MIRP was added) loads as pyradiomics; version keys
+        are informative and ignored. ``params`` are validated again (a JSON file may have been edited).
+
+        Raises
+        ------
+        RadNomoError
+            If ``params`` is missing or invalid, or the engine is unknown.
+        """
+        if not isinstance(values, dict) or not isinstance(values.get("params"), dict):
+            raise RadNomoError("extraction settings need a 'params' mapping (pyradiomics parameters).")
+        preprocess = values.get("preprocess")
+        return cls(params=validate_params(values["params"], "saved extraction settings"),
+                   preprocess=PreprocessConfig.from_dict(preprocess) if preprocess else PreprocessConfig(),
+                   label=values.get("label", 1), roi_name=values.get("roi_name"),
+                   engine=values.get("engine") or "pyradiomics")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -80,7 +159,8 @@ class BatchResult:
     settings: ExtractionSettings
 
 
-def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None = None) -> pd.DataFrame:
+def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None = None, *,
+                  confine_to: str | Path | None = None) -> pd.DataFrame:
     """Read and check a manifest; returns it with absolute ``Image`` / ``Mask`` paths.
 
     Parameters
@@ -89,11 +169,16 @@ def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None
         The CSV (paths relative to its folder) or an already-read table.
     base_dir : path, optional
         Folder that relative paths are resolved against (default: the CSV's folder).
+    confine_to : path, optional
+        Every image and mask path must resolve (links followed) inside this folder: the data root
+        for a manifest on the server, the upload's own folder for an uploaded one. The dashboard
+        always passes it; the command line, run by the machine's own user, does not.
 
     Raises
     ------
     RadNomoError
-        If ``ID``, ``Image`` or ``Mask`` is missing, an ID repeats, or a cell is empty.
+        If ``ID``, ``Image`` or ``Mask`` is missing, an ID repeats, a cell is empty, or a path
+        leaves ``confine_to`` (``..``, an absolute path elsewhere, a link out).
     """
     if isinstance(source, pd.DataFrame):
         manifest = source.copy()
@@ -108,23 +193,41 @@ def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None
     missing = [c for c in ("ID", "Image", "Mask") if c not in manifest.columns]
     if missing:
         raise RadNomoError(f"manifest lacks column(s) {missing}; pyradiomics' batch format is ID,Image,Mask.")
-    manifest["ID"] = manifest["ID"].astype(str).str.strip()
+    manifest["ID"] = manifest["ID"].astype(str).map(normalise_id)
     if (manifest[["ID", "Image", "Mask"]] == "").any().any():
         raise RadNomoError("manifest has empty ID, Image or Mask cells; every case needs all three.")
     repeated = manifest["ID"][manifest["ID"].duplicated()].unique().tolist()
     if repeated:
         raise RadNomoError(f"manifest repeats ID(s) {repeated[:5]}; each case must appear once.")
+    root = Path(confine_to).resolve() if confine_to is not None else None
     for column in [c for c in manifest.columns if c in ("Image", "Mask") or c.startswith("Mask_")]:
-        manifest[column] = [str((base / value).resolve()) if value else "" for value in manifest[column]]
+        resolved = [(base / value).resolve() if value else None for value in manifest[column]]
+        if root is not None:
+            outside = [(i, v) for i, v, r in zip(manifest["ID"], manifest[column], resolved)
+                       if r is not None and not r.is_relative_to(root)]
+            if outside:
+                raise RadNomoError(f"manifest column {column} points outside {root} for {len(outside)} case(s), e.g. "
+                                   f"{outside[0][0]}: '{outside[0][1]}'; only files inside it are read.")
+        manifest[column] = [str(r) if r is not None else "" for r in resolved]
     return manifest.reset_index(drop=True)
 
 
 def extract_case(image_path: str, mask_path: str, settings: ExtractionSettings) -> tuple[dict[str, float], float]:
-    """Read, pre-process and extract one case; returns (features, seconds). Raises RadNomoError."""
+    """Read, pre-process and extract one case with the settings' engine; returns (features, seconds).
+
+    Raises RadNomoError for a bad case (unreadable files, empty mask, the engine refusing it).
+    """
     start = time.perf_counter()
-    case = read_case(image_path, mask_path, label=settings.label, roi_name=settings.roi_name)
+    # The header's size is checked against the planned resampling before any voxel is read.
+    case = read_case(image_path, mask_path, label=settings.label, roi_name=settings.roi_name,
+                     spacing_mm=settings.preprocess.spacing_mm)
     image, mask = preprocess_case(case.image, case.mask, settings.preprocess)
-    features = extract_features(image, mask, settings.params, _cached_extractor(settings.params))
+    if settings.engine == "mirp":
+        from core.imaging.extraction.mirp_engine import extract_features as mirp_features
+
+        features = mirp_features(image, mask, settings.mirp)
+    else:
+        features = extract_features(image, mask, settings.params, _cached_extractor(settings.params))
     return features, time.perf_counter() - start
 
 
@@ -146,7 +249,7 @@ def _extract_job(case_id: str, image_path: str, mask_path: str, settings: Extrac
         return case_id, features, seconds, ""
     except RadNomoError as error:
         return case_id, None, 0.0, str(error)
-    except Exception as error:  # a crash inside pyradiomics/SimpleITK: report the case, keep going
+    except Exception as error:  # a crash inside pyradiomics/MIRP/SimpleITK: report the case, keep going
         return case_id, None, 0.0, f"{type(error).__name__}: {error}"
 
 
@@ -179,14 +282,14 @@ def run_batch(manifest: pd.DataFrame, settings: ExtractionSettings, *, store: Fe
         raise RadNomoError(f"manifest has no column '{mask_column}'.")
     cases = manifest.loc[manifest[mask_column] != "", ["ID", "Image", mask_column]].to_numpy().tolist()
     settings_sha = settings.sha256
-    version = pyradiomics_version()
+    version = settings.extractor_version
     status: dict[str, dict] = {}
     features: dict[str, dict[str, float]] = {}
     keys: dict[str, tuple[str, str, str]] = {}
     for case_id, image_path, mask_path in cases:
         try:
             image_sha, mask_sha = content_hash(image_path), content_hash(mask_path)
-        except OSError as error:
+        except (OSError, RadNomoError) as error:  # special files, folders too large to hash: that case fails
             status[case_id] = {"status": "failed", "seconds": 0.0, "message": f"cannot read files: {error}"}
             continue
         keys[case_id] = (case_key(image_sha, mask_sha, settings_sha), image_sha, mask_sha)

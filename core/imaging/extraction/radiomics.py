@@ -13,11 +13,13 @@ import yaml
 
 from core.errors import RadNomoError
 
-__all__ = ["PARAMS_DIR", "SHIPPED_PARAMS", "load_params", "params_sha256", "pyradiomics_version", "make_extractor",
-           "extract_features"]
+__all__ = ["PARAMS_DIR", "SHIPPED_PARAMS", "load_params", "validate_params", "params_sha256", "pyradiomics_version",
+           "make_extractor", "extract_features"]
 
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
-SHIPPED_PARAMS = {"study": PARAMS_DIR / "study.yaml", "original": PARAMS_DIR / "original.yaml"}
+# study_lbp: study.yaml plus pyradiomics' LBP2D/LBP3D image types (scikit-image; LBP3D also trimesh).
+SHIPPED_PARAMS = {"study": PARAMS_DIR / "study.yaml", "original": PARAMS_DIR / "original.yaml",
+                  "study_lbp": PARAMS_DIR / "study_lbp.yaml"}
 
 
 def load_params(source: str | Path | bytes) -> dict:
@@ -25,7 +27,7 @@ def load_params(source: str | Path | bytes) -> dict:
 
     Parameters
     ----------
-    source : path, YAML text as bytes, or the name of a shipped file ("study", "original")
+    source : path, YAML text as bytes, or the name of a shipped file ("study", "original", "study_lbp")
 
     Returns
     -------
@@ -54,6 +56,35 @@ def load_params(source: str | Path | bytes) -> dict:
         raise RadNomoError(f"{name} is not valid plain YAML: {str(error).splitlines()[0]}") from error
     if not isinstance(params, dict):
         raise RadNomoError(f"{name} must be a YAML mapping with imageType, featureClass and setting.")
+    return validate_params(params, name)
+
+
+def validate_params(params: dict, name: str = "parameters") -> dict:
+    """Validate an already-parsed pyradiomics parameter dict against pyradiomics' own schema.
+
+    The same check :func:`load_params` applies to a file; used for parameters that arrive as a
+    dict (a saved settings JSON). The MIRP engine derives its settings from the same dict, so both
+    engines read one validated format.
+
+    Parameters
+    ----------
+    params : dict
+        Keys ``imageType``, ``featureClass``, ``setting``, ...
+    name : str
+        What to call the parameters in an error message.
+
+    Returns
+    -------
+    dict
+        ``params`` itself.
+
+    Raises
+    ------
+    RadNomoError
+        If ``params`` is not a mapping or pyradiomics' schema rejects it.
+    """
+    if not isinstance(params, dict):
+        raise RadNomoError(f"{name} must be a mapping with imageType, featureClass and setting.")
     _validate(params, name)
     return params
 

@@ -1,13 +1,13 @@
 """Command line: train the autoencoder on a cohort's training split and extract deep features for every case.
 
-    python -m core.imaging.deep MANIFEST --cohort clinical.csv --id-column patient_id --outcome-column lm
+    python -m core.cli.deep MANIFEST --cohort clinical.csv --id-column patient_id --outcome-column lm
                         --out-dir DIR [--test-size 0.3] [--seed 2025] [--epochs 30] [--latent 512]
                         [--crop 64] [--batch 8] [--lr 0.001] [--workers 2] [--device auto]
 
 The split is the dashboard's (outcome-stratified, seeded), so the autoencoder never sees a test
 patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv and DIR/features_deep.parquet.
 
-    python -m core.imaging.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
+    python -m core.cli.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
 
 encodes another cohort (e.g. an external centre) with an already trained autoencoder, no training:
 writes DIR/features_deep.parquet.
@@ -23,9 +23,11 @@ from pathlib import Path
 
 from core.errors import RadNomoError
 
+__all__ = ["main"]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.imaging.deep", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.cli.deep", description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest")
     parser.add_argument("--cohort", help="clinical table with the ID and outcome columns (to train)")
     parser.add_argument("--weights", help="an already trained autoencoder: encode the manifest's cases with it")
@@ -43,20 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
+    from core.imaging.deep.model import AEConfig
+    from core.imaging.extraction.batch import read_manifest
     from core.io.tables import read_table
     from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
-    from core.imaging.deep.data import prepare_volumes
-    from core.imaging.deep.features import extract_latents
-    from core.imaging.deep.model import AEConfig
-    from core.imaging.deep.train import train_autoencoder
-    from core.imaging.extraction.batch import read_manifest
-    from core.imaging.extraction.preprocess import PreprocessConfig
+    from core.workflows.deep import train_deep_family
 
     start = time.perf_counter()
     if args.weights:
         return _encode_only(args.manifest, args.weights, Path(args.out_dir), args.workers, args.device, start)
     if not args.cohort:
         parser.error("--cohort is needed to train (or give --weights to encode with a trained autoencoder)")
+    out = Path(args.out_dir)
+
+    def on_epoch(epoch: int, train_loss: float, val_loss: float) -> None:
+        print(f"epoch {epoch}: training {train_loss:.5f}, validation {val_loss:.5f} "
+              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+
     try:
         spec = CohortSpec(id_column=args.id_column, outcome_column=args.outcome_column)
         cohort = validate_cohort(read_table(args.cohort), spec.id_column, spec.outcome_column)
@@ -64,28 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = read_manifest(args.manifest)
         config = AEConfig(crop_size=args.crop, latent_size=args.latent, epochs=args.epochs, batch_size=args.batch,
                           learning_rate=args.lr)
+        out.mkdir(parents=True, exist_ok=True)
+        result = train_deep_family(manifest, split.train_ids, config, out / "ae_weights.safetensors",
+                                   workers=args.workers, device=args.device, on_epoch=on_epoch)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    preprocess = PreprocessConfig()
-    ids, volumes = prepare_volumes(manifest, crop_size=config.crop_size, preprocess=preprocess, workers=args.workers)
-    print(f"{len(ids)} crops in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    train_ids = set(split.train_ids)
-    train_rows = [i for i, case_id in enumerate(ids) if case_id in train_ids]
-
-    def on_epoch(epoch: int, train_loss: float, val_loss: float) -> None:
-        print(f"epoch {epoch}: training {train_loss:.5f}, validation {val_loss:.5f} "
-              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
-
-    result = train_autoencoder(config, volumes[train_rows], out / "ae_weights.safetensors",
-                               preprocess=preprocess.to_dict(), device=args.device, on_epoch=on_epoch)
-    result.history.to_csv(out / "ae_training_log.csv", index=False)
-    extract_latents(str(result.weights_path), volumes, ids, device=args.device).to_parquet(
-        out / "features_deep.parquet")
-    print(f"trained on {len(train_rows)} training patients ({result.device}), kept epoch {result.best_epoch}; "
-          f"{len(ids)} x {config.latent_size} deep features in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    result.training.history.to_csv(out / "ae_training_log.csv", index=False)
+    result.family.table.to_parquet(out / "features_deep.parquet")
+    print(f"trained on {result.n_training_cases} training patients ({result.training.device}), kept epoch "
+          f"{result.training.best_epoch}; {result.family.table.shape[0]} x {config.latent_size} deep features in "
+          f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,193 @@
+"""Tables of a study's predictions: AUCs per cohort, cut-offs chosen on training, Table 2 and Table 3,
+calibration per model, two groups compared, a patient's place among the training risks, and the
+rules that say which columns are categorical.
+
+Inputs are tables indexed by patient ID: ``predictions`` (one probability column per model, plus
+``<family>_score`` columns of log-odds) and ``outcome`` (0/1). Cohorts are given as name -> IDs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy import stats
+
+from core.errors import RadNomoError
+from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, hosmer_lemeshow, performance_table,
+                                   roc_auc, youden_cutoff)
+from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option
+
+__all__ = ["auc_table", "training_cutoffs", "table2", "table3", "calibration_table", "GroupComparison",
+           "compare_groups", "risk_percentile", "typical_values", "is_categorical", "categorical_columns", "batch_columns",
+           "small_groups"]
+
+
+def auc_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence[str]],
+              models: Sequence[str]) -> pd.DataFrame:
+    """AUC of each model in each cohort (rows: cohort, columns: model); patients without a prediction are left out."""
+    rows = {}
+    for name, ids in cohorts.items():
+        ids = list(ids)
+        rows[name] = {}
+        for model in models:
+            values = predictions.loc[ids, model]
+            keep = values.notna()
+            rows[name][model] = roc_auc(outcome.loc[ids][keep], values[keep]).auc
+    return pd.DataFrame(rows).T[list(models)]
+
+
+def training_cutoffs(predictions: pd.DataFrame, outcome: pd.Series, train_ids: Sequence[str],
+                     models: Sequence[str], *, rule: str = "youden", value: float | None = None) -> dict[str, float]:
+    """Each model's probability cut-off, chosen on the training cohort only.
+
+    ``rule``: "youden" (maximal sensitivity + specificity - 1), "fixed" (``value`` is the
+    probability) or "sensitivity" (the highest cut-off reaching sensitivity ``value``).
+    """
+    check_option("cut-off rule", rule, CUTOFF_RULES)
+    train = list(train_ids)
+    cutoffs = {}
+    for model in models:
+        if rule == "youden":
+            cutoffs[model] = youden_cutoff(outcome.loc[train], predictions.loc[train, model])
+        elif rule == "fixed":
+            if value is None or not 0 < value < 1:
+                raise RadNomoError("a fixed cut-off needs a probability between 0 and 1.")
+            cutoffs[model] = float(value)
+        else:
+            cutoffs[model] = cutoff_for_sensitivity(outcome.loc[train], predictions.loc[train, model], value or 0.8)
+    return cutoffs
+
+
+def table2(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence[str]],
+           cutoffs: Mapping[str, float], *, ci: str = "wald") -> pd.DataFrame:
+    """The study's Table 2 for any study: per cohort and model, AUC (DeLong CI) and ACC/SENS/SPEC/PPV/NPV (CIs).
+
+    Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``.
+    """
+    frames = []
+    for cohort, ids in cohorts.items():
+        ids = list(ids)
+        scores = {m: predictions.loc[ids, m] for m in cutoffs}
+        frames.append(performance_table(outcome.loc[ids], scores, cutoffs, ci=ci).assign(cohort=cohort))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["cohort", *[c for c in table.columns if c != "cohort"]]]
+
+
+def table3(predictions: pd.DataFrame, groups: pd.Series, train_ids: Sequence[str], scores: Sequence[str], *,
+           ci: str = "wald") -> pd.DataFrame:
+    """The study's Table 3: how well each score separates two groups (e.g. synchronous vs metachronous LM).
+
+    ``groups`` is 1 / 0 per patient (the patients compared); each score's cut-off is chosen by
+    Youden's index on the training patients among them only. ``scores`` name columns of
+    ``predictions``. Columns as :func:`table2` (without ``cohort``), ``model`` the score.
+    """
+    ids = list(groups.index)
+    train = [i for i in ids if i in set(train_ids)]
+    if groups.loc[train].nunique() < 2:
+        raise RadNomoError("the training patients compared hold one group only; a cut-off cannot be chosen.")
+    cutoffs = {s: youden_cutoff(groups.loc[train], predictions.loc[train, s]) for s in scores}
+    return performance_table(groups, {s: predictions.loc[ids, s] for s in scores}, cutoffs, ci=ci)
+
+
+def calibration_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence[str]],
+                      models: Sequence[str]) -> pd.DataFrame:
+    """Calibration of each model in each cohort.
+
+    Returns one row per cohort and model: ``cohort``, ``model``, ``brier``, ``intercept``
+    (calibration-in-the-large), ``slope``, ``hl_statistic``, ``hl_df``, ``hl_p`` (Hosmer-Lemeshow,
+    10 risk groups).
+    """
+    rows = []
+    for cohort, ids in cohorts.items():
+        ids = list(ids)
+        for model in models:
+            y, p = outcome.loc[ids], predictions.loc[ids, model]
+            calibration, hl = calibration_stats(y, p), hosmer_lemeshow(y, p)
+            rows.append({"cohort": cohort, "model": model, "brier": calibration.brier,
+                         "intercept": calibration.intercept, "slope": calibration.slope,
+                         "hl_statistic": hl.statistic, "hl_df": hl.df, "hl_p": hl.p_value})
+    return pd.DataFrame(rows, columns=["cohort", "model", "brier", "intercept", "slope", "hl_statistic", "hl_df",
+                                       "hl_p"])
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """A value compared between two groups: sizes, means, Student's t-test and Mann-Whitney U (two-sided)."""
+
+    n_positive: int
+    n_negative: int
+    mean_positive: float
+    mean_negative: float
+    t_p_value: float
+    mann_whitney_p_value: float
+
+
+def compare_groups(values: pd.Series, groups: pd.Series) -> GroupComparison:
+    """``values`` of group 1 vs group 0 (``groups`` aligned by index); patients without a value are left out."""
+    data = pd.DataFrame({"value": values, "group": groups}).dropna()
+    positive = data.loc[data["group"] == 1, "value"].to_numpy(dtype=float)
+    negative = data.loc[data["group"] == 0, "value"].to_numpy(dtype=float)
+    if len(positive) < 2 or len(negative) < 2:
+        raise RadNomoError(f"each group needs at least 2 patients with a value ({len(positive)} and "
+                           f"{len(negative)} here).")
+    return GroupComparison(n_positive=len(positive), n_negative=len(negative),
+                           mean_positive=float(positive.mean()), mean_negative=float(negative.mean()),
+                           t_p_value=float(stats.ttest_ind(positive, negative).pvalue),
+                           mann_whitney_p_value=float(stats.mannwhitneyu(positive, negative).pvalue))
+
+
+def risk_percentile(risk: float, training_risks: pd.Series) -> float:
+    """Share (0-100) of the training patients whose predicted risk is below ``risk``."""
+    values = training_risks.dropna().to_numpy(dtype=float)
+    if len(values) == 0:
+        raise RadNomoError("no training patient has a predicted risk to compare with.")
+    return float((values < risk).mean() * 100)
+
+
+def typical_values(rows: pd.DataFrame, variables: Sequence[str], levels: Mapping[str, Sequence[str]]) -> dict:
+    """A typical patient of ``rows``: the median of each numeric variable, the most frequent level of each
+    categorical one (calculator inputs start there)."""
+    values = {}
+    for variable in variables:
+        if variable in levels:
+            counts = rows[variable].astype("string").value_counts()
+            values[variable] = str(counts.index[0]) if len(counts) else str(levels[variable][0])
+        else:
+            values[variable] = float(pd.to_numeric(rows[variable], errors="coerce").median())
+    return values
+
+
+def small_groups(counts: Mapping[str, int], minimum: int = MIN_PER_GROUP) -> list[str]:
+    """Groups with fewer than ``minimum`` patients (their statistics rest on too few patients)."""
+    return [name for name, n in counts.items() if n < minimum]
+
+
+# ---------------------------------------------------------------------------------------------
+# Which columns are categorical: one rule for every page
+# ---------------------------------------------------------------------------------------------
+
+
+def is_categorical(values: pd.Series, max_levels: int = 12) -> bool:
+    """A column is categorical when it is text (or boolean) with 2 to ``max_levels`` levels."""
+    present = values.dropna()
+    if present.empty or pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        return False
+    return 2 <= present.nunique() <= max_levels
+
+
+def categorical_columns(cohort: pd.DataFrame, exclude: Sequence[str] = (), max_levels: int = 12) -> list[str]:
+    """The cohort's categorical columns (:func:`is_categorical`), ``exclude`` left out."""
+    return [c for c in cohort.columns if c not in set(exclude) and is_categorical(cohort[c], max_levels)]
+
+
+def batch_columns(train: pd.DataFrame, exclude: Sequence[str] = (), max_levels: int = 12) -> list[str]:
+    """Categorical columns that can serve as a harmonisation batch (scanner, centre): every level with at
+    least 2 training patients (ComBat estimates a mean and a variance per level)."""
+    out = []
+    for column in categorical_columns(train, exclude, max_levels):
+        if train[column].value_counts().min() >= 2:
+            out.append(column)
+    return out
+

@@ -1,0 +1,88 @@
+"""RadNomo's vocabulary: every name of a model, option and cohort, with its label, declared once.
+
+Pages, the report, downloads and the command lines take their option lists and labels from here,
+and :func:`check_option` validates a value against its list with a message that names the allowed
+values (statsmodels' ``string_like(..., options=...)``). The p-value formatter used everywhere is
+:func:`format_p`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+from core.errors import RadNomoError
+
+__all__ = ["CLINICAL", "FUSED", "SCORE_SUFFIX", "RESERVED_NAMES", "score_column", "family_of_score",
+           "SCORE_METHODS", "UNIVARIABLE_TESTS", "CORRELATION_METHODS", "LASSO_RULES", "CUTOFF_RULES",
+           "PROPORTION_CIS", "FEATURE_KINDS", "COHORTS", "SUBGROUP_POPULATIONS", "check_option", "check_name",
+           "format_p", "format_number", "MIN_PER_GROUP"]
+
+# The two models every study has (the fused one when it has a score); each feature family adds its score.
+CLINICAL = "clinical"
+FUSED = "fused"
+SCORE_SUFFIX = "_score"
+RESERVED_NAMES = (CLINICAL, FUSED)
+
+
+def score_column(family: str) -> str:
+    """The column that holds a family's score (log-odds), e.g. ``radiomics_score``."""
+    return f"{family}{SCORE_SUFFIX}"
+
+
+def family_of_score(column: str) -> str | None:
+    """The family of a score column (``dl_radiomics_score`` -> ``dl_radiomics``), None for other columns."""
+    return column[: -len(SCORE_SUFFIX)] if column.endswith(SCORE_SUFFIX) else None
+
+
+SCORE_METHODS = {"refit": "Logistic regression refitted on the selected features",
+                 "lasso": "The LASSO's own (shrunken) coefficients"}
+UNIVARIABLE_TESTS = {"student": "t-test (Student)", "welch": "t-test (Welch)", "mannwhitney": "Mann-Whitney U"}
+CORRELATION_METHODS = {"spearman": "Spearman", "pearson": "Pearson", "kendall": "Kendall"}
+LASSO_RULES = {"1se": "lambda.1se", "min": "lambda.min"}
+CUTOFF_RULES = {"youden": "Youden index (training)", "fixed": "Fixed probability",
+                "sensitivity": "Target sensitivity (training)"}
+PROPORTION_CIS = {"wald": "Wald (study)", "wilson": "Wilson"}
+FEATURE_KINDS = {"radiomics": "radiomics features extracted here (pyradiomics settings recorded)",
+                 "deep": "autoencoder latent features (weights recorded)",
+                 "imported": "a feature table computed elsewhere"}
+COHORTS = {"train": "Training", "test": "Test"}
+SUBGROUP_POPULATIONS = {"events": "Patients with the event", "all": "All patients"}
+# Below this many patients in a group, a comparison of groups is flagged as resting on too few patients.
+MIN_PER_GROUP = 10
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def check_option(what: str, value: object, options: Mapping[str, str] | tuple | list) -> None:
+    """Raise :class:`RadNomoError` unless ``value`` is one of ``options`` (the message lists them)."""
+    if value not in options:
+        allowed = ", ".join(map(str, options))
+        raise RadNomoError(f"{what} '{value}' is not valid; possible values: {allowed}.")
+
+
+def check_name(what: str, name: str) -> None:
+    """A family's name: lower-case letters, digits and underscores, starting with a letter; not a model's name.
+
+    Names become column names (``<name>_score``) and file names, so they are kept plain.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RadNomoError(f"{what} name '{name}' is not valid: use 1-40 lower-case letters, digits or underscores, "
+                           "starting with a letter (e.g. 'radiomics', 'deep', 'arterial_phase').")
+    if name in RESERVED_NAMES:
+        raise RadNomoError(f"{what} name '{name}' is taken by the {name} model; choose another.")
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as every table of RadNomo prints it: '< 0.001', else three decimals; '' when not tested."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_number(value: float | None, digits: int = 3) -> str:
+    """A statistic for display: fixed decimals, '' when missing (NaN or None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}"

@@ -1,0 +1,556 @@
+"""The study: one frozen object that holds everything a user analyses.
+
+A :class:`Study` is the cohort (indexed by patient ID), the variables' roles, the split, the feature
+tables by family, the settings, the display labels and its name. The dashboard's session holds one,
+persistence saves and loads one, and every workflow (fitting, validation, external cohorts, teaching,
+the report) takes one. It never changes: a change (a setting, a role, the split, a feature table, the
+name) makes a new study with :meth:`Study.replace`, and its :attr:`Study.fingerprint` changes with it,
+so every result cached under the old fingerprint is left behind.
+
+Feature families are the user's: any number of feature tables, each a named :class:`FeatureFamily`
+(radiomics, deep, a second phase, anything imported), and :class:`CombinedFamily` s of them (the
+reference study's DL-radiomics = radiomics + deep). Each family, single or combined, gets a score;
+the fused model adds one chosen score to the clinical predictors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from core.errors import RadNomoError
+from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, split_cohort, validate_cohort
+from core.stats.selection import ScreeningSettings
+from core.vocabulary import (CLINICAL, FEATURE_KINDS, FUSED, SCORE_METHODS, SUBGROUP_POPULATIONS, check_name,
+                             check_option, family_of_score)
+
+__all__ = ["ModelSettings", "SubgroupSettings", "Autoencoder", "FeatureFamily", "CombinedFamily", "Study",
+           "make_study", "table_fingerprint", "variable_label"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """Choices behind the models.
+
+    Attributes
+    ----------
+    screening : ScreeningSettings
+        Applied to each feature family, single and combined, on the training cohort.
+    score_method : {"refit", "lasso"}
+        Score coefficients from a logistic refit on the selected features, or the LASSO's own.
+    clinical_continuous, clinical_categorical : tuple of str or None
+        The clinical model's predictors; None = every clinical variable with univariable
+        (likelihood-ratio) p below ``clinical_p`` in training.
+    clinical_p : float
+    harmonise_by : str or None
+        A cohort column (e.g. "scanner"): ComBat-harmonise every feature table by its levels, fitted
+        on the training cohort, before screening; None = no harmonisation.
+    fused_score : str or None
+        The family whose score the fused model adds to the clinical predictors; None = the study's
+        default (its last combined family, else its first family).
+    """
+
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
+    score_method: str = "refit"
+    clinical_continuous: tuple[str, ...] | None = None
+    clinical_categorical: tuple[str, ...] | None = None
+    clinical_p: float = 0.05
+    harmonise_by: str | None = None
+    fused_score: str | None = None
+
+    def __post_init__(self) -> None:
+        check_option("score method", self.score_method, SCORE_METHODS)
+        if not 0 < self.clinical_p <= 1:
+            raise RadNomoError(f"the clinical p threshold {self.clinical_p} must lie in (0, 1].")
+
+    def to_dict(self) -> dict:
+        return {"screening": self.screening.to_dict(), "score_method": self.score_method,
+                "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
+                "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
+                "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by, "fused_score": self.fused_score}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> ModelSettings:
+        def as_tuple(v):
+            return None if v is None else tuple(str(x) for x in v)
+
+        try:
+            return cls(screening=ScreeningSettings.from_dict(dict(values["screening"])),
+                       score_method=str(values["score_method"]),
+                       clinical_continuous=as_tuple(values["clinical_continuous"]),
+                       clinical_categorical=as_tuple(values["clinical_categorical"]),
+                       clinical_p=float(values["clinical_p"]), harmonise_by=values.get("harmonise_by"),
+                       fused_score=values.get("fused_score"))
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, RadNomoError):
+                raise
+            raise RadNomoError(f"the model settings are malformed ({type(error).__name__}: {error}).") from error
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubgroupSettings:
+    """A comparison of two levels of a categorical column, e.g. synchronous vs metachronous LM.
+
+    Attributes
+    ----------
+    column : str
+    population : {"events", "all"}
+        Among the patients with the event (as the reference study's Table 3) or among all patients.
+    positive, negative : str
+        The level expected to score higher (positive) and the level it is compared with.
+    """
+
+    column: str
+    population: str = "events"
+    positive: str
+    negative: str
+
+    def __post_init__(self) -> None:
+        check_option("subgroup population", self.population, SUBGROUP_POPULATIONS)
+        if self.positive == self.negative:
+            raise RadNomoError("choose two different levels to compare.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature families
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Autoencoder:
+    """A trained autoencoder that made a deep family: its weights file and per-epoch losses."""
+
+    weights: str
+    history: pd.DataFrame | None = None
+
+    @cached_property
+    def sha256(self) -> str:
+        """The weights file's content hash (the same network wherever the file lies)."""
+        digest = hashlib.sha256()
+        with open(self.weights, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class FeatureFamily:
+    """One feature table of a study.
+
+    Attributes
+    ----------
+    name : str
+        Identifier (lower case, e.g. "radiomics", "dl", "arterial"); its score is ``<name>_score``.
+    label : str
+        How pages and the report name it ("Radiomics", "DL").
+    table : pandas.DataFrame
+        Float features, index: patient ID (text).
+    kind : {"radiomics", "deep", "imported"}
+        How the features were made: "radiomics" ones can be recomputed for a new patient from the
+        recorded ``extraction`` settings, "deep" ones from the ``autoencoder``; "imported" ones not.
+    source : str
+        Where the table came from, in words.
+    extraction : dict or None
+        Extraction settings (engine, parameters, pre-processing) of a "radiomics" family.
+    autoencoder : Autoencoder or None
+        The weights of a "deep" family.
+    reader2 : pandas.DataFrame or None
+        The same features from a second reader's masks (reader agreement, the ICC filter).
+    """
+
+    name: str
+    label: str
+    table: pd.DataFrame
+    kind: str = "imported"
+    source: str = ""
+    extraction: dict | None = None
+    autoencoder: Autoencoder | None = None
+    reader2: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        check_name("feature family", self.name)
+        check_option("feature family kind", self.kind, FEATURE_KINDS)
+        if not isinstance(self.table, pd.DataFrame) or self.table.shape[1] == 0:
+            raise RadNomoError(f"feature family '{self.name}' needs a table with at least one feature.")
+        if self.table.index.has_duplicates:
+            raise RadNomoError(f"feature family '{self.name}' has duplicated patient IDs.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CombinedFamily:
+    """Several families screened together as one (e.g. "dl_radiomics" = radiomics + dl)."""
+
+    name: str
+    label: str
+    members: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        check_name("combined family", self.name)
+        if len(self.members) < 2 or len(set(self.members)) != len(self.members):
+            raise RadNomoError(f"combined family '{self.name}' needs at least two different member families.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Content fingerprints
+# ---------------------------------------------------------------------------------------------
+
+_TOKENS: OrderedDict[int, tuple[pd.DataFrame, str]] = OrderedDict()
+_MAX_TOKENS = 64
+
+
+def table_fingerprint(frame: pd.DataFrame | None) -> str:
+    """A content hash of a table (values, index and column names), computed once per table object.
+
+    Hashing 2 million feature values takes a noticeable fraction of a second, and every change of a
+    setting makes a new Study around the same tables; so the hash is remembered per object (the
+    object is kept referenced beside it, so its ``id`` cannot be reused by another table).
+    """
+    if frame is None:
+        return "none"
+    cached = _TOKENS.get(id(frame))
+    if cached is not None and cached[0] is frame:
+        _TOKENS.move_to_end(id(frame))
+        return cached[1]
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(str(frame.index.name).encode())
+    token = digest.hexdigest()[:24]
+    _TOKENS[id(frame)] = (frame, token)
+    while len(_TOKENS) > _MAX_TOKENS:
+        _TOKENS.popitem(last=False)
+    return token
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------------------------------------
+# The study
+# ---------------------------------------------------------------------------------------------
+
+
+def variable_label(name: str, labels: Mapping[str, str] | None = None) -> str:
+    """A column name in words: the study's label for it, else the name with spaces."""
+    return (labels or {}).get(name) or name.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Study:
+    """Everything a study is: cohort, roles, split, feature families, settings, labels, name.
+
+    Attributes
+    ----------
+    name : str
+    cohort : pandas.DataFrame
+        The validated clinical table, indexed by patient ID (text; the index is named after
+        ``spec.id_column``): the outcome as 0/1, continuous variables as float, categorical ones as text.
+    spec : CohortSpec
+        The variables' roles: ID and outcome columns, continuous and categorical variables.
+    split : CohortSplit
+        Training and test patient IDs and the settings that drew them.
+    families : tuple of FeatureFamily
+    combined : tuple of CombinedFamily
+    settings : ModelSettings
+    labels : mapping
+        Display label per variable (e.g. "cea_ng_ml" -> "CEA (ng/mL)").
+    subgroup : SubgroupSettings or None
+        The study's default subgroup comparison (the sample's: synchronous vs metachronous LM).
+    is_sample : bool
+        The bundled synthetic study.
+
+    Raises
+    ------
+    RadNomoError
+        If the parts do not fit together (unknown IDs in the split, overlapping cohorts, duplicated
+        family names, a combined family of unknown members, a fused score that is no family).
+    """
+
+    name: str
+    cohort: pd.DataFrame
+    spec: CohortSpec
+    split: CohortSplit
+    families: tuple[FeatureFamily, ...] = ()
+    combined: tuple[CombinedFamily, ...] = ()
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    subgroup: SubgroupSettings | None = None
+    is_sample: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or not str(self.name).strip():
+            raise RadNomoError("a study needs a name.")
+        index = self.cohort.index
+        if index.name != self.spec.id_column:
+            raise RadNomoError(f"the cohort must be indexed by its ID column '{self.spec.id_column}'.")
+        if index.has_duplicates:
+            raise RadNomoError("the cohort has duplicated patient IDs.")
+        train, test = set(self.split.train_ids), set(self.split.test_ids)
+        if train & test:
+            raise RadNomoError(f"{len(train & test)} patient(s) are in both the training and the test cohort, e.g. "
+                               f"{sorted(train & test)[:3]}.")
+        unknown = (train | test) - set(index)
+        if unknown:
+            raise RadNomoError(f"the split names {len(unknown)} patient(s) that are not in the cohort, e.g. "
+                               f"{sorted(unknown)[:3]}.")
+        if len(train) < 2:
+            raise RadNomoError("the training cohort needs patients.")
+        names = [f.name for f in self.families] + [c.name for c in self.combined]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise RadNomoError(f"feature family name(s) {duplicated} are used twice; each family needs its own name.")
+        singles = {f.name for f in self.families}
+        for combined in self.combined:
+            unknown_members = [m for m in combined.members if m not in singles]
+            if unknown_members:
+                raise RadNomoError(f"combined family '{combined.name}' names unknown families {unknown_members}; "
+                                   f"the study has {sorted(singles)}.")
+        fused = self.settings.fused_score
+        if fused is not None and fused not in names:
+            raise RadNomoError(f"the fused model's score '{fused}' is not a family of this study ({names}).")
+
+    # -- construction -----------------------------------------------------------------------
+
+    def replace(self, **changes) -> Study:
+        """A new study with ``changes`` (any field) applied; this one is left as it is."""
+        return dataclasses.replace(self, **changes)
+
+    def with_settings(self, **changes) -> Study:
+        """A new study whose :class:`ModelSettings` have ``changes`` applied."""
+        return self.replace(settings=dataclasses.replace(self.settings, **changes))
+
+    def with_roles(self, continuous: Sequence[str], categorical: Sequence[str]) -> Study:
+        """A new study with other clinical variables (the cohort re-validated for their types).
+
+        Raises
+        ------
+        RadNomoError
+            If a column is not in the cohort, is the ID or outcome, or a continuous one holds text.
+        """
+        spec = dataclasses.replace(self.spec, continuous=tuple(continuous), categorical=tuple(categorical))
+        validated = validate_cohort(self.cohort_table(), spec.id_column, spec.outcome_column,
+                                    continuous=spec.continuous, categorical=spec.categorical)
+        return self.replace(spec=spec, cohort=validated.set_index(spec.id_column))
+
+    def with_family(self, family: FeatureFamily) -> Study:
+        """A new study with ``family`` added, or replacing the family of the same name (same place)."""
+        if family.name in self.family_names:
+            families = tuple(family if f.name == family.name else f for f in self.families)
+        else:
+            families = (*self.families, family)
+        return self.replace(families=families)
+
+    def without_family(self, name: str) -> Study:
+        """A new study without the family ``name`` (and without the combined families that need it)."""
+        families = tuple(f for f in self.families if f.name != name)
+        combined = tuple(c for c in self.combined if name not in c.members)
+        remaining = {f.name for f in families} | {c.name for c in combined}
+        settings = self.settings
+        if settings.fused_score is not None and settings.fused_score not in remaining:
+            settings = dataclasses.replace(settings, fused_score=None)
+        return self.replace(families=families, combined=combined, settings=settings)
+
+    # -- the cohort -------------------------------------------------------------------------
+
+    @property
+    def outcome(self) -> pd.Series:
+        """0/1 outcome per patient ID."""
+        return self.cohort[self.spec.outcome_column]
+
+    @property
+    def n_events(self) -> int:
+        return int(self.outcome.sum())
+
+    @property
+    def train_ids(self) -> list[str]:
+        return list(self.split.train_ids)
+
+    @property
+    def test_ids(self) -> list[str]:
+        return list(self.split.test_ids)
+
+    @property
+    def has_test(self) -> bool:
+        """False for a study that trains on every patient (no held-out test cohort)."""
+        return len(self.split.test_ids) > 0
+
+    @property
+    def train(self) -> pd.DataFrame:
+        """The training patients' rows of the cohort."""
+        return self.cohort.loc[self.train_ids]
+
+    def cohorts(self) -> dict[str, list[str]]:
+        """Cohort name -> patient IDs: "train" and, when the study has one, "test"."""
+        out = {"train": self.train_ids}
+        if self.has_test:
+            out["test"] = self.test_ids
+        return out
+
+    def cohort_table(self) -> pd.DataFrame:
+        """The cohort with the ID as a column (for functions that take a table with an ID column)."""
+        return self.cohort.reset_index()
+
+    def label(self, variable: str) -> str:
+        """A variable (or score column) in words."""
+        family = family_of_score(variable)
+        if family in self.score_families:
+            return f"{self.family_label(family)} score"
+        return variable_label(variable, self.labels)
+
+    # -- feature families -------------------------------------------------------------------
+
+    @property
+    def family_names(self) -> list[str]:
+        """The single families, in the order they were added."""
+        return [f.name for f in self.families]
+
+    @property
+    def score_families(self) -> list[str]:
+        """Every family that gets a score: single ones, then combined ones."""
+        return [*self.family_names, *(c.name for c in self.combined)]
+
+    def family(self, name: str) -> FeatureFamily:
+        for family in self.families:
+            if family.name == name:
+                return family
+        raise RadNomoError(f"the study has no feature family '{name}'; it has {self.family_names}.")
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """The single families a family is made of (itself for a single family)."""
+        for combined in self.combined:
+            if combined.name == name:
+                return combined.members
+        self.family(name)
+        return (name,)
+
+    def family_label(self, name: str) -> str:
+        for combined in self.combined:
+            if combined.name == name:
+                return combined.label
+        return self.family(name).label
+
+    def feature_tables(self) -> dict[str, pd.DataFrame]:
+        """Single family name -> feature table."""
+        return {f.name: f.table for f in self.families}
+
+    def feature_table(self, name: str, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """The features of a family: its table, or its members' tables side by side (patients with all).
+
+        ``tables`` (single family -> table) replaces the study's own tables, e.g. harmonised ones.
+        """
+        tables = tables if tables is not None else self.feature_tables()
+        members = self.members(name)
+        table = tables[members[0]]
+        for member in members[1:]:
+            table = table.join(tables[member], how="inner")
+        return table
+
+    @property
+    def fused_family(self) -> str | None:
+        """The family whose score the fused model takes: the setting, else the last combined family, else
+        the first family; None for a study without features."""
+        if self.settings.fused_score is not None:
+            return self.settings.fused_score
+        if self.combined:
+            return self.combined[-1].name
+        return self.families[0].name if self.families else None
+
+    # -- models -----------------------------------------------------------------------------
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model the study can have, in display order: clinical, one per score family, fused."""
+        return [CLINICAL, *self.score_families, *([FUSED] if self.fused_family else [])]
+
+    def model_label(self, model: str) -> str:
+        """A model in words: "Clinical model", "<family> score", "Fused model (<family> score + clinical)"."""
+        if model == CLINICAL:
+            return "Clinical model"
+        if model == FUSED:
+            family = self.fused_family
+            return f"Fused model ({self.family_label(family)} score + clinical)" if family else "Fused model"
+        return f"{self.family_label(model)} score"
+
+    def model_labels(self) -> dict[str, str]:
+        return {m: self.model_label(m) for m in self.model_names}
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @cached_property
+    def data_fingerprint(self) -> str:
+        """A hash of the data and design (cohort, roles, split, feature tables), not of the settings."""
+        families = [(f.name, f.label, f.kind, table_fingerprint(f.table), table_fingerprint(f.reader2),
+                     f.autoencoder.sha256 if f.autoencoder else None) for f in self.families]
+        combined = [(c.name, c.label, list(c.members)) for c in self.combined]
+        spec = dataclasses.asdict(self.spec)
+        split = [list(self.split.train_ids), list(self.split.test_ids), dataclasses.asdict(self.split.config)]
+        return _hash(table_fingerprint(self.cohort), spec, split, families, combined)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of everything the study is: any change of data, roles, split, families, settings, labels
+        or name changes it."""
+        return _hash(self.data_fingerprint, self.settings.to_dict(), self.name, dict(self.labels),
+                     None if self.subgroup is None else self.subgroup.to_dict(), self.is_sample)
+
+    def training_key(self, family: str) -> str:
+        """A hash of what a family's screening depends on: its members' tables, the training patients'
+        outcomes, the harmonisation column and the screening settings."""
+        members = self.members(family)
+        tables = [(m, table_fingerprint(self.family(m).table), table_fingerprint(self.family(m).reader2))
+                  for m in members]
+        harmonise = self.settings.harmonise_by
+        batch = None if harmonise is None or harmonise not in self.cohort else \
+            self.cohort[harmonise].astype(str).tolist()
+        outcome = self.cohort.loc[self.train_ids, self.spec.outcome_column].tolist()
+        return _hash(tables, list(self.split.train_ids), outcome, harmonise, batch,
+                     self.settings.screening.to_dict(), family)
+
+    def __repr__(self) -> str:
+        return (f"Study(name={self.name!r}, patients={len(self.cohort)}, events={self.n_events}, "
+                f"train/test={len(self.split.train_ids)}/{len(self.split.test_ids)}, "
+                f"families={self.score_families})")
+
+
+def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSplit | SplitConfig | None = None, *,
+               families: Sequence[FeatureFamily] = (), combined: Sequence[CombinedFamily] = (),
+               settings: ModelSettings | None = None, labels: Mapping[str, str] | None = None,
+               subgroup: SubgroupSettings | None = None, is_sample: bool = False) -> Study:
+    """A study from a clinical table as read (the ID as a column): validated, indexed by ID and split.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The clinical table with ``spec.id_column`` as a column.
+    split : CohortSplit, SplitConfig or None
+        A split already drawn, or the settings to draw one (the study's 7:3 by default).
+
+    Raises
+    ------
+    RadNomoError
+        From :func:`core.stats.cohort.validate_cohort` and :func:`core.stats.cohort.split_cohort`.
+    """
+    validated = validate_cohort(table, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+                                categorical=spec.categorical)
+    if not isinstance(split, CohortSplit):
+        split = split_cohort(validated, spec, split)
+    cohort = validated.set_index(spec.id_column)
+    return Study(name=name, cohort=cohort, spec=spec, split=split, families=tuple(families),
+                 combined=tuple(combined), settings=settings or ModelSettings(), labels=dict(labels or {}),
+                 subgroup=subgroup, is_sample=is_sample)
+
