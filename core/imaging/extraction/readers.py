@@ -243,16 +243,22 @@ def _metaimage_data_files(path: Path, role: str) -> list[str]:
         value = match.group(1).strip()
         if value in ("LOCAL", "Local", "local"):  # MetaIO's three spellings of inline data
             return []
-        if value.upper().startswith("LIST"):
-            if not complete:
-                raise _header_too_long(path, role)
-            return _file_list(lines[number + 1:], path, role)
-        if "%" in value:
-            return _expand_pattern(value, path, role)
-        return [value]
+        return _named_files(value, lines[number + 1:], complete, path, role)
     if not complete:
         raise _header_too_long(path, role)
     return []  # no ElementDataFile: SimpleITK refuses the file itself
+
+
+def _named_files(value: str, following: list[bytes], complete: bool, path: Path, role: str) -> list[str]:
+    """The data files a header's data-file field names: one file, a LIST on the lines that follow (both
+    MetaImage and NRRD put it there), or a %d pattern expanded."""
+    if value.upper().startswith("LIST"):
+        if not complete:
+            raise _header_too_long(path, role)
+        return _file_list(following, path, role)
+    if "%" in value:
+        return _expand_pattern(value, path, role)
+    return [value]
 
 
 _NRRD_DATA_FILE = re.compile(r"\s*data\s*file\s*:(?!=)\s*(.*)", re.IGNORECASE)
@@ -278,14 +284,7 @@ def _nrrd_data_files(path: Path, role: str) -> list[str]:
         match = _NRRD_DATA_FILE.match(line)
         if not match:
             continue
-        value = match.group(1).strip()
-        if value.upper().startswith("LIST"):
-            if not complete:
-                raise _header_too_long(path, role)
-            return _file_list(lines[number + 1:], path, role)
-        if "%" in value:
-            return _expand_pattern(value, path, role)
-        return [value]
+        return _named_files(match.group(1).strip(), lines[number + 1:], complete, path, role)
     if not complete:
         raise _header_too_long(path, role)
     return []
