@@ -229,23 +229,24 @@ def open_saved_study(folder: str | Path) -> Study:
 # ---------------------------------------------------------------------------------------------
 
 
-@st.cache_resource(max_entries=8, show_spinner="Harmonising the features (ComBat, fitted on the training cohort)...")
-def _harmonised_cached(key: str, _study: Study):
-    from core.workflows.fit import harmonised_tables
+@st.cache_resource(max_entries=8, show_spinner="Preparing the features (missing values, harmonisation)...")
+def _prepared_cached(key: str, _study: Study):
+    from core.workflows.fit import prepare_tables
 
-    return harmonised_tables(_study)
+    return prepare_tables(_study)
 
 
-def harmonised(study: Study):
-    """(single-family tables the models see, ComBat fits) of the study."""
-    return _harmonised_cached(f"{study.data_fingerprint}|{study.settings.harmonise_by}", study)
+def prepared(study: Study):
+    """:class:`core.workflows.fit.PreparedTables` of the study (the single-family tables the models see)."""
+    key = f"{study.data_fingerprint}|{study.settings.harmonise_by}|{study.settings.missing.to_dict()}"
+    return _prepared_cached(key, study)
 
 
 @st.cache_resource(max_entries=48, show_spinner="Screening the features on the training cohort...")
 def _screening_cached(key: str, _study: Study, family: str):
     from core.workflows.fit import screen_family
 
-    return screen_family(_study, family, harmonised(_study)[0])
+    return screen_family(_study, family, prepared(_study).tables)
 
 
 def screening(study: Study, family: str):
@@ -255,7 +256,7 @@ def screening(study: Study, family: str):
 
 def usable_families(study: Study) -> list[str]:
     """Score families whose training patients all have features (the others cannot be screened)."""
-    tables = harmonised(study)[0]
+    tables = prepared(study).tables
     train = set(study.train_ids)
     return [f for f in study.score_families if train <= set(study.feature_table(f, tables).index)]
 
@@ -266,9 +267,8 @@ def _models_cached(fingerprint: str, _study: Study, _known=None):
         return _known
     from core.workflows.fit import fit_study
 
-    tables, harmonisers = harmonised(_study)
     screened = {f: screening(_study, f) for f in usable_families(_study)}
-    return fit_study(_study, screening=screened, tables=tables, harmonisers=harmonisers)
+    return fit_study(_study, screening=screened, prepared=prepared(_study))
 
 
 def study_models(study: Study):
@@ -302,7 +302,7 @@ def nomogram(study: Study, model: str):
 def _stability_cached(key: str, _study: Study, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool):
     from core.stats.selection import selection_stability
 
-    X = _study.feature_table(family, harmonised(_study)[0]).loc[_study.train_ids, list(columns)]
+    X = _study.feature_table(family, prepared(_study).tables).loc[_study.train_ids, list(columns)]
     y = _study.train[_study.spec.outcome_column]
     screening_settings = _study.settings.screening
     return selection_stability(X, y, n_repeats=repeats, bootstrap=bootstrap, n_folds=screening_settings.n_folds,

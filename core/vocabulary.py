@@ -16,7 +16,8 @@ from core.errors import RadNomoError
 
 __all__ = ["CLINICAL", "FUSED", "SCORE_SUFFIX", "RESERVED_NAMES", "score_column", "family_of_score",
            "SCORE_METHODS", "UNIVARIABLE_TESTS", "CORRELATION_METHODS", "LASSO_RULES", "CUTOFF_RULES",
-           "PROPORTION_CIS", "FEATURE_KINDS", "COHORTS", "SUBGROUP_POPULATIONS", "check_option", "check_name",
+           "PROPORTION_CIS", "FEATURE_KINDS", "COHORTS", "MISSING_STRATEGIES", "SCREENING_METHODS",
+           "VARIANCE_SCALES", "SUBGROUP_POPULATIONS", "check_option", "check_name",
            "format_p", "format_number", "MIN_PER_GROUP"]
 
 # The two models every study has (the fused one when it has a score); each feature family adds its score.
@@ -48,6 +49,18 @@ FEATURE_KINDS = {"radiomics": "radiomics features extracted here (pyradiomics se
                  "deep": "autoencoder latent features (weights recorded)",
                  "imported": "a feature table computed elsewhere"}
 COHORTS = {"train": "Training", "test": "Test"}
+MISSING_STRATEGIES = {"median": "Impute the training median (mode for categories)",
+                      "mean": "Impute the training mean (mode for categories)",
+                      "none": "Impute nothing (a missing value stops the analysis, with its count)"}
+# The screening funnels the field uses; each runs on the training cohort and is refitted inside validation.
+SCREENING_METHODS = {
+    "study": "The study's: variance, redundancy, univariable test, LASSO",
+    "test_first": "Univariable test before redundancy, then LASSO",
+    "auc": "Univariable AUC filter, redundancy, LASSO",
+    "mrmr": "mRMR (relevance minus redundancy), then LASSO",
+    "lasso": "LASSO alone (after the variance filter)",
+}
+VARIANCE_SCALES = {"raw": "raw values (the study's)", "minmax": "each feature scaled to 0-1 (training range)"}
 SUBGROUP_POPULATIONS = {"events": "Patients with the event", "all": "All patients"}
 # Below this many patients in a group, a comparison of groups is flagged as resting on too few patients.
 MIN_PER_GROUP = 10

@@ -8,7 +8,9 @@ import streamlit as st
 import ui
 from core.figures.charts import distribution_figure
 from core.io.paths import data_root, resolve_in_root
-from core.vocabulary import format_p
+from core.stats.missing import MissingPolicy, missing_by_column, missing_by_patient, patients_with_missing
+from core.vocabulary import MISSING_STRATEGIES, format_p
+from core.workflows.checks import events_per_variable_guide, possible_leaks
 from core.stats.cohort import (CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one,
                                train_test_comparison)
 
@@ -131,21 +133,78 @@ with st.expander("Study name and variable roles"):
                 changed = changed.replace(name=new_name.strip())
             ui.set_study(changed, "The study's name and roles are updated.", rerun=True)
 
-with st.expander("Train/test split and missing values"):
+with st.expander("Design: train/test split or no held-out test cohort", expanded=not study.has_test):
     current = study.split.config
-    test_size = st.slider("Test fraction", 0.1, 0.5, float(current.test_size), 0.05, key="coh_test_size",
+    designs = ["split", "no test"]
+    design = st.radio("Design", designs, index=0 if study.has_test else 1, horizontal=True, key="coh_design",
+                      format_func={"split": "Train/test split (outcome-stratified)",
+                                   "no test": "No held-out test cohort (every patient trains)"}.get,
+                      help="Small cohorts (50-100 patients are common) lose too much to a test cohort: train on "
+                           "every patient and estimate performance by repeated cross-validation and the bootstrap "
+                           "(Internal validation page), the whole pipeline refitted inside.")
+    test_size = st.slider("Test fraction", 0.1, 0.5, float(current.test_size) if study.has_test else 0.3, 0.05,
+                          key="coh_test_size", disabled=design == "no test",
                           help="Outcome-stratified random split; the study used 7:3.")
     seed = st.number_input("Seed", min_value=0, value=int(current.seed), step=1, key="coh_seed")
-    if st.button("Re-split", key="coh_resplit"):
+    if st.button("Apply the design", key="coh_resplit"):
         with ui.guard():
-            resplit = ui.resplit(SplitConfig(test_size=test_size, seed=int(seed)))
-            ui.set_study(resplit, f"Split {len(resplit.split.train_ids)} / {len(resplit.split.test_ids)} (seed "
-                                  f"{resplit.split.config.seed}).", rerun=True)
+            resplit = ui.resplit(SplitConfig(test_size=test_size if design == "split" else 0.0, seed=int(seed)))
+            message = (f"Split {len(resplit.split.train_ids)} / {len(resplit.split.test_ids)} (seed "
+                       f"{resplit.split.config.seed})." if resplit.has_test else
+                       f"All {len(resplit.split.train_ids)} patients train; see the Internal validation page.")
+            ui.set_study(resplit, message, rerun=True)
+    guide = events_per_variable_guide(study)
+    st.caption(f"{guide['events']} events in the smaller outcome class of the training cohort: about "
+               f"{guide['at_10']:.0f} predictors at 10 events per variable, {guide['at_20']:.0f} at 20 (what a model "
+               "of this many patients can carry without overfitting; the LASSO's selection counts too).")
+
+with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variables)].isna().to_numpy().any()
+                                                 if spec.variables else False)):
     missing = missing_values(study.cohort, spec.variables)
     if missing["n_missing"].sum():
-        st.dataframe(missing[missing["n_missing"] > 0], hide_index=True)
+        st.markdown("**Clinical variables**")
+        st.dataframe(missing[missing["n_missing"] > 0], hide_index=True, key="coh_missing_clinical")
     else:
-        st.caption("No missing values in the chosen variables.")
+        st.caption("No missing values in the chosen clinical variables.")
+    for family in study.families:
+        by_column = missing_by_column(family.table)
+        if len(by_column):
+            by_patient = missing_by_patient(family.table)
+            st.markdown(f"**{family.label} features**: {int(by_column['n_missing'].sum())} missing value(s) in "
+                        f"{len(by_column)} feature(s) and {len(by_patient)} patient(s)")
+            left, right = st.columns(2)
+            left.dataframe(by_column.round(3), key=f"coh_missing_{family.name}_features")
+            right.dataframe(by_patient.round(3), key=f"coh_missing_{family.name}_patients")
+    policy = study.settings.missing
+    strategies = list(MISSING_STRATEGIES)
+    row = st.columns([2, 1])
+    strategy = row[0].selectbox("Missing-value policy", strategies, index=strategies.index(policy.strategy),
+                                key="coh_missing_strategy", format_func=MISSING_STRATEGIES.get,
+                                help="Fitted on the training patients only and applied unchanged to test, "
+                                     "external and new patients; saved with the study.")
+    share = row[1].number_input("Drop features missing for more than (share of training patients)", 0.0, 1.0,
+                                float(policy.max_missing), 0.05, key="coh_missing_share")
+    with ui.guard():
+        study = ui.update_settings(missing=MissingPolicy(strategy=strategy, max_missing=float(share)))
+    incomplete = patients_with_missing([study.cohort[list(spec.variables)], *(f.table for f in study.families)])
+    if incomplete:
+        if st.button(f"Drop the {len(incomplete)} patient(s) with a missing value instead", key="coh_drop_missing",
+                     help="Takes them out of the study (training and test); the report lists them."):
+            with ui.guard():
+                ui.set_study(study.without_patients(incomplete, "a missing value"),
+                             f"{len(incomplete)} patient(s) with a missing value left the study.", rerun=True)
+    if study.exclusions:
+        st.caption(f"{len(study.exclusions)} patient(s) were taken out of this study: "
+                   + ", ".join(f"{i} ({why})" for i, why in study.exclusions[:10])
+                   + (" ..." if len(study.exclusions) > 10 else ""))
+
+with ui.guard():
+    leaks = possible_leaks(study)
+    if len(leaks):
+        st.warning("Possible leak: " + "; ".join(f"{r.column} ({r.source}) orders the outcome with AUC "
+                                                  f"{r.auc:.2f} on its own" for r in leaks.head(5).itertuples())
+                   + ". A column that encodes the outcome (a follow-up status, a metastasis date) must not be a "
+                     "predictor.", icon=":material/warning:")
 
 # ---------------------------------------------------------------------------------------------
 # 3. Table 1 and the train-vs-test comparison

@@ -12,7 +12,7 @@ import streamlit as st
 import ui
 from core.errors import RadNomoError
 from core.io.tables import read_any_table
-from core.stats.cohort import validate_feature_table
+from core.stats.feature_tables import import_feature_table
 from core.imaging.extraction.batch import ExtractionSettings, run_batch
 from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
 from core.imaging.extraction.radiomics import load_params
@@ -27,6 +27,7 @@ from core.workflows.study import FeatureFamily
 ui.enter_page("pages/features_radiomics.py")
 
 STATUS_KEY = "fr_last_status"
+IMPORT_KEY = "fr_last_import"  # (file name, FeatureTableImport): what the last import left out, and why
 PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image only (107 features, ~1 s a case)":
                  "original", "Upload a params YAML": "upload"}
 
@@ -132,20 +133,30 @@ if status is not None:
 st.subheader("3. Feature table")
 with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV, XLSX or Parquet)"):
     st.caption("One row per patient: the patient ID (column 'ID' or the cohort's ID column), then one numeric column "
-               "per feature; pyradiomics' diagnostics_* columns are left out. New patients cannot be scored from CT "
+               "per feature. pyradiomics' diagnostics_* and older general_info_* columns, file paths and other text "
+               "columns are recognised and left out, constant columns too: each is listed. Missing values are "
+               "kept for the study's missing-value policy (Cohort page). New patients cannot be scored from CT "
                "with imported features (their extraction settings are unknown).")
     imported = st.file_uploader("Feature table", type=["csv", "tsv", "txt", "xlsx", "parquet"],
                                 key="fr_import_upload")
     if imported is not None and st.button("Use this feature table", key="fr_import"):
         with ui.guard():
             check_name("feature family", family_name)
-            table = validate_feature_table(read_any_table(imported.getvalue(), imported.name), study.cohort.index,
-                                           name=f"feature table '{imported.name}'", id_column=study.spec.id_column)
+            result = import_feature_table(read_any_table(imported.getvalue(), imported.name), study.cohort.index,
+                                          name=f"feature table '{imported.name}'", id_column=study.spec.id_column)
+            table = result.table
             study = ui.set_study(study.with_family(FeatureFamily(name=family_name, label=family_label, table=table,
                                                                  kind="imported",
                                                                  source=f"imported from {imported.name}")))
+            st.session_state[IMPORT_KEY] = (imported.name, result)
             st.success(f"{table.shape[0]} cases × {table.shape[1]} features imported from {imported.name} into "
                        f"'{family_name}'.")
+    last_import = st.session_state.get(IMPORT_KEY)
+    if last_import is not None:
+        for note in last_import[1].notes:
+            st.info(note, icon=":material/info:")
+        if len(last_import[1].dropped):
+            st.dataframe(last_import[1].dropped, hide_index=True, key="fr_import_dropped", height=200)
 shown_family = study.family(family_name) if family_name in study.family_names else None
 if shown_family is None:
     st.info(f"No '{family_name}' features yet: run an extraction above or import a table.")

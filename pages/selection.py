@@ -9,7 +9,9 @@ import ui
 from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
 from core.stats.selection import ScreeningSettings
 from core.stats.summaries import batch_columns as harmonisation_columns
-from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, UNIVARIABLE_TESTS, format_p
+from core.vocabulary import (CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, UNIVARIABLE_TESTS, VARIANCE_SCALES,
+                             format_p)
+from core.workflows.checks import family_scales
 
 ui.enter_page("pages/selection.py")
 
@@ -27,6 +29,19 @@ if not families:
 
 current = study.settings.screening
 st.subheader("Thresholds")
+row0 = st.columns([2, 1, 1, 1])
+methods = list(SCREENING_METHODS)
+method = row0[0].selectbox("Screening funnel", methods, index=methods.index(current.method), key="sel_method",
+                           format_func=SCREENING_METHODS.get,
+                           help="The study's funnel, or an alternative the field uses; each runs on the training "
+                                "cohort only and is refitted inside every validation resample.")
+scales = list(VARIANCE_SCALES)
+variance_scale = row0[1].selectbox("Variance on", scales, index=scales.index(current.variance_scale),
+                                   key="sel_variance_scale", format_func=VARIANCE_SCALES.get)
+auc_threshold = row0[2].number_input("Univariable AUC >", 0.5, 0.99, current.auc_threshold, 0.01,
+                                     key="sel_auc", disabled=method != "auc")
+mrmr_features = row0[3].number_input("mRMR keeps", 1, 500, current.mrmr_features, key="sel_mrmr",
+                                     disabled=method != "mrmr")
 row1 = st.columns(4)
 reader2 = any(f.reader2 is not None for f in study.families)
 use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold is not None, key="sel_use_icc",
@@ -36,7 +51,8 @@ use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold
 icc_threshold = row1[1].number_input("ICC >", 0.0, 0.99, current.icc_threshold or 0.8, 0.05, key="sel_icc",
                                      disabled=not use_icc)
 variance = row1[2].number_input("Variance >", 0.0, 1e6, current.variance_threshold, 0.5, key="sel_variance",
-                                help="Population variance of the raw values; the study drops variance <= 1.")
+                                help="Population variance (of the raw values, or on the min-max scale); the study "
+                                     "drops variance <= 1 on the raw values.")
 correlation = row1[3].number_input("Redundancy: |r| >", 0.3, 0.99, current.correlation_threshold, 0.05,
                                    key="sel_corr", help="Of each pair above it, drop the feature with the larger "
                                                         "mean absolute correlation (caret::findCorrelation).")
@@ -65,11 +81,16 @@ harmonise_by = row3[2].selectbox(
          "unchanged to the test cohort, external cohorts and new patients.")
 
 with ui.guard():
-    settings = ScreeningSettings(icc_threshold=float(icc_threshold) if use_icc else None,
+    settings = ScreeningSettings(method=method, variance_scale=variance_scale, auc_threshold=float(auc_threshold),
+                                 mrmr_features=int(mrmr_features),
+                                 icc_threshold=float(icc_threshold) if use_icc else None,
                                  variance_threshold=float(variance), correlation_threshold=float(correlation),
                                  correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
                                  n_folds=int(folds), rule=rule, seed=int(seed))
     study = ui.update_settings(screening=settings, harmonise_by=harmonise_by)
+    for name, check in family_scales(study).items():
+        if check.warning and study.settings.screening.variance_scale == "raw":
+            st.warning(f"{study.family_label(name)}: {check.warning}", icon=":material/warning:")
 
 if st.session_state.get("sel_family") not in families:
     st.session_state["sel_family"] = families[0]
@@ -82,9 +103,12 @@ with ui.guard():
     with right:
         st.dataframe(result.funnel, hide_index=True, key="sel_funnel_table")
         ui.csv_download(result.funnel, f"funnel_{family}.csv", label="Funnel (CSV)", key="sel_dl_funnel")
+        for note in result.notes:
+            st.warning(note, icon=":material/warning:")
         if result.lasso is None:
-            st.warning("No feature passed the univariable step, so there is nothing for the LASSO: relax the "
-                       "p-value, redundancy or variance threshold.")
+            empty = next((s for s in result.steps[1:] if not s.kept), None)
+            st.warning("No feature reached the LASSO" + (f": the step '{empty.step}' removed the last ones ({empty.why})"
+                                                         if empty else "") + ". Relax that threshold.")
         elif not result.selected:
             st.warning(f"The LASSO kept no feature at lambda.{rule}: every coefficient is zero. Try lambda.min, "
                        "or relax the earlier thresholds.")

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS = ("foundation", "stats", "io", "imaging", "figures", "workflows", "cli")
 FOUNDATION = {"core", "core.errors", "core.vocabulary"}
+# Top-level modules that only run a command line under the name an issue gave it (python -m core.analyse).
+COMMAND_ALIASES = {"core.analyse"}
 
 
 def _module_name(path: Path) -> str:
@@ -40,6 +42,8 @@ def layer_of(module: str) -> str:
     """The layer of a core module name (``core.stats.selection`` -> "stats")."""
     if module in FOUNDATION:
         return "foundation"
+    if module in COMMAND_ALIASES:
+        return "cli"
     parts = module.split(".")
     assert parts[0] == "core" and len(parts) >= 2 and parts[1] in LAYERS, f"{module} belongs to no layer"
     return parts[1]
@@ -90,6 +94,8 @@ def test_core_never_imports_streamlit_and_keeps_heavy_imports_in_place(path):
         assert relative.startswith(("core/figures/", "core/workflows/report")), relative
     if "argparse" in top:
         assert relative.startswith("core/cli/"), relative
+    if _module_name(path) in COMMAND_ALIASES:  # an alias runs its command and holds nothing else
+        assert _imports(path) <= {f"core.cli.{_module_name(path).split('.')[-1]}"}, relative
 
 
 FILE_READERS = {"read_csv", "read_parquet", "read_excel", "read_table", "read_bytes", "read_text", "open",

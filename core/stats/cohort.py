@@ -19,7 +19,7 @@ from scipy import stats
 
 from core.errors import RadNomoError
 
-__all__ = ["validate_feature_table", "level_text", "normalise_id",
+__all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_id",
     "MIN_ROWS",
     "CohortSpec",
     "SplitConfig",
@@ -89,7 +89,9 @@ class SplitConfig:
     Attributes
     ----------
     test_size : float, default 0.3
-        Fraction of patients in the test cohort (the study's 7:3 split), in (0.05, 0.95).
+        Fraction of patients in the test cohort (the study's 7:3 split), in [0.05, 0.95]; or 0: no
+        held-out test cohort (every patient trains; a small cohort is then evaluated by repeated
+        cross-validation and the bootstrap, the whole pipeline refitted inside).
     seed : int, default 2025
         Random seed; the same seed and data give the same split.
     """
@@ -97,9 +99,14 @@ class SplitConfig:
     test_size: float = 0.3
     seed: int = 2025
 
+    @property
+    def has_test(self) -> bool:
+        return self.test_size > 0
+
     def __post_init__(self) -> None:
-        if not 0.05 <= self.test_size <= 0.95:
-            raise RadNomoError(f"test_size = {self.test_size} must lie between 0.05 and 0.95.")
+        if self.test_size != 0 and not 0.05 <= self.test_size <= 0.95:
+            raise RadNomoError(f"test_size = {self.test_size} must be 0 (no test cohort) or lie between 0.05 and "
+                               "0.95.")
         if self.seed < 0:
             raise RadNomoError(f"seed = {self.seed} must be a non-negative integer.")
 
@@ -331,6 +338,8 @@ def split_cohort(df: pd.DataFrame, spec: CohortSpec, config: SplitConfig | None 
 
     config = config or SplitConfig()
     ids = df[spec.id_column].to_numpy()
+    if not config.has_test:
+        return CohortSplit(train_ids=tuple(sorted(ids)), test_ids=(), config=config)
     outcome = df[spec.outcome_column].to_numpy()
     try:
         train, test = train_test_split(ids, test_size=config.test_size, random_state=config.seed, stratify=outcome)
@@ -449,10 +458,11 @@ def table_one(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.Data
     pandas.DataFrame
         Columns ``variable``, ``level``, then for each cohort (``Train``, ``Test``) the two outcome
         groups headed "<cohort>: <label> (n=..)", and ``<cohort> test``, ``<cohort> p`` and
-        ``<cohort> significant``.
+        ``<cohort> significant``. A split without a test cohort gives the training columns only.
     """
     parts = []
-    for name, ids in (("Train", split.train_ids), ("Test", split.test_ids)):
+    cohorts = (("Train", split.train_ids), ("Test", split.test_ids)) if split.test_ids else (("Train", split.train_ids),)
+    for name, ids in cohorts:
         rows = df[df[spec.id_column].isin(set(ids))]
         outcome = rows[spec.outcome_column]
         labels = tuple(f"{name}: {label} (n={int((outcome == k).sum())})" for k, label in enumerate(spec.outcome_labels))
@@ -463,7 +473,7 @@ def table_one(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.Data
         parts.append(part.set_index(["variable", "level"]))
     # Keep the variables in the spec's order (a join would sort them); levels seen in one
     # cohort only still get a row.
-    order = list(dict.fromkeys([*parts[0].index, *parts[1].index]))
+    order = list(dict.fromkeys([key for part in parts for key in part.index]))
     return pd.concat([part.reindex(order) for part in parts], axis=1).reset_index()
 
 
@@ -479,6 +489,34 @@ def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit
         {0: spec.outcome_labels[0], 1: spec.outcome_labels[1]})})
     return baseline_table(with_outcome, in_test, continuous=spec.continuous,
                           categorical=(spec.outcome_column, *spec.categorical), group_labels=labels)
+
+
+def indexed_by_id(table: pd.DataFrame, *, id_column: str = "ID", name: str = "feature table") -> pd.DataFrame:
+    """A copy of a feature table indexed by normalised patient ID (:func:`normalise_id`), named "ID".
+
+    The IDs come from ``id_column``, a column named "ID", "id" or "patient_id", or else the index.
+
+    Raises
+    ------
+    RadNomoError
+        For rows without an ID, or IDs that repeat (named, look-alikes included).
+    """
+    frame = table
+    for candidate in (id_column, "ID", "id", "patient_id"):
+        if candidate in frame.columns:
+            frame = frame.set_index(candidate)
+            break
+    frame = frame.copy()
+    # IDs as their text, normalised as the cohort's (validate_cohort), so the two match.
+    _, normalised, examples = _normalised_ids(pd.Series(frame.index, dtype=object))
+    if (normalised.isna() | (normalised == "")).any():
+        raise RadNomoError(f"the {name} has rows without a patient ID.")
+    frame.index = pd.Index(normalised.tolist(), dtype=object, name="ID")
+    if examples:
+        count = frame.index[frame.index.duplicated()].nunique()
+        raise RadNomoError(f"the {name} has {count} duplicated ID(s), e.g. {'; '.join(examples[:3])}; one row per "
+                           "patient.")
+    return frame
 
 
 def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name: str = "feature table",
@@ -508,21 +546,7 @@ def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, na
         For missing or duplicated IDs, IDs not in the cohort, text, infinite, all-missing or
         constant columns, or no feature column at all.
     """
-    frame = table
-    for candidate in (id_column, "ID", "id", "patient_id"):
-        if candidate in frame.columns:
-            frame = frame.set_index(candidate)
-            break
-    frame = frame.copy()
-    # IDs as their text, normalised as the cohort's (validate_cohort), so the two match.
-    _, normalised, examples = _normalised_ids(pd.Series(frame.index, dtype=object))
-    if (normalised.isna() | (normalised == "")).any():
-        raise RadNomoError(f"the {name} has rows without a patient ID.")
-    frame.index = pd.Index(normalised.tolist(), dtype=object, name="ID")
-    if examples:
-        count = frame.index[frame.index.duplicated()].nunique()
-        raise RadNomoError(f"the {name} has {count} duplicated ID(s), e.g. {'; '.join(examples[:3])}; one row per "
-                           "patient.")
+    frame = indexed_by_id(table, id_column=id_column, name=name)
     frame = frame[[c for c in frame.columns if not str(c).startswith("diagnostics_")]]
     if frame.shape[1] == 0:
         raise RadNomoError(f"the {name} has no feature columns.")

@@ -9,6 +9,7 @@ are only ever indexed by the kept columns.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
 
-__all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "LassoCV", "lasso_cv",
-           "stratified_folds", "ScreeningSettings", "ScreeningResult", "screen", "selection_stability"]
+__all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "univariable_auc", "mrmr", "LassoCV",
+           "lasso_cv", "stratified_folds", "ScreeningSettings", "ScreeningStep", "ScreeningResult", "screen",
+           "selection_stability"]
 
 
 def icc_table(reader1: pd.DataFrame, reader2: pd.DataFrame) -> pd.DataFrame:
@@ -482,37 +484,60 @@ class ScreeningSettings:
 
     Attributes
     ----------
+    method : {"study", "test_first", "auc", "mrmr", "lasso"}
+        The funnel (:data:`core.vocabulary.SCREENING_METHODS`): the study's variance -> redundancy ->
+        univariable test -> LASSO; the test before the redundancy step; a univariable-AUC filter in place of
+        the test; mRMR in place of redundancy and test; or the LASSO alone after the variance filter.
     icc_threshold : float or None
         Keep features with ICC > this between two readers' masks (step 0); None skips the step.
     variance_threshold : float
-        Drop features whose population variance on the raw values is <= this.
+        Drop features whose population variance is <= this, on ``variance_scale``.
+    variance_scale : {"raw", "minmax"}
+        The raw values (the study's), or each feature scaled to 0-1 over the training rows (so the
+        threshold means the same for every unit; a z-scored or bounded table needs it).
     correlation_threshold : float
         For pairs with |rho| above it, drop one (caret::findCorrelation).
     correlation_method : {"spearman", "pearson", "kendall"}
     test : {"student", "welch", "mannwhitney"}
     p_threshold : float
         Keep features with univariable p below it.
+    auc_threshold : float
+        "auc" method: keep features whose univariable AUC (either direction) exceeds it.
+    mrmr_features : int
+        "mrmr" method: how many features mRMR passes to the LASSO.
     n_folds, rule, seed
         LASSO cross-validation: folds, "1se" or "min", and the seed of the stratified folds.
     """
 
+    method: str = "study"
     icc_threshold: float | None = None
     variance_threshold: float = 1.0
+    variance_scale: str = "raw"
     correlation_threshold: float = 0.7
     correlation_method: str = "spearman"
     test: str = "student"
     p_threshold: float = 0.05
+    auc_threshold: float = 0.6
+    mrmr_features: int = 20
     n_folds: int = 10
     rule: str = "1se"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from core.vocabulary import SCREENING_METHODS, VARIANCE_SCALES, check_option
+
+        check_option("screening method", self.method, SCREENING_METHODS)
+        check_option("variance scale", self.variance_scale, VARIANCE_SCALES)
         if self.icc_threshold is not None and not 0 < self.icc_threshold < 1:
             raise RadNomoError(f"ICC threshold {self.icc_threshold} must lie in (0, 1).")
         if self.variance_threshold < 0:
             raise RadNomoError(f"variance threshold {self.variance_threshold} must not be negative.")
         if not 0 < self.p_threshold <= 1:
             raise RadNomoError(f"p-value threshold {self.p_threshold} must lie in (0, 1].")
+        if not 0.5 <= self.auc_threshold < 1:
+            raise RadNomoError(f"AUC threshold {self.auc_threshold} must lie in [0.5, 1).")
+        if self.mrmr_features < 1:
+            raise RadNomoError("mRMR needs to keep at least one feature.")
         if self.rule not in ("1se", "min"):
             raise RadNomoError(f"rule '{self.rule}' is not valid; possible values: 1se, min.")
 
@@ -521,10 +546,21 @@ class ScreeningSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> ScreeningSettings:
+        """From :meth:`to_dict` (settings saved before a field existed take its default)."""
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise RadNomoError(f"unknown screening setting(s) {sorted(unknown)}.")
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class ScreeningStep:
+    """One step of the funnel: its name, the features left after it, and why the others were removed."""
+
+    step: str
+    kept: tuple[str, ...]
+    removed: int
+    why: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -534,18 +570,27 @@ class ScreeningResult:
     Attributes
     ----------
     settings : ScreeningSettings
-    kept : dict of str to tuple of str
-        Features left after each step, in step order (the first entry holds all features).
+    steps : tuple of ScreeningStep
+        In order; the first holds all features (removed 0).
     univariable : pandas.DataFrame
-        The univariable test of every feature that reached it (:func:`univariable_tests`).
+        The univariable test (and AUC) of every feature that reached the LASSO, and of those the test
+        step judged (:func:`univariable_tests`, plus ``auc``).
     lasso : LassoCV or None
         None when no feature reached the LASSO.
+    notes : tuple of str
+        What the funnel did that a user would want to know (e.g. a scale that empties the variance step).
     """
 
     settings: ScreeningSettings
-    kept: dict[str, tuple[str, ...]]
+    steps: tuple[ScreeningStep, ...]
     univariable: pd.DataFrame
     lasso: LassoCV | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kept(self) -> dict[str, tuple[str, ...]]:
+        """Features left after each step, in step order (the first entry holds all features)."""
+        return {s.step: s.kept for s in self.steps}
 
     @property
     def selected(self) -> list[str]:
@@ -554,23 +599,66 @@ class ScreeningResult:
 
     @property
     def reaching_lasso(self) -> tuple[str, ...]:
-        """The features that passed every step before the LASSO (the univariable test's survivors)."""
-        return list(self.kept.values())[-2]
+        """The features that passed every step before the LASSO."""
+        return self.steps[-2].kept
 
     @property
     def funnel(self) -> pd.DataFrame:
-        """``step`` and ``n_features`` after each step."""
-        return pd.DataFrame({"step": list(self.kept), "n_features": [len(v) for v in self.kept.values()]})
+        """``step``, ``n_features`` after it, ``removed`` by it and ``why``."""
+        return pd.DataFrame({"step": [s.step for s in self.steps], "n_features": [len(s.kept) for s in self.steps],
+                             "removed": [s.removed for s in self.steps], "why": [s.why for s in self.steps]})
+
+
+def univariable_auc(X: pd.DataFrame, y: np.ndarray) -> pd.Series:
+    """Each feature's AUC for the outcome (Mann-Whitney U / (n1 n0), ties counted half), per feature."""
+    outcome = np.asarray(y).astype(int)
+    ranks = stats.rankdata(X.to_numpy(dtype=float), axis=0)
+    n1, n0 = int(outcome.sum()), int(len(outcome) - outcome.sum())
+    u = ranks[outcome == 1].sum(axis=0) - n1 * (n1 + 1) / 2
+    return pd.Series(u / (n1 * n0), index=X.columns, name="auc")
+
+
+def mrmr(X: pd.DataFrame, y: np.ndarray, k: int) -> list[str]:
+    """Minimum-redundancy maximum-relevance selection, FCQ form (Ding & Peng 2005): relevance = the ANOVA F
+    statistic of the feature for the outcome, redundancy = mean |Pearson r| with the features already
+    chosen; greedily take the feature with the largest relevance / redundancy.
+
+    Written out because the libraries that offer it (mrmr_selection, pymrmr) pull in heavy or unmaintained
+    dependencies for these twenty lines; the F / mean |r| quotient is mrmr_selection's default.
+    """
+    outcome = np.asarray(y).astype(int)
+    values = X.to_numpy(dtype=float)
+    t_values = stats.ttest_ind(values[outcome == 1], values[outcome == 0], axis=0).statistic
+    relevance = np.nan_to_num(t_values ** 2)  # two groups: F = t^2
+    standardised = (values - values.mean(axis=0)) / values.std(axis=0)
+    chosen: list[int] = [int(np.argmax(relevance))]
+    redundancy = np.zeros(values.shape[1])
+    while len(chosen) < min(k, values.shape[1]):
+        last = standardised[:, chosen[-1]]
+        redundancy += np.abs(standardised.T @ last / len(last))
+        score = relevance / np.maximum(redundancy / len(chosen), 1e-12)
+        score[chosen] = -np.inf
+        chosen.append(int(np.argmax(score)))
+    return [X.columns[j] for j in chosen]
+
+
+def _variance_kept(X: pd.DataFrame, settings: ScreeningSettings) -> list[str]:
+    if settings.variance_scale == "minmax":
+        low, high = X.min(), X.max()
+        spread = (high - low).replace(0, np.nan)
+        return variance_filter((X - low) / spread, settings.variance_threshold)
+    return variance_filter(X, settings.variance_threshold)
 
 
 def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettings | None = None, *,
            icc: pd.DataFrame | None = None) -> ScreeningResult:
-    """The study's feature screening on training rows: [ICC] -> variance -> correlation -> test -> LASSO.
+    """Feature screening on training rows: [ICC] -> variance -> the method's filters -> LASSO.
 
     Parameters
     ----------
     X : pandas.DataFrame
-        Training rows only (index: patient ID), one column per feature.
+        Training rows only (index: patient ID), one column per feature, no missing value (the study's
+        missing-value policy has run).
     y : array-like
         0/1 outcome aligned with ``X``.
     settings : ScreeningSettings, optional
@@ -581,37 +669,96 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
     Returns
     -------
     ScreeningResult
-        No step raises on an empty result: the funnel shows where the features ran out.
+        No step raises on an empty result: the funnel shows where the features ran out, and why.
+
+    Raises
+    ------
+    RadNomoError
+        For missing values in ``X`` (counted), or an ICC filter without reader agreement.
     """
     settings = settings or ScreeningSettings()
     outcome = np.asarray(y).astype(int)
-    all_missing = [c for c in X.columns if X[c].isna().all()]
-    columns = [c for c in X.columns if c not in set(all_missing)]
-    kept: dict[str, tuple[str, ...]] = {"all features": tuple(X.columns)}
-    if all_missing:
-        kept["not all missing"] = tuple(columns)
+    empty = X.columns[X.isna().all()]
+    missing = X.drop(columns=empty).isna().to_numpy()
+    if missing.any():
+        columns = list(X.drop(columns=empty).columns[missing.any(axis=0)])
+        raise RadNomoError(f"{int(missing.sum())} missing value(s) in {len(columns)} feature(s) of the training rows, "
+                           f"e.g. {columns[:3]}: set a missing-value policy (impute or drop) before screening.")
+    steps = [ScreeningStep("all features", tuple(X.columns), 0, "")]
+    notes: list[str] = []
+
+    def step(name: str, kept: Sequence[str], why: str) -> list[str]:
+        kept = list(kept)
+        steps.append(ScreeningStep(name, tuple(kept), len(steps[-1].kept) - len(kept), why))
+        return kept
+
+    columns = list(X.columns)
+    if len(empty):
+        columns = step("not all missing", [c for c in columns if c not in set(empty)], "no value in the training rows")
     if settings.icc_threshold is not None:
         if icc is None:
             raise RadNomoError("the ICC filter needs a second reader's features; load them or switch the filter off.")
         reproducible = set(icc.index[icc["ICC3"] > settings.icc_threshold])
-        columns = [c for c in columns if c in reproducible]
-        kept[f"ICC > {settings.icc_threshold:g}"] = tuple(columns)
-    columns = variance_filter(X[columns], settings.variance_threshold)
-    kept[f"variance > {settings.variance_threshold:g}"] = tuple(columns)
-    if len(columns) >= 2:
-        columns = drop_correlated(X[columns], settings.correlation_threshold, settings.correlation_method)
-    kept[f"|{settings.correlation_method} r| <= {settings.correlation_threshold:g}"] = tuple(columns)
-    univariable = (univariable_tests(X[columns], outcome, test=settings.test) if columns
-                   else pd.DataFrame(columns=["statistic", "p_value", "mean_0", "mean_1"]))
-    columns = [c for c in columns if univariable.loc[c, "p_value"] < settings.p_threshold]
-    kept[f"{settings.test} p < {settings.p_threshold:g}"] = tuple(columns)
+        columns = step(f"ICC > {settings.icc_threshold:g}", [c for c in columns if c in reproducible],
+                       f"ICC(3,1) <= {settings.icc_threshold:g} between the two readers")
+    scale = "min-max scale" if settings.variance_scale == "minmax" else "raw values"
+    columns = step(f"variance > {settings.variance_threshold:g}", _variance_kept(X[columns], settings),
+                   f"variance <= {settings.variance_threshold:g} on the {scale}")
+    if not columns and len(steps[-2].kept) and settings.variance_scale == "raw":
+        from core.stats.feature_tables import scale_check
+
+        check = scale_check(X[list(steps[-2].kept)], settings.variance_threshold)
+        if check.warning:
+            notes.append(check.warning)
+    tested = pd.DataFrame(columns=["statistic", "p_value", "mean_0", "mean_1", "auc"])
+
+    def test(candidates: list[str]) -> pd.DataFrame:
+        if not candidates:
+            return tested.iloc[0:0]
+        table = univariable_tests(X[candidates], outcome, test=settings.test)
+        return table.assign(auc=univariable_auc(X[candidates], outcome))
+
+    def redundancy(candidates: list[str]) -> list[str]:
+        kept = drop_correlated(X[candidates], settings.correlation_threshold, settings.correlation_method) \
+            if len(candidates) >= 2 else candidates
+        return step(f"|{settings.correlation_method} r| <= {settings.correlation_threshold:g}", kept,
+                    f"|{settings.correlation_method} r| > {settings.correlation_threshold:g} with a feature of "
+                    "larger mean correlation (caret::findCorrelation)")
+
+    def by_p(candidates: list[str]) -> list[str]:
+        nonlocal tested
+        tested = test(candidates)
+        return step(f"{settings.test} p < {settings.p_threshold:g}",
+                    [c for c in candidates if tested.loc[c, "p_value"] < settings.p_threshold],
+                    f"{settings.test} p >= {settings.p_threshold:g}")
+
+    if settings.method == "study":
+        columns = by_p(redundancy(columns))
+    elif settings.method == "test_first":
+        columns = redundancy(by_p(columns))
+    elif settings.method == "auc":
+        tested = test(columns)
+        strength = np.maximum(tested["auc"], 1 - tested["auc"]) if len(tested) else tested["auc"]
+        columns = step(f"univariable AUC > {settings.auc_threshold:g}",
+                       [c for c in columns if strength[c] > settings.auc_threshold],
+                       f"univariable AUC (either direction) <= {settings.auc_threshold:g}")
+        columns = redundancy(columns)
+    elif settings.method == "mrmr":
+        columns = step(f"mRMR top {settings.mrmr_features}", mrmr(X[columns], outcome, settings.mrmr_features)
+                       if columns else [], "not among the mRMR's most relevant, least redundant features")
+    else:  # "lasso": the variance filter, then the LASSO alone
+        pass
+    if columns:
+        missing_tests = [c for c in columns if c not in tested.index]
+        if missing_tests:
+            tested = pd.concat([tested, test(missing_tests)]) if len(tested) else test(missing_tests)
     lasso = None
     if columns:
         lasso = lasso_cv(X[columns], outcome, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
-        kept[f"LASSO (lambda.{settings.rule})"] = tuple(lasso.coef_.index)
+        step(f"LASSO (lambda.{settings.rule})", tuple(lasso.coef_.index), f"zero coefficient at lambda.{settings.rule}")
     else:
-        kept[f"LASSO (lambda.{settings.rule})"] = ()
-    return ScreeningResult(settings=settings, kept=kept, univariable=univariable, lasso=lasso)
+        step(f"LASSO (lambda.{settings.rule})", (), "no feature reached the LASSO")
+    return ScreeningResult(settings=settings, steps=tuple(steps), univariable=tested, lasso=lasso, notes=tuple(notes))
 
 
 def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats: int = 50, bootstrap: bool = True,

@@ -20,7 +20,7 @@ from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, ho
 from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option
 
 __all__ = ["auc_table", "training_cutoffs", "table2", "table3", "calibration_table", "GroupComparison",
-           "compare_groups", "risk_percentile", "typical_values", "is_categorical", "categorical_columns", "batch_columns",
+           "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "is_categorical", "categorical_columns", "batch_columns",
            "small_groups"]
 
 
@@ -157,6 +157,19 @@ def typical_values(rows: pd.DataFrame, variables: Sequence[str], levels: Mapping
         else:
             values[variable] = float(pd.to_numeric(rows[variable], errors="coerce").median())
     return values
+
+
+def outcome_auc(values: pd.Series, outcome: pd.Series) -> float:
+    """How well one column alone orders the outcome: the AUC of its values (numeric) or of its levels' event
+    rates (categorical), in whichever direction is higher (0.5-1). Patients without a value are left out."""
+    data = pd.DataFrame({"v": values, "y": outcome}).dropna()
+    if data["y"].nunique() < 2 or data["v"].nunique() < 2:
+        return float("nan")
+    score = pd.to_numeric(data["v"], errors="coerce")
+    if score.isna().any():  # text levels: each level scored by its event rate among these patients
+        score = data.groupby("v")["y"].transform("mean")
+    auc = roc_auc(data["y"], score).auc
+    return float(max(auc, 1 - auc))
 
 
 def small_groups(counts: Mapping[str, int], minimum: int = MIN_PER_GROUP) -> list[str]:

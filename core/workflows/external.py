@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.stats.cohort import validate_cohort, validate_feature_table
+from core.stats.cohort import validate_cohort
+from core.stats.feature_tables import import_feature_table
 from core.stats.evaluation import calibration_stats, performance_table, roc_auc
 from core.stats.summaries import categorical_columns
 from core.workflows.fit import StudyModels
@@ -70,8 +71,8 @@ def validate_external(study: Study, name: str, clinical: pd.DataFrame, tables: M
                            f"{study.family_names}.")
     checked = {}
     for family, table in tables.items():
-        table = validate_feature_table(table, ids, name=f"external {family} feature table", id_column=spec.id_column,
-                                       refuse_constant=False)
+        table = import_feature_table(table, ids, name=f"external {family} feature table", id_column=spec.id_column,
+                                     drop_constant=False).table
         missing = [i for i in ids if i not in table.index]
         if missing:
             raise RadNomoError(f"{len(missing)} external patient(s) have no {family} features, e.g. {missing[:3]}.")

@@ -14,13 +14,16 @@ from scipy.special import expit
 
 from core.errors import RadNomoError
 from core.stats.harmonise import ComBat, apply_harmonisers, fit_harmonisers
+from core.stats.missing import Imputer
 from core.stats.modeling import (LogisticModel, Nomogram, ScoreModel, build_score, fit_model, univariable_logistic)
 from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
 from core.vocabulary import CLINICAL, FUSED, score_column
 from core.workflows.study import ModelSettings, Study
 
-__all__ = ["StudyModels", "fit_study", "screen_family", "harmonised_tables", "family_icc", "clinical_predictors",
-           "predict_study"]
+__all__ = ["StudyModels", "PreparedTables", "fit_study", "screen_family", "prepare_tables", "family_icc",
+           "clinical_predictors", "predict_study", "CLINICAL_IMPUTER"]
+
+CLINICAL_IMPUTER = "clinical"  # the imputers' key of the clinical variables (features: their family's name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +54,9 @@ class StudyModels:
     harmonisers : dict
         Single family -> :class:`core.stats.harmonise.ComBat` fitted on the training cohort (empty
         without harmonisation); :meth:`predict` applies them to every cohort it scores.
+    imputers : dict
+        Single family (and "clinical") -> :class:`core.stats.missing.Imputer` fitted on the training
+        cohort; :meth:`predict` applies them first, unchanged, to every cohort it scores.
     """
 
     settings: ModelSettings
@@ -64,6 +70,7 @@ class StudyModels:
     train_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
     harmonisers: dict[str, ComBat] = field(default_factory=dict)
+    imputers: dict[str, Imputer] = field(default_factory=dict)
 
     @property
     def model_names(self) -> list[str]:
@@ -93,7 +100,8 @@ class StudyModels:
                 "selected": {k: v.selected for k, v in self.screening.items()},
                 "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
                 "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
-                "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()}}
+                "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()},
+                "imputers": {k: v.to_dict() for k, v in self.imputers.items()}}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> StudyModels:
@@ -115,13 +123,30 @@ class StudyModels:
                        fused_score=values.get("fused_score"),
                        members={k: tuple(v) for k, v in dict(values["members"]).items()},
                        train_ids=tuple(str(i) for i in values["train_ids"]),
-                       notes=tuple(str(n) for n in values.get("notes", ())))
+                       notes=tuple(str(n) for n in values.get("notes", ())),
+                       imputers={k: Imputer.from_dict(v) for k, v in dict(values.get("imputers") or {}).items()})
         except RadNomoError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RadNomoError(f"the saved models are malformed ({type(error).__name__}: {error}).") from error
 
     # -- scoring ----------------------------------------------------------------------------
+
+    def imputed(self, cohort: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame,
+                                                                                         dict[str, pd.DataFrame]]:
+        """The cohort and feature tables with the training cohort's missing-value handling applied."""
+        clinical = self.imputers.get(CLINICAL_IMPUTER)
+        if clinical is not None:
+            columns = [c for c in (*clinical.fill_, *self.clinical.variables) if c in cohort.columns]
+            columns = list(dict.fromkeys(columns))
+            if columns and cohort[columns].isna().to_numpy().any():
+                cohort = cohort.assign(**clinical.transform(cohort[columns], "cohort"))
+        out = {}
+        for family, table in tables.items():
+            imputer = self.imputers.get(family)
+            needed = imputer is not None and (imputer.dropped_ or table.isna().to_numpy().any())
+            out[family] = imputer.transform(table, f"{family} feature table") if needed else table
+        return cohort, out
 
     def harmonised(self, tables: Mapping[str, pd.DataFrame], cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """Single-family tables harmonised with the training cohort's ComBat (as given without harmonisation).
@@ -164,6 +189,7 @@ class StudyModels:
             Index: patient ID; one probability column per model of :attr:`model_names` (NaN where a
             patient lacks features), plus the scores as ``<family>_score`` (log-odds).
         """
+        cohort, tables = self.imputed(cohort, tables)
         scores = self.score_table(self.harmonised(tables, cohort), cohort.index)
         out = pd.DataFrame(index=cohort.index)
         out[CLINICAL] = self.clinical.predict_proba(cohort).to_numpy()
@@ -213,21 +239,62 @@ def predict_study(study: Study, models: StudyModels) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def harmonised_tables(study: Study) -> tuple[dict[str, pd.DataFrame], dict[str, ComBat]]:
-    """The single-family tables the models see: ComBat by ``settings.harmonise_by`` fitted on the training
-    patients and applied to every patient of the cohort (as extracted without harmonisation).
+@dataclass(frozen=True, eq=False)
+class PreparedTables:
+    """The single-family tables the models see, and what made them so from the tables as extracted.
 
-    Returns (tables, family -> fitted ComBat).
+    ``tables``: missing values handled (columns over the policy's share dropped, the rest imputed with
+    training values), then ComBat-harmonised when the settings ask; ``imputers`` and ``harmonisers``
+    by family, fitted on the training patients; ``notes``: what the missing-value policy did.
     """
+
+    tables: dict[str, pd.DataFrame]
+    imputers: dict[str, Imputer]
+    harmonisers: dict[str, ComBat]
+    notes: tuple[str, ...] = ()
+
+
+def prepare_tables(study: Study) -> PreparedTables:
+    """Missing values then harmonisation of every single family, fitted on the training patients and
+    applied to every patient of the cohort.
+
+    Raises
+    ------
+    RadNomoError
+        With the policy "none" and a missing training value; a harmonisation column the cohort lacks.
+    """
+    policy = study.settings.missing
+    tables, imputers, notes = {}, {}, []
+    for name, table in study.feature_tables().items():
+        train = table.loc[table.index.intersection(pd.Index(study.train_ids))]
+        imputer = Imputer.fit(train, policy)
+        imputers[name] = imputer
+        filled = imputer.n_missing(table)
+        tables[name] = imputer.transform(table, f"{name} feature table") if filled or imputer.dropped_ else table
+        if imputer.dropped_:
+            notes.append(f"{name}: {len(imputer.dropped_)} feature(s) missing for more than "
+                         f"{policy.max_missing:.0%} of the training patients left out, e.g. "
+                         f"{list(imputer.dropped_[:3])}.")
+        if filled:
+            notes.append(f"{name}: {filled} missing value(s) imputed with the training {policy.strategy} "
+                         f"({imputer.n_filled_train_} of them in training patients).")
     column = study.settings.harmonise_by
-    tables = study.feature_tables()
     if column is None or not tables:
-        return tables, {}
+        return PreparedTables(tables=tables, imputers=imputers, harmonisers={}, notes=tuple(notes))
     if column not in study.cohort.columns:
         raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
     batch = study.cohort[column]
     harmonisers = fit_harmonisers(tables, batch, study.train_ids)
-    return apply_harmonisers(harmonisers, tables, batch), harmonisers
+    return PreparedTables(tables=apply_harmonisers(harmonisers, tables, batch), imputers=imputers,
+                          harmonisers=harmonisers, notes=tuple(notes))
+
+
+def _clinical_imputer(study: Study, variables: tuple[str, ...], categorical: tuple[str, ...]) -> Imputer | None:
+    """Missing-value handling of the clinical variables, fitted on the training patients (None without any)."""
+    if not variables:
+        return None
+    return Imputer.fit(study.train[list(variables)], study.settings.missing, categorical=categorical,
+                       drop_columns=False)
 
 
 def family_icc(study: Study, family: str) -> pd.DataFrame | None:
@@ -250,7 +317,7 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
                   icc: pd.DataFrame | None = None) -> ScreeningResult:
     """:func:`core.stats.selection.screen` of one family on the training patients.
 
-    ``tables``: the single-family tables to use (e.g. harmonised ones; the study's own by default).
+    ``tables``: the single-family tables to use (:func:`prepare_tables`' ones by default).
     ``icc``: :func:`family_icc` already computed (None: computed here when the ICC filter is on).
     Without a second reader the ICC step is skipped (the funnel shows no ICC step).
 
@@ -260,7 +327,7 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
         If a training patient has no features in this family.
     """
     settings = study.settings.screening
-    table = study.feature_table(family, tables)
+    table = study.feature_table(family, tables if tables is not None else prepare_tables(study).tables)
     missing = [i for i in study.train_ids if i not in table.index]
     if missing:
         raise RadNomoError(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}).")
@@ -299,8 +366,7 @@ def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[
 
 
 def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None = None,
-              tables: Mapping[str, pd.DataFrame] | None = None,
-              harmonisers: Mapping[str, ComBat] | None = None) -> StudyModels:
+              prepared: PreparedTables | None = None) -> StudyModels:
     """Fit every model of ``study`` on its training patients only.
 
     Parameters
@@ -309,8 +375,8 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     screening : mapping, optional
         Family -> a :func:`screen_family` result already computed for this study (the dashboard
         caches them per family); families not given are screened here.
-    tables, harmonisers : optional
-        The harmonised tables and their ComBat fits (:func:`harmonised_tables`) when already computed.
+    prepared : PreparedTables, optional
+        :func:`prepare_tables` of this study when already computed.
 
     Raises
     ------
@@ -321,10 +387,9 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     settings = study.settings
     train = study.train
     y = train[study.spec.outcome_column]
-    notes: list[str] = []
-    if tables is None:
-        tables, harmonisers = harmonised_tables(study)
-    harmonisers = dict(harmonisers or {})
+    prepared = prepared or prepare_tables(study)
+    tables = prepared.tables
+    notes: list[str] = list(prepared.notes)
     screened = dict(screening or {})
     scores: dict[str, ScoreModel] = {}
     for family in study.score_families:
@@ -340,6 +405,7 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
         if settings.screening.icc_threshold is not None and not any(s.startswith("ICC") for s in
                                                                      screened[family].kept):
             notes.append(f"{family}: no second reader's features, so the ICC filter was skipped.")
+        notes.extend(f"{family}: {note}" for note in screened[family].notes)
         lasso = screened[family].lasso
         if lasso is None:
             notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
@@ -348,6 +414,15 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
             scores[family] = build_score(family, table.loc[study.train_ids], y, lasso, method=settings.score_method)
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
+    imputers = dict(prepared.imputers)
+    clinical_imputer = _clinical_imputer(study, study.spec.variables, study.spec.categorical)
+    if clinical_imputer is not None:
+        imputers[CLINICAL_IMPUTER] = clinical_imputer
+        filled = clinical_imputer.n_missing(study.cohort[list(study.spec.variables)])
+        if filled:
+            notes.append(f"clinical: {filled} missing value(s) imputed with the training {settings.missing.strategy} "
+                         f"(the mode for categories; {clinical_imputer.n_filled_train_} of them in training patients).")
+            train = train.assign(**clinical_imputer.transform(train[list(study.spec.variables)], "training cohort"))
     univariable = univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
                                        categorical=study.spec.categorical)
     continuous, categorical, predictor_notes = clinical_predictors(study, univariable)
@@ -369,5 +444,5 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     return StudyModels(settings=settings, screening=screened, scores=scores, univariable=univariable,
                        clinical=clinical, fused=fused, fused_score=fused_score if fused is not None else None,
                        members=members, train_ids=tuple(study.train_ids), notes=tuple(notes),
-                       harmonisers=harmonisers)
+                       harmonisers=dict(prepared.harmonisers), imputers=imputers)
 

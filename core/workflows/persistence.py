@@ -144,6 +144,7 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
         "subgroup": None if study.subgroup is None else study.subgroup.to_dict(),
         "cohort": cohort_file, "families": families,
         "combined": [{"name": c.name, "label": c.label, "members": list(c.members)} for c in study.combined],
+        "exclusions": [list(e) for e in study.exclusions],
         "models": models_file, "models_fingerprint": study.fingerprint if models is not None else None,
         "files": files,
     }
@@ -271,7 +272,8 @@ def load_study(folder: str | Path) -> Study:
                      combined=combined, settings=ModelSettings.from_dict(description["settings"]),
                      labels={str(k): str(v) for k, v in dict(description.get("labels") or {}).items()},
                      subgroup=None if subgroup is None else SubgroupSettings(**subgroup),
-                     is_sample=bool(description.get("is_sample", False)))
+                     is_sample=bool(description.get("is_sample", False)),
+                     exclusions=tuple((str(i), str(why)) for i, why in description.get("exclusions", [])))
     except RadNomoError as error:
         raise RadNomoError(f"the study in '{folder.name}' cannot be opened: {error}") from error
     except (KeyError, TypeError, ValueError, AttributeError, OSError) as error:

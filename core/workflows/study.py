@@ -27,6 +27,7 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, split_cohort, validate_cohort
+from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
 from core.vocabulary import (CLINICAL, FEATURE_KINDS, FUSED, SCORE_METHODS, SUBGROUP_POPULATIONS, check_name,
                              check_option, family_of_score)
@@ -60,6 +61,8 @@ class ModelSettings:
     fused_score : str or None
         The family whose score the fused model adds to the clinical predictors; None = the study's
         default (its last combined family, else its first family).
+    missing : MissingPolicy
+        What to do with missing feature and clinical values (fitted on the training patients).
     """
 
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
@@ -69,6 +72,7 @@ class ModelSettings:
     clinical_p: float = 0.05
     harmonise_by: str | None = None
     fused_score: str | None = None
+    missing: MissingPolicy = field(default_factory=MissingPolicy)
 
     def __post_init__(self) -> None:
         check_option("score method", self.score_method, SCORE_METHODS)
@@ -79,7 +83,8 @@ class ModelSettings:
         return {"screening": self.screening.to_dict(), "score_method": self.score_method,
                 "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
                 "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
-                "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by, "fused_score": self.fused_score}
+                "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by, "fused_score": self.fused_score,
+                "missing": self.missing.to_dict()}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> ModelSettings:
@@ -92,7 +97,7 @@ class ModelSettings:
                        clinical_continuous=as_tuple(values["clinical_continuous"]),
                        clinical_categorical=as_tuple(values["clinical_categorical"]),
                        clinical_p=float(values["clinical_p"]), harmonise_by=values.get("harmonise_by"),
-                       fused_score=values.get("fused_score"))
+                       fused_score=values.get("fused_score"), missing=MissingPolicy.from_dict(values.get("missing")))
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, RadNomoError):
                 raise
@@ -273,6 +278,9 @@ class Study:
         The study's default subgroup comparison (the sample's: synchronous vs metachronous LM).
     is_sample : bool
         The bundled synthetic study.
+    exclusions : tuple of (str, str)
+        Patients taken out of the study after it was opened, with why (e.g. missing values): reported
+        in the report's participants, never silent.
 
     Raises
     ------
@@ -291,6 +299,7 @@ class Study:
     labels: Mapping[str, str] = field(default_factory=dict)
     subgroup: SubgroupSettings | None = None
     is_sample: bool = False
+    exclusions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not str(self.name).strip():
@@ -346,6 +355,29 @@ class Study:
         validated = validate_cohort(self.cohort_table(), spec.id_column, spec.outcome_column,
                                     continuous=spec.continuous, categorical=spec.categorical)
         return self.replace(spec=spec, cohort=validated.set_index(spec.id_column))
+
+    def without_patients(self, ids: Sequence[str], reason: str) -> Study:
+        """A new study without the patients ``ids`` (cohort, split and feature tables), recorded with ``reason``.
+
+        Raises
+        ------
+        RadNomoError
+            If an ID is not in the study, or too few patients would be left to fit anything.
+        """
+        ids = list(dict.fromkeys(ids))
+        unknown = [i for i in ids if i not in self.cohort.index]
+        if unknown:
+            raise RadNomoError(f"{len(unknown)} patient(s) to exclude are not in the study, e.g. {unknown[:3]}.")
+        gone = set(ids)
+        train = tuple(i for i in self.split.train_ids if i not in gone)
+        test = tuple(i for i in self.split.test_ids if i not in gone)
+        cohort = self.cohort.drop(index=ids)
+        if cohort[self.spec.outcome_column].loc[list(train)].nunique() < 2:
+            raise RadNomoError(f"excluding {len(ids)} patient(s) would leave the training cohort without both outcomes.")
+        families = tuple(dataclasses.replace(f, table=f.table.drop(index=[i for i in ids if i in f.table.index]))
+                         for f in self.families)
+        return self.replace(cohort=cohort, split=dataclasses.replace(self.split, train_ids=train, test_ids=test),
+                            families=families, exclusions=self.exclusions + tuple((i, reason) for i in ids))
 
     def with_family(self, family: FeatureFamily) -> Study:
         """A new study with ``family`` added, or replacing the family of the same name (same place)."""
@@ -499,7 +531,7 @@ class Study:
         combined = [(c.name, c.label, list(c.members)) for c in self.combined]
         spec = dataclasses.asdict(self.spec)
         split = [list(self.split.train_ids), list(self.split.test_ids), dataclasses.asdict(self.split.config)]
-        return _hash(table_fingerprint(self.cohort), spec, split, families, combined)
+        return _hash(table_fingerprint(self.cohort), spec, split, families, combined, list(self.exclusions))
 
     @cached_property
     def fingerprint(self) -> str:
@@ -519,7 +551,7 @@ class Study:
             self.cohort[harmonise].astype(str).tolist()
         outcome = self.cohort.loc[self.train_ids, self.spec.outcome_column].tolist()
         return _hash(tables, list(self.split.train_ids), outcome, harmonise, batch,
-                     self.settings.screening.to_dict(), family)
+                     self.settings.screening.to_dict(), self.settings.missing.to_dict(), family)
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, patients={len(self.cohort)}, events={self.n_events}, "

@@ -19,7 +19,7 @@ from core.errors import RadNomoError
 from core.imaging.synthetic import PhenotypeEffects, generate_clinical
 from core.stats.cohort import CohortSplit, SplitConfig
 from core.stats.summaries import auc_table
-from core.workflows.fit import fit_study, harmonised_tables, predict_study, screen_family
+from core.workflows.fit import fit_study, predict_study, prepare_tables, screen_family
 from core.workflows.study import FeatureFamily, ModelSettings, Study, make_study
 
 __all__ = ["Explanation", "EXPLANATIONS", "WALKTHROUGH", "WalkStep", "TRAITS", "trait_effects", "oracle_scores",
@@ -362,9 +362,9 @@ def leakage_demo(study: Study, *, honest=None) -> pd.DataFrame:
     honest = honest if honest is not None else fit_study(study)
     everyone = study.replace(split=CohortSplit(train_ids=tuple(study.train_ids + study.test_ids), test_ids=(),
                                                config=study.split.config))
-    tables, harmonisers = harmonised_tables(study)
-    leaky_screening = {family: screen_family(everyone, family, tables) for family in honest.screening}
-    leaky = fit_study(study, screening=leaky_screening, tables=tables, harmonisers=harmonisers)
+    prepared = prepare_tables(study)
+    leaky_screening = {family: screen_family(everyone, family, prepared.tables) for family in honest.screening}
+    leaky = fit_study(study, screening=leaky_screening, prepared=prepared)
     rows = {}
     for name, models in (("honest", honest), ("leaky", leaky)):
         predictions = predict_study(study, models)

@@ -195,7 +195,14 @@ def load_saved_validation(folder: Path, study: Study) -> dict | None:
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    if meta.get("settings") != study.settings.to_dict() or meta.get("train_ids") != study.train_ids:
+    # Settings saved before a setting existed read with its default (then compared as the study's are).
+    from core.workflows.study import ModelSettings
+
+    try:
+        saved_settings = ModelSettings.from_dict(meta.get("settings") or {}).to_dict()
+    except RadNomoError:
+        return None
+    if saved_settings != study.settings.to_dict() or meta.get("train_ids") != study.train_ids:
         return None
     return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
             "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")), "cv": pd.read_csv(folder / "repeated_cv.csv"),

@@ -30,7 +30,7 @@ def test_selection_thresholds_drive_the_funnel():
     at.radio(key="sel_family").set_value("dl").run()
     at.number_input(key="sel_variance").set_value(1e6).run()  # every feature fails the variance filter
     assert not at.exception
-    assert any("nothing for the LASSO" in w.value or "kept no feature" in w.value for w in at.warning)
+    assert any("No feature reached the LASSO" in w.value or "kept no feature" in w.value for w in at.warning)
 
 
 def test_selection_stability_runs_on_the_features_reaching_the_lasso():

@@ -190,6 +190,12 @@ def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None
         manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
         base = Path(base_dir) if base_dir else path.parent
     manifest.columns = [str(c).strip() for c in manifest.columns]
+    # pyradiomics writes ID,Image,Mask; tables made by hand often say patient_id,image,mask.
+    aliases = {"id": "ID", "patient_id": "ID", "case_id": "ID", "image": "Image", "mask": "Mask",
+               "mask_reader2": "Mask_reader2"}
+    if not {"ID", "Image", "Mask"} <= set(manifest.columns):
+        manifest = manifest.rename(columns={c: aliases[c.lower()] for c in manifest.columns
+                                            if c.lower() in aliases and aliases[c.lower()] not in manifest.columns})
     missing = [c for c in ("ID", "Image", "Mask") if c not in manifest.columns]
     if missing:
         raise RadNomoError(f"manifest lacks column(s) {missing}; pyradiomics' batch format is ID,Image,Mask.")

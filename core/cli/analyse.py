@@ -1,0 +1,182 @@
+"""Command line: a whole study from files, for scripts and reproducible papers.
+
+    python -m core.cli.analyse --clinical C.csv --id COL --outcome COL [--continuous a,b] [--categorical c,d]
+        --features NAME=PATH [--features NAME=PATH ...] [--combine NAME=A+B]
+        [--images MANIFEST [--params study] [--deep] [--workers N]]
+        [--external NAME=CLINICAL.csv,FAMILY=PATH,...] [--test-fraction 0.3 | --no-test] [--seed 2025]
+        [--missing median|mean|none|drop] [--max-missing 0.2] [--method study|test_first|auc|mrmr|lasso]
+        [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--clinical-model a,b]
+        [--fused-score FAMILY] [--n-boot N] [--name NAME] --out DIR
+
+Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, NPV), DIR/funnel.csv,
+DIR/coefficients.csv, DIR/nomogram_points.csv, DIR/report.html, DIR/validation.csv (bootstrap optimism and
+repeated CV; run by default with --no-test), DIR/imports.csv (what each feature table's import left out),
+DIR/notes.txt and the saved study folder DIR/study, which the dashboard opens (Home, "Saved studies").
+On bad input it exits 2 with one specific message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import RadNomoError
+from core.stats.cohort import CohortSpec, SplitConfig
+from core.stats.missing import MissingPolicy
+from core.stats.selection import ScreeningSettings
+from core.workflows.analyse import ExternalSpec, analyse, write_outputs
+from core.workflows.study import ModelSettings
+
+__all__ = ["main", "parse_pairs"]
+
+
+def parse_pairs(values: Sequence[str], what: str) -> dict[str, str]:
+    """NAME=VALUE arguments as a dict (names must not repeat)."""
+    pairs = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise RadNomoError(f"{what} '{value}' should read NAME=VALUE.")
+        if name.strip() in pairs:
+            raise RadNomoError(f"{what} name '{name.strip()}' is given twice.")
+        pairs[name.strip()] = rest.strip()
+    return pairs
+
+
+def _external(value: str) -> ExternalSpec:
+    name, sep, rest = value.partition("=")
+    parts = rest.split(",")
+    if not sep or not name.strip() or not parts[0].strip():
+        raise RadNomoError(f"--external '{value}' should read NAME=CLINICAL.csv[,FAMILY=PATH,...].")
+    return ExternalSpec(name=name.strip(), clinical=Path(parts[0].strip()),
+                        features={k: Path(v) for k, v in parse_pairs(parts[1:], "--external feature table").items()})
+
+
+def _list(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _image_families(args, clinical: Path, spec: CohortSpec, split: SplitConfig, out: Path, log) -> list:
+    """Radiomics (and with --deep, autoencoder) families extracted from the manifest's CTs."""
+    from core.imaging.deep.model import AEConfig
+    from core.imaging.extraction.batch import ExtractionSettings, read_manifest, run_batch
+    from core.imaging.extraction.preprocess import PreprocessConfig
+    from core.imaging.extraction.radiomics import load_params
+    from core.imaging.extraction.store import FeatureStore
+    from core.io.tables import read_any_table
+    from core.workflows.deep import train_deep_family
+    from core.workflows.study import FeatureFamily, make_study
+
+    manifest = read_manifest(args.images)
+    settings = ExtractionSettings(params=load_params(args.params), preprocess=PreprocessConfig())
+    start = time.perf_counter()
+    with FeatureStore(out / "features.store.sqlite") as store:
+        result = run_batch(manifest, settings, store=store, workers=args.workers)
+    failed = result.status[result.status["status"] == "failed"]
+    if len(failed):
+        log(f"{len(failed)} case(s) failed: " + "; ".join(f"{r.ID}: {r.message}" for r in failed.head(5).itertuples()))
+    log(f"radiomics: {result.features.shape[0]} cases x {result.features.shape[1]} features in "
+        f"{time.perf_counter() - start:.0f} s")
+    families = [FeatureFamily(name="radiomics", label="Radiomics", table=result.features, kind="radiomics",
+                              extraction=result.settings.to_dict(), source=f"extracted from {Path(args.images).name}")]
+    if args.deep:
+        table = read_any_table(clinical.read_bytes(), clinical.name)
+        train_ids = make_study("split", table, spec, split).train_ids
+        start = time.perf_counter()
+        deep = train_deep_family(manifest, train_ids, AEConfig(epochs=args.epochs), out / "ae_weights.safetensors",
+                                 workers=args.workers, source=f"autoencoder trained on the training cases of "
+                                                              f"{Path(args.images).name}")
+        log(f"deep: trained on {deep.n_training_cases} training cases (kept epoch {deep.training.best_epoch}) in "
+            f"{time.perf_counter() - start:.0f} s")
+        families.append(deep.family)
+    return families
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.cli.analyse", description="A whole RadNomo study from files.")
+    parser.add_argument("--clinical", required=True, help="clinical table (CSV, TSV, XLSX or Parquet)")
+    parser.add_argument("--id", required=True, help="patient ID column")
+    parser.add_argument("--outcome", required=True, help="0/1 outcome column (1 = event)")
+    parser.add_argument("--continuous", help="continuous variables, comma-separated (default: guessed)")
+    parser.add_argument("--categorical", help="categorical variables, comma-separated (default: guessed)")
+    parser.add_argument("--features", action="append", default=[], metavar="NAME=PATH",
+                        help="a feature table as a family (repeat for several)")
+    parser.add_argument("--combine", action="append", default=[], metavar="NAME=A+B",
+                        help="a combined family of others (e.g. dl_radiomics=radiomics+dl)")
+    parser.add_argument("--images", help="a manifest (ID,Image,Mask) to extract a radiomics family from")
+    parser.add_argument("--params", default="study", help="pyradiomics parameters for --images (default: study)")
+    parser.add_argument("--deep", action="store_true", help="with --images: train the autoencoder on the training "
+                                                            "cases and add its latents as the 'dl' family")
+    parser.add_argument("--epochs", type=int, default=30, help="autoencoder epochs (default 30)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--external", action="append", default=[], metavar="NAME=CLINICAL,FAMILY=PATH,...")
+    design = parser.add_mutually_exclusive_group()
+    design.add_argument("--test-fraction", type=float, default=0.3)
+    design.add_argument("--no-test", action="store_true", help="every patient trains (small cohorts)")
+    parser.add_argument("--seed", type=int, default=2025, help="split seed")
+    parser.add_argument("--missing", default="median", choices=["median", "mean", "none", "drop"],
+                        help="missing values: impute the training median or mean, none, or drop those patients")
+    parser.add_argument("--max-missing", type=float, default=0.2,
+                        help="drop features missing for more than this share of the training patients")
+    parser.add_argument("--method", default="study", help="screening funnel (study, test_first, auc, mrmr, lasso)")
+    parser.add_argument("--p-threshold", type=float, default=0.05)
+    parser.add_argument("--variance-threshold", type=float, default=1.0)
+    parser.add_argument("--variance-scale", default="raw")
+    parser.add_argument("--folds", type=int, default=10, help="LASSO cross-validation folds (default 10)")
+    parser.add_argument("--clinical-model", help="the clinical model's predictors (default: univariable p < 0.05)")
+    parser.add_argument("--fused-score", help="the family whose score the fused model takes")
+    parser.add_argument("--n-boot", type=int, default=None,
+                        help="bootstrap resamples (default 200 with --no-test, else 0: not run)")
+    parser.add_argument("--name", help="study name (default: the clinical file's name)")
+    parser.add_argument("--out", required=True, help="output folder")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        continuous, categorical = _list(args.continuous), _list(args.categorical)
+        chosen = _list(args.clinical_model)
+        settings = ModelSettings(
+            screening=ScreeningSettings(method=args.method, p_threshold=args.p_threshold,
+                                        variance_threshold=args.variance_threshold,
+                                        variance_scale=args.variance_scale, n_folds=args.folds),
+            missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
+                                  max_missing=args.max_missing),
+            fused_score=args.fused_score)
+        split = SplitConfig(test_size=0.0 if args.no_test else args.test_fraction, seed=args.seed)
+        combined = {name: [m.strip() for m in members.split("+")]
+                    for name, members in parse_pairs(args.combine, "--combine").items()}
+        externals = [_external(value) for value in args.external]
+        extra = []
+        out.mkdir(parents=True, exist_ok=True)
+        if args.images:
+            spec = CohortSpec(id_column=args.id, outcome_column=args.outcome)
+            extra = _image_families(args, Path(args.clinical), spec, split, out, log)
+        result = analyse(clinical=Path(args.clinical), id_column=args.id, outcome_column=args.outcome,
+                         continuous=continuous, categorical=categorical,
+                         features={k: Path(v) for k, v in parse_pairs(args.features, "--features").items()},
+                         combined=combined, externals=externals, split=split, settings=settings,
+                         drop_missing=args.missing == "drop", name=args.name, n_boot=args.n_boot,
+                         clinical_model=chosen,
+                         extra_families=extra, on_step=log)
+        written = write_outputs(result, out)
+    except (RadNomoError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = result.table2
+    print(table[["cohort", "model", "auc", "auc_low", "auc_high"]].round(3).to_string(index=False))
+    if len(result.validation):
+        print(result.validation.round(3).to_string())
+    for note in result.models.notes:
+        log(f"note: {note}")
+    log(f"wrote {len(written)} outputs to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
