@@ -178,8 +178,9 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
 
 def _select(page, label: str, option: str) -> None:
     """Choose ``option`` in the Streamlit select box labelled ``label``."""
-    box = page.get_by_label(label)
-    box.click()
+    box = page.get_by_role("combobox", name=label)
+    box.scroll_into_view_if_needed()
+    box.click(force=True)  # an expander's summary may lie over the box's edge
     page.get_by_role("option", name=option, exact=True).first.click()
     _settle(page)
 
@@ -263,3 +264,68 @@ def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server
     assert description["settings"]["screening"]["p_threshold"] == 0.02
     shutil.copyfile(report, ARTIFACTS / "own_study_report.html")
     _shot(page, "9_own_study_downloads")
+
+
+def test_a_pyradiomics_export_with_missing_values_reaches_evaluation_and_a_nomogram(server, browser_page, tmp_path):
+    """A clinical table and a pyradiomics CSV with metadata columns and missing values, uploaded; a missing-value
+    policy chosen; Evaluation and the nomogram reached."""
+    import numpy as np
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+
+    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:250]
+    clinical = clinical[["patient_id", "lm", "age", "sex", "tumour_thickness_mm", "cea_ng_ml"]]
+    clinical.loc[[3, 7], "cea_ng_ml"] = np.nan
+    clinical.to_csv(tmp_path / "lung_clinical.csv", index=False)
+    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :200].reset_index(drop=True)
+    rng = np.random.default_rng(2)
+    for column in features.columns[:6]:
+        features.loc[rng.choice(len(features), 5, replace=False), column] = np.nan
+    export = pd.concat([pd.DataFrame({"Image": [f"/scans/{i}.nrrd" for i in clinical["patient_id"]],
+                                      "Mask": [f"/scans/{i}_gtv.nrrd" for i in clinical["patient_id"]],
+                                      "ID": clinical["patient_id"].to_numpy(),
+                                      "diagnostics_Versions_PyRadiomics": "v3.1.0",
+                                      "general_info_Spacing": "(0.98, 0.98, 3.0)"}), features], axis=1)
+    export.to_csv(tmp_path / "pyradiomics_export.csv", index=False)
+
+    page = browser_page
+    page.goto(server)
+    _settle(page, 1.0)
+    _go(page, "Cohort")
+    page.get_by_text("Upload a file").first.click()
+    _settle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        str(tmp_path / "lung_clinical.csv"))
+    page.get_by_text("lung_clinical.csv: 250 rows").first.wait_for()
+    _settle(page)
+    page.get_by_role("button", name="Use this cohort").click()
+    _settle(page, 1.0)
+    page.get_by_text("'lung_clinical' is now the open study.").first.wait_for()
+
+    _go(page, "Features - radiomics")
+    page.get_by_text("Import a radiomics feature table computed elsewhere").click()
+    page.locator('[data-testid="stExpander"] input[type="file"]').last.set_input_files(
+        str(tmp_path / "pyradiomics_export.csv"))
+    _settle(page)
+    page.get_by_role("button", name="Use this feature table").click()
+    _settle(page, 1.0)
+    page.get_by_text("250 cases × 200 features imported").first.wait_for()
+    page.get_by_text("4 metadata column(s) left out").first.wait_for()
+    _shot(page, "10_pyradiomics_export_imported")
+
+    _go(page, "Cohort")  # the missing-values panel opens by itself: the study has missing values
+    _select(page, "Missing-value policy", "Impute the training mean (mode for categories)")
+    _no_errors(page)
+    _shot(page, "11_missing_value_policy")
+
+    _go(page, "Evaluation")
+    page.get_by_text("Table 2: performance of every model").first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    _no_errors(page)
+    _go(page, "Models")
+    page.get_by_text("missing value(s) imputed with the training mean").first.wait_for()
+    _go(page, "Nomogram")
+    page.get_by_text("Fused model (Radiomics score + clinical)").first.wait_for()
+    _no_errors(page)
+    _shot(page, "12_export_study_nomogram")
