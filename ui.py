@@ -183,6 +183,12 @@ def user_space() -> Path:
         name = f"session-{token}"
     folder = workspace_dir() / "spaces" / name
     folder.mkdir(parents=True, exist_ok=True)
+    if not st.session_state.get("_scratch_aged"):  # once a session: old uploads and patient scans go
+        from core.io.paths import age_out
+
+        st.session_state["_scratch_aged"] = True
+        for scratch in ("uploads", "patients"):
+            age_out(folder / scratch)
     return folder
 
 

@@ -31,6 +31,13 @@ study = ui.get_study()
 spec = study.spec
 
 
+def _upload_key(*uploads) -> str:
+    """A folder name for these uploads (the same files keep one folder across reruns)."""
+    import hashlib
+
+    return hashlib.sha256("|".join(u.file_id for u in uploads).encode()).hexdigest()[:16]
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name) or "upload"
 
@@ -64,7 +71,8 @@ with ui.guard():
             image = st.file_uploader("CT (.nii, .nii.gz, .nrrd, .mha)", key="np_image_upload")
             mask = st.file_uploader("Tumour mask (same formats, or .seg.nrrd)", key="np_mask_upload")
             if image is not None and mask is not None:
-                upload_dir = Path(tempfile.mkdtemp(prefix="patient-", dir=uploads))
+                upload_dir = uploads / f"patient-{_upload_key(image, mask)}"  # one folder per upload, not per run
+                upload_dir.mkdir(exist_ok=True)
                 image_path = upload_dir / f"image_{_safe_name(image.name)}"
                 mask_path = upload_dir / f"mask_{_safe_name(mask.name)}"
                 image_path.write_bytes(image.getvalue())
@@ -72,8 +80,11 @@ with ui.guard():
         else:
             archive = st.file_uploader("Zip of the DICOM folder", type=["zip"], key="np_dicom_upload")
             if archive is not None:
-                upload_dir = Path(tempfile.mkdtemp(prefix="patient-", dir=uploads))
-                safe_extract_zip(archive.getvalue(), upload_dir)
+                upload_dir = uploads / f"patient-{_upload_key(archive)}"
+                if not upload_dir.is_dir():
+                    staging = Path(tempfile.mkdtemp(prefix=".patient-", dir=uploads))
+                    safe_extract_zip(archive.getvalue(), staging)
+                    staging.rename(upload_dir)
                 image_path, mask_path = find_dicom_case(upload_dir)
 
     st.subheader("2. Clinical values")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from core.errors import RadNomoError
+from core.io.processes import worker_pool
 from core.imaging.synthetic_targets import combined_continuous, combined_proportions
 
 __all__ = [
@@ -710,7 +710,7 @@ def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601,
         rows = range(n) if image_rows is None else image_rows
         jobs = [(tables.clinical.iloc[i], tables.truth.iloc[i], seed, i, str(out)) for i in rows]
         if workers > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with worker_pool(workers) as pool:
                 for done, _ in enumerate(pool.map(_write_patient, jobs, chunksize=4), start=1):
                     if done % 50 == 0:
                         log.info("rendered %d / %d patients", done, len(jobs))

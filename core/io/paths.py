@@ -10,6 +10,7 @@ from typing import BinaryIO
 from core.errors import RadNomoError
 
 __all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root",
+           "age_out", "SCRATCH_MAX_AGE_S",
            "NotRegularFileError", "file_kind", "require_regular_file", "open_regular_file"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +152,33 @@ def open_regular_file(path: str | Path, what: str = "file") -> BinaryIO:
         os.close(descriptor)
         raise NotRegularFileError(f"{what} '{path}' is a {file_kind(info.st_mode)}, not a regular file.")
     return os.fdopen(descriptor, "rb")
+
+
+SCRATCH_MAX_AGE_S = 24 * 3600  # uploads and patient scratch folders older than a day are removed
+
+
+def age_out(folder: str | Path, max_age_s: float = SCRATCH_MAX_AGE_S) -> list[Path]:
+    """Remove the entries of ``folder`` not modified for ``max_age_s`` seconds (scratch clean-up).
+
+    Links are removed as links (never followed). Returns what was removed.
+    """
+    import shutil
+    import time
+
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    limit = time.time() - max_age_s
+    for entry in folder.iterdir():
+        try:
+            if entry.lstat().st_mtime >= limit:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+        except OSError:  # another session removed it first
+            continue
+    return removed

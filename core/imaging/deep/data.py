@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
+from core.io.processes import worker_pool
 from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case, window_normalise
 from core.imaging.extraction.readers import read_case
 
@@ -64,7 +64,7 @@ def prepare_volumes(manifest: pd.DataFrame, *, crop_size: int = 64, preprocess: 
     volumes = np.zeros((len(ids), 2, crop_size, crop_size, crop_size), dtype=np.float16)
     jobs = list(zip(manifest["Image"], manifest["Mask"]))
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             futures = [pool.submit(case_crop, image, mask, crop_size, preprocess) for image, mask in jobs]
             for index, future in enumerate(futures):
                 volumes[index] = _result(future.result, ids[index])

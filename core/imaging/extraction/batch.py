@@ -16,13 +16,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.io.processes import worker_pool
 from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case
 from core.imaging.extraction.radiomics import (extract_features, make_extractor, params_sha256, pyradiomics_version,
                                                validate_params)
@@ -349,7 +350,7 @@ def _execute(todo: list[tuple[str, str, str]], settings: ExtractionSettings, *, 
     if scheduler is not None:
         yield from _execute_dask(todo, settings, scheduler)
     elif workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             futures = [pool.submit(_extract_job, *job, settings) for job in todo]
             for future in as_completed(futures):
                 yield future.result()
