@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -249,7 +251,9 @@ def prepared(study: Study):
 
 
 @st.cache_resource(max_entries=48, show_spinner="Screening the features on the training cohort...")
-def _screening_cached(key: str, _study: Study, family: str):
+def _screening_cached(key: str, _study: Study, family: str, _known=None):
+    if _known is not None:
+        return _known
     from core.workflows.fit import screen_family
 
     return screen_family(_study, family, prepared(_study).tables)
@@ -257,7 +261,54 @@ def _screening_cached(key: str, _study: Study, family: str):
 
 def screening(study: Study, family: str):
     """The family's :class:`core.stats.selection.ScreeningResult` under the study's current settings."""
+    _seed_sample_fit(study)
     return _screening_cached(study.training_key(family), study, family)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _sample_fit(fingerprint: str, _study: Study):
+    from core.workflows.sample import load_sample_fit
+
+    return load_sample_fit(_study)
+
+
+def _seed_sample_fit(study: Study) -> None:
+    """The sample study with its default settings comes fitted (sample_data/fitted): its models and screening
+    go into the caches instead of being fitted again."""
+    if not study.is_sample:
+        return
+    stored = _sample_fit(study.fingerprint, study)
+    if stored is None:
+        return
+    _models_cached(study.fingerprint, study, stored)
+    for family, result in stored.screening.items():
+        _screening_cached(study.training_key(family), study, family, result)
+
+
+_PREFETCHING: set[str] = set()
+PREFETCH_DELAY_S = 1.0
+_PREFETCH_LOCK = threading.Lock()
+
+
+def prefetch_models(study: Study) -> None:
+    """Fit the study's models in a background thread (after a settings change on one page, the next page
+    finds them ready, or waits only for the rest: the cache lets one computation run per study)."""
+    with _PREFETCH_LOCK:
+        if study.fingerprint in _PREFETCHING:
+            return
+        _PREFETCHING.add(study.fingerprint)
+
+    def work() -> None:
+        try:
+            time.sleep(PREFETCH_DELAY_S)  # let the page that changed the setting draw first
+            study_predictions(study)
+        except Exception:  # noqa: BLE001 - the page that needs the models shows the error itself
+            log.info("background fit of %s failed; the page will report it", study.name, exc_info=True)
+        finally:
+            with _PREFETCH_LOCK:
+                _PREFETCHING.discard(study.fingerprint)
+
+    threading.Thread(target=work, daemon=True, name=f"prefetch-{study.fingerprint[:8]}").start()
 
 
 def usable_families(study: Study) -> list[str]:
@@ -279,6 +330,7 @@ def _models_cached(fingerprint: str, _study: Study, _known=None):
 
 def study_models(study: Study):
     """Every fitted model of the study (:class:`core.workflows.fit.StudyModels`)."""
+    _seed_sample_fit(study)
     return _models_cached(study.fingerprint, study)
 
 

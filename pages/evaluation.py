@@ -11,7 +11,7 @@ from core.figures.charts import (calibration_figure, confusion_figure, decision_
                                  violin_figure)
 from core.figures.palette import model_colours
 from core.stats.evaluation import (binary_metrics, calibration_curve, compare_models, decision_curve, interval_text,
-                                   roc_auc, roc_curve)
+                                   roc_auc, roc_points)
 from core.stats.summaries import calibration_table, compare_groups, table2, training_cutoffs
 from core.vocabulary import COHORTS, CUTOFF_RULES, PROPORTION_CIS, format_p, score_column
 
@@ -68,7 +68,7 @@ with ui.guard():
     st.subheader("ROC curves")
     roc_columns = st.columns(len(cohorts))
     for column, (cohort, ids) in zip(roc_columns, cohorts.items()):
-        curves = {m: roc_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
+        curves = {m: roc_points(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
         aucs = {m: (r.auc, r.ci_low, r.ci_high) for m, r in
                 ((m, roc_auc(outcome.loc[ids], predictions.loc[ids, m])) for m in models)}
         column.plotly_chart(roc_figure(curves, aucs, title=f"{COHORTS[cohort]} cohort (n = {len(ids)})",
@@ -79,35 +79,46 @@ with ui.guard():
     st.subheader("Threshold explorer")
     st.caption("One cut-off moves the operating point on the ROC curve, the confusion matrix, the metrics and the "
                "marker on the decision curve together. It starts at the cut-off rule's value for the model.")
-    pick = st.columns([2, 1, 3])
-    model = pick[0].selectbox("Model", models, index=len(models) - 1, key="ev_model", format_func=model_labels.get)
-    cohort = pick[1].radio("Cohort", list(cohorts), horizontal=True, key="ev_cohort", format_func=COHORTS.get)
-    rule_cutoff = float(np.clip(round(cutoffs[model], 3), 0.001, 0.999))
-    # Keyed by the rule's cut-off: a new rule (or value) moves the slider to it; a drag stays until then.
-    cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, value=rule_cutoff, step=0.001, format="%.3f",
-                            key=f"ev_cutoff_{model}_{rule_cutoff:.3f}",
-                            help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
-    ids = cohorts[cohort]
-    y, p = outcome.loc[ids], predictions.loc[ids, model]
-    metrics = binary_metrics(y, p, cutoff, ci=ci_method)
-    confusion = metrics.attrs["confusion"]
-    fpr = confusion["fp"] / max(confusion["fp"] + confusion["tn"], 1)
-    tpr = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
-    explorer = st.columns([3, 2, 3])
-    explorer[0].plotly_chart(roc_figure({model: roc_curve(y, p)}, {model: (lambda r: (r.auc, r.ci_low, r.ci_high))(
-        roc_auc(y, p))}, title=f"{model_labels[model]}, {COHORTS[cohort].lower()}", labels=model_labels,
-        colours=colours, marker=(model, fpr, tpr)), key="ev_explorer_roc", config=chart_config)
-    with explorer[1]:
-        st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
-        shown = metrics[["estimate", "low", "high"]].astype(float).round(3)
-        shown["n"] = [f"{int(a)}/{int(b)}" for a, b in zip(metrics["numerator"], metrics["denominator"])]
-        st.dataframe(shown, key="ev_metrics_table")
-    curve = decision_curve(y, p)
-    benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
-    explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
-                                                   labels=model_labels, colours=colours,
-                                                   marker=(model, cutoff, benefit)),
-                             key="ev_explorer_dca", config=chart_config)
+
+    @st.fragment
+    def threshold_explorer() -> None:
+        """Only this part runs again when its controls move (the rest of the page stays as it is)."""
+        with ui.guard():
+            pick = st.columns([2, 1, 3])
+            model = pick[0].selectbox("Model", models, index=len(models) - 1, key="ev_model",
+                                      format_func=model_labels.get)
+            cohort = pick[1].radio("Cohort", list(cohorts), horizontal=True, key="ev_cohort", format_func=COHORTS.get)
+            rule_cutoff = float(np.clip(round(cutoffs[model], 3), 0.001, 0.999))
+            # Keyed by the rule's cut-off: a new rule (or value) moves the slider to it; a drag stays until then.
+            cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, value=rule_cutoff, step=0.001, format="%.3f",
+                                    key=f"ev_cutoff_{model}_{rule_cutoff:.3f}",
+                                    help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
+            ids = cohorts[cohort]
+            y, p = outcome.loc[ids], predictions.loc[ids, model]
+            metrics = binary_metrics(y, p, cutoff, ci=ci_method)
+            confusion = metrics.attrs["confusion"]
+            fpr = confusion["fp"] / max(confusion["fp"] + confusion["tn"], 1)
+            tpr = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
+            explorer = st.columns([3, 2, 3])
+            result = roc_auc(y, p)
+            explorer[0].plotly_chart(roc_figure({model: roc_points(y, p)}, {model: (result.auc, result.ci_low,
+                                                                                    result.ci_high)},
+                                                title=f"{model_labels[model]}, {COHORTS[cohort].lower()}",
+                                                labels=model_labels, colours=colours, marker=(model, fpr, tpr)),
+                                     key="ev_explorer_roc", config=chart_config)
+            with explorer[1]:
+                st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
+                shown = metrics[["estimate", "low", "high"]].astype(float).round(3)
+                shown["n"] = [f"{int(a)}/{int(b)}" for a, b in zip(metrics["numerator"], metrics["denominator"])]
+                st.dataframe(shown, key="ev_metrics_table")
+            curve = decision_curve(y, p)
+            benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
+            explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
+                                                           labels=model_labels, colours=colours,
+                                                           marker=(model, cutoff, benefit)),
+                                     key="ev_explorer_dca", config=chart_config)
+
+    threshold_explorer()
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Table 2: performance of every model")

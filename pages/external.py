@@ -10,7 +10,7 @@ from core.figures.charts import calibration_figure, decision_curve_figure, roc_f
 from core.figures.palette import cohort_colours
 from core.io.paths import data_root, resolve_in_root
 from core.io.tables import read_any_table, read_table
-from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_curve
+from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_points
 from core.stats.summaries import batch_columns, training_cutoffs
 from core.workflows.external import (OUT_OF_RANGE_SHARE, cohort_aucs, cohort_panel, pooled_predictions, range_report,
                                      study_cohorts, subgroup_columns, level_groups, validate_external)
@@ -100,7 +100,7 @@ with ui.guard():
     figure_groups = st.multiselect("Cohorts in the figures", list(groups), default=list(groups)[:4],
                                    key="ext_figure_groups")
     valid = [g for g in figure_groups if all_outcome.loc[groups[g]].nunique() == 2]
-    curves = {g: roc_curve(all_outcome.loc[groups[g]], all_predictions.loc[groups[g], model]) for g in valid}
+    curves = {g: roc_points(all_outcome.loc[groups[g]], all_predictions.loc[groups[g], model]) for g in valid}
     aucs = {g: (lambda r: (r.auc, r.ci_low, r.ci_high))(roc_auc(all_outcome.loc[groups[g]],
                                                                 all_predictions.loc[groups[g], model])) for g in valid}
     group_labels = {g: g for g in groups}

@@ -38,80 +38,92 @@ with ui.guard():
     data = study.cohort.join(predictions[scores])
     train = data.loc[study.train_ids]
 
-    # -----------------------------------------------------------------------------------------
-    st.subheader("Calculator")
-    patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
-    source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
-                          help="Fills the inputs with that patient's values (test patients first).")
-    if source != st.session_state.get("_nom_filled_from"):
-        st.session_state["_nom_filled_from"] = source
-        if source != patients[0]:
-            ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-    help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature (log-odds); "
-                                   "see the Models page for its formula." for f in models.scores}
-    row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels,
-                              typical_values(train, nomogram.variables, nomogram.levels), "nom_in_",
-                              help_texts=help_texts)
+    @st.fragment
+    def calculator() -> None:
+        """The calculator, the what-if curve and the nomogram: a changed input runs only this part again."""
+        with ui.guard():
+            _calculator()
 
-    points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
-    total = sum(points.values())
-    interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
-    probability = float(interval["probability"])
-    train_risk = model.predict_proba(train)
-    percentile = risk_percentile(probability, train_risk)
+    def _calculator() -> None:
+        # -----------------------------------------------------------------------------------------
+        st.subheader("Calculator")
+        patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
+        source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
+                              help="Fills the inputs with that patient's values (test patients first).")
+        if source != st.session_state.get("_nom_filled_from"):
+            st.session_state["_nom_filled_from"] = source
+            if source != patients[0]:
+                ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
+        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature (log-odds); "
+                                       "see the Models page for its formula." for f in models.scores}
+        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels,
+                                  typical_values(train, nomogram.variables, nomogram.levels), "nom_in_",
+                                  help_texts=help_texts)
 
-    result = st.columns([1, 1, 2, 2])
-    result[0].metric("Total points", f"{total:.1f}")
-    result[1].metric("Predicted risk", f"{probability:.1%}")
-    result[2].metric("95 % CI", f"{interval['low']:.1%} – {interval['high']:.1%}")
-    result[3].metric("Training patients with a lower risk", f"{percentile:.0f} %",
-                     help="Where this patient falls on the training cohort's distribution of predicted risk.")
-    table = pd.DataFrame({"predictor": [study.label(v) for v in points],
-                          "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
-                          "points": [round(p, 1) for p in points.values()]})
-    left, right = st.columns([2, 3])
-    left.dataframe(table, hide_index=True, key="nom_points_table")
-    by_outcome = {spec.outcome_labels[k]: train_risk[train[spec.outcome_column] == k] for k in (0, 1)}
-    right.plotly_chart(risk_histogram_figure(by_outcome, probability, title="Predicted risk in the training cohort"),
-                       key="nom_distribution")
+        points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
+        total = sum(points.values())
+        interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
+        probability = float(interval["probability"])
+        train_risk = model.predict_proba(train)
+        percentile = risk_percentile(probability, train_risk)
 
-    # -----------------------------------------------------------------------------------------
-    st.subheader("What if?")
-    moved = st.selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
-                         format_func=study.label)
-    curve = nomogram.what_if(row, moved)
-    st.plotly_chart(what_if_figure(curve, row[moved], probability, label=study.label(moved),
-                                   categorical=moved in nomogram.levels), key="nom_whatif_figure")
-    low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
-    st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk from "
-               f"{low['probability']:.1%} to {high['probability']:.1%} ({high['points'] - low['points']:.0f} points); "
-               "the calculator above shows points, risk and position for the value you enter.")
+        result = st.columns([1, 1, 2, 2])
+        result[0].metric("Total points", f"{total:.1f}")
+        result[1].metric("Predicted risk", f"{probability:.1%}")
+        result[2].metric("95 % CI", f"{interval['low']:.1%} – {interval['high']:.1%}")
+        result[3].metric("Training patients with a lower risk", f"{percentile:.0f} %",
+                         help="Where this patient falls on the training cohort's distribution of predicted risk.")
+        table = pd.DataFrame({"predictor": [study.label(v) for v in points],
+                              "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
+                              "points": [round(p, 1) for p in points.values()]})
+        left, right = st.columns([2, 3])
+        left.dataframe(table, hide_index=True, key="nom_points_table")
+        by_outcome = {spec.outcome_labels[k]: train_risk[train[spec.outcome_column] == k] for k in (0, 1)}
+        right.plotly_chart(risk_histogram_figure(by_outcome, probability, title="Predicted risk in the training cohort"),
+                           key="nom_distribution")
 
-    # -----------------------------------------------------------------------------------------
-    st.subheader("The nomogram")
-    sizes = st.columns([2, 3])
-    screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                help="The nomogram is laid out for the width it is shown at, so no two labels meet.")
-    bounds = (float(interval["low"]), float(interval["high"]))
-    layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen])
-    st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
-                    config={"toImageButtonOptions": {"format": "svg"}})
-    st.caption(f"{labels[which]}. 1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log-odds scale; the total-"
-               "points axis spans the training patients' totals (rms's pretty() of the linear predictor); the "
-               "patient is marked on every axis and the guide reads the total off as the risk."
-               + (" The score axis is the patient's score, computed from the CT (New patient page)."
-                  if which == FUSED else ""))
-    print_layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=880,
-                                         title=f"{study.name}: {labels[which]}")
-    name = f"{study_folder_name(study.name)}_nomogram_{which}"
-    downloads = st.columns(6)
-    for column, (fmt, page, text) in zip(downloads, (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
-                                                     ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
-                                                     ("pdf", "slide", "PDF, slide"))):
-        with column:
-            ui.bytes_download(text, lambda fmt=fmt, page=page: nomogram_file(print_layout, fmt, page=page),
-                              f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
-                                                       "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
-    with downloads[5]:
-        ui.csv_download(pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables]),
-                        "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+        # -----------------------------------------------------------------------------------------
+        st.subheader("What if?")
+        moved = st.selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
+                             format_func=study.label)
+        curve = nomogram.what_if(row, moved)
+        st.plotly_chart(what_if_figure(curve, row[moved], probability, label=study.label(moved),
+                                       categorical=moved in nomogram.levels), key="nom_whatif_figure")
+        low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
+        st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk from "
+                   f"{low['probability']:.1%} to {high['probability']:.1%} ({high['points'] - low['points']:.0f} points); "
+                   "the calculator above shows points, risk and position for the value you enter.")
+
+        # -----------------------------------------------------------------------------------------
+        st.subheader("The nomogram")
+        sizes = st.columns([2, 3])
+        screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
+                                    help="The nomogram is laid out for the width it is shown at, so no two labels meet.")
+        bounds = (float(interval["low"]), float(interval["high"]))
+        layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen])
+        st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
+                        config={"toImageButtonOptions": {"format": "svg"}})
+        st.caption(f"{labels[which]}. 1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log-odds scale; the total-"
+                   "points axis spans the training patients' totals (rms's pretty() of the linear predictor); the "
+                   "patient is marked on every axis and the guide reads the total off as the risk."
+                   + (" The score axis is the patient's score, computed from the CT (New patient page)."
+                      if which == FUSED else ""))
+        def print_file(fmt: str, page: str, row=dict(row), bounds=bounds) -> bytes:  # laid out at the click
+            layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=880,
+                                           title=f"{study.name}: {labels[which]}")
+            return nomogram_file(layout, fmt, page=page)
+
+        name = f"{study_folder_name(study.name)}_nomogram_{which}"
+        downloads = st.columns(6)
+        for column, (fmt, page, text) in zip(downloads, (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
+                                                         ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
+                                                         ("pdf", "slide", "PDF, slide"))):
+            with column:
+                ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
+                                  f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
+                                                           "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
+        with downloads[5]:
+            ui.csv_download(pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables]),
+                            "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+
+    calculator()

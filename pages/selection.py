@@ -88,6 +88,7 @@ with ui.guard():
                                  correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
                                  n_folds=int(folds), rule=rule, seed=int(seed))
     study = ui.update_settings(screening=settings, harmonise_by=harmonise_by)
+    ui.prefetch_models(study)  # the Models and Evaluation pages find the other families screened
     for name, check in family_scales(study).items():
         if check.warning and study.settings.screening.variance_scale == "raw":
             st.warning(f"{study.family_label(name)}: {check.warning}", icon=":material/warning:")

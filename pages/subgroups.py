@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from core.figures.charts import roc_figure, violin_figure
 from core.figures.palette import model_colours
-from core.stats.evaluation import interval_text, roc_auc, roc_curve
+from core.stats.evaluation import interval_text, roc_auc, roc_points
 from core.vocabulary import SUBGROUP_POPULATIONS, format_p, score_column
 from core.workflows.study import SubgroupSettings
 from core.workflows.subgroups import compare_subgroup, subgroup_columns, subgroup_levels
@@ -74,7 +74,7 @@ with ui.guard():
 
     left, right = st.columns(2)
     groups = result.groups
-    curves = {s: roc_curve(groups, predictions.loc[groups.index, s]) for s in scores}
+    curves = {s: roc_points(groups, predictions.loc[groups.index, s]) for s in scores}
     aucs = {s: (lambda r: (r.auc, r.ci_low, r.ci_high))(roc_auc(groups, predictions.loc[groups.index, s]))
             for s in scores}
     left.plotly_chart(roc_figure(curves, aucs, title=f"{positive} vs {negative}", labels=labels, colours=colours),

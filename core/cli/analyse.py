@@ -5,7 +5,8 @@
         [--images MANIFEST [--params study] [--deep] [--workers N]]
         [--external NAME=CLINICAL.csv,FAMILY=PATH,...] [--test-fraction 0.3 | --no-test] [--seed 2025]
         [--missing median|mean|none|drop] [--max-missing 0.2] [--method study|test_first|auc|mrmr|lasso]
-        [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--clinical-model a,b]
+        [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
+        [--clinical-model a,b]
         [--fused-score FAMILY] [--n-boot N] [--name NAME] --out DIR
 
 Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, NPV), DIR/funnel.csv,
@@ -126,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variance-threshold", type=float, default=1.0)
     parser.add_argument("--variance-scale", default="raw")
     parser.add_argument("--folds", type=int, default=10, help="LASSO cross-validation folds (default 10)")
+    parser.add_argument("--rule", default="1se", choices=["1se", "min"], help="LASSO lambda: 1se (default) or min")
+    parser.add_argument("--mrmr-features", type=int, default=20, help="with --method mrmr: features kept")
     parser.add_argument("--clinical-model", help="the clinical model's predictors (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
     parser.add_argument("--n-boot", type=int, default=None,
@@ -144,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ModelSettings(
             screening=ScreeningSettings(method=args.method, p_threshold=args.p_threshold,
                                         variance_threshold=args.variance_threshold,
-                                        variance_scale=args.variance_scale, n_folds=args.folds),
+                                        variance_scale=args.variance_scale, n_folds=args.folds, rule=args.rule,
+                                        mrmr_features=args.mrmr_features),
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
                                   max_missing=args.max_missing),
             fused_score=args.fused_score)

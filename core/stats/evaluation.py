@@ -17,7 +17,7 @@ from scipy import stats
 
 from core.errors import RadNomoError
 
-__all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "roc_curve", "roc_auc", "delong_test",
+__all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "roc_curve", "roc_points", "roc_auc", "delong_test",
            "youden_cutoff", "cutoff_for_sensitivity", "binary_metrics", "calibration_curve", "calibration_stats",
            "hosmer_lemeshow", "decision_curve", "compare_models", "bootstrap_ci", "performance_table",
            "METRICS", "interval_text"]
@@ -101,6 +101,16 @@ class DelongResult:
     ci_high: float
     z: float
     p_value: float
+
+
+def roc_points(y, score) -> pd.DataFrame:
+    """The ROC curve's corners only (scikit-learn's ``drop_intermediate``): the same curve drawn with a
+    fraction of the points, for figures (``threshold``, ``fpr``, ``tpr``)."""
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    outcome, (values,) = _outcome_and_scores(y, score)
+    fpr, tpr, thresholds = sk_roc_curve(outcome, values, drop_intermediate=True)
+    return pd.DataFrame({"threshold": thresholds, "fpr": fpr, "tpr": tpr})
 
 
 def roc_curve(y, score) -> pd.DataFrame:

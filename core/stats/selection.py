@@ -279,6 +279,29 @@ class LassoCV:
     def index_1se(self) -> int:
         return int(np.flatnonzero(self.lambdas == self.lambda_1se)[0])
 
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready; floats written exactly by JSON's shortest round-trip form)."""
+        return {"lambdas": self.lambdas.tolist(), "cv_mean": self.cv_mean.tolist(), "cv_se": self.cv_se.tolist(),
+                "lambda_min": self.lambda_min, "lambda_1se": self.lambda_1se, "rule": self.rule,
+                "lambda_": self.lambda_, "coef_": self.coef_.to_dict(), "intercept_": self.intercept_,
+                "path_columns": list(self.path.columns), "path": self.path.to_numpy().tolist(),
+                "n_nonzero": self.n_nonzero.tolist(), "foldid": self.foldid.tolist(),
+                "feature_sds": self.feature_sds.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> LassoCV:
+        lambdas = np.asarray(values["lambdas"], dtype=float)
+        coef = values["coef_"]
+        return cls(lambdas=lambdas, cv_mean=np.asarray(values["cv_mean"], dtype=float),
+                   cv_se=np.asarray(values["cv_se"], dtype=float), lambda_min=float(values["lambda_min"]),
+                   lambda_1se=float(values["lambda_1se"]), rule=str(values["rule"]), lambda_=float(values["lambda_"]),
+                   coef_=pd.Series(list(coef.values()), index=list(coef), dtype=float),
+                   intercept_=float(values["intercept_"]),
+                   path=pd.DataFrame(np.asarray(values["path"], dtype=float).reshape(len(lambdas), -1),
+                                     index=pd.Index(lambdas, name="lambda"), columns=values["path_columns"]),
+                   n_nonzero=np.asarray(values["n_nonzero"], dtype=int), foldid=np.asarray(values["foldid"], dtype=int),
+                   feature_sds=pd.Series(values["feature_sds"], dtype=float))
+
     def linear_predictor(self, X: pd.DataFrame) -> pd.Series:
         """Intercept + selected coefficients x feature values for each row of ``X`` (index kept)."""
         values = X[list(self.coef_.index)].to_numpy(dtype=float)
@@ -586,6 +609,26 @@ class ScreeningResult:
     univariable: pd.DataFrame
     lasso: LassoCV | None
     notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready), so a fitted study can be stored with its screening."""
+        return {"settings": self.settings.to_dict(),
+                "steps": [{"step": s.step, "kept": list(s.kept), "removed": s.removed, "why": s.why}
+                          for s in self.steps],
+                "univariable": {"index": list(self.univariable.index),
+                                **{c: self.univariable[c].astype(float).tolist() for c in self.univariable.columns}},
+                "lasso": None if self.lasso is None else self.lasso.to_dict(), "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ScreeningResult:
+        table = dict(values["univariable"])
+        index = table.pop("index")
+        return cls(settings=ScreeningSettings.from_dict(values["settings"]),
+                   steps=tuple(ScreeningStep(s["step"], tuple(s["kept"]), int(s["removed"]), s["why"])
+                               for s in values["steps"]),
+                   univariable=pd.DataFrame(table, index=pd.Index(index, dtype=object)),
+                   lasso=None if values["lasso"] is None else LassoCV.from_dict(values["lasso"]),
+                   notes=tuple(values.get("notes", ())))
 
     @property
     def kept(self) -> dict[str, tuple[str, ...]]:

@@ -62,6 +62,13 @@ class AnalysisResult:
     seconds: dict[str, float]
 
 
+def family_label(name: str) -> str:
+    """A family's label from its name: "radiomics" -> "Radiomics", "dl" -> "DL", "dl_radiomics" -> "DL-radiomics"."""
+    words = [w.upper() if len(w) <= 2 else w for w in name.split("_")]
+    label = "-".join(words)
+    return label[0].upper() + label[1:]
+
+
 def _read(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
@@ -148,9 +155,9 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
     for family_name, path in (features or {}).items():
         imported = read_features(family_name, Path(path), base.cohort.index, id_column)
         imports[family_name] = imported
-        families.append(FeatureFamily(name=family_name, label=family_name.replace("_", " ").capitalize(),
+        families.append(FeatureFamily(name=family_name, label=family_label(family_name),
                                       table=imported.table, kind="imported", source=f"imported from {Path(path).name}"))
-    combos = tuple(CombinedFamily(name=c, label=c.replace("_", " ").capitalize(), members=tuple(m))
+    combos = tuple(CombinedFamily(name=c, label=family_label(c), members=tuple(m))
                    for c, m in (combined or {}).items())
     study = base.replace(families=tuple(families), combined=combos)
     if drop_missing:

@@ -91,9 +91,11 @@ class StudyModels:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def to_dict(self) -> dict:
-        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models, funnels."""
-        return {"settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
+    def to_dict(self, *, include_screening: bool = False) -> dict:
+        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models, funnels;
+        with ``include_screening`` every family's whole screening too (its LASSO path and CV curve)."""
+        extra = {"screening": {k: v.to_dict() for k, v in self.screening.items()}} if include_screening else {}
+        return {**extra, "settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
                 "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": self.clinical.to_dict(),
                 "fused": None if self.fused is None else self.fused.to_dict(), "fused_score": self.fused_score,
                 "members": {k: list(v) for k, v in self.members.items()},
@@ -105,8 +107,8 @@ class StudyModels:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> StudyModels:
-        """Rebuild the fitted models from :meth:`to_dict` (the screening itself is not stored: re-run it
-        from ``settings`` on the same data, which gives the same result).
+        """Rebuild the fitted models from :meth:`to_dict` (the screening comes back when it was stored with
+        ``include_screening``; else re-run it from ``settings`` on the same data, which gives the same result).
 
         Raises
         ------
@@ -115,7 +117,8 @@ class StudyModels:
         """
         try:
             return cls(harmonisers={k: ComBat.from_dict(v) for k, v in dict(values.get("harmonisers") or {}).items()},
-                       settings=ModelSettings.from_dict(values["settings"]), screening={},
+                       settings=ModelSettings.from_dict(values["settings"]),
+                       screening={k: ScreeningResult.from_dict(v) for k, v in dict(values.get("screening") or {}).items()},
                        scores={k: ScoreModel.from_dict(v) for k, v in dict(values["scores"]).items()},
                        univariable=pd.DataFrame(values["univariable"]),
                        clinical=LogisticModel.from_dict(values["clinical"]),

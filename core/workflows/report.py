@@ -20,7 +20,7 @@ from core.figures.nomogram import nomogram_file
 from core.figures.palette import model_colours
 from core.figures.static import calibration_png, decision_png, roc_png
 from core.stats.cohort import table_one
-from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_curve
+from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_points
 from core.stats.selection import ScreeningResult
 from core.stats.summaries import table2, training_cutoffs
 from core.vocabulary import CLINICAL, FUSED, UNIVARIABLE_TESTS, format_p
@@ -165,7 +165,7 @@ def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame) -> di
         panels[title] = {}
         for m in names:
             auc = roc_auc(outcome.loc[ids], predictions.loc[ids, m])
-            panels[title][m] = (roc_curve(outcome.loc[ids], predictions.loc[ids, m]),
+            panels[title][m] = (roc_points(outcome.loc[ids], predictions.loc[ids, m]),
                                 f"{labels[m]} {auc.auc:.3f} ({auc.ci_low:.3f}-{auc.ci_high:.3f})")
     evaluated_title, evaluated = list(cohorts.items())[-1]
     figures = {"roc": roc_png(panels, colours)}

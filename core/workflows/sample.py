@@ -22,12 +22,16 @@ __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RAD
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
            "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_EXTERNAL_DIR", "SAMPLE_SPEC",
            "VARIABLE_LABELS", "SAMPLE_NAME", "SAMPLE_SUBGROUP", "SAMPLE_TRUTH", "SAMPLE_VALIDATION_DIR",
-           "SAMPLE_REGENERATE", "load_sample_cohort", "sample_external_tables", "load_sample_truth", "sample_families",
+           "SAMPLE_REGENERATE", "SAMPLE_FIT", "load_sample_cohort", "sample_external_tables", "load_sample_fit",
+           "save_sample_fit", "load_sample_truth", "sample_families",
            "sample_study"]
 
 SAMPLE_NAME = "Sample study (synthetic)"
 SAMPLE_TRUTH = SAMPLE_DIR / "generator_truth.csv"
 SAMPLE_VALIDATION_DIR = SAMPLE_DIR / "validation"
+# The sample study fitted with its default settings, screening included (python -m core.cli.sample_fit): the
+# dashboard's first visits show it at once instead of fitting it again.
+SAMPLE_FIT = SAMPLE_DIR / "fitted" / "models.json.gz"
 # The command that renders all 1001 sample CTs (only a subset is bundled).
 SAMPLE_REGENERATE = "python -m core.cli.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2"
 
@@ -124,3 +128,33 @@ def sample_external_tables(folder=SAMPLE_EXTERNAL_DIR) -> dict[str, pd.DataFrame
     folder = Path(folder)
     files = {"radiomics": folder / "features_radiomics.parquet", "dl": folder / "features_deep.parquet"}
     return {name: pd.read_parquet(path) for name, path in files.items() if path.is_file()}
+
+
+def save_sample_fit(study: Study, models, path=SAMPLE_FIT) -> None:
+    """Store a fit of the sample study (with its screening) under the study's fingerprint, gzip-compressed JSON."""
+    import gzip
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"fingerprint": study.fingerprint, "command": "python -m core.cli.sample_fit",
+               "models": models.to_dict(include_screening=True)}
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+
+
+def load_sample_fit(study: Study, path=SAMPLE_FIT):
+    """The stored fit of ``study`` when it is the one stored (same fingerprint: data, settings, name); else None."""
+    import gzip
+    from pathlib import Path
+
+    from core.workflows.fit import StudyModels
+
+    path = Path(path)
+    if not study.is_sample or not path.is_file():
+        return None
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        payload = json.load(handle)
+    if payload.get("fingerprint") != study.fingerprint:
+        return None
+    return StudyModels.from_dict(payload["models"])
