@@ -44,6 +44,7 @@ PAGES = {
 }
 
 navigation = st.navigation(PAGES, expanded=True)
+ui.warm_up()
 ui.finish_app_setup()
 with ui.guard():
     ui.study_sidebar()

@@ -75,6 +75,28 @@ def sample_study(split: SplitConfig | None = None) -> Study:
     return _sample_study(split.test_size, split.seed)
 
 
+_WARMED = threading.Event()
+
+
+def warm_up() -> None:
+    """Once per server process, load the compiled LASSO solver in the background (numba reads its cache
+    in about a second), so the first threshold change a user makes does not wait for it."""
+    if _WARMED.is_set():
+        return
+    _WARMED.set()
+
+    def work() -> None:
+        import numpy as np
+
+        from core.stats.selection import lasso_cv
+
+        rng = np.random.default_rng(0)
+        X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+        lasso_cv(X, (X["a"] + rng.normal(size=60) > 0).astype(int), n_folds=3)
+
+    threading.Thread(target=work, daemon=True, name="warm-up").start()
+
+
 def get_study() -> Study:
     """The open study; the sample study is opened on first use (the dashboard's default)."""
     study = st.session_state.get(STUDY_KEY)
@@ -256,7 +278,20 @@ def _screening_cached(key: str, _study: Study, family: str, _known=None):
         return _known
     from core.workflows.fit import screen_family
 
-    return screen_family(_study, family, prepared(_study).tables)
+    return screen_family(_study, family, prepared(_study).tables, memo=_screening_memo(_memo_key(_study, family)))
+
+
+def _memo_key(study: Study, family: str) -> str:
+    """What the variance and redundancy steps of a family depend on, besides their own thresholds."""
+    settings = study.settings
+    return (f"{study.data_fingerprint}|{family}|{settings.harmonise_by}|{settings.missing.to_dict()}|"
+            f"{settings.screening.icc_threshold}")
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _screening_memo(key: str) -> dict:
+    """The early screening steps' results for one family's training rows (a p-threshold change reuses them)."""
+    return {}
 
 
 def screening(study: Study, family: str):
@@ -285,30 +320,36 @@ def _seed_sample_fit(study: Study) -> None:
         _screening_cached(study.training_key(family), study, family, result)
 
 
-_PREFETCHING: set[str] = set()
 PREFETCH_DELAY_S = 1.0
+_PREFETCH = {"pending": None, "worker": None}
 _PREFETCH_LOCK = threading.Lock()
 
 
 def prefetch_models(study: Study) -> None:
-    """Fit the study's models in a background thread (after a settings change on one page, the next page
-    finds them ready, or waits only for the rest: the cache lets one computation run per study)."""
+    """Fit the study's models in the background, so that the next page finds them ready (or waits only for
+    the rest: the cache lets one computation run per study). One background worker runs the latest request
+    only: a user moving a threshold several times does not start a fit for each value."""
     with _PREFETCH_LOCK:
-        if study.fingerprint in _PREFETCHING:
+        _PREFETCH["pending"] = study
+        if _PREFETCH["worker"] is not None and _PREFETCH["worker"].is_alive():
             return
-        _PREFETCHING.add(study.fingerprint)
+        worker = threading.Thread(target=_prefetch_worker, daemon=True, name="prefetch")
+        _PREFETCH["worker"] = worker
+    worker.start()
 
-    def work() -> None:
+
+def _prefetch_worker() -> None:
+    while True:
+        time.sleep(PREFETCH_DELAY_S)  # let the page that changed the setting draw first; later changes win
+        with _PREFETCH_LOCK:
+            study, _PREFETCH["pending"] = _PREFETCH["pending"], None
+            if study is None:
+                _PREFETCH["worker"] = None
+                return
         try:
-            time.sleep(PREFETCH_DELAY_S)  # let the page that changed the setting draw first
             study_predictions(study)
         except Exception:  # noqa: BLE001 - the page that needs the models shows the error itself
             log.info("background fit of %s failed; the page will report it", study.name, exc_info=True)
-        finally:
-            with _PREFETCH_LOCK:
-                _PREFETCHING.discard(study.fingerprint)
-
-    threading.Thread(target=work, daemon=True, name=f"prefetch-{study.fingerprint[:8]}").start()
 
 
 def usable_families(study: Study) -> list[str]:

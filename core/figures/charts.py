@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from core.figures.palette import OUTCOME_COLOURS
@@ -33,6 +32,8 @@ def distribution_figure(df: pd.DataFrame, variable: str, outcome_column: str, *,
     outcome_labels : (str, str)
         Legend names of outcome 0 and 1.
     """
+    import plotly.express as px  # slow to import (half a second): only this figure needs it
+
     label_map = {0: outcome_labels[0], 1: outcome_labels[1]}
     colours = {outcome_labels[0]: OUTCOME_COLOURS[0], outcome_labels[1]: OUTCOME_COLOURS[1]}
     data = df[[variable, outcome_column]].dropna().assign(group=lambda d: d[outcome_column].map(label_map))

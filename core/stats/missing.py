@@ -122,17 +122,17 @@ class Imputer:
                                    f"training patients, e.g. {columns[:3]}, and the missing-value policy imputes "
                                    "nothing: choose median or mean imputation, or drop those patients (Cohort page).")
             return cls(policy=policy, categorical=tuple(categorical), drop_columns=drop_columns, dropped_=dropped)
-        fill = {}
         # Every column gets its fill value, not only those missing in training: a test, external or new
-        # patient may lack a value the training patients all had.
-        for column in kept.columns:
-            values = kept[column].dropna()
-            if values.empty:
-                raise RadNomoError(f"'{column}' has no value in the training patients to impute from; leave it out.")
-            if column in categorical:
-                fill[column] = values.astype(str).value_counts().index[0]
-            else:
-                fill[column] = float(values.median() if policy.strategy == "median" else values.mean())
+        # patient may lack a value the training patients all had. Numbers in one vectorised pass.
+        empty = [c for c in kept.columns if not kept[c].notna().any()]
+        if empty:
+            raise RadNomoError(f"{empty[:3]} have no value in the training patients to impute from; leave them out.")
+        numeric = [c for c in kept.columns if c not in set(categorical)]
+        values = kept[numeric].astype(float)
+        statistic = values.median() if policy.strategy == "median" else values.mean()
+        fill = {c: float(v) for c, v in statistic.items()}
+        for column in [c for c in kept.columns if c in set(categorical)]:
+            fill[column] = kept[column].dropna().astype(str).value_counts().index[0]
         return cls(policy=policy, categorical=tuple(categorical), drop_columns=drop_columns, dropped_=dropped,
                    fill_=fill, n_filled_train_=int(missing.to_numpy().sum()))
 

@@ -9,7 +9,7 @@ are only ever indexed by the kept columns.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -694,7 +694,7 @@ def _variance_kept(X: pd.DataFrame, settings: ScreeningSettings) -> list[str]:
 
 
 def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettings | None = None, *,
-           icc: pd.DataFrame | None = None) -> ScreeningResult:
+           icc: pd.DataFrame | None = None, memo: MutableMapping | None = None) -> ScreeningResult:
     """Feature screening on training rows: [ICC] -> variance -> the method's filters -> LASSO.
 
     Parameters
@@ -708,6 +708,10 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
     icc : pandas.DataFrame, optional
         :func:`icc_table` output; needed when ``settings.icc_threshold`` is set (its ``ICC3``
         column, two-way mixed consistency, as most radiomics studies report).
+    memo : mutable mapping, optional
+        Where the variance and redundancy steps keep their results for these same rows (the caller
+        gives one per table of training rows): a later call that changes only a later step (the
+        p threshold, the LASSO's rule) reuses them instead of computing them again.
 
     Returns
     -------
@@ -745,7 +749,16 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
         columns = step(f"ICC > {settings.icc_threshold:g}", [c for c in columns if c in reproducible],
                        f"ICC(3,1) <= {settings.icc_threshold:g} between the two readers")
     scale = "min-max scale" if settings.variance_scale == "minmax" else "raw values"
-    columns = step(f"variance > {settings.variance_threshold:g}", _variance_kept(X[columns], settings),
+    memo = memo if memo is not None else {}
+
+    def remembered(key: tuple, compute):
+        if key not in memo:
+            memo[key] = compute()
+        return list(memo[key])
+
+    columns = step(f"variance > {settings.variance_threshold:g}",
+                   remembered(("variance", tuple(columns), settings.variance_threshold, settings.variance_scale),
+                              lambda: _variance_kept(X[columns], settings)),
                    f"variance <= {settings.variance_threshold:g} on the {scale}")
     if not columns and len(steps[-2].kept) and settings.variance_scale == "raw":
         from core.stats.feature_tables import scale_check
@@ -762,8 +775,10 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
         return table.assign(auc=univariable_auc(X[candidates], outcome))
 
     def redundancy(candidates: list[str]) -> list[str]:
-        kept = drop_correlated(X[candidates], settings.correlation_threshold, settings.correlation_method) \
-            if len(candidates) >= 2 else candidates
+        kept = remembered(("redundancy", tuple(candidates), settings.correlation_threshold,
+                           settings.correlation_method),
+                          lambda: drop_correlated(X[candidates], settings.correlation_threshold,
+                                                  settings.correlation_method) if len(candidates) >= 2 else candidates)
         return step(f"|{settings.correlation_method} r| <= {settings.correlation_threshold:g}", kept,
                     f"|{settings.correlation_method} r| > {settings.correlation_threshold:g} with a feature of "
                     "larger mean correlation (caret::findCorrelation)")

@@ -317,11 +317,12 @@ def family_icc(study: Study, family: str) -> pd.DataFrame | None:
 
 
 def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] | None = None, *,
-                  icc: pd.DataFrame | None = None) -> ScreeningResult:
+                  icc: pd.DataFrame | None = None, memo=None) -> ScreeningResult:
     """:func:`core.stats.selection.screen` of one family on the training patients.
 
     ``tables``: the single-family tables to use (:func:`prepare_tables`' ones by default).
     ``icc``: :func:`family_icc` already computed (None: computed here when the ICC filter is on).
+    ``memo``: passed to :func:`core.stats.selection.screen` (one per family and training rows).
     Without a second reader the ICC step is skipped (the funnel shows no ICC step).
 
     Raises
@@ -339,7 +340,7 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
         if icc is None:
             settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
     X = table.loc[study.train_ids]
-    return screen(X, study.train[study.spec.outcome_column], settings, icc=icc)
+    return screen(X, study.train[study.spec.outcome_column], settings, icc=icc, memo=memo)
 
 
 def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
