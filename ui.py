@@ -516,6 +516,21 @@ def predictor_inputs(study: Study, variables: list[str], levels: dict, defaults:
     return row
 
 
+def shown_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for the screen: p-values written as every table of RadNomo writes them ("< 0.001"), other
+    numbers rounded (so 9e-30 never shows as a cut-off string of zeros)."""
+    from core.vocabulary import format_p
+
+    shown = table.copy()
+    for column in shown.columns:
+        if str(column).lower() in ("p", "p_value", "p value", "variable_p", "hl_p", "p_holm") or \
+                str(column).lower().endswith(" p"):
+            shown[column] = shown[column].map(format_p)
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].round(digits)
+    return shown
+
+
 def csv_download(frame: pd.DataFrame, filename: str, *, label: str, key: str, index: bool = False) -> None:
     """A download button for ``frame`` as UTF-8 CSV (formula-like text escaped), written only when clicked."""
     st.download_button(label, lambda: csv_bytes(frame, index=index), file_name=filename, mime="text/csv", key=key,

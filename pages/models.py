@@ -10,7 +10,7 @@ import streamlit as st
 import ui
 from core.figures.charts import coefficient_figure
 from core.stats.modeling import events_per_variable
-from core.stats.summaries import auc_table
+from core.stats.summaries import auc_table, coefficient_warnings
 from core.vocabulary import SCORE_METHODS, format_p
 
 ui.enter_page("pages/models.py")
@@ -75,7 +75,9 @@ with ui.guard():
             st.rerun()
 
     st.markdown("**Multivariable clinical model**")
-    st.dataframe(models.clinical.table, key="mod_clinical_table")
+    st.dataframe(ui.shown_table(models.clinical.table), key="mod_clinical_table")
+    for warning in coefficient_warnings(models.clinical.table, "clinical model"):
+        st.warning(warning, icon=":material/warning:")
     ui.csv_download(models.clinical.table.reset_index(), "clinical_model.csv", label="Clinical model (CSV)",
                     key="mod_dl_clinical")
     epv = events_per_variable(models.clinical)
@@ -94,7 +96,7 @@ with ui.guard():
             st.caption("z(x) = (x - training mean) / training SD; the score is the log-odds of the event.")
             left, right = st.columns([2, 3])
             left.plotly_chart(coefficient_figure(score.coefs, "Standardised coefficients"), key=f"mod_coef_{name}")
-            right.dataframe(score.table, key=f"mod_score_table_{name}")
+            right.dataframe(ui.shown_table(score.table), key=f"mod_score_table_{name}")
             ui.csv_download(score.table.reset_index(), f"score_{name}.csv", label="Score coefficients (CSV)",
                             key=f"mod_dl_score_{name}")
 
@@ -105,11 +107,11 @@ with ui.guard():
     else:
         st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors. VIF > 5 flags "
                    "collinearity.")
-        st.dataframe(models.fused.table, key="mod_fused_table")
+        st.dataframe(ui.shown_table(models.fused.table), key="mod_fused_table")
         ui.csv_download(models.fused.table.reset_index(), "fused_model.csv", label="Fused model (CSV)",
                         key="mod_dl_fused")
-        if (models.fused.vif > 5).any():
-            st.warning(f"VIF above 5 for {list(models.fused.vif[models.fused.vif > 5].index)}.")
+        for warning in coefficient_warnings(models.fused.table, "fused model"):
+            st.warning(warning, icon=":material/warning:")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")

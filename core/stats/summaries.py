@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -20,7 +21,7 @@ from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, ho
 from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option
 
 __all__ = ["auc_table", "training_cutoffs", "table2", "table3", "calibration_table", "GroupComparison",
-           "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "is_categorical", "categorical_columns", "batch_columns",
+           "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "coefficient_warnings", "is_categorical", "categorical_columns", "batch_columns",
            "small_groups"]
 
 
@@ -170,6 +171,32 @@ def outcome_auc(values: pd.Series, outcome: pd.Series) -> float:
         score = data.groupby("v")["y"].transform("mean")
     auc = roc_auc(data["y"], score).auc
     return float(max(auc, 1 - auc))
+
+
+# Flags on a fitted model's coefficient table (Models page, report).
+VIF_LIMIT = 5.0
+EXTREME_OR = 100.0  # an odds ratio beyond 100 (or below 1/100) per unit usually means near separation
+
+
+def coefficient_warnings(table: pd.DataFrame, label: str = "the model") -> list[str]:
+    """What a reader of a logistic model's table (``OR``, ``OR_lower``, ``OR_upper``, ``VIF``) should be told:
+    collinear terms (VIF > 5) and odds ratios so extreme, or intervals so wide, that the outcome is (almost)
+    separated by the term."""
+    notes = []
+    if "VIF" in table:
+        high = table.index[table["VIF"] > VIF_LIMIT].tolist()
+        if high:
+            notes.append(f"{label}: VIF above {VIF_LIMIT:g} for {high} (collinear terms: their ORs are unstable).")
+    if "OR" in table:
+        extreme = table.index[(table["OR"] > EXTREME_OR) | (table["OR"] < 1 / EXTREME_OR)].tolist()
+        if "OR_lower" in table and "OR_upper" in table:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                wide = table.index[(table["OR_upper"] / table["OR_lower"]) > 1e4].tolist()
+            extreme = list(dict.fromkeys(extreme + wide))
+        if extreme:
+            notes.append(f"{label}: odds ratio(s) of {extreme} are extreme or their intervals span orders of "
+                         "magnitude: the outcome is (almost) separated by them; combine levels or leave them out.")
+    return notes
 
 
 def small_groups(counts: Mapping[str, int], minimum: int = MIN_PER_GROUP) -> list[str]:

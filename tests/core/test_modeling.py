@@ -134,3 +134,15 @@ def test_prediction_interval_equals_statsmodels_and_survives_to_dict(sample_coho
 
     again = LogisticModel.from_dict(model.to_dict())
     pd.testing.assert_frame_equal(again.predict_interval(sample_cohort.iloc[:5]), ours)
+
+
+def test_coefficient_warnings_flag_collinearity_and_near_separation():
+    from core.stats.summaries import coefficient_warnings
+
+    table = pd.DataFrame({"OR": [1.2, 1067.0, 0.9], "OR_lower": [0.8, 3.0, 0.5], "OR_upper": [1.8, 4e5, 1.6],
+                          "VIF": [1.1, 1.3, 7.2]}, index=["age", "her2: positive", "cea_ng_ml"])
+    notes = coefficient_warnings(table, "fused model")
+    assert len(notes) == 2
+    assert "cea_ng_ml" in notes[0] and "VIF above 5" in notes[0]
+    assert "her2: positive" in notes[1] and "age" not in notes[1]
+    assert coefficient_warnings(table.loc[["age"]]) == []

@@ -51,6 +51,10 @@ def test_models_page_clinical_choice_and_score_method():
     aucs_default = at.dataframe[-1].value
     assert list(aucs_default.columns) == ["clinical", "radiomics", "dl", "dl_radiomics", "fused"]
     assert len(at.code) == 3 and all("score =" in c.value for c in at.code)
+    # p-values as every table writes them ("< 0.001"), never as raw floats such as 9e-30.
+    shown = dataframe_with(at, "OR", "VIF", index="dl_radiomics_score")
+    assert shown["p_value"].map(type).eq(str).all()
+    assert shown.loc["dl_radiomics_score", "p_value"] == "< 0.001"
 
     at.multiselect(key="mod_clinical").set_value(["tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"]).run()
     assert not at.exception
