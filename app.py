@@ -13,7 +13,9 @@ import ui
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="RadNomo", page_icon=":material/radiology:", layout="wide")
+# An emoji icon is drawn by the browser itself; a :material: page icon is fetched from fonts.gstatic.com (offline:
+# a console error on every rerun).
+st.set_page_config(page_title="RadNomo", page_icon="🩻", layout="wide")
 
 # Grouped as a study is made and used, so every page stays in view (no "View more" fold).
 PAGES = {

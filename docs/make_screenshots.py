@@ -1,6 +1,6 @@
 """Take the README's screenshots of the running dashboard (sample study) with headless Chromium.
 
-Usage: python docs/make_screenshots.py [--port 8599]
+Usage: python docs/make_screenshots.py [--port 8599] [--only evaluation nomogram]
 Starts `streamlit run app.py` on localhost, visits each page, writes docs/screenshots/<page>.png.
 Needs Debian's chromium (/usr/bin/chromium) and the playwright package; never downloads a browser.
 """
@@ -22,6 +22,30 @@ PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomi
          "validation": "validation", "subgroups": "subgroups", "new_patient": "new_patient", "external": "external",
          "walkthrough": "walkthrough", "teaching": "teaching"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDTH, FIRST_HEIGHT, MAX_HEIGHT = 1400, 1000, 9000  # px
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# Streamlit scrolls its main block inside the window, so a "full page" screenshot holds one window: the window is
+# made as tall as the page's content instead.
+CONTENT_HEIGHT = """() => { const main = document.querySelector('[data-testid="stMain"]') || document.body;
+    return Math.max(main.scrollHeight, document.body.scrollHeight); }"""
+
+
+def shoot(page, url: str, path: Path) -> None:
+    """Open ``url``, wait until the script has run, grow the window to the content and screenshot it."""
+    page.set_viewport_size({"width": WIDTH, "height": FIRST_HEIGHT})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=300_000)
+    page.wait_for_timeout(2500)
+    page.wait_for_selector(IDLE, timeout=300_000)
+    height = FIRST_HEIGHT
+    for _ in range(5):  # a taller window can show (and lay out) more: grow until the content fits
+        needed = min(MAX_HEIGHT, int(page.evaluate(CONTENT_HEIGHT)) + 40)
+        if needed <= height:
+            break
+        height = needed
+        page.set_viewport_size({"width": WIDTH, "height": height})
+        page.wait_for_timeout(1500)  # charts redraw at the new size
+    page.screenshot(path=str(path), full_page=True)
 
 
 def wait_healthy(port: int, timeout: float = 60.0) -> None:
@@ -39,6 +63,7 @@ def wait_healthy(port: int, timeout: float = 60.0) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8599)
+    parser.add_argument("--only", nargs="*", help="page names to shoot (default: every page)")
     args = parser.parse_args()
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -49,12 +74,11 @@ def main() -> int:
         wait_healthy(args.port)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": WIDTH, "height": FIRST_HEIGHT})
             for name, path in PAGES.items():
-                page.goto(f"http://localhost:{args.port}/{path}")
-                page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60000)
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+                if args.only and name not in args.only:
+                    continue
+                shoot(page, f"http://localhost:{args.port}/{path}", out / f"{name}.png")
                 print(f"wrote {out / f'{name}.png'}")
             browser.close()
     finally:

@@ -103,8 +103,8 @@ with ui.guard():
             result = roc_auc(y, p)
             explorer[0].plotly_chart(roc_figure({model: roc_points(y, p)}, {model: (result.auc, result.ci_low,
                                                                                     result.ci_high)},
-                                                title=f"{model_labels[model]}, {COHORTS[cohort].lower()}",
-                                                labels=model_labels, colours=colours, marker=(model, fpr, tpr)),
+                                                title=f"ROC, {COHORTS[cohort].lower()} cohort",
+                                                labels={model: "AUC"}, colours=colours, marker=(model, fpr, tpr)),
                                      key="ev_explorer_roc", config=chart_config)
             with explorer[1]:
                 st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
@@ -113,8 +113,9 @@ with ui.guard():
                 st.dataframe(shown, key="ev_metrics_table")
             curve = decision_curve(y, p)
             benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
+            # Short legend names: the third of a row cannot hold the model's full name (it is chosen above).
             explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
-                                                           labels=model_labels, colours=colours,
+                                                           labels={model: "model"}, colours=colours,
                                                            marker=(model, cutoff, benefit)),
                                      key="ev_explorer_dca", config=chart_config)
 
@@ -192,5 +193,6 @@ with ui.guard():
             comparison = compare_groups(data[score_column(score)], data[spec.outcome_column])
             column.plotly_chart(violin_figure(data, score_column(score), spec.outcome_column,
                                               labels={0: labels[0], 1: labels[1]}, title=model_labels[score],
-                                              p_value_text=f"Mann-Whitney p {format_p(comparison.mann_whitney_p_value)}"),
+                                              p_value_text=f"Mann-Whitney p {format_p(comparison.mann_whitney_p_value)}",
+                                              y_title="score (log-odds)"),
                                 key=f"ev_violin_{score}", config=chart_config)

@@ -67,12 +67,14 @@ with ui.guard():
         train_risk = model.predict_proba(train)
         percentile = risk_percentile(probability, train_risk)
 
-        result = st.columns([1, 1, 2, 2])
-        result[0].metric("Total points", f"{total:.1f}")
-        result[1].metric("Predicted risk", f"{probability:.1%}")
-        result[2].metric("95 % CI", f"{interval['low']:.1%} – {interval['high']:.1%}")
-        result[3].metric("Training patients with a lower risk", f"{percentile:.0f} %",
-                         help="Where this patient falls on the training cohort's distribution of predicted risk.")
+        # A wrapping row of metrics each as wide as its value: the risk and its CI stay whole on a 1024-px tablet,
+        # where four fixed columns cut them off.
+        result = st.container(horizontal=True, wrap=True, gap="large", key="nom_result")
+        result.metric("Predicted risk", f"{probability:.1%}", width="content")
+        result.metric("95 % CI", f"{interval['low']:.1%} – {interval['high']:.1%}", width="content")
+        result.metric("Total points", f"{total:.1f}", width="content")
+        result.metric("Training patients with a lower risk", f"{percentile:.0f} %", width="content",
+                      help="Where this patient falls on the training cohort's distribution of predicted risk.")
         table = pd.DataFrame({"predictor": [study.label(v) for v in points],
                               "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
                               "points": [round(p, 1) for p in points.values()]})

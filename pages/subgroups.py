@@ -85,4 +85,5 @@ with ui.guard():
     right.plotly_chart(violin_figure(data, score_column(score), "group", labels={0: negative, 1: positive},
                                      title=labels[score],
                                      p_value_text=f"t-test p {format_p(comparison.t_p_value)}, Mann-Whitney p "
-                                                  f"{format_p(comparison.mann_whitney_p_value)}"), key="sub_violin")
+                                                  f"{format_p(comparison.mann_whitney_p_value)}",
+                                     y_title="score (log-odds)"), key="sub_violin")

@@ -199,6 +199,11 @@ def stability_figure(frequency: pd.DataFrame, top: int = 30) -> go.Figure:
     return figure
 
 
+# Legends sit under the axes (inside they hid the curves of small panels); plotly widens the bottom margin.
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0, "xanchor": "left"}
+CURVE_HEIGHT = 520  # px: a square plot area in a half-width column at 1280-1920 px, legend below
+
+
 def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, float, float]], *, title: str,
                labels: dict[str, str], colours: dict[str, str],
                marker: tuple[str, float, float] | None = None) -> go.Figure:
@@ -221,10 +226,9 @@ def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, flo
         figure.add_trace(go.Scatter(x=[fpr], y=[tpr], mode="markers", name="operating point",
                                     marker={"size": 13, "color": colours[model], "symbol": "x",
                                             "line": {"width": 2, "color": "black"}}))
-    figure.update_layout(title=title, xaxis_title="1 - specificity", yaxis_title="sensitivity", height=430,
+    figure.update_layout(title=title, xaxis_title="1 - specificity", yaxis_title="sensitivity", height=CURVE_HEIGHT,
                          xaxis={"range": [0, 1], "constrain": "domain"}, yaxis={"range": [0, 1.01],
-                         "scaleanchor": "x"}, legend={"x": 0.38, "y": 0.04, "bgcolor": "rgba(255,255,255,0.7)"},
-                         margin={"t": 50})
+                         "scaleanchor": "x", "constrain": "domain"}, legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
     return figure
 
 
@@ -243,7 +247,8 @@ def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.Dat
         figure.add_trace(go.Scatter(x=smooth[model]["predicted"], y=smooth[model]["observed"], mode="lines",
                                     name=f"{labels[model]} (smoothed)", line={"color": colour}))
     figure.update_layout(title=title, xaxis_title="predicted probability", yaxis_title="observed fraction",
-                         xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]}, height=430, margin={"t": 50})
+                         xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]}, height=CURVE_HEIGHT + 40,
+                         legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
     return figure
 
 
@@ -264,21 +269,23 @@ def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels
                                     marker={"size": 13, "symbol": "x", "color": colours[model],
                                             "line": {"width": 2, "color": "black"}}))
     top = max(float(c["net_benefit"].max()) for c in curves.values())
-    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit", height=430,
-                         yaxis={"range": [-0.05, max(0.05, top * 1.15)]}, margin={"t": 50})
+    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit",
+                         height=CURVE_HEIGHT, yaxis={"range": [-0.05, max(0.05, top * 1.15)]}, legend=LEGEND_BELOW,
+                         margin={"t": 50, "l": 60, "r": 20})
     return figure
 
 
 def violin_figure(values: pd.DataFrame, value_column: str, group_column: str, *, labels: dict, title: str,
-                  p_value_text: str = "") -> go.Figure:
+                  p_value_text: str = "", y_title: str | None = None) -> go.Figure:
     """Violin plot of a score by group (e.g. outcome), with the p-value in the title."""
     figure = go.Figure()
     for index, (group, label) in enumerate(labels.items()):
         figure.add_trace(go.Violin(y=values.loc[values[group_column] == group, value_column], name=label,
                                    box_visible=True, meanline_visible=True, points=False,
                                    line_color=OUTCOME_COLOURS[index % 2]))
-    figure.update_layout(title=f"{title}{'  (' + p_value_text + ')' if p_value_text else ''}", height=360,
-                         showlegend=False, margin={"t": 50}, yaxis_title=value_column)
+    # The p-value on a second title line: on one line a third of a row cut it off.
+    figure.update_layout(title=f"{title}{'<br><sup>' + p_value_text + '</sup>' if p_value_text else ''}",
+                         height=380, showlegend=False, margin={"t": 70}, yaxis_title=y_title or value_column)
     return figure
 
 
@@ -309,8 +316,10 @@ def what_if_figure(curve: pd.DataFrame, value, probability: float, *, label: str
 def confusion_figure(confusion: dict[str, int], labels: tuple[str, str]) -> go.Figure:
     """2 x 2 confusion matrix (rows: actual, columns: predicted) as an annotated heatmap."""
     matrix = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
-    figure = go.Figure(go.Heatmap(z=matrix, x=[f"predicted {labels[0]}", f"predicted {labels[1]}"],
-                                  y=[f"actual {labels[0]}", f"actual {labels[1]}"], colorscale="Blues",
+    # Axis labels on two lines: side by side, "predicted no liver metastasis" overlapped its neighbour.
+    figure = go.Figure(go.Heatmap(z=matrix, x=[f"predicted<br>{labels[0]}", f"predicted<br>{labels[1]}"],
+                                  y=[f"actual<br>{labels[0]}", f"actual<br>{labels[1]}"], colorscale="Blues",
                                   showscale=False, text=matrix, texttemplate="%{text}", textfont={"size": 18}))
-    figure.update_layout(height=260, margin={"t": 20, "l": 10, "r": 10, "b": 10}, yaxis={"autorange": "reversed"})
+    figure.update_layout(height=300, margin={"t": 20, "l": 10, "r": 10, "b": 10}, yaxis={"autorange": "reversed"},
+                         xaxis={"side": "bottom", "tickangle": 0})
     return figure

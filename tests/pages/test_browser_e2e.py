@@ -74,6 +74,9 @@ def browser_page():
         context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(180_000)
+        page.console_errors = []  # what the browser's console reported as errors (e.g. a resource fetched offline)
+        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+        page.on("requestfailed", lambda request: page.console_errors.append(f"request failed: {request.url}"))
         yield page
         context.close()
         browser.close()
@@ -97,6 +100,52 @@ def _shot(page, name: str) -> Path:
 def _no_errors(page) -> None:
     errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
     assert errors.count() == 0, errors.all_inner_texts()
+
+
+# Every text element of a plotly chart's SVG (tick labels, annotations, text traces) with its box on screen.
+_TEXT_BOXES = """(chart) => Array.from(chart.querySelectorAll('svg text')).filter(t => t.textContent.trim() !== ''
+    && !t.closest('.modebar')).map(t => { const r = t.getBoundingClientRect();
+    return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })
+    .filter(b => b.right - b.left > 0)"""
+
+
+def _overlapping_labels(chart, tolerance: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of text boxes in the rendered chart that overlap by more than ``tolerance`` px both ways."""
+    boxes = chart.evaluate(_TEXT_BOXES)
+    assert len(boxes) > 10, boxes  # the nomogram's labels were found
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if min(a["right"], b["right"]) - max(a["left"], b["left"]) > tolerance and \
+                    min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > tolerance:
+                pairs.append((a["text"], b["text"]))
+    return pairs
+
+
+def _check_nomogram(page, shot: str) -> None:
+    """The nomogram on screen: drawn, no two of its labels overlapping, screenshotted."""
+    chart = page.locator(".st-key-nom_figure .js-plotly-plot").first
+    chart.wait_for()
+    chart.scroll_into_view_if_needed()
+    _settle(page)
+    assert _overlapping_labels(chart) == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    chart.screenshot(path=str(ARTIFACTS / f"{shot}.png"))
+
+
+def _metrics_shown_in_full(page) -> dict[str, str]:
+    """The calculator's metric values, each checked to be fully visible (not cut off with an ellipsis)."""
+    values = page.locator('[data-testid="stMetricValue"]')
+    shown = {}
+    for index in range(values.count()):
+        value = values.nth(index)
+        clipped = value.evaluate("e => [e, ...e.querySelectorAll('*')].filter(n => n.scrollWidth > n.clientWidth + 1)"
+                                 ".map(n => n.tagName + ' ' + n.scrollWidth + '/' + n.clientWidth)")
+        if clipped:
+            _shot(page, "metric_cut_off")
+        assert not clipped, f"metric {value.inner_text()!r} is cut off: {clipped}"
+        shown[index] = value.inner_text()
+    return shown
 
 
 def _changed_text(locator, before: str, timeout: float = 120) -> str:
@@ -149,17 +198,30 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
 
     _go(page, "Nomogram")
     page.get_by_role("heading", name="Nomogram").first.wait_for()
-    risk = page.locator('[data-testid="stMetricValue"]').nth(1)
+    risk = page.locator('[data-testid="stMetricValue"]').first
     risk.wait_for()
     before = risk.inner_text()
     cea = page.get_by_label("CEA (ng/mL)")
     cea.fill("25")
     cea.press("Enter")
-    after = _changed_text(page.locator('[data-testid="stMetricValue"]').nth(1), before)
+    after = _changed_text(page.locator('[data-testid="stMetricValue"]').first, before)
     _settle(page)
     assert re.fullmatch(r"\d+\.\d%", after) and after != before, (before, after)
     _no_errors(page)
     _shot(page, "4_nomogram_input_changed")
+    _check_nomogram(page, "nomogram_sample_fused")
+    for width, screen in ((1280, "screen (1280 px and up)"), (1024, "tablet (1024 px)")):
+        page.set_viewport_size({"width": width, "height": 900})
+        _settle(page)
+        _select(page, "Drawn for", screen)
+        shown = _metrics_shown_in_full(page)
+        assert re.fullmatch(r"\d+\.\d% – \d+\.\d%", shown[1]), shown  # the 95 % CI, whole
+        _check_nomogram(page, f"nomogram_sample_fused_{width}px")
+        _shot(page, f"4b_nomogram_calculator_{width}px")
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.get_by_text("Clinical model", exact=True).first.click()
+    _settle(page, 1.0)
+    _check_nomogram(page, "nomogram_sample_clinical")
 
     _go(page, "Home")
     button = page.get_by_role("button", name="Report (HTML)")
@@ -174,6 +236,8 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
     shutil.copyfile(report, ARTIFACTS / "radnomo_report.html")
     _settle(page)
     _shot(page, "5_report_downloaded")
+    # Offline (as here), nothing the app shows is fetched from the internet: no failed request, no console error.
+    assert page.console_errors == [], page.console_errors[:5]
 
 
 def _select(page, label: str, option: str) -> None:
@@ -243,6 +307,7 @@ def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server
     page.get_by_label("Radiomics score").first.wait_for()  # the score is an input of the calculator
     _no_errors(page)
     _shot(page, "8_own_study_nomogram")
+    _check_nomogram(page, "nomogram_own_study_fused")
 
     _go(page, "Home")
     with page.expect_download(timeout=300_000) as download_info:
@@ -329,3 +394,13 @@ def test_a_pyradiomics_export_with_missing_values_reaches_evaluation_and_a_nomog
     page.get_by_text("Fused model (Radiomics score + clinical)").first.wait_for()
     _no_errors(page)
     _shot(page, "12_export_study_nomogram")
+
+
+def test_the_label_overlap_check_finds_overlaps(browser_page):
+    """The measurement the nomogram checks rely on, on a drawing with two labels laid over each other."""
+    page = browser_page
+    texts = "".join(f'<text x="{20 + 40 * i}" y="30" font-size="14">{i * 10}</text>' for i in range(11))
+    page.set_content(f'<div id="chart"><svg width="600" height="80">{texts}'
+                     '<text x="24" y="34" font-size="14">25</text></svg></div>')
+    chart = page.locator("#chart")
+    assert _overlapping_labels(chart) == [("0", "25")]

@@ -53,11 +53,14 @@ def test_evaluation_cutoff_rules_and_holm(evaluation):
 def test_nomogram_input_changes_points_and_probability():
     at = open_page("pages/nomogram.py", timeout=300)
     assert not at.error
-    total, risk = at.metric[0].value, at.metric[1].value
+    def shown(label: str) -> str:
+        return next(m.value for m in at.metric if m.label == label)
+
+    total, risk = shown("Total points"), shown("Predicted risk")
     at.number_input(key="nom_in_cea_ng_ml").set_value(60.0).run()
     assert not at.exception
-    assert at.metric[0].value != total and at.metric[1].value != risk
-    assert float(at.metric[1].value.rstrip("%")) > float(risk.rstrip("%"))  # CEA raises the risk
+    assert shown("Total points") != total and shown("Predicted risk") != risk
+    assert float(shown("Predicted risk").rstrip("%")) > float(risk.rstrip("%"))  # CEA raises the risk
     patient = at.selectbox(key="nom_patient").options[1]
     at.selectbox(key="nom_patient").set_value(patient).run()
     assert not at.exception
