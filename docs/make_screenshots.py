@@ -21,6 +21,8 @@ PAGES = {"home": "", "cohort": "cohort", "features_radiomics": "features_radiomi
          "selection": "selection", "models": "models", "evaluation": "evaluation", "nomogram": "nomogram",
          "validation": "validation", "subgroups": "subgroups", "new_patient": "new_patient", "external": "external",
          "walkthrough": "walkthrough", "teaching": "teaching"}
+# A button pressed before the shot, so the page shows what it is for (a scored patient, an external centre).
+ACTIONS = {"new_patient": "Score this patient", "external": "Add the sample's external centre"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDTH, FIRST_HEIGHT, MAX_HEIGHT = 1400, 1000, 9000  # px
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -30,13 +32,19 @@ CONTENT_HEIGHT = """() => { const main = document.querySelector('[data-testid="s
     return Math.max(main.scrollHeight, document.body.scrollHeight); }"""
 
 
-def shoot(page, url: str, path: Path) -> None:
-    """Open ``url``, wait until the script has run, grow the window to the content and screenshot it."""
+def shoot(page, url: str, path: Path, action: str | None = None) -> None:
+    """Open ``url``, wait until the script has run (press ``action``), grow the window to the content and
+    screenshot it."""
     page.set_viewport_size({"width": WIDTH, "height": FIRST_HEIGHT})
     page.goto(url)
     page.wait_for_selector(IDLE, timeout=300_000)
     page.wait_for_timeout(2500)
     page.wait_for_selector(IDLE, timeout=300_000)
+    if action:
+        page.get_by_role("button", name=action).click()
+        page.wait_for_timeout(1500)
+        page.wait_for_selector(IDLE, timeout=300_000)
+        page.wait_for_timeout(1500)
     height = FIRST_HEIGHT
     for _ in range(5):  # a taller window can show (and lay out) more: grow until the content fits
         needed = min(MAX_HEIGHT, int(page.evaluate(CONTENT_HEIGHT)) + 40)
@@ -78,7 +86,7 @@ def main() -> int:
             for name, path in PAGES.items():
                 if args.only and name not in args.only:
                     continue
-                shoot(page, f"http://localhost:{args.port}/{path}", out / f"{name}.png")
+                shoot(page, f"http://localhost:{args.port}/{path}", out / f"{name}.png", ACTIONS.get(name))
                 print(f"wrote {out / f'{name}.png'}")
             browser.close()
     finally:

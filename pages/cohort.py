@@ -200,11 +200,18 @@ with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variable
 
 with ui.guard():
     leaks = possible_leaks(study)
-    if len(leaks):
+    # A predictor (or feature) that orders the outcome on its own is a warning; a column that is no predictor
+    # (a subtype or follow-up detail of the outcome, e.g. the sample study's lm_type) only a note to keep it out.
+    used, unused = leaks[leaks["source"] != "other column"], leaks[leaks["source"] == "other column"]
+    if len(used):
         st.warning("Possible leak: " + "; ".join(f"{r.column} ({r.source}) orders the outcome with AUC "
-                                                  f"{r.auc:.2f} on its own" for r in leaks.head(5).itertuples())
+                                                  f"{r.auc:.2f} on its own" for r in used.head(5).itertuples())
                    + ". A column that encodes the outcome (a follow-up status, a metastasis date) must not be a "
                      "predictor.", icon=":material/warning:")
+    if len(unused):
+        st.caption("Not predictors, but they order the outcome on their own (training AUC): "
+                   + ", ".join(f"{r.column} ({r.auc:.2f})" for r in unused.head(5).itertuples())
+                   + ". They describe the outcome (a subtype, a follow-up detail): keep them out of the models.")
 
 # ---------------------------------------------------------------------------------------------
 # 3. Table 1 and the train-vs-test comparison

@@ -74,6 +74,9 @@ with ui.guard():
     if clinical is not None:
         external = validate_external(study, name, clinical, tables, models)
         externals[external.name] = external
+        if "ext_figure_groups" in st.session_state:  # a cohort just added is drawn, not only tabulated
+            st.session_state["ext_figure_groups"] = list(dict.fromkeys([*st.session_state["ext_figure_groups"],
+                                                                        external.name]))
         st.success(f"Added {external.name}: {len(external.cohort)} patients, "
                    f"{external.n_events(spec.outcome_column)} events.")
 
@@ -105,7 +108,7 @@ with ui.guard():
                                                                 all_predictions.loc[groups[g], model])) for g in valid}
     group_labels = {g: g for g in groups}
     left, middle, right = st.columns(3)
-    left.plotly_chart(roc_figure(curves, aucs, title=f"ROC: {labels[model]}", labels=group_labels, colours=colours),
+    left.plotly_chart(roc_figure(curves, aucs, title="ROC", labels=group_labels, colours=colours),
                       key="ext_roc")
     binned, smooth = {}, {}
     for g in valid:

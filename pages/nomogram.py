@@ -116,15 +116,13 @@ with ui.guard():
             return nomogram_file(layout, fmt, page=page)
 
         name = f"{study_folder_name(study.name)}_nomogram_{which}"
-        downloads = st.columns(6)
-        for column, (fmt, page, text) in zip(downloads, (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
-                                                         ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
-                                                         ("pdf", "slide", "PDF, slide"))):
-            with column:
+        downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")  # buttons as wide as their labels
+        with downloads:
+            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"), ("pdf", "a4", "PDF, A4"),
+                                    ("png", "slide", "PNG, slide"), ("pdf", "slide", "PDF, slide")):
                 ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
                                   f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
                                                            "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
-        with downloads[5]:
             ui.csv_download(pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables]),
                             "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
 

@@ -131,7 +131,9 @@ with ui.guard():
             selected["mean event"] = tests["mean_1"]
             selected["univariable p"] = tests["p_value"].map(format_p)
         selected.index.name = "feature"
-        st.dataframe(selected, key="sel_selected_table")
+        # Four significant digits: a coefficient per HU² of a wavelet feature is 3e-10, which rounding hides.
+        st.dataframe(selected.assign(**{"coef (original scale)": selected["coef (original scale)"].map("{:.4g}".format)}),
+                     key="sel_selected_table")
         ui.csv_download(selected.reset_index(), f"selected_{family}.csv", label="Selected features (CSV)",
                         key="sel_dl_selected")
         cv_table = pd.DataFrame({"lambda": lasso.lambdas, "cv_deviance": lasso.cv_mean, "cv_se": lasso.cv_se,

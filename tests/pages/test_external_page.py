@@ -55,6 +55,7 @@ def test_the_sample_external_centre_with_and_without_combat(workspace):
                            "calibration slope")
     rows = panel[panel["group"] == "External centre"]
     assert len(rows) == 5 and rows[["Brier", "calibration slope"]].notna().all().all()
+    assert "External centre" in at.multiselect(key="ext_figure_groups").value  # drawn as soon as it is added
 
     at.toggle(key="ext_compare_combat").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]

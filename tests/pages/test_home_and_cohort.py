@@ -45,6 +45,9 @@ def test_cohort_page_shows_table1_and_comparison():
     table1 = at.dataframe[0].value
     assert "Train p" in table1.columns and "Test p" in table1.columns
     assert table1["variable"].iloc[0] == "age"
+    # lm_type (the metastasis subtype, no predictor) orders the outcome: a note to keep it out, not a leak warning
+    assert not any("Possible leak" in w.value for w in at.warning)
+    assert any("lm_type (1.00)" in c.value for c in at.caption)
     # the distribution plot follows the chosen variable, categorical ones too
     at.selectbox(key="coh_plot_variable").set_value("ct_stage").run()
     assert not at.exception
