@@ -397,6 +397,26 @@ def nomogram(study: Study, model: str):
     return _nomogram_cached(study.fingerprint, study, model)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _family_compliance_cached(key: str, _study: Study, family: str) -> pd.DataFrame:
+    from core.workflows.checks import family_compliance as compliance
+
+    return compliance(_study, family)
+
+
+def family_compliance(study: Study, family: str) -> pd.DataFrame:
+    """IBSI tag and measured compliance of each feature of a family (:func:`core.workflows.checks.family_compliance`)."""
+    return _family_compliance_cached(study.data_fingerprint, study, family)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def ibsi_compliance_table() -> pd.DataFrame:
+    """The shipped IBSI compliance table of both engines (:func:`core.imaging.ibsi.load_compliance`)."""
+    from core.imaging.ibsi import load_compliance
+
+    return load_compliance()
+
+
 @st.cache_resource(max_entries=8, show_spinner="Repeating the LASSO-CV on resamples of the training cohort...")
 def _stability_cached(key: str, _study: Study, family: str, columns: tuple[str, ...], repeats: int, bootstrap: bool):
     from core.stats.selection import selection_stability

@@ -14,6 +14,7 @@ from core.errors import RadNomoError
 from core.io.tables import read_any_table
 from core.stats.feature_tables import import_feature_table
 from core.imaging.extraction.batch import ExtractionSettings, run_batch
+from core.imaging.ibsi import CONFIGURATIONS, ENGINES as IBSI_ENGINES, FEATURE_STATUSES, compliance_sentence, summarise
 from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
 from core.imaging.extraction.radiomics import load_params
 from core.imaging.extraction.readers import read_case
@@ -28,8 +29,13 @@ ui.enter_page("pages/features_radiomics.py")
 
 STATUS_KEY = "fr_last_status"
 IMPORT_KEY = "fr_last_import"  # (file name, FeatureTableImport): what the last import left out, and why
-PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study", "Original image only (107 features, ~1 s a case)":
-                 "original", "Upload a params YAML": "upload"}
+PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study",
+                 "Study + LBP 2D/3D filters (2,246 features, ~6 s a case)": "study_lbp",
+                 "Original image only (107 features, ~1 s a case)": "original", "Upload a params YAML": "upload"}
+# MIRP has no Square, SquareRoot, Logarithm, Exponential, Gradient or LBP filter: with it, the parameters
+# must use Original, LoG and Wavelet only (core.imaging.extraction.mirp_engine refuses the others).
+ENGINE_CHOICES = {"pyradiomics": "pyradiomics (the study's)", "mirp": "MIRP (IBSI-compliant by design)"}
+MIRP_PARAMS = ("original", "upload")
 
 st.title("Features - radiomics")
 ui.explain("features_radiomics")
@@ -47,7 +53,12 @@ manifest = chosen[1] if chosen else None
 # 2. Extraction
 # ---------------------------------------------------------------------------------------------
 st.subheader("2. Extract")
-params_choice = st.selectbox("pyradiomics parameters", list(PARAM_CHOICES), key="fr_params")
+engine = st.radio("Engine", list(ENGINE_CHOICES), format_func=ENGINE_CHOICES.get, horizontal=True, key="fr_engine",
+                  help="pyradiomics is the reference study's engine. MIRP follows the IBSI definitions and image "
+                       "processing (see the compliance table below) and is about 20 times slower; it takes the "
+                       "same parameters where it has an equivalent (Original, LoG and Wavelet images).")
+choices = [c for c in PARAM_CHOICES if engine == "pyradiomics" or PARAM_CHOICES[c] in MIRP_PARAMS]
+params_choice = st.selectbox("Parameters (pyradiomics' format; MIRP follows them)", choices, key="fr_params")
 params_upload = None
 if PARAM_CHOICES[params_choice] == "upload":
     params_upload = st.file_uploader("params YAML", type=["yaml", "yml"], key="fr_params_upload")
@@ -89,7 +100,7 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
             params = load_params(key)
         preprocess = PreprocessConfig(spacing_mm=(spacing,) * 3, image_interpolator=interpolator,
                                       hu_range=(hu_low, hu_high)) if resample else NO_PREPROCESSING
-        settings = ExtractionSettings(params=params, preprocess=preprocess)
+        settings = ExtractionSettings(params=params, preprocess=preprocess, engine=engine)
         cases = manifest[manifest[mask_column] != ""]
         if double_read_only and "Mask_reader2" in cases:
             cases = cases[cases["Mask_reader2"] != ""]
@@ -118,7 +129,8 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
         else:
             study = ui.set_study(study.with_family(FeatureFamily(
                 name=family_name, label=family_label, table=result.features, kind="radiomics",
-                extraction=result.settings.to_dict(), source=f"extracted here from {chosen[0]} ({key} parameters)")))
+                extraction=result.settings.to_dict(),
+                source=f"extracted here from {chosen[0]} with {engine} ({key} parameters)")))
         st.success(f"{len(result.features)} cases × {result.features.shape[1]} features into "
                    f"'{family_name}' ({counts}).")
 
@@ -171,6 +183,20 @@ else:
     with right:
         ui.parquet_download(features, f"features_{family_name}.parquet", label="Features (Parquet)",
                             key="fr_download_parquet")
+    # IBSI: each feature's tag and what RadNomo's measured compliance table says of it.
+    with ui.guard():
+        compliance = ui.family_compliance(study, family_name)
+        st.markdown("**IBSI compliance of these features** "
+                    + compliance_sentence(compliance, shown_family.label))
+        shown = compliance.rename(columns={"ibsi_tag": "IBSI tag", "digital_phantom": "digital phantom",
+                                           "ct_phantom": f"CT phantom ({compliance.attrs['configuration']})",
+                                           "ibsi": "compliance"})
+        only = st.multiselect("Show", list(FEATURE_STATUSES), default=[], key="fr_ibsi_filter",
+                              placeholder="every feature", help="\n".join(f"- **{k}**: {v}"
+                                                                            for k, v in FEATURE_STATUSES.items()))
+        st.dataframe(shown[shown["compliance"].isin(only)] if only else shown, key="fr_ibsi_table", height=260)
+        ui.csv_download(compliance.reset_index(), f"features_{family_name}_ibsi.csv",
+                        label="Feature names with IBSI tags (CSV)", key="fr_download_ibsi")
     settings = shown_family.extraction
     if settings is not None:
         with st.expander("Extraction settings (recorded with the features)"):
@@ -189,6 +215,20 @@ if shown_family is not None and shown_family.reader2 is not None:
                     "(reproducible, as the study's criterion).")
         st.dataframe(icc.sort_values("ICC2").round(3), width="stretch", height=260)
         ui.csv_download(icc.reset_index(), "icc.csv", label="ICC table (CSV)", key="fr_download_icc")
+
+with st.expander("The IBSI compliance table of both engines (digital phantom, CT phantom configurations A-E)"):
+    st.caption("Measured, not asserted: python -m core.cli.ibsi --out DIR runs the IBSI phantoms through each engine "
+               "with the settings each configuration prescribes and compares every feature with the consensus "
+               "reference value and tolerance (IBSI chapter 1). 'not computed': the engine has no such feature.")
+    with ui.guard():
+        table = ui.ibsi_compliance_table()
+        st.dataframe(summarise(table), hide_index=True, key="fr_ibsi_summary")
+        pick = st.columns(2)
+        shown_engine = pick[0].selectbox("Engine", list(IBSI_ENGINES), key="fr_ibsi_engine")
+        shown_configuration = pick[1].selectbox("Configuration", list(CONFIGURATIONS), key="fr_ibsi_configuration")
+        st.dataframe(table[(table["engine"] == shown_engine) & (table["configuration"] == shown_configuration)],
+                     hide_index=True, key="fr_ibsi_reference", height=300)
+        ui.csv_download(table, "ibsi_compliance.csv", label="Compliance table (CSV)", key="fr_download_compliance")
 
 # ---------------------------------------------------------------------------------------------
 # 4. Case viewer

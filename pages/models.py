@@ -12,6 +12,7 @@ from core.figures.charts import coefficient_figure
 from core.stats.modeling import events_per_variable
 from core.stats.summaries import auc_table, coefficient_warnings
 from core.vocabulary import SCORE_METHODS, format_p
+from core.workflows.checks import feature_ibsi_tags
 
 ui.enter_page("pages/models.py")
 
@@ -97,7 +98,8 @@ with ui.guard():
             left, right = st.columns([2, 3])
             left.plotly_chart(coefficient_figure(score.coefs, "Standardised coefficients"), key=f"mod_coef_{name}")
             right.dataframe(ui.shown_table(score.table), key=f"mod_score_table_{name}")
-            ui.csv_download(score.table.reset_index(), f"score_{name}.csv", label="Score coefficients (CSV)",
+            ui.csv_download(score.table.join(feature_ibsi_tags(study, score.table.index)).reset_index(),
+                            f"score_{name}.csv", label="Score coefficients (CSV)",
                             key=f"mod_dl_score_{name}")
 
     # -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from core.stats.selection import ScreeningSettings
 from core.stats.summaries import batch_columns as harmonisation_columns
 from core.vocabulary import (CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, UNIVARIABLE_TESTS, VARIANCE_SCALES,
                              format_p)
-from core.workflows.checks import family_scales
+from core.workflows.checks import family_scales, feature_ibsi_tags
 
 ui.enter_page("pages/selection.py")
 
@@ -131,6 +131,8 @@ with ui.guard():
             selected["mean event"] = tests["mean_1"]
             selected["univariable p"] = tests["p_value"].map(format_p)
         selected.index.name = "feature"
+        selected = selected.join(feature_ibsi_tags(study, selected.index).rename(
+            columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"}))
         # Four significant digits: a coefficient per HU² of a wavelet feature is 3e-10, which rounding hides.
         st.dataframe(selected.assign(**{"coef (original scale)": selected["coef (original scale)"].map("{:.4g}".format)}),
                      key="sel_selected_table")

@@ -1,11 +1,12 @@
 """Command line: extract radiomics features for a manifest.
 
     python -m core.cli.extract MANIFEST --params P --out features.parquet --workers N
-                           [--scheduler tcp://HOST:8786] [--store FILE] [--mask-column Mask]
-                           [--no-preprocess]
+                           [--engine pyradiomics|mirp] [--scheduler tcp://HOST:8786] [--store FILE]
+                           [--mask-column Mask] [--no-preprocess]
 
 MANIFEST is pyradiomics' batch CSV (ID,Image,Mask[,Mask_reader2]). P is a params YAML or the name of
-a shipped one ("study", "original"). Results are cached in an SQLite store (default: next to the
+a shipped one ("study", "study_lbp", "original"); with ``--engine mirp`` MIRP computes the IBSI features
+the parameters ask for (Original, LoG and Wavelet images only). Results are cached in an SQLite store (default: next to the
 output, ``<out>.store.sqlite``), so an interrupted run resumes and a repeated one is instant.
 The settings used (parameters, pre-processing, pyradiomics version) are written to ``<out>.settings.json``.
 Exit code 0 when every case succeeded, 1 when some failed (listed on stderr), 2 on bad input.
@@ -36,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m core.cli.extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest", help="pyradiomics batch CSV: ID,Image,Mask[,Mask_reader2]")
-    parser.add_argument("--params", default="study", help="params YAML, or 'study' / 'original' (default study)")
+    parser.add_argument("--params", default="study",
+                        help="params YAML, or 'study' / 'study_lbp' / 'original' (default study)")
+    parser.add_argument("--engine", default="pyradiomics", help="pyradiomics (default) or mirp")
     parser.add_argument("--out", required=True, help="output table (.parquet or .csv)")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
@@ -57,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RadNomoError(f"--out '{out}' must end in .parquet or .csv.")
         if args.workers < 1:
             raise RadNomoError("--workers must be at least 1.")
-        settings = ExtractionSettings(params=load_params(args.params),
+        settings = ExtractionSettings(params=load_params(args.params), engine=args.engine,
                                       preprocess=NO_PREPROCESSING if args.no_preprocess else PreprocessConfig())
         manifest = read_manifest(args.manifest)
     except RadNomoError as error:

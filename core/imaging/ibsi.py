@@ -49,6 +49,7 @@ files (``img_dim_*``, ``int_mask_*``, ...) are not features and are left out.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -61,7 +62,8 @@ from core.errors import RadNomoError
 
 __all__ = ["PYRADIOMICS_IBSI", "CONFIGURATIONS", "ENGINES", "STATUSES", "NOT_MATCHED", "SHIPPED_COMPLIANCE",
            "ibsi_tag", "mirp_ibsi_tag", "read_reference", "within_tolerance", "engine_values", "compliance_table",
-           "full_compliance", "summarise", "load_compliance", "IbsiConfiguration"]
+           "full_compliance", "summarise", "load_compliance", "IbsiConfiguration", "FEATURE_STATUSES",
+           "configuration_for", "feature_compliance", "compliance_counts", "compliance_sentence"]
 
 SHIPPED_COMPLIANCE = Path(__file__).resolve().parent / "ibsi_compliance.csv"
 ENGINES = ("pyradiomics", "mirp")
@@ -620,3 +622,140 @@ def load_compliance(path: str | Path | None = None) -> pd.DataFrame:
     if missing:
         raise RadNomoError(f"'{path.name}' lacks column(s) {missing}; regenerate it with python -m core.cli.ibsi.")
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# A study's features against the table
+# ---------------------------------------------------------------------------------------------
+
+#: What the compliance column says of one feature of a study.
+FEATURE_STATUSES = {
+    "agrees": "agrees with the IBSI reference on the digital phantom and the CT phantom configuration "
+              "matching the family's settings",
+    "definition only": "agrees on the digital phantom (the feature's definition) but differs on the CT phantom "
+                       "(the engine's image processing: interpolation grid, re-segmentation, discretisation)",
+    "differs": "differs from the IBSI reference on the digital phantom (its definition)",
+    "not computed": "has an IBSI tag whose reference value the engine did not reproduce (not computed)",
+    "filtered image": "computed on a filter response (LoG, wavelet, ...): IBSI chapter 1 has no reference for it",
+    "no IBSI feature": "has no IBSI counterpart",
+    "engine unknown": "imported: the engine and its settings are not known, so compliance was not measured",
+}
+
+
+def _statuses(table: pd.DataFrame, engine: str) -> dict[str, dict[str, str]]:
+    """configuration -> tag -> status of one engine."""
+    own = table[table["engine"] == engine]
+    return {name: dict(zip(part["tag"], part["status"])) for name, part in own.groupby("configuration")}
+
+
+@functools.lru_cache(maxsize=len(ENGINES))
+def _shipped_statuses(engine: str) -> dict[str, dict[str, str]]:
+    """:func:`_statuses` of the shipped table, read once per process (pages ask for it on every run)."""
+    return _statuses(load_compliance(), engine)
+
+
+def configuration_for(extraction: dict | None) -> str:
+    """The IBSI CT configuration whose aggregation and discretisation match a family's extraction settings.
+
+    3D with a fixed bin width is configuration C (the study's: bin width 25 HU), 3D with a fixed bin
+    number D; slice-wise (pyradiomics ``force2D``) A (bin width) or B (bin number).
+    """
+    setting = ((extraction or {}).get("params") or {}).get("setting") or {}
+    by_number = "binCount" in setting
+    if setting.get("force2D"):
+        return "B" if by_number else "A"
+    return "D" if by_number else "C"
+
+
+def _filtered(feature: str) -> bool:
+    """Whether a feature name is a filter response (pyradiomics image type other than original, or a MIRP
+    name with a filter prefix)."""
+    if feature.startswith("mirp_"):
+        match = _MIRP_FAMILY.search(feature.removeprefix("mirp_"))
+        return match is not None and match.start(1) > 0
+    return not feature.startswith("original_")
+
+
+def feature_compliance(features, extraction: dict | None, *, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per feature of a family: its IBSI tag and what the measured compliance table says of it.
+
+    Parameters
+    ----------
+    features : sequence of str
+        The family's feature names (pyradiomics ``<image type>_<class>_<feature>`` or ``mirp_...``;
+        other names, e.g. of an imported table, get no tag).
+    extraction : dict or None
+        The family's extraction settings (``engine``, ``params``); None for an imported table.
+    table : pandas.DataFrame, optional
+        A compliance table (default: the shipped one, :func:`load_compliance`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``feature``; ``ibsi_tag`` ("" where none), ``digital_phantom`` and ``ct_phantom``
+        (the tag's status in the digital phantom and in :func:`configuration_for`'s CT configuration;
+        "" where not measured), ``ibsi`` (one of :data:`FEATURE_STATUSES`). ``attrs["configuration"]``
+        and ``attrs["engine"]`` say what was compared.
+    """
+    params = (extraction or {}).get("params") or {}
+    setting = params.get("setting") or {}
+    engine = (extraction or {}).get("engine", "pyradiomics") if extraction else None
+    configuration = configuration_for(extraction)
+    statuses: dict[str, dict[str, str]] = {}
+    if engine is not None:
+        statuses = _shipped_statuses(engine) if table is None else _statuses(table, engine)
+    rows = []
+    for feature in features:
+        try:
+            tag = ibsi_tag(feature, force2d=bool(setting.get("force2D")), merged=bool(setting.get("weightingNorm")))
+        except RadNomoError:
+            tag = None
+        digital = statuses.get("digital_phantom", {}).get(tag, "") if tag else ""
+        ct = statuses.get(configuration, {}).get(tag, "") if tag else ""
+        if tag is None:
+            status = "no IBSI feature"
+        elif engine is None:
+            status = "engine unknown"
+        elif _filtered(feature):
+            status, digital, ct = "filtered image", "", ""
+        elif digital == "differs" or (not digital and ct == "differs"):
+            status = "differs"
+        elif digital == "agrees" and ct == "differs":
+            status = "definition only"
+        elif digital == "agrees" or (not digital and ct == "agrees"):  # both, or the one reference that has the tag
+            status = "agrees"
+        else:
+            status = "not computed"
+        rows.append({"feature": feature, "ibsi_tag": tag or "", "digital_phantom": digital, "ct_phantom": ct,
+                     "ibsi": status})
+    frame = pd.DataFrame(rows, columns=["feature", "ibsi_tag", "digital_phantom", "ct_phantom", "ibsi"])
+    frame = frame.set_index("feature")
+    frame.attrs.update(configuration=configuration, engine=engine or "")
+    return frame
+
+
+def compliance_counts(compliance: pd.DataFrame) -> dict[str, int]:
+    """How many features of :func:`feature_compliance`'s table have each status (all statuses, zeros too)."""
+    counts = compliance["ibsi"].value_counts()
+    return {status: int(counts.get(status, 0)) for status in FEATURE_STATUSES}
+
+
+def compliance_sentence(compliance: pd.DataFrame, label: str) -> str:
+    """One sentence for the report and the Features page, e.g. "Of the 1874 Radiomics features, 1813 are
+    filter responses ...; of the 107 of the original image, 61 agree with the IBSI reference ..."."""
+    counts = compliance_counts(compliance)
+    total = len(compliance)
+    if compliance.attrs.get("engine") == "" or counts["engine unknown"]:
+        tagged = total - counts["no IBSI feature"]
+        return (f"{tagged} of the {total} {label} features carry an IBSI tag; they were imported, so their "
+                "compliance could not be measured.")
+    measured = counts["agrees"] + counts["definition only"] + counts["differs"] + counts["not computed"]
+    configuration = compliance.attrs.get("configuration", "C")
+    not_computed = f", {counts['not computed']} not computed" if counts["not computed"] else ""
+    return (f"Of the {total} {label} features ({compliance.attrs.get('engine')}), {measured} are IBSI features of the "
+            f"unfiltered image: {counts['agrees']} agree with the IBSI reference values on the digital phantom and "
+            f"the CT phantom (configuration {configuration}), {counts['definition only']} agree on the digital phantom "
+            f"only (the engine's image processing departs on the CT phantom), {counts['differs']} differ in "
+            f"definition{not_computed}; {counts['filtered image']} are filter responses (no IBSI chapter 1 "
+            f"reference) and {counts['no IBSI feature']} have no IBSI counterpart (RadNomo's measured IBSI "
+            "compliance table, python -m core.cli.ibsi).")

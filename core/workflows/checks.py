@@ -1,17 +1,19 @@
 """Checks a study deserves before anyone trusts its models: columns that encode the outcome, scales that empty
-the variance filter, and how many predictors its events can carry.
+the variance filter, how many predictors its events can carry, and which of its features are IBSI-compliant.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from core.imaging.ibsi import feature_compliance
 from core.stats.feature_tables import ScaleCheck, scale_check
 from core.stats.selection import univariable_auc
 from core.stats.summaries import outcome_auc
 from core.workflows.study import Study
 
-__all__ = ["LEAK_AUC", "possible_leaks", "family_scales", "events_per_variable_guide"]
+__all__ = ["LEAK_AUC", "possible_leaks", "family_scales", "events_per_variable_guide", "family_compliance",
+           "feature_ibsi_tags"]
 
 # A single column that orders the outcome this well on its own is more likely to restate it (a follow-up
 # status, a date of metastasis) than to predict it.
@@ -60,3 +62,26 @@ def events_per_variable_guide(study: Study) -> dict[str, float]:
     y = study.train[study.spec.outcome_column]
     events = int(min(y.sum(), len(y) - y.sum()))
     return {"events": events, "at_10": events / 10, "at_20": events / 20}
+
+
+def family_compliance(study: Study, family_name: str) -> pd.DataFrame:
+    """IBSI tag and measured compliance of every feature of one radiomics (or imported) family
+    (:func:`core.imaging.ibsi.feature_compliance` with the family's engine and settings)."""
+    family = study.family(family_name)
+    return feature_compliance(family.table.columns, family.extraction if family.kind == "radiomics" else None)
+
+
+def feature_ibsi_tags(study: Study, features) -> pd.DataFrame:
+    """``ibsi_tag`` and ``ibsi`` (compliance status) of any features of the study (a score's, across families);
+    deep features and unknown names get "" and "no IBSI feature"."""
+    rows = pd.DataFrame(index=pd.Index(list(features), name="feature"), columns=["ibsi_tag", "ibsi"], dtype=object)
+    rows[:] = ""
+    rows["ibsi"] = "no IBSI feature"
+    for family in study.families:
+        if family.kind == "deep":
+            continue
+        mine = [f for f in rows.index if f in family.table.columns]
+        if mine:
+            compliance = feature_compliance(mine, family.extraction if family.kind == "radiomics" else None)
+            rows.loc[mine, ["ibsi_tag", "ibsi"]] = compliance[["ibsi_tag", "ibsi"]].to_numpy()
+    return rows

@@ -135,12 +135,14 @@ def radiomics_features(image_path: str | Path, mask_path: str | Path, *, feature
     if not extraction or "params" not in extraction:
         raise RadNomoError("the study's radiomics extraction settings are missing; they are needed to compute "
                            "its radiomics features the same way.")
-    from core.imaging.extraction.batch import ExtractionSettings, extract_case
-    from core.imaging.extraction.preprocess import PreprocessConfig
+    import dataclasses
 
-    settings = ExtractionSettings(params=restricted_params(extraction["params"], features),
-                                  preprocess=PreprocessConfig.from_dict(extraction["preprocess"]),
-                                  label=extraction.get("label", 1), roi_name=extraction.get("roi_name"))
+    from core.imaging.extraction.batch import ExtractionSettings, extract_case
+
+    settings = ExtractionSettings.from_dict(extraction)  # the family's engine (pyradiomics or MIRP) and settings
+    if settings.engine == "pyradiomics":
+        # Only the image types and classes the score uses (MIRP computes whole families either way).
+        settings = dataclasses.replace(settings, params=restricted_params(settings.params, features))
     extracted, _ = extract_case(str(image_path), str(mask_path), settings)
     missing = [f for f in features if f not in extracted]
     if missing:

@@ -24,6 +24,8 @@ from core.stats.evaluation import calibration_curve, decision_curve, interval_te
 from core.stats.selection import ScreeningResult
 from core.stats.summaries import table2, training_cutoffs
 from core.vocabulary import CLINICAL, FUSED, UNIVARIABLE_TESTS, format_p
+from core.imaging.ibsi import compliance_sentence
+from core.workflows.checks import family_compliance, feature_ibsi_tags
 from core.workflows.fit import StudyModels
 from core.workflows.nomograms import study_nomogram_layout
 from core.workflows.study import Study
@@ -72,14 +74,13 @@ def _family_text(study: Study) -> list[str]:
             classes = ", ".join(sorted(params.get("featureClass", {})))
             spacing = preprocess.get("spacing_mm")
             engine = settings.get("engine", "pyradiomics")
-            version = settings.get("pyradiomics_version", "") if engine == "pyradiomics" else \
-                settings.get("engine_version", "")
+            version = settings.get(f"{engine}_version", "")
             paragraphs.append(
                 f"{family.label} features ({family.table.shape[1]}) were extracted with {engine} {version} "
                 f"(image types: {image_types}; feature classes: {classes}; bin width "
                 f"{params.get('setting', {}).get('binWidth', 'default')})"
                 + (f" after resampling to {spacing} mm and clipping intensities to {preprocess.get('hu_range')} HU"
-                   if spacing else "") + ".")
+                   if spacing else "") + ". " + compliance_sentence(family_compliance(study, family.name), family.label))
         elif family.kind == "deep" and family.autoencoder is not None:
             from core.imaging.deep.train import read_weights_metadata
 
@@ -88,7 +89,8 @@ def _family_text(study: Study) -> list[str]:
                               f"convolutional autoencoder trained on the training cohort's {config.crop_size}-voxel "
                               "ROI-centred crops (1 mm, abdomen window, mask as a second channel).")
         else:
-            paragraphs.append(f"{family.label} features ({family.table.shape[1]}) were imported: {family.source}.")
+            paragraphs.append(f"{family.label} features ({family.table.shape[1]}) were imported: {family.source}. "
+                              + compliance_sentence(family_compliance(study, family.name), family.label))
     for combined in study.combined:
         members = " and ".join(study.family_label(m) for m in combined.members)
         paragraphs.append(f"The {combined.label} family screened the {members} features together.")
@@ -215,9 +217,13 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
             table = table.assign(term=table["term"].map(lambda term: study.label(term)), p_value=table["p_value"].map(
                 format_p)).round(4)
             coefficients.append(table.assign(model=labels[name]))
-    selected = pd.DataFrame([{"score": labels[family], "features": len(score.features),
-                              "selected features": ", ".join(score.features)} for family, score in
-                             models.scores.items()])
+    # One row per selected feature with its IBSI tag and measured compliance, so a reviewer can check each.
+    selected = pd.concat([feature_ibsi_tags(study, score.features).reset_index().assign(score=labels[family])
+                          for family, score in models.scores.items()], ignore_index=True) if models.scores else \
+        pd.DataFrame()
+    if not selected.empty:
+        selected = selected[["score", "feature", "ibsi_tag", "ibsi"]].rename(
+            columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"})
     return {"Table 1": table1, "Feature selection": pd.concat([funnel], ignore_index=True),
             "Selected features": selected,
             "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),

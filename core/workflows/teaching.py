@@ -159,8 +159,9 @@ WALKTHROUGH: tuple[WalkStep, ...] = (
              "The sample cohort is generated to match Table 1 per outcome; its 7:3 split gives 700 / 301."),
     WalkStep("2. Features", "pyradiomics on the venous-phase tumour ROI after 1 mm resampling, and the 512-value latent "
              "vector of a 3D convolutional autoencoder.", "1925 radiomics features and 512 deep features.",
-             "RadNomo's study parameters give 1874 radiomics features: the study's exact filter list is not "
-             "published."),
+             "RadNomo's study parameters give 1874 radiomics features (2246 with the LBP 2D/3D filters): the study's "
+             "exact filter list is not published; 1925 = 14 shape + 21 images x 91 would fit, for instance, RadNomo's "
+             "images with LBP 2D and two GLCM features fewer per image."),
     WalkStep("3. Screening", "Variance > 1, Spearman |rho| <= 0.7 redundancy, t-test p < 0.05, then the LASSO with "
              "10-fold CV and the 1-SE rule, on the training cohort only.",
              "The study reports the funnel down to its DL-radiomics signature.",

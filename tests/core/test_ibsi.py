@@ -123,3 +123,49 @@ def test_recomputed_agreement_matches_the_shipped_table(engine, configuration):
         assert _within(row.value, row.reference, row.tolerance), (row.tag, row.value, row.reference)
         if row.tag not in loose:
             assert _within(recomputed[row.tag], row.reference, row.tolerance), (row.tag, recomputed[row.tag])
+
+
+def test_study_features_get_their_tag_and_the_measured_status():
+    from core.imaging.ibsi import compliance_counts, feature_compliance
+
+    table = load_compliance()
+    extraction = {"engine": "pyradiomics", "params": {"setting": {"binWidth": 25}}}
+    features = ["original_glcm_Contrast", "original_firstorder_Kurtosis", "original_shape_MeshVolume",
+                "wavelet-LLH_glcm_Contrast", "original_shape_Maximum2DDiameterSlice", "dl_017"]
+    compliance = feature_compliance(features, extraction, table=table)
+    assert compliance.attrs == {"configuration": "C", "engine": "pyradiomics"}
+    assert compliance["ibsi_tag"].tolist() == ["cm_contrast_3D_avg", "stat_kurt", "morph_volume", "cm_contrast_3D_avg",
+                                               "", ""]
+    assert compliance["ibsi"].tolist() == ["agrees", "differs", "definition only", "filtered image",
+                                           "no IBSI feature", "no IBSI feature"]
+    # each status is the shipped table's: digital phantom and configuration C of the same engine
+    rows = table[(table["engine"] == "pyradiomics") & (table["tag"] == "morph_volume")].set_index("configuration")
+    assert compliance.loc["original_shape_MeshVolume", "digital_phantom"] == rows.loc["digital_phantom", "status"]
+    assert compliance.loc["original_shape_MeshVolume", "ct_phantom"] == rows.loc["C", "status"]
+    assert compliance_counts(compliance)["agrees"] == 1
+    # force2D with a bin count: the 2.5D tags, compared under configuration B
+    flat = feature_compliance(["original_glcm_Contrast"], {"params": {"setting": {"force2D": True, "binCount": 32}}})
+    assert flat.attrs["configuration"] == "B" and flat["ibsi_tag"].iloc[0] == "cm_contrast_2_5D_avg"
+    # an imported table: tags where the names allow, compliance not claimed
+    imported = feature_compliance(["original_glcm_Contrast", "my_feature"], None)
+    assert imported["ibsi"].tolist() == ["engine unknown", "no IBSI feature"]
+
+
+def test_a_feature_marked_agrees_is_within_tolerance_on_both_phantoms():
+    """The compliance column claims nothing the measured table does not hold (every engine, every feature)."""
+    from core.imaging.ibsi import feature_compliance
+
+    table = load_compliance()
+    for engine in ENGINES:
+        names = table.loc[(table["engine"] == engine) & (table["configuration"] == "C"), "engine_feature"]
+        names = [n for n in names if n]
+        compliance = feature_compliance(names, {"engine": engine, "params": {}}, table=table)
+        agreeing = compliance[compliance["ibsi"] == "agrees"]
+        assert len(agreeing) > 10, engine
+        for tag in agreeing["ibsi_tag"]:
+            for configuration in ("digital_phantom", "C"):
+                row = table[(table["engine"] == engine) & (table["configuration"] == configuration) &
+                            (table["tag"] == tag)]
+                if len(row):
+                    row = row.iloc[0]
+                    assert _within(row.value, row.reference, row.tolerance), (engine, configuration, tag)

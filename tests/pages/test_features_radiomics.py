@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.io.paths import DATA_ROOT_ENV
-from tests.pages.apptest_helpers import open_page
+from tests.pages.apptest_helpers import dataframe_with, open_page
 
 FAST = "Original image only (107 features, ~1 s a case)"
 
@@ -83,3 +83,34 @@ def test_server_manifest_outside_the_data_root_is_refused(page, tmp_path, monkey
     assert not at.exception
     assert "outside the data root" in at.error[0].value
     assert at.session_state["study"] is before
+
+
+def test_the_feature_table_carries_ibsi_tags_and_compliance(page):
+    at = page
+    sentence = next(m.value for m in at.markdown if m.value.startswith("**IBSI compliance of these features**"))
+    assert "Of the 1874 Radiomics features (pyradiomics), 102 are IBSI features" in sentence
+    compliance = dataframe_with(at, "IBSI tag", "compliance")
+    assert compliance.loc["original_glcm_Contrast", "IBSI tag"] == "cm_contrast_3D_avg"
+    assert compliance.loc["original_glcm_Contrast", "compliance"] == "agrees"
+    assert compliance.loc["wavelet-LLH_glcm_Contrast", "compliance"] == "filtered image"
+    at.multiselect(key="fr_ibsi_filter").set_value(["agrees"]).run()
+    assert set(dataframe_with(at, "IBSI tag", "compliance")["compliance"]) == {"agrees"}
+    summary = dataframe_with(at, "engine", "configuration", "agrees")
+    assert set(summary["engine"]) == {"pyradiomics", "mirp"} and len(summary) == 12
+
+
+def test_mirp_is_chosen_per_extraction_and_recorded(page):
+    at = page
+    at.radio(key="fr_engine").set_value("mirp").run()
+    assert not at.exception
+    # MIRP has no Square ... Gradient or LBP filter: only the parameters it can follow are offered
+    assert at.selectbox(key="fr_params").options == [FAST, "Upload a params YAML"]
+    at.text_input(key="fr_family_name").input("mirp").run()
+    at.number_input(key="fr_max_cases").set_value(1).run()
+    at.button(key="fr_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    family = at.session_state["study"].family("mirp")
+    assert family.extraction["engine"] == "mirp" and "mirp_version" in family.extraction
+    assert all(name.startswith("mirp_") for name in family.table.columns) and "with mirp" in family.source
+    compliance = dataframe_with(at, "IBSI tag", "compliance")
+    assert (compliance["IBSI tag"] != "").all()
