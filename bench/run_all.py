@@ -4,8 +4,10 @@
 
 Runs each bench script in its own process (so one's caches and threads cannot help another):
 extraction vs the pyradiomics CLI, autoencoder throughput, LASSO-CV vs R's cv.glmnet (scikit-learn
-where R is absent), DeLong at n = 10^6 vs R's pROC, the dashboard pages' render times and the
-teaching what-if re-run. Prints
+where R is absent), DeLong at n = 10^6 vs R's pROC, the dashboard pages' render times (AppTest: the
+script alone), the teaching what-if re-run, MIRP vs pyradiomics per case, and what a user waits for in
+a real browser (bench/browser.py: the same pages with Streamlit's transport and the browser's drawing).
+Prints
 a Markdown table (ratio > 1 = RadNomo faster) and writes it to ``--out``. ``--quick`` uses smaller
 problems (4 extraction cases, 16 autoencoder samples) for a fast look.
 """
@@ -30,7 +32,9 @@ def _scripts(quick: bool) -> list[list[str]]:
             ["lasso.py"],
             ["lasso.py", "--bootstrap", "--rows", "700", "--features", "180"],
             ["evaluation.py"],
-            ["what_if.py"]]
+            ["what_if.py"],
+            ["ibsi_engines.py", "--cases", "2" if quick else "3"],
+            ["browser.py"]]
 
 
 def _value(value: float | None, unit: str) -> str:

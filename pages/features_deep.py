@@ -16,7 +16,6 @@ from core.imaging.deep.train import resolve_device
 from core.imaging.extraction.preprocess import PreprocessConfig
 from core.imaging.extraction.readers import content_hash
 from core.imaging.extraction.store import FeatureStore
-from core.io.paths import workspace_dir
 from core.vocabulary import check_name
 from core.workflows.deep import train_deep_family
 from core.workflows.study import FeatureFamily
@@ -124,7 +123,7 @@ st.caption("Encode every case of the manifest with the family's trained autoenco
 if st.button("Encode all cases", key="ae_extract", disabled=autoencoder is None or manifest is None):
     with ui.guard():
         progress = st.progress(0.0, text="Preparing crops...")
-        with FeatureStore(workspace_dir() / "features.sqlite") as store:
+        with FeatureStore(ui.user_space() / "features.sqlite") as store:  # this user's cache, no one else's
             table = latents_for_manifest(manifest, autoencoder.weights, store=store, workers=int(workers),
                                          on_progress=lambda d, t: progress.progress(d / t, text=f"{d}/{t}"))
         family = FeatureFamily(name=family.name, label=family.label, table=table, kind="deep",

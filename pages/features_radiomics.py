@@ -20,7 +20,6 @@ from core.imaging.extraction.radiomics import load_params
 from core.imaging.extraction.readers import read_case
 from core.imaging.extraction.store import FeatureStore
 from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
-from core.io.paths import workspace_dir
 from core.stats.selection import icc_table
 from core.vocabulary import check_name
 from core.workflows.study import FeatureFamily
@@ -110,7 +109,7 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
         def on_progress(done: int, total: int, case_id: str, status: str) -> None:
             bar.progress(done / total, text=f"{done}/{total}: {case_id} {status}")
 
-        with FeatureStore(workspace_dir() / "features.sqlite") as store:
+        with FeatureStore(ui.user_space() / "features.sqlite") as store:  # this user's cache, no one else's
             result = run_batch(cases, settings, store=store, mask_column=mask_column, workers=int(workers),
                                on_progress=on_progress)
         st.session_state[STATUS_KEY] = result.status

@@ -2,7 +2,7 @@
 
     python -m core.cli.analyse --clinical C.csv --id COL --outcome COL [--continuous a,b] [--categorical c,d]
         --features NAME=PATH [--features NAME=PATH ...] [--combine NAME=A+B]
-        [--images MANIFEST [--params study] [--deep] [--workers N]]
+        [--images MANIFEST [--params study] [--engine pyradiomics|mirp] [--deep] [--workers N]]
         [--external NAME=CLINICAL.csv,FAMILY=PATH,...] [--test-fraction 0.3 | --no-test] [--seed 2025]
         [--missing median|mean|none|drop] [--max-missing 0.2] [--method study|test_first|auc|mrmr|lasso]
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
@@ -72,7 +72,7 @@ def _image_families(args, clinical: Path, spec: CohortSpec, split: SplitConfig, 
     from core.workflows.study import FeatureFamily, make_study
 
     manifest = read_manifest(args.images)
-    settings = ExtractionSettings(params=load_params(args.params), preprocess=PreprocessConfig())
+    settings = ExtractionSettings(params=load_params(args.params), preprocess=PreprocessConfig(), engine=args.engine)
     start = time.perf_counter()
     with FeatureStore(out / "features.store.sqlite") as store:
         result = run_batch(manifest, settings, store=store, workers=args.workers)
@@ -109,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a combined family of others (e.g. dl_radiomics=radiomics+dl)")
     parser.add_argument("--images", help="a manifest (ID,Image,Mask) to extract a radiomics family from")
     parser.add_argument("--params", default="study", help="pyradiomics parameters for --images (default: study)")
+    parser.add_argument("--engine", default="pyradiomics", help="radiomics engine for --images: pyradiomics or mirp")
     parser.add_argument("--deep", action="store_true", help="with --images: train the autoencoder on the training "
                                                             "cases and add its latents as the 'dl' family")
     parser.add_argument("--epochs", type=int, default=30, help="autoencoder epochs (default 30)")

@@ -24,6 +24,7 @@ from xml.parsers import expat
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.io.limits import limit
 from core.io.paths import open_regular_file
 from core.stats.cohort import level_text
 
@@ -34,21 +35,21 @@ _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".xlsx
 
 #: Most data rows (patients) in a table, header not counted: 100,000. A cohort is patients, not a
 #: data dump; larger tables would only slow every page down.
-MAX_TABLE_ROWS = 100_000
+MAX_TABLE_ROWS = limit("MAX_TABLE_ROWS", 100_000)
 #: Most columns in a table: 20,000 (a radiomics table with every filter has about 1,900).
-MAX_TABLE_COLUMNS = 20_000
+MAX_TABLE_COLUMNS = limit("MAX_TABLE_COLUMNS", 20_000)
 #: Most cells (rows x columns, counting the padding a parser adds to ragged rows): 20,000,000,
 #: e.g. 1,000 patients x 20,000 features or 100,000 patients x 200 variables. Each cell costs a
 #: parser tens of bytes, so this bounds a table's memory to about a gigabyte.
-MAX_TABLE_CELLS = 20_000_000
+MAX_TABLE_CELLS = limit("MAX_TABLE_CELLS", 20_000_000)
 #: Largest table file, as stored or uploaded: 200,000,000 bytes (200 MB).
-MAX_TABLE_BYTES = 200_000_000
+MAX_TABLE_BYTES = limit("MAX_TABLE_BYTES", 200_000_000)
 #: Most bytes a table may unpack to before parsing: 500,000,000 (500 MB) of XML inside an .xlsx
 #: (all its parts together: worksheets, shared strings, styles), or of uncompressed column data
 #: in a Parquet file.
-MAX_UNPACKED_BYTES = 500_000_000
+MAX_UNPACKED_BYTES = limit("MAX_UNPACKED_BYTES", 500_000_000)
 #: Most parts (zip members) in an .xlsx: 10,000 (a workbook has a dozen or so).
-MAX_WORKBOOK_PARTS = 10_000
+MAX_WORKBOOK_PARTS = limit("MAX_WORKBOOK_PARTS", 10_000)
 
 # Text that pandas reads as a number but whose text would not come back from that number, so a
 # wholly numeric column holding any of it stays text (patient IDs above all): a leading "+", leading

@@ -120,7 +120,7 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
     cohort = pd.Index([normalise_id(i) for i in cohort_ids], dtype=object)
     foreign = [i for i in features.index if i not in set(cohort)]
     features = features.loc[[i for i in features.index if i in set(cohort)]]
-    if features.empty:
+    if len(features.index) == 0:  # not .empty, which is also true of rows without a numeric column
         raise RadNomoError(f"none of the {name}'s IDs (e.g. {list(frame.index[:3])}) are patients of the cohort "
                            f"(e.g. {list(cohort_ids)[:3]}).")
     infinite = features.columns[np.isinf(features.to_numpy()).any(axis=0)].tolist()

@@ -55,7 +55,8 @@ def missing_by_column(table: pd.DataFrame) -> pd.DataFrame:
     """Per column: ``n_missing`` and ``share`` (0-1), only columns with a missing value, most missing first."""
     counts = table.isna().sum()
     report = pd.DataFrame({"n_missing": counts, "share": counts / max(len(table), 1)})
-    report.index.name = "column"
+    # rename_axis, not index.name =: the report shares its index with the caller's table
+    report = report.rename_axis("column")
     return report[report["n_missing"] > 0].sort_values("n_missing", ascending=False)
 
 
@@ -63,7 +64,7 @@ def missing_by_patient(table: pd.DataFrame) -> pd.DataFrame:
     """Per patient: ``n_missing`` and ``share`` of the table's columns, only patients with a missing value."""
     counts = table.isna().sum(axis=1)
     report = pd.DataFrame({"n_missing": counts, "share": counts / max(table.shape[1], 1)})
-    report.index.name = "patient"
+    report = report.rename_axis("patient")
     return report[report["n_missing"] > 0].sort_values("n_missing", ascending=False)
 
 

@@ -236,8 +236,8 @@ class ScoreModel:
         if self.fit is not None:
             table["se"] = self.fit.bse[table.index]
             table["p_value"] = self.fit.pvalues[table.index]
-        table.index.name = "feature"
-        return table
+        # rename_axis, not index.name =: the frame shares its index with self.coefs (frozen state)
+        return table.rename_axis("feature")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "method": self.method, "features": list(self.features),
@@ -363,8 +363,7 @@ class LogisticModel:
         """Coefficient, SE, p, OR with 95 % CI and VIF per design column."""
         table = self.fit.summary.drop(index="const")
         table["VIF"] = self.vif
-        table.index.name = "term"
-        return table
+        return table.rename_axis("term")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "continuous": list(self.continuous),

@@ -858,5 +858,4 @@ def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats
     frequency = pd.DataFrame({"selected": counts / n_repeats,
                               "mean_coef": (sums / counts.replace(0, np.nan))}).sort_values("selected",
                                                                                              ascending=False)
-    frequency.index.name = "feature"
-    return frequency, pd.DataFrame(runs)
+    return frequency.rename_axis("feature"), pd.DataFrame(runs)

@@ -174,7 +174,7 @@ def out_of_range(train: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str
                           "above": (values > high).mean()})
     outside = table["below"] + table["above"]
     table["flag"] = outside > warn_share
-    table.index.name = "feature"
+    table = table.rename_axis("feature")  # not index.name =: the index is the training table's columns
     return table.iloc[np.argsort(-outside.to_numpy(), kind="stable")]
 
 

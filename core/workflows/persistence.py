@@ -29,6 +29,7 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.io.archive import safe_extract_zip
+from core.io.limits import limit
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
 from core.workflows.fit import StudyModels
@@ -46,7 +47,7 @@ DATA_FILE = re.compile(r"^(cohort|models|(features|reader2|ae|history)_[a-z][a-z
                        r"\.(parquet|json|csv|safetensors)$")
 # Formats that can run code when loaded: refused by name, whatever they contain.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".dill", ".sav")
-MAX_ARCHIVE_BYTES = 4 << 30
+MAX_ARCHIVE_BYTES = limit("MAX_ARCHIVE_BYTES", 4 << 30)
 
 
 def _sha256(path: Path) -> str:

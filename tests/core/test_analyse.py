@@ -126,11 +126,11 @@ def test_no_test_cohort_evaluates_by_resampling(tmp_path):
 @pytest.mark.skipif(not STS.is_dir(), reason="the soft-tissue-sarcoma CT cohort (../shared/data/sts_ct) is not "
                                              "part of a fresh clone")
 def test_the_real_sarcoma_ct_cohort_end_to_end_on_a_subset(tmp_path):
-    """12 of the 51 real CTs (CI time): extraction (original-image features), the autoencoder, screening,
+    """20 of the 51 real CTs (the least a study takes; CI time, two workers): extraction (original-image features), the autoencoder, screening,
     scores, a clinical + score model, the nomogram and resampling validation, from images to a saved study."""
     manifest = pd.read_csv(STS / "manifest.csv")
     clinical = pd.read_csv(STS / "tables" / "clinical_outcome.csv")
-    chosen = pd.concat([clinical[clinical.lung_mets == 1].head(6), clinical[clinical.lung_mets == 0].head(6)])
+    chosen = pd.concat([clinical[clinical.lung_mets == 1].head(10), clinical[clinical.lung_mets == 0].head(10)])
     chosen.to_csv(tmp_path / "clinical.csv", index=False)
     subset = manifest[manifest["patient_id"].isin(chosen["patient_id"])].copy()
     for column in ("image", "mask"):
@@ -139,13 +139,13 @@ def test_the_real_sarcoma_ct_cohort_end_to_end_on_a_subset(tmp_path):
     out = tmp_path / "out"
     code = main(["--clinical", str(tmp_path / "clinical.csv"), "--id", "patient_id", "--outcome", "lung_mets",
                  "--continuous", "age", "--categorical", "grade", "--images", str(tmp_path / "manifest.csv"),
-                 "--params", "original", "--deep", "--epochs", "1", "--no-test", "--n-boot", "4",
+                 "--params", "original", "--workers", "2", "--deep", "--epochs", "1", "--no-test", "--n-boot", "4",
                  "--clinical-model", "age", "--method", "lasso", "--variance-threshold", "0", "--folds", "3",
                  "--out", str(out)])
     assert code == 0
     study = load_study(out / "study")
-    assert study.family_names == ["radiomics", "dl"] and len(study.cohort) == 12
-    assert study.family("radiomics").table.shape == (12, 107)
+    assert study.family_names == ["radiomics", "dl"] and len(study.cohort) == 20
+    assert study.family("radiomics").table.shape == (20, 107)
     assert (out / "nomogram_points.csv").is_file() and (out / "validation.csv").is_file()
     timing = json.loads((out / "timing.json").read_text())
     assert timing["fitting"] > 0

@@ -690,3 +690,27 @@ def test_finding5_six_concurrent_writers_keep_every_row(tmp_path, reopen, slow_w
         with sqlite3.connect(path) as connection:
             keys = {k for (k,) in connection.execute("SELECT key FROM features")}
         assert keys == {f"w{w}-{i}" for w in range(writers) for i in range(rows)}
+
+
+def test_every_limit_is_adjustable_from_the_environment(tmp_path):
+    """RADNOMO_<NAME> overrides a limit (a deployment raises or lowers it); a bad value refuses to start."""
+    import subprocess
+    import sys
+
+    from core.io.limits import LIMITS
+
+    import core.imaging.extraction.readers  # noqa: F401 - each module declares its limits on import
+    import core.io.tables  # noqa: F401
+    import core.workflows.persistence  # noqa: F401
+
+    assert {"MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS", "MAX_TABLE_CELLS", "MAX_TABLE_BYTES", "MAX_UNPACKED_BYTES",
+            "MAX_WORKBOOK_PARTS", "MAX_VOXELS", "MAX_RESAMPLED_VOXELS", "MAX_HEADER_BYTES", "MAX_ARCHIVE_BYTES"} \
+        <= set(LIMITS)
+    code = ("import pandas as pd; from core.io.tables import read_table, MAX_TABLE_ROWS; print(MAX_TABLE_ROWS);"
+            "read_table(b'id,y\\n' + b''.join(b'%d,0\\n' % i for i in range(20)), 'x.csv')")
+    lowered = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "RADNOMO_MAX_TABLE_ROWS": "10"}, cwd=REPO)
+    assert lowered.stdout.strip() == "10" and "up to 10 patients (MAX_TABLE_ROWS)" in lowered.stderr
+    bad = subprocess.run([sys.executable, "-c", "import core.io.tables"], capture_output=True, text=True,
+                         env={**os.environ, "RADNOMO_MAX_TABLE_ROWS": "lots"}, cwd=REPO)
+    assert bad.returncode != 0 and "RADNOMO_MAX_TABLE_ROWS='lots' must be a positive whole number" in bad.stderr

@@ -87,6 +87,9 @@ def test_lasso_score_is_the_lasso_linear_predictor(sample_study, sample_models):
     score = build_score("dl", X, sample_study.train["lm"], lasso, method="lasso")
     np.testing.assert_allclose(score.score(X), lasso.linear_predictor(X), atol=1e-10)
     assert score.fit is None and list(score.table.columns) == ["coef", "train_mean", "train_sd"]
+    # Showing a score's table leaves the fitted objects as they were (its index is theirs).
+    assert score.table.index.name == "feature"
+    assert score.coefs.index.name is None and lasso.coef_.index.name is None
 
 
 def test_vif_equals_one_over_one_minus_r_squared(sample_study, sample_models):

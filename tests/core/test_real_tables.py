@@ -71,6 +71,11 @@ def test_missing_reports_per_column_and_patient():
     table.iloc[2, 0] = table.iloc[2, 1] = table.iloc[5, 1] = np.nan
     assert missing_by_column(table)["n_missing"].to_dict() == {table.columns[1]: 2, table.columns[0]: 1}
     assert missing_by_patient(table).index[0] == "002"
+    # The reports name their own index; the caller's table keeps its index name.
+    table.index.name = "pid"
+    missing_by_patient(table)
+    missing_by_column(table)
+    assert table.index.name == "pid" and table.columns.name is None
 
 
 def test_scale_check_names_z_scored_and_bounded_tables():

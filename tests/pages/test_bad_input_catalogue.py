@@ -250,12 +250,14 @@ CATALOGUE = [
     # Feature tables (imported into the study, or an external cohort's)
     Case("features-ids-not-in-cohort", lambda: _import_features("f.csv", _feature_table(
         lambda t: t.assign(ID=[f"X{i}" for i in range(len(t))]))), "are patients of the cohort"),
-    Case("features-constant-column", lambda: _import_features("f.csv", _feature_table(lambda t: t.assign(flat=3.0))),
-         "constant column"),
-    Case("features-all-missing-column", lambda: _import_features("f.csv", _feature_table(
-        lambda t: t.assign(empty=np.nan))), "without any value"),
-    Case("features-text-column", lambda: _import_features("f.csv", _feature_table(
-        lambda t: t.assign(note="see report"))), "with text"),
+    # A flat, empty or text column is left out and listed (tests/pages/test_features_radiomics.py); a table
+    # left with no feature at all is refused.
+    Case("features-only-constant-columns", lambda: _import_features("f.csv", _feature_table(
+        lambda t: t[["ID"]].assign(flat=3.0, level=1.0))), "no numeric feature column left"),
+    Case("features-only-empty-columns", lambda: _import_features("f.csv", _feature_table(
+        lambda t: t[["ID"]].assign(empty=np.nan, blank=np.nan))), "no numeric feature column left"),
+    Case("features-only-text-columns", lambda: _import_features("f.csv", _feature_table(
+        lambda t: t[["ID"]].assign(note="see report", reader="A"))), "no numeric feature column left"),
     Case("features-duplicate-ids", lambda: _import_features("f.csv", _feature_table(
         lambda t: pd.concat([t, t.head(2)]))), "duplicated ID"),
     Case("features-broken-parquet", lambda: _import_features("f.parquet", b"PAR1 not really"),

@@ -249,6 +249,32 @@ def _select(page, label: str, option: str) -> None:
     _settle(page)
 
 
+def _open_own_cohort(page, server: str, table: Path, rows: int) -> None:
+    """From a fresh page: upload ``table`` on the Cohort page and open it as the study."""
+    page.goto(server)
+    _settle(page, 1.0)
+    _go(page, "Cohort")
+    page.get_by_text("Upload a file").first.click()
+    _settle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(table))
+    page.get_by_text(f"{table.name}: {rows} rows").first.wait_for()
+    _settle(page)
+    page.get_by_role("button", name="Use this cohort").click()
+    _settle(page, 1.0)
+    page.get_by_text(f"'{table.stem}' is now the open study.").first.wait_for()
+
+
+def _import_features(page, table: Path, shape: tuple[int, int]) -> None:
+    """On Features - radiomics: import ``table`` as the study's radiomics family."""
+    _go(page, "Features - radiomics")
+    page.get_by_text("Import a radiomics feature table computed elsewhere").click()
+    page.locator('[data-testid="stExpander"] input[type="file"]').last.set_input_files(str(table))
+    _settle(page)
+    page.get_by_role("button", name="Use this feature table").click()
+    _settle(page, 1.0)
+    page.get_by_text(f"{shape[0]} cases × {shape[1]} features imported").first.wait_for()
+
+
 def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server, browser_page, tmp_path):
     """A clinical table and one radiomics feature table (no deep features): score + clinical nomogram, and the
     report and study zip carry the study's name, patient count and the current p threshold."""
@@ -266,32 +292,14 @@ def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server
     features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_elsewhere.csv", index=False)
 
     page = browser_page
-    page.goto(server)
-    _settle(page, 1.0)
-    _go(page, "Cohort")
-    page.get_by_text("Upload a file").first.click()
-    _settle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
-        str(tmp_path / "liver_cohort_300.csv"))
-    page.get_by_text("liver_cohort_300.csv: 300 rows").first.wait_for()
-    _settle(page)
-    page.get_by_role("button", name="Use this cohort").click()
-    _settle(page, 1.0)
-    page.get_by_text("'liver_cohort_300' is now the open study.").first.wait_for()
+    _open_own_cohort(page, server, tmp_path / "liver_cohort_300.csv", 300)
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert "liver_cohort_300" in sidebar.inner_text() and "Sample study" not in sidebar.inner_text()
     _no_errors(page)
     _shot(page, "6_own_study_opened")
 
-    _go(page, "Features - radiomics")
+    _import_features(page, tmp_path / "radiomics_elsewhere.csv", (300, 400))
     assert page.get_by_text("Sample study", exact=True).count() == 0  # no sample manifest for another study
-    page.get_by_text("Import a radiomics feature table computed elsewhere").click()
-    page.locator('[data-testid="stExpander"] input[type="file"]').last.set_input_files(
-        str(tmp_path / "radiomics_elsewhere.csv"))
-    _settle(page)
-    page.get_by_role("button", name="Use this feature table").click()
-    _settle(page, 1.0)
-    page.get_by_text("300 cases × 400 features imported").first.wait_for()
     _no_errors(page)
 
     _go(page, "Selection")
@@ -355,27 +363,8 @@ def test_a_pyradiomics_export_with_missing_values_reaches_evaluation_and_a_nomog
     export.to_csv(tmp_path / "pyradiomics_export.csv", index=False)
 
     page = browser_page
-    page.goto(server)
-    _settle(page, 1.0)
-    _go(page, "Cohort")
-    page.get_by_text("Upload a file").first.click()
-    _settle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
-        str(tmp_path / "lung_clinical.csv"))
-    page.get_by_text("lung_clinical.csv: 250 rows").first.wait_for()
-    _settle(page)
-    page.get_by_role("button", name="Use this cohort").click()
-    _settle(page, 1.0)
-    page.get_by_text("'lung_clinical' is now the open study.").first.wait_for()
-
-    _go(page, "Features - radiomics")
-    page.get_by_text("Import a radiomics feature table computed elsewhere").click()
-    page.locator('[data-testid="stExpander"] input[type="file"]').last.set_input_files(
-        str(tmp_path / "pyradiomics_export.csv"))
-    _settle(page)
-    page.get_by_role("button", name="Use this feature table").click()
-    _settle(page, 1.0)
-    page.get_by_text("250 cases × 200 features imported").first.wait_for()
+    _open_own_cohort(page, server, tmp_path / "lung_clinical.csv", 250)
+    _import_features(page, tmp_path / "pyradiomics_export.csv", (250, 200))
     page.get_by_text("4 metadata column(s) left out").first.wait_for()
     _shot(page, "10_pyradiomics_export_imported")
 

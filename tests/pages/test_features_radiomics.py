@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -61,6 +64,9 @@ def test_a_second_run_reads_the_store(page):
     at = _extract(page, "Mask", 2)
     at = _extract(at, "Mask", 2)
     assert "'cached': 2" in at.success[0].value
+    # The store is this user's: another session (another space) extracts the same cases afresh.
+    other = _extract(open_page("pages/features_radiomics.py", timeout=180), "Mask", 2)
+    assert "'extracted': 2" in other.success[0].value
 
 
 def test_case_viewer_moves_through_slices(page):
@@ -114,3 +120,24 @@ def test_mirp_is_chosen_per_extraction_and_recorded(page):
     assert all(name.startswith("mirp_") for name in family.table.columns) and "with mirp" in family.source
     compliance = dataframe_with(at, "IBSI tag", "compliance")
     assert (compliance["IBSI tag"] != "").all()
+
+
+def test_an_imported_table_leaves_out_and_lists_flat_empty_and_text_columns(page):
+    """A real export: the features, plus a constant, an empty and a text column. The features come in; each
+    left-out column is named on the page with its reason."""
+    study = page.session_state["study"]
+    table = study.family("radiomics").table.iloc[:60, :30].rename_axis("ID").reset_index()
+    table = table.assign(flat=3.0, empty=np.nan, note="see report")
+    data = io.BytesIO()
+    table.to_csv(data, index=False)
+    page.text_input(key="fr_family_name").input("imported").run()
+    page.file_uploader(key="fr_import_upload").set_value(("export.csv", data.getvalue(), "text/csv")).run()
+    at = page.button(key="fr_import").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["study"].family("imported").table.shape == (60, 30)
+    notes = [m.value for m in at.info]
+    for expected in ("1 text column(s) left out, e.g. note", "1 no value column(s) left out, e.g. empty",
+                     "1 constant column(s) left out, e.g. flat"):
+        assert any(expected in n for n in notes), notes
+    dropped = dataframe_with(at, "reason")
+    assert dict(zip(dropped["column"], dropped["reason"])) == {"note": "text", "empty": "no value", "flat": "constant"}

@@ -16,6 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
+from core.io.limits import limit
 
 __all__ = ["PreprocessConfig", "NO_PREPROCESSING", "preprocess_case", "resample_to_spacing", "clip_hu",
            "window_normalise", "MAX_RESAMPLED_VOXELS", "resampled_size", "check_resampled_size"]
@@ -29,7 +30,7 @@ _INTERPOLATORS = {"bspline": sitk.sitkBSpline, "linear": sitk.sitkLinear, "neare
 #: 600 x 600 x 360 = 130 M voxels, minutes of B-spline resampling and gigabytes. (120 M rather than
 #: the 150 M first proposed, so that this very file is refused.) Checked before anything is
 #: allocated; raise it for whole-body scans at fine spacing.
-MAX_RESAMPLED_VOXELS = 120_000_000
+MAX_RESAMPLED_VOXELS = limit("MAX_RESAMPLED_VOXELS", 120_000_000)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

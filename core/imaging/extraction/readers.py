@@ -37,6 +37,7 @@ import SimpleITK as sitk
 
 from core.errors import RadNomoError, RadNomoWarning
 from core.imaging.extraction.preprocess import check_resampled_size
+from core.io.limits import limit
 from core.io.paths import NotRegularFileError, file_kind, open_regular_file, require_regular_file
 
 __all__ = [
@@ -72,17 +73,17 @@ _FLOAT_PIXELS = {sitk.sitkFloat32, sitk.sitkFloat64, sitk.sitkVectorFloat32, sit
 
 #: Most voxel values (voxels x components) an image or mask file may declare: 250,000,000
 #: (250 M, e.g. 512 x 512 x 950 slices; 500 MB as int16). Checked on the header, before reading.
-MAX_VOXELS = 250_000_000
+MAX_VOXELS = limit("MAX_VOXELS", 250_000_000)
 #: How much of a MetaImage or NRRD file is read to find its header and data-file list: 4 MiB
 #: (4,194,304 bytes; a header is a few hundred bytes, a LIST of 10,000 slice files about 300 KB).
-MAX_HEADER_BYTES = 4 << 20
+MAX_HEADER_BYTES = limit("MAX_HEADER_BYTES", 4 << 20)
 #: Most data files a LIST or ``%d`` pattern header may name: 10,000.
-MAX_DATA_FILES = 10_000
+MAX_DATA_FILES = limit("MAX_DATA_FILES", 10_000)
 #: Most entries (files and sub-folders) in a DICOM folder that is read or hashed: 10,000.
-MAX_FOLDER_FILES = 10_000
+MAX_FOLDER_FILES = limit("MAX_FOLDER_FILES", 10_000)
 #: How many bytes more than its header declares a .nii.gz may decompress to: 64 MiB
 #: (67,108,864; room for NIfTI extensions). A gzip bomb would otherwise be inflated for minutes.
-MAX_GZIP_EXTRA_BYTES = 64 << 20
+MAX_GZIP_EXTRA_BYTES = limit("MAX_GZIP_EXTRA_BYTES", 64 << 20)
 
 
 class MaskGeometryWarning(RadNomoWarning):
