@@ -347,7 +347,14 @@ def _prefetch_worker() -> None:
                 _PREFETCH["worker"] = None
                 return
         try:
-            study_predictions(study)
+            # Family by family, so that a newer request (the user moved another threshold) stops this one
+            # at the next family instead of after the whole fit: the latest setting is fitted first.
+            for family in usable_families(study):
+                if _PREFETCH["pending"] is not None:
+                    break
+                screening(study, family)
+            else:
+                study_predictions(study)
         except Exception:  # noqa: BLE001 - the page that needs the models shows the error itself
             log.info("background fit of %s failed; the page will report it", study.name, exc_info=True)
 

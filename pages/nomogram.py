@@ -37,6 +37,9 @@ with ui.guard():
     scores = [c for c in predictions.columns if c.endswith("_score")]
     data = study.cohort.join(predictions[scores])
     train = data.loc[study.train_ids]
+    # What does not depend on the inputs is computed once per page run, not at every move of an input.
+    typical = typical_values(train, nomogram.variables, nomogram.levels)
+    train_risk = model.predict_proba(train)
 
     @st.fragment
     def calculator() -> None:
@@ -56,15 +59,13 @@ with ui.guard():
                 ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
         help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature (log-odds); "
                                        "see the Models page for its formula." for f in models.scores}
-        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels,
-                                  typical_values(train, nomogram.variables, nomogram.levels), "nom_in_",
+        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
                                   help_texts=help_texts)
 
         points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
         total = sum(points.values())
         interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
         probability = float(interval["probability"])
-        train_risk = model.predict_proba(train)
         percentile = risk_percentile(probability, train_risk)
 
         # A wrapping row of metrics each as wide as its value: the risk and its CI stay whole on a 1024-px tablet,
