@@ -46,8 +46,9 @@ PAGES = {
 }
 
 navigation = st.navigation(PAGES, expanded=True)
-ui.warm_up()
 ui.finish_app_setup()
 with ui.guard():
     ui.study_sidebar()
 navigation.run()
+# After the page, not before: on a cold server the solver's warm-up would compete with the first page for the CPU.
+ui.warm_up()
