@@ -404,6 +404,24 @@ def nomogram(study: Study, model: str):
     return _nomogram_cached(study.fingerprint, study, model)
 
 
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _typical_inputs_cached(fingerprint: str, _study: Study, variables: tuple[str, ...], levels: tuple) -> dict:
+    from core.stats.summaries import typical_values
+
+    train = _study.train
+    scores = [v for v in variables if v not in train.columns]  # a model's score: from the predictions
+    if scores:
+        train = train.join(study_predictions(_study).loc[_study.train_ids, scores])
+    return typical_values(train, variables, dict(levels))
+
+
+def typical_inputs(study: Study, variables: list[str], levels: dict) -> dict:
+    """Where a calculator's inputs start: the training cohort's median of each numeric variable (scores
+    included) and most frequent level of each categorical one (:func:`core.stats.summaries.typical_values`)."""
+    key = tuple((v, tuple(levels[v])) for v in variables if v in levels)
+    return dict(_typical_inputs_cached(study.fingerprint, study, tuple(variables), key))
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _family_compliance_cached(key: str, _study: Study, family: str) -> pd.DataFrame:
     from core.workflows.checks import family_compliance as compliance

@@ -12,7 +12,7 @@ import streamlit as st
 import ui
 from core.imaging.extraction.batch import read_manifest
 from core.io.archive import safe_extract_zip
-from core.stats.summaries import risk_percentile, typical_values
+from core.stats.summaries import risk_percentile
 from core.vocabulary import CLINICAL, FUSED, score_column
 from core.workflows.newpatient import computable_families, find_dicom_case, score_patient, study_patient_features
 
@@ -97,7 +97,7 @@ with ui.guard():
         st.session_state["_np_filled_from"] = case_id
         ui.fill_inputs("np_in_", study.cohort.loc[case_id, clinical_variables].to_dict(), model.levels)
     clinical = ui.predictor_inputs(study, clinical_variables, model.levels,
-                                   typical_values(study.train, clinical_variables, model.levels), "np_in_")
+                                   ui.typical_inputs(study, clinical_variables, model.levels), "np_in_")
     if models.harmonisers:
         # ComBat needs the patient's scanner (or centre) to remove its effect from the features.
         batch_column = models.settings.harmonise_by

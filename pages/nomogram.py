@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from core.figures.charts import risk_histogram_figure, what_if_figure
 from core.figures.nomogram import nomogram_file, nomogram_plotly
-from core.stats.summaries import risk_percentile, typical_values
+from core.stats.summaries import risk_percentile
 from core.vocabulary import FUSED, score_column
 from core.workflows.nomograms import DASHBOARD_WIDTHS, study_nomogram_layout
 from core.workflows.persistence import study_folder_name
@@ -37,9 +37,9 @@ with ui.guard():
     scores = [c for c in predictions.columns if c.endswith("_score")]
     data = study.cohort.join(predictions[scores])
     train = data.loc[study.train_ids]
-    # What does not depend on the inputs is computed once per page run, not at every move of an input.
-    typical = typical_values(train, nomogram.variables, nomogram.levels)
-    train_risk = model.predict_proba(train)
+    # Fixed for the model, so outside the calculator's fragment: the predictions hold every model's training risks.
+    typical = ui.typical_inputs(study, nomogram.variables, nomogram.levels)
+    train_risk = predictions.loc[study.train_ids, which]
 
     @st.fragment
     def calculator() -> None:
