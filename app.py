@@ -47,8 +47,11 @@ PAGES = {
 
 navigation = st.navigation(PAGES, expanded=True)
 ui.finish_app_setup()
+ui.clean_up_spaces()  # at a server's first run, then once a day: spaces unused for RADNOMO_SPACE_MAX_AGE_DAYS go
 with ui.guard():
     ui.study_sidebar()
+    with st.sidebar:
+        ui.remember_space()  # this browser's space token in its cookie; a ?space= link is dropped, never honoured
 navigation.run()
 # After the page, not before: on a cold server the solver's warm-up would compete with the first page for the CPU.
 ui.warm_up()

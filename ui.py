@@ -3,14 +3,14 @@
 Pages import this module and ``core``; never each other. Nothing here computes a statistic: every
 number comes from a core function, cached here by the open study's content fingerprint
 (:attr:`core.workflows.study.Study.fingerprint`), so any change of the study (roles, settings, split,
-a feature table, its name) refreshes every result that depends on it.
+a feature table, its name) refreshes every result that depends on it. The fitted models and what follows
+from them alone are keyed by :attr:`~core.workflows.study.Study.model_fingerprint`, which leaves out the
+evaluation settings: a new cut-off rule or CI method refits nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import RadNomoError
+from core.io.limits import limit
 from core.io.tables import csv_bytes, read_table
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.workflows.study import ModelSettings, Study, make_study
@@ -184,29 +185,95 @@ def _logged_in_user() -> str | None:
     return None
 
 
+def _browser_cookies() -> dict[str, str]:
+    """The cookies the browser sent when this session connected (none in AppTest or a bare script run)."""
+    return dict(st.context.cookies)
+
+
+def space_token() -> str | None:
+    """This browser's space token, kept in its ``radnomo_space`` cookie; None for a signed-in user.
+
+    Read once a session from the cookie the browser sent; a browser without one (or with a malformed one)
+    gets a fresh token, which :func:`remember_space` stores in the browser. Never read from the page's
+    address: a ``?space=`` link is a bearer credential anyone could copy, so it is ignored.
+    """
+    from core.io.spaces import SPACE_COOKIE, is_space_token, new_space_token
+
+    if _logged_in_user() is not None:
+        return None
+    token = st.session_state.get(SPACE_KEY)
+    if not is_space_token(token):
+        token = _browser_cookies().get(SPACE_COOKIE)
+        if not is_space_token(token):
+            token = new_space_token()
+        st.session_state[SPACE_KEY] = token
+    return token
+
+
+def _space_name() -> str:
+    from core.io.spaces import space_folder_name
+
+    user = _logged_in_user()
+    return space_folder_name(user=user) if user is not None else space_folder_name(token=space_token())
+
+
+# Runs in the page itself (st.html, not an iframe), so document.cookie is the app's own. Streamlit answers over a
+# websocket and cannot set a response cookie, so the cookie is written from script, and a cookie written from
+# script cannot be HttpOnly: a script injected into the page could read the token. SameSite=Strict keeps it off
+# requests from other sites; Secure where the app is served over HTTPS. A tab that finds another token already in
+# the browser (two tabs opened at once) reloads once, so that every tab uses the browser's one space.
+_COOKIE_SCRIPT = """<script>
+(() => {{
+  const name = "{name}", token = "{token}", known = {known};
+  const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  const held = found ? found.slice(name.length + 1) : "";
+  if (/^[0-9a-f]{{32}}$/.test(held) && held !== token && !known) {{
+    if (!sessionStorage.getItem("radnomo_space_reloaded")) {{
+      sessionStorage.setItem("radnomo_space_reloaded", "1");
+      window.location.reload();
+    }}
+    return;
+  }}
+  document.cookie = name + "=" + token + "; Path={path}; Max-Age={max_age}; SameSite=Strict"
+    + (window.location.protocol === "https:" ? "; Secure" : "");
+}})();
+</script>"""
+
+
+def remember_space() -> None:
+    """Called by app.py on every run: keep this browser's space token in its cookie, drop ``?space=`` from the address.
+
+    The cookie lives as long as the space is kept (``RADNOMO_SPACE_MAX_AGE_DAYS``), renewed on every visit, for
+    the app's own path. Nothing is written for a signed-in user (their space follows their login).
+    """
+    from core.io.spaces import SPACE_COOKIE, SPACE_MAX_AGE_DAYS
+
+    if "space" in st.query_params:  # an old link's token: never honoured, and not left in the address to be copied
+        del st.query_params["space"]
+    token = space_token()
+    if token is None:
+        return
+    base = st.get_option("server.baseUrlPath").strip("/")
+    known = "true" if _browser_cookies().get(SPACE_COOKIE) == token else "false"
+    st.html(_COOKIE_SCRIPT.format(name=SPACE_COOKIE, token=token, known=known, path=f"/{base}" if base else "/",
+                                  max_age=int(SPACE_MAX_AGE_DAYS * 86400)), unsafe_allow_javascript=True)
+
+
 def user_space() -> Path:
     """This user's own folder in the workspace: saved studies, uploads, scratch files.
 
     With Streamlit authentication configured (``st.login``, OIDC), the signed-in user's space
-    (folder named by a hash of their ID); otherwise this browser session's own space, named by a
-    random token kept in the page's address (``?space=...``) so a reload finds it again. Nobody
-    lists, opens or overwrites another space; sharing is explicit (:func:`shared_studies_dir`).
+    (folder named by a hash of their ID); otherwise this browser's own space, named by a random
+    token kept in a browser cookie (:func:`space_token`), so opening the app again in the same
+    browser finds it. Nobody lists, opens or overwrites another space; sharing is explicit
+    (:func:`share_study`). Each use marks the space as used (unused ones are removed, :func:`clean_up_spaces`).
     """
     from core.io.paths import workspace_dir
+    from core.io.spaces import SPACES_FOLDER, touch_space
 
-    user = _logged_in_user()
-    if user is not None:
-        name = "user-" + hashlib.sha256(user.encode()).hexdigest()[:20]
-    else:
-        token = st.session_state.get(SPACE_KEY) or st.query_params.get("space", "")
-        if not (isinstance(token, str) and len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
-            token = secrets.token_hex(16)
-        st.session_state[SPACE_KEY] = token
-        if st.query_params.get("space") != token:
-            st.query_params["space"] = token
-        name = f"session-{token}"
-    folder = workspace_dir() / "spaces" / name
+    folder = workspace_dir() / SPACES_FOLDER / _space_name()
     folder.mkdir(parents=True, exist_ok=True)
+    touch_space(folder)
     if not st.session_state.get("_scratch_aged"):  # once a session: old uploads and patient scans go
         from core.io.paths import age_out
 
@@ -214,6 +281,32 @@ def user_space() -> Path:
         for scratch in ("uploads", "patients"):
             age_out(folder / scratch)
     return folder
+
+
+SPACE_CLEANUP_INTERVAL_S = 24 * 3600
+_SPACE_CLEANUP = {"last": None}
+_SPACE_CLEANUP_LOCK = threading.Lock()
+
+
+def clean_up_spaces() -> None:
+    """Called by app.py: at a server process's first run, then once a day, remove the spaces unused for
+    ``RADNOMO_SPACE_MAX_AGE_DAYS`` days (in the background; each removal is logged)."""
+    from core.io.paths import workspace_dir
+    from core.io.spaces import remove_stale_spaces
+
+    with _SPACE_CLEANUP_LOCK:
+        last = _SPACE_CLEANUP["last"]
+        if last is not None and time.monotonic() - last < SPACE_CLEANUP_INTERVAL_S:
+            return
+        _SPACE_CLEANUP["last"] = time.monotonic()
+
+    def work() -> None:
+        try:
+            remove_stale_spaces(workspace_dir())
+        except (OSError, RadNomoError):  # logged; the next day's clean-up tries again
+            log.warning("the clean-up of unused spaces failed", exc_info=True)
+
+    threading.Thread(target=work, daemon=True, name="space-clean-up").start()
 
 
 def studies_dir() -> Path:
@@ -232,15 +325,47 @@ def shared_studies_dir() -> Path:
     return folder
 
 
+def _owner() -> tuple[str, str]:
+    """This user's public ID (a hash of their space's name, never its token) and how others see them."""
+    from core.io.spaces import space_owner
+
+    owner = space_owner(_space_name())
+    if _logged_in_user() is not None:
+        return owner, str(st.user.get("name") or st.user.get("email") or f"user {owner}")
+    return owner, f"anonymous {owner}"
+
+
+def shared_studies() -> pd.DataFrame:
+    """The shared studies with who shared each and when (:func:`core.workflows.sharing.shared_studies`)."""
+    from core.workflows.sharing import shared_studies as listed
+
+    return listed(shared_studies_dir())
+
+
+def share_study(study: Study):
+    """Share ``study`` (with its fitted models when they can be fitted) for everyone on this server, as this user.
+
+    Returns the shared folder and its :class:`core.workflows.sharing.ShareRecord`; refused (RadNomoError) when
+    another user already shared a study of this name.
+    """
+    from core.workflows.sharing import share_study as share
+
+    owner, label = _owner()
+    return share(study, shared_studies_dir(), owner=owner, owner_label=label, models=_models_if_fitted(study))
+
+
+def _models_if_fitted(study: Study):
+    try:
+        return study_models(study)
+    except RadNomoError:
+        return None  # e.g. no clinical predictor chosen yet: the data and settings are still worth keeping
+
+
 def save_study(study: Study, folder: Path) -> Path:
     """Save ``study`` with its fitted models (when they can be fitted) into ``folder``."""
     from core.workflows.persistence import save_study as save
 
-    try:
-        models = study_models(study)
-    except RadNomoError:
-        models = None  # e.g. no clinical predictor chosen yet: the data and settings are still worth keeping
-    return save(study, folder, models)
+    return save(study, folder, _models_if_fitted(study))
 
 
 def open_saved_study(folder: str | Path) -> Study:
@@ -250,7 +375,7 @@ def open_saved_study(folder: str | Path) -> Study:
     study = load_study(folder)
     models = load_study_models(folder, study)
     if models is not None:
-        _models_cached(study.fingerprint, study, models)  # the saved fit stands for this study's fit
+        _models_cached(study.model_fingerprint, study, models)  # the saved fit stands for this study's fit
     return set_study(study)
 
 
@@ -268,7 +393,8 @@ def _prepared_cached(key: str, _study: Study):
 
 def prepared(study: Study):
     """:class:`core.workflows.fit.PreparedTables` of the study (the single-family tables the models see)."""
-    key = f"{study.data_fingerprint}|{study.settings.harmonise_by}|{study.settings.missing.to_dict()}"
+    key = (f"{study.data_fingerprint}|{study.settings.harmonise_by}|{study.settings.missing.to_dict()}|"
+           f"{study.settings.excluded_features}")
     return _prepared_cached(key, study)
 
 
@@ -312,58 +438,95 @@ def _seed_sample_fit(study: Study) -> None:
     go into the caches instead of being fitted again."""
     if not study.is_sample:
         return
-    stored = _sample_fit(study.fingerprint, study)
+    stored = _sample_fit(study.model_fingerprint, study)
     if stored is None:
         return
-    _models_cached(study.fingerprint, study, stored)
+    _models_cached(study.model_fingerprint, study, stored)
     for family, result in stored.screening.items():
         _screening_cached(study.training_key(family), study, family, result)
 
 
 PREFETCH_DELAY_S = 1.0
-_PREFETCH = {"pending": None, "worker": None}
+#: Background fits running at once on this server, all sessions together (RADNOMO_BACKGROUND_FITS).
+MAX_PREFETCH_WORKERS = limit("BACKGROUND_FITS", 2)
+# Per session: its latest request (study, generation) and its request counter; the worker threads alive.
+_PREFETCH: dict = {"pending": {}, "generation": {}, "workers": set()}
 _PREFETCH_LOCK = threading.Lock()
 
 
-def prefetch_models(study: Study) -> None:
+def _session_id() -> str:
+    """This browser session's ID ("" outside a script run, e.g. in a test calling the function directly)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx(suppress_warning=True)
+    return context.session_id if context is not None else ""
+
+
+def prefetch_models(study: Study, session: str | None = None) -> None:
     """Fit the study's models in the background, so that the next page finds them ready (or waits only for
-    the rest: the cache lets one computation run per study). One background worker runs the latest request
-    only: a user moving a threshold several times does not start a fit for each value."""
+    the rest: the cache lets one computation run per study, and the results are shared by every session).
+
+    Requests belong to a session (``session``, this browser session's ID by default): a newer request of the
+    same session replaces its pending one and stops its running one at the next family (a user moving a
+    threshold several times does not start a fit for each value), and never touches another session's.
+    At most :data:`MAX_PREFETCH_WORKERS` threads fit at once; requests beyond wait their turn, oldest first.
+    """
+    key = _session_id() if session is None else session
     with _PREFETCH_LOCK:
-        _PREFETCH["pending"] = study
-        if _PREFETCH["worker"] is not None and _PREFETCH["worker"].is_alive():
-            return
+        generation = _PREFETCH["generation"].get(key, 0) + 1
+        _PREFETCH["generation"][key] = generation
+        _PREFETCH["pending"].pop(key, None)  # re-queued at the end: sessions are served in the order they asked
+        _PREFETCH["pending"][key] = (study, generation)
+        _PREFETCH["workers"] = {w for w in _PREFETCH["workers"] if w.is_alive()}
+        if len(_PREFETCH["workers"]) >= MAX_PREFETCH_WORKERS:
+            return  # a running worker takes it when it finishes its current fit
         worker = threading.Thread(target=_prefetch_worker, daemon=True, name="prefetch")
-        _PREFETCH["worker"] = worker
+        _PREFETCH["workers"].add(worker)
     worker.start()
+
+
+def prefetch_workers() -> list[threading.Thread]:
+    """The background-fit threads alive now (for tests and diagnostics)."""
+    with _PREFETCH_LOCK:
+        return [w for w in _PREFETCH["workers"] if w.is_alive()]
 
 
 def _prefetch_worker() -> None:
     while True:
         time.sleep(PREFETCH_DELAY_S)  # let the page that changed the setting draw first; later changes win
         with _PREFETCH_LOCK:
-            study, _PREFETCH["pending"] = _PREFETCH["pending"], None
-            if study is None:
-                _PREFETCH["worker"] = None
+            if not _PREFETCH["pending"]:
+                _PREFETCH["workers"].discard(threading.current_thread())
                 return
+            key = next(iter(_PREFETCH["pending"]))  # the session that has waited longest
+            study, generation = _PREFETCH["pending"].pop(key)
+
+        def current() -> bool:
+            return _PREFETCH["generation"].get(key) == generation
+
         try:
-            # Family by family, so that a newer request (the user moved another threshold) stops this one
-            # at the next family instead of after the whole fit: the latest setting is fitted first.
+            # Family by family, so that a newer request of the same session (the user moved another threshold)
+            # stops this one at the next family instead of after the whole fit: the latest setting is fitted first.
             for family in usable_families(study):
-                if _PREFETCH["pending"] is not None:
+                if not current():
                     break
                 screening(study, family)
             else:
-                study_predictions(study)
+                if current():
+                    study_predictions(study)
         except Exception:  # noqa: BLE001 - the page that needs the models shows the error itself
             log.info("background fit of %s failed; the page will report it", study.name, exc_info=True)
+        with _PREFETCH_LOCK:  # the session's counter is dropped once nothing of it is pending or running
+            if current() and key not in _PREFETCH["pending"]:
+                del _PREFETCH["generation"][key]
 
 
 def usable_families(study: Study) -> list[str]:
     """Score families whose training patients all have features (the others cannot be screened)."""
     tables = prepared(study).tables
     train = set(study.train_ids)
-    return [f for f in study.score_families if train <= set(study.feature_table(f, tables).index)]
+    return [f for f in study.score_families if all(m in tables for m in study.members(f))
+            and train <= set(study.feature_table(f, tables).index)]
 
 
 @st.cache_resource(max_entries=12, show_spinner="Fitting the study's models on the training cohort...")
@@ -376,10 +539,29 @@ def _models_cached(fingerprint: str, _study: Study, _known=None):
     return fit_study(_study, screening=screened, prepared=prepared(_study))
 
 
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _clinical_univariable_cached(fingerprint: str, _study: Study) -> pd.DataFrame:
+    from core.workflows.fit import clinical_univariable
+
+    return clinical_univariable(_study)
+
+
+def clinical_univariable(study: Study) -> pd.DataFrame:
+    """Each clinical variable alone against the outcome on the training patients (no feature screened)."""
+    return _clinical_univariable_cached(study.model_fingerprint, study)
+
+
+def no_clinical_note(models) -> None:
+    """One plain note on a page that would show the clinical model, when the study has none (and why)."""
+    if models.clinical is None and models.no_clinical:
+        st.info(f"This study has {models.no_clinical}. Its models are its scores.", icon=":material/info:")
+
+
 def study_models(study: Study):
     """Every fitted model of the study (:class:`core.workflows.fit.StudyModels`)."""
     _seed_sample_fit(study)
-    return _models_cached(study.fingerprint, study)
+    # The models do not depend on the evaluation settings: a new cut-off rule refits nothing.
+    return _models_cached(study.model_fingerprint, study)
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
@@ -391,7 +573,7 @@ def _predictions_cached(fingerprint: str, _study: Study) -> pd.DataFrame:
 
 def study_predictions(study: Study) -> pd.DataFrame:
     """Every model's probability and every score for every patient of the study (index: ID)."""
-    return _predictions_cached(study.fingerprint, study)
+    return _predictions_cached(study.model_fingerprint, study)
 
 
 @st.cache_resource(max_entries=12, show_spinner="Drawing up the nomogram...")
@@ -401,7 +583,7 @@ def _nomogram_cached(fingerprint: str, _study: Study, model: str):
 
 def nomogram(study: Study, model: str):
     """The :class:`core.stats.modeling.Nomogram` of one fitted model of the study."""
-    return _nomogram_cached(study.fingerprint, study, model)
+    return _nomogram_cached(study.model_fingerprint, study, model)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -419,7 +601,7 @@ def typical_inputs(study: Study, variables: list[str], levels: dict) -> dict:
     """Where a calculator's inputs start: the training cohort's median of each numeric variable (scores
     included) and most frequent level of each categorical one (:func:`core.stats.summaries.typical_values`)."""
     key = tuple((v, tuple(levels[v])) for v in variables if v in levels)
-    return dict(_typical_inputs_cached(study.fingerprint, study, tuple(variables), key))
+    return dict(_typical_inputs_cached(study.model_fingerprint, study, tuple(variables), key))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -468,20 +650,38 @@ def _leakage_cached(fingerprint: str, _study: Study) -> pd.DataFrame:
 
 def leakage(study: Study) -> pd.DataFrame:
     """Test AUCs of the study's models with training-only vs all-patient screening."""
-    return _leakage_cached(study.fingerprint, study)
+    return _leakage_cached(study.model_fingerprint, study)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Writing the report...")
-def _report_cached(fingerprint: str, _study: Study):
+def _report_cached(key: str, _study: Study, _externals: tuple = ()):
     from core.workflows.report import build_report
 
     return build_report(_study, study_models(_study), study_predictions(_study),
-                        screening={f: screening(_study, f) for f in usable_families(_study)})
+                        screening={f: screening(_study, f) for f in usable_families(_study)}, externals=_externals)
 
 
-def study_report(study: Study):
-    """The study's report (:class:`core.workflows.report.Report`: ``.html``, ``.pdf``)."""
-    return _report_cached(study.fingerprint, study)
+EXTERNALS_KEY = "ext_cohorts"  # pages/external.py keeps (the study's data fingerprint, {name: ExternalCohort}) here
+
+
+def study_externals(study: Study) -> tuple:
+    """The external cohorts added on the External validation page for this study's data (this session's)."""
+    stored = st.session_state.get(EXTERNALS_KEY)
+    if not stored or stored[0] != study.data_fingerprint:
+        return ()
+    return tuple(stored[1].values())
+
+
+def study_report(study: Study, externals: tuple = ()):
+    """The study's report (:class:`core.workflows.report.Report`: ``.html``, ``.pdf``), with its latest internal
+    validation and the external cohorts ``externals``."""
+    from core.workflows.study import table_fingerprint
+
+    run = study.current_validation()
+    # Table hashes stand for the run and the cohorts (each hash keeps its table referenced, so it stays unique).
+    parts = [study.fingerprint, *(table_fingerprint(getattr(run, part, None)) for part in ("optimism", "cv")),
+             *(f"{e.name}:{table_fingerprint(e.cohort)}" for e in externals)]
+    return _report_cached("|".join(parts), study, tuple(externals))
 
 
 @st.cache_resource(max_entries=4)
@@ -506,6 +706,20 @@ def sample_emulators() -> dict:
     from core.workflows.teaching import sample_emulators as fit_emulators
 
     return fit_emulators(sample_truth(), sample_study())
+
+
+@st.cache_resource(max_entries=2, show_spinner="Fitting the sample study with the reference study's clinical model...")
+def _tour_cached(fingerprint: str, _tour: Study):
+    from core.workflows.tour import compute_tour, load_tour
+
+    # Stored with the sample (python -m core.cli.sample_fit); computed here only for other settings.
+    stored = load_tour(_tour)
+    return stored if stored is not None else compute_tour(_tour, study_models(_tour))
+
+
+def tour_numbers(tour: Study):
+    """:class:`core.workflows.tour.TourNumbers` of the tour study ``tour`` (core.workflows.tour.tour_study)."""
+    return _tour_cached(tour.fingerprint, tour)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -569,7 +783,7 @@ def shown_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     shown = table.copy()
     for column in shown.columns:
         if str(column).lower() in ("p", "p_value", "p value", "variable_p", "hl_p", "p_holm") or \
-                str(column).lower().endswith(" p"):
+                str(column).lower().endswith(" p") or str(column).lower().startswith("p ("):
             shown[column] = shown[column].map(format_p)
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].round(digits)
@@ -706,5 +920,28 @@ def manifest_picker(prefix: str) -> tuple[str, pd.DataFrame] | None:
     st.markdown(f"**{description}**: {len(manifest)} cases" +
                 (", with second-reader masks" if "Mask_reader2" in manifest else ""))
     if unknown:
-        st.warning(f"{len(unknown)} manifest ID(s) are not in the open cohort, e.g. {unknown[:3]}.")
+        st.warning(f"{len(unknown)} manifest ID(s) are not in the open cohort, e.g. {', '.join(unknown[:3])}.")
     return description, manifest
+
+
+def exclusions_editor(study: Study, key: str) -> Study:
+    """The study's "never use as features" list as a text input (names or glob patterns, comma-separated), saved
+    with the study and applied to every family on change, with what each entry matches. Returns the open study."""
+    from core.stats.feature_tables import parse_exclusions
+    from core.workflows.checks import exclusion_matches
+
+    if key not in st.session_state:  # the widget follows the study (e.g. an exclusion made on the Cohort page)
+        st.session_state[key] = ", ".join(study.settings.excluded_features)
+    text = st.text_input("Never use as features (column names or patterns, comma-separated)", key=key,
+                         placeholder="e.g. lm_type, diagnostics_*, *_hash",
+                         help="Kept out of every feature family before screening, on every page and in every "
+                              "validation resample; saved with the study. The study's ID, outcome and clinical "
+                              "columns are always kept out. * matches any text, ? one character; case is ignored.")
+    with guard():
+        study = update_settings(excluded_features=parse_exclusions(text))
+    matches = exclusion_matches(study)
+    if len(matches):
+        st.caption("Excluded: " + "; ".join(
+            f"{r.pattern} matches nothing" if not r.n else f"{r.pattern} -> {r.n} in {r.where} ({r.columns})"
+            for r in matches.itertuples()))
+    return study

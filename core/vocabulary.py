@@ -18,7 +18,8 @@ __all__ = ["CLINICAL", "FUSED", "SCORE_SUFFIX", "RESERVED_NAMES", "score_column"
            "SCORE_METHODS", "UNIVARIABLE_TESTS", "CORRELATION_METHODS", "LASSO_RULES", "CUTOFF_RULES",
            "PROPORTION_CIS", "FEATURE_KINDS", "COHORTS", "MISSING_STRATEGIES", "SCREENING_METHODS",
            "VARIANCE_SCALES", "SUBGROUP_POPULATIONS", "check_option", "check_name",
-           "format_p", "format_number", "MIN_PER_GROUP"]
+           "format_p", "format_number", "MIN_PER_GROUP", "ROW_ID_COLUMN",
+           "OUTSIDE_RANGE", "CALIBRATION_SUBSETS"]
 
 # The two models every study has (the fused one when it has a score); each feature family adds its score.
 CLINICAL = "clinical"
@@ -49,6 +50,22 @@ FEATURE_KINDS = {"radiomics": "radiomics features extracted here (pyradiomics se
                  "deep": "autoencoder latent features (weights recorded)",
                  "imported": "a feature table computed elsewhere"}
 COHORTS = {"train": "Training", "test": "Test"}
+# Calibration statistics' columns (core.stats.summaries.calibration_table) in words. The two intercepts differ:
+# calibration-in-the-large has the logit as offset (slope fixed at 1); the recalibration's goes with its slope.
+CALIBRATION_COLUMNS = {"brier": "Brier score", "calibration_in_the_large": "calibration-in-the-large",
+                       "slope": "calibration slope",
+                       "recalibration_intercept": "calibration intercept (logistic recalibration)"}
+# p-values of features a LASSO selected on the same patients (and of the score built from them) are optimistic.
+POST_SELECTION_NOTE = "post-selection: not for inference"
+POST_SELECTION_P = "p (post-selection, not for inference)"
+__all__ += ["CALIBRATION_COLUMNS", "POST_SELECTION_NOTE", "POST_SELECTION_P"]
+# Patients whose features lie far outside the training range, or whose risk is 0 or 1 to 1e-6 (core.workflows.external).
+OUTSIDE_RANGE = "outside the training range"
+# External calibration is shown on every patient and again without those outside the training range.
+CALIBRATION_SUBSETS = {"all": "All patients", "within": f"Without the patients {OUTSIDE_RANGE}"}
+# The ID column a table without IDs gets ("use row numbers as IDs"): its rows numbered "1".."n" as text, so
+# a clinical and a feature table without IDs are matched row by row.
+ROW_ID_COLUMN = "row"
 MISSING_STRATEGIES = {"median": "Impute the training median (mode for categories)",
                       "mean": "Impute the training mean (mode for categories)",
                       "none": "Impute nothing (a missing value stops the analysis, with its count)"}

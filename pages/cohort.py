@@ -8,17 +8,22 @@ import streamlit as st
 import ui
 from core.figures.charts import distribution_figure
 from core.io.paths import data_root, resolve_in_root
-from core.stats.missing import MissingPolicy, missing_by_column, missing_by_patient, patients_with_missing
-from core.vocabulary import MISSING_STRATEGIES, format_p
-from core.workflows.checks import events_per_variable_guide, possible_leaks
-from core.stats.cohort import (CohortSpec, SplitConfig, guess_variable_kinds, missing_values, table_one,
-                               train_test_comparison)
+from core.stats.missing import (MissingPolicy, missing_by_column, missing_by_patient, missing_features_reason,
+                                patients_missing_features, patients_with_missing)
+from core.vocabulary import MISSING_STRATEGIES, ROW_ID_COLUMN, format_p
+from core.stats.feature_tables import IDENTIFIER_LIKE
+from core.workflows.checks import events_per_variable_guide, possible_leaks, study_feature_import
+from core.workflows.study import FeatureFamily, make_study
+from core.stats.cohort import (CohortSpec, SplitConfig, blank_id_note, guess_id_column, guess_outcome_column,
+                               looks_like_feature_table, missing_values, suggest_clinical_variables, table_one,
+                               train_test_comparison, with_row_ids, without_blank_ids)
 
 ui.enter_page("pages/cohort.py")
 
 DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
 
-COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical", "coh_study_name")
+COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical", "coh_study_name",
+               "coh_row_ids")
 
 
 def _set_draft(name: str, raw: pd.DataFrame) -> None:
@@ -77,12 +82,43 @@ with st.container(border=True):
         st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns (not open yet: choose the columns, "
                     "then *Use this cohort*)")
         st.dataframe(raw.head(8), hide_index=True)
-        columns = list(raw.columns)
         study_name = st.text_input("Study name", value=name.rsplit(".", 1)[0], key="coh_study_name")
-        id_column = st.selectbox("Patient ID column", columns, key="coh_id_column")
-        outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", columns,
-                                      index=min(1, len(columns) - 1), key="coh_outcome_column")
-        guessed_cont, guessed_cat = guess_variable_kinds(raw, exclude=[id_column, outcome_column])
+        # A column with a repeated value is never proposed as the ID; without a unique column, row numbers are.
+        guessed_id = guess_id_column(raw)
+        row_ids = st.checkbox("Use row numbers as IDs (the table has no ID column)", value=guessed_id is None,
+                              key="coh_row_ids",
+                              help="Patients are numbered 1..n in the table's order. A feature table without IDs is "
+                                   "then matched row by row: it must list the same patients in the same order.")
+        table = raw
+        if row_ids:
+            with ui.guard():
+                table = with_row_ids(raw, what=f"table '{name}'")
+            id_column = ROW_ID_COLUMN
+            st.caption(f"IDs: the row numbers 1 to {len(raw)} (column '{ROW_ID_COLUMN}').")
+        else:
+            id_column = st.selectbox("Patient ID column", list(raw.columns), key="coh_id_column",
+                                     index=list(raw.columns).index(guessed_id) if guessed_id else 0)
+        columns = list(table.columns)
+        outcome_options = [c for c in columns if c != id_column]
+        guessed_outcome = guess_outcome_column(table, exclude=[id_column])
+        chosen_outcome = st.session_state.get("coh_outcome_column")
+        if chosen_outcome is not None and chosen_outcome not in outcome_options:
+            st.session_state.pop("coh_outcome_column")  # the ID column it was is no outcome
+        outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", outcome_options, key="coh_outcome_column",
+                                      index=outcome_options.index(guessed_outcome) if guessed_outcome else 0)
+        blank_lines = without_blank_ids(table, id_column)[1] if id_column in table.columns else ()
+        if blank_lines:
+            st.info(blank_id_note(blank_lines, "table") + " They stay out when the cohort opens; duplicated IDs "
+                    "are refused.", icon=":material/info:")
+        as_features = looks_like_feature_table(table, exclude=[id_column, outcome_column])
+        if as_features:
+            n_numeric = sum(pd.api.types.is_numeric_dtype(table[c]) for c in columns)
+            st.info(f"'{name}' has {n_numeric} numeric columns: it reads as a feature table (a radiomics export), not "
+                    "a clinical table, so only a handful of plausible clinical variables are pre-selected. *Open it "
+                    "with its features* takes the patient ID and the outcome from it, the clinical variables chosen "
+                    "below as such, and every other numeric column as the Radiomics feature family.",
+                    icon=":material/lightbulb:")
+        guessed_cont, guessed_cat = suggest_clinical_variables(table, exclude=[id_column, outcome_column])
         continuous_options = [c for c in columns if c not in (id_column, outcome_column)]
         _keep_valid_choices("coh_continuous", continuous_options)
         # A default only the first time: Streamlit warns when a keyed widget gets both a default and state.
@@ -96,13 +132,27 @@ with st.container(border=True):
         label_0, label_1 = st.columns(2)
         outcome_labels = (label_0.text_input("Name of outcome 0", "no event", key="coh_label0"),
                           label_1.text_input("Name of outcome 1", "event", key="coh_label1"))
+        draft_spec = dict(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
+                          categorical=tuple(categorical), outcome_labels=outcome_labels)
+        left_out = (" " + blank_id_note(blank_lines, "table")) if blank_lines else ""
         if st.button("Use this cohort", key="coh_use_draft", type="primary"):
             with ui.guard():
-                spec = CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
-                                  categorical=tuple(categorical), outcome_labels=outcome_labels)
-                ui.open_study(study_name.strip() or name, raw, spec)
+                ui.open_study(study_name.strip() or name, table, CohortSpec(**draft_spec))
                 st.session_state.pop(DRAFT_KEY, None)
-                ui.set_study(ui.get_study(), f"'{study_name or name}' is now the open study.", rerun=True)
+                ui.set_study(ui.get_study(), f"'{study_name or name}' is now the open study.{left_out}", rerun=True)
+        if as_features and st.button("Open it with its features", key="coh_open_as_features",
+                                     help="The study's clinical table and its Radiomics feature family, both from "
+                                          "this one table."):
+            with ui.guard():
+                # Made, imported, then opened at once: on an error the previous study stays open.
+                opened = make_study(study_name.strip() or name, table, CohortSpec(**draft_spec))
+                imported = study_feature_import(opened, name=f"table '{name}'")
+                family = FeatureFamily(name="radiomics", label="Radiomics", table=imported.table, kind="imported",
+                                       source=f"imported from {name} (the clinical table)")
+                st.session_state.pop(DRAFT_KEY, None)
+                ui.set_study(opened.with_family(family), f"'{study_name or name}' is now the open study, with "
+                             f"{imported.table.shape[1]} features as the Radiomics family.{left_out} "
+                             + " ".join(imported.notes), rerun=True)
 
 # ---------------------------------------------------------------------------------------------
 # 2. The open study: summary, roles, split
@@ -158,8 +208,10 @@ with st.expander("Design: train/test split or no held-out test cohort", expanded
                f"{guide['at_10']:.0f} predictors at 10 events per variable, {guide['at_20']:.0f} at 20 (what a model "
                "of this many patients can carry without overfitting; the LASSO's selection counts too).")
 
+# Open when a clinical value is missing, or some patient lacks every feature of a family (imputing would make it up).
 with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variables)].isna().to_numpy().any()
-                                                 if spec.variables else False)):
+                                                 if spec.variables else False)
+                 or bool(patients_missing_features([f.table for f in study.families], 1.0))):
     missing = missing_values(study.cohort, spec.variables)
     if missing["n_missing"].sum():
         st.markdown("**Clinical variables**")
@@ -185,7 +237,26 @@ with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variable
     share = row[1].number_input("Drop features missing for more than (share of training patients)", 0.0, 1.0,
                                 float(policy.max_missing), 0.05, key="coh_missing_share")
     with ui.guard():
-        study = ui.update_settings(missing=MissingPolicy(strategy=strategy, max_missing=float(share)))
+        study = ui.update_settings(missing=MissingPolicy(strategy=strategy, max_missing=float(share),
+                                                         patient_max_missing=policy.patient_max_missing))
+    if study.families:
+        patient_share = st.number_input(
+            "Drop patients missing at least this share of a family's features (1 = every feature)", 0.05, 1.0,
+            float(policy.patient_max_missing or 1.0), 0.05, key="coh_patient_share",
+            help="Imputing every feature of a patient would make the patient up. Only these patients leave the "
+                 "study; the others are imputed as the policy says. The share is saved with the study.")
+        sparse = patients_missing_features([f.table for f in study.families], float(patient_share))
+        if sparse:
+            reason = missing_features_reason(float(patient_share))
+            shown = ", ".join(sparse[:10]) + (" ..." if len(sparse) > 10 else "")
+            st.caption(f"{len(sparse)} patient(s) with {reason}: {shown}.")
+            if st.button(f"Drop the {len(sparse)} patient(s) with {reason}", key="coh_drop_sparse",
+                         help="Takes only them out of the study (training and test); the report lists them."):
+                with ui.guard():
+                    kept = MissingPolicy(strategy=strategy, max_missing=float(share),
+                                         patient_max_missing=float(patient_share))
+                    ui.set_study(study.with_settings(missing=kept).without_patients(sparse, reason),
+                                 f"{len(sparse)} patient(s) with {reason} left the study: {shown}.", rerun=True)
     incomplete = patients_with_missing([study.cohort[list(spec.variables)], *(f.table for f in study.families)])
     if incomplete:
         if st.button(f"Drop the {len(incomplete)} patient(s) with a missing value instead", key="coh_drop_missing",
@@ -198,11 +269,28 @@ with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variable
                    + ", ".join(f"{i} ({why})" for i, why in study.exclusions[:10])
                    + (" ..." if len(study.exclusions) > 10 else ""))
 
+LEAK_BUTTONS = 8  # one "Exclude" click per flagged column, for the strongest ones
+
+
+def _exclude_button(row, where: str) -> None:
+    """One click that keeps a flagged column out of every feature family (and out of the clinical roles)."""
+    if st.button(f"Exclude {row.column}", key=f"coh_exclude_{row.family}_{row.column}",
+                 help=f"Never use {row.column} as a feature" + (" or clinical variable" if where == "clinical" else "")
+                      + "; saved with the study, editable on the Selection page."):
+        with ui.guard():
+            ui.set_study(ui.get_study().excluding([row.column]), f"{row.column} is excluded from the features"
+                         + (" and the clinical variables" if where == "clinical" else "") + ".", rerun=True)
+
+
 with ui.guard():
     leaks = possible_leaks(study)
     # A predictor (or feature) that orders the outcome on its own is a warning; a column that is no predictor
-    # (a subtype or follow-up detail of the outcome, e.g. the sample study's lm_type) only a note to keep it out.
-    used, unused = leaks[leaks["source"] != "other column"], leaks[leaks["source"] == "other column"]
+    # (a subtype or follow-up detail of the outcome, e.g. the sample study's lm_type) only a note to keep it out;
+    # a column of identifiers orders it only because each value is one patient; columns already kept out are listed.
+    identifiers = leaks[leaks["note"] == IDENTIFIER_LIKE]
+    done = leaks[leaks["note"].str.startswith("left out") | (leaks["note"] == "excluded")]
+    open_ = leaks[leaks["note"] == ""]
+    used, unused = open_[open_["source"] != "other column"], open_[open_["source"] == "other column"]
     if len(used):
         st.warning("Possible leak: " + "; ".join(f"{r.column} ({r.source}) orders the outcome with AUC "
                                                   f"{r.auc:.2f} on its own" for r in used.head(5).itertuples())
@@ -212,6 +300,24 @@ with ui.guard():
         st.caption("Not predictors, but they order the outcome on their own (training AUC): "
                    + ", ".join(f"{r.column} ({r.auc:.2f})" for r in unused.head(5).itertuples())
                    + ". They describe the outcome (a subtype, a follow-up detail): keep them out of the models.")
+    flagged = pd.concat([used, unused]).head(LEAK_BUTTONS)
+    if len(flagged):
+        buttons = st.columns(min(len(flagged), 4))
+        for i, row in enumerate(flagged.itertuples()):
+            with buttons[i % len(buttons)]:
+                _exclude_button(row, "clinical" if row.source == "clinical variable" else "")
+    for row in identifiers.itertuples():
+        text = (f"{row.column}: {IDENTIFIER_LIKE}. It orders the outcome (AUC {row.auc:.2f}) only because each "
+                "value is one patient; it describes no patient and is no outcome descriptor.")
+        if row.source == "clinical variable":
+            st.warning(text + " Take it out of the clinical variables above.", icon=":material/warning:")
+        else:
+            st.caption(text)
+    if len(done):
+        st.caption("Already kept out of the features: " + "; ".join(
+            f"{r.column} ({r.note.removeprefix('left out: ')})" for r in done.head(10).itertuples()) + ".")
+if study.settings.excluded_features:
+    st.caption("Never used as features (Selection page to edit): " + ", ".join(study.settings.excluded_features) + ".")
 
 # ---------------------------------------------------------------------------------------------
 # 3. Table 1 and the train-vs-test comparison

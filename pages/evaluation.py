@@ -12,12 +12,16 @@ from core.figures.charts import (calibration_figure, confusion_figure, decision_
 from core.figures.palette import model_colours
 from core.stats.evaluation import (binary_metrics, calibration_curve, compare_models, decision_curve, interval_text,
                                    roc_auc, roc_points)
-from core.stats.summaries import calibration_table, compare_groups, table2, training_cutoffs
+from core.stats.summaries import calibration_table, compare_groups, table2
 from core.vocabulary import COHORTS, CUTOFF_RULES, PROPORTION_CIS, format_p, score_column
+from core.workflows.study import EvaluationSettings
 
 ui.enter_page("pages/evaluation.py")
 
-RULE_KEY = "_ev_rule_choice"  # (rule, value), kept across pages (widget state is dropped when a page is left)
+# The study's evaluation settings the widgets were last set from: when the study's differ (another study opened,
+# the page re-entered after its widget state was dropped), the widgets are set from the study again.
+SYNCED_KEY = "_ev_synced"
+VALUE_WIDGETS = {"fixed": ("ev_fixed", 0.5), "sensitivity": ("ev_target_sens", 0.8)}  # key, first value
 
 st.title("Evaluation")
 st.caption("Every model is fitted and every cut-off chosen on the training cohort; the test cohort only measures. "
@@ -30,6 +34,7 @@ labels = spec.outcome_labels
 with ui.guard():
     predictions = ui.study_predictions(study)
     outcome = study.outcome
+    ui.no_clinical_note(ui.study_models(study))
     models = ui.study_models(study).model_names
     model_labels, colours = study.model_labels(), model_colours(study.model_names)
     cohorts = study.cohorts()
@@ -45,24 +50,37 @@ with ui.guard():
         st.info("This study has no test cohort: every figure here is on the training patients, whose performance is "
                 "optimistic. The Internal validation page estimates it on new patients.", icon=":material/info:")
 
-    saved_rule, saved_value = st.session_state.get(RULE_KEY, ("youden", None))
+    # The cut-off rule, its value and the CI method are the study's (saved with it; External validation and the
+    # report use them too): the widgets show the study's and a change makes a new study.
+    evaluation = study.evaluation
+    if st.session_state.get(SYNCED_KEY) != evaluation or "ev_rule" not in st.session_state:
+        st.session_state["ev_rule"] = evaluation.cutoff_rule
+        st.session_state["ev_ci"] = evaluation.proportion_ci
+        for rule_name, (key, first) in VALUE_WIDGETS.items():
+            st.session_state[key] = evaluation.cutoff_value if evaluation.cutoff_rule == rule_name else \
+                st.session_state.get(key, first)
     options = st.columns([2, 1, 1, 1])
     rule = options[0].radio("Cut-off", list(CUTOFF_RULES), horizontal=True, key="ev_rule",
-                            index=list(CUTOFF_RULES).index(saved_rule), format_func=CUTOFF_RULES.get)
+                            format_func=CUTOFF_RULES.get,
+                            help="Saved with the study: External validation and the report use the same rule.")
     value = None
+    if rule in VALUE_WIDGETS and st.session_state.get(VALUE_WIDGETS[rule][0]) is None:
+        st.session_state[VALUE_WIDGETS[rule][0]] = VALUE_WIDGETS[rule][1]  # its state went while it was hidden
     if rule == "fixed":
-        value = options[1].number_input("Probability", 0.01, 0.99, saved_value if saved_rule == "fixed" and saved_value
-                                        else 0.5, 0.01, key="ev_fixed")
+        value = options[1].number_input("Probability", 0.01, 0.99, step=0.01, key="ev_fixed")
     elif rule == "sensitivity":
-        value = options[1].number_input("Sensitivity", 0.05, 1.0, saved_value if saved_rule == "sensitivity" and
-                                        saved_value else 0.8, 0.05, key="ev_target_sens")
-    st.session_state[RULE_KEY] = (rule, value)
+        value = options[1].number_input("Sensitivity", 0.05, 1.0, step=0.05, key="ev_target_sens")
     ci_method = options[2].radio("Proportion CIs", list(PROPORTION_CIS), horizontal=True, key="ev_ci",
                                  format_func=PROPORTION_CIS.get)
+    chosen = EvaluationSettings(cutoff_rule=rule, cutoff_value=None if value is None else float(value),
+                                proportion_ci=ci_method)
+    if chosen != evaluation:
+        study = ui.set_study(study.replace(evaluation=chosen))
+    st.session_state[SYNCED_KEY] = chosen
     image_format = options[3].radio("Figure downloads", ["png", "svg"], horizontal=True, key="ev_image_format",
                                     help="Format of the camera button on each figure.")
     chart_config = {"toImageButtonOptions": {"format": image_format, "scale": 2}}
-    cutoffs = training_cutoffs(predictions, outcome, study.train_ids, models, rule=rule, value=value)
+    cutoffs = chosen.cutoffs(predictions, outcome, study.train_ids, models)
 
     # -----------------------------------------------------------------------------------------
     st.subheader("ROC curves")
@@ -161,7 +179,9 @@ with ui.guard():
                                                colours=colours), key=f"ev_cal_{cohort}", config=chart_config)
     calibration = calibration_table(predictions, outcome, cohorts, models)
     shown = calibration.assign(model=calibration["model"].map(model_labels), hl_p=calibration["hl_p"].map(format_p))
-    st.dataframe(shown.rename(columns={"brier": "Brier", "intercept": "intercept (in the large)",
+    st.dataframe(shown.rename(columns={"brier": "Brier", "calibration_in_the_large": "calibration-in-the-large",
+                                       "slope": "calibration slope",
+                                       "recalibration_intercept": "calibration intercept (logistic recalibration)",
                                        "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "HL df", "hl_p": "HL p"}).round(3),
                  hide_index=True, key="ev_cal_table")
     ui.csv_download(calibration, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")

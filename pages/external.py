@@ -11,9 +11,12 @@ from core.figures.palette import cohort_colours
 from core.io.paths import data_root, resolve_in_root
 from core.io.tables import read_any_table, read_table
 from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_points
-from core.stats.summaries import batch_columns, training_cutoffs
-from core.workflows.external import (OUT_OF_RANGE_SHARE, cohort_aucs, cohort_panel, pooled_predictions, range_report,
-                                     study_cohorts, subgroup_columns, level_groups, validate_external)
+from core.stats.summaries import batch_columns
+from core.vocabulary import CALIBRATION_SUBSETS, OUTSIDE_RANGE
+from core.workflows.external import (OUT_OF_RANGE_SHARE, OUTSIDE_MARGIN_SD, calibration_with_and_without,
+                                     cohort_aucs, cohort_panel, outside_range_patients, panel_notes,
+                                     pooled_predictions, range_report, study_cohorts, subgroup_columns, level_groups,
+                                     validate_external)
 from core.workflows.sample import SAMPLE_EXTERNAL_DIR, sample_external_tables
 
 ui.enter_page("pages/external.py")
@@ -38,7 +41,8 @@ with ui.guard():
     predictions = ui.study_predictions(study)
     available = models.model_names
     labels = study.model_labels()
-    cutoffs = training_cutoffs(predictions, study.outcome, study.train_ids, available)
+    # The study's cut-off rule and CI method (chosen on Evaluation, saved with the study, used by the report).
+    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, available)
     families = sorted({m for score in models.scores for m in models.members[score]}, key=study.family_names.index)
 
     st.subheader("Add an external cohort")
@@ -78,7 +82,7 @@ with ui.guard():
             st.session_state["ext_figure_groups"] = list(dict.fromkeys([*st.session_state["ext_figure_groups"],
                                                                         external.name]))
         st.success(f"Added {external.name}: {len(external.cohort)} patients, "
-                   f"{external.n_events(spec.outcome_column)} events.")
+                   f"{external.n_events(spec.outcome_column)} events." + "".join(f" {n}" for n in external.notes))
 
     # -----------------------------------------------------------------------------------------
     all_predictions, all_outcome, groups = pooled_predictions(study, models, predictions, list(externals.values()))
@@ -91,32 +95,68 @@ with ui.guard():
     colours = cohort_colours(list(groups))
 
     st.subheader("All cohorts side by side")
-    panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs)
+    panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
     shown = panel[["group", "model", "n", "events"]].assign(model=panel["model"].map(labels))
     shown = shown.join(interval_text(panel))
-    shown[["Brier", "calibration intercept", "calibration slope"]] = panel[["brier", "cal_intercept", "cal_slope"]]
+    shown[["Brier", "calibration-in-the-large", "calibration slope"]] = panel[["brier", "cal_intercept", "cal_slope"]]
     st.dataframe(shown.round(3), hide_index=True, key="ext_panel")
+    for note in panel_notes(panel, labels):
+        st.caption(note)
     ui.csv_download(panel, "cohort_panel.csv", label="Panel (CSV)", key="ext_dl_panel")
+
+    # Patients far outside the training range (or with a risk of 0 or 1) extrapolate and can alone drag an
+    # external calibration slope towards 0: listed, and the calibration shown again without them.
+    outside = {}
+    for external in externals.values():
+        scored = all_predictions.loc[groups[external.name]].set_axis(list(external.cohort.index), axis=0)
+        listed = outside_range_patients(study, models, external, scored)
+        outside[external.name] = [f"{external.name}:{i}" for i in listed.index]
+        if len(listed):
+            st.warning(f"{external.name}: {len(listed)} patient(s) {OUTSIDE_RANGE} (a feature the scores use more "
+                       f"than {OUTSIDE_MARGIN_SD:g} training SD beyond the training minimum or maximum, or a predicted "
+                       "risk within 1e-6 of 0 or 1): the models extrapolate for them. Calibration is shown with and "
+                       "without them.")
+            st.dataframe(listed[["reason", "features", "extreme_risk"]], key=f"ext_outside_{external.name}")
+    if any(outside.values()):
+        calibration = calibration_with_and_without(all_predictions, all_outcome, groups,
+                                                   {g: ids for g, ids in outside.items() if ids}, available)
+        st.markdown(f"**External calibration with and without the patients {OUTSIDE_RANGE}**")
+        st.dataframe(calibration.assign(model=calibration["model"].map(labels)).rename(
+            columns={"cal_intercept": "calibration-in-the-large", "cal_slope": "calibration slope",
+                     "brier": "Brier", "n_outside": "n outside"}).round(3),
+                     hide_index=True, key="ext_calibration_outside")
+        offered = st.session_state.setdefault("_ext_without_offered", set())
+        for name, ids in outside.items():  # the cohort without them is a group of the figures too
+            if ids:
+                without = f"{name} ({CALIBRATION_SUBSETS['within'].lower()})"
+                groups[without] = [i for i in groups[name] if i not in set(ids)]
+                drawn_now = st.session_state.get("ext_figure_groups", [])
+                if without not in offered and name in drawn_now:  # drawn beside the cohort when first offered
+                    st.session_state["ext_figure_groups"] = [*drawn_now, without]
+                offered.add(without)
+        colours = cohort_colours(list(groups))
 
     model = st.selectbox("Model for the figures", available, index=len(available) - 1, key="ext_model",
                          format_func=labels.get)
     figure_groups = st.multiselect("Cohorts in the figures", list(groups), default=list(groups)[:4],
                                    key="ext_figure_groups")
-    valid = [g for g in figure_groups if all_outcome.loc[groups[g]].nunique() == 2]
-    curves = {g: roc_points(all_outcome.loc[groups[g]], all_predictions.loc[groups[g], model]) for g in valid}
-    aucs = {g: (lambda r: (r.auc, r.ci_low, r.ci_high))(roc_auc(all_outcome.loc[groups[g]],
-                                                                all_predictions.loc[groups[g], model])) for g in valid}
+    # Each figure's group holds the patients with a prediction of this model (a family may cover only some).
+    drawn = {g: all_predictions.loc[groups[g], model].dropna().index for g in figure_groups}
+    valid = [g for g in figure_groups if all_outcome.loc[drawn[g]].nunique() == 2]
+    curves = {g: roc_points(all_outcome.loc[drawn[g]], all_predictions.loc[drawn[g], model]) for g in valid}
+    aucs = {g: (lambda r: (r.auc, r.ci_low, r.ci_high))(roc_auc(all_outcome.loc[drawn[g]],
+                                                                all_predictions.loc[drawn[g], model])) for g in valid}
     group_labels = {g: g for g in groups}
     left, middle, right = st.columns(3)
     left.plotly_chart(roc_figure(curves, aucs, title="ROC", labels=group_labels, colours=colours),
                       key="ext_roc")
     binned, smooth = {}, {}
     for g in valid:
-        binned[g], smooth[g] = calibration_curve(all_outcome.loc[groups[g]], all_predictions.loc[groups[g], model])
+        binned[g], smooth[g] = calibration_curve(all_outcome.loc[drawn[g]], all_predictions.loc[drawn[g], model])
     middle.plotly_chart(calibration_figure(binned, smooth, title="Calibration", labels=group_labels, colours=colours),
                         key="ext_calibration")
-    right.plotly_chart(decision_curve_figure({g: decision_curve(all_outcome.loc[groups[g]],
-                                                                all_predictions.loc[groups[g], model]) for g in valid},
+    right.plotly_chart(decision_curve_figure({g: decision_curve(all_outcome.loc[drawn[g]],
+                                                                all_predictions.loc[drawn[g], model]) for g in valid},
                                              title="Decision curves", labels=group_labels, colours=colours),
                        key="ext_dca")
 
@@ -144,7 +184,11 @@ with ui.guard():
         frames = []
         for label, harmonise_by in (("as extracted", None), (f"ComBat by {column}", column)):
             variant = study.with_settings(harmonise_by=harmonise_by)
-            frames.append(cohort_aucs(ui.study_models(variant), cohorts, spec.outcome_column).assign(features=label))
+            variant_models = ui.study_models(variant)
+            frames.append(cohort_aucs(variant_models, cohorts, spec.outcome_column).assign(features=label))
+            for note in variant_models.notes:  # e.g. a family covering only some patients, fitted on those
+                if harmonise_by is not None and note not in models.notes:
+                    st.caption(f"{label}: {note}")
         comparison = pd.concat(frames, ignore_index=True)
         wide = comparison.pivot_table(index=["cohort", "model"], columns="features", values="auc", sort=False)
         wide.index = wide.index.set_levels(wide.index.levels[1].map(lambda m: labels.get(m, m)), level=1)

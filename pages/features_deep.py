@@ -22,6 +22,10 @@ from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_deep.py")
 
+# What the training under way has done (stage, epochs, losses); left behind only when a run did not finish (Stop,
+# or any click that interrupts it), so the next run of the page can say what was kept.
+RUN_KEY = "ae_running"
+
 st.title("Features - deep")
 st.caption("A 3D convolutional autoencoder learns to reconstruct the ROI-centred CT crop (1 mm, abdomen window) "
            "with the tumour mask as a second channel; its latent vector is the deep-feature set. It is trained on "
@@ -53,19 +57,50 @@ workers = row2[3].number_input("Crop workers", 1, 16, 1, key="ae_workers")
 names = st.columns(2)
 family_name = names[0].text_input("Feature family name", value=deep_families[0] if deep_families else "dl",
                                   key="ae_family_name", help="The latent features become this family of the study.")
-family_label = names[1].text_input("Label", value=study.family_label(family_name) if family_name in
-                                   study.family_names else family_name.upper(), key="ae_family_label")
+# Empty by default, so the label follows the family's name (a renamed family is not left with another's label).
+family_label = study.label_for_family(family_name, names[1].text_input(
+    "Label", value="", key="ae_family_label", placeholder=study.label_for_family(family_name),
+    help="How pages, figures and the report name the family; each family needs its own. Empty: "
+         f"'{study.label_for_family(family_name)}', following the name."))
 family = study.family(family_name) if family_name in study.family_names else None
 autoencoder = family.autoencoder if family is not None else None
+
+if manifest is not None:
+    in_training = int(manifest["ID"].isin(set(study.train_ids)).sum())
+    if max_cases > in_training:
+        st.caption(f"The manifest holds {in_training} training cases: all {in_training} are used, not "
+                   f"{int(max_cases)}.")
+    used = min(int(max_cases), in_training) if max_cases else in_training
+    if batch_size > used:
+        st.caption(f"A batch of {int(batch_size)} is more than the {used} training cases: each batch holds them all.")
+
+stopped = st.session_state.pop(RUN_KEY, None)
+if stopped is not None:
+    if stopped["losses"]:
+        st.warning(f"Training stopped after epoch {len(stopped['losses'])} of {stopped['epochs']}. No weights were "
+                   "saved and the study's deep features are unchanged; the loss curve of the epochs done is below.",
+                   icon=":material/stop_circle:")
+        st.plotly_chart(loss_curve_figure(pd.DataFrame(stopped["losses"])), key="ae_stopped_curve")
+    else:
+        st.warning(f"Training stopped while preparing the crops ({stopped['crops']} done), before any epoch. "
+                   "Nothing was saved and the study's deep features are unchanged.", icon=":material/stop_circle:")
 
 if st.button("Train on the training cohort", key="ae_train", type="primary", disabled=manifest is None):
     with ui.guard():
         check_name("feature family", family_name)
         config = AEConfig(crop_size=int(crop), latent_size=int(latent), epochs=int(epochs),
                           batch_size=int(batch_size), learning_rate=float(learning_rate))
+        # A click on Stop runs the page again, which ends this run at its next progress report (a crop, an epoch).
+        st.button("Stop", key="ae_stop", icon=":material/stop:",
+                  help="Stops after the crop or epoch under way; the loss curve so far is kept on the page.")
         progress = st.progress(0.0, text="Preparing crops...")
         chart = st.empty()
         losses: list[dict] = []
+        state = st.session_state[RUN_KEY] = {"crops": "0", "epochs": config.epochs, "losses": losses}
+
+        def on_crops(done: int, total: int) -> None:
+            state["crops"] = f"{done} of {total}"
+            progress.progress(done / total, text=f"crops {done}/{total}")
 
         def on_epoch(epoch: int, train_loss: float, val_loss: float) -> None:
             losses.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
@@ -76,11 +111,17 @@ if st.button("Train on the training cohort", key="ae_train", type="primary", dis
         folder = ui.user_space() / "autoencoders"
         folder.mkdir(exist_ok=True)
         out = folder / f"ae_{config.sha256[:12]}_{study.data_fingerprint[:8]}.safetensors"
-        result = train_deep_family(manifest, study.train_ids, config, out, name=family_name, label=family_label,
-                                   source=f"autoencoder trained here on the training cases of {chosen[0]}",
-                                   workers=int(workers), device=device, max_training_cases=int(max_cases),
-                                   on_crops=lambda d, n: progress.progress(d / n, text=f"crops {d}/{n}"),
-                                   on_epoch=on_epoch)
+        try:
+            result = train_deep_family(manifest, study.train_ids, config, out, name=family_name, label=family_label,
+                                       source=f"autoencoder trained here on the training cases of {chosen[0]}",
+                                       workers=int(workers), device=device, max_training_cases=int(max_cases),
+                                       on_crops=on_crops, on_epoch=on_epoch)
+        except Exception:
+            # An error is no Stop (the guard shows it). Streamlit's rerun on Stop is a BaseException, not an
+            # Exception, so it passes by and leaves the record for the next run of the page.
+            st.session_state.pop(RUN_KEY, None)
+            raise
+        st.session_state.pop(RUN_KEY, None)
         study = ui.set_study(study.with_family(result.family))
         family, autoencoder = result.family, result.family.autoencoder
         st.success(f"Trained on {result.n_training_cases} training patients ({result.training.device}); kept epoch "
@@ -132,7 +173,8 @@ if st.button("Encode all cases", key="ae_extract", disabled=autoencoder is None 
         st.success(f"{table.shape[0]} cases × {table.shape[1]} deep features.")
 
 if family is not None:
-    st.markdown(f"{family.table.shape[0]} cases × {family.table.shape[1]} features — {family.source}.")
+    st.markdown(f"{family.table.shape[0]} cases × {family.table.shape[1]} features"
+                + (f" — {family.source}." if family.source else "."))
     st.dataframe(family.table.iloc[:20, :10], width="stretch")
     left, right = st.columns(2)
     with left:

@@ -12,7 +12,6 @@ import streamlit as st
 import ui
 from core.errors import RadNomoError
 from core.io.tables import read_any_table
-from core.stats.feature_tables import import_feature_table
 from core.imaging.extraction.batch import ExtractionSettings, run_batch
 from core.imaging.ibsi import CONFIGURATIONS, ENGINES as IBSI_ENGINES, FEATURE_STATUSES, compliance_sentence, summarise
 from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
@@ -22,11 +21,15 @@ from core.imaging.extraction.store import FeatureStore
 from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.stats.selection import icc_table
 from core.vocabulary import check_name
+from core.workflows.checks import study_feature_import
 from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_radiomics.py")
 
 STATUS_KEY = "fr_last_status"
+# What the extraction under way has done; left behind only when a run did not finish (Stop, or any click that
+# interrupts it), so the next run of the page can say what was kept.
+RUN_KEY = "fr_running"
 IMPORT_KEY = "fr_last_import"  # (file name, FeatureTableImport): what the last import left out, and why
 PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study",
                  "Study + LBP 2D/3D filters (2,246 features, ~6 s a case)": "study_lbp",
@@ -84,10 +87,18 @@ family_name = names[0].text_input("Feature family name", value=radiomics_familie
                                   else "radiomics", key="fr_family_name",
                                   help="The features become this family of the study (a second phase or reader: "
                                        "another name). Lower-case letters, digits and underscores.")
-family_label = names[1].text_input("Label", value=study.family_label(family_name) if family_name in
-                                   study.family_names else family_name.replace("_", " ").capitalize(),
-                                   key="fr_family_label")
+# Empty by default, so the label follows the family's name (a renamed family is not left with another's label).
+family_label = study.label_for_family(family_name, names[1].text_input(
+    "Label", value="", key="fr_family_label", placeholder=study.label_for_family(family_name),
+    help="How pages, figures and the report name the family; each family needs its own. Empty: "
+         f"'{study.label_for_family(family_name)}', following the name."))
 
+stopped = st.session_state.pop(RUN_KEY, None)
+if stopped is not None:
+    st.warning(f"Extraction stopped after {stopped['done']} of {stopped['total']} cases. The cases done are kept in "
+               "this workspace's feature store: run it again with the same settings and it goes on from there. The "
+               f"study's '{stopped['family']}' features are unchanged until a run finishes.",
+               icon=":material/stop_circle:")
 if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest is None):
     with ui.guard():
         key = PARAM_CHOICES[params_choice]
@@ -104,14 +115,26 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
         if double_read_only and "Mask_reader2" in cases:
             cases = cases[cases["Mask_reader2"] != ""]
         cases = cases.head(int(max_cases)) if max_cases else cases
+        # A click on Stop runs the page again, which ends this run at its next progress report (after a case).
+        st.button("Stop", key="fr_stop", icon=":material/stop:",
+                  help="Stops after the case under way; the cases done stay in the feature store.")
         bar = st.progress(0.0, text="Starting...")
+        st.session_state[RUN_KEY] = {"done": 0, "total": len(cases), "family": family_name}
 
         def on_progress(done: int, total: int, case_id: str, status: str) -> None:
+            st.session_state[RUN_KEY] = {"done": done, "total": total, "family": family_name}
             bar.progress(done / total, text=f"{done}/{total}: {case_id} {status}")
 
-        with FeatureStore(ui.user_space() / "features.sqlite") as store:  # this user's cache, no one else's
-            result = run_batch(cases, settings, store=store, mask_column=mask_column, workers=int(workers),
-                               on_progress=on_progress)
+        try:
+            with FeatureStore(ui.user_space() / "features.sqlite") as store:  # this user's cache, no one else's
+                result = run_batch(cases, settings, store=store, mask_column=mask_column, workers=int(workers),
+                                   on_progress=on_progress)
+        except Exception:
+            # An error is no Stop (the guard shows it). Streamlit's rerun on Stop is a BaseException, not an
+            # Exception, so it passes by and leaves the marker for the next run of the page.
+            st.session_state.pop(RUN_KEY, None)
+            raise
+        st.session_state.pop(RUN_KEY, None)
         st.session_state[STATUS_KEY] = result.status
         if result.features.empty:
             raise RadNomoError("no case was extracted; see the status table for each case's reason.")
@@ -131,7 +154,7 @@ if st.button("Run extraction", key="fr_run", type="primary", disabled=manifest i
                 extraction=result.settings.to_dict(),
                 source=f"extracted here from {chosen[0]} with {engine} ({key} parameters)")))
         st.success(f"{len(result.features)} cases × {result.features.shape[1]} features into "
-                   f"'{family_name}' ({counts}).")
+                   f"'{family_name}' ({', '.join(f'{n} {state}' for state, n in counts.items())}).")
 
 status = st.session_state.get(STATUS_KEY)
 if status is not None:
@@ -145,7 +168,9 @@ st.subheader("3. Feature table")
 with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV, XLSX or Parquet)"):
     st.caption("One row per patient: the patient ID (column 'ID' or the cohort's ID column), then one numeric column "
                "per feature. pyradiomics' diagnostics_* and older general_info_* columns, file paths and other text "
-               "columns are recognised and left out, constant columns too: each is listed. Missing values are "
+               "columns are recognised and left out, constant columns too, and so are the study's outcome and "
+               "clinical-variable columns and the excluded ones (below), which must never be features: each is "
+               "listed. Missing values are "
                "kept for the study's missing-value policy (Cohort page). New patients cannot be scored from CT "
                "with imported features (their extraction settings are unknown).")
     imported = st.file_uploader("Feature table", type=["csv", "tsv", "txt", "xlsx", "parquet"],
@@ -153,8 +178,8 @@ with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV,
     if imported is not None and st.button("Use this feature table", key="fr_import"):
         with ui.guard():
             check_name("feature family", family_name)
-            result = import_feature_table(read_any_table(imported.getvalue(), imported.name), study.cohort.index,
-                                          name=f"feature table '{imported.name}'", id_column=study.spec.id_column)
+            result = study_feature_import(study, read_any_table(imported.getvalue(), imported.name),
+                                          name=f"feature table '{imported.name}'")
             table = result.table
             study = ui.set_study(study.with_family(FeatureFamily(name=family_name, label=family_label, table=table,
                                                                  kind="imported",
@@ -162,12 +187,26 @@ with st.expander("Import a radiomics feature table computed elsewhere (CSV, TSV,
             st.session_state[IMPORT_KEY] = (imported.name, result)
             st.success(f"{table.shape[0]} cases × {table.shape[1]} features imported from {imported.name} into "
                        f"'{family_name}'.")
+    # One table holding everything: the cohort table's numeric columns beyond its roles become the family.
+    if st.button("Use the cohort table's other numeric columns as this feature family", key="fr_import_cohort",
+                 help="For a table holding clinical variables and features: its ID, outcome and clinical "
+                      "variables (Cohort page) and the excluded columns stay out; the rest becomes the family."):
+        with ui.guard():
+            check_name("feature family", family_name)
+            result = study_feature_import(study)
+            study = ui.set_study(study.with_family(FeatureFamily(
+                name=family_name, label=family_label, table=result.table, kind="imported",
+                source="the cohort table's columns beyond its clinical variables")))
+            st.session_state[IMPORT_KEY] = ("the cohort table", result)
+            st.success(f"{result.table.shape[0]} cases × {result.table.shape[1]} features of the cohort table into "
+                       f"'{family_name}'.")
     last_import = st.session_state.get(IMPORT_KEY)
     if last_import is not None:
         for note in last_import[1].notes:
             st.info(note, icon=":material/info:")
         if len(last_import[1].dropped):
             st.dataframe(last_import[1].dropped, hide_index=True, key="fr_import_dropped", height=200)
+study = ui.exclusions_editor(study, "fr_exclude")
 shown_family = study.family(family_name) if family_name in study.family_names else None
 if shown_family is None:
     st.info(f"No '{family_name}' features yet: run an extraction above or import a table.")

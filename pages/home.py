@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui
 from core.workflows.persistence import export_study, import_study, list_studies, study_folder_name
+from core.workflows.validation import study_validation
 
 ui.enter_page("pages/home.py")
 
@@ -53,10 +54,11 @@ with col_new:
 
 st.subheader("Saved studies")
 st.caption("A study is saved as plain data (Parquet tables, JSON settings and models, safetensors weights) in your "
-           "own space of the workspace: nobody else on this server lists or opens it. Share one on purpose to list "
-           "it for everyone; export it as one zip to send it; import a zip someone sent.")
+           "own space of the workspace: nobody else on this server lists or opens it, and this browser finds it again "
+           "(signed in: your account). Share one on purpose to list it for everyone, under your name; nobody can "
+           "replace a study someone else shared. Export it as one zip to send it; import a zip someone sent.")
 with ui.guard():
-    own, shared = list_studies(ui.studies_dir()), list_studies(ui.shared_studies_dir())
+    own, shared = list_studies(ui.studies_dir()), ui.shared_studies()
     save_col, open_col = st.columns(2)
     with save_col:
         if st.button("Save the open study", key="home_save", icon=":material/save:"):
@@ -64,9 +66,10 @@ with ui.guard():
             st.success(f"Saved to {folder.name}.")
             own = list_studies(ui.studies_dir())
         if st.button("Share the open study with everyone on this server", key="home_share", icon=":material/share:"):
-            folder = ui.save_study(study, ui.shared_studies_dir() / study_folder_name(study.name))
-            st.success(f"Shared as {folder.name}.")
-            shared = list_studies(ui.shared_studies_dir())
+            with ui.guard():  # refused when another user shared this name: the rest of the section still shows
+                folder, record = ui.share_study(study)
+                st.success(f"Shared as {folder.name} by {record.owner_label}.")
+                shared = ui.shared_studies()
 
         def exported(study=study) -> bytes:  # bound now: the click runs outside this session's script
             with tempfile.TemporaryDirectory() as scratch:
@@ -77,8 +80,8 @@ with ui.guard():
     with open_col:
         choices = {**{row.folder: f"{row.name} ({row.patients} patients, saved {row.saved})"
                       for row in own.itertuples()},
-                   **{row.folder: f"[shared] {row.name} ({row.patients} patients, saved {row.saved})"
-                      for row in shared.itertuples()}}
+                   **{row.folder: f"[shared] {row.name} ({row.patients} patients, shared by {row.owner_label} "
+                                  f"{row.shared_at})" for row in shared.itertuples()}}
         if choices:
             chosen = st.selectbox("Saved study", list(choices), format_func=choices.get, key="home_saved_choice")
             if st.button("Open", key="home_open_saved", icon=":material/folder_open:"):
@@ -86,6 +89,10 @@ with ui.guard():
                 ui.set_study(opened, f"Opened {opened.name}.", rerun=True)
         else:
             st.caption("No saved study yet.")
+        if len(shared):
+            st.dataframe(shared[["name", "owner_label", "shared_at", "patients"]].rename(columns={
+                "name": "Shared study", "owner_label": "Shared by", "shared_at": "When (UTC)", "patients": "Patients"}),
+                hide_index=True)
         upload = st.file_uploader("Import a study (.zip)", type=["zip"], key="home_import_upload")
         if upload is not None and st.button("Import", key="home_import"):
             with tempfile.TemporaryDirectory() as scratch:
@@ -96,14 +103,24 @@ with ui.guard():
             ui.set_study(opened, f"Imported and opened {opened.name}.", rerun=True)
 
 st.subheader("Report")
-st.caption("The open study as it is now: its settings, methods written from them, Table 1, the selection funnel, "
-           "the models, Table 2, ROC, calibration and decision curves, the nomogram and TRIPOD items.")
+st.caption("The open study as it is now: its settings (the cut-off rule and CI method of the Evaluation page "
+           "included), methods written from them, missing values and exclusions, Table 1, the selection funnel, the "
+           "models, Table 2, ROC, calibration and decision curves, the nomogram, the latest internal validation, "
+           "every external cohort added on the External validation page, and TRIPOD items.")
 with ui.guard():
+    externals = ui.study_externals(study)
+    run = study_validation(study)
+    st.caption(("Internal validation: the latest run is included. " if run is not None else
+                "Internal validation: not run with these settings yet (Internal validation page); the report says so. ")
+               + (f"External cohorts: {', '.join(e.name for e in externals)}." if externals else
+                  "External cohorts: none added (External validation page)."))
     report_columns = st.columns(2)
     name = study_folder_name(study.name)
     with report_columns[0]:
-        ui.bytes_download("Report (HTML)", lambda study=study: ui.study_report(study).html.encode("utf-8"),
-                          f"{name}_report.html", "text/html", key="home_report_html", icon=":material/description:")
+        ui.bytes_download("Report (HTML)", lambda study=study, externals=externals: ui.study_report(
+            study, externals).html.encode("utf-8"), f"{name}_report.html", "text/html", key="home_report_html",
+            icon=":material/description:")
     with report_columns[1]:
-        ui.bytes_download("Report (PDF)", lambda study=study: ui.study_report(study).pdf, f"{name}_report.pdf",
-                          "application/pdf", key="home_report_pdf", icon=":material/picture_as_pdf:")
+        ui.bytes_download("Report (PDF)", lambda study=study, externals=externals: ui.study_report(
+            study, externals).pdf, f"{name}_report.pdf", "application/pdf", key="home_report_pdf",
+            icon=":material/picture_as_pdf:")

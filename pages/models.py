@@ -9,10 +9,11 @@ import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_figure
-from core.stats.modeling import events_per_variable
+from core.stats.modeling import events_per_variable, sign_flips
 from core.stats.summaries import auc_table, coefficient_warnings
 from core.vocabulary import SCORE_METHODS, format_p
 from core.workflows.checks import feature_ibsi_tags
+from core.workflows.fit import clinical_predictors
 
 ui.enter_page("pages/models.py")
 
@@ -39,52 +40,58 @@ if study.score_families:
         study = ui.update_settings(fused_score=fused_score)
 
 with ui.guard():
-    models = ui.study_models(study)
-    for note in models.notes:
-        st.info(note, icon=":material/info:")
-
-    # -----------------------------------------------------------------------------------------
+    # The clinical predictors are chosen before anything is fitted: a study whose variables do not qualify
+    # (or that has none) is a study of scores alone, not a dead end.
     st.subheader("Clinical model")
-    univariable = models.univariable
-    st.markdown("**Univariable logistic regression** (training cohort)")
-    shown = univariable.assign(variable=univariable["variable"].map(study.label), p=univariable["p_value"].map(format_p),
-                               variable_p=univariable["variable_p"].map(format_p))
-    st.dataframe(shown.drop(columns=["p_value"]), hide_index=True, key="mod_univariable_table",
-                 column_config={"OR": st.column_config.NumberColumn(format="%.3f"),
-                                "lower": st.column_config.NumberColumn("95% CI low", format="%.3f"),
-                                "upper": st.column_config.NumberColumn("95% CI high", format="%.3f"),
-                                "variable_p": st.column_config.TextColumn("p (variable, LR test)")})
-    ui.csv_download(univariable, "clinical_univariable.csv", label="Univariable table (CSV)", key="mod_dl_uni")
-
+    univariable = ui.clinical_univariable(study)
     options = [*spec.continuous, *spec.categorical]
-    if CLINICAL_KEY not in st.session_state or not set(st.session_state[CLINICAL_KEY]) <= set(options) \
-            or st.session_state.get("_mod_clinical_for") != study.data_fingerprint:
-        st.session_state[CLINICAL_KEY] = list(models.clinical.variables)
-        st.session_state["_mod_clinical_for"] = study.data_fingerprint
-    chosen = st.multiselect(f"Clinical model predictors (default: univariable p < {study.settings.clinical_p:g})",
-                            options, key=CLINICAL_KEY, format_func=study.label)
-    if st.button(f"Back to the default (univariable p < {study.settings.clinical_p:g})", key="mod_clinical_reset"):
-        ui.update_settings(clinical_continuous=None, clinical_categorical=None)
-        del st.session_state[CLINICAL_KEY]
-        st.rerun()
-    if set(chosen) != set(models.clinical.variables):
-        if not chosen:
-            st.warning("Pick at least one predictor for the clinical model.")
-        else:
+    if options:
+        st.markdown("**Univariable logistic regression** (training cohort)")
+        shown = univariable.assign(variable=univariable["variable"].map(study.label),
+                                   p=univariable["p_value"].map(format_p),
+                                   variable_p=univariable["variable_p"].map(format_p))
+        st.dataframe(shown.drop(columns=["p_value"]), hide_index=True, key="mod_univariable_table",
+                     column_config={"OR": st.column_config.NumberColumn(format="%.3f"),
+                                    "lower": st.column_config.NumberColumn("95% CI low", format="%.3f"),
+                                    "upper": st.column_config.NumberColumn("95% CI high", format="%.3f"),
+                                    "variable_p": st.column_config.TextColumn("p (variable, LR test)")})
+        ui.csv_download(univariable, "clinical_univariable.csv", label="Univariable table (CSV)", key="mod_dl_uni")
+        continuous, categorical, _ = clinical_predictors(study, univariable)
+        current = [*continuous, *categorical]
+        if CLINICAL_KEY not in st.session_state or not set(st.session_state[CLINICAL_KEY]) <= set(options) \
+                or st.session_state.get("_mod_clinical_for") != study.data_fingerprint:
+            st.session_state[CLINICAL_KEY] = current
+            st.session_state["_mod_clinical_for"] = study.data_fingerprint
+        chosen = st.multiselect(f"Clinical model predictors (default: univariable p < {study.settings.clinical_p:g}; "
+                                "leave empty for no clinical model)", options, key=CLINICAL_KEY,
+                                format_func=study.label)
+        if st.button(f"Back to the default (univariable p < {study.settings.clinical_p:g})", key="mod_clinical_reset"):
+            ui.update_settings(clinical_continuous=None, clinical_categorical=None)
+            del st.session_state[CLINICAL_KEY]
+            st.rerun()
+        if set(chosen) != set(current):
+            # An empty choice is a choice: no clinical model (the study's scores carry it).
             ui.update_settings(clinical_continuous=tuple(c for c in spec.continuous if c in chosen),
                                clinical_categorical=tuple(c for c in spec.categorical if c in chosen))
             st.rerun()
 
-    st.markdown("**Multivariable clinical model**")
-    st.dataframe(ui.shown_table(models.clinical.table), key="mod_clinical_table")
-    for warning in coefficient_warnings(models.clinical.table, "clinical model"):
-        st.warning(warning, icon=":material/warning:")
-    ui.csv_download(models.clinical.table.reset_index(), "clinical_model.csv", label="Clinical model (CSV)",
-                    key="mod_dl_clinical")
-    epv = events_per_variable(models.clinical)
-    if epv < 10:
-        st.warning(f"{epv:.1f} events per estimated coefficient (fewer than 10): the model may be overfitted; "
-                   "consider fewer predictors.")
+    models = ui.study_models(study)
+    for note in models.notes:
+        st.info(note, icon=":material/info:")
+
+    if models.clinical is not None:
+        st.markdown("**Multivariable clinical model**")
+        st.dataframe(ui.shown_table(models.clinical.table), key="mod_clinical_table")
+        for warning in coefficient_warnings(models.clinical.table, "clinical model"):
+            st.warning(warning, icon=":material/warning:")
+        ui.csv_download(models.clinical.table.reset_index(), "clinical_model.csv", label="Clinical model (CSV)",
+                        key="mod_dl_clinical")
+        epv = events_per_variable(models.clinical)
+        if epv < 10:
+            st.warning(f"{epv:.1f} events per estimated coefficient (fewer than 10): the model may be overfitted; "
+                       "consider fewer predictors.")
+    elif not options:
+        st.caption("The study declares no clinical variable (Cohort page): its models are the scores alone.")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Scores")
@@ -104,7 +111,9 @@ with ui.guard():
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Fused model")
-    if models.fused is None:
+    if models.fused is None and models.clinical is None:
+        st.caption("No fused model: it adds a score to the clinical model's predictors, and this study has none.")
+    elif models.fused is None:
         st.info("The fused model needs a score: the study needs a feature family and a non-empty selection.")
     else:
         st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors. VIF > 5 flags "
@@ -114,6 +123,8 @@ with ui.guard():
                         key="mod_dl_fused")
         for warning in coefficient_warnings(models.fused.table, "fused model"):
             st.warning(warning, icon=":material/warning:")
+        for flip in sign_flips(models.clinical, models.fused, study.label):
+            st.warning(flip, icon=":material/swap_vert:")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")

@@ -10,17 +10,20 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.imaging.extraction.batch import read_manifest
 from core.io.archive import safe_extract_zip
 from core.stats.summaries import risk_percentile
-from core.vocabulary import CLINICAL, FUSED, score_column
-from core.workflows.newpatient import computable_families, find_dicom_case, score_patient, study_patient_features
+from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column
+from core.workflows.newpatient import (clinical_outside_range, computable_families, find_dicom_case,
+                                       patient_outside_range, preview_case, score_patient, study_patient_features)
 
 ui.enter_page("pages/new_patient.py")
 
 SOURCES = ("A bundled sample CT", "NIfTI / NRRD files", "Zipped DICOM (CT series + RTSTRUCT or SEG)")
 RESULT_KEY = "np_result"  # (study fingerprint, case, result, clinical values used)
 VALUES_KEY = "_np_values"  # the clinical values typed in, kept when the page is left (widget state is not)
+PREVIEW_KEY = "_np_preview"  # ((image path, mask path), CasePreview) of the images checked last
 
 st.title("New patient")
 st.caption("The study's frozen models score a patient from the CT and tumour mask: the same pre-processing, only "
@@ -45,10 +48,19 @@ def _safe_name(name: str) -> str:
 with ui.guard():
     models = ui.study_models(study)
     can, cannot = computable_families(study, models)
-    name = FUSED if models.fused is not None and not cannot else CLINICAL
-    model = models.model(name)
+    imported = ", ".join(study.family_label(f) for f in cannot)
+    if cannot and models.clinical is None:
+        st.info(f"The scores use {imported} features that were imported (their extraction is unknown) and the study "
+                "has no clinical model, so a new patient cannot be scored here: score the patient's features with "
+                "the study's score formula (Models page) instead.", icon=":material/info:")
+        st.stop()
+    # The risk comes from the fused model, else the clinical one; in a study of scores alone, from the main score.
+    name = FUSED if models.fused is not None and not cannot else CLINICAL if models.clinical is not None \
+        else models.main_model
+    risk_model = models.score_model(study, ui.study_predictions(study), name) if name in models.scores else None
+    model = risk_model or models.model(name)
     if cannot:
-        st.warning(f"The scores use {', '.join(study.family_label(f) for f in cannot)} features that were imported "
+        st.warning(f"The scores use {imported} features that were imported "
                    "(their extraction is unknown), so a new CT cannot be scored: the clinical model gives the risk.")
 
     st.subheader("1. Images")
@@ -56,36 +68,60 @@ with ui.guard():
     source = st.radio("Source", sources, horizontal=True, key="np_source")
     image_path = mask_path = None
     case_id = "new patient"
-    if source == SOURCES[0]:
-        from core.workflows.sample import SAMPLE_MANIFEST
+    # The images are read and checked in their own guard: a refused upload shows its error and the rest of
+    # the page (the clinical values typed in) is still drawn, so no input loses its value.
+    with ui.guard():
+        if source == SOURCES[0]:
+            from core.workflows.sample import SAMPLE_MANIFEST
 
-        manifest = read_manifest(SAMPLE_MANIFEST, confine_to=SAMPLE_MANIFEST.parent)
-        manifest = manifest[manifest["Image"].map(lambda p: Path(p).is_file())]
-        case_id = st.selectbox("Sample patient (synthetic)", manifest["ID"].tolist(), key="np_sample_id")
-        row = manifest.set_index("ID").loc[case_id]
-        image_path, mask_path = row["Image"], row["Mask"]
-    else:
-        uploads = ui.user_space() / "patients"
-        uploads.mkdir(exist_ok=True)
-        if source == SOURCES[1]:
-            image = st.file_uploader("CT (.nii, .nii.gz, .nrrd, .mha)", key="np_image_upload")
-            mask = st.file_uploader("Tumour mask (same formats, or .seg.nrrd)", key="np_mask_upload")
-            if image is not None and mask is not None:
-                upload_dir = uploads / f"patient-{_upload_key(image, mask)}"  # one folder per upload, not per run
-                upload_dir.mkdir(exist_ok=True)
-                image_path = upload_dir / f"image_{_safe_name(image.name)}"
-                mask_path = upload_dir / f"mask_{_safe_name(mask.name)}"
-                image_path.write_bytes(image.getvalue())
-                mask_path.write_bytes(mask.getvalue())
+            manifest = read_manifest(SAMPLE_MANIFEST, confine_to=SAMPLE_MANIFEST.parent)
+            manifest = manifest[manifest["Image"].map(lambda p: Path(p).is_file())]
+            case_id = st.selectbox("Sample patient (synthetic)", manifest["ID"].tolist(), key="np_sample_id")
+            row = manifest.set_index("ID").loc[case_id]
+            image_path, mask_path = row["Image"], row["Mask"]
         else:
-            archive = st.file_uploader("Zip of the DICOM folder", type=["zip"], key="np_dicom_upload")
-            if archive is not None:
-                upload_dir = uploads / f"patient-{_upload_key(archive)}"
-                if not upload_dir.is_dir():
-                    staging = Path(tempfile.mkdtemp(prefix=".patient-", dir=uploads))
-                    safe_extract_zip(archive.getvalue(), staging)
-                    staging.rename(upload_dir)
-                image_path, mask_path = find_dicom_case(upload_dir)
+            uploads = ui.user_space() / "patients"
+            uploads.mkdir(exist_ok=True)
+            if source == SOURCES[1]:
+                image = st.file_uploader("CT (.nii, .nii.gz, .nrrd, .mha)", key="np_image_upload")
+                mask = st.file_uploader("Tumour mask (same formats, or .seg.nrrd)", key="np_mask_upload")
+                if image is not None and mask is not None:
+                    # One folder per upload, not per run.
+                    upload_dir = uploads / f"patient-{_upload_key(image, mask)}"
+                    upload_dir.mkdir(exist_ok=True)
+                    image_path = upload_dir / f"image_{_safe_name(image.name)}"
+                    mask_path = upload_dir / f"mask_{_safe_name(mask.name)}"
+                    image_path.write_bytes(image.getvalue())
+                    mask_path.write_bytes(mask.getvalue())
+            else:
+                archive = st.file_uploader("Zip of the DICOM folder", type=["zip"], key="np_dicom_upload")
+                if archive is not None:
+                    upload_dir = uploads / f"patient-{_upload_key(archive)}"
+                    if not upload_dir.is_dir():
+                        staging = Path(tempfile.mkdtemp(prefix=".patient-", dir=uploads))
+                        safe_extract_zip(archive.getvalue(), staging)
+                        staging.rename(upload_dir)
+                    image_path, mask_path = find_dicom_case(upload_dir)
+        if image_path is not None:
+            paths = (str(image_path), str(mask_path))
+            image_path = mask_path = None  # until the images pass their check: nothing refused is scored
+            previewed = st.session_state.get(PREVIEW_KEY)
+            if previewed is None or previewed[0] != paths:
+                previewed = (paths, preview_case(study, *paths))
+                st.session_state[PREVIEW_KEY] = previewed
+            image_path, mask_path = paths
+            preview = previewed[1]
+            for doubt in preview.warnings:
+                st.warning(doubt)
+            with st.expander("Preview: the CT with the tumour outline", expanded=True):
+                st.plotly_chart(slice_overlay_figure(
+                    preview.ct_slice, preview.mask_slice, pixel_mm=preview.pixel_mm,
+                    window=WINDOW_PRESETS["Soft tissue (40/400)"],
+                    title=f"{case_id}, axial slice {preview.slice_index + 1}/{preview.n_slices} (largest ROI area)"),
+                    key="np_preview")
+                st.caption(f"CT values {preview.ct_range[0]:g} to {preview.ct_range[1]:g}; ROI {preview.roi_voxels:,} "
+                           f"voxels on {preview.roi_slices} slices. Check that the outline sits on the tumour "
+                           "before scoring.")
 
     st.subheader("2. Clinical values")
     clinical_variables = [v for v in model.variables if v not in {score_column(f) for f in models.scores}]
@@ -109,14 +145,16 @@ with ui.guard():
         clinical[batch_column] = st.selectbox(f"{study.label(batch_column)} (features are harmonised by it)",
                                               batches, key="np_batch")
     st.session_state[VALUES_KEY] = {"study": study.fingerprint, "values": dict(clinical)}
+    for flag in clinical_outside_range(study, clinical):  # said before scoring, not after
+        st.warning(flag, icon=":material/warning:")
 
     needs_images = name == FUSED or (models.scores and not cannot)
     if st.button("Score this patient", key="np_score", type="primary", disabled=needs_images and image_path is None):
         with st.spinner("Reading the images and computing the features..."):
             features = study_patient_features(study, models, image_path, mask_path, case_id=case_id) \
                 if needs_images and not cannot else pd.Series(dtype=float)
-        st.session_state[RESULT_KEY] = (study.fingerprint, case_id, score_patient(models, features, clinical,
-                                                                                  model=name), dict(clinical))
+        st.session_state[RESULT_KEY] = (study.fingerprint, case_id, score_patient(
+            models, features, clinical, model=name, risk_model=risk_model), dict(clinical))
 
     result_state = st.session_state.get(RESULT_KEY)
     if result_state is not None and result_state[0] == study.fingerprint:
@@ -130,13 +168,20 @@ with ui.guard():
         metrics[1].metric("95 % CI", f"{result.low:.1%} – {result.high:.1%}")
         predictions = ui.study_predictions(study)
         train_risk = predictions.loc[study.train_ids, result.model]
-        metrics[2].metric("Training patients with a lower risk", f"{risk_percentile(result.probability, train_risk):.0f} %")
+        metrics[2].metric("Training patients with a lower risk",
+                          f"{risk_percentile(result.probability, train_risk):.0f} %")
+        outside = patient_outside_range(study, models, result)
+        if outside:
+            st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The risk is an extrapolation; read it with care.",
+                       icon=":material/warning:")
         if models.fused_score in result.scores:
             metrics[3].metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
         nomogram = ui.nomogram(study, result.model)
         row = dict(used_clinical)
         if result.model == FUSED:
             row[score_column(models.fused_score)] = result.scores[models.fused_score]
+        elif result.model in result.scores:  # a study of scores alone: the nomogram of the score
+            row[score_column(result.model)] = result.scores[result.model]
         points = pd.DataFrame({"predictor": [study.label(v) for v in nomogram.variables],
                                "points": [round(nomogram.points(v, row[v]), 1) for v in nomogram.variables]})
         left, right = st.columns(2)

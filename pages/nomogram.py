@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from core.figures.charts import risk_histogram_figure, what_if_figure
 from core.figures.nomogram import nomogram_file, nomogram_plotly
+from core.stats.modeling import sign_flips
 from core.stats.summaries import risk_percentile
 from core.vocabulary import FUSED, score_column
 from core.workflows.nomograms import DASHBOARD_WIDTHS, study_nomogram_layout
@@ -26,6 +27,7 @@ spec = study.spec
 with ui.guard():
     models = ui.study_models(study)
     predictions = ui.study_predictions(study)
+    ui.no_clinical_note(models)
     choices = models.model_names[::-1]  # fused first, clinical last
     labels = study.model_labels()
     if st.session_state.get("nom_model") not in choices:
@@ -33,6 +35,9 @@ with ui.guard():
     which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
                      help="A score alone is drawn through a logistic model of the outcome on it (training cohort).")
     nomogram = ui.nomogram(study, which)
+    if which == FUSED:  # an axis that runs the other way than in the clinical model is explained where it is drawn
+        for flip in sign_flips(models.clinical, models.fused, study.label):
+            st.caption(f":material/swap_vert: {flip}")
     model = nomogram.model
     scores = [c for c in predictions.columns if c.endswith("_score")]
     data = study.cohort.join(predictions[scores])

@@ -11,7 +11,7 @@ from core.stats.selection import ScreeningSettings
 from core.stats.summaries import batch_columns as harmonisation_columns
 from core.vocabulary import (CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, UNIVARIABLE_TESTS, VARIANCE_SCALES,
                              format_p)
-from core.workflows.checks import family_scales, feature_ibsi_tags
+from core.workflows.checks import family_scales, feature_ibsi_tags, never_features
 
 ui.enter_page("pages/selection.py")
 
@@ -50,7 +50,7 @@ use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold
                               "training patients read twice)." + ("" if reader2 else " Needs second-reader features."))
 icc_threshold = row1[1].number_input("ICC >", 0.0, 0.99, current.icc_threshold or 0.8, 0.05, key="sel_icc",
                                      disabled=not use_icc)
-variance = row1[2].number_input("Variance >", 0.0, 1e6, current.variance_threshold, 0.5, key="sel_variance",
+variance = row1[2].number_input("Variance >", 0.0, 1e6, float(current.variance_threshold), 0.5, key="sel_variance",
                                 help="Population variance (of the raw values, or on the min-max scale); the study "
                                      "drops variance <= 1 on the raw values.")
 correlation = row1[3].number_input("Redundancy: |r| >", 0.3, 0.99, current.correlation_threshold, 0.05,
@@ -93,9 +93,32 @@ with ui.guard():
         if check.warning and study.settings.screening.variance_scale == "raw":
             st.warning(f"{study.family_label(name)}: {check.warning}", icon=":material/warning:")
 
+st.subheader("Columns that are never features")
+study = ui.exclusions_editor(study, "sel_exclude")
+families = ui.usable_families(study)
+if not families:
+    st.warning("Every column of the feature tables is excluded or has a role (ID, outcome, clinical variable): "
+               "change the exclusions above, or import features.")
+    st.stop()
+
 if st.session_state.get("sel_family") not in families:
     st.session_state["sel_family"] = families[0]
 family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=study.family_label)
+with ui.guard():
+    left_out = never_features(study)
+    mine = left_out.table[left_out.table["family"].isin(study.members(family))]
+    # A column that restates the outcome is left out loudly; one with a role (ID, outcome, clinical, excluded) quietly.
+    restating = mine[~mine["reason"].isin(["ID column", "outcome column", "clinical variable"])
+                     & ~mine["reason"].str.startswith("excluded")]
+    if len(restating):
+        st.warning(f"Left out of {study.family_label(family)} before screening, since they restate the outcome: "
+                   + "; ".join(f"{r.column} ({r.reason})" for r in restating.itertuples())
+                   + ". A feature cannot know the outcome; check how the table was made.", icon=":material/warning:")
+    for note in left_out.notes:
+        st.warning(note, icon=":material/warning:")
+    if len(mine):
+        with st.expander(f"{len(mine)} column(s) of {study.family_label(family)} left out as never features"):
+            st.dataframe(mine, hide_index=True, key="sel_left_out")
 
 with ui.guard():
     result = ui.screening(study, family)

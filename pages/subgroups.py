@@ -16,12 +16,13 @@ from core.workflows.subgroups import compare_subgroup, subgroup_columns, subgrou
 ui.enter_page("pages/subgroups.py")
 
 st.title("Subgroups")
-st.caption("Do the scores (fitted for event vs no event) also tell two levels of a categorical column apart? The "
-           "reference study asked it of synchronous vs metachronous liver metastasis among the patients with LM "
-           "(its Table 3): the sample study's default. Cut-offs are chosen by Youden's index on the training "
-           "patients compared.")
-ui.explain("subgroups")
 study = ui.get_study()
+st.caption("Do the scores (fitted for event vs no event) also tell two levels of a categorical column apart? "
+           + ("The reference study asked it of synchronous vs metachronous liver metastasis among the patients with "
+              "LM (its Table 3): the sample study's default. " if study.is_sample else "")
+           + "Cut-offs are chosen by Youden's index on the training patients compared and applied unchanged to the "
+             "test patients.")
+ui.explain("subgroups")
 
 with ui.guard():
     columns = subgroup_columns(study)
@@ -69,8 +70,14 @@ with ui.guard():
     formatted = pd.DataFrame({"score": result.table["model"].map(labels)}).join(interval_text(result.table))
     st.dataframe(formatted, hide_index=True, key="sub_table3")
     ui.csv_download(result.table, "table3.csv", label="Table 3 (CSV)", key="sub_dl_table3")
-    st.caption(f"Positive = {positive}. (The study's Table 3 reports its metrics with metachronous as the positive "
-               "class; its AUC is the same either way.)")
+    shown = {"all": "all patients compared", "train": "the training patients compared",
+             "test": "the test patients compared"}[who]
+    st.caption(f"{study.label(column)}: positive = {positive}, compared with {negative}, among "
+               f"{'the event patients' if population == 'events' else 'all patients'}; metrics on {shown}, each "
+               "score's cut-off chosen by Youden's index on the training patients compared"
+               + (" and applied unchanged here." if who == "test" else ".")
+               + (" The reference study's Table 3 reports its metrics with metachronous as the positive class; "
+                  "the AUC is the same either way." if default is not None and column == default.column else ""))
 
     left, right = st.columns(2)
     groups = result.groups

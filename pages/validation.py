@@ -1,73 +1,170 @@
 """Internal validation: Harrell's bootstrap optimism-corrected AUC and repeated cross-validation of the
-whole pipeline, beside the apparent (training) and test AUCs."""
+whole pipeline, beside the apparent (training) and test AUCs.
+
+A run refits the whole pipeline many times (minutes to an hour), so it runs in a background thread: the
+page shows its progress and a Stop button, and what was done before Stop is kept. The latest run is kept
+with the study (saved with it, in the report) for as long as the study's data and settings stay the same.
+"""
 
 from __future__ import annotations
+
+import threading
 
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from core.errors import RadNomoError
 from core.stats.summaries import auc_table
-from core.workflows.sample import SAMPLE_VALIDATION_DIR
-from core.workflows.validation import load_saved_validation, optimism_corrected_auc, repeated_cv_auc, validation_table
+from core.workflows.validation import (RUN_LIMITS, check_run_size, optimism_corrected_auc, repeated_cv_auc,
+                                       study_validation, validation_notes, validation_table, with_bootstrap, with_cv)
 
 ui.enter_page("pages/validation.py")
 
-RESULTS_KEY = "val_results"  # study fingerprint -> {"optimism", "runs", "cv"}
+JOB_KEY = "_val_job"  # the run in the background: see _start
+POLL_S = 1.0  # how often the progress is redrawn while a run goes on
+
+
+def _start(kind: str, study, work, params: dict) -> None:
+    """Run ``work(on_progress, should_stop)`` in a background thread; its state lives in the session under JOB_KEY.
+
+    The thread touches no Streamlit call: it writes its progress, result or error into the job's dict,
+    which the page reads on its next run.
+    """
+    job = {"kind": kind, "key": study.validation_key, "params": params, "progress": (0, 1), "result": None,
+           "error": None, "stop": threading.Event()}
+
+    def target() -> None:
+        try:
+            job["result"] = work(lambda done, total: job.__setitem__("progress", (done, total)), job["stop"].is_set)
+        except RadNomoError as error:
+            job["error"] = str(error)
+        except Exception as error:  # noqa: BLE001 - shown on the page, the study is left as it was
+            job["error"] = f"the run failed unexpectedly ({type(error).__name__}: {error})."
+
+    job["thread"] = threading.Thread(target=target, daemon=True, name=f"validation-{kind}")
+    st.session_state[JOB_KEY] = job
+    job["thread"].start()
+
+
+def _collect(study):
+    """A finished background run goes into the study (when the study it was run on is still the open one)."""
+    job = st.session_state.get(JOB_KEY)
+    if job is None or job["thread"].is_alive():
+        return study
+    st.session_state.pop(JOB_KEY)
+    if job["error"]:
+        st.error(f"The {job['kind']} stopped: {job['error']}", icon=":material/error:")
+        return study
+    if job["key"] != study.validation_key:
+        st.warning(f"The study's data or settings changed while the {job['kind']} ran, so its result was not kept; "
+                   "run it again.", icon=":material/warning:")
+        return study
+    params, result = job["params"], job["result"]
+    if job["kind"] == "bootstrap":
+        study = ui.set_study(with_bootstrap(study, result, seed=params["seed"]))
+        done = len(result.resamples)
+        st.success(f"Stopped after {done} of {result.requested} resamples: those are kept and used below."
+                   if result.stopped else f"Bootstrap done: {done} resamples.", icon=":material/check_circle:")
+    else:
+        stopped = job["stop"].is_set() and result.attrs.get("folds_run", 0) < params["folds"] * params["repeats"]
+        study = ui.set_study(with_cv(study, result, folds=params["folds"], repeats=params["repeats"],
+                                     seed=params["seed"], stopped=stopped))
+        st.success(f"Repeated cross-validation {'stopped' if stopped else 'done'}: {result.attrs.get('folds_run')} "
+                   f"of {params['folds'] * params['repeats']} folds.", icon=":material/check_circle:")
+    return study
+
+
+def _size(column, what: str, value) -> int | None:
+    """The typed run size when it is within its limits; else a visible message and None (nothing runs)."""
+    try:
+        return check_run_size(what, value)
+    except RadNomoError as error:
+        column.error(str(error), icon=":material/error:")
+        return None
+
 
 st.title("Internal validation")
 st.caption("The training AUC of a model chosen from thousands of features is optimistic. Harrell's bootstrap "
-           "repeats the whole pipeline (screening, LASSO-CV, scores, clinical and fused models) on resamples of "
-           "the training cohort and subtracts the average optimism; repeated cross-validation refits it on folds "
-           "and scores the held-out patients. Neither touches the test cohort.")
+           "repeats the whole pipeline (screening, LASSO-CV, scores, clinical and fused models) on outcome-stratified "
+           "resamples of the training cohort and subtracts the average optimism; repeated cross-validation refits it "
+           "on folds and scores the held-out patients. Neither touches the test cohort. The latest run is kept with "
+           "the study (saved with it and in the report).")
 ui.explain("validation")
 study = ui.get_study()
-results: dict = st.session_state.setdefault(RESULTS_KEY, {})
-current = results.setdefault(study.fingerprint, {})
 
 with ui.guard():
+    study = _collect(study)
     models = ui.study_models(study)
     predictions = ui.study_predictions(study)
     aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
-    if study.is_sample and not current:
-        saved = load_saved_validation(SAMPLE_VALIDATION_DIR, study)
-        if saved is not None:
-            current.update(optimism=saved["optimism"], runs=saved["runs"], cv=saved["cv"])
-            st.info(f"Computed in advance for the sample study with these settings ({saved['meta']['n_boot']} "
-                    f"resamples, {saved['meta']['repeats']} x {saved['meta']['folds']}-fold CV): "
-                    f"`{saved['meta']['command']}`. Change a setting and run it again below.", icon=":material/info:")
+    run = study_validation(study)
+    boot = (run.meta.get("bootstrap") or {}) if run is not None else {}
+    if boot.get("source"):
+        st.info(f"The bootstrap was computed in advance for the sample study with these settings ({boot['done']} "
+                f"resamples): `{boot['source']}`. Change a setting and run it again below.", icon=":material/info:")
 
     st.subheader("Run")
+    job = st.session_state.get(JOB_KEY)
+    running = job is not None and job["thread"].is_alive()
     left, right = st.columns(2)
-    n_boot = left.number_input("Bootstrap resamples", 10, 1000, 200, 10, key="val_n_boot",
+    low, high = RUN_LIMITS["bootstrap resamples"]
+    n_boot = left.number_input(f"Bootstrap resamples ({low}-{high})", value=200, step=10, key="val_n_boot",
                                help="Harrell recommends at least 200. Each resample refits the whole pipeline: "
                                     "about 8 s on 2 cores for the full sample study (200 resamples: about "
-                                    "half an hour), a second or two for small studies.")
+                                    "half an hour), a second or two for small studies. A run can be stopped; "
+                                    "the resamples done are kept.")
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="val_seed")
-    if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:"):
-        progress = st.progress(0.0, text="Refitting the pipeline on bootstrap resamples...")
-        result = optimism_corrected_auc(study, n_boot=int(n_boot), seed=int(seed),
-                                        on_progress=lambda b, n: progress.progress(b / n, text=f"Resample {b} of {n}"))
-        current.update(optimism=result.table, runs=result.runs)
-        progress.empty()
-    folds = right.number_input("CV folds", 3, 10, 5, key="val_folds")
-    repeats = right.number_input("Repeats", 1, 20, 2, key="val_repeats")
-    if right.button("Run repeated cross-validation", key="val_run_cv", icon=":material/play_arrow:"):
-        progress = st.progress(0.0, text="Refitting the pipeline on every fold...")
-        current["cv"] = repeated_cv_auc(study, n_folds=int(folds), n_repeats=int(repeats), seed=int(seed),
-                                        on_progress=lambda d, n: progress.progress(d / n, text=f"Fold {d} of {n}"))
-        progress.empty()
+    n_boot = _size(left, "bootstrap resamples", n_boot)
+    if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:",
+                   disabled=n_boot is None or running):
+        _start("bootstrap", study, lambda progress, stop, study=study, n=n_boot, s=int(seed): optimism_corrected_auc(
+            study, n_boot=n, seed=s, on_progress=progress, should_stop=stop), {"n_boot": n_boot, "seed": int(seed)})
+        running = True
+    low, high = RUN_LIMITS["CV folds"]
+    folds = right.number_input(f"CV folds ({low}-{high})", value=5, step=1, key="val_folds")
+    low, high = RUN_LIMITS["CV repeats"]
+    repeats = right.number_input(f"Repeats ({low}-{high})", value=2, step=1, key="val_repeats")
+    folds, repeats = _size(right, "CV folds", folds), _size(right, "CV repeats", repeats)
+    if right.button("Run repeated cross-validation", key="val_run_cv", icon=":material/play_arrow:",
+                    disabled=folds is None or repeats is None or running):
+        _start("cross-validation", study, lambda progress, stop, study=study, k=folds, r=repeats, s=int(seed):
+               repeated_cv_auc(study, n_folds=k, n_repeats=r, seed=s, on_progress=progress, should_stop=stop),
+               {"folds": folds, "repeats": repeats, "seed": int(seed)})
+        running = True
+
+    @st.fragment(run_every=POLL_S)
+    def progress_panel() -> None:
+        """While a run goes on: its progress and Stop (this part alone is redrawn); when it ends, the whole page."""
+        job = st.session_state.get(JOB_KEY)
+        if job is None:
+            return
+        if not job["thread"].is_alive():
+            st.rerun()
+        done, total = job["progress"]
+        unit = "resample" if job["kind"] == "bootstrap" else "fold"
+        st.progress(min(done / max(total, 1), 1.0), text=f"{job['kind'].capitalize()}: {unit} {done} of {total}"
+                    + (" - stopping after this one..." if job["stop"].is_set() else ""))
+        if st.button("Stop", key="val_stop", icon=":material/stop:", disabled=job["stop"].is_set(),
+                     help=f"Ends the run after the current {unit}; the {unit}s done are kept."):
+            job["stop"].set()
+
+    if running:
+        progress_panel()
 
     st.subheader("Apparent, optimism-corrected, cross-validated and test AUC")
-    table = validation_table(aucs, models.model_names, current.get("optimism"), current.get("cv"))
+    table = validation_table(aucs, models.model_names, run.optimism if run else None, run.cv if run else None)
     table.index = table.index.map(study.model_label)
     st.dataframe(table.round(3), key="val_table")
     ui.csv_download(table.reset_index(names="model"), "internal_validation.csv", label="Table (CSV)",
                     key="val_dl_table")
-    if "optimism" not in current:
+    if run is not None:
+        for note in validation_notes(study, run):
+            st.caption(note)
+    if run is None or run.optimism is None:
         st.caption("Run the bootstrap to add the optimism-corrected AUC.")
     else:
-        runs = current["runs"]
+        runs = run.runs
         figure = go.Figure()
         for model in [m for m in models.model_names if m in set(runs["model"])]:
             rows = runs[runs["model"] == model]
@@ -77,3 +174,6 @@ with ui.guard():
                              yaxis_title="optimism", showlegend=False, height=380)
         st.plotly_chart(figure, key="val_optimism_figure")
         ui.csv_download(runs, "optimism_runs.csv", label="Every resample (CSV)", key="val_dl_runs")
+        if run.resamples is not None:
+            ui.csv_download(run.resamples.reset_index(), "resamples.csv",
+                            label="Features kept per resample (CSV)", key="val_dl_resamples")

@@ -7,11 +7,9 @@ import streamlit as st
 
 import ui
 from core.stats.evaluation import interval_text
-from core.stats.summaries import table2, training_cutoffs
-from core.workflows.fit import predict_study
-from core.workflows.reproduce import STUDY_SETTINGS, STUDY_TABLE2, STUDY_TABLE3
-from core.workflows.subgroups import compare_subgroup
+from core.workflows.reproduce import STUDY_TABLE2, STUDY_TABLE3
 from core.workflows.teaching import WALKTHROUGH
+from core.workflows.tour import tour_study
 from core.figures.nomogram import nomogram_plotly
 from core.workflows.nomograms import study_nomogram_layout
 
@@ -54,16 +52,13 @@ st.caption("The tour uses the study's own clinical model (tumour thickness, CEA,
            "the same numbers.")
 
 with ui.guard():
-    # The study's own clinical model (thickness, CEA, CA19-9) with the current screening settings.
-    tour = study.with_settings(clinical_continuous=STUDY_SETTINGS.clinical_continuous,
-                               clinical_categorical=STUDY_SETTINGS.clinical_categorical)
-    models = ui.study_models(tour)
-    predictions = predict_study(tour, models)
-    labels = tour.model_labels()
-    outcome = tour.outcome
+    # The study's own clinical model (thickness, CEA, CA19-9) with the current screening settings: its numbers
+    # are stored with the sample (computed afresh only when the sample's settings were changed).
+    tour = tour_study(study)
+    numbers = ui.tour_numbers(tour)
+    models, performance = numbers.models, numbers.performance
+    labels = {m: tour.model_label(m) for m in models.model_names}
     cohorts = tour.cohorts()
-    cutoffs = training_cutoffs(predictions, outcome, tour.train_ids, models.model_names)
-    performance = table2(predictions, outcome, cohorts, cutoffs)
     test = performance[performance["cohort"] == "test"].set_index("model")
 
     ours: str
@@ -73,19 +68,21 @@ with ui.guard():
     elif index == 1:
         ours = ", ".join(f"{f.table.shape[1]} {f.label} features" for f in study.families) + " per patient."
     elif index == 2:
-        funnel = models.screening["dl_radiomics"].funnel
+        funnel = numbers.funnels["dl_radiomics"]
         ours = " -> ".join(f"{row.step}: {row.n_features}" for row in funnel.itertuples()) + " (DL + radiomics)."
     elif index == 3:
         ours = "Test AUC: " + ", ".join(f"{labels[s]} {test.loc[s, 'auc']:.3f}" for s in models.scores
                                         if s in test.index) + "."
     elif index == 4:
         ours = (f"Test AUC: clinical {test.loc['clinical', 'auc']:.3f}, fused "
-                f"{test.loc['fused', 'auc']:.3f}." if "fused" in test.index else "No fused model.")
+                f"{test.loc['fused', 'auc']:.3f}." if {"clinical", "fused"} <= set(test.index)
+                else "No clinical or fused model with these settings.")
     elif index == 5:
         ours = "Table 2 below (RadNomo's row, then the study's)."
     elif index == 6:
-        by_type = compare_subgroup(tour, predictions, [models.fused_score], tour.subgroup).table
-        ours = f"AUC {by_type['auc'].iloc[0]:.3f} ({by_type['auc_low'].iloc[0]:.3f}-{by_type['auc_high'].iloc[0]:.3f})."
+        by_type = numbers.subgroup
+        ours = (f"AUC {by_type['auc'].iloc[0]:.3f} ({by_type['auc_low'].iloc[0]:.3f}-{by_type['auc_high'].iloc[0]:.3f})."
+                if len(by_type) else "No fused model, so no subgroup comparison of its score.")
     else:
         ours = "The nomogram below."
 
@@ -107,6 +104,6 @@ with ui.guard():
     if index == 6:
         st.caption(f"Study's Table 3 (DL-radiomics): {STUDY_TABLE3['dl_radiomics']}")
     if index == 7 and models.fused is not None:
-        nomogram = ui.nomogram(tour, "fused")
+        nomogram = models.nomogram(tour, numbers.predictions, "fused")
         st.plotly_chart(nomogram_plotly(study_nomogram_layout(tour, nomogram)), key="walk_nomogram",
                         width="content", theme=None)

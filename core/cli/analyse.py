@@ -1,17 +1,19 @@
 """Command line: a whole study from files, for scripts and reproducible papers.
 
-    python -m core.cli.analyse --clinical C.csv --id COL --outcome COL [--continuous a,b] [--categorical c,d]
+    python -m core.cli.analyse --clinical C.csv (--id COL | --row-ids) --outcome COL [--continuous a,b] [--categorical c,d]
         --features NAME=PATH [--features NAME=PATH ...] [--combine NAME=A+B]
         [--images MANIFEST [--params study] [--engine pyradiomics|mirp] [--deep] [--workers N]]
         [--external NAME=CLINICAL.csv,FAMILY=PATH,...] [--test-fraction 0.3 | --no-test] [--seed 2025]
-        [--missing median|mean|none|drop] [--max-missing 0.2] [--method study|test_first|auc|mrmr|lasso]
+        [--missing median|mean|none|drop] [--max-missing 0.2] [--drop-patients-missing 1] [--method study|test_first|auc|mrmr|lasso]
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
-        [--clinical-model a,b]
-        [--fused-score FAMILY] [--n-boot N] [--name NAME] --out DIR
+        [--clinical-model a,b] [--exclude a,b,pattern*]
+        [--fused-score FAMILY] [--cutoff youden|fixed=P|sensitivity=S] [--ci wald|wilson] [--n-boot N] [--name NAME]
+        --out DIR
 
 Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, NPV), DIR/funnel.csv,
 DIR/coefficients.csv, DIR/nomogram_points.csv, DIR/report.html, DIR/validation.csv (bootstrap optimism and
-repeated CV; run by default with --no-test), DIR/imports.csv (what each feature table's import left out),
+repeated CV; run by default with --no-test), DIR/imports.csv (what each feature table's import left out, the
+columns that must never be features among it: ID, outcome, clinical variables, --exclude, perfect orderings),
 DIR/notes.txt and the saved study folder DIR/study, which the dashboard opens (Home, "Saved studies").
 On bad input it exits 2 with one specific message on stderr.
 """
@@ -24,12 +26,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from core.errors import RadNomoError
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
 from core.workflows.analyse import ExternalSpec, analyse, write_outputs
-from core.workflows.study import ModelSettings
+from core.workflows.study import EvaluationSettings, ModelSettings
 
 __all__ = ["main", "parse_pairs"]
 
@@ -54,6 +58,16 @@ def _external(value: str) -> ExternalSpec:
         raise RadNomoError(f"--external '{value}' should read NAME=CLINICAL.csv[,FAMILY=PATH,...].")
     return ExternalSpec(name=name.strip(), clinical=Path(parts[0].strip()),
                         features={k: Path(v) for k, v in parse_pairs(parts[1:], "--external feature table").items()})
+
+
+def _evaluation(cutoff: str, ci: str) -> EvaluationSettings:
+    """--cutoff (youden, fixed=P or sensitivity=S) and --ci as the study's evaluation settings."""
+    rule, sep, value = cutoff.partition("=")
+    try:
+        number = float(value) if sep else None
+    except ValueError as error:
+        raise RadNomoError(f"--cutoff '{cutoff}' should read youden, fixed=P or sensitivity=S (a number).") from error
+    return EvaluationSettings(cutoff_rule=rule.strip(), cutoff_value=number, proportion_ci=ci)
 
 
 def _list(value: str | None) -> list[str] | None:
@@ -99,7 +113,10 @@ def _image_families(args, clinical: Path, spec: CohortSpec, split: SplitConfig, 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.cli.analyse", description="A whole RadNomo study from files.")
     parser.add_argument("--clinical", required=True, help="clinical table (CSV, TSV, XLSX or Parquet)")
-    parser.add_argument("--id", required=True, help="patient ID column")
+    parser.add_argument("--id", help="patient ID column (rows with a blank ID are left out and counted)")
+    parser.add_argument("--row-ids", action="store_true",
+                        help="tables without an ID column: their rows numbered 1..n are the IDs, and the clinical "
+                             "and feature tables are matched row by row (they must have as many rows)")
     parser.add_argument("--outcome", required=True, help="0/1 outcome column (1 = event)")
     parser.add_argument("--continuous", help="continuous variables, comma-separated (default: guessed)")
     parser.add_argument("--categorical", help="categorical variables, comma-separated (default: guessed)")
@@ -123,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="missing values: impute the training median or mean, none, or drop those patients")
     parser.add_argument("--max-missing", type=float, default=0.2,
                         help="drop features missing for more than this share of the training patients")
+    parser.add_argument("--drop-patients-missing", type=float, default=None, metavar="SHARE",
+                        help="drop the patients missing at least this share of a family's features (1: those "
+                             "missing every feature), listed in notes.txt; the others are imputed")
     parser.add_argument("--method", default="study", help="screening funnel (study, test_first, auc, mrmr, lasso)")
     parser.add_argument("--p-threshold", type=float, default=0.05)
     parser.add_argument("--variance-threshold", type=float, default=1.0)
@@ -130,8 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=10, help="LASSO cross-validation folds (default 10)")
     parser.add_argument("--rule", default="1se", choices=["1se", "min"], help="LASSO lambda: 1se (default) or min")
     parser.add_argument("--mrmr-features", type=int, default=20, help="with --method mrmr: features kept")
-    parser.add_argument("--clinical-model", help="the clinical model's predictors (default: univariable p < 0.05)")
+    parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a study of "
+                                                          "scores alone (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
+    parser.add_argument("--exclude", help="columns kept out of every feature family (and of the guessed clinical "
+                                          "variables), comma-separated names or patterns, e.g. "
+                                          "'lm_type,diagnostics_*'; saved with the study")
+    parser.add_argument("--cutoff", default="youden",
+                        help="the cut-off rule of Table 2 and the report: youden (default: Youden's index on the "
+                             "training cohort), fixed=P (a probability) or sensitivity=S (a target sensitivity); "
+                             "saved with the study")
+    parser.add_argument("--ci", default="wald", choices=["wald", "wilson"],
+                        help="confidence intervals of ACC/SENS/SPEC/PPV/NPV (default wald)")
     parser.add_argument("--n-boot", type=int, default=None,
                         help="bootstrap resamples (default 200 with --no-test, else 0: not run)")
     parser.add_argument("--name", help="study name (default: the clinical file's name)")
@@ -145,13 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         continuous, categorical = _list(args.continuous), _list(args.categorical)
         chosen = _list(args.clinical_model)
+        if chosen is not None and [c.lower() for c in chosen] == ["none"]:
+            chosen = []  # a study of scores alone: no clinical model (and so no fused model)
         settings = ModelSettings(
             screening=ScreeningSettings(method=args.method, p_threshold=args.p_threshold,
                                         variance_threshold=args.variance_threshold,
                                         variance_scale=args.variance_scale, n_folds=args.folds, rule=args.rule,
                                         mrmr_features=args.mrmr_features),
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
-                                  max_missing=args.max_missing),
+                                  max_missing=args.max_missing, patient_max_missing=args.drop_patients_missing),
             fused_score=args.fused_score)
         split = SplitConfig(test_size=0.0 if args.no_test else args.test_fraction, seed=args.seed)
         combined = {name: [m.strip() for m in members.split("+")]
@@ -160,14 +192,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = []
         out.mkdir(parents=True, exist_ok=True)
         if args.images:
+            if args.id is None:  # the manifest names its cases by ID: row numbers cannot match them
+                raise RadNomoError("--images needs the clinical table's ID column (--id), which the manifest's IDs "
+                                   "match; row numbers (--row-ids) cannot.")
             spec = CohortSpec(id_column=args.id, outcome_column=args.outcome)
             extra = _image_families(args, Path(args.clinical), spec, split, out, log)
-        result = analyse(clinical=Path(args.clinical), id_column=args.id, outcome_column=args.outcome,
+        result = analyse(clinical=Path(args.clinical), id_column=args.id, row_ids=args.row_ids,
+                         outcome_column=args.outcome,
                          continuous=continuous, categorical=categorical,
                          features={k: Path(v) for k, v in parse_pairs(args.features, "--features").items()},
                          combined=combined, externals=externals, split=split, settings=settings,
                          drop_missing=args.missing == "drop", name=args.name, n_boot=args.n_boot,
-                         clinical_model=chosen,
+                         clinical_model=chosen, exclude=_list(args.exclude) or (),
+                         evaluation=_evaluation(args.cutoff, args.ci),
                          extra_families=extra, on_step=log)
         written = write_outputs(result, out)
     except (RadNomoError, OSError) as error:
@@ -179,6 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(result.validation.round(3).to_string())
     for note in result.models.notes:
         log(f"note: {note}")
+    left = result.study.exclusions
+    if left:  # blank IDs, patients missing every feature, --missing drop: each one is in notes.txt
+        reasons = pd.Series([why for _, why in left]).value_counts()
+        log("note: left out of the study: " + "; ".join(f"{n} with {why}" for why, n in reasons.items())
+            + " (notes.txt lists them).")
+    for external in result.externals:
+        for note in external.notes:
+            log(f"note: {note}")
     log(f"wrote {len(written)} outputs to {out}")
     return 0
 

@@ -5,12 +5,19 @@
                         [--crop 64] [--batch 8] [--lr 0.001] [--workers 2] [--device auto]
 
 The split is the dashboard's (outcome-stratified, seeded), so the autoencoder never sees a test
-patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv and DIR/features_deep.parquet.
+patient. Writes DIR/ae_weights.safetensors, DIR/ae_training_log.csv, DIR/features_deep.parquet and
+DIR/deep_run.json (each file's hash) as one set: the run writes into a fresh sibling folder that replaces
+DIR in one rename, so a run stopped at any moment leaves DIR's previous set or the new one, never new
+weights beside old features. DIR must be new, empty, or hold only a previous run's set.
 
     python -m core.cli.deep MANIFEST --weights ae_weights.safetensors --out-dir DIR [--workers 2]
 
 encodes another cohort (e.g. an external centre) with an already trained autoencoder, no training:
-writes DIR/features_deep.parquet.
+writes DIR/features_deep.parquet and DIR/deep_run.json the same way.
+
+Every number is checked before any work: --crop a multiple of 16 from 16 to 192 voxels, --epochs 1 to
+1,000, --latent 1 to 4,096, --batch 2 to 512, --lr and --test-size finite in (0, 1), --seed 0 to 2**32 - 1,
+--workers 1 to the machine's limit; anything else exits with code 2 and a usage message.
 """
 
 from __future__ import annotations
@@ -21,9 +28,26 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli.arguments import bounded_int, finite_float, seed
 from core.errors import RadNomoError
+from core.io.processes import MAX_WORKERS
 
-__all__ = ["main"]
+__all__ = ["main", "MAX_CROP", "MAX_EPOCHS", "MAX_LATENT", "MAX_BATCH"]
+
+#: Largest crop edge, voxels: 192 (two channels of 192**3 float16 crops take 28 MB a case; 1e6 would ask for
+#: exabytes). Smallest: 16, the autoencoder's four stride-2 blocks.
+MAX_CROP = 192
+MAX_EPOCHS = 1_000
+MAX_LATENT = 4_096
+MAX_BATCH = 512
+
+
+def _crop(text: str) -> int:
+    """argparse type of --crop: a multiple of 16 from 16 to :data:`MAX_CROP`."""
+    value = bounded_int(16, MAX_CROP, "--crop")(text)
+    if value % 16:
+        raise argparse.ArgumentTypeError(f"--crop = {value} must be a multiple of 16 (16, 32, 48, 64, ...).")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,14 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--id-column", default="patient_id")
     parser.add_argument("--outcome-column", default="lm")
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--test-size", type=float, default=0.3)
-    parser.add_argument("--seed", type=int, default=2025, help="split seed (the dashboard's default)")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--latent", type=int, default=512)
-    parser.add_argument("--crop", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--test-size", type=finite_float(0, 0.9, "--test-size", open_low=True), default=0.3)
+    parser.add_argument("--seed", type=seed(), default=2025, help="split seed (the dashboard's default)")
+    parser.add_argument("--epochs", type=bounded_int(1, MAX_EPOCHS, "--epochs"), default=30)
+    parser.add_argument("--latent", type=bounded_int(1, MAX_LATENT, "--latent"), default=512)
+    parser.add_argument("--crop", type=_crop, default=64, help=f"crop edge in voxels, a multiple of 16 up to {MAX_CROP}")
+    parser.add_argument("--batch", type=bounded_int(2, MAX_BATCH, "--batch"), default=8)
+    parser.add_argument("--lr", type=finite_float(0, 0.99, "--lr", open_low=True), default=1e-3)
+    parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
@@ -49,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.imaging.extraction.batch import read_manifest
     from core.io.tables import read_table
     from core.stats.cohort import CohortSpec, SplitConfig, split_cohort, validate_cohort
-    from core.workflows.deep import train_deep_family
+    from core.workflows.deep import train_deep_outputs
 
     start = time.perf_counter()
     if args.weights:
@@ -69,14 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = read_manifest(args.manifest)
         config = AEConfig(crop_size=args.crop, latent_size=args.latent, epochs=args.epochs, batch_size=args.batch,
                           learning_rate=args.lr)
-        out.mkdir(parents=True, exist_ok=True)
-        result = train_deep_family(manifest, split.train_ids, config, out / "ae_weights.safetensors",
-                                   workers=args.workers, device=args.device, on_epoch=on_epoch)
+        result = train_deep_outputs(manifest, split.train_ids, config, out, workers=args.workers,
+                                    device=args.device, on_epoch=on_epoch)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result.training.history.to_csv(out / "ae_training_log.csv", index=False)
-    result.family.table.to_parquet(out / "features_deep.parquet")
     print(f"trained on {result.n_training_cases} training patients ({result.training.device}), kept epoch "
           f"{result.training.best_epoch}; {result.family.table.shape[0]} x {config.latent_size} deep features in "
           f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
@@ -84,17 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _encode_only(manifest_path: str, weights: str, out: Path, workers: int, device: str, start: float) -> int:
-    from core.imaging.deep.features import latents_for_manifest
     from core.imaging.extraction.batch import read_manifest
+    from core.workflows.deep import encode_deep_outputs
 
     try:
         manifest = read_manifest(manifest_path)
-        table = latents_for_manifest(manifest, weights, workers=workers, device=device)
+        table = encode_deep_outputs(manifest, weights, out, workers=workers, device=device)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out / "features_deep.parquet")
     print(f"{table.shape[0]} x {table.shape[1]} deep features with {weights} in {time.perf_counter() - start:.0f} s",
           file=sys.stderr)
     return 0

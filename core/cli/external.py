@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.cli.arguments import write_csv
 from core.errors import RadNomoError
 from core.io.tables import read_table
 from core.workflows.external import cohort_aucs, study_cohorts, validate_external
@@ -54,7 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     wide = table.pivot_table(index=["cohort", "model"], columns="harmonisation", values="auc", sort=False)
     print(wide.round(3).to_string())
     if args.out:
-        table.to_csv(args.out, index=False)
+        try:
+            write_csv(table, args.out, "--out")
+        except RadNomoError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -21,7 +21,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli.arguments import bounded_int
 from core.errors import RadNomoError
+from core.io.processes import MAX_WORKERS
 
 __all__ = ["main"]
 
@@ -33,6 +35,23 @@ def _progress(done: int, total: int, case_id: str, status: str) -> None:
           end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
+def _write_outputs(result, out: Path) -> None:
+    """The feature table and its settings beside it; an unwritable path (too long a name, no such folder, a
+    full disk) becomes a RadNomoError naming it."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".parquet":
+            result.features.to_parquet(out)
+        else:
+            result.features.to_csv(out)
+        # The settings travel with the table: parameters, pre-processing, label and pyradiomics version.
+        settings_path = out.with_name(out.name + ".settings.json")
+        settings_path.write_text(json.dumps(result.settings.to_dict(), indent=2, sort_keys=True, default=str))
+    except OSError as error:
+        raise RadNomoError(f"--out '{out}' cannot be written ({error.strerror or error}); give a path in a "
+                           "writable folder.") from error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m core.cli.extract", description=__doc__.split("\n\n")[0])
@@ -41,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="params YAML, or 'study' / 'study_lbp' / 'original' (default study)")
     parser.add_argument("--engine", default="pyradiomics", help="pyradiomics (default) or mirp")
     parser.add_argument("--out", required=True, help="output table (.parquet or .csv)")
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1,
+                        help=f"local worker processes, 1 to {MAX_WORKERS} (default 1)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--store", default=None, help="feature-store SQLite file (default <out>.store.sqlite)")
     parser.add_argument("--mask-column", default="Mask", help="mask column of the manifest (default Mask)")
@@ -58,26 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise RadNomoError(f"--out '{out}' must end in .parquet or .csv.")
-        if args.workers < 1:
-            raise RadNomoError("--workers must be at least 1.")
         settings = ExtractionSettings(params=load_params(args.params), engine=args.engine,
                                       preprocess=NO_PREPROCESSING if args.no_preprocess else PreprocessConfig())
         manifest = read_manifest(args.manifest)
+        start = time.perf_counter()
+        with FeatureStore(args.store or f"{out}.store.sqlite") as store:  # a folder, device or damaged file: refused
+            result = run_batch(manifest, settings, store=store, mask_column=args.mask_column, workers=args.workers,
+                               scheduler=args.scheduler, on_progress=_progress)
+        _write_outputs(result, out)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    with FeatureStore(args.store or f"{out}.store.sqlite") as store:
-        result = run_batch(manifest, settings, store=store, mask_column=args.mask_column, workers=args.workers,
-                           scheduler=args.scheduler, on_progress=_progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        result.features.to_parquet(out)
-    else:
-        result.features.to_csv(out)
-    # The settings travel with the table: parameters, pre-processing, label and pyradiomics version.
-    settings_path = out.with_name(out.name + ".settings.json")
-    settings_path.write_text(json.dumps(result.settings.to_dict(), indent=2, sort_keys=True, default=str))
     counts = result.status["status"].value_counts().to_dict()
     print(f"{len(result.features)} cases x {result.features.shape[1]} features -> {out} in "
           f"{time.perf_counter() - start:.1f} s ({counts})", file=sys.stderr)

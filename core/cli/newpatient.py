@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from core.cli.arguments import write_csv
 from core.errors import RadNomoError
 from core.imaging.extraction.batch import read_manifest
 from core.io.tables import read_table
@@ -34,13 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         study = load_study(args.study)
         models = load_study_models(args.study, study) or fit_study(study)
         manifest = read_manifest(args.manifest)
-        clinical = read_table(args.clinical).astype({study.spec.id_column: str}).set_index(study.spec.id_column)
+        clinical = read_table(args.clinical)
+        if study.spec.id_column not in clinical.columns:
+            raise RadNomoError(f"--clinical '{args.clinical}' has no column '{study.spec.id_column}' (the study's ID "
+                               f"column); its columns: {', '.join(map(str, clinical.columns[:10]))}.")
+        clinical = clinical.astype({study.spec.id_column: str}).set_index(study.spec.id_column)
         scores = score_manifest(study, models, manifest, clinical, on_case=lambda case_id, result: print(
             f"{case_id}: {result.model} risk {result.probability:.3f} ({result.low:.3f}-{result.high:.3f})"))
+        write_csv(scores, args.out, "--out")
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    scores.to_csv(args.out, index=False)
     return 0
 
 

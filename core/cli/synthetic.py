@@ -14,8 +14,15 @@ import sys
 import time
 from collections.abc import Sequence
 
+from core.cli.arguments import bounded_int, seed
 from core.errors import RadNomoError
 from core.imaging.synthetic import generate_clinical, generate_cohort, image_subset
+from core.io.limits import finite_number_in_range
+from core.io.processes import MAX_WORKERS
+
+#: Most patients one command generates: one million (the tables of 1001 patients take a second; the
+#: dashboard reads at most RADNOMO_MAX_TABLE_ROWS rows of a table anyway).
+MAX_PATIENTS = 1_000_000
 
 __all__ = ["main"]
 
@@ -24,13 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m core.cli.synthetic",
                                      description="Generate the synthetic gastric-cancer CT cohort.")
-    parser.add_argument("--n", type=int, default=1001, help="number of patients (default 1001)")
-    parser.add_argument("--seed", type=int, default=20250601, help="cohort seed (default 20250601)")
+    parser.add_argument("--n", type=bounded_int(1, MAX_PATIENTS, "--n"), default=1001,
+                        help=f"number of patients, up to {MAX_PATIENTS:,} (default 1001)")
+    parser.add_argument("--seed", type=seed(), default=20250601, help="cohort seed, 0 to 2**32 - 1 (default 20250601)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--no-images", action="store_true", help="write the tables only")
-    parser.add_argument("--image-subset", type=int, default=None, metavar="K",
+    parser.add_argument("--image-subset", type=bounded_int(1, MAX_PATIENTS, "--image-subset"), default=None,
+                        metavar="K",
                         help="render images for K outcome-stratified patients only (the bundled sample)")
-    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
+    parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1,
+                        help=f"rendering processes, 1 to {MAX_WORKERS} (default 1)")
     parser.add_argument("--scanner-mix", default=None, metavar="A=0.1,B=0.2,...",
                         help="share of patients per scanner (SCN-A..SCN-D), e.g. for an external centre")
     args = parser.parse_args(argv)
@@ -40,8 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shares = None
         if args.scanner_mix:
             try:
-                shares = {f"SCN-{k.strip().removeprefix('SCN-')}": float(v)
+                # Relative weights: finite and non-negative (NaN or inf would reach the sampler as NaN).
+                shares = {f"SCN-{k.strip().removeprefix('SCN-')}": finite_number_in_range(v, 0, 1e6, f"share of {k}")
                           for k, v in (item.split("=") for item in args.scanner_mix.split(","))}
+            except RadNomoError:  # a share that is NaN, infinite or negative: its own message
+                raise
             except ValueError as error:
                 raise RadNomoError(f"--scanner-mix '{args.scanner_mix}' should read like A=0.1,B=0.5,C=0.4.") \
                     from error
@@ -52,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  image_rows=rows, workers=args.workers, scanner_shares=shares)
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a name too long, a file where a folder should be, a full disk
+        print(f"error: --out '{args.out}' cannot be written ({error.strerror or error}); give a writable folder.",
+              file=sys.stderr)
         return 2
     clinical = tables.clinical
     print(f"wrote {len(clinical)} patients ({int(clinical['lm'].sum())} LM) to {args.out} "

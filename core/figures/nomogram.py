@@ -15,10 +15,18 @@ Total points over ``pretty(c(0, sum.max))`` and the risk axis at chosen probabil
   ``label.every`` to label every k-th tick. Here the smallest k whose labels fit is chosen,
   from every 2nd on preferring round steps (of 5-unit ticks, every 4th gives 20s before every 3rd
   gives 15s); staggering and then rotating (90 degrees) are the fallbacks for very short axes;
+* numeric values of any size: an axis whose ticks reach 10,000 (a volume in mm³) is labelled in
+  thousands (or millions ...), said in its title ("Volume (×1,000)"), so "700000" never crowds the
+  axis; ticks of 1,000-9,999 get thousands separators; ticks below 0.01 are given in ×10⁻³ (or ⁻⁶) units.
+  An axis too short for even its two end labels side by side at their ticks lists them apart, each
+  joined to its tick by a leader line, before staggering them below and above;
 * categorical predictors: rms always alternates adjacent levels (sorted by points) below and above
-  the line. Here levels stay on one row when they fit, and otherwise go below / above (and, if
-  three or more crowd together, onto further rows) by first-fit on their left edges, which uses
-  the fewest rows an interval layout allows. No level is ever left unlabelled;
+  the line. Here levels stay on one row when they fit, and otherwise go below / above their ticks.
+  Where that is not enough (three or more levels on a short axis), the levels are listed on one
+  row below, in the order of their ticks, spread just enough to clear each other, each joined to its
+  tick by a leader line, so every label can be matched to its tick; only when even that row is wider
+  than the scale do they go onto further rows (first-fit on their left edges, the fewest rows an
+  interval layout allows). No level is ever left unlabelled;
 * the risk axis: rms draws each ``fun.at`` label separately, so crowded risks overprint (its remedy
   is ``fun.side``, labels above / below by hand). Here labels are kept on one row if they fit, else
   staggered, else the less round risks (20 %, 40 % ...) lose their labels first (their ticks stay).
@@ -153,6 +161,10 @@ class TickLabel:
     box : tuple of float or None
         (left, top, right, bottom) of the label in px, y measured down from the figure's top; None
         without a label.
+    leader : tuple of float or None
+        (x0, y0, x1, y1) in px: a line from the tick's end to its label, when the label was moved
+        off its tick (a crowded categorical axis, or the two ends of a very short numeric one); None
+        when the label sits at its tick.
     """
 
     value: float | str
@@ -164,6 +176,7 @@ class TickLabel:
     row: int
     rotation: float
     box: tuple[float, float, float, float] | None
+    leader: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +216,9 @@ class AxisLayout:
         The patient's points (predictor), total points, or risk (probability).
     patient_clipped : bool
         True when the patient lies beyond the axis line (the mark sits at its end).
+    unit : float
+        Tick labels show ``value / unit`` (1, or 1,000, 10⁶ ... for large values, 10⁻³ ... for small
+        ones), said in the title.
     """
 
     key: str
@@ -220,6 +236,7 @@ class AxisLayout:
     patient_x: float | None = None
     patient_value: float | None = None
     patient_clipped: bool = False
+    unit: float = 1.0
 
     @property
     def labels(self) -> tuple[TickLabel, ...]:
@@ -351,6 +368,7 @@ class _Label:
     side: str = "below"
     row: int = 0
     rotated: bool = False
+    anchor: float | None = None  # px of its tick when the label is moved off it (drawn with a leader line)
 
     def extent(self, line_height: float) -> tuple[float, float]:
         half = line_height / 2 if self.rotated else self.width / 2
@@ -401,8 +419,10 @@ def _ordinal(k: int) -> str:
     return {2: "2nd", 3: "3rd"}.get(k, f"{k}th")
 
 
-def _numeric_candidates(values: Sequence[float], labels: list[_Label], side: str):
-    """Label every k-th tick (round steps first), then staggered, then rotated, then the first only."""
+def _numeric_candidates(values: Sequence[float], labels: list[_Label], side: str,
+                        span: tuple[float, float] | None = None):
+    """Label every k-th tick (round steps first); then (below an axis) its two ends listed apart with
+    leader lines; then staggered, then rotated, then the first only."""
     n = len(labels)
     diffs = np.diff(np.asarray(values, dtype=float))
     regular = len(diffs) > 0 and np.allclose(diffs, diffs[0])
@@ -419,6 +439,10 @@ def _numeric_candidates(values: Sequence[float], labels: list[_Label], side: str
     for k in strides:
         if k not in nice:
             yield f"every {_ordinal(k)} label", every(k, side=side)
+    if n >= 2 and side == "below":
+        # A short axis (a weak predictor in large units): its first and last values side by side, each joined
+        # to its tick, read better than one number stacked over the other.
+        yield "ends with leader lines", (lambda gap, lh: _leader_row([labels[0], labels[-1]], gap, span))
     for k in strides:
         chosen = every(k)
         yield "below and above", [replace(label, side=side if i % 2 == 0 else other) for i, label in
@@ -428,10 +452,48 @@ def _numeric_candidates(values: Sequence[float], labels: list[_Label], side: str
     yield "first label only", [replace(labels[0], side=side)]
 
 
-def _categorical_candidates(labels: list[_Label]):
-    """One row; else below / above (rms's alternation, by first fit); else more rows. Every level keeps its label."""
+def _spread(centres: Sequence[float], widths: Sequence[float], gap: float) -> np.ndarray:
+    """Centres on one row, in the given order, at least ``gap`` apart edge to edge, moved as little as possible.
+
+    Least squares under order constraints: with offsets o_i (the room the labels before i need),
+    the centres are o_i plus the isotonic (non-decreasing) fit of ``centres - o``, found by pooling
+    adjacent violators.
+    """
+    widths = np.asarray(widths, dtype=float)
+    offsets = np.concatenate([[0.0], np.cumsum((widths[:-1] + widths[1:]) / 2 + gap)])
+    blocks: list[list[float]] = []  # [mean, size]
+    for value in np.asarray(centres, dtype=float) - offsets:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, n2), (m1, n1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * n1 + m2 * n2) / (n1 + n2), n1 + n2])
+    fitted = np.concatenate([[mean] * int(size) for mean, size in blocks])
+    return fitted + offsets
+
+
+def _leader_row(labels: list[_Label], gap: float, span: tuple[float, float] | None) -> list[_Label] | None:
+    """The levels listed on one row below their ticks (row 1, leaving row 0 to the leader lines), in tick
+    order, spread to clear each other; None when the row is wider than ``span`` (the scale) allows."""
+    ordered = sorted(labels, key=lambda label: label.centre)
+    widths = [label.width for label in ordered]
+    centres = _spread([label.centre for label in ordered], widths, gap + 1e-6)  # clear of rounding
+    if span is not None:
+        # As far out as labels centred on the scale's end ticks would reach, no further.
+        low, high = span[0] - widths[0] / 2, span[1] + widths[-1] / 2
+        left, right = centres[0] - widths[0] / 2, centres[-1] + widths[-1] / 2
+        if right - left > high - low:
+            return None
+        centres = centres + max(0.0, low - left) - max(0.0, right - high)
+    return [replace(label, side="below", row=1, centre=float(c), anchor=label.centre)
+            for label, c in zip(ordered, centres, strict=True)]
+
+
+def _categorical_candidates(labels: list[_Label], span: tuple[float, float] | None = None):
+    """One row; else below / above (rms's alternation, by first fit), each label at its tick; else one row of
+    labels with leader lines to their ticks; else more rows. Every level keeps its label."""
     yield "one row", [replace(label, side="below") for label in labels]
     yield "below and above", (lambda gap, lh: _first_fit(labels, gap, lh, [("below", 0), ("above", 0)]))
+    yield "leader lines", (lambda gap, lh: _leader_row(labels, gap, span))
     for depth in range(2, len(labels) + 1):
         rows = [(side, r) for r in range(depth) for side in ("below", "above")]
         yield f"{2 * depth} rows", (lambda gap, lh, rows=rows: _first_fit(labels, gap, lh, rows))
@@ -463,16 +525,16 @@ def _risk_candidates(values: Sequence[float], labels: list[_Label]):
     yield from _numeric_candidates(values, labels, "below")
 
 
-def _place(kind: str, values: Sequence, labels: list[_Label], gap: float, line_height: float) \
-        -> tuple[str, list[_Label]]:
+def _place(kind: str, values: Sequence, labels: list[_Label], gap: float, line_height: float,
+           span: tuple[float, float] | None = None) -> tuple[str, list[_Label]]:
     if not labels:
         return "no labels", []
     if kind == "categorical":
-        candidates = _categorical_candidates(labels)
+        candidates = _categorical_candidates(labels, span)
     elif kind == "risk":
         candidates = _risk_candidates(values, labels)
     else:
-        candidates = _numeric_candidates(values, labels, "above" if kind == "points" else "below")
+        candidates = _numeric_candidates(values, labels, "above" if kind == "points" else "below", span)
     for name, candidate in candidates:
         placed = candidate(gap, line_height) if callable(candidate) else candidate
         if placed is not None and _fits(placed, gap, line_height):
@@ -486,9 +548,27 @@ def _place(kind: str, values: Sequence, labels: list[_Label], gap: float, line_h
 
 
 def _number(value: float) -> str:
-    """A tick value as R's format() writes it for round numbers (no trailing zeros)."""
-    text = f"{value:.6g}"
+    """A tick value as R's format() writes it for round numbers (no trailing zeros), with thousands
+    separators from 1,000 on ("2,500")."""
+    text = f"{value:,.6g}" if abs(value) >= 1000 else f"{value:.6g}"
     return "0" if text == "-0" else text
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _unit_exponent(values: Sequence[float]) -> int:
+    """The power of ten (a multiple of 3) an axis's tick labels are divided by: 3 (thousands) or more when
+    its largest tick reaches 10,000, -3 or less when it is below 0.01 (and not 0), else 0."""
+    largest = max((abs(float(v)) for v in values), default=0.0)
+    if largest >= 1e4 or 0 < largest < 1e-2:
+        return 3 * math.floor(math.log10(largest) / 3 + 1e-9)
+    return 0
+
+
+def _unit_text(exponent: int) -> str:
+    """How an axis title says its unit: "×1,000", "×1,000,000" ... or "×10⁻³"."""
+    return f"×{10 ** exponent:,}" if exponent > 0 else f"×10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
 def _risk_text(p: float, risk_format: str, *, tick: bool) -> str:
@@ -520,6 +600,7 @@ class _AxisSpec:
     patient_value: float | None = None
     patient_points: float | None = None          # own scale
     extent: tuple[float, float] | None = None    # own scale; default: the ticks' range
+    unit: float = 1.0                            # tick labels show value / unit (said in the title)
 
 
 def _axis_specs(nomogram: Nomogram, labels: Mapping[str, str], level_labels: Mapping[str, Mapping[str, str]],
@@ -552,11 +633,20 @@ def _axis_specs(nomogram: Nomogram, labels: Mapping[str, str], level_labels: Map
             entries = _merge_ties(entries, ", ")
             kind = "categorical"
         else:
-            entries = [(float(v), float(p), _number(float(v))) for v, p in zip(axis["value"], axis["points"],
-                                                                                 strict=True)]
+            # Large values (a volume in mm³: 0-700,000) are labelled in thousands, said in the title, so the
+            # labels stay short enough to sit at their ticks.
+            exponent = _unit_exponent(axis["value"])
+            unit = 10.0 ** exponent
+            entries = [(float(v), float(p), _number(float(v) / unit)) for v, p in zip(axis["value"], axis["points"],
+                                                                                        strict=True)]
             if len({round(p, 9) for _, p, _ in entries}) == 1:  # a flat axis: one tick "min-max", as rms
                 entries = [(entries[0][0], entries[0][1], f"{entries[0][2]}–{entries[-1][2]}")]
             kind = "continuous"
+            axis_title = title(variable, variable.replace("_", " ").capitalize())
+            if exponent:
+                axis_title = f"{axis_title} ({_unit_text(exponent)})"
+            specs.append(_AxisSpec(variable, kind, axis_title, entries, 100.0 / scale_max, unit=unit))
+            continue
         specs.append(_AxisSpec(variable, kind, title(variable, variable.replace("_", " ").capitalize()), entries,
                                100.0 / scale_max))
     specs.append(_AxisSpec("total_points", "total", title("total_points", "Total points"),
@@ -582,7 +672,7 @@ def _place_axes(specs: list[_AxisSpec], scale: tuple[float, float], font_size: f
         labels = [_Label(i, left + (right - left) * x / 100.0, text_width(text, font_size))
                   for i, ((_, _, text), x) in enumerate(zip(spec.entries, xs, strict=True)) if text]
         values = [value for value, _, _ in spec.entries]
-        name, chosen = _place(spec.kind, values, labels, gap, line_height)
+        name, chosen = _place(spec.kind, values, labels, gap, line_height, span=scale)
         placed.append((spec, xs, name, chosen))
     return placed
 
@@ -755,8 +845,11 @@ def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
             box_height = label.width if label.rotated else 1.17 * em
             box = (left_edge, top, right_edge, top + box_height) if label.side == "below" else \
                 (left_edge, top + size - box_height, right_edge, top + size)
+            # A label moved off its tick is joined to it: from the tick's end to just above the label.
+            leader = None if label.anchor is None else (px(x), y_axis + TICK_EM * em, label.centre,
+                                                        top - 0.1 * em)
             ticks.append(TickLabel(value, points, x, px(x), text, label.side, label.row,
-                                   90.0 if label.rotated else 0.0, box))
+                                   90.0 if label.rotated else 0.0, box, leader))
         line = (min(xs), max(xs)) if xs else (0.0, 0.0)
         if spec.kind in ("points", "total"):
             line = (0.0, 100.0)
@@ -775,7 +868,7 @@ def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
                                title_box=title_box, y_px=y_axis, line=(float(line[0]), float(line[1])),
                                ticks=tuple(sorted(ticks, key=lambda t: t.x)), minor=spec.minor, placement=name,
                                top_px=y_axis - max(above, half_title), bottom_px=bottom, patient_x=patient_x,
-                               patient_value=spec.patient_value, patient_clipped=bool(clipped)))
+                               patient_value=spec.patient_value, patient_clipped=bool(clipped), unit=spec.unit))
         y = bottom
 
     marks = None
@@ -905,12 +998,13 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
     if grid and predictors:
         segments([(t.x_px, points_axis.y_px, t.x_px, predictors[-1].y_px) for t in points_axis.ticks],
                  PALETTE["grid"], 1)
-    lines, majors, minors = [], [], []
+    lines, majors, minors, leaders = [], [], [], []
     for axis in layout.axes:
         lines.append((layout.px(axis.line[0]), axis.y_px, layout.px(axis.line[1]), axis.y_px))
         major, minor = _tick_segments(layout, axis)
         majors += major
         minors += minor
+        leaders += [t.leader for t in axis.labels if t.leader is not None]
         for lineno, text in enumerate(axis.title_lines):
             note(axis.title_box[2], axis.title_box[1] + lineno * layout.row_px, text, "right", "top")
         for tick in axis.labels:
@@ -926,6 +1020,7 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
     segments(lines, PALETTE["axis"], 1.2)
     segments(majors, PALETTE["axis"], 1)
     segments(minors, PALETTE["minor"], 0.8)
+    segments(leaders, PALETTE["minor"], 0.8)
 
     for lineno, text in enumerate(layout.title_lines):
         note(layout.title_box[0], layout.title_box[1] + lineno * layout.row_px * 1.15, f"<b>{text}</b>", "left", "top",
@@ -943,7 +1038,7 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
                 hover.append(f"total {axis.patient_value:.1f} points")
             else:
                 value = patient.values[axis.key]
-                shown = value if isinstance(value, str) else f"{float(value):g}"
+                shown = value if isinstance(value, str) else _number(float(value) / axis.unit)
                 hover.append(f"{axis.title}: {shown} → {axis.patient_value:.1f} points")
         # A diamond, not a dot, where the patient lies beyond the axis (held at its end).
         symbols = ["diamond" if a.patient_clipped else "circle" for a in marked]
@@ -1015,6 +1110,7 @@ def nomogram_matplotlib(layout: NomogramLayout, *, grid: bool = True):
                    lw * 1.2, zorder=2)
         collection(major, PALETTE["axis"], lw, zorder=2)
         collection(minor, PALETTE["minor"], lw * 0.8, zorder=2)
+        collection([t.leader for t in axis.labels if t.leader is not None], PALETTE["minor"], lw * 0.8, zorder=2)
         for lineno, text in enumerate(axis.title_lines):
             ax.text(axis.title_box[2], axis.title_box[1] + lineno * layout.row_px, text, ha="right", va="top",
                     gid=f"title-{index}-{lineno}", **text_style)

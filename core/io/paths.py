@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import shutil
 import stat
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import RadNomoError
 
 __all__ = ["REPO_ROOT", "SAMPLE_DIR", "DATA_ROOT_ENV", "WORKSPACE_ENV", "data_root", "workspace_dir", "resolve_in_root",
-           "age_out", "SCRATCH_MAX_AGE_S",
+           "age_out", "SCRATCH_MAX_AGE_S", "staged_folder", "publish_folder", "replace_file_atomically",
            "NotRegularFileError", "file_kind", "require_regular_file", "open_regular_file"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -182,3 +188,162 @@ def age_out(folder: str | Path, max_age_s: float = SCRATCH_MAX_AGE_S) -> list[Pa
         except OSError:  # another session removed it first
             continue
     return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs written together or not at all
+# ---------------------------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step (renameat2, Linux 3.15+, glibc 2.28+)
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically (``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # an old C library without the call
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: a file system or kernel without the flag
+        return False
+    raise OSError(error, os.strerror(error), str(second))
+
+
+def _siblings(target: Path, kind: str) -> list[Path]:
+    return sorted(target.parent.glob(f".{target.name}.{kind}-*"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _recover(target: Path) -> None:
+    """Undo what a process killed inside :func:`publish_folder`'s fallback, or while staging, left behind.
+
+    A missing ``target`` beside an ``.old-`` sibling is the previous complete set, moved aside just before the
+    kill: it goes back. Staging folders of processes no longer running are removed (they never became outputs).
+    """
+    old = _siblings(target, "old")
+    if old and not target.exists():
+        old[-1].rename(target)
+        old = old[:-1]
+    for leftover in old:
+        shutil.rmtree(leftover, ignore_errors=True)
+    for partial in _siblings(target, "partial"):
+        pid = partial.name.rsplit("-", 2)[-2]
+        if not pid.isdigit() or not _pid_alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def publish_folder(staging: str | Path, target: str | Path) -> None:
+    """Put the complete folder ``staging`` where ``target`` is, in one step; the previous ``target`` is removed.
+
+    Where ``target`` does not exist, one ``rename``; where it does, one ``renameat2(RENAME_EXCHANGE)`` on Linux,
+    so a process killed at any moment leaves either the previous folder or the new one at ``target``, never a
+    mixture. Where the exchange is unsupported, ``target`` is moved aside and ``staging`` renamed into place; a
+    kill between those two renames leaves the previous folder beside ``target``, and the next
+    :func:`staged_folder` for ``target`` puts it back.
+
+    Raises
+    ------
+    RadNomoError
+        If ``target`` exists and is not a folder, or the renames fail (another process publishing at the
+        same moment, a read-only folder): ``staging`` is then removed and ``target`` left as it was.
+    """
+    staging, target = Path(staging), Path(target)
+    try:
+        if target.exists() and not target.is_dir():
+            raise RadNomoError(f"'{target}' is a file; the outputs need a folder of that name. Choose another path.")
+        if not target.exists():
+            try:
+                staging.rename(target)
+                return
+            except OSError:  # created in between by another process: exchange with it below
+                if not target.is_dir():
+                    raise
+        if _exchange(staging, target):
+            shutil.rmtree(staging, ignore_errors=True)  # now the previous outputs
+            return
+        aside = target.parent / f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        target.rename(aside)
+        staging.rename(target)
+        shutil.rmtree(aside, ignore_errors=True)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RadNomoError(f"the outputs could not be put in place at '{target}' ({error.strerror or error}); "
+                           "another run may be writing there. Nothing was changed; run again.") from error
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | Path, *, replaceable: Iterable[str] = ()) -> Iterator[Path]:
+    """A fresh sibling folder to write a set of outputs into; on success it replaces ``target`` in one step.
+
+    ``with staged_folder(out) as staging: ...`` writes everything into ``staging``; leaving the block
+    normally publishes it (:func:`publish_folder`), an exception (or a kill) leaves ``target`` untouched and
+    the staging folder removed (by the next run, after a kill).
+
+    Parameters
+    ----------
+    target : path
+        The folder the outputs belong in.
+    replaceable : iterable of str
+        The file names ``target`` may already hold (a previous run's outputs). A ``target`` holding anything
+        else is refused before any work starts, so that replacing the folder never removes a person's files.
+
+    Raises
+    ------
+    RadNomoError
+        If ``target`` is a file, holds other files than ``replaceable``, or cannot be created or replaced.
+    """
+    target = Path(target).absolute()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _recover(target)
+        if target.exists():
+            if not target.is_dir():
+                raise RadNomoError(f"'{target}' is a file; give a folder for the outputs.")
+            others = sorted(p.name for p in target.iterdir() if p.name not in set(replaceable))
+            if others:
+                raise RadNomoError(f"'{target}' holds other files than a previous run's outputs ({', '.join(others[:5])}"
+                                   f"); the run replaces the folder as a whole, so give a new or empty folder.")
+        staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as error:  # a name too long, a file where a folder should be, no permission
+        raise RadNomoError(f"the output folder '{target}' cannot be used ({error.strerror or error}); give a "
+                           "writable folder.") from error
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish_folder(staging, target)
+
+
+def replace_file_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write a file through ``write(temporary path)`` beside it, then rename it into place (all or nothing).
+
+    A process killed while writing leaves the previous file (or none), never a truncated one.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as handle:  # on disk before the rename makes it visible
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

@@ -15,7 +15,14 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["worker_pool"]
+from core.io.limits import limit, whole_number_in_range
+
+__all__ = ["worker_pool", "MAX_WORKERS"]
+
+#: Most worker processes one batch may start: four per CPU core of this machine (at least 4), so a typing
+#: slip such as ``--workers 100000`` is refused instead of starting processes until the machine gives out.
+#: ``RADNOMO_MAX_WORKERS`` overrides it.
+MAX_WORKERS = limit("MAX_WORKERS", max(4, 4 * (os.cpu_count() or 1)))
 
 _PR_SET_PDEATHSIG = 1
 
@@ -41,5 +48,12 @@ def _end_with_parent(parent: int) -> None:
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool of ``workers`` whose workers end when this process does (even by SIGKILL)."""
+    """A process pool of ``workers`` whose workers end when this process does (even by SIGKILL).
+
+    Raises
+    ------
+    RadNomoError
+        If ``workers`` is not a whole number from 1 to :data:`MAX_WORKERS` (checked before any process starts).
+    """
+    workers = whole_number_in_range(workers, 1, MAX_WORKERS, "workers")
     return ProcessPoolExecutor(max_workers=workers, initializer=_end_with_parent, initargs=(os.getpid(),))

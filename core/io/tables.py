@@ -21,6 +21,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
 
+import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
@@ -75,7 +76,8 @@ def read_table(source: str | Path | bytes | bytearray, filename: str | None = No
     Returns
     -------
     pandas.DataFrame
-        The table as read, column names stripped of surrounding spaces. Cells are read as text and
+        The table as read, column names stripped of surrounding spaces, rows in file order (empty rows
+        after the last filled one left out; an empty row inside the table is kept). Cells are read as text and
         a column becomes numbers only when every value in it is a number *and* no value's text
         would be lost by the conversion: a column stays text if any value has a leading ``+``,
         leading zeros (``007``), a negative zero (``-0``), an integer written with an exponent
@@ -442,7 +444,11 @@ def _tidy_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if duplicated:
         raise RadNomoError(f"'{name}' has duplicate column names {duplicated}; rename them.")
     frame.columns = columns
-    frame = frame.dropna(how="all").reset_index(drop=True)
+    # Only the empty rows after the last filled one go (a spreadsheet's formatted tail): an empty row inside
+    # the table is a patient row with nothing filled in, so row numbers (row IDs, the file lines a message
+    # names) stay those of the file; its blank ID then leaves it out with a count (cohort.without_blank_ids).
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    frame = frame.iloc[: filled[-1] + 1 if len(filled) else 0].reset_index(drop=True)
     # Text cells were read as text so that nothing is silently coerced; columns that are wholly
     # numeric become numbers now, unless some value's text would be lost (see read_table), and
     # mixed ones stay text for validation to report.

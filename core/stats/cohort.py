@@ -2,12 +2,16 @@
 
 Public API: :func:`read_table`, :func:`validate_cohort`, :func:`guess_variable_kinds`,
 :func:`missing_values`, :class:`CohortSpec`, :class:`SplitConfig`, :class:`CohortSplit`,
-:func:`split_cohort`, :func:`baseline_table`, :func:`table_one`, :func:`train_test_comparison`.
+:func:`split_cohort`, :func:`baseline_table`, :func:`table_one`, :func:`train_test_comparison`; for tables as
+they come: :func:`without_blank_ids` (rows with a blank ID left out and counted), :func:`with_row_ids` (row
+numbers as IDs, tables matched row by row), :func:`guess_id_column`, :func:`guess_outcome_column`,
+:func:`looks_like_feature_table` and :func:`suggest_clinical_variables` (a handful, never ~1000 features).
 Bad input raises :class:`core.errors.RadNomoError` with a message a person can act on.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import warnings
 from collections.abc import Sequence
@@ -18,8 +22,12 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError
+from core.vocabulary import ROW_ID_COLUMN
 
 __all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_id",
+    "without_blank_ids", "blank_id_note", "blank_id_exclusions", "with_row_ids", "guess_id_column",
+    "guess_outcome_column", "looks_like_feature_table", "suggest_clinical_variables", "FEATURE_TABLE_MIN_COLUMNS",
+    "MAX_SUGGESTED_VARIABLES",
     "MIN_ROWS",
     "CohortSpec",
     "SplitConfig",
@@ -310,6 +318,210 @@ def missing_values(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+# Tables as they come: blank IDs, no ID column, a feature table offered as the clinical table
+# ---------------------------------------------------------------------------------------------
+
+#: A table with at least this many numeric columns (ID and outcome aside) reads as a feature table:
+#: clinical tables hold tens of variables, radiomics exports hundreds to thousands of features.
+FEATURE_TABLE_MIN_COLUMNS = 50
+#: The most clinical variables proposed for a table that reads as a feature table.
+MAX_SUGGESTED_VARIABLES = 8
+
+# Words that name a patient identifier, and words that name a clinical variable (matched against a
+# column name's words: "PatientID" -> patient, id; "T_stage" -> t, stage).
+_ID_WORDS = {"id", "ids", "pid", "uid", "mrn", "patient", "patientid", "case", "caseid", "subject", "subjectid",
+             "identifier", "accession", "record"}
+_OUTCOME_WORDS = {"outcome", "label", "labels", "event", "target", "y", "class", "status", "response",
+                  "diagnosis", "malignant", "malignancy", "lm", "metastasis", "recurrence", "death", "dead",
+                  "survival", "positive", "result", "group"}
+_CLINICAL_WORDS = {"age", "sex", "gender", "stage", "grade", "tnm", "t", "n", "m", "bmi", "smoking", "smoker",
+                   "histology", "histologic", "ecog", "kps", "psa", "gleason", "cea", "ca199", "ca19", "afp",
+                   "location", "site", "side", "lauren", "her2", "differentiation", "performance", "race",
+                   "ethnicity", "weight", "height", "diabetes", "hypertension", "alcohol", "pathology",
+                   "lymph", "node", "nodes", "invasion", "ki67", "er", "pr", "subtype", "laterality", "scanner",
+                   "centre", "center", "institution", "hospital", "treatment", "therapy", "chemotherapy"}
+# Prefixes of radiomics feature names (pyradiomics image types and classes), never a clinical variable.
+_FEATURE_PREFIXES = ("original", "wavelet", "log", "square", "squareroot", "logarithm", "exponential",
+                     "gradient", "lbp", "firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm",
+                     "diagnostics", "morph", "stat", "ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
+
+
+def _name_words(column: object) -> list[str]:
+    """A column name's words in lower case: "PatientID" -> [patient, id], "ca19_9_u_ml" -> [ca19, 9, u, ml]."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(column))
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+
+
+def _is_blank(value: object) -> bool:
+    """An ID cell with nothing in it: missing, or text that normalises to nothing (spaces, zero-width)."""
+    if not isinstance(value, str) and pd.isna(value):
+        return True
+    return normalise_id(value) == ""
+
+
+def _id_source(table: pd.DataFrame, id_column: str) -> str | None:
+    """The column :func:`indexed_by_id` takes the IDs from (``id_column``, "ID", "id", "patient_id"), None: the index."""
+    return next((c for c in (id_column, "ID", "id", "patient_id") if c in table.columns), None)
+
+
+def without_blank_ids(table: pd.DataFrame, id_column: str) -> tuple[pd.DataFrame, tuple[int, ...]]:
+    """A table without its rows whose patient ID is blank, and where those rows were.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As read (:func:`core.io.tables.read_table`, rows in file order). The IDs are in ``id_column``; a
+        table without that column (a feature table) has them where :func:`indexed_by_id` looks: a column
+        "ID", "id" or "patient_id", else the index.
+    id_column : str
+
+    Returns
+    -------
+    (pandas.DataFrame, tuple of int)
+        The table without the blank-ID rows (index reset when rows were left out), and the file lines
+        of the rows left out (the header being line 1, so the first data row is line 2). A blank ID is a
+        missing cell or one holding only spaces or invisible characters (:func:`normalise_id`).
+    """
+    if id_column == ROW_ID_COLUMN and ROW_ID_COLUMN not in table.columns:
+        return table, ()  # numbered row by row (indexed_by_id): every row has an ID
+    source = _id_source(table, id_column)
+    ids = table[source] if source is not None else pd.Series(table.index, index=table.index)
+    blank = ids.map(_is_blank).to_numpy(dtype=bool)
+    if not blank.any():
+        return table, ()
+    lines = tuple(int(i) + 2 for i in np.flatnonzero(blank))
+    kept = table.loc[~blank]
+    return (kept.reset_index(drop=True) if source is not None else kept), lines
+
+
+def blank_id_note(lines: Sequence[int], what: str) -> str:
+    """"N row(s) with a blank ID left out of the <what> (file lines ...)." for the page and the notes."""
+    shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
+    return f"{len(lines)} row(s) with a blank ID left out of the {what} (file lines {shown})."
+
+
+def blank_id_exclusions(lines: Sequence[int]) -> tuple[tuple[str, str], ...]:
+    """Rows left out for a blank ID as a study's exclusions: ("file line 7", "a blank ID") each."""
+    return tuple((f"file line {line}", "a blank ID") for line in lines)
+
+
+def with_row_ids(table: pd.DataFrame, *, expected_rows: int | None = None, what: str = "table",
+                 other: str = "clinical table") -> pd.DataFrame:
+    """A table without IDs given row numbers as IDs: a first column :data:`~core.vocabulary.ROW_ID_COLUMN`
+    holding "1".."n" (text, as IDs are), in the table's row order.
+
+    A clinical table and a feature table both numbered so are matched row by row: row 5 of one is
+    row 5 of the other, so they must hold the same patients in the same order.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    expected_rows : int, optional
+        The number of rows of the table this one is matched with (the clinical table's).
+    what, other : str
+        How messages name this table and the one it is matched with.
+
+    Raises
+    ------
+    RadNomoError
+        If the table already has a column named like the row-ID column, or its row count differs from
+        ``expected_rows`` (both counts named).
+    """
+    if ROW_ID_COLUMN in table.columns:
+        raise RadNomoError(f"the {what} already has a column '{ROW_ID_COLUMN}'; choose it as the ID column instead "
+                           "of row numbers, or rename it.")
+    if expected_rows is not None and len(table) != expected_rows:
+        raise RadNomoError(f"with row numbers as IDs the {what} is matched row by row with the {other}, but it has "
+                           f"{len(table)} rows and the {other} has {expected_rows}; give both tables an ID column, "
+                           "or make their rows the same patients in the same order.")
+    out = table.reset_index(drop=True)
+    out.insert(0, ROW_ID_COLUMN, [str(i) for i in range(1, len(out) + 1)])
+    return out
+
+
+def _could_be_ids(values: pd.Series) -> bool:
+    """Whether a column could hold patient IDs: its non-blank values unique, text or whole numbers, most filled."""
+    filled = values[~values.map(_is_blank)]
+    if len(filled) < 2 or len(filled) < 0.5 * len(values):
+        return False
+    if pd.api.types.is_numeric_dtype(filled) and not np.all(np.mod(filled.astype(float), 1) == 0):
+        return False  # measurements with decimals are unique too, and never IDs
+    return not filled.map(normalise_id).duplicated().any()
+
+
+def guess_id_column(table: pd.DataFrame) -> str | None:
+    """The column that most likely holds the patient IDs, or None (then propose row numbers as IDs).
+
+    A column with a repeated value is never proposed (``sex`` is not an ID). Among the columns whose
+    non-blank values are unique (text or whole numbers), one named like an ID (``patient_id``, ``PatientID``,
+    ``case``, ``MRN``...) comes first, then the table's first column, then the first unique text column;
+    failing those, a column named like an ID with mostly distinct values (its duplicates are then refused
+    by name when the cohort opens).
+    """
+    candidates = [c for c in table.columns if _could_be_ids(table[c])]
+    named = [c for c in candidates if _ID_WORDS & set(_name_words(c))]
+    if named:
+        return named[0]
+    if candidates and candidates[0] == table.columns[0]:
+        return candidates[0]
+    text = [c for c in candidates if not pd.api.types.is_numeric_dtype(table[c])]
+    if text:
+        return text[0]
+    # A column named like an ID whose values mostly differ but some repeat stays the proposal: opening the
+    # cohort then names the duplicated IDs, to be fixed, instead of row numbers hiding them.
+    repeated = [c for c in table.columns if _ID_WORDS & set(_name_words(c)) and table[c].nunique() > len(table) / 2]
+    return repeated[0] if repeated else None
+
+
+def _is_binary_outcome(values: pd.Series) -> bool:
+    levels = set(values.dropna().map(level_text).str.lower())
+    return len(levels) == 2 and levels <= _TRUE_WORDS | _FALSE_WORDS and len({v in _TRUE_WORDS for v in levels}) == 2
+
+
+def guess_outcome_column(table: pd.DataFrame, exclude: Sequence[str] = ()) -> str | None:
+    """The column that most likely holds the binary outcome, or None.
+
+    Only columns coded as a binary outcome (0/1, yes/no, true/false) qualify; one named like an outcome
+    (``outcome``, ``label``, ``event``, ``status``, ``lm``...) first, else the first such column.
+    """
+    binary = [c for c in table.columns if c not in exclude and _is_binary_outcome(table[c])]
+    named = [c for c in binary if _OUTCOME_WORDS & set(_name_words(c))]
+    return (named or binary or [None])[0]
+
+
+def looks_like_feature_table(table: pd.DataFrame, exclude: Sequence[str] = ()) -> bool:
+    """Whether a table offered as the clinical table reads as a feature table: at least
+    :data:`FEATURE_TABLE_MIN_COLUMNS` numeric columns besides ``exclude`` (the ID and the outcome)."""
+    numeric = [c for c in table.columns if c not in exclude and pd.api.types.is_numeric_dtype(table[c])]
+    return len(numeric) >= FEATURE_TABLE_MIN_COLUMNS
+
+
+def suggest_clinical_variables(table: pd.DataFrame, exclude: Sequence[str] = (), *,
+                               max_variables: int = MAX_SUGGESTED_VARIABLES) -> tuple[list[str], list[str]]:
+    """(continuous, categorical) clinical variables to pre-select for a table.
+
+    A clinical table gets :func:`guess_variable_kinds`. A table that reads as a feature table
+    (:func:`looks_like_feature_table`) gets only a handful of plausible variables, at most
+    ``max_variables``: columns named like a clinical variable (age, sex, stage, grade...), then
+    categorical columns of up to 5 levels, never a column named like a radiomics feature
+    (``original_firstorder_Mean``, ``wavelet-LLH_glcm_...``).
+    """
+    continuous, categorical = guess_variable_kinds(table, exclude=exclude)
+    if not looks_like_feature_table(table, exclude):
+        return continuous, categorical
+    chosen = set(continuous) | set(categorical)
+
+    def plausible(column: str) -> bool:
+        words = _name_words(column)
+        return bool(words) and words[0] not in _FEATURE_PREFIXES and not re.match(r"(?i)^(wavelet|log-sigma)", column)
+
+    named = [c for c in table.columns if c in chosen and plausible(c) and _CLINICAL_WORDS & set(_name_words(c))]
+    few_levels = [c for c in categorical if plausible(c) and c not in named and table[c].nunique() <= 5]
+    keep = set((named + few_levels)[:max_variables])
+    return [c for c in continuous if c in keep], [c for c in categorical if c in keep]
+
+
+# ---------------------------------------------------------------------------------------------
 # Split
 # ---------------------------------------------------------------------------------------------
 
@@ -494,18 +706,23 @@ def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit
 def indexed_by_id(table: pd.DataFrame, *, id_column: str = "ID", name: str = "feature table") -> pd.DataFrame:
     """A copy of a feature table indexed by normalised patient ID (:func:`normalise_id`), named "ID".
 
-    The IDs come from ``id_column``, a column named "ID", "id" or "patient_id", or else the index.
+    The IDs come from ``id_column``, a column named "ID", "id" or "patient_id", or else the index. When
+    ``id_column`` is the row-ID column (:data:`~core.vocabulary.ROW_ID_COLUMN`: a study whose IDs are row
+    numbers) and the table lacks it, its rows are numbered the same way (:func:`with_row_ids`), so it is
+    matched with the cohort row by row.
 
     Raises
     ------
     RadNomoError
-        For rows without an ID, or IDs that repeat (named, look-alikes included).
+        For rows without an ID (callers leave them out first with :func:`without_blank_ids`), or IDs
+        that repeat (named, look-alikes included).
     """
     frame = table
-    for candidate in (id_column, "ID", "id", "patient_id"):
-        if candidate in frame.columns:
-            frame = frame.set_index(candidate)
-            break
+    if id_column == ROW_ID_COLUMN and ROW_ID_COLUMN not in frame.columns:
+        frame = with_row_ids(frame, what=name)
+    source = _id_source(frame, id_column)
+    if source is not None:
+        frame = frame.set_index(source)
     frame = frame.copy()
     # IDs as their text, normalised as the cohort's (validate_cohort), so the two match.
     _, normalised, examples = _normalised_ids(pd.Series(frame.index, dtype=object))

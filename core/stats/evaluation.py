@@ -320,11 +320,32 @@ def binary_metrics(y, score, cutoff: float, ci: str = "wald", level: float = 0.9
 
 @dataclass(frozen=True)
 class CalibrationStats:
-    """Brier score; calibration-in-the-large (intercept with the logit as offset); calibration slope."""
+    """How well predicted probabilities match outcomes.
+
+    Attributes
+    ----------
+    brier : float
+        Mean squared difference between probability and outcome.
+    in_the_large : float
+        Calibration-in-the-large: the intercept of a logistic model of the outcome with only an
+        intercept and logit(prob) as offset (0 = predictions right on average; > 0 = too low).
+    slope : float
+        Calibration slope: the coefficient of logit(prob) in a logistic model of the outcome on it
+        (1 = ideal, < 1 = predictions too extreme).
+    recalibration_intercept : float
+        Calibration intercept (logistic recalibration): the intercept of that same model (rms::val.prob's
+        "Intercept"). It goes with the slope and is not calibration-in-the-large unless the slope is 1.
+    """
 
     brier: float
-    intercept: float
+    in_the_large: float
     slope: float
+    recalibration_intercept: float
+
+    @property
+    def intercept(self) -> float:
+        """Calibration-in-the-large under its older name (callers written before the two intercepts were told apart)."""
+        return self.in_the_large
 
 
 @dataclass(frozen=True)
@@ -341,11 +362,13 @@ def _logit(prob: np.ndarray) -> np.ndarray:
 
 
 def calibration_stats(y, prob) -> CalibrationStats:
-    """Brier score, calibration intercept and slope of predicted probabilities.
+    """Brier score, calibration-in-the-large, calibration slope and the logistic recalibration's intercept.
 
-    The intercept is calibration-in-the-large: a logistic model of ``y`` with only an intercept and
+    Calibration-in-the-large is the intercept of a logistic model of ``y`` with only an intercept and
     logit(prob) as offset (0 = predictions right on average); the slope is the coefficient of
-    logit(prob) in a logistic model of ``y`` on it (1 = ideal, < 1 = predictions too extreme).
+    logit(prob) in a logistic model of ``y`` on it (1 = ideal, < 1 = predictions too extreme), and
+    that model's intercept is the calibration intercept (logistic recalibration), as rms::val.prob
+    reports it. See :class:`CalibrationStats`.
 
     Raises
     ------
@@ -360,7 +383,8 @@ def calibration_stats(y, prob) -> CalibrationStats:
     brier = float(np.mean((p - outcome) ** 2))
     intercept_fit = sm.GLM(outcome, np.ones((len(p), 1)), family=sm.families.Binomial(), offset=logit).fit()
     slope_fit = sm.GLM(outcome, sm.add_constant(logit), family=sm.families.Binomial()).fit()
-    return CalibrationStats(brier=brier, intercept=float(intercept_fit.params[0]), slope=float(slope_fit.params[1]))
+    return CalibrationStats(brier=brier, in_the_large=float(intercept_fit.params[0]),
+                            slope=float(slope_fit.params[1]), recalibration_intercept=float(slope_fit.params[0]))
 
 
 def _risk_groups(p: np.ndarray, groups: int) -> np.ndarray:

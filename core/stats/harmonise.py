@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.stats.modeling import saved_names
 
-__all__ = ["ComBat", "fit_harmonisers", "apply_harmonisers"]
+__all__ = ["ComBat", "fit_harmonisers", "apply_harmonisers", "coverage_notes"]
 
 
 @dataclass(eq=False)
@@ -121,9 +122,31 @@ class ComBat:
 
     @classmethod
     def from_dict(cls, values: dict) -> ComBat:
-        return cls(features=list(values["features"]), batches=list(values["batches"]),
-                   stand_mean=np.asarray(values["stand_mean"]), var_pooled=np.asarray(values["var_pooled"]),
-                   gamma_star=np.asarray(values["gamma_star"]), delta_star=np.asarray(values["delta_star"]))
+        """From :meth:`to_dict`, re-validated: arrays shaped (features,) and (scanners, features), all finite,
+        variances above 0 (a saved harmoniser is applied to every cohort scored).
+
+        Raises
+        ------
+        RadNomoError
+            For a saved harmoniser that is malformed, edited or not finite.
+        """
+        features = list(saved_names(values["features"], "harmonised features", empty=True))
+        batches = list(saved_names(values["batches"], "harmonisation scanners"))
+        arrays = {}
+        for key, shape in (("stand_mean", (len(features),)), ("var_pooled", (len(features),)),
+                           ("gamma_star", (len(batches), len(features))),
+                           ("delta_star", (len(batches), len(features)))):
+            try:
+                array = np.asarray(values[key], dtype=float)
+            except (TypeError, ValueError) as error:
+                raise RadNomoError(f"the saved harmoniser's {key} is not a table of numbers.") from error
+            if array.shape != shape or not np.isfinite(array).all():
+                raise RadNomoError(f"the saved harmoniser's {key} has shape {array.shape} (expected {shape}) or "
+                                   "values that are not finite; the saved models were edited: refit them.")
+            if key in ("var_pooled", "delta_star") and (array <= 0).any():
+                raise RadNomoError(f"the saved harmoniser's {key} must be above 0; refit the models.")
+            arrays[key] = array
+        return cls(features=features, batches=batches, **arrays)
 
 
 def fit_harmonisers(features: dict[str, pd.DataFrame], batch: pd.Series,
@@ -144,14 +167,16 @@ def fit_harmonisers(features: dict[str, pd.DataFrame], batch: pd.Series,
         Kind -> fitted :class:`ComBat`. Columns that are constant within a training scanner or
         not finite for every training patient are left out of the fit (and so left unchanged by
         :func:`apply_harmonisers`): ComBat's pooled variance would be zero or undefined there.
+        A table that covers only some training patients is fitted on those it has
+        (:func:`coverage_notes` says so in words).
 
     Raises
     ------
     RadNomoError
-        If a training patient has no scanner label, or ComBat cannot be fitted (one scanner, a
-        scanner with a single patient).
+        If a training patient has no scanner label, or ComBat cannot be fitted for a kind (one
+        scanner, a scanner with a single patient among the patients the table has): the kind is named.
     """
-    train = list(train_ids)
+    train = pd.Index(list(train_ids))
     labels = batch.reindex(train)
     if labels.isna().any():
         missing = list(labels.index[labels.isna()][:3])
@@ -159,12 +184,43 @@ def fit_harmonisers(features: dict[str, pd.DataFrame], batch: pd.Series,
                            f"harmonisation, e.g. {missing}.")
     fitted = {}
     for kind, table in features.items():
-        X = table.loc[train]
+        rows = train[train.isin(table.index)]  # a family may cover only some patients: fit on those it has
+        X = table.loc[rows]
+        kind_labels = labels.loc[rows].to_numpy()
         finite = np.isfinite(X.to_numpy(dtype=float)).all(axis=0)
         X = X.loc[:, finite]
-        varies = X.groupby(labels.to_numpy()).var(ddof=0).min(axis=0) > 0
-        fitted[kind] = ComBat().fit(X.loc[:, varies.to_numpy()], labels.to_numpy())
+        varies = X.groupby(kind_labels).var(ddof=0).min(axis=0) > 0
+        try:
+            fitted[kind] = ComBat().fit(X.loc[:, varies.to_numpy()], kind_labels)
+        except RadNomoError as error:
+            raise RadNomoError(f"{kind} features ({len(rows)} training patients): {error}") from error
     return fitted
+
+
+def coverage_notes(features: dict[str, pd.DataFrame], train_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """A plain sentence for each feature table that covers only some training patients.
+
+    Parameters
+    ----------
+    features : dict
+        Kind -> feature table (index: patient ID).
+    train_ids : sequence of str
+
+    Returns
+    -------
+    list of str
+        E.g. "dl: ComBat was fitted on the 140 of 200 training patients with dl features; the other 60 are
+        left out of it (they have no dl features to harmonise)."
+    """
+    train = pd.Index(list(train_ids))
+    notes = []
+    for kind, table in features.items():
+        have = int(train.isin(table.index).sum())
+        if have < len(train):
+            notes.append(f"{kind}: ComBat was fitted on the {have} of {len(train)} training patients with {kind} "
+                         f"features; the other {len(train) - have} are left out of it (they have no {kind} features "
+                         "to harmonise).")
+    return notes
 
 
 def apply_harmonisers(harmonisers: dict[str, ComBat], features: dict[str, pd.DataFrame],

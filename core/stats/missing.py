@@ -5,7 +5,9 @@ than ``max_missing`` of the training patients missing are dropped, then the rest
 training median or mean (categorical variables with the training mode), fitted on the training patients
 only and applied unchanged to test, external and new patients (:class:`Imputer`); or nothing is imputed
 and every step that meets a missing value says so. Dropping the patients with missing values is an
-action on the study instead (:func:`core.workflows.study.Study.without_patients`), recorded with it.
+action on the study instead (:func:`core.workflows.study.Study.without_patients`), recorded with it: all of
+them (:func:`patients_with_missing`), or only those missing (nearly) every feature of a family
+(:func:`patients_missing_features`, at the policy's ``patient_max_missing`` share, saved with the study).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.vocabulary import MISSING_STRATEGIES, check_option
 
-__all__ = ["MissingPolicy", "Imputer", "missing_by_column", "missing_by_patient", "patients_with_missing"]
+__all__ = ["MissingPolicy", "Imputer", "missing_by_column", "missing_by_patient", "patients_with_missing",
+           "patients_missing_features", "missing_features_reason"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,22 +36,40 @@ class MissingPolicy:
     max_missing : float
         Features (not clinical variables) with a larger share of the training patients missing are
         dropped before imputing (0-1; the default leaves out features missing for more than 20 %).
+    patient_max_missing : float or None
+        Patients missing at least this share of one family's features leave the study on their own
+        (listed in its exclusions), before anything is fitted: 1 = those missing every feature, 0.5 =
+        those missing half or more. Imputing hundreds of medians for them would make up a patient;
+        the others are still imputed as ``strategy`` says. None (default): every patient stays.
     """
 
     strategy: str = "median"
     max_missing: float = 0.2
+    patient_max_missing: float | None = None
 
     def __post_init__(self) -> None:
         check_option("missing-value strategy", self.strategy, MISSING_STRATEGIES)
         if not 0 <= self.max_missing <= 1:
             raise RadNomoError(f"the largest share of missing values {self.max_missing} must lie in [0, 1].")
+        if self.patient_max_missing is not None and not 0 < self.patient_max_missing <= 1:
+            raise RadNomoError(f"the share of a family's features a patient may miss {self.patient_max_missing} must "
+                               "lie in (0, 1] (1: drop only the patients missing every feature).")
 
     def to_dict(self) -> dict:
-        return {"strategy": self.strategy, "max_missing": self.max_missing}
+        values = {"strategy": self.strategy, "max_missing": self.max_missing}
+        # Written only when set: a study without it keeps the fingerprint (and the stored fits) it had before.
+        if self.patient_max_missing is not None:
+            values["patient_max_missing"] = self.patient_max_missing
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping | None) -> MissingPolicy:
-        return cls() if not values else cls(strategy=str(values["strategy"]), max_missing=float(values["max_missing"]))
+        """The policy from :meth:`to_dict`; a save made before ``patient_max_missing`` existed keeps every patient."""
+        if not values:
+            return cls()
+        patient = values.get("patient_max_missing")
+        return cls(strategy=str(values["strategy"]), max_missing=float(values["max_missing"]),
+                   patient_max_missing=None if patient is None else float(patient))
 
 
 def missing_by_column(table: pd.DataFrame) -> pd.DataFrame:
@@ -74,6 +95,24 @@ def patients_with_missing(tables: Sequence[pd.DataFrame]) -> list[str]:
     for table in tables:
         ids += [i for i in table.index[table.isna().any(axis=1)] if i not in set(ids)]
     return ids
+
+
+def patients_missing_features(tables: Sequence[pd.DataFrame], share: float) -> list[str]:
+    """Patients missing at least ``share`` (0-1] of the features of one of ``tables`` (one table per family,
+    index: patient ID), in the order they first appear; ``share=1``: only those missing every feature."""
+    ids: dict[str, None] = {}  # ordered and unique
+    for table in tables:
+        if table.shape[1] == 0:
+            continue
+        shares = table.isna().mean(axis=1)
+        # A small tolerance: 2 of 3 missing is a share of 0.666..., which "at least 2/3" must include.
+        ids.update(dict.fromkeys(shares.index[shares >= share - 1e-12]))
+    return list(ids)
+
+
+def missing_features_reason(share: float) -> str:
+    """Why :func:`patients_missing_features` left a patient out, in words (recorded with the study)."""
+    return "every feature of a family missing" if share >= 1 else f"at least {share:.0%} of a family's features missing"
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,8 +8,10 @@ fitted on training rows; test rows are only scored.
 
 from __future__ import annotations
 
+import math
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -18,9 +20,81 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError
+from core.vocabulary import POST_SELECTION_NOTE, POST_SELECTION_P, family_of_score
 
 __all__ = ["LogitFit", "fit_logistic", "ScoreModel", "build_score", "LogisticModel", "fit_model", "design_matrix",
-           "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram", "r_pretty"]
+           "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram", "r_pretty",
+           "readable_or_unit", "per_unit_term", "labelled_term", "sign_flips", "saved_names", "saved_numbers",
+           "saved_number"]
+
+
+def saved_names(values: object, what: str, *, empty: bool = False) -> tuple[str, ...]:
+    """Names read back from a saved model: a list of distinct texts (non-empty unless ``empty``).
+
+    Raises
+    ------
+    RadNomoError
+        Naming ``what``, for anything else (a text, a number, a duplicate).
+    """
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise RadNomoError(f"the saved {what} must be a list of names.")
+    if len(set(values)) != len(values) or (not values and not empty):
+        raise RadNomoError(f"the saved {what} {'repeat a name' if values else 'are empty'}.")
+    return tuple(values)
+
+
+def saved_numbers(values: object, what: str, names: Sequence[str], *, finite: bool = True,
+                  positive: bool = False) -> pd.Series:
+    """A saved mapping name -> number (coefficients, means, SDs) as a float Series, re-validated.
+
+    Parameters
+    ----------
+    values : object
+        What the saved JSON holds (should be a dict of name -> number).
+    what : str
+        What it is, for the message (e.g. "radiomics score's coefficients").
+    names : sequence of str
+        The names it must hold, no more and no fewer (the model's features or terms).
+    finite, positive : bool
+        Refuse NaN and infinite values; refuse values <= 0 (standard deviations).
+
+    Returns
+    -------
+    pandas.Series
+        Float values in the order of ``names``.
+
+    Raises
+    ------
+    RadNomoError
+        For another shape, names that differ from ``names``, or a value that is not a number, not
+        finite or not positive: an edited or damaged saved model, never used to predict.
+    """
+    if not isinstance(values, dict):
+        raise RadNomoError(f"the saved {what} are not a table of names and numbers.")
+    if set(values) != set(names) or len(values) != len(names):
+        extra, lacking = sorted(set(values) - set(names))[:3], sorted(set(names) - set(values))[:3]
+        raise RadNomoError(f"the saved {what} do not match the model's terms (unexpected {extra}, "
+                           f"missing {lacking}); the saved models were edited or belong to another model.")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and not finite)
+               for v in values.values()):
+        raise RadNomoError(f"the saved {what} hold a value that is not a number.")
+    series = pd.Series([values[n] for n in names], index=list(names), dtype=float)
+    bad = series[~np.isfinite(series.to_numpy())] if finite else series.iloc[:0]
+    if len(bad):
+        raise RadNomoError(f"the saved {what} hold {len(bad)} value(s) that are not finite numbers (e.g. "
+                           f"{bad.index[0]} = {bad.iloc[0]}); a model with them would predict NaN or infinite "
+                           "risks, so it is refused: refit the models.")
+    if positive and (series <= 0).any():
+        name = series.index[(series <= 0).to_numpy()][0]
+        raise RadNomoError(f"the saved {what} must be above 0 ({name} = {series[name]}); refit the models.")
+    return series
+
+
+def saved_number(value: object, what: str) -> float:
+    """One saved finite number (an intercept), else a RadNomoError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RadNomoError(f"the saved {what} {str(value)[:40]!r} is not a finite number; refit the models.")
+    return float(value)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -107,13 +181,35 @@ class LogitFit:
                 "cov_params": None if self.cov_params is None else self.cov_params.to_dict()}
 
     @classmethod
-    def from_dict(cls, values: dict) -> LogitFit:
-        return cls(outcome=values["outcome"], predictors=tuple(values["predictors"]),
-                   params=pd.Series(values["params"], dtype=float), bse=pd.Series(values["bse"], dtype=float),
-                   pvalues=pd.Series(values["pvalues"], dtype=float), n_obs=int(values["n_obs"]),
-                   n_events=int(values["n_events"]), log_likelihood=float(values["log_likelihood"]),
-                   converged=bool(values["converged"]),
-                   cov_params=None if values.get("cov_params") is None else pd.DataFrame(values["cov_params"]))
+    def from_dict(cls, values: dict, *, what: str = "model") -> LogitFit:
+        """From :meth:`to_dict` (``what``: the model's name in messages), re-validated: the coefficients are exactly ``const`` and the predictors, all
+        finite; the covariance matrix (when saved) is square over the same terms and finite.
+
+        Raises
+        ------
+        RadNomoError
+            For a saved fit that is malformed, edited or not finite.
+        """
+        predictors = saved_names(values["predictors"], f"{what}'s predictors")
+        terms = ["const", *predictors]
+        cov = values.get("cov_params")
+        if cov is not None:
+            if not isinstance(cov, dict):
+                raise RadNomoError(f"the saved {what}'s covariance matrix is not a table.")
+            rows = {column: saved_numbers(cov.get(column), f"{what}'s covariances of {column}", terms)
+                    for column in terms}
+            if set(cov) != set(terms):
+                raise RadNomoError(f"the saved {what}'s covariance matrix does not match its terms.")
+            cov = pd.DataFrame(rows).loc[terms, terms]
+        n_obs, n_events = int(values["n_obs"]), int(values["n_events"])
+        if not 0 <= n_events <= n_obs:
+            raise RadNomoError(f"the saved {what} counts {n_events} events among {n_obs} patients.")
+        return cls(outcome=str(values["outcome"]), predictors=predictors,
+                   params=saved_numbers(values["params"], f"{what}'s coefficients", terms),
+                   bse=saved_numbers(values["bse"], f"{what}'s standard errors", terms, finite=False),
+                   pvalues=saved_numbers(values["pvalues"], f"{what}'s p-values", terms, finite=False), n_obs=n_obs,
+                   n_events=n_events, log_likelihood=float(values["log_likelihood"]),
+                   converged=bool(values["converged"]), cov_params=cov)
 
 
 def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> LogitFit:
@@ -231,11 +327,16 @@ class ScoreModel:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Per feature: coefficient (standardised), training mean and SD, and SE / p when refitted."""
+        """Per feature: coefficient (standardised), training mean and SD, and SE / p when refitted.
+
+        The p-value column is :data:`core.vocabulary.POST_SELECTION_P` ("p (post-selection, not for
+        inference)"): the LASSO chose these features on the same patients, so their Wald p-values are
+        too small and must not be read as tests.
+        """
         table = pd.DataFrame({"coef": self.coefs, "train_mean": self.means, "train_sd": self.sds})
         if self.fit is not None:
             table["se"] = self.fit.bse[table.index]
-            table["p_value"] = self.fit.pvalues[table.index]
+            table[POST_SELECTION_P] = self.fit.pvalues[table.index]
         # rename_axis, not index.name =: the frame shares its index with self.coefs (frozen state)
         return table.rename_axis("feature")
 
@@ -246,10 +347,29 @@ class ScoreModel:
 
     @classmethod
     def from_dict(cls, values: dict) -> ScoreModel:
-        return cls(name=values["name"], method=values["method"], features=tuple(values["features"]),
-                   means=pd.Series(values["means"], dtype=float), sds=pd.Series(values["sds"], dtype=float),
-                   intercept=float(values["intercept"]), coefs=pd.Series(values["coefs"], dtype=float),
-                   fit=None if values["fit"] is None else LogitFit.from_dict(values["fit"]))
+        """From :meth:`to_dict`, re-validated: one finite coefficient, training mean and SD (> 0) per feature,
+        a finite intercept, and a refit whose terms and coefficients are the score's.
+
+        Raises
+        ------
+        RadNomoError
+            For a saved score that is malformed, edited or not finite.
+        """
+        name, method = str(values["name"]), values["method"]
+        if method not in SCORE_METHODS:
+            raise RadNomoError(f"the saved {name} score's method {str(method)[:40]!r} is not one of {SCORE_METHODS}.")
+        features = saved_names(values["features"], f"{name} score's features")
+        fit = None if values["fit"] is None else LogitFit.from_dict(values["fit"], what=f"{name} score's refit")
+        intercept = saved_number(values["intercept"], f"{name} score's intercept")
+        coefs = saved_numbers(values["coefs"], f"{name} score's coefficients", features)
+        if fit is not None and (set(fit.predictors) != set(features) or not np.allclose(
+                fit.params[["const", *features]].to_numpy(), [intercept, *coefs.to_numpy()], rtol=1e-9, atol=0)):
+            raise RadNomoError(f"the saved {name} score's coefficients differ from its own refit; the saved models "
+                               "were edited: refit them.")
+        return cls(name=name, method=method, features=features,
+                   means=saved_numbers(values["means"], f"{name} score's training means", features),
+                   sds=saved_numbers(values["sds"], f"{name} score's training SDs", features, positive=True),
+                   intercept=intercept, coefs=coefs, fit=fit)
 
 
 def build_score(name: str, X: pd.DataFrame, y: pd.Series | np.ndarray, lasso, *, method: str = "refit") -> ScoreModel:
@@ -360,9 +480,32 @@ class LogisticModel:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Coefficient, SE, p, OR with 95 % CI and VIF per design column."""
+        """Coefficient, SE, p, OR with 95 % CI and VIF per design column.
+
+        ``coef`` and ``se`` stay per unit. A continuous term whose per-unit OR would print as
+        1.000 (1.000-1.000) (e.g. a volume in mm³) has its OR and interval given per a power of ten
+        (:func:`readable_or_unit`), said in its label, e.g. "volume_mm3 (OR per 10,000 units)", with
+        the multiplier in ``OR_per``. With a score among the terms (the fused model), ``p_note`` marks
+        the score's p-value :data:`core.vocabulary.POST_SELECTION_NOTE`: its features were selected on
+        these patients.
+        """
         table = self.fit.summary.drop(index="const")
         table["VIF"] = self.vif
+        units = {term: readable_or_unit(table.loc[term, "coef"], table.loc[term, "se"]) for term in self.continuous
+                 if term in table.index}
+        units = {term: unit for term, unit in units.items() if unit != 1}
+        if units:
+            z = stats.norm.ppf(0.975)
+            per = pd.Series(1.0, index=table.index)
+            per[list(units)] = list(units.values())
+            table["OR"] = np.exp(table["coef"] * per)
+            table["OR_lower"] = np.exp((table["coef"] - z * table["se"]) * per)
+            table["OR_upper"] = np.exp((table["coef"] + z * table["se"]) * per)
+            table["OR_per"] = per
+            table = table.rename(index={term: per_unit_term(term, unit) for term, unit in units.items()})
+        scores = [term for term in table.index if family_of_score(term) is not None]
+        if scores:
+            table["p_note"] = ["" if family_of_score(term) is None else POST_SELECTION_NOTE for term in table.index]
         return table.rename_axis("term")
 
     def to_dict(self) -> dict:
@@ -372,9 +515,137 @@ class LogisticModel:
 
     @classmethod
     def from_dict(cls, values: dict) -> LogisticModel:
-        return cls(name=values["name"], continuous=tuple(values["continuous"]),
-                   levels={k: tuple(v) for k, v in values["levels"].items()}, fit=LogitFit.from_dict(values["fit"]),
-                   vif=pd.Series(values["vif"], dtype=float))
+        """From :meth:`to_dict`, re-validated: each categorical variable has two or more distinct levels, and
+        the fit's terms are exactly the design columns of the variables (:func:`design_matrix`).
+
+        Raises
+        ------
+        RadNomoError
+            For a saved model that is malformed, edited or not finite.
+        """
+        name = str(values["name"])
+        continuous = saved_names(values["continuous"], f"{name} model's continuous variables", empty=True)
+        if not isinstance(values["levels"], dict):
+            raise RadNomoError(f"the saved {name} model's categorical levels are not a table.")
+        levels = {str(k): saved_names(v, f"levels of {k}") for k, v in values["levels"].items()}
+        if any(len(v) < 2 for v in levels.values()):
+            raise RadNomoError(f"the saved {name} model has a categorical variable with a single level.")
+        fit = LogitFit.from_dict(values["fit"], what=f"{name} model")
+        design = [*continuous, *(f"{c}{LEVEL_SEPARATOR}{level}" for c, v in levels.items() for level in v[1:])]
+        if sorted(fit.predictors) != sorted(design):
+            raise RadNomoError(f"the saved {name} model's coefficients ({list(fit.predictors)[:4]}) do not match its "
+                               f"variables ({design[:4]}); the saved models were edited: refit them.")
+        return cls(name=name, continuous=continuous, levels=levels, fit=fit,
+                   vif=saved_numbers(values["vif"], f"{name} model's VIFs", fit.predictors, finite=False))
+
+
+def readable_or_unit(coef: float, se: float, digits: int = 3) -> float:
+    """The unit an odds ratio is best given per: 1, or the power of ten that makes it readable.
+
+    A per-unit OR of a predictor measured in small units (a volume in mm³: coefficient ~1e-6) prints
+    as 1.000 (1.000-1.000) at ``digits`` decimals. Then the OR is given per ``10**k`` units, the
+    smallest power of ten for which the larger of abs(coef) and the interval's half-width (1.96 SE)
+    reaches 0.01 on the log-odds scale (so the OR or its interval shows at least 1.010 / 0.990).
+
+    Parameters
+    ----------
+    coef, se : float
+        Log-odds per unit and its standard error.
+    digits : int, default 3
+        Decimals the OR is printed with.
+
+    Returns
+    -------
+    float
+        1.0 when the per-unit OR already reads (or the coefficient is not finite), else 10, 100, 1,000 ...
+    """
+    z = stats.norm.ppf(0.975)
+    if not (np.isfinite(coef) and np.isfinite(se)):
+        return 1.0
+    shown = {round(float(np.exp(v)), digits) for v in (coef, coef - z * se, coef + z * se)}
+    spread = max(abs(coef), z * abs(se))
+    if shown != {1.0} or spread == 0:
+        return 1.0
+    return float(10 ** math.ceil(math.log10(0.01 / spread)))
+
+
+_PER_UNIT = re.compile(r"^(?P<term>.*) \(OR per (?P<unit>[\d,]+) units\)$")
+
+
+def per_unit_term(term: str, unit: float) -> str:
+    """A term's label when its OR is given per ``unit`` units, e.g. "volume_mm3 (OR per 10,000 units)"."""
+    return term if unit == 1 else f"{term} (OR per {unit:,.0f} units)"
+
+
+def labelled_term(term: str, label: Callable[[str], str]) -> str:
+    """A model table's term in words, its OR unit kept: ``labelled_term("volume_mm3 (OR per 10,000 units)",
+    study.label)`` gives "Volume (mm³) (OR per 10,000 units)"; a term without a unit is ``label(term)``."""
+    match = _PER_UNIT.match(term)
+    if match is None:
+        return label(term)
+    return f"{label(match['term'])} (OR per {match['unit']} units)"
+
+
+def sign_flips(clinical: LogisticModel | None, fused: LogisticModel | None,
+               label: Callable[[str], str] | None = None) -> list[str]:
+    """Terms whose coefficient changes sign between the clinical and the fused model, each explained.
+
+    The fused model holds the clinical terms and a score; a term correlated with the score can
+    change sign once the score is in the model (its effect is then the effect at a given score, not
+    the unadjusted one). Readers of a nomogram whose axis "runs backwards" need to be told so.
+
+    Parameters
+    ----------
+    clinical, fused : LogisticModel or None
+        Either may be None (a study without a clinical or fused model): then there is nothing to compare.
+    label : callable, optional
+        Term -> words (e.g. ``Study.label``); default the term itself. A categorical level's term
+        ("sex: male") is labelled by its variable's label and the level.
+
+    Returns
+    -------
+    list of str
+        One plain sentence per term whose coefficient is positive in one model and negative in the
+        other, with both coefficients, their p-values and the term's VIF in the fused model; empty
+        when no sign flips.
+    """
+    if clinical is None or fused is None:
+        return []
+    name = label or (lambda term: term)
+
+    def words(term: str) -> str:
+        variable, _, level = term.partition(LEVEL_SEPARATOR)
+        return f"{name(variable)} ({level})" if level else name(variable)
+
+    scores = [t for t in fused.continuous if family_of_score(t) is not None]
+    adjusted_for = " and ".join(f"the {name(t)}" for t in scores) or "the fused model's other terms"
+    notes = []
+    for term in clinical.fit.predictors:
+        if term not in fused.fit.params.index:
+            continue
+        before, after = float(clinical.fit.params[term]), float(fused.fit.params[term])
+        if before * after >= 0:
+            continue
+        vif = float(fused.vif.get(term, np.nan))
+        vif_text = f"; VIF {vif:.2f} in the fused model" if np.isfinite(vif) else ""
+        # A coefficient whose Wald p is 0.05 or more may have flipped by chance: its sign is not established.
+        weak = {model: float(p) for model, p in (("clinical", clinical.fit.pvalues[term]),
+                                                 ("fused", fused.fit.pvalues[term])) if p >= 0.05}
+        if len(weak) == 2:
+            weak_text = (f" Neither sign is firmly estimated (clinical p = {weak['clinical']:.3f}, fused p = "
+                         f"{weak['fused']:.3f}).")
+        elif weak:
+            (model, p), = weak.items()
+            weak_text = f" The {model} coefficient is not significant (p = {p:.3f}), so its sign is uncertain."
+        else:
+            weak_text = ""
+        notes.append(f"{words(term)}: coefficient {before:+.3f} in the clinical model but {after:+.3f} in the fused "
+                     f"model. The fused model also holds {adjusted_for}, which is correlated with it (collinearity"
+                     f"{vif_text}): the clinical model gives its effect on its own (unadjusted), the fused model its "
+                     "effect among patients with the same score (adjusted), and the two can differ even in sign."
+                     f"{weak_text} Interpret the fused model's adjusted effect with care (it is not a causal effect): "
+                     "on the fused model's nomogram this term points the other way.")
+    return notes
 
 
 def variance_inflation(design: pd.DataFrame) -> pd.Series:
@@ -441,7 +712,8 @@ def univariable_logistic(df: pd.DataFrame, outcome: str, *, continuous: Sequence
         ``p_value`` (Wald, per term) and ``variable_p`` (likelihood-ratio test of the whole
         variable, which equals the term's test for a continuous or two-level variable in large
         samples), ``n``. A variable that cannot be fitted (one level, separation) gets a row with
-        its reason in ``note``.
+        its reason in ``note``. A continuous variable whose per-unit OR would print 1.000 (1.000-1.000)
+        has its OR and interval per a power of ten, named in ``term`` (:func:`readable_or_unit`).
     """
     import statsmodels.api as sm
 
@@ -459,9 +731,12 @@ def univariable_logistic(df: pd.DataFrame, outcome: str, *, continuous: Sequence
         lr = 2 * (fit.log_likelihood - null.llf)
         variable_p = float(stats.chi2.sf(lr, df=len(fit.predictors)))
         for term, row in fit.odds_ratios.iterrows():
-            rows.append({"variable": variable, "term": term, "OR": row["OR"], "lower": row["lower"],
-                         "upper": row["upper"], "p_value": fit.pvalues[term], "variable_p": variable_p,
-                         "n": fit.n_obs, "note": ""})
+            # A per-unit OR that prints 1.000 (1.000-1.000) is given per a readable unit, as in the model tables.
+            unit = readable_or_unit(fit.params[term], fit.bse[term]) if kind == "continuous" else 1.0
+            odds = row if unit == 1 else np.exp(np.log(row) * unit)
+            rows.append({"variable": variable, "term": per_unit_term(term, unit), "OR": odds["OR"],
+                         "lower": odds["lower"], "upper": odds["upper"], "p_value": fit.pvalues[term],
+                         "variable_p": variable_p, "n": fit.n_obs, "note": ""})
     return pd.DataFrame(rows, columns=["variable", "term", "OR", "lower", "upper", "p_value", "variable_p", "n",
                                        "note"])
 

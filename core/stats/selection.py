@@ -8,6 +8,7 @@ are only ever indexed by the kept columns.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -501,6 +502,36 @@ def _checked_matrix(X: pd.DataFrame) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Bounds of the screening's counts: LASSO cross-validation folds (as on the Selection page), the
+#: features mRMR may keep, and a seed (NumPy's and scikit-learn's seeds are 0 to 2**32 - 1).
+FOLD_RANGE = (3, 20)
+MAX_MRMR_FEATURES = 10_000
+MAX_SEED = 2**32 - 1
+
+
+def _setting_in_range(what: str, value: object, low: float, high: float, *, whole: bool = False,
+                      open_low: bool = False, open_high: bool = False) -> None:
+    """Refuse a setting that is not a (whole, with ``whole``) finite number within ``low``-``high``.
+
+    Raises
+    ------
+    RadNomoError
+        Naming the setting, its value and the range, e.g. "fold seed -1 must be a whole number from 0 to ...".
+    """
+    low_text, high_text = f"{low:,}" if whole else f"{low:g}", f"{high:,}" if whole else f"{high:g}"
+    if whole:
+        kind = f"a whole number from {low_text} to {high_text}"
+        valid = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high
+    else:
+        upper = "" if math.isinf(high) else f" and {'below' if open_high else 'at most'} {high_text}"
+        kind = f"a finite number {'above' if open_low else 'of at least'} {low_text}{upper}"
+        valid = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                 and math.isfinite(value) and (low < value if open_low else low <= value)
+                 and (value < high if open_high else value <= high))
+    if not valid:
+        raise RadNomoError(f"{what} {value!r} is not valid: it must be {kind}.")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScreeningSettings:
     """Thresholds of every screening step (the study's values by default).
@@ -551,16 +582,16 @@ class ScreeningSettings:
 
         check_option("screening method", self.method, SCREENING_METHODS)
         check_option("variance scale", self.variance_scale, VARIANCE_SCALES)
-        if self.icc_threshold is not None and not 0 < self.icc_threshold < 1:
-            raise RadNomoError(f"ICC threshold {self.icc_threshold} must lie in (0, 1).")
-        if self.variance_threshold < 0:
-            raise RadNomoError(f"variance threshold {self.variance_threshold} must not be negative.")
-        if not 0 < self.p_threshold <= 1:
-            raise RadNomoError(f"p-value threshold {self.p_threshold} must lie in (0, 1].")
-        if not 0.5 <= self.auc_threshold < 1:
-            raise RadNomoError(f"AUC threshold {self.auc_threshold} must lie in [0.5, 1).")
-        if self.mrmr_features < 1:
-            raise RadNomoError("mRMR needs to keep at least one feature.")
+        # Every number finite and in its range (NaN passes every comparison test, so each is checked for it).
+        if self.icc_threshold is not None:
+            _setting_in_range("ICC threshold", self.icc_threshold, 0, 1, open_low=True, open_high=True)
+        _setting_in_range("variance threshold", self.variance_threshold, 0, math.inf)
+        _setting_in_range("redundancy threshold |r|", self.correlation_threshold, 0, 1, open_low=True)
+        _setting_in_range("p-value threshold", self.p_threshold, 0, 1, open_low=True)
+        _setting_in_range("AUC threshold", self.auc_threshold, 0.5, 1, open_high=True)
+        _setting_in_range("number of features mRMR keeps", self.mrmr_features, 1, MAX_MRMR_FEATURES, whole=True)
+        _setting_in_range("number of LASSO cross-validation folds", self.n_folds, *FOLD_RANGE, whole=True)
+        _setting_in_range("fold seed", self.seed, 0, MAX_SEED, whole=True)
         if self.rule not in ("1se", "min"):
             raise RadNomoError(f"rule '{self.rule}' is not valid; possible values: 1se, min.")
 

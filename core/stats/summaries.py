@@ -65,13 +65,24 @@ def table2(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, 
            cutoffs: Mapping[str, float], *, ci: str = "wald") -> pd.DataFrame:
     """The study's Table 2 for any study: per cohort and model, AUC (DeLong CI) and ACC/SENS/SPEC/PPV/NPV (CIs).
 
-    Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``.
+    Columns: ``cohort``, ``model``, ``auc``, ``auc_low``, ``auc_high``, then ``acc`` ... ``npv_high``, ``cutoff``,
+    ``left_out`` (patients of the cohort without that model's prediction, e.g. missing a family's features; the
+    model is judged on the others).
     """
     frames = []
     for cohort, ids in cohorts.items():
         ids = list(ids)
-        scores = {m: predictions.loc[ids, m] for m in cutoffs}
-        frames.append(performance_table(outcome.loc[ids], scores, cutoffs, ci=ci).assign(cohort=cohort))
+        for model in cutoffs:
+            # A model is judged on the patients it has a prediction for (a family may cover only some patients);
+            # how many were left out is a column of the table, never silent.
+            values = predictions.loc[ids, model]
+            have = values.notna()
+            if not have.any():
+                continue
+            frame = performance_table(outcome.loc[ids][have.to_numpy()], {model: values[have]}, cutoffs, ci=ci)
+            frames.append(frame.assign(cohort=cohort, left_out=int((~have).sum())))
+    if not frames:
+        raise RadNomoError("no model has a prediction for any patient of these cohorts.")
     table = pd.concat(frames, ignore_index=True)
     return table[["cohort", *[c for c in table.columns if c != "cohort"]]]
 
@@ -96,9 +107,10 @@ def calibration_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Ma
                       models: Sequence[str]) -> pd.DataFrame:
     """Calibration of each model in each cohort.
 
-    Returns one row per cohort and model: ``cohort``, ``model``, ``brier``, ``intercept``
-    (calibration-in-the-large), ``slope``, ``hl_statistic``, ``hl_df``, ``hl_p`` (Hosmer-Lemeshow,
-    10 risk groups).
+    Returns one row per cohort and model: ``cohort``, ``model``, ``brier``, ``calibration_in_the_large``,
+    ``slope``, ``recalibration_intercept`` (the intercept of the logistic recalibration, as rms::val.prob;
+    not calibration-in-the-large), ``hl_statistic``, ``hl_df``, ``hl_p`` (Hosmer-Lemeshow, 10 risk groups).
+    :data:`core.vocabulary.CALIBRATION_COLUMNS` gives each column's label in words.
     """
     rows = []
     for cohort, ids in cohorts.items():
@@ -107,10 +119,11 @@ def calibration_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Ma
             y, p = outcome.loc[ids], predictions.loc[ids, model]
             calibration, hl = calibration_stats(y, p), hosmer_lemeshow(y, p)
             rows.append({"cohort": cohort, "model": model, "brier": calibration.brier,
-                         "intercept": calibration.intercept, "slope": calibration.slope,
+                         "calibration_in_the_large": calibration.in_the_large, "slope": calibration.slope,
+                         "recalibration_intercept": calibration.recalibration_intercept,
                          "hl_statistic": hl.statistic, "hl_df": hl.df, "hl_p": hl.p_value})
-    return pd.DataFrame(rows, columns=["cohort", "model", "brier", "intercept", "slope", "hl_statistic", "hl_df",
-                                       "hl_p"])
+    return pd.DataFrame(rows, columns=["cohort", "model", "brier", "calibration_in_the_large", "slope",
+                                       "recalibration_intercept", "hl_statistic", "hl_df", "hl_p"])
 
 
 @dataclass(frozen=True)

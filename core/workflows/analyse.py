@@ -9,6 +9,7 @@ The command line is :mod:`core.cli.analyse`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,16 +20,18 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.io.tables import read_any_table
-from core.stats.cohort import CohortSpec, SplitConfig, guess_variable_kinds
-from core.stats.feature_tables import FeatureTableImport, import_feature_table
-from core.stats.summaries import table2, training_cutoffs
-from core.vocabulary import check_name
-from core.workflows.external import ExternalCohort, pooled_predictions, validate_external
+from core.stats.cohort import CohortSpec, SplitConfig, suggest_clinical_variables, with_row_ids
+from core.stats.feature_tables import FeatureTableImport, excluded_columns, import_feature_table, parse_exclusions
+from core.stats.summaries import table2
+from core.vocabulary import CLINICAL, FUSED, ROW_ID_COLUMN, check_name
+from core.workflows.checks import never_features
+from core.workflows.external import ExternalCohort, outside_range_notes, pooled_predictions, validate_external
 from core.workflows.fit import StudyModels, fit_study, predict_study
 from core.workflows.persistence import save_study
 from core.workflows.report import build_report
-from core.workflows.study import CombinedFamily, FeatureFamily, ModelSettings, Study, make_study
-from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc, summarise_cv
+from core.workflows.study import default_family_label as family_label
+from core.workflows.study import CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings, Study, make_study
+from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc, summarise_cv, with_bootstrap, with_cv
 
 __all__ = ["ExternalSpec", "AnalysisResult", "read_features", "analyse", "write_outputs"]
 
@@ -62,13 +65,6 @@ class AnalysisResult:
     seconds: dict[str, float]
 
 
-def family_label(name: str) -> str:
-    """A family's label from its name: "radiomics" -> "Radiomics", "dl" -> "DL", "dl_radiomics" -> "DL-radiomics"."""
-    words = [w.upper() if len(w) <= 2 else w for w in name.split("_")]
-    label = "-".join(words)
-    return label[0].upper() + label[1:]
-
-
 def _read(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
@@ -76,19 +72,29 @@ def _read(path: Path) -> pd.DataFrame:
     return read_any_table(path.read_bytes(), path.name)
 
 
-def read_features(name: str, path: Path, cohort_ids: Sequence[str], id_column: str) -> FeatureTableImport:
-    """A feature table file imported for the cohort (metadata, text and constant columns left out and listed)."""
+def read_features(name: str, path: Path, cohort_ids: Sequence[str], id_column: str, *,
+                  outcome_column: str | None = None, clinical: Sequence[str] = (),
+                  excluded: Sequence[str] = (), expected_rows: int | None = None) -> FeatureTableImport:
+    """A feature table file imported for the cohort: metadata, text and constant columns, and the columns that
+    must never be features (the ID, ``outcome_column``, the ``clinical`` variables, the ``excluded`` names and
+    patterns), left out and listed. ``expected_rows`` (the clinical table's row count, with row numbers as IDs):
+    the table's rows are numbered as IDs and must be as many (:func:`core.stats.cohort.with_row_ids`)."""
     check_name("feature family", name)
-    return import_feature_table(_read(path), cohort_ids, name=f"{name} feature table ({Path(path).name})",
-                                id_column=id_column)
+    table = _read(path)
+    if expected_rows is not None:
+        table = with_row_ids(table, expected_rows=expected_rows, what=f"{name} feature table ({Path(path).name})")
+    return import_feature_table(table, cohort_ids, name=f"{name} feature table ({Path(path).name})",
+                                id_column=id_column, outcome_column=outcome_column, clinical=clinical,
+                                excluded=excluded)
 
 
-def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: Sequence[str] | None = None,
+def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str, continuous: Sequence[str] | None = None,
             categorical: Sequence[str] | None = None, features: Mapping[str, Path] | None = None,
             combined: Mapping[str, Sequence[str]] | None = None, externals: Sequence[ExternalSpec] = (),
             split: SplitConfig | None = None, settings: ModelSettings | None = None, drop_missing: bool = False,
             name: str | None = None, n_boot: int | None = None, cv_folds: int = 5, cv_repeats: int = 5,
             seed: int = 0, extra_families: Sequence[FeatureFamily] = (), clinical_model: Sequence[str] | None = None,
+            exclude: Sequence[str] = (), row_ids: bool = False, evaluation: EvaluationSettings | None = None,
             on_step: Callable[[str], None] | None = None) -> AnalysisResult:
     """Run a whole study from files.
 
@@ -118,6 +124,20 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
         Families made elsewhere (e.g. extracted from images by the command line).
     clinical_model : sequence of str, optional
         The clinical model's predictors (default: every variable with univariable p < 0.05).
+    exclude : sequence of str
+        Column names and glob patterns (e.g. "lm_type", "diagnostics_*") kept out of every feature family
+        (added to ``settings.excluded_features``, saved with the study) and out of the guessed clinical
+        variables. The same file may be given as ``clinical`` and as a ``features`` table (one table holding
+        everything): its ID, outcome and clinical columns are then left out of the family, which takes the rest;
+        name the clinical variables (``continuous``/``categorical``) in that case.
+    row_ids : bool
+        The tables have no ID column: their rows are numbered "1".."n" as IDs (instead of ``id_column``), and
+        the clinical and every feature table are matched row by row, so they must have as many rows (an
+        external cohort's tables likewise among themselves). Rows with a blank ID (with ``id_column``) are
+        left out and counted in the notes, in any table.
+    evaluation : EvaluationSettings, optional
+        The cut-off rule, its value and the proportion-CI method of Table 2 and the report (saved with the
+        study); Youden's index on the training cohort and Wald intervals by default.
 
     Raises
     ------
@@ -135,13 +155,32 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
             on_step(f"{stage}: {seconds[stage]:.1f} s")
 
     table = _read(clinical)
+    clinical_rows = None  # with row numbers as IDs: the count every feature table must match
+    if row_ids:
+        if id_column not in (None, ROW_ID_COLUMN):
+            raise RadNomoError(f"give an ID column (--id '{id_column}') or row numbers as IDs (--row-ids), not both.")
+        table = with_row_ids(table, what=f"clinical table ({Path(clinical).name})")
+        id_column, clinical_rows = ROW_ID_COLUMN, len(table)
+    elif id_column is None:
+        raise RadNomoError(f"name the patient ID column of {Path(clinical).name} (--id), or use row numbers as IDs "
+                           "(--row-ids) when it has none.")
     if id_column not in table.columns or outcome_column not in table.columns:
         raise RadNomoError(f"--id '{id_column}' and --outcome '{outcome_column}' must be columns of {Path(clinical).name}"
                            f"; it has {list(table.columns)[:12]}.")
+    excluded = (*(settings.excluded_features if settings else ()), *parse_exclusions(exclude))
+    excluded = tuple(dict.fromkeys(excluded))
     if continuous is None and categorical is None:
-        continuous, categorical = guess_variable_kinds(table, exclude=[id_column, outcome_column])
+        same = [f for f, p in (features or {}).items() if Path(p).resolve() == Path(clinical).resolve()]
+        if same:
+            raise RadNomoError(f"{Path(clinical).name} is both the clinical table and the '{same[0]}' feature table: "
+                               "name its clinical variables with --continuous/--categorical (an empty "
+                               "--continuous '' for none); its other numeric columns become the feature family.")
+        # A feature table offered as the clinical table gets a handful of plausible variables, not ~1000.
+        continuous, categorical = suggest_clinical_variables(
+            table, exclude=[id_column, outcome_column, *excluded_columns(table.columns, excluded)])
     spec = CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous or ()),
                       categorical=tuple(categorical or ()))
+    settings = dataclasses.replace(settings or ModelSettings(), excluded_features=excluded)
     base = make_study(name or Path(clinical).stem, table, spec, split or SplitConfig(), settings=settings)
     if clinical_model is not None:
         unknown = [c for c in clinical_model if c not in spec.variables]
@@ -153,19 +192,29 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
     imports = {}
     families = list(extra_families)
     for family_name, path in (features or {}).items():
-        imported = read_features(family_name, Path(path), base.cohort.index, id_column)
+        imported = read_features(family_name, Path(path), base.cohort.index, id_column, outcome_column=outcome_column,
+                                 clinical=spec.variables, excluded=excluded, expected_rows=clinical_rows)
         imports[family_name] = imported
         families.append(FeatureFamily(name=family_name, label=family_label(family_name),
                                       table=imported.table, kind="imported", source=f"imported from {Path(path).name}"))
-    combos = tuple(CombinedFamily(name=c, label=family_label(c), members=tuple(m))
+    combos = tuple(CombinedFamily(name=c, label=family_label(c, joiner="-"), members=tuple(m))
                    for c, m in (combined or {}).items())
     study = base.replace(families=tuple(families), combined=combos)
+    if evaluation is not None:
+        study = study.replace(evaluation=evaluation)
     if drop_missing:
         from core.stats.missing import patients_with_missing
 
         incomplete = patients_with_missing([study.cohort[list(spec.variables)], *(f.table for f in study.families)])
         if incomplete:
             study = study.without_patients(incomplete, "a missing value")
+    share = study.settings.missing.patient_max_missing
+    if share is not None:  # patients missing (nearly) every feature leave on their own; the rest are imputed
+        from core.stats.missing import missing_features_reason, patients_missing_features
+
+        sparse = patients_missing_features([f.table for f in study.families], share)
+        if sparse:
+            study = study.without_patients(sparse, missing_features_reason(share))
     note("reading")
     models = fit_study(study)
     predictions = predict_study(study, models)
@@ -175,8 +224,8 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
         tables = {f: _read(p) for f, p in external.features.items()}
         external_cohorts.append(validate_external(study, external.name, _read(external.clinical), tables, models))
     pooled, outcome, groups = pooled_predictions(study, models, predictions, external_cohorts)
-    cutoffs = training_cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
-    performance = table2(pooled, outcome, groups, cutoffs)
+    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
+    performance = table2(pooled, outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
     note("evaluating")
     n_boot = (0 if study.has_test else 200) if n_boot is None else n_boot
     validation = pd.DataFrame()
@@ -186,6 +235,8 @@ def analyse(*, clinical: Path, id_column: str, outcome_column: str, continuous: 
         summary = summarise_cv(cv)
         validation = optimism.table.join(summary.add_prefix("cv_"), how="left")
         validation.index.name = "model"
+        # Kept with the study: its saved folder and its report hold the run.
+        study = with_cv(with_bootstrap(study, optimism, seed=seed), cv, folds=cv_folds, repeats=cv_repeats, seed=seed)
         note("validating")
     return AnalysisResult(study=study, models=models, predictions=predictions, table2=performance,
                           validation=validation, imports=imports, externals=tuple(external_cohorts), seconds=seconds)
@@ -213,10 +264,10 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     for family, score in models.scores.items():
         rows.append(score.table.reset_index().rename(columns={"feature": "term"}).assign(model=family))
     for model in models.model_names:
-        if model in ("clinical", "fused"):
+        if model in (CLINICAL, FUSED):
             rows.append(models.model(model).table.reset_index().assign(model=model))
     csv(pd.concat(rows, ignore_index=True), "coefficients.csv")
-    which = "fused" if models.fused is not None else "clinical"
+    which = models.main_model
     nomogram = models.nomogram(study, result.predictions, which)
     axes = pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables], ignore_index=True)
     csv(axes.assign(model=which, value=axes["value"].astype(str))[["model", "variable", "value", "points"]],
@@ -224,13 +275,19 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     if len(result.validation):
         csv(result.validation.reset_index(), "validation.csv")
     imports = [imp.dropped.assign(family=f) for f, imp in result.imports.items()]
-    csv(pd.concat(imports, ignore_index=True) if imports else pd.DataFrame(columns=["column", "reason", "family"]),
-        "imports.csv")
+    # Columns kept out of the features after the import (perfect orderings of the training outcome; a family
+    # made elsewhere): listed beside what the import left out.
+    left_out = never_features(study).table
+    imports.append(left_out[["column", "reason", "family"]])
+    imports = pd.concat(imports, ignore_index=True).drop_duplicates(["family", "column"], ignore_index=True)
+    csv(imports, "imports.csv")
     notes = [*models.notes, *(f"{f}: {n}" for f, imp in result.imports.items() for n in imp.notes),
-             *(f"excluded {i}: {why}" for i, why in study.exclusions)]
+             *(f"excluded {i}: {why}" for i, why in study.exclusions),
+             *(f"external {e.name}: {n}" for e in result.externals for n in e.notes),
+             *outside_range_notes(study, models, result.externals)]
     (out / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
     written.append(out / "notes.txt")
-    report = build_report(study, models, result.predictions)
+    report = build_report(study, models, result.predictions, externals=result.externals)
     (out / "report.html").write_text(report.html)
     written.append(out / "report.html")
     save_study(study, out / "study", models)

@@ -6,6 +6,7 @@ scored by the frozen models (:meth:`StudyModels.predict`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -13,15 +14,16 @@ import pandas as pd
 from scipy.special import expit
 
 from core.errors import RadNomoError
-from core.stats.harmonise import ComBat, apply_harmonisers, fit_harmonisers
+from core.stats.harmonise import ComBat, apply_harmonisers, coverage_notes, fit_harmonisers
 from core.stats.missing import Imputer
 from core.stats.modeling import (LogisticModel, Nomogram, ScoreModel, build_score, fit_model, univariable_logistic)
 from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
 from core.vocabulary import CLINICAL, FUSED, score_column
+from core.workflows.checks import usable_feature_tables
 from core.workflows.study import ModelSettings, Study
 
 __all__ = ["StudyModels", "PreparedTables", "fit_study", "screen_family", "prepare_tables", "family_icc",
-           "clinical_predictors", "predict_study", "CLINICAL_IMPUTER"]
+           "clinical_predictors", "clinical_univariable", "no_clinical_model_reason", "predict_study", "CLINICAL_IMPUTER"]
 
 CLINICAL_IMPUTER = "clinical"  # the imputers' key of the clinical variables (features: their family's name)
 
@@ -40,7 +42,9 @@ class StudyModels:
         Family -> ScoreModel (families whose LASSO kept at least one feature), in the study's order.
     univariable : pandas.DataFrame
         :func:`core.stats.modeling.univariable_logistic` of every clinical variable (training).
-    clinical : LogisticModel
+    clinical : LogisticModel or None
+        None for a study of scores alone (no clinical variable, none qualifying, or "none" chosen);
+        ``notes`` says why.
     fused : LogisticModel or None
         The ``fused_score`` score + the clinical predictors; None without that score.
     fused_score : str or None
@@ -57,13 +61,16 @@ class StudyModels:
     imputers : dict
         Single family (and "clinical") -> :class:`core.stats.missing.Imputer` fitted on the training
         cohort; :meth:`predict` applies them first, unchanged, to every cohort it scores.
+    no_clinical : str
+        Why the study has no clinical model, in one sentence ("" when it has one): every page that
+        would show the clinical model shows this instead.
     """
 
     settings: ModelSettings
     screening: dict[str, ScreeningResult]
     scores: dict[str, ScoreModel]
     univariable: pd.DataFrame
-    clinical: LogisticModel
+    clinical: LogisticModel | None
     fused: LogisticModel | None
     fused_score: str | None
     members: dict[str, tuple[str, ...]]
@@ -71,19 +78,31 @@ class StudyModels:
     notes: tuple[str, ...] = ()
     harmonisers: dict[str, ComBat] = field(default_factory=dict)
     imputers: dict[str, Imputer] = field(default_factory=dict)
+    no_clinical: str = ""
 
     @property
     def model_names(self) -> list[str]:
         """The fitted models, in display order: clinical, each score, fused."""
-        return [CLINICAL, *self.scores, *([FUSED] if self.fused is not None else [])]
+        return [*([CLINICAL] if self.clinical is not None else []), *self.scores,
+                *([FUSED] if self.fused is not None else [])]
 
     def model(self, name: str) -> LogisticModel:
         """The logistic model behind ``name`` ("clinical", "fused"); scores are :attr:`scores`."""
-        if name == CLINICAL:
+        if name == CLINICAL and self.clinical is not None:
             return self.clinical
         if name == FUSED and self.fused is not None:
             return self.fused
         raise RadNomoError(f"'{name}' is not a multivariable model of this study ({self.model_names}).")
+
+    @property
+    def main_model(self) -> str:
+        """The model a study's nomogram and summaries lead with: the fused model, else the clinical one, else
+        the last score (a combined family's when there is one)."""
+        if self.fused is not None:
+            return FUSED
+        if self.clinical is not None:
+            return CLINICAL
+        return list(self.scores)[-1]
 
     def needed_features(self) -> set[str]:
         """Every feature any score uses."""
@@ -96,42 +115,72 @@ class StudyModels:
         with ``include_screening`` every family's whole screening too (its LASSO path and CV curve)."""
         extra = {"screening": {k: v.to_dict() for k, v in self.screening.items()}} if include_screening else {}
         return {**extra, "settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
-                "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": self.clinical.to_dict(),
+                "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": None if self.clinical is None else self.clinical.to_dict(),
                 "fused": None if self.fused is None else self.fused.to_dict(), "fused_score": self.fused_score,
                 "members": {k: list(v) for k, v in self.members.items()},
                 "selected": {k: v.selected for k, v in self.screening.items()},
                 "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
                 "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
                 "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()},
-                "imputers": {k: v.to_dict() for k, v in self.imputers.items()}}
+                "imputers": {k: v.to_dict() for k, v in self.imputers.items()}, "no_clinical": self.no_clinical}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> StudyModels:
         """Rebuild the fitted models from :meth:`to_dict` (the screening comes back when it was stored with
         ``include_screening``; else re-run it from ``settings`` on the same data, which gives the same result).
 
+        Every part is re-validated as it is read (an imported study's models are an upload): finite
+        coefficients, training means and SDs (> 0), harmonisers and fill values; each model's terms match
+        its variables, each score's families are named, the fused model takes a score the models have.
+        Whether they fit a particular study is checked on loading it
+        (:func:`core.workflows.persistence.load_study_models`).
+
         Raises
         ------
         RadNomoError
-            If the plain data are malformed (a missing part, a wrong type).
+            If the plain data are malformed (a missing part, a wrong type) or the models are not sound
+            (a non-finite number, terms that do not match).
         """
         try:
-            return cls(harmonisers={k: ComBat.from_dict(v) for k, v in dict(values.get("harmonisers") or {}).items()},
-                       settings=ModelSettings.from_dict(values["settings"]),
-                       screening={k: ScreeningResult.from_dict(v) for k, v in dict(values.get("screening") or {}).items()},
-                       scores={k: ScoreModel.from_dict(v) for k, v in dict(values["scores"]).items()},
-                       univariable=pd.DataFrame(values["univariable"]),
-                       clinical=LogisticModel.from_dict(values["clinical"]),
-                       fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
-                       fused_score=values.get("fused_score"),
-                       members={k: tuple(v) for k, v in dict(values["members"]).items()},
-                       train_ids=tuple(str(i) for i in values["train_ids"]),
-                       notes=tuple(str(n) for n in values.get("notes", ())),
-                       imputers={k: Imputer.from_dict(v) for k, v in dict(values.get("imputers") or {}).items()})
-        except RadNomoError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            models = cls._from_dict(values)
+        except RadNomoError as error:
+            raise RadNomoError(f"the saved models are refused: {error}") from error
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise RadNomoError(f"the saved models are malformed ({type(error).__name__}: {error}).") from error
+        for key, imputer in models.imputers.items():
+            bad = [c for c, v in imputer.fill_.items()
+                   if not isinstance(v, str) and not (isinstance(v, (int, float)) and math.isfinite(v))]
+            if bad:
+                raise RadNomoError(f"the saved models are refused: the {key} missing-value fill of {bad[:3]} is not a "
+                                   "finite number; refit the models.")
+        if set(models.scores) != set(models.members) or not all(models.members.values()):
+            raise RadNomoError("the saved models are refused: their scores and the families each score reads differ.")
+        if models.fused is not None and (models.fused_score not in models.scores
+                                         or score_column(models.fused_score) not in models.fused.continuous):
+            raise RadNomoError(f"the saved models are refused: the fused model takes the "
+                               f"{str(models.fused_score)[:40]!r} score, which the models do not hold.")
+        if len(set(models.train_ids)) != len(models.train_ids):
+            raise RadNomoError("the saved models are refused: their training patients list a patient twice.")
+        return models
+
+    @classmethod
+    def _from_dict(cls, values: Mapping) -> StudyModels:
+        """:meth:`from_dict` without its cross-checks (every nested part validates itself)."""
+        if not isinstance(values, Mapping):
+            raise RadNomoError("the saved models are not a JSON object.")
+        return cls(harmonisers={k: ComBat.from_dict(v) for k, v in dict(values.get("harmonisers") or {}).items()},
+                   settings=ModelSettings.from_dict(values["settings"]),
+                   screening={k: ScreeningResult.from_dict(v) for k, v in dict(values.get("screening") or {}).items()},
+                   scores={k: ScoreModel.from_dict(v) for k, v in dict(values["scores"]).items()},
+                   univariable=pd.DataFrame(values["univariable"]),
+                   clinical=None if values["clinical"] is None else LogisticModel.from_dict(values["clinical"]),
+                   fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
+                   fused_score=values.get("fused_score"),
+                   members={k: tuple(v) for k, v in dict(values["members"]).items()},
+                   train_ids=tuple(str(i) for i in values["train_ids"]),
+                   notes=tuple(str(n) for n in values.get("notes", ())),
+                   imputers={k: Imputer.from_dict(v) for k, v in dict(values.get("imputers") or {}).items()},
+                   no_clinical=str(values.get("no_clinical") or ""))
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -140,7 +189,8 @@ class StudyModels:
         """The cohort and feature tables with the training cohort's missing-value handling applied."""
         clinical = self.imputers.get(CLINICAL_IMPUTER)
         if clinical is not None:
-            columns = [c for c in (*clinical.fill_, *self.clinical.variables) if c in cohort.columns]
+            used = self.clinical.variables if self.clinical is not None else ()
+            columns = [c for c in (*clinical.fill_, *used) if c in cohort.columns]
             columns = list(dict.fromkeys(columns))
             if columns and cohort[columns].isna().to_numpy().any():
                 cohort = cohort.assign(**clinical.transform(cohort[columns], "cohort"))
@@ -195,7 +245,8 @@ class StudyModels:
         cohort, tables = self.imputed(cohort, tables)
         scores = self.score_table(self.harmonised(tables, cohort), cohort.index)
         out = pd.DataFrame(index=cohort.index)
-        out[CLINICAL] = self.clinical.predict_proba(cohort).to_numpy()
+        if self.clinical is not None:
+            out[CLINICAL] = self.clinical.predict_proba(cohort).to_numpy()
         for name in self.scores:
             if score_column(name) in scores:
                 out[name] = expit(scores[score_column(name)])
@@ -208,6 +259,8 @@ class StudyModels:
         (the score alone, drawn through a logistic model of the outcome on it, fitted on training)."""
         train = study.train
         if model == CLINICAL:
+            if self.clinical is None:
+                raise RadNomoError("this study has no clinical model (see the Models page's note).")
             return Nomogram(self.clinical, train)
         if model == FUSED:
             if self.fused is None:
@@ -267,8 +320,10 @@ def prepare_tables(study: Study) -> PreparedTables:
         With the policy "none" and a missing training value; a harmonisation column the cohort lacks.
     """
     policy = study.settings.missing
-    tables, imputers, notes = {}, {}, []
-    for name, table in study.feature_tables().items():
+    # ID, outcome, clinical and user-excluded columns, and perfect orderings of the outcome, never reach a model.
+    usable, notes = usable_feature_tables(study)
+    tables, imputers = {}, {}
+    for name, table in usable.items():
         train = table.loc[table.index.intersection(pd.Index(study.train_ids))]
         imputer = Imputer.fit(train, policy)
         imputers[name] = imputer
@@ -288,6 +343,7 @@ def prepare_tables(study: Study) -> PreparedTables:
         raise RadNomoError(f"cannot harmonise by '{column}': the cohort has no such column.")
     batch = study.cohort[column]
     harmonisers = fit_harmonisers(tables, batch, study.train_ids)
+    notes.extend(coverage_notes(tables, study.train_ids))  # families covering only some patients, said
     return PreparedTables(tables=apply_harmonisers(harmonisers, tables, batch), imputers=imputers,
                           harmonisers=harmonisers, notes=tuple(notes))
 
@@ -298,6 +354,30 @@ def _clinical_imputer(study: Study, variables: tuple[str, ...], categorical: tup
         return None
     return Imputer.fit(study.train[list(variables)], study.settings.missing, categorical=categorical,
                        drop_columns=False)
+
+
+def _clinical_training(study: Study) -> tuple[pd.DataFrame, Imputer | None, list[str]]:
+    """The training rows with their clinical values imputed as the study's policy says, the imputer
+    (None without clinical variables) and a note of what was filled."""
+    train = study.train
+    imputer = _clinical_imputer(study, study.spec.variables, study.spec.categorical)
+    if imputer is None:
+        return train, None, []
+    filled = imputer.n_missing(study.cohort[list(study.spec.variables)])
+    if not filled:
+        return train, imputer, []
+    note = (f"clinical: {filled} missing value(s) imputed with the training {study.settings.missing.strategy} "
+            f"(the mode for categories; {imputer.n_filled_train_} of them in training patients).")
+    return train.assign(**imputer.transform(train[list(study.spec.variables)], "training cohort")), imputer, [note]
+
+
+def clinical_univariable(study: Study) -> pd.DataFrame:
+    """:func:`core.stats.modeling.univariable_logistic` of every clinical variable on the training patients
+    (missing values handled as in :func:`fit_study`): what the default clinical predictors are chosen from,
+    available before any feature family is screened."""
+    train, _, _ = _clinical_training(study)
+    return univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
+                                categorical=study.spec.categorical)
 
 
 def family_icc(study: Study, family: str) -> pd.DataFrame | None:
@@ -331,7 +411,12 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
         If a training patient has no features in this family.
     """
     settings = study.settings.screening
-    table = study.feature_table(family, tables if tables is not None else prepare_tables(study).tables)
+    tables = tables if tables is not None else prepare_tables(study).tables
+    gone = [m for m in study.members(family) if m not in tables]
+    if gone:
+        raise RadNomoError(f"{family}: no column of {gone} may be a feature (ID, outcome, clinical or excluded "
+                           "columns only); import its features or change the exclusions.")
+    table = study.feature_table(family, tables)
     missing = [i for i in study.train_ids if i not in table.index]
     if missing:
         raise RadNomoError(f"{family}: {len(missing)} training patient(s) have no features (e.g. {missing[0]}).")
@@ -369,6 +454,27 @@ def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[
     return continuous, categorical, notes
 
 
+def no_clinical_model_reason(study: Study, univariable: pd.DataFrame, continuous: Sequence[str],
+                             categorical: Sequence[str]) -> str | None:
+    """Why the study has no clinical model, in one plain sentence; None when it has one.
+
+    A study of scores alone is a study like any other: no clinical variable declared, none reaching the
+    univariable threshold, or the user's choice of "none" each leave the clinical model (and the fused
+    model, which adds a score to its predictors) out, and the score models carry the study.
+    """
+    if continuous or categorical:
+        return None
+    settings = study.settings
+    if not study.spec.variables:
+        return "no clinical model, because the study declares no clinical variable"
+    if settings.clinical_continuous is not None or settings.clinical_categorical is not None:
+        return "no clinical model, because none was chosen (Models page, or --clinical-model none)"
+    best = univariable["variable_p"].min() if univariable["variable_p"].notna().any() else float("nan")
+    smallest = f" (the smallest is p = {best:.3g})" if best == best else ""
+    return (f"no clinical model, because no clinical variable reaches univariable p < {settings.clinical_p:g}"
+            f"{smallest}; pick its predictors on the Models page (or --clinical-model) to fit one")
+
+
 def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None = None,
               prepared: PreparedTables | None = None) -> StudyModels:
     """Fit every model of ``study`` on its training patients only.
@@ -385,8 +491,10 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     Raises
     ------
     RadNomoError
-        If the clinical model cannot be fitted (no predictor, separation, ...). A family without
-        features for every training patient, or an empty selection, is recorded in ``notes`` instead.
+        If the chosen clinical model cannot be fitted (separation, ...), or the study would have no model
+        at all (no clinical predictor and no score). No clinical predictor alone is no error: the study is
+        one of scores alone, with a note. A family without features for every training patient, or an
+        empty selection, is recorded in ``notes`` too.
     """
     settings = study.settings
     train = study.train
@@ -397,6 +505,8 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     screened = dict(screening or {})
     scores: dict[str, ScoreModel] = {}
     for family in study.score_families:
+        if any(m not in tables for m in study.members(family)):
+            continue  # every column of a member must stay out of the features: said in prepare_tables' notes
         table = study.feature_table(family, tables)
         missing = [i for i in study.train_ids if i not in table.index]
         if missing:
@@ -419,24 +529,30 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
     imputers = dict(prepared.imputers)
-    clinical_imputer = _clinical_imputer(study, study.spec.variables, study.spec.categorical)
+    train, clinical_imputer, clinical_notes = _clinical_training(study)
     if clinical_imputer is not None:
         imputers[CLINICAL_IMPUTER] = clinical_imputer
-        filled = clinical_imputer.n_missing(study.cohort[list(study.spec.variables)])
-        if filled:
-            notes.append(f"clinical: {filled} missing value(s) imputed with the training {settings.missing.strategy} "
-                         f"(the mode for categories; {clinical_imputer.n_filled_train_} of them in training patients).")
-            train = train.assign(**clinical_imputer.transform(train[list(study.spec.variables)], "training cohort"))
+    notes.extend(clinical_notes)
     univariable = univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
                                        categorical=study.spec.categorical)
     continuous, categorical, predictor_notes = clinical_predictors(study, univariable)
     notes.extend(predictor_notes)
-    if not continuous and not categorical:
-        raise RadNomoError(f"no clinical variable reaches univariable p < {settings.clinical_p:g}; pick the clinical "
-                           "model's predictors yourself (Models page).")
-    clinical = fit_model(CLINICAL, train, study.spec.outcome_column, continuous=continuous, categorical=categorical)
+    clinical, why_none = None, no_clinical_model_reason(study, univariable, continuous, categorical)
+    if why_none is None:
+        clinical = fit_model(CLINICAL, train, study.spec.outcome_column, continuous=continuous,
+                             categorical=categorical)
+    else:
+        notes.append(f"clinical: {why_none}.")
+    if not scores and clinical is None:
+        raise RadNomoError(f"this study has no model to fit: {why_none} and no feature family gave a score "
+                           "(see the Selection page's funnel).")
     fused, fused_score = None, study.fused_family
-    if fused_score is not None and fused_score in scores:
+    if clinical is None:
+        # A fused model is a score plus clinical predictors; without predictors it would be the score again.
+        if fused_score is not None:
+            notes.append("fused: no fused model, since it adds the score to clinical predictors and there are none.")
+        fused_score = None
+    elif fused_score is not None and fused_score in scores:
         column = score_column(fused_score)
         fused_train = train.assign(**{column: scores[fused_score].score(
             study.feature_table(fused_score, tables).loc[study.train_ids]).to_numpy()})
@@ -448,5 +564,5 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     return StudyModels(settings=settings, screening=screened, scores=scores, univariable=univariable,
                        clinical=clinical, fused=fused, fused_score=fused_score if fused is not None else None,
                        members=members, train_ids=tuple(study.train_ids), notes=tuple(notes),
-                       harmonisers=dict(prepared.harmonisers), imputers=imputers)
+                       harmonisers=dict(prepared.harmonisers), imputers=imputers, no_clinical=why_none or "")
 

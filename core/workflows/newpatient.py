@@ -17,16 +17,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.vocabulary import CLINICAL, FUSED, score_column
+from core.stats.modeling import LogisticModel
+from core.vocabulary import FUSED, score_column
 from core.workflows.fit import StudyModels
 from core.workflows.study import Study
 
 __all__ = ["NewPatientResult", "needed_features", "restricted_params", "radiomics_features", "deep_features",
            "study_patient_features",
-           "computable_families", "score_patient", "find_dicom_case", "score_manifest"]
+           "computable_families", "score_patient", "find_dicom_case", "score_manifest", "CasePreview", "check_case",
+           "preview_case", "clinical_outside_range", "patient_outside_range", "MAX_MASK_LABELS", "AIR_HU"]
+
+# What the two images of a case must be. A mask is a label image: a few integer values (0 and the ROI's
+# labels). A CT in Hounsfield units holds thousands of values, down to the air around the body (about
+# -1000 HU); a CT with nothing below AIR_HU is an MRI, a CT without its rescale, or not a CT at all.
+MAX_MASK_LABELS = 20
+AIR_HU = -200.0
+# Whether an image is a label image is decided on at most this many voxels taken at regular steps (a CT
+# has more distinct values than MAX_MASK_LABELS in any such sample; a mask has no other values to find).
+_SAMPLED_VOXELS = 2_000_000
 
 _IMAGE_TYPES = {"original": "Original", "wavelet": "Wavelet", "log": "LoG", "square": "Square",
                 "squareroot": "SquareRoot", "logarithm": "Logarithm", "exponential": "Exponential",
@@ -45,7 +57,7 @@ class NewPatientResult:
     scores : dict
         Score name -> log-odds (radiomics, dl, dl_radiomics where the study has them).
     model : str
-        "fused" or "clinical": the model giving the risk.
+        "fused", "clinical" or a score's family (a study of scores alone): the model giving the risk.
     probability, low, high : float
         Predicted risk and its 95 % confidence interval.
     """
@@ -202,7 +214,7 @@ def study_patient_features(study: Study, models: StudyModels, image_path: str | 
 
 
 def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
-                  model: str | None = None) -> NewPatientResult:
+                  model: str | None = None, risk_model: LogisticModel | None = None) -> NewPatientResult:
     """Scores and risk of one patient by the frozen models.
 
     Parameters
@@ -214,7 +226,11 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
         Every clinical predictor of the model (categorical ones by level), and the harmonisation
         column (e.g. scanner) when the study uses ComBat.
     model : str, optional
-        "fused" or "clinical"; the fused model when the study has one, by default.
+        "fused", "clinical" or a score's family (a study of scores alone); by default the study's
+        main model (:attr:`StudyModels.main_model`).
+    risk_model : LogisticModel, optional
+        For a score: its logistic model on the training cohort (:meth:`StudyModels.score_model`),
+        which gives the risk and its CI.
     """
     frame = features.to_frame().T
     if models.harmonisers and len(frame.columns):
@@ -226,13 +242,19 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
             frame[adjusted.columns] = adjusted
     scores = {name: float(score.score(frame).iloc[0]) for name, score in models.scores.items()
               if set(score.features) <= set(frame.columns)}
-    name = model or (FUSED if models.fused is not None else CLINICAL)
-    chosen = models.model(name)
+    name = model or models.main_model
     row = dict(clinical)
-    if name == FUSED:
-        if models.fused_score not in scores:
-            raise RadNomoError(f"the fused model needs the {models.fused_score} score, which needs its features.")
-        row[score_column(models.fused_score)] = scores[models.fused_score]
+    if name in models.scores:  # a study of scores alone: the risk is the score's logistic model
+        if risk_model is None:
+            raise RadNomoError(f"the {name} score's risk needs its logistic model (StudyModels.score_model).")
+        chosen = risk_model
+    else:
+        chosen = models.model(name)
+    needs = models.fused_score if name == FUSED else name if name in models.scores else None
+    if needs is not None:
+        if needs not in scores:
+            raise RadNomoError(f"the {name} model needs the {needs} score, which needs its features.")
+        row[score_column(needs)] = scores[needs]
     missing = [v for v in chosen.variables if v not in row or pd.isna(row[v])]
     if missing:
         raise RadNomoError(f"the {name} model needs a value for {missing}.")
@@ -249,20 +271,16 @@ def find_dicom_case(folder: str | Path) -> tuple[Path, Path]:
     RadNomoError
         If there is no CT series, no mask object, or more than one of either.
     """
-    import pydicom
+    from core.imaging.extraction.readers import MASK_MODALITIES, dicom_modality
 
     series: set[Path] = set()
     masks: list[Path] = []
     for path in sorted(Path(folder).rglob("*")):
         if not path.is_file():
             continue
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
-        except Exception:  # not DICOM: ignored (README files, thumbnails)  # noqa: BLE001
-            continue
-        modality = str(getattr(header, "Modality", ""))
-        if modality in ("RTSTRUCT", "SEG"):
-            masks.append(path)
+        modality = dicom_modality(path)  # None: not DICOM, ignored (README files, thumbnails)
+        if modality in MASK_MODALITIES:
+            masks.append(path)  # a SEG may sit in its CT's folder: that folder is still the series
         elif modality:
             series.add(path.parent)
     if len(series) != 1:
@@ -276,17 +294,177 @@ def score_manifest(study: Study, models: StudyModels, manifest: pd.DataFrame, cl
                    on_case=None) -> pd.DataFrame:
     """Score every case of a manifest (``ID``, ``Image``, ``Mask``) with the study's frozen models.
 
-    ``clinical`` is indexed by patient ID with the clinical predictors. Returns one row per case: ``ID``,
-    each ``<family>_score``, ``model``, ``probability``, ``low``, ``high``.
+    ``clinical`` is indexed by patient ID with the clinical predictors. Each case's images are checked
+    first (:func:`check_case`: a CT and a mask swapped between the manifest's columns are refused). Returns
+    one row per case: ``ID``, each ``<family>_score``, ``model``, ``probability``, ``low``, ``high`` and
+    ``outside_training_range`` (why the patient is outside it, :func:`patient_outside_range`; empty if not).
     """
+    name = models.main_model
+    risk_model = None
+    if name in models.scores:  # a study of scores alone: the risk is the main score's logistic model
+        from core.workflows.fit import predict_study
+
+        risk_model = models.score_model(study, predict_study(study, models), name)
     rows = []
     for case_id, image, mask in manifest[["ID", "Image", "Mask"]].itertuples(index=False):
         if case_id not in clinical.index:
             raise RadNomoError(f"patient {case_id} of the manifest has no clinical row.")
+        try:
+            preview_case(study, image, mask)
+        except RadNomoError as error:
+            raise RadNomoError(f"patient {case_id}: {error}") from error
         values = study_patient_features(study, models, image, mask, case_id=case_id)
-        result = score_patient(models, values, clinical.loc[case_id].to_dict())
+        result = score_patient(models, values, clinical.loc[case_id].to_dict(), model=name, risk_model=risk_model)
         rows.append({"ID": case_id, **{score_column(k): v for k, v in result.scores.items()}, "model": result.model,
-                     "probability": result.probability, "low": result.low, "high": result.high})
+                     "probability": result.probability, "low": result.low, "high": result.high,
+                     "outside_training_range": patient_outside_range(study, models, result) or ""})
         if on_case:
             on_case(case_id, result)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class CasePreview:
+    """A new patient's CT and mask checked for what they are, and the axial slice to show them on.
+
+    Attributes
+    ----------
+    ct_slice, mask_slice : numpy.ndarray
+        (rows, columns): the axial slice with the largest ROI area, in HU and 0/1.
+    slice_index, n_slices : int
+        That slice (from 0) and the CT's number of slices.
+    pixel_mm : (float, float)
+        (column, row) pixel size in mm.
+    ct_range : (float, float)
+        The CT's lowest and highest value.
+    roi_voxels, roi_slices : int
+        The ROI's size in voxels and the number of slices it is on.
+    warnings : tuple of str
+        Doubts that do not stop the scoring (e.g. a CT without air values), in words.
+    """
+
+    ct_slice: np.ndarray
+    mask_slice: np.ndarray
+    slice_index: int
+    n_slices: int
+    pixel_mm: tuple[float, float]
+    ct_range: tuple[float, float]
+    roi_voxels: int
+    roi_slices: int
+    warnings: tuple[str, ...] = ()
+
+
+def _label_values(array: np.ndarray) -> np.ndarray | None:
+    """The distinct values of a label image (at most MAX_MASK_LABELS integers), None when it is not one."""
+    step = max(1, int(round((array.size / _SAMPLED_VOXELS) ** (1 / 3))))
+    sample = np.unique(array[::step, ::step, ::step] if array.ndim == 3 else array)
+    if len(sample) > MAX_MASK_LABELS or not np.all(np.mod(sample, 1) == 0):
+        return None
+    values = np.unique(array)  # the sample says label image: every voxel confirms it
+    return values if len(values) <= MAX_MASK_LABELS and np.all(np.mod(values, 1) == 0) else None
+
+
+def _shown(values: np.ndarray) -> str:
+    return ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+
+
+def check_case(image_path: str | Path, mask_path: str | Path, *, label: int | None = 1,
+               roi_name: str | None = None) -> CasePreview:
+    """Check that a case's CT is a CT and its mask a label image on the CT's grid, and pick the slice to show.
+
+    Parameters
+    ----------
+    image_path : path
+        The CT: a volume file or a DICOM series folder.
+    mask_path : path
+        The mask: a label volume, a .seg.nrrd, a DICOM RTSTRUCT or SEG file (or its folder).
+    label, roi_name
+        The ROI, as the study's extraction reads it (:func:`core.imaging.extraction.readers.read_mask`).
+
+    Returns
+    -------
+    CasePreview
+
+    Raises
+    ------
+    RadNomoError
+        If the CT and the mask are swapped between their boxes, the CT is a label image, the mask
+        is not one, the ROI is absent, or the mask is not on the CT's grid (and as the readers).
+    """
+    import SimpleITK as sitk
+
+    from core.imaging.extraction.readers import is_volume_file, read_image, read_mask
+
+    image = read_image(image_path)
+    ct = sitk.GetArrayViewFromImage(image)
+    image_labels = _label_values(ct)
+    mask_path = Path(mask_path)
+    if is_volume_file(mask_path) and not mask_path.name.lower().endswith(".seg.nrrd"):
+        mask_image = read_image(mask_path)  # kept: the array view below reads its buffer
+        mask_array = sitk.GetArrayViewFromImage(mask_image)
+        mask_labels = _label_values(mask_array)
+        if mask_labels is None:
+            if image_labels is not None:
+                raise RadNomoError(
+                    f"the CT and the mask seem swapped: the CT box holds a label image (values {_shown(image_labels)}) "
+                    f"and the mask box an image with values from {mask_array.min():g} to {mask_array.max():g}. Put "
+                    "the CT in the CT box and the tumour mask in the mask box.")
+            raise RadNomoError(f"the mask '{mask_path.name}' is not a label image: it holds more than "
+                               f"{MAX_MASK_LABELS} distinct values (from {mask_array.min():g} to "
+                               f"{mask_array.max():g}), as a CT does. Give the tumour's segmentation (0 outside, "
+                               "its label inside).")
+    if image_labels is not None:
+        raise RadNomoError(f"the CT '{Path(image_path).name}' is a label image (values {_shown(image_labels)}), not a "
+                           "CT: give the CT in the CT box and its tumour mask in the mask box.")
+    low, high = float(ct.min()), float(ct.max())
+    warnings = []
+    if low > AIR_HU:
+        warnings.append(f"The CT's lowest value is {low:g}: a CT in Hounsfield units holds air (about -1000 HU) "
+                        f"below {AIR_HU:g}. If this is an MRI, or a CT stored without its rescale, its features are "
+                        "not comparable with the study's.")
+    mask = sitk.GetArrayFromImage(read_mask(mask_path, image, label=label, roi_name=roi_name))
+    area = mask.sum(axis=(1, 2))
+    index = int(np.argmax(area))  # the slice through the largest part of the ROI
+    spacing = image.GetSpacing()
+    return CasePreview(ct_slice=np.array(ct[index]), mask_slice=mask[index], slice_index=index, n_slices=ct.shape[0],
+                       pixel_mm=(float(spacing[0]), float(spacing[1])), ct_range=(low, high),
+                       roi_voxels=int(mask.sum()), roi_slices=int((area > 0).sum()), warnings=tuple(warnings))
+
+
+def preview_case(study: Study, image_path: str | Path, mask_path: str | Path) -> CasePreview:
+    """:func:`check_case` with the ROI the study's radiomics extraction reads (label 1 by default)."""
+    extraction = next((f.extraction for f in study.families if f.kind == "radiomics" and f.extraction), None) or {}
+    return check_case(image_path, mask_path, label=extraction.get("label", 1), roi_name=extraction.get("roi_name"))
+
+
+def clinical_outside_range(study: Study, values: dict) -> list[str]:
+    """The continuous clinical values outside the training patients' range, each as a sentence.
+
+    ``values`` holds a new patient's clinical values by variable; others than the study's continuous
+    variables are not checked (a categorical value is one of the training levels by construction).
+    """
+    from core.workflows.external import training_limits
+
+    columns = [v for v in study.spec.continuous if v in values and not pd.isna(values[v])]
+    if not columns:
+        return []
+    limits = training_limits(study.train[columns], margin_sd=0.0)
+    return [f"{study.label(v)} = {values[v]:g} is outside the training range ({limits.at[v, 'train_min']:g} to "
+            f"{limits.at[v, 'train_max']:g}): the model extrapolates there." for v in columns
+            if not limits.at[v, "train_min"] <= float(values[v]) <= limits.at[v, "train_max"]]
+
+
+def patient_outside_range(study: Study, models: StudyModels, result: NewPatientResult) -> str | None:
+    """Why a scored patient is outside the training range (:func:`core.workflows.external.outside_training_range`:
+    a feature far beyond the training range, or a risk within 1e-6 of 0 or 1), None when it is not."""
+    from core.workflows.external import outside_training_range, study_limits
+
+    name = result.features.name or "new patient"
+    features = result.features.rename(name).to_frame().T
+    risk = pd.DataFrame({result.model: [result.probability]}, index=features.index)
+    table = outside_training_range(study_limits(study, models), features, risk)
+    if table.empty:
+        return None
+    row = table.iloc[0]
+    details = "; ".join(filter(None, [row["features"], row["extreme_risk"]]))
+    return f"{row['reason']}: {details}."

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -28,13 +29,14 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.io.archive import safe_extract_zip
-from core.io.limits import limit
+from core.io.archive import MAX_STUDY_ZIP_MEMBERS, safe_extract_zip
+from core.io.limits import limit, read_json_limited
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
-from core.workflows.fit import StudyModels
-from core.workflows.study import (Autoencoder, CombinedFamily, FeatureFamily, ModelSettings, Study,
-                                  SubgroupSettings)
+from core.workflows.fit import StudyModels, predict_study
+from core.workflows.study import (Autoencoder, CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings,
+                                  Study, SubgroupSettings)
+from core.workflows.validation import InternalValidation
 
 __all__ = ["save_study", "load_study", "load_study_models", "export_study", "import_study", "list_studies",
            "study_folder_name", "STUDY_FILE"]
@@ -43,11 +45,27 @@ STUDY_FILE = "study.json"
 FORMAT = "radnomo-study"
 FORMAT_VERSION = 2
 # Content-addressed data files: role, optional family, 16 hex digits of the SHA-256, extension.
-DATA_FILE = re.compile(r"^(cohort|models|(features|reader2|ae|history)_[a-z][a-z0-9_]{0,39})-[0-9a-f]{16}"
+DATA_FILE = re.compile(r"^(cohort|models|validation_(optimism|runs|resamples|cv)|"
+                       r"(features|reader2|ae|history)_[a-z][a-z0-9_]{0,39})-[0-9a-f]{16}"
                        r"\.(parquet|json|csv|safetensors)$")
+# The internal validation's tables, with the index each is saved without (Parquet keeps plain columns).
+VALIDATION_TABLES = {"optimism": "model", "runs": None, "resamples": "resample", "cv": None}
 # Formats that can run code when loaded: refused by name, whatever they contain.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".dill", ".sav")
 MAX_ARCHIVE_BYTES = limit("MAX_ARCHIVE_BYTES", 4 << 30)
+# Training patients whose saved predictions travel with the models: reloaded models must reproduce them.
+CHECK_PATIENTS = 20
+# How closely they must (the same numbers through the same arithmetic; only summation order may differ).
+CHECK_TOLERANCE = {"rtol": 1e-7, "atol": 1e-9}
+# Errors Python raises for malformed content (wrong types, missing keys, numbers out of range); a study's
+# files are an upload, so each becomes a RadNomoError naming the study.
+MALFORMED = (LookupError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
+
+
+def _short(text: object, length: int = 80) -> str:
+    """``text`` cut to ``length`` characters for a message (a hostile name can be thousands long)."""
+    text = str(text)
+    return text if len(text) <= length else f"{text[:length]}..."
 
 
 def _sha256(path: Path) -> str:
@@ -130,10 +148,21 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
                 "history": None if history is None else _store(folder, f"history_{family.name}", ".csv",
                                                                lambda p, h=history: h.to_csv(p, index=False), files)}
         families.append(entry)
+    validation = None
+    run = study.current_validation()  # a run made on other data or settings is not kept
+    if run is not None:
+        validation = {"key": run.key, "meta": dict(run.meta)}
+        for part, index in VALIDATION_TABLES.items():
+            frame = getattr(run, part)
+            if frame is not None and index is not None:
+                frame = frame.reset_index(names=index)
+            validation[part] = None if frame is None else _store(folder, f"validation_{part}", ".parquet",
+                                                                 parquet(frame), files)
     models_file = None
     if models is not None:
+        saved_models = {**models.to_dict(), "check": _prediction_check(study, models)}
         models_file = _store(folder, "models", ".json",
-                             lambda p: p.write_text(json.dumps(models.to_dict(), indent=1)), files)
+                             lambda p: p.write_text(json.dumps(saved_models, indent=1)), files)
     description = {
         "format": FORMAT, "version": FORMAT_VERSION, "name": study.name, "is_sample": study.is_sample,
         "spec": {"id_column": study.spec.id_column, "outcome_column": study.spec.outcome_column,
@@ -146,7 +175,8 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
         "cohort": cohort_file, "families": families,
         "combined": [{"name": c.name, "label": c.label, "members": list(c.members)} for c in study.combined],
         "exclusions": [list(e) for e in study.exclusions],
-        "models": models_file, "models_fingerprint": study.fingerprint if models is not None else None,
+        "evaluation": study.evaluation.to_dict(), "validation": validation,
+        "models": models_file, "models_fingerprint": study.model_fingerprint if models is not None else None,
         "files": files,
     }
     _fsync_write(folder / STUDY_FILE, lambda p: p.write_text(json.dumps(description, indent=1)))
@@ -157,13 +187,16 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
 
 
 def _read_description(folder: Path) -> dict:
+    """``study.json`` of ``folder``, parsed only when under :data:`core.io.limits.MAX_JSON_BYTES`."""
     path = folder / STUDY_FILE
-    if not path.is_file():
-        raise RadNomoError(f"'{folder.name}' is not a RadNomo study: {STUDY_FILE} is missing.")
     try:
-        description = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RadNomoError(f"{STUDY_FILE} is not valid JSON ({error}).") from error
+        present = path.is_file()
+    except OSError as error:  # e.g. a folder name longer than the file system allows
+        raise RadNomoError(f"the study folder '{_short(folder.name)}' cannot be read ({error.strerror or error}).") \
+            from error
+    if not present:
+        raise RadNomoError(f"'{_short(folder.name)}' is not a RadNomo study: {STUDY_FILE} is missing.")
+    description = read_json_limited(path, what=STUDY_FILE)  # size, UTF-8, nesting and number length checked
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise RadNomoError(f"{STUDY_FILE} is not a RadNomo study description.")
     if description.get("version") != FORMAT_VERSION:
@@ -221,6 +254,22 @@ def _table(path: Path) -> pd.DataFrame:
     return read_any_table(path.read_bytes(), path.name)
 
 
+def _validation(folder: Path, files: dict[str, str], values: object) -> InternalValidation | None:
+    """The saved internal validation (None for a study saved without one, or before they were saved)."""
+    if values is None:
+        return None
+    if not isinstance(values, dict) or not isinstance(values.get("key"), str):
+        raise RadNomoError("the study's saved internal validation is malformed.")
+    tables = {}
+    for part, index in VALIDATION_TABLES.items():
+        name = values.get(part)
+        frame = None if name is None else _table(_file(folder, files, name, f"internal validation {part}"))
+        if frame is not None and index is not None:
+            frame = frame.set_index(index)
+        tables[part] = frame
+    return InternalValidation(key=values["key"], meta=dict(values.get("meta") or {}), **tables)
+
+
 def load_study(folder: str | Path) -> Study:
     """Read a study folder written by :func:`save_study`, checking every file against its recorded hash
     and re-validating its content.
@@ -252,8 +301,11 @@ def load_study(folder: str | Path) -> Study:
 
             def table(key: str, entry=entry, name=name) -> pd.DataFrame:
                 frame = _table(_file(folder, files, entry[key], f"{name} {key}"))
-                return validate_feature_table(frame, cohort.index, name=f"saved {name} feature table",
-                                              refuse_constant=False)
+                checked = validate_feature_table(frame, cohort.index, name=f"saved {name} feature table",
+                                                 refuse_constant=False)
+                # The index keeps the name it was saved with: it is part of the table's (and the study's)
+                # fingerprint, which saved models and the saved internal validation are matched by.
+                return checked.rename_axis(frame.index.name) if frame.index.name is not None else checked
 
             autoencoder = None
             if entry.get("autoencoder"):
@@ -274,27 +326,104 @@ def load_study(folder: str | Path) -> Study:
                      labels={str(k): str(v) for k, v in dict(description.get("labels") or {}).items()},
                      subgroup=None if subgroup is None else SubgroupSettings(**subgroup),
                      is_sample=bool(description.get("is_sample", False)),
-                     exclusions=tuple((str(i), str(why)) for i, why in description.get("exclusions", [])))
+                     exclusions=tuple((str(i), str(why)) for i, why in description.get("exclusions", [])),
+                     evaluation=EvaluationSettings.from_dict(description.get("evaluation")),
+                     validation=_validation(folder, files, description.get("validation")))
     except RadNomoError as error:
-        raise RadNomoError(f"the study in '{folder.name}' cannot be opened: {error}") from error
-    except (KeyError, TypeError, ValueError, AttributeError, OSError) as error:
-        raise RadNomoError(f"the study in '{folder.name}' is malformed ({type(error).__name__}: {error}).") from error
+        raise RadNomoError(f"the study in '{_short(folder.name)}' cannot be opened: {error}") from error
+    except (*MALFORMED, OSError) as error:
+        raise RadNomoError(f"the study in '{_short(folder.name)}' is malformed ({type(error).__name__}: "
+                           f"{_short(error, 200)}); it was edited or damaged: re-export it from the RadNomo that "
+                           "saved it.") from error
 
 
 def load_study_models(folder: str | Path, study: Study) -> StudyModels | None:
-    """The fitted models saved with a study, when they were fitted on exactly this study (else None)."""
+    """The fitted models saved with a study, when they were fitted on exactly this study (else None).
+
+    The models are re-validated, not trusted (an imported study is an upload): read only under
+    :data:`core.io.limits.MAX_JSON_BYTES`; every number finite and every model's terms its own
+    (:meth:`StudyModels.from_dict`); then against ``study``: fitted on its training patients, reading
+    families and variables it has, predicting a finite risk for its patients, and reproducing the
+    predictions saved with them for its first :data:`CHECK_PATIENTS` training patients.
+
+    Raises
+    ------
+    RadNomoError
+        For saved models that are oversized, malformed, not finite, or do not reproduce their own
+        predictions on the study (edited models): refit them.
+    """
     folder = Path(folder)
     description = _read_description(folder)
-    if not description.get("models") or description.get("models_fingerprint") != study.fingerprint:
+    if not description.get("models") or description.get("models_fingerprint") != study.model_fingerprint:
         return None
-    files = _checked_files(folder, description)
     try:
-        values = json.loads(_file(folder, files, description["models"], "models").read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RadNomoError(f"the study's saved models are not valid JSON ({error}).") from error
-    if not isinstance(values, dict):
-        raise RadNomoError("the study's saved models are malformed.")
-    return StudyModels.from_dict(values)
+        files = _checked_files(folder, description)
+        values = read_json_limited(_file(folder, files, description["models"], "models"), what="the saved models")
+        if not isinstance(values, dict):
+            raise RadNomoError("the saved models are not a JSON object.")
+        models = StudyModels.from_dict(values)
+        _check_models_on_study(study, models, values.get("check"))
+        return models
+    except RadNomoError as error:
+        raise RadNomoError(f"the saved models of '{_short(folder.name)}' are refused: {error}") from error
+    except (*MALFORMED, OSError) as error:
+        raise RadNomoError(f"the saved models of '{_short(folder.name)}' are malformed ({type(error).__name__}: "
+                           f"{_short(error, 200)}); refit the models.") from error
+
+
+def _prediction_check(study: Study, models: StudyModels) -> dict:
+    """What reloaded models must reproduce: every prediction column for the first :data:`CHECK_PATIENTS`
+    training patients (None where a patient has no prediction)."""
+    ids = list(study.split.train_ids[:CHECK_PATIENTS])
+    predictions = predict_study(study, models).reindex(ids)
+    return {"ids": ids, "predictions": {column: [float(v) if math.isfinite(v) else None
+                                                 for v in predictions[column].astype(float)]
+                                        for column in predictions.columns}}
+
+
+def _check_models_on_study(study: Study, models: StudyModels, check: object) -> None:
+    """Refuse saved ``models`` that do not belong to ``study`` or do not reproduce their saved ``check``
+    (:func:`_prediction_check`; None for a study saved before checks were kept: then the other checks only)."""
+    if set(models.train_ids) != set(study.split.train_ids):
+        raise RadNomoError("they were fitted on other training patients than the study's.")
+    families = {f.name: f for f in study.families}
+    for score, members in models.members.items():
+        unknown = [m for m in members if m not in families]
+        if unknown:
+            raise RadNomoError(f"the {score} score reads feature families {unknown[:3]}, which the study does not have.")
+        columns = set().union(*(families[m].table.columns for m in members))
+        missing = [f for f in models.scores[score].features if f not in columns]
+        if missing:
+            raise RadNomoError(f"the {score} score uses feature(s) {missing[:3]} that the study's {list(members)} "
+                               "table(s) lack.")
+    for model in (models.clinical, models.fused):
+        lacking = [] if model is None else [v for v in model.variables if v not in study.cohort.columns
+                                            and v != models.fused_score and not v.endswith("_score")]
+        if lacking:
+            raise RadNomoError(f"the {model.name} model uses variable(s) {lacking[:3]} that the study's cohort lacks.")
+    predictions = predict_study(study, models)
+    values = predictions.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        column = predictions.columns[np.isinf(values).any(axis=0)][0]
+        raise RadNomoError(f"they predict an infinite {column} for some of the study's patients.")
+    silent = [m for m in models.model_names
+              if m in predictions.columns and predictions.loc[list(study.split.train_ids), m].isna().all()]
+    if silent or any(m not in predictions.columns for m in models.model_names):
+        raise RadNomoError(f"they give no prediction for the study's training patients ({silent[:3]}).")
+    if check is None:
+        return
+    if not isinstance(check, dict) or not isinstance(check.get("ids"), list) \
+            or not isinstance(check.get("predictions"), dict):
+        raise RadNomoError("their saved predictions (the check they travel with) are malformed.")
+    if set(check["predictions"]) != set(predictions.columns) or not set(check["ids"]) <= set(predictions.index):
+        raise RadNomoError("their saved predictions name other models or patients than the study's; they were "
+                           "edited or belong to another study: refit the models.")
+    for column, saved in check["predictions"].items():
+        expected = np.array([np.nan if v is None else v for v in saved], dtype=float)
+        now = predictions.loc[check["ids"], column].to_numpy(dtype=float)
+        if expected.shape != now.shape or not np.allclose(now, expected, equal_nan=True, **CHECK_TOLERANCE):
+            raise RadNomoError(f"they no longer reproduce their own {column} predictions for the study's training "
+                               "patients (the coefficients were edited after saving); refit the models.")
 
 
 def export_study(study: Study | str | Path, zip_path: str | Path, models: StudyModels | None = None) -> Path:

@@ -137,7 +137,7 @@ def save_sample_fit(study: Study, models, path=SAMPLE_FIT) -> None:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"fingerprint": study.fingerprint, "command": "python -m core.cli.sample_fit",
+    payload = {"fingerprint": study.model_fingerprint, "command": "python -m core.cli.sample_fit",
                "models": models.to_dict(include_screening=True)}
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump(payload, handle)
@@ -155,6 +155,6 @@ def load_sample_fit(study: Study, path=SAMPLE_FIT):
         return None
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         payload = json.load(handle)
-    if payload.get("fingerprint") != study.fingerprint:
+    if payload.get("fingerprint") != study.model_fingerprint:  # the fit, whatever the evaluation settings
         return None
     return StudyModels.from_dict(payload["models"])

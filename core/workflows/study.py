@@ -22,18 +22,25 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, split_cohort, validate_cohort
+from core.stats.cohort import (CohortSpec, CohortSplit, SplitConfig, blank_id_exclusions, split_cohort,
+                               validate_cohort, without_blank_ids)
+from core.stats.feature_tables import role_columns
 from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
-from core.vocabulary import (CLINICAL, FEATURE_KINDS, FUSED, SCORE_METHODS, SUBGROUP_POPULATIONS, check_name,
-                             check_option, family_of_score)
+from core.vocabulary import (CLINICAL, CUTOFF_RULES, FEATURE_KINDS, FUSED, PROPORTION_CIS, SCORE_METHODS,
+                             SUBGROUP_POPULATIONS, check_name, check_option, family_of_score)
 
-__all__ = ["ModelSettings", "SubgroupSettings", "Autoencoder", "FeatureFamily", "CombinedFamily", "Study",
-           "make_study", "table_fingerprint", "variable_label"]
+if TYPE_CHECKING:  # a result type of a later module; the study only carries it
+    from core.workflows.validation import InternalValidation
+
+__all__ = ["ModelSettings", "SubgroupSettings", "EvaluationSettings",
+           "Autoencoder", "FeatureFamily", "CombinedFamily", "Study",
+           "make_study", "table_fingerprint", "variable_label", "default_family_label"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,6 +70,9 @@ class ModelSettings:
         default (its last combined family, else its first family).
     missing : MissingPolicy
         What to do with missing feature and clinical values (fitted on the training patients).
+    excluded_features : tuple of str
+        Column names and glob patterns (e.g. "lm_type", "diagnostics_*") the user keeps out of every
+        feature family, matched regardless of case (:func:`core.stats.feature_tables.excluded_columns`).
     """
 
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
@@ -73,9 +83,12 @@ class ModelSettings:
     harmonise_by: str | None = None
     fused_score: str | None = None
     missing: MissingPolicy = field(default_factory=MissingPolicy)
+    excluded_features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_option("score method", self.score_method, SCORE_METHODS)
+        if isinstance(self.excluded_features, str) or any(not str(p).strip() for p in self.excluded_features):
+            raise RadNomoError("excluded features are a list of non-empty column names or patterns.")
         if not 0 < self.clinical_p <= 1:
             raise RadNomoError(f"the clinical p threshold {self.clinical_p} must lie in (0, 1].")
 
@@ -84,7 +97,9 @@ class ModelSettings:
                 "clinical_continuous": None if self.clinical_continuous is None else list(self.clinical_continuous),
                 "clinical_categorical": None if self.clinical_categorical is None else list(self.clinical_categorical),
                 "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by, "fused_score": self.fused_score,
-                "missing": self.missing.to_dict()}
+                "missing": self.missing.to_dict(),
+                # Only when set: a study without exclusions keeps the fingerprint (and stored fits) it had.
+                **({"excluded_features": list(self.excluded_features)} if self.excluded_features else {})}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> ModelSettings:
@@ -97,7 +112,8 @@ class ModelSettings:
                        clinical_continuous=as_tuple(values["clinical_continuous"]),
                        clinical_categorical=as_tuple(values["clinical_categorical"]),
                        clinical_p=float(values["clinical_p"]), harmonise_by=values.get("harmonise_by"),
-                       fused_score=values.get("fused_score"), missing=MissingPolicy.from_dict(values.get("missing")))
+                       fused_score=values.get("fused_score"), missing=MissingPolicy.from_dict(values.get("missing")),
+                       excluded_features=tuple(str(x) for x in values.get("excluded_features") or ()))
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, RadNomoError):
                 raise
@@ -129,6 +145,81 @@ class SubgroupSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationSettings:
+    """How the study's models are judged at a cut-off: the rule that picks it on the training cohort, its
+    value, and the confidence-interval method of ACC/SENS/SPEC/PPV/NPV.
+
+    Evaluation, External validation and the report all use these (they are the study's, saved with it),
+    so a cut-off chosen on one page is the one every other place reports.
+
+    Attributes
+    ----------
+    cutoff_rule : {"youden", "fixed", "sensitivity"}
+        Youden's index on the training cohort, a fixed probability, or the highest training cut-off
+        reaching a target sensitivity (:data:`core.vocabulary.CUTOFF_RULES`).
+    cutoff_value : float or None
+        The fixed probability (0-1, exclusive) or the target sensitivity (0-1]; None for Youden.
+    proportion_ci : {"wald", "wilson"}
+        (:data:`core.vocabulary.PROPORTION_CIS`).
+
+    Raises
+    ------
+    RadNomoError
+        For an unknown rule or method, or a value out of its range (or given to Youden's rule).
+    """
+
+    cutoff_rule: str = "youden"
+    cutoff_value: float | None = None
+    proportion_ci: str = "wald"
+
+    def __post_init__(self) -> None:
+        check_option("cut-off rule", self.cutoff_rule, CUTOFF_RULES)
+        check_option("proportion CI method", self.proportion_ci, PROPORTION_CIS)
+        value = self.cutoff_value
+        if self.cutoff_rule == "youden":
+            if value is not None:
+                raise RadNomoError("Youden's index chooses the cut-off itself; give a value only to the fixed or "
+                                   "target-sensitivity rule.")
+        elif value is None or not isinstance(value, (int, float)) or value != value:
+            raise RadNomoError(f"the {CUTOFF_RULES[self.cutoff_rule].lower()} rule needs a value (e.g. 0.5).")
+        elif self.cutoff_rule == "fixed" and not 0 < value < 1:
+            raise RadNomoError(f"a fixed probability cut-off must lie between 0 and 1 (exclusive), not {value}.")
+        elif self.cutoff_rule == "sensitivity" and not 0 < value <= 1:
+            raise RadNomoError(f"a target sensitivity must lie in (0, 1], not {value}.")
+
+    def describe(self) -> str:
+        """The rule in words, e.g. "Youden index (training)", "Fixed probability 0.30"."""
+        label = CUTOFF_RULES[self.cutoff_rule]
+        return label if self.cutoff_value is None else f"{label} {self.cutoff_value:.2f}"
+
+    def cutoffs(self, predictions: pd.DataFrame, outcome: pd.Series, train_ids: Sequence[str],
+                models: Sequence[str]) -> dict[str, float]:
+        """Each model's probability cut-off under this rule, chosen on ``train_ids`` only
+        (:func:`core.stats.summaries.training_cutoffs`)."""
+        from core.stats.summaries import training_cutoffs
+
+        return training_cutoffs(predictions, outcome, train_ids, models, rule=self.cutoff_rule,
+                                value=self.cutoff_value)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping | None) -> EvaluationSettings:
+        """From :meth:`to_dict`; None or missing keys (a study saved before these settings) give the defaults."""
+        values = dict(values or {})
+        try:
+            value = values.get("cutoff_value")
+            return cls(cutoff_rule=str(values.get("cutoff_rule", "youden")),
+                       cutoff_value=None if value is None else float(value),
+                       proportion_ci=str(values.get("proportion_ci", "wald")))
+        except (TypeError, ValueError) as error:
+            if isinstance(error, RadNomoError):
+                raise
+            raise RadNomoError(f"the evaluation settings are malformed ({error}).") from error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +341,15 @@ def _hash(*parts: object) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def default_family_label(name: str, joiner: str = " ") -> str:
+    """A family's label from its name: "radiomics" -> "Radiomics", "dl" -> "DL", "arterial_phase" ->
+    "Arterial phase" (words of two letters or fewer are abbreviations); a combined family's words joined with
+    ``joiner="-"``: "dl_radiomics" -> "DL-radiomics"."""
+    words = [w.upper() if len(w) <= 2 else w for w in name.split("_")]
+    label = joiner.join(words)
+    return label[0].upper() + label[1:]
+
+
 def variable_label(name: str, labels: Mapping[str, str] | None = None) -> str:
     """A column name in words: the study's label for it, else the name with spaces."""
     return (labels or {}).get(name) or name.replace("_", " ").capitalize()
@@ -281,6 +381,12 @@ class Study:
     exclusions : tuple of (str, str)
         Patients taken out of the study after it was opened, with why (e.g. missing values): reported
         in the report's participants, never silent.
+    evaluation : EvaluationSettings
+        The cut-off rule, its value and the proportion-CI method (Evaluation, External validation, the report).
+    validation : core.workflows.validation.InternalValidation or None
+        The latest internal-validation run (bootstrap, repeated CV), a result kept with the study so the
+        report and a reopened study have it. Not part of :attr:`fingerprint` (it is made from the study,
+        not a choice); it counts only while it matches :attr:`validation_key` (see :meth:`current_validation`).
 
     Raises
     ------
@@ -300,6 +406,8 @@ class Study:
     subgroup: SubgroupSettings | None = None
     is_sample: bool = False
     exclusions: tuple[tuple[str, str], ...] = ()
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    validation: InternalValidation | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not str(self.name).strip():
@@ -323,6 +431,14 @@ class Study:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise RadNomoError(f"feature family name(s) {duplicated} are used twice; each family needs its own name.")
+        # Pages, figures and the report name families by label: two families under one label cannot be told apart.
+        by_label: dict[str, list[str]] = {}
+        for family in (*self.families, *self.combined):
+            by_label.setdefault(family.label.strip().casefold(), []).append(family.name)
+        for named in by_label.values():
+            if len(named) > 1:
+                raise RadNomoError(f"feature families {' and '.join(repr(n) for n in named)} share the label "
+                                   f"'{self.family_label(named[0])}'; give each family its own label.")
         singles = {f.name for f in self.families}
         for combined in self.combined:
             unknown_members = [m for m in combined.members if m not in singles]
@@ -386,6 +502,31 @@ class Study:
         else:
             families = (*self.families, family)
         return self.replace(families=families)
+
+    def excluding(self, columns: Sequence[str]) -> Study:
+        """A new study that never uses ``columns`` as features: they join ``settings.excluded_features`` (saved
+        with the study); a clinical variable among them also leaves the clinical roles and the clinical model's
+        chosen predictors (a column that restates the outcome must not be a predictor either).
+
+        Raises
+        ------
+        RadNomoError
+            If a column is the study's ID or outcome column (never a feature or predictor already).
+        """
+        columns = [str(c) for c in columns]
+        roles = [c for c in columns if c in (self.spec.id_column, self.spec.outcome_column)]
+        if roles:
+            raise RadNomoError(f"{roles} is the study's ID or outcome column, which is never a feature already.")
+        settings = self.settings
+        excluded = tuple(dict.fromkeys((*settings.excluded_features, *columns)))
+        chosen = {k: None if getattr(settings, k) is None else tuple(c for c in getattr(settings, k)
+                                                                     if c not in columns)
+                  for k in ("clinical_continuous", "clinical_categorical")}
+        study = self.replace(settings=dataclasses.replace(settings, excluded_features=excluded, **chosen))
+        if any(c in self.spec.variables for c in columns):
+            study = study.with_roles([c for c in self.spec.continuous if c not in columns],
+                                     [c for c in self.spec.categorical if c not in columns])
+        return study
 
     def without_family(self, name: str) -> Study:
         """A new study without the family ``name`` (and without the combined families that need it)."""
@@ -470,6 +611,16 @@ class Study:
         self.family(name)
         return (name,)
 
+    def label_for_family(self, name: str, label: str = "") -> str:
+        """The label a family named ``name`` gets when it is made or replaced here: ``label`` when one is given,
+        else its current label when the study has a family of that name, else the name in words
+        (:func:`default_family_label`: "dl" -> "DL", "arterial_phase" -> "Arterial phase"). So a label follows its family's name unless the user gives one."""
+        if label.strip():
+            return label.strip()
+        if name in self.family_names:
+            return self.family_label(name)
+        return default_family_label(name)
+
     def family_label(self, name: str) -> str:
         for combined in self.combined:
             if combined.name == name:
@@ -534,11 +685,31 @@ class Study:
         return _hash(table_fingerprint(self.cohort), spec, split, families, combined, list(self.exclusions))
 
     @cached_property
-    def fingerprint(self) -> str:
-        """A hash of everything the study is: any change of data, roles, split, families, settings, labels
-        or name changes it."""
+    def model_fingerprint(self) -> str:
+        """A hash of what the fitted models depend on and describe: data, roles, split, families, model
+        settings, labels and name (not the evaluation settings: a new cut-off rule refits nothing)."""
         return _hash(self.data_fingerprint, self.settings.to_dict(), self.name, dict(self.labels),
                      None if self.subgroup is None else self.subgroup.to_dict(), self.is_sample)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of everything the study is: any change of data, roles, split, families, settings (the
+        evaluation settings included), labels or name changes it."""
+        if self.evaluation == EvaluationSettings():
+            # The defaults leave the hash as it was before evaluation settings existed, so fits stored
+            # under it (the bundled sample fit, saved studies) still belong to the study.
+            return self.model_fingerprint
+        return _hash(self.model_fingerprint, self.evaluation.to_dict())
+
+    @cached_property
+    def validation_key(self) -> str:
+        """A hash of what an internal validation depends on: the data, design and model settings."""
+        return _hash(self.data_fingerprint, self.settings.to_dict())
+
+    def current_validation(self) -> InternalValidation | None:
+        """The study's internal-validation run when it was made on this study's data and settings, else None."""
+        run = self.validation
+        return run if run is not None and run.key == self.validation_key else None
 
     def training_key(self, family: str) -> str:
         """A hash of what a family's screening depends on: its members' tables, the training patients'
@@ -550,8 +721,21 @@ class Study:
         batch = None if harmonise is None or harmonise not in self.cohort else \
             self.cohort[harmonise].astype(str).tolist()
         outcome = self.cohort.loc[self.train_ids, self.spec.outcome_column].tolist()
+        # The columns kept out of the features by role or by the user's exclusions change the screening too
+        # (added only when there are any, so that other studies keep their keys).
+        never = sorted(c for m in members for c in self.never_feature_columns(m))
         return _hash(tables, list(self.split.train_ids), outcome, harmonise, batch,
-                     self.settings.screening.to_dict(), self.settings.missing.to_dict(), family)
+                     self.settings.screening.to_dict(), self.settings.missing.to_dict(), family,
+                     *([never] if never else []))
+
+    def never_feature_columns(self, family: str) -> dict[str, str]:
+        """Columns of a single family's table that must never be features, with why: the study's ID and
+        outcome columns, its clinical variables and the user's exclusions
+        (:func:`core.stats.feature_tables.role_columns`); perfect orderings of the outcome are judged when the
+        tables are prepared (:func:`core.workflows.checks.never_features`)."""
+        return role_columns(self.family(family).table.columns, id_column=self.spec.id_column,
+                            outcome_column=self.spec.outcome_column, clinical=self.spec.variables,
+                            excluded=self.settings.excluded_features)
 
     def __repr__(self) -> str:
         return (f"Study(name={self.name!r}, patients={len(self.cohort)}, events={self.n_events}, "
@@ -568,7 +752,8 @@ def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSp
     Parameters
     ----------
     table : pandas.DataFrame
-        The clinical table with ``spec.id_column`` as a column.
+        The clinical table with ``spec.id_column`` as a column. Rows with a blank ID are left out and
+        recorded in :attr:`Study.exclusions` (("file line 7", "a blank ID")), not a reason to refuse it.
     split : CohortSplit, SplitConfig or None
         A split already drawn, or the settings to draw one (the study's 7:3 by default).
 
@@ -577,6 +762,9 @@ def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSp
     RadNomoError
         From :func:`core.stats.cohort.validate_cohort` and :func:`core.stats.cohort.split_cohort`.
     """
+    blank_lines: tuple[int, ...] = ()
+    if spec.id_column in table.columns:
+        table, blank_lines = without_blank_ids(table, spec.id_column)
     validated = validate_cohort(table, spec.id_column, spec.outcome_column, continuous=spec.continuous,
                                 categorical=spec.categorical)
     if not isinstance(split, CohortSplit):
@@ -584,5 +772,5 @@ def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSp
     cohort = validated.set_index(spec.id_column)
     return Study(name=name, cohort=cohort, spec=spec, split=split, families=tuple(families),
                  combined=tuple(combined), settings=settings or ModelSettings(), labels=dict(labels or {}),
-                 subgroup=subgroup, is_sample=is_sample)
+                 subgroup=subgroup, is_sample=is_sample, exclusions=blank_id_exclusions(blank_lines))
 

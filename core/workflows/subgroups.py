@@ -2,7 +2,8 @@
 
 The reference study's Table 3 asks it of synchronous vs metachronous liver metastasis among the
 patients with LM; here any categorical column, among the event patients or among all patients, can be
-compared. Cut-offs come from the training patients compared; groups under
+compared. Each score's cut-off is chosen (Youden) on the training patients compared and applied unchanged to
+the patients shown (all, training or test), as the study's cut-offs are; groups under
 :data:`core.vocabulary.MIN_PER_GROUP` patients are flagged.
 """
 
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.stats.summaries import GroupComparison, categorical_columns, compare_groups, small_groups, table3
+from core.stats.evaluation import performance_table, youden_cutoff
+from core.stats.summaries import GroupComparison, categorical_columns, compare_groups, small_groups
 from core.vocabulary import MIN_PER_GROUP, score_column
 from core.workflows.study import Study, SubgroupSettings
 
-__all__ = ["SubgroupResult", "subgroup_columns", "subgroup_levels", "subgroup_groups", "compare_subgroup"]
+__all__ = ["SubgroupResult", "subgroup_columns", "subgroup_levels", "subgroup_groups", "subgroup_cutoffs",
+           "compare_subgroup"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +37,8 @@ class SubgroupResult:
         Level -> patients compared.
     table : pandas.DataFrame
         Table 3: per score (``model`` = family) AUC with DeLong CI and the metrics at the Youden
-        cut-off of the training patients compared (:func:`core.stats.summaries.table3`).
+        cut-off of the training patients compared (:func:`subgroup_cutoffs`), on the patients compared
+        (columns as :func:`core.stats.evaluation.performance_table`).
     comparisons : dict
         Family -> :class:`core.stats.summaries.GroupComparison` of its score (t-test, Mann-Whitney).
     warnings : tuple of str
@@ -77,6 +81,23 @@ def subgroup_groups(study: Study, settings: SubgroupSettings, ids: Sequence[str]
     return groups
 
 
+def subgroup_cutoffs(study: Study, predictions: pd.DataFrame, scores: Sequence[str],
+                     settings: SubgroupSettings) -> dict[str, float]:
+    """Each score's probability cut-off for the subgroup question, chosen by Youden's index on the training
+    patients compared (whichever patients are shown later: test patients are judged at these, unchanged).
+
+    Raises
+    ------
+    RadNomoError
+        If the training patients compared hold one of the two levels only (no cut-off can be chosen).
+    """
+    try:
+        train = subgroup_groups(study, settings, study.train_ids)
+    except RadNomoError as error:
+        raise RadNomoError(f"the cut-offs are chosen on the training patients, and {error}") from error
+    return {s: youden_cutoff(train, predictions.loc[train.index, s]) for s in scores}
+
+
 def compare_subgroup(study: Study, predictions: pd.DataFrame, scores: Sequence[str], settings: SubgroupSettings,
                      ids: Sequence[str] | None = None) -> SubgroupResult:
     """Table 3, ROC-ready groups and score comparisons for one subgroup question.
@@ -88,7 +109,8 @@ def compare_subgroup(study: Study, predictions: pd.DataFrame, scores: Sequence[s
     scores : sequence of str
         Score families to compare.
     ids : sequence of str, optional
-        Restrict to these patients (e.g. the test cohort); all by default, as the study did.
+        Restrict to these patients (e.g. the test cohort); all by default, as the study did. The cut-offs
+        come from the training patients compared in every case (:func:`subgroup_cutoffs`).
     """
     if not scores:
         raise RadNomoError("no score to compare: the study needs a feature family with a non-empty selection.")
@@ -100,7 +122,9 @@ def compare_subgroup(study: Study, predictions: pd.DataFrame, scores: Sequence[s
         warnings.append(f"{' and '.join(f'{level} ({counts[level]})' for level in small)}: fewer than "
                         f"{MIN_PER_GROUP} patients, so the AUC and its interval rest on very few patients.")
     # On each score's probability (the same ranking as its log-odds), so cut-offs read as probabilities.
-    table = table3(predictions, groups, study.train_ids, list(scores))
+    cutoffs = subgroup_cutoffs(study, predictions, scores, settings)
+    table = performance_table(groups, {s: predictions.loc[groups.index, s] for s in scores}, cutoffs,
+                              ci=study.evaluation.proportion_ci)
     comparisons = {s: compare_groups(predictions.loc[groups.index, score_column(s)], groups) for s in scores}
     return SubgroupResult(settings=settings, groups=groups, counts=counts, table=table, comparisons=comparisons,
                           warnings=tuple(warnings))

@@ -6,8 +6,8 @@ resample, so the estimates include the optimism of the selection itself, not onl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,31 @@ from core.stats.cohort import CohortSplit
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.study import FeatureFamily, Study
 
-__all__ = ["OptimismResult", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv", "validation_table",
-           "load_saved_validation", "save_validation"]
+__all__ = ["OptimismResult", "InternalValidation", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv",
+           "validation_table", "load_saved_validation", "save_validation", "with_bootstrap", "with_cv",
+           "study_validation", "validation_notes", "check_run_size", "RUN_LIMITS", "BOOTSTRAP_SCHEME",
+           "EMPTY_TREATMENT"]
+
+# How the bootstrap draws its resamples, in words (the report and the page name it).
+BOOTSTRAP_SCHEME = "outcome-stratified bootstrap"
+# What happens to a model in a resample where it cannot be refitted (e.g. its LASSO keeps no feature).
+EMPTY_TREATMENT = "left out of that model's optimism, which is averaged over the resamples where it was refitted"
+# The sizes a user may ask for: below the minimum the estimate means little, above the maximum a run takes hours.
+RUN_LIMITS = {"bootstrap resamples": (10, 1000), "CV folds": (3, 10), "CV repeats": (1, 20)}
+
+
+def check_run_size(what: str, value: float | None) -> int:
+    """``value`` as a whole number within :data:`RUN_LIMITS` [``what``].
+
+    Raises
+    ------
+    RadNomoError
+        When it is missing, not whole or out of range (the message says the allowed range and what was given).
+    """
+    low, high = RUN_LIMITS[what]
+    if value is None or value != value or float(value) != int(value) or not low <= int(value) <= high:
+        raise RadNomoError(f"{what}: give a whole number from {low} to {high} (you gave {value}); nothing was run.")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -34,10 +57,46 @@ class OptimismResult:
     runs : pandas.DataFrame
         Per resample and model: ``boot_auc`` (on the resample), ``original_auc`` (the
         resample's model on the original training cohort) and their difference ``optimism``.
+    resamples : pandas.DataFrame
+        One row per resample drawn (index ``resample``): ``fitted`` (the pipeline could be refitted),
+        ``error`` (why not, else ""), and per score family the number of features its LASSO kept
+        (0: none, so that score and the fused model built on it are left out of that resample).
+    requested : int
+        Resamples asked for; fewer were drawn when ``stopped``.
+    stopped : bool
+        The run was stopped before all ``requested`` resamples (what was done is kept).
     """
 
     table: pd.DataFrame
     runs: pd.DataFrame
+    resamples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    requested: int = 0
+    stopped: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class InternalValidation:
+    """The latest internal validation of a study: kept with it (saved, reported) while ``key`` matches.
+
+    Attributes
+    ----------
+    key : str
+        :attr:`core.workflows.study.Study.validation_key` of the study it was made on.
+    optimism, runs, resamples : pandas.DataFrame or None
+        The bootstrap's :class:`OptimismResult` tables (None when the bootstrap was not run).
+    cv : pandas.DataFrame or None
+        :func:`repeated_cv_auc` rows (None when not run).
+    meta : mapping
+        ``"bootstrap"``: scheme, requested, done, seed, stopped; ``"cv"``: folds, repeats, seed,
+        requested, done, stopped; each with ``"source"`` when it was computed in advance (its command).
+    """
+
+    key: str
+    optimism: pd.DataFrame | None = None
+    runs: pd.DataFrame | None = None
+    resamples: pd.DataFrame | None = None
+    cv: pd.DataFrame | None = None
+    meta: Mapping = field(default_factory=dict)
 
 
 def _auc(y: pd.Series, p: pd.Series) -> float:
@@ -79,13 +138,25 @@ def _with_optimism(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
-                           on_progress: Callable[[int, int], None] | None = None) -> OptimismResult:
+                           on_progress: Callable[[int, int], None] | None = None,
+                           should_stop: Callable[[], bool] | None = None) -> OptimismResult:
     """Harrell's bootstrap optimism-corrected AUC of every model on the study's training cohort.
 
-    For each of ``n_boot`` bootstrap resamples of the training patients (stratified by outcome) the
-    whole pipeline is refitted; optimism = mean over resamples of (AUC on the resample - AUC of
-    that resample's models on the original training cohort); corrected = apparent - optimism
-    (Harrell, Lee & Mark 1996; Steyerberg, Clinical Prediction Models, ch. 5).
+    For each of ``n_boot`` bootstrap resamples of the training patients (stratified by outcome: the
+    events and the non-events are each resampled with replacement, so every resample keeps the
+    event rate) the whole pipeline is refitted; optimism = mean over resamples of (AUC on the
+    resample - AUC of that resample's models on the original training cohort); corrected = apparent
+    - optimism (Harrell, Lee & Mark 1996; Steyerberg, Clinical Prediction Models, ch. 5). A model that
+    cannot be refitted in a resample (its LASSO keeps no feature; the fused model without that score)
+    is left out of that resample and counted in ``resamples``.
+
+    Parameters
+    ----------
+    on_progress : callable, optional
+        Called with (resamples drawn, ``n_boot``) after each resample.
+    should_stop : callable, optional
+        Checked before each resample; when it returns True the run ends there and the result holds
+        the resamples done (``stopped`` True).
 
     Raises
     ------
@@ -104,37 +175,55 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
     rng = np.random.default_rng(seed)
     events, non_events = y.index[y == 1].to_numpy(), y.index[y == 0].to_numpy()
-    runs = []
+    families = [f for f in study.score_families if f in apparent_models.screening]
+    runs, drawn = [], []
+    stopped = False
     for b in range(n_boot):
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
         ids = np.concatenate([rng.choice(events, len(events)), rng.choice(non_events, len(non_events))])
         boot = _resampled(study, ids, f"b{b}_")
         try:
             boot_models = fit_study(boot)
-        except RadNomoError:
-            continue  # e.g. a resample where no clinical variable is significant: skip it, count fewer
-        boot_pred = predict_study(boot, boot_models)
-        original_pred = boot_models.predict(original, tables)
-        boot_y = boot.outcome
-        for m in models:
-            if m in boot_pred.columns:
-                runs.append({"resample": b, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
-                             "original_auc": _auc(y, original_pred.loc[train_ids, m])})
+        except RadNomoError as error:
+            # e.g. a resample where no model at all can be fitted: left out of every model, and counted
+            drawn.append({"resample": b, "fitted": False, "error": str(error), **{f: np.nan for f in families}})
+        else:
+            drawn.append({"resample": b, "fitted": True, "error": "",
+                          **{f: len(boot_models.scores[f].features) if f in boot_models.scores else 0
+                             for f in families}})
+            boot_pred = predict_study(boot, boot_models)
+            original_pred = boot_models.predict(original, tables)
+            boot_y = boot.outcome
+            for m in models:
+                if m in boot_pred.columns:
+                    runs.append({"resample": b, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
+                                 "original_auc": _auc(y, original_pred.loc[train_ids, m])})
         if on_progress:
             on_progress(b + 1, n_boot)
     runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", "model", "boot_auc", "original_auc"]))
     optimism = runs_frame["optimism"].groupby(runs_frame["model"]).mean()
     counts = runs_frame.groupby("model").size()
     table = pd.DataFrame({"apparent": pd.Series(apparent), "optimism": optimism, "n_boot": counts}).loc[models]
+    table["n_boot"] = table["n_boot"].fillna(0).astype(int)
     table["corrected"] = table["apparent"] - table["optimism"]
-    return OptimismResult(table=table[["apparent", "optimism", "corrected", "n_boot"]], runs=runs_frame)
+    resamples = pd.DataFrame(drawn, columns=["resample", "fitted", "error", *families]).set_index("resample")
+    return OptimismResult(table=table[["apparent", "optimism", "corrected", "n_boot"]].rename_axis("model"),
+                          runs=runs_frame,
+                          resamples=resamples, requested=n_boot, stopped=stopped)
 
 
 def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed: int = 0,
-                    on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                    on_progress: Callable[[int, int], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Repeated stratified K-fold CV of the whole pipeline on the study's training cohort.
 
     Returns one row per repeat, fold and model: ``repeat``, ``fold``, ``model``, ``auc`` (on the
-    held-out fold, with everything refitted on the other folds).
+    held-out fold, with everything refitted on the other folds). A fold where the pipeline cannot be
+    refitted has no rows (a model that cannot be refitted in a fold has none for it). ``should_stop``
+    is checked before each fold: the folds done until it returns True are returned. The frame's
+    ``attrs["folds_run"]`` counts the folds run (fitted or not).
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -144,10 +233,16 @@ def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed:
     tables = study.feature_tables()
     rows = []
     total = n_folds * n_repeats
+    run = 0
     for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, y)):
+        if should_stop is not None and should_stop():
+            break
+        run = index + 1
         try:
             fitted = fit_study(_training_only(study, train_ids[fit_rows]))
         except RadNomoError:
+            if on_progress:
+                on_progress(index + 1, total)
             continue
         held = list(train_ids[held_rows])
         predictions = fitted.predict(study.cohort.loc[held], tables)
@@ -156,7 +251,9 @@ def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed:
                          "auc": _auc(study.outcome.loc[held], predictions.loc[held, m])})
         if on_progress:
             on_progress(index + 1, total)
-    return pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
+    frame = pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
+    frame.attrs["folds_run"] = run
+    return frame
 
 
 def summarise_cv(runs: pd.DataFrame) -> pd.DataFrame:
@@ -204,8 +301,11 @@ def load_saved_validation(folder: Path, study: Study) -> dict | None:
         return None
     if saved_settings != study.settings.to_dict() or meta.get("train_ids") != study.train_ids:
         return None
+    resamples = folder / "resamples.csv"  # runs saved before resamples were counted have none
     return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
             "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")), "cv": pd.read_csv(folder / "repeated_cv.csv"),
+            "resamples": pd.read_csv(resamples, index_col="resample", keep_default_na=True).fillna({"error": ""})
+            if resamples.is_file() else None,
             "meta": meta}
 
 
@@ -216,6 +316,107 @@ def save_validation(folder: Path, study: Study, result: OptimismResult, cv: pd.D
     folder.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(folder / "optimism.csv", index_label="model")
     result.runs.to_csv(folder / "optimism_runs.csv", index=False)
+    result.resamples.to_csv(folder / "resamples.csv", index_label="resample")
     cv.to_csv(folder / "repeated_cv.csv", index=False)
-    meta = {"settings": study.settings.to_dict(), "train_ids": study.train_ids, **meta}
+    meta = {"settings": study.settings.to_dict(), "train_ids": study.train_ids, "scheme": BOOTSTRAP_SCHEME, **meta}
     (folder / "validation.json").write_text(json.dumps(meta, indent=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's latest run: kept with the study, described in words
+# ---------------------------------------------------------------------------------------------
+
+
+def _current(study: Study) -> InternalValidation:
+    return study_validation(study) or InternalValidation(key=study.validation_key)
+
+
+def with_bootstrap(study: Study, result: OptimismResult, *, seed: int) -> Study:
+    """The study with ``result`` as its latest bootstrap (its current repeated CV, if any, kept)."""
+    import dataclasses
+
+    run = _current(study)
+    meta = {**run.meta, "bootstrap": {"scheme": BOOTSTRAP_SCHEME, "requested": int(result.requested or len(
+        result.resamples)), "done": int(len(result.resamples)), "seed": int(seed), "stopped": bool(result.stopped)}}
+    return study.replace(validation=dataclasses.replace(run, optimism=result.table, runs=result.runs,
+                                                        resamples=result.resamples, meta=meta))
+
+
+def with_cv(study: Study, cv: pd.DataFrame, *, folds: int, repeats: int, seed: int, stopped: bool = False) -> Study:
+    """The study with ``cv`` (:func:`repeated_cv_auc`) as its latest repeated CV (its current bootstrap kept)."""
+    import dataclasses
+
+    run = _current(study)
+    done = int(cv.attrs.get("folds_run", cv[["repeat", "fold"]].drop_duplicates().shape[0]))
+    meta = {**run.meta, "cv": {"folds": int(folds), "repeats": int(repeats), "seed": int(seed),
+                               "requested": int(folds * repeats), "done": done, "stopped": bool(stopped)}}
+    return study.replace(validation=dataclasses.replace(run, cv=cv, meta=meta))
+
+
+def study_validation(study: Study) -> InternalValidation | None:
+    """The study's latest internal validation when it fits the study as it is; for the sample study with its
+    default settings, the run bundled in ``sample_data/validation``; else None."""
+    current = study.current_validation()
+    if current is not None or not study.is_sample:
+        return current
+    from core.workflows.sample import SAMPLE_VALIDATION_DIR
+
+    saved = load_saved_validation(SAMPLE_VALIDATION_DIR, study)
+    if saved is None:
+        return None
+    meta = saved["meta"]
+    source = meta["command"]  # each part says it was computed in advance, and how
+    return InternalValidation(
+        key=study.validation_key, optimism=saved["optimism"], runs=saved["runs"], resamples=saved["resamples"],
+        cv=saved["cv"],
+        meta={"bootstrap": {"scheme": meta.get("scheme", BOOTSTRAP_SCHEME), "requested": meta["n_boot"],
+                            "done": meta["n_boot"], "seed": meta["seed"], "stopped": False, "source": source},
+              "cv": {"folds": meta["folds"], "repeats": meta["repeats"], "seed": meta["seed"],
+                     "requested": meta["folds"] * meta["repeats"], "done": meta["folds"] * meta["repeats"],
+                     "stopped": False, "source": source}})
+
+
+def validation_notes(study: Study, run: InternalValidation) -> list[str]:
+    """The run in sentences: the resampling scheme and its size, what was stopped, how many resamples kept
+    no feature (per score) or could not be refitted, and how they are treated; the CV design."""
+    notes = []
+    boot = run.meta.get("bootstrap")
+    if run.optimism is not None and boot:
+        done, requested = boot["done"], boot["requested"]
+        notes.append(f"Harrell's bootstrap optimism correction: {boot['scheme']} of the training cohort (the events "
+                     "and the non-events each resampled with replacement), "
+                     + (f"{done} resamples" if not boot.get("stopped") else
+                        f"stopped by the user after {done} of {requested} resamples (those are kept)")
+                     + f", seed {boot['seed']}; the whole pipeline was refitted in each"
+                     + (f" (computed in advance for the sample study: {boot['source']})." if boot.get("source")
+                        else "."))
+        resamples = run.resamples
+        if resamples is not None and len(resamples):
+            failed = resamples[~resamples["fitted"].astype(bool)]
+            if len(failed):
+                notes.append(f"{len(failed)} of {len(resamples)} resamples could not be refitted at all (e.g. "
+                             f"'{failed['error'].iloc[0]}') and are left out of every model.")
+            fitted = resamples[resamples["fitted"].astype(bool)]
+            fused_family = study.fused_family
+            for family in [c for c in resamples.columns if c not in ("fitted", "error")]:
+                empty = int((fitted[family] == 0).sum())
+                if not empty:
+                    continue
+                label = study.model_label(family)
+                also = " (and of the fused model's, which adds that score)" if family == fused_family and \
+                    "fused" in run.optimism.index else ""
+                notes.append(f"{label}: {len(fitted) - empty} of {len(fitted)} resamples kept at least one feature; "
+                             f"in the other {empty} its LASSO kept none, so they are {EMPTY_TREATMENT}{also}.")
+            if not any(int((fitted[c] == 0).sum()) for c in resamples.columns if c not in ("fitted", "error")) \
+                    and not len(failed):
+                notes.append("Every resample kept at least one feature for every score.")
+        else:
+            notes.append("This run did not record how many resamples kept no feature; the 'resamples' column counts "
+                         f"those where each model was refitted (the others are {EMPTY_TREATMENT}).")
+    cv = run.meta.get("cv")
+    if run.cv is not None and cv:
+        notes.append(f"Repeated stratified cross-validation: {cv['repeats']} x {cv['folds']}-fold, seed {cv['seed']}"
+                     + (f", stopped by the user after {cv['done']} of {cv['requested']} folds" if cv.get("stopped")
+                        else "") + "; the whole pipeline was refitted on the other folds and scored on the held-out one"
+                     + (f" (computed in advance for the sample study: {cv['source']})." if cv.get("source") else "."))
+    return notes

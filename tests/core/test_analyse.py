@@ -149,3 +149,43 @@ def test_the_real_sarcoma_ct_cohort_end_to_end_on_a_subset(tmp_path):
     assert (out / "nomogram_points.csv").is_file() and (out / "validation.csv").is_file()
     timing = json.loads((out / "timing.json").read_text())
     assert timing["fitting"] > 0
+
+
+def test_the_report_of_a_no_test_study_holds_its_internal_validation_and_external_cohort(tmp_path):
+    """No test cohort, an external centre: report.html has the bootstrap and CV that were run and the centre scored
+    at the training cut-offs; the saved study keeps the run (the dashboard's report and pages have it)."""
+    clinical, features, export = _pyradiomics_export(tmp_path)
+    table = pd.read_csv(clinical, dtype={"patient_id": str})
+    table.iloc[30:120].to_csv(tmp_path / "train.csv", index=False)
+    table.iloc[200:280].to_csv(tmp_path / "ext.csv", index=False)
+    export.iloc[200:280].to_csv(tmp_path / "ext_radiomics.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["--clinical", str(tmp_path / "train.csv"), "--id", "patient_id", "--outcome", "lm",
+                 "--continuous", "tumour_thickness_mm,cea_ng_ml", "--categorical", "sex", "--features",
+                 f"radiomics={features}", "--external",
+                 f"centre B={tmp_path / 'ext.csv'},radiomics={tmp_path / 'ext_radiomics.csv'}",
+                 "--no-test", "--n-boot", "6", "--cutoff", "fixed=0.35", "--ci", "wilson", "--out", str(out)]) == 0
+    report = (out / "report.html").read_text()
+    validation = report[report.index("<h2>Internal validation</h2>"):report.index("<h2>External cohorts</h2>")]
+    assert "outcome-stratified bootstrap" in validation and "6 resamples" in validation
+    assert "optimism-corrected" in validation and "5 x 5-fold" in validation
+    external = report[report.index("<h2>External cohorts</h2>"):]
+    assert "centre B: 80 patients" in external and "<h3>External performance</h3>" in external
+    # The evaluation settings given are the study's: in Table 2, the report and the saved study.
+    assert "Fixed probability 0.35" in report and "Wilson" in report and "Youden" not in report
+    assert (pd.read_csv(out / "table2.csv")["cutoff"] == 0.35).all()
+    study = load_study(out / "study")
+    assert (study.evaluation.cutoff_rule, study.evaluation.cutoff_value, study.evaluation.proportion_ci) == \
+        ("fixed", 0.35, "wilson")
+    run = study.current_validation()
+    assert run is not None and run.meta["bootstrap"]["done"] == 6 and len(run.resamples) == 6
+
+
+@pytest.mark.parametrize("cutoff, message", [("fixed", "needs a value"), ("fixed=abc", "should read youden"),
+                                             ("median", "cut-off rule 'median' is not valid"),
+                                             ("sensitivity=1.5", "(0, 1]")])
+def test_a_bad_cutoff_exits_2_with_one_message(tmp_path, capsys, cutoff, message):
+    assert main(["--clinical", str(SAMPLE_CLINICAL), "--id", "patient_id", "--outcome", "lm", "--cutoff", cutoff,
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

@@ -143,7 +143,8 @@ def test_calibration_stats_of_well_and_badly_calibrated_predictions():
     logit = rng.normal(-0.5, 1.2, 20_000)
     y = (rng.random(20_000) < 1 / (1 + np.exp(-logit))).astype(int)
     good = calibration_stats(y, 1 / (1 + np.exp(-logit)))
-    assert abs(good.intercept) < 0.05 and abs(good.slope - 1) < 0.05
+    assert abs(good.in_the_large) < 0.05 and abs(good.slope - 1) < 0.05
+    assert good.intercept == good.in_the_large  # the older name reads the same number
     too_extreme = calibration_stats(y, 1 / (1 + np.exp(-2 * logit)))
     assert too_extreme.slope == pytest.approx(0.5, abs=0.05)
     binned, smooth = calibration_curve(y, 1 / (1 + np.exp(-logit)))
@@ -159,3 +160,38 @@ def test_bootstrap_and_performance_table():
     table = performance_table(data.y, {"a": data.a, "b": data.b}, {"a": 0.5, "b": 0.5})
     assert list(table.columns[:4]) == ["model", "auc", "auc_low", "auc_high"]
     assert {"acc", "sens_low", "npv_high", "cutoff"} <= set(table.columns)
+
+
+def test_calibration_in_the_large_and_the_recalibration_intercept_are_told_apart():
+    """Predictions expit(2 L + 1) of outcomes drawn with log-odds L: the logistic recalibration of y on
+    logit(p) = 2 L + 1 has slope 1/2 and intercept -1/2 (rms::val.prob's "Intercept"); calibration-in-the-large
+    (slope fixed at 1, logit as offset) is another number, equal to statsmodels' offset-only fit."""
+    import statsmodels.api as sm
+
+    from core.stats.summaries import calibration_table
+    from core.vocabulary import CALIBRATION_COLUMNS
+
+    rng = np.random.default_rng(7)
+    logit = rng.normal(-0.5, 1.2, 40_000)
+    y = (rng.random(40_000) < 1 / (1 + np.exp(-logit))).astype(int)
+    prob = 1 / (1 + np.exp(-(2 * logit + 1)))
+    result = calibration_stats(y, prob)
+    assert result.slope == pytest.approx(0.5, abs=0.02)
+    assert result.recalibration_intercept == pytest.approx(-0.5, abs=0.03)
+    offset_only = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=2 * logit + 1).fit()
+    assert result.in_the_large == pytest.approx(float(offset_only.params[0]), abs=1e-6)
+    assert abs(result.in_the_large - result.recalibration_intercept) > 0.2
+    # Mean predicted risk above the observed rate: calibration-in-the-large is negative.
+    assert prob.mean() > y.mean() and result.in_the_large < 0
+
+    ids = [f"p{i}" for i in range(len(y))]
+    table = calibration_table(pd.DataFrame({"m": prob}, index=ids), pd.Series(y, index=ids), {"all": ids}, ["m"])
+    assert list(table.columns) == ["cohort", "model", "brier", "calibration_in_the_large", "slope",
+                                   "recalibration_intercept", "hl_statistic", "hl_df", "hl_p"]
+    assert "intercept" not in table.columns  # never unnamed
+    row = table.iloc[0]
+    assert row["calibration_in_the_large"] == pytest.approx(result.in_the_large)
+    assert row["recalibration_intercept"] == pytest.approx(result.recalibration_intercept)
+    assert CALIBRATION_COLUMNS["calibration_in_the_large"] == "calibration-in-the-large"
+    assert CALIBRATION_COLUMNS["recalibration_intercept"] == "calibration intercept (logistic recalibration)"
+    assert set(CALIBRATION_COLUMNS) <= set(table.columns)

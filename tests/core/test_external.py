@@ -100,3 +100,94 @@ def test_saved_validation_is_used_only_for_the_same_settings_and_split(tmp_path,
     summary = summarise_cv(cv)
     assert summary.loc["fused", "mean"] == pytest.approx(0.8) and summary.loc["fused", "sd"] == pytest.approx(0.1)
     assert summary.loc["fused", "folds"] == 3
+
+
+def test_outside_training_range_rule_lists_far_values_and_extreme_risks():
+    from core.workflows.external import outside_training_range, training_limits
+
+    train = pd.DataFrame({"a": np.linspace(0, 10, 50), "b": np.linspace(-1, 1, 50)})
+    limits = training_limits(train)
+    sd = train["a"].std()
+    assert limits.loc["a", "high"] == pytest.approx(10 + 2 * sd) and limits.loc["b", "low"] == pytest.approx(-1 - 2 * train["b"].std())
+    # Just past the maximum is not "far"; beyond max + 2 SD is; a missing value is not checked.
+    other = pd.DataFrame({"a": [10.5, 10 + 2.1 * sd, np.nan, 5.0], "b": [0.0, 0.0, 0.0, -9.0]}, index=list("pqrs"))
+    risk = pd.DataFrame({"fused": [0.5, 0.5, 1 - 1e-9, 0.4]}, index=other.index)
+    table = outside_training_range(limits, other, risk)
+    assert list(table.index) == ["q", "r", "s"]
+    assert table.loc["q", "n_features"] == 1 and table.loc["q", "features"].startswith("a = ")
+    assert table.loc["r", "n_features"] == 0 and "within 1e-06 of 0 or 1" in table.loc["r", "reason"]
+    assert "b = -9" in table.loc["s", "features"] and "training -1 to 1" in table.loc["s", "features"]
+    assert outside_training_range(limits, other.iloc[[0]]).empty
+
+
+@pytest.mark.slow
+def test_one_external_patient_far_outside_is_listed_and_calibration_shown_without_it(sample_study, sample_models):
+    """The issue's case: one feature at 12x the training maximum gives p = 1.0 and drags the slope towards 0."""
+    from core.io.tables import read_table
+    from core.vocabulary import CALIBRATION_SUBSETS
+    from core.workflows.external import ExternalCohort, outside_range_notes, outside_range_summary
+    from core.workflows.sample import SAMPLE_EXTERNAL_DIR, sample_external_tables
+
+    external = validate_external(sample_study, "centre B", read_table(SAMPLE_EXTERNAL_DIR / "clinical.csv"),
+                                 sample_external_tables(), sample_models)
+    patients, _ = outside_range_summary(sample_study, sample_models, [external])
+    assert patients.empty  # the sample's second centre stays within range
+    coefs = sample_models.scores["radiomics"].coefs
+    feature = coefs.idxmax()  # the strongest risk-raising feature
+    assert coefs[feature] > 0
+    radiomics = external.tables["radiomics"].copy()
+    patient = external.cohort.index[external.cohort["lm"] == 0][0]  # a patient without the event
+    radiomics.loc[patient, feature] = 12 * sample_study.family("radiomics").table.loc[sample_study.train_ids,
+                                                                                     feature].max()
+    shifted = ExternalCohort(name="centre B", cohort=external.cohort, tables={**external.tables, "radiomics": radiomics})
+    assert sample_models.predict(shifted.cohort.loc[[patient]], shifted.tables).loc[patient, "radiomics"] > 1 - 1e-6
+    patients, calibration = outside_range_summary(sample_study, sample_models, [shifted])
+    assert list(patients["patient"]) == [patient] and patients["cohort"].iloc[0] == "centre B"
+    assert feature in patients["features"].iloc[0] and "radiomics" in patients["extreme_risk"].iloc[0]
+    slopes = calibration[calibration["model"] == "radiomics"].set_index("patients")
+    with_it, without = slopes.loc[CALIBRATION_SUBSETS["all"]], slopes.loc[CALIBRATION_SUBSETS["within"]]
+    assert with_it["n"] == without["n"] + 1 and with_it["n_outside"] == 1
+    # One patient of 300 drags the slope towards 0 (0.31 with it, 0.83 without, on the sample).
+    assert with_it["cal_slope"] < 0.5 * without["cal_slope"] and without["cal_slope"] > 0.7
+    note = outside_range_notes(sample_study, sample_models, [shifted])
+    assert len(note) == 1 and note[0].startswith(f"centre B: 1 patient(s) outside the training range ({patient})")
+
+
+def test_cohort_panel_leaves_out_patients_without_a_prediction_per_model_and_says_so():
+    from core.workflows.external import panel_notes
+
+    rng = np.random.default_rng(4)
+    ids = [f"P{i}" for i in range(120)]
+    y = pd.Series(rng.integers(0, 2, 120), index=ids)
+    predictions = pd.DataFrame({"clinical": rng.uniform(0.05, 0.95, 120), "dl": rng.uniform(0.05, 0.95, 120)},
+                               index=ids)
+    predictions.iloc[:25, 1] = np.nan  # a family covering only some patients: no dl prediction for 25
+    panel = cohort_panel(predictions, y, {"test": ids}, {"clinical": 0.5, "dl": 0.5})
+    rows = panel.set_index("model")
+    assert rows.loc["clinical", "n"] == 120 and rows.loc["clinical", "left_out"] == 0
+    assert rows.loc["dl", "n"] == 95 and rows.loc["dl", "left_out"] == 25
+    assert rows.loc["dl", "events"] == int(y.iloc[25:].sum())
+    assert panel_notes(panel, {"dl": "DL"}) == ["test, DL: 25 patient(s) without this model's features are left out "
+                                                "(95 evaluated)."]
+
+
+@pytest.mark.slow
+def test_core_analyse_notes_name_the_external_patients_outside_the_training_range(tmp_path):
+    from core.cli.analyse import main
+    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_EXTERNAL_DIR, SAMPLE_RADIOMICS
+
+    external = pd.read_parquet(SAMPLE_EXTERNAL_DIR / "features_radiomics.parquet")
+    patient = external.index[0]
+    external.loc[patient] = external.loc[patient] * 12  # every feature of one patient at 12 times its value
+    external.to_parquet(tmp_path / "ext_radiomics.parquet")
+    out = tmp_path / "out"
+    code = main(["--clinical", str(SAMPLE_CLINICAL), "--id", "patient_id", "--outcome", "lm",
+                 "--continuous", "age,tumour_thickness_mm,cea_ng_ml,ca19_9_u_ml",
+                 "--categorical", "sex,location,cn_stage,her2", "--features", f"radiomics={SAMPLE_RADIOMICS}",
+                 "--external", f"centre B={SAMPLE_EXTERNAL_DIR / 'clinical.csv'},"
+                               f"radiomics={tmp_path / 'ext_radiomics.parquet'}", "--n-boot", "0", "--out", str(out)])
+    assert code == 0
+    notes = (out / "notes.txt").read_text().splitlines()
+    outside = [n for n in notes if "outside the training range" in n]
+    assert len(outside) == 1 and outside[0].startswith(f"centre B: 1 patient(s) outside the training range ({patient})")
+    assert "calibration slope" in outside[0] and "without" in outside[0]

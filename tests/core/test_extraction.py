@@ -382,9 +382,9 @@ def test_cli_writes_parquet_and_reports_failures(sample_manifest, tmp_path):
     assert main([str(tmp_path / "bad.csv"), "--params", "nope.yaml", "--out", str(tmp_path / "g.csv")]) == 2
 
 
-@needs_ibsi
-def test_dicom_seg_mask_equals_the_rtstruct_it_was_made_from(tmp_path):
-    """A DICOM-SEG written by highdicom (an independent writer) from the RTSTRUCT's mask reads back identically."""
+def _seg_of_the_ibsi_gtv(path: Path) -> sitk.Image:
+    """Write the IBSI phantom's GTV (from its RTSTRUCT) as a DICOM-SEG with highdicom (an independent writer) at
+    ``path``; returns the RTSTRUCT's mask."""
     import highdicom
     import pydicom
     from highdicom.seg import (Segmentation, SegmentAlgorithmTypeValues, SegmentDescription,
@@ -404,9 +404,43 @@ def test_dicom_seg_mask_equals_the_rtstruct_it_was_made_from(tmp_path):
                        segment_descriptions=[description], series_instance_uid=highdicom.UID(), series_number=2,
                        sop_instance_uid=highdicom.UID(), instance_number=1, manufacturer="RadNomo tests",
                        manufacturer_model_name="test", software_versions="0", device_serial_number="0")
-    path = tmp_path / "seg.dcm"
     seg.save_as(path)
+    return reference
+
+
+@needs_ibsi
+def test_dicom_seg_mask_equals_the_rtstruct_it_was_made_from(tmp_path):
+    """A DICOM-SEG written by highdicom (an independent writer) from the RTSTRUCT's mask reads back identically."""
+    path = tmp_path / "seg.dcm"
+    reference = _seg_of_the_ibsi_gtv(path)
+    image = read_image(IBSI / "dicom" / "image")
     mask = read_mask(path, image)
     assert np.array_equal(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(reference))
     with pytest.raises(RadNomoError, match="'liver' is not in"):
         read_mask(path, image, roi_name="liver")
+
+
+@needs_ibsi
+def test_a_dicom_seg_beside_its_ct_series_in_one_folder_is_accepted(tmp_path):
+    """The SEG is a series of its own in the CT's folder: the image is the other series, the mask the SEG."""
+    from core.workflows.newpatient import find_dicom_case
+
+    folder = tmp_path / "case"
+    shutil.copytree(IBSI / "dicom" / "image", folder)
+    reference = _seg_of_the_ibsi_gtv(folder / "seg.dcm")
+    series, mask_file = find_dicom_case(folder)
+    assert series == folder and mask_file == folder / "seg.dcm"
+    case = read_case(series, mask_file)
+    assert case.image.GetSize() == read_image(IBSI / "dicom" / "image").GetSize()
+    assert np.array_equal(sitk.GetArrayFromImage(case.mask), sitk.GetArrayFromImage(reference))
+    assert np.array_equal(sitk.GetArrayFromImage(read_mask(folder, case.image)), sitk.GetArrayFromImage(reference))
+    # Two image series in one folder stay refused, named as image series.
+    import pydicom
+
+    for path in (IBSI / "dicom" / "image").glob("*.dcm"):
+        dataset = pydicom.dcmread(path)
+        dataset.SeriesInstanceUID = "1.2.3.4.5"
+        dataset.SOPInstanceUID = dataset.SOPInstanceUID + ".9"
+        dataset.save_as(folder / f"second_{path.name}")
+    with pytest.raises(RadNomoError, match="2 DICOM image series"):
+        read_image(folder)

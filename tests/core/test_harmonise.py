@@ -175,3 +175,38 @@ def test_a_new_patient_is_harmonised_with_the_training_combat(scanner_study):
     assert result.probability == pytest.approx(expected["fused"], abs=1e-9)
     with pytest.raises(RadNomoError, match="give the patient's scanner"):
         score_patient(models, values, {**clinical, "scanner": None})
+
+
+def test_a_family_covering_only_some_patients_is_harmonised_on_those_it_has():
+    """The issue's crash: a KeyError in fit_harmonisers once one family lacks some training patients."""
+    from core.stats.harmonise import apply_harmonisers, coverage_notes, fit_harmonisers
+
+    X, scanners = _scanner_data()
+    train = list(X.index[:180])
+    partial = X.drop(index=train[::4])  # a family without a quarter of the training patients
+    tables = {"radiomics": X, "deep": partial}
+    fitted = fit_harmonisers(tables, scanners, train)
+    on_those = ComBat().fit(partial.loc[[i for i in train if i in partial.index]],
+                            scanners.loc[[i for i in train if i in partial.index]])
+    np.testing.assert_allclose(fitted["deep"].gamma_star, on_those.gamma_star)
+    notes = coverage_notes(tables, train)
+    assert notes == ["deep: ComBat was fitted on the 135 of 180 training patients with deep features; the other 45 "
+                     "are left out of it (they have no deep features to harmonise)."]
+    applied = apply_harmonisers(fitted, tables, scanners)
+    assert applied["deep"].index.equals(partial.index) and applied["radiomics"].index.equals(X.index)
+    # Too few patients of a scanner among those the family has: a plain message naming the family.
+    few = X.drop(index=[i for i in train if scanners[i] == "C"][1:])
+    with pytest.raises(RadNomoError, match="deep features .* training patients.*scanner 'C' has 1"):
+        fit_harmonisers({"deep": few}, scanners, train)
+
+
+def test_a_study_family_covering_only_some_patients_fits_with_combat_and_says_so(sample_study):
+    import dataclasses
+
+    from core.workflows.fit import fit_study
+
+    dl = sample_study.family("dl")
+    partial = dataclasses.replace(dl, table=dl.table.drop(index=list(sample_study.train_ids[:30])))
+    models = fit_study(sample_study.with_family(partial).with_settings(harmonise_by="scanner"))
+    assert any(n.startswith("dl: ComBat was fitted on the 670 of 700 training patients") for n in models.notes)
+    assert "radiomics" in models.harmonisers and "dl" in models.harmonisers

@@ -1,8 +1,9 @@
 """The nomogram's axes (known answers from R rms 6.5) and its pictures: no two labels overlap.
 
 Nomograms are fitted on a synthetic cohort shaped like the sample study (the generator's clinical
-table, n = 600, with a continuous DL-radiomics score), with three predictor sets: the sample study's
-clinical variables plus the score, two continuous predictors only, and a 5-level categorical. Label
+table, n = 600, with a continuous DL-radiomics score), with four predictor sets: the sample study's
+clinical variables plus the score, two continuous predictors only, a 5-level categorical, and a
+volume in mm³ (0-700,000) with a 3-level grade unrelated to the outcome (a short axis). Label
 boxes are measured three ways: by matplotlib's renderer, from the glyph outlines in the SVG file,
 and (where Chromium is installed) in a real browser drawing the plotly figure.
 """
@@ -46,11 +47,14 @@ LABELS = {"age": "Age (years)", "sex": "Sex", "location": "Tumour location", "tu
           "Tumour thickness (mm)", "ct_stage": "Clinical T stage", "cn_stage": "Clinical N stage",
           "differentiation": "Differentiation", "lauren": "Lauren type", "her2": "HER2 status",
           "cea_ng_ml": "CEA (ng/mL)", "ca19_9_u_ml": "CA19-9 (U/mL)", "dl_radiomics_score": "DL-radiomics score",
-          "age_band": "Age band (years)", "risk": "Risk of liver metastasis"}
+          "age_band": "Age band (years)", "risk": "Risk of liver metastasis", "volume_mm3": "Volume (mm³)",
+          "grade": "Grade"}
 PREDICTOR_SETS = {
     "sample_like": {"continuous": [*CONTINUOUS, "dl_radiomics_score"], "categorical": list(CATEGORICAL)},
     "two_continuous": {"continuous": ["tumour_thickness_mm", "dl_radiomics_score"]},
     "five_level": {"continuous": ["cea_ng_ml"], "categorical": ["age_band", "her2"]},
+    "volume_grade": {"continuous": ["tumour_thickness_mm", "dl_radiomics_score", "volume_mm3"],
+                     "categorical": ["grade", "sex"]},
 }
 # (width, font size) of the dashboard (1920, 1280 and 1024-px screens), and the file pages.
 SIZES = [(1280, 14), (880, 13), (620, 12)]
@@ -67,8 +71,12 @@ def cohort() -> pd.DataFrame:
     table = generate_clinical(n=600, seed=20250719).clinical
     rng = np.random.default_rng(19)
     # A signature score on the log-odds scale: higher with the outcome, as the fused model's input.
-    return table.assign(dl_radiomics_score=rng.normal(-0.8, 1.0, len(table)) + 0.9 * table["lm"],
-                        age_band=_age_band(table["age"]))
+    table = table.assign(dl_radiomics_score=rng.normal(-0.8, 1.0, len(table)) + 0.9 * table["lm"],
+                         age_band=_age_band(table["age"]))
+    # A tumour volume in mm³ (ticks up to 700,000) and a grade drawn independently of the outcome, whose
+    # three levels end up a few points apart: the axes that printed "700000" over "0" and lost their labels.
+    return table.assign(volume_mm3=rng.uniform(0, 700_000, len(table)),
+                        grade=rng.choice(["G1", "G2", "G3"], len(table)))
 
 
 @pytest.fixture(scope="module")
@@ -340,12 +348,87 @@ def test_close_categorical_levels_are_staggered_and_every_level_is_labelled(nomo
         for a, b in itertools.pairwise(ordered):
             centre_gap = b.x_px - a.x_px
             if centre_gap < (text_width(a.text, 12) + text_width(b.text, 12)) / 2:  # would collide on one row
-                assert (a.side, a.row) != (b.side, b.row), (variable, a.text, b.text)
+                # ... so on different rows, or listed apart on one row with leader lines to their ticks.
+                assert (a.side, a.row) != (b.side, b.row) or (a.leader and b.leader and a.box[2] < b.box[0]), \
+                    (variable, a.text, b.text)
     assert any(layout.axis(v).placement != "one row" for v in nomogram.levels)
+    for variable in nomogram.levels:
+        _assert_labels_at_their_ticks(layout, layout.axis(variable))
     # Numeric axes thin out labels but keep every tick, starting from the first.
     age = layout.axis("age")
     assert len(age.ticks) == len(nomogram.axis("age")) and age.ticks[0].text
     assert len(age.labels) < len(age.ticks)
+
+
+def _assert_labels_at_their_ticks(layout: NomogramLayout, axis) -> None:
+    """Every label of an axis can be matched to its tick: centred on it (on either side), or
+    joined to it by a leader line from the tick's end to the label, the labels in the ticks' order."""
+    led = [t for t in axis.labels if t.leader is not None]
+    for tick in axis.labels:
+        centre = (tick.box[0] + tick.box[2]) / 2
+        if tick.leader is None:
+            assert centre == pytest.approx(tick.x_px, abs=0.5), (axis.key, tick.text)
+            assert tick.row == 0, (axis.key, tick.text)  # next to the line, not rows away
+        else:
+            x0, y0, x1, y1 = tick.leader
+            assert x0 == pytest.approx(tick.x_px) and y0 > axis.y_px  # from the tick's end ...
+            assert x1 == pytest.approx(centre) and y1 <= tick.box[1] + 1e-9  # ... to the top of its label
+    if led:  # leader lines never cross: the labels keep the order of their ticks
+        assert [t.text for t in sorted(led, key=lambda t: t.x_px)] == \
+            [t.text for t in sorted(led, key=lambda t: t.box[0])]
+
+
+@pytest.mark.parametrize("size", [(620, 12), (880, 13), "a4"])
+def test_large_values_read_in_thousands_and_short_category_labels_sit_at_their_ticks(nomograms, patient, size):
+    """A volume axis (0-700,000 mm³) and a 3-level grade a few points long, on screen and in files."""
+    nomogram = nomograms["volume_grade"]
+    layout = _layout(nomogram, patient)
+    layout = page_layout(layout, size) if isinstance(size, str) else relayout(layout, width_px=size[0],
+                                                                               font_size=size[1])
+    volume = layout.axis("volume_mm3")
+    assert volume.title == "Volume (mm³) (×1,000)" and volume.unit == 1000
+    assert max(t.value for t in volume.ticks) >= 500_000
+    assert len(volume.labels) >= 2  # at least its start and one more, never one big number over another
+    for tick in volume.labels:
+        assert float(tick.text.replace(",", "")) * 1000 == pytest.approx(tick.value)
+        assert len(tick.text) <= 3 and tick.side == "below"
+    _assert_labels_at_their_ticks(layout, volume)  # at their ticks, or listed apart with leader lines
+    grade = layout.axis("grade")
+    assert len(grade.labels) == 3 and grade.line[1] - grade.line[0] < 10  # a short axis: a few points
+    _assert_labels_at_their_ticks(layout, grade)
+    if size == (620, 12):
+        assert grade.placement == "leader lines"
+    # The leader lines are drawn, on screen (plotly) and in the files (matplotlib).
+    leaders = [t.leader for axis in layout.axes for t in axis.labels if t.leader is not None]
+    figure = nomogram_matplotlib(layout)
+    drawn = [tuple(np.asarray(segment).ravel()) for collection in figure.axes[0].collections
+             for segment in collection.get_segments()]
+    for leader in leaders:
+        assert any(np.allclose(segment, leader) for segment in drawn), leader
+    plotted = [(x, y) for trace in nomogram_plotly(layout).data if trace.mode == "lines"
+               for x, y in zip(trace.x, trace.y, strict=True) if x is not None]
+    for x0, y0, x1, y1 in leaders:
+        assert any(np.allclose(p, (x0, y0)) for p in plotted) and any(np.allclose(p, (x1, y1)) for p in plotted)
+    # No text overlaps another as the renderer draws it.
+    assert _overlapping_pairs(_renderer_boxes(figure, 300)) == []
+
+
+def test_tick_numbers_get_separators_or_units():
+    from core.figures.nomogram import _number, _unit_exponent, _unit_text
+
+    assert [_number(v) for v in (0.0, 2500.0, -1500.0, 12.5, 999.0)] == ["0", "2,500", "-1,500", "12.5", "999"]
+    assert [_unit_exponent(v) for v in ([0, 9000], [0, 10_000], [0, 700_000], [0, 2e6], [0, 0.004], [0, 0.5],
+                                        [0, 0])] == [0, 3, 3, 6, -3, 0, 0]
+    assert [_unit_text(e) for e in (3, 6, -3)] == ["×1,000", "×1,000,000", "×10⁻³"]
+
+
+def test_crowded_labels_are_spread_by_least_squares_in_tick_order():
+    from core.figures.nomogram import _spread
+
+    # Three 10-px labels wanted at 0, 1, 2 with a 2-px gap: 12 px between centres, centred on the middle one.
+    np.testing.assert_allclose(_spread([0, 1, 2], [10, 10, 10], 2), [-11, 1, 13])
+    # Labels already apart stay where they are; only the crowded pair moves, symmetrically.
+    np.testing.assert_allclose(_spread([0, 100, 101], [10, 10, 10], 2), [0, 94.5, 106.5])
 
 
 @pytest.mark.e2e

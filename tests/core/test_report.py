@@ -44,3 +44,115 @@ def test_report_follows_the_study_its_name_patients_and_settings(sample_study):
     assert "p &lt; 0.02" in report.html and "p &lt; 0.05 entered" not in report.html
     assert "Fused model (Radiomics score + clinical)" in report.html and "DL-radiomics" not in report.html
     assert b"My radiomics study" in report.pdf and b"0.02" in report.pdf
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole study: internal validation, external cohorts, evaluation settings, missing values
+# ---------------------------------------------------------------------------------------------
+
+
+def _page_events(pdf: bytes) -> list[list[bytes]]:
+    """Per page of an uncompressed fpdf2 PDF, its text strings and image draws ("<image>") in drawing order."""
+    streams = re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S)
+    pages = []
+    for stream in streams:
+        events = [text if text else b"<image>" for text, _ in re.findall(rb"\((.*?)\) ?Tj|(/I\w+ Do)", stream)]
+        if events:
+            pages.append(events)
+    return pages
+
+
+@pytest.fixture(scope="module")
+def no_test_study(sample_study):
+    """300 sample patients, all training (no test cohort), narrower feature tables, a hand-picked clinical model;
+    the study's evaluation settings changed from the defaults."""
+    from core.stats.cohort import SplitConfig, split_cohort
+    from core.workflows.study import EvaluationSettings, FeatureFamily, ModelSettings
+
+    ids = sample_study.cohort.index[:300]
+    families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width])
+                     for f, width in zip(sample_study.families, (150, 60)))
+    cohort = sample_study.cohort.loc[ids]
+    split = split_cohort(cohort.reset_index(), sample_study.spec, SplitConfig(test_size=0.0))
+    settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
+    return sample_study.replace(name="No-test study", cohort=cohort, split=split, families=families,
+                                settings=settings, is_sample=False,
+                                evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3,
+                                                              proportion_ci="wilson"))
+
+
+@pytest.fixture(scope="module")
+def whole_study(sample_study, no_test_study):
+    """The no-test study with a bootstrap and a repeated CV kept with it, and an external cohort of 150 other
+    sample patients."""
+    from core.workflows.external import validate_external
+    from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc, with_bootstrap, with_cv
+
+    study = no_test_study
+    models = fit_study(study)
+    study = with_bootstrap(study, optimism_corrected_auc(study, n_boot=3, seed=1), seed=1)
+    study = with_cv(study, repeated_cv_auc(study, n_folds=3, n_repeats=1, seed=1), folds=3, repeats=1, seed=1)
+    external_ids = sample_study.cohort.index[600:750]
+    clinical = sample_study.cohort.loc[external_ids].reset_index()
+    tables = {f.name: f.table.loc[external_ids] for f in sample_study.families}
+    external = validate_external(study, "Centre B", clinical, tables, models)
+    return study, models, external
+
+
+def test_report_of_a_no_test_study_holds_its_internal_validation_and_external_cohort(whole_study):
+    study, models, external = whole_study
+    report = build_report(study, models, predict_study(study, models), externals=[external], compress=False)
+    page = report.html
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in page, section
+    validation = page[page.index("<h2>Internal validation</h2>"):page.index("<h2>External cohorts</h2>")]
+    assert "outcome-stratified bootstrap" in validation and "3 resamples, seed 1" in validation
+    assert "optimism-corrected" in validation and "repeated CV (mean)" in validation
+    assert "3 x 1-fold" not in validation and "1 x 3-fold" in validation
+    external_part = page[page.index("<h2>External cohorts</h2>"):page.index("<h2>TRIPOD checklist</h2>")]
+    assert "Centre B: 150 patients" in external_part and "calibration-in-the-large" in external_part
+    assert "<h3>External performance</h3>" in external_part
+    # The evaluation settings are the study's: in the settings, the methods and Table 2.
+    assert "Fixed probability 0.30" in page and "Wilson" in page
+    assert "a fixed probability cut-off of 0.3" in page and "Youden" not in page.split("<h2>Methods</h2>")[1]
+    assert "Internal validation section" in page and "External cohorts section (1 cohort(s))" in page
+    assert b"Centre B" in report.pdf and b"outcome-stratified bootstrap" in report.pdf
+    assert b"Fixed probability 0.30" in report.pdf
+
+
+def test_report_says_when_internal_validation_was_not_run(no_test_study):
+    models = fit_study(no_test_study)
+    report = build_report(no_test_study, models, predict_study(no_test_study, models), compress=False)
+    part = report.html[report.html.index("<h2>Internal validation</h2>"):]
+    assert "was not run" in part and "no held-out test cohort" in part
+    assert "This study holds no external cohort" in report.html
+
+
+def test_report_of_scores_alone_and_its_labels(no_test_study):
+    """No clinical model: the report still builds; Table 1 names variables by their labels, not column names."""
+    excluded = no_test_study.family("radiomics").table.columns[0]
+    study = no_test_study.with_settings(clinical_continuous=(), clinical_categorical=(), excluded_features=(excluded,))
+    models = fit_study(study)
+    assert models.clinical is None
+    report = build_report(study, models, predict_study(study, models), compress=False)
+    table1 = report.html[report.html.index("<h2>Table 1</h2>"):report.html.index("<h2>Feature selection</h2>")]
+    assert "CEA (ng/mL)" in table1 and "cea_ng_ml" not in table1
+    # The columns kept out of the features are listed with the missing values and exclusions.
+    missing = report.html[report.html.index("<h2>Missing values and exclusions</h2>"):report.html.index(
+        "<h2>Table 1</h2>")]
+    assert "<h3>Columns never used as features</h3>" in missing and excluded in missing
+    assert f"<td>excluded from the features</td>\n      <td>{excluded}</td>" in report.html
+    assert "Clinical model" not in report.html.split("<h2>Table 2</h2>")[1].split("</table>")[0]
+
+
+def test_pdf_keeps_every_heading_with_its_content(whole_study):
+    study, models, external = whole_study
+    report = build_report(study, models, predict_study(study, models), externals=[external], compress=False)
+    headings = {s.encode() for s in SECTIONS} | {b"Methods", b"External performance", b"External calibration"}
+    pages = _page_events(report.pdf)
+    assert len(pages) >= 4
+    for number, events in enumerate(pages[:-1], start=1):
+        assert events[-1] not in headings, f"page {number} ends with the heading {events[-1]!r}"
+    shown = [e for events in pages for e in events]
+    for heading in (b"ROC curves", b"Nomogram"):  # a figure follows its heading
+        assert shown[shown.index(heading) + 1] == b"<image>"

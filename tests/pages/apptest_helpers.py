@@ -30,3 +30,13 @@ def dataframe_with(at: AppTest, *columns: str, index: str | None = None):
         if set(columns) <= set(value.columns) and (index is None or index in value.index):
             return value
     raise AssertionError(f"no dataframe with columns {columns} on the page")
+
+
+def open_study_page(study, page: str, *, timeout: float = 300) -> AppTest:
+    """Run app.py with ``study`` as the open study and switch to ``page``; no exception allowed."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["study"] = study
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at

@@ -150,7 +150,8 @@ def _patient_files(image: bytes, mask: bytes, image_name: str = "ct.nii.gz") -> 
         at.radio(key="np_source").set_value("NIfTI / NRRD files").run()
         at.file_uploader(key="np_image_upload").set_value((image_name, image, "application/gzip")).run()
         at.file_uploader(key="np_mask_upload").set_value(("mask.nii.gz", mask, "application/gzip")).run()
-        at.button(key="np_score").click().run()
+        if not at.error:  # the images are checked as soon as both are given: a refused pair cannot be scored
+            at.button(key="np_score").click().run()
     return act
 
 

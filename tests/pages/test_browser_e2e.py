@@ -393,3 +393,46 @@ def test_the_label_overlap_check_finds_overlaps(browser_page):
                      '<text x="24" y="34" font-size="14">25</text></svg></div>')
     chart = page.locator("#chart")
     assert _overlapping_labels(chart) == [("0", "25")]
+
+
+def test_a_features_only_study_reaches_evaluation_a_score_nomogram_and_the_report(server, browser_page, tmp_path):
+    """A cohort table of IDs and outcomes alone plus a radiomics feature table: no clinical model, said once per
+    page; Evaluation, the nomogram of the score and the report all work."""
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+
+    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:240][["patient_id", "lm"]]
+    clinical.to_csv(tmp_path / "outcomes_only.csv", index=False)
+    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :300]
+    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_only.csv", index=False)
+
+    page = browser_page
+    _open_own_cohort(page, server, tmp_path / "outcomes_only.csv", 240)
+    _import_features(page, tmp_path / "radiomics_only.csv", (240, 300))
+    _no_errors(page)
+
+    _go(page, "Evaluation")
+    page.get_by_text("Table 2: performance of every model").first.wait_for()
+    page.get_by_text("This study has no clinical model, because the study declares no clinical variable").first \
+        .wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    _no_errors(page)
+    _shot(page, "13_features_only_evaluation")
+
+    _go(page, "Nomogram")
+    page.get_by_label("Radiomics score").first.wait_for()  # the score is the nomogram's one predictor
+    _no_errors(page)
+    _check_nomogram(page, "nomogram_features_only_score")
+    _shot(page, "14_features_only_nomogram")
+
+    _go(page, "Home")
+    with page.expect_download(timeout=300_000) as download_info:
+        page.get_by_role("button", name="Report (HTML)").click()
+    report = tmp_path / "features_only_report.html"
+    download_info.value.save_as(report)
+    html = report.read_text()
+    assert "<h1>outcomes_only</h1>" in html and "no clinical model" in html and "Radiomics score" in html
+    assert "Fused model" not in html
+    shutil.copyfile(report, ARTIFACTS / "features_only_report.html")
+    _no_errors(page)

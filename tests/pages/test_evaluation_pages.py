@@ -48,6 +48,29 @@ def test_evaluation_cutoff_rules_and_holm(evaluation):
     assert "p_holm" in dataframe_with(at, "model_a", "model_b").columns
     at.radio(key="ev_ci").set_value("wilson").run()
     assert not at.exception
+    # The choices are the study's evaluation settings (saved with it, used by External validation and the report).
+    from core.workflows.study import EvaluationSettings
+
+    study = at.session_state["study"]
+    assert study.evaluation == EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3, proportion_ci="wilson")
+
+
+def test_evaluation_reads_the_settings_of_the_study_it_opens(evaluation):
+    """A study opened with its own evaluation settings (e.g. a saved one) shows them, whatever the page showed."""
+    from core.workflows.study import EvaluationSettings
+
+    at = evaluation
+    chosen = EvaluationSettings(cutoff_rule="sensitivity", cutoff_value=0.9, proportion_ci="wald")
+    at.session_state["study"] = at.session_state["study"].replace(evaluation=chosen)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.radio(key="ev_rule").value == "sensitivity" and at.number_input(key="ev_target_sens").value == 0.9
+    assert at.radio(key="ev_ci").value == "wald"
+    table2 = dataframe_with(at, "cohort", "AUC", "cut-off", "SENS")
+    train = table2[table2["cohort"] == "train"]
+    assert train["SENS"].map(lambda text: float(text.split()[0]) >= 0.9).all()  # each model's cut-off reaches it
+    at.radio(key="ev_rule").set_value("youden").run()
+    assert at.session_state["study"].evaluation == EvaluationSettings()
 
 
 def test_nomogram_input_changes_points_and_probability():

@@ -25,6 +25,9 @@ def test_home_opens_on_the_sample_study():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Patients"] == "1001" and metrics["Events"] == "312"
     assert at.session_state["study"].is_sample
+    # The report's contents beyond the models: the bundled internal validation, the (absent) external cohorts.
+    assert any("Internal validation: the latest run is included" in c.value and "External cohorts: none added"
+               in c.value for c in at.caption)
     at.button(key="home_open_sample").click().run()
     assert not at.exception
     assert at.success[0].value == "The sample study is open."
@@ -156,7 +159,12 @@ def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
     from core.workflows.persistence import export_study
     from tests.pages.apptest_helpers import open_page
 
+    from core.workflows.study import EvaluationSettings
+
     at = open_page()
+    chosen = EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.25, proportion_ci="wilson")
+    at.session_state["study"] = at.session_state["study"].replace(evaluation=chosen)  # as Evaluation sets it
+    at.run()
     at.button(key="home_save").click().run()
     assert not at.exception and "Saved to" in at.success[0].value
     at.run()
@@ -168,5 +176,6 @@ def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
     study = at.session_state["study"]
     assert study.name == "Sample study (synthetic)" and len(study.split.train_ids) == 700
     assert study.family_names == ["radiomics", "dl"] and study.combined[0].name == "dl_radiomics"
+    assert study.evaluation == chosen  # the evaluation settings are saved with the study
     export_study(at.selectbox(key="home_saved_choice").value, tmp_path / "shared.zip")
     assert (tmp_path / "shared.zip").stat().st_size > 1000

@@ -34,3 +34,62 @@ def test_upload_without_files_cannot_be_scored(workspace):
     at.radio(key="np_source").set_value("NIfTI / NRRD files").run()
     assert not at.exception
     assert at.button(key="np_score").disabled
+
+
+def _sample_case(at) -> tuple[bytes, bytes]:
+    from core.imaging.extraction.batch import read_manifest
+    from core.workflows.sample import SAMPLE_MANIFEST
+
+    manifest = read_manifest(SAMPLE_MANIFEST).set_index("ID")
+    row = manifest.loc[at.selectbox(key="np_sample_id").value]
+    return open(row["Image"], "rb").read(), open(row["Mask"], "rb").read()
+
+
+def test_a_ct_and_mask_swapped_between_their_boxes_are_refused_before_scoring(workspace):
+    at = open_page("pages/new_patient.py", timeout=300)
+    assert at.get("plotly_chart") and any("ROI" in c.value and "voxels" in c.value for c in at.caption)  # preview
+    ct, mask = _sample_case(at)
+    at.radio(key="np_source").set_value("NIfTI / NRRD files").run()
+    at.file_uploader(key="np_image_upload").set_value(("mask.nii.gz", mask, "application/gzip")).run()
+    at.file_uploader(key="np_mask_upload").set_value(("ct.nii.gz", ct, "application/gzip")).run()
+    assert not at.exception
+    assert any("seem swapped" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="np_score").disabled and "np_result" not in at.session_state
+    # The clinical values are still drawn (and kept) under the refused upload.
+    assert at.number_input(key="np_in_age").value is not None
+    # In the right boxes: checked, previewed, scored.
+    at.file_uploader(key="np_image_upload").set_value(("ct.nii.gz", ct, "application/gzip")).run()
+    at.file_uploader(key="np_mask_upload").set_value(("mask.nii.gz", mask, "application/gzip")).run()
+    assert not at.error and not at.button(key="np_score").disabled
+    assert any("largest ROI area" in str(chart.proto.spec) for chart in at.get("plotly_chart"))
+    at.button(key="np_score").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["np_result"][2].model == "fused"
+
+
+def test_clinical_values_survive_a_change_of_source_and_out_of_range_values_are_flagged(workspace):
+    from tests.archives import make_zip
+
+    at = open_page("pages/new_patient.py", timeout=300)
+    study = at.session_state["study"]
+    typed = {"np_in_age": 61.0, "np_in_cea_ng_ml": 42.0}
+    for key, value in typed.items():
+        at.number_input(key=key).set_value(value).run()
+    at.selectbox(key="np_in_sex").set_value("male").run()
+    oldest = float(study.train["age"].max())
+    assert not any("outside the training range" in w.value for w in at.warning)
+    at.radio(key="np_source").set_value("Zipped DICOM (CT series + RTSTRUCT or SEG)").run()
+    # A zip the page refuses (no CT series in it) leaves every clinical value as it was typed.
+    at.file_uploader(key="np_dicom_upload").set_value(("dicom.zip", make_zip({"readme.txt": b"no images"}),
+                                                       "application/zip")).run()
+    assert not at.exception and any("image series" in e.value for e in at.error)
+    for key, value in typed.items():
+        assert at.number_input(key=key).value == value, key
+    assert at.selectbox(key="np_in_sex").value == "male"
+    at.radio(key="np_source").set_value("NIfTI / NRRD files").run()
+    assert at.number_input(key="np_in_cea_ng_ml").value == 42.0 and at.selectbox(key="np_in_sex").value == "male"
+    # A value outside the training range is flagged before anything is scored.
+    at.number_input(key="np_in_age").set_value(oldest + 30).run()
+    flags = [w.value for w in at.warning if "outside the training range" in w.value]
+    assert len(flags) == 1 and f"({study.train['age'].min():g} to {oldest:g})" in flags[0]
+    assert "np_result" not in at.session_state

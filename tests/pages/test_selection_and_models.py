@@ -103,7 +103,7 @@ def test_a_newer_background_fit_stops_the_older_one_at_the_next_family(monkeypat
     assert first_family_started.wait(10)
     ui.prefetch_models("B")
     release.set()
-    worker = ui._PREFETCH["worker"]
-    worker.join(10)
-    assert not worker.is_alive()
+    for worker in ui.prefetch_workers():
+        worker.join(10)
+    assert not ui.prefetch_workers()
     assert calls == [("A", "radiomics"), ("B", "radiomics"), ("B", "dl"), ("B", "dl_radiomics"), ("B", "models")]

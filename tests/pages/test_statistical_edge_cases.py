@@ -9,11 +9,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.workflows.study import FeatureFamily, ModelSettings, make_study
-from tests.pages.apptest_helpers import APP
+from tests.pages.apptest_helpers import open_study_page
 
 
 def _study(settings: ModelSettings, *, n: int = 160, test_size: float = 0.3, informative: bool = True):
@@ -35,13 +34,7 @@ def _study(settings: ModelSettings, *, n: int = 160, test_size: float = 0.3, inf
                       families=[FeatureFamily(name="radiomics", label="Radiomics", table=radiomics)], settings=settings)
 
 
-def _run(study, page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["study"] = study
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+_run = open_study_page
 
 
 def _texts(elements) -> list[str]:

@@ -75,3 +75,26 @@ def test_each_change_of_the_study_reaches_models_report_and_nomogram(base):
     assert _title(html_n) == "Renamed study"
     # ...while the unchanged study still gets its own, cached, results.
     assert ui.study_models(base) is models and _title(ui.study_report(base).html) == "Base study"
+
+
+def test_evaluation_settings_and_a_validation_run_reach_the_report_without_a_refit(base):
+    """A new cut-off rule or CI method changes the report, not the models; a validation run kept with the study
+    (its fingerprint unchanged) gets a report of its own, which holds it."""
+    import pandas as pd
+
+    from core.workflows.study import EvaluationSettings
+    from core.workflows.validation import with_cv
+
+    models, html, _ = _results(base)
+    fixed = base.replace(evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.4, proportion_ci="wilson"))
+    assert ui.study_models(fixed) is models and fixed.fingerprint != base.fingerprint
+    html_e = ui.study_report(fixed).html
+    assert "Fixed probability 0.40" in html_e and "Wilson" in html_e and "Fixed probability" not in html
+    # A repeated CV of two folds, as the Internal validation page keeps it with the study.
+    cv = pd.DataFrame([{"repeat": 1, "fold": fold, "model": model, "auc": 0.7 + 0.01 * fold}
+                       for fold in (1, 2) for model in models.model_names])
+    validated = with_cv(base, cv, folds=2, repeats=1, seed=0)
+    assert validated.fingerprint == base.fingerprint and ui.study_models(validated) is models
+    html_v = ui.study_report(validated).html
+    assert "1 x 2-fold" in html_v and "repeated CV (mean)" in html_v
+    assert "1 x 2-fold" not in ui.study_report(base).html and "was not run" in ui.study_report(base).html

@@ -6,7 +6,10 @@ sample study take about half an hour, so the page shows the run bundled in sampl
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import pytest
 
 from tests.pages.apptest_helpers import dataframe_with, open_page
 
@@ -31,6 +34,82 @@ def test_apparent_test_and_cross_validated_auc(workspace):
     at.number_input(key="val_repeats").set_value(1).run()
     at.button(key="val_run_cv").click().run()
     assert not at.exception and not at.error
+    _wait_for_the_run(at)
+    assert not at.exception and not at.error
+    assert any("Repeated cross-validation done: 3 of 3 folds" in s.value for s in at.success)
     table = dataframe_with(at, "apparent (training)", "repeated CV (mean)")
     assert table["repeated CV (mean)"].between(0.5, 1).all()
     assert (table["repeated CV (mean)"] < table["apparent (training)"]).sum() >= 4
+    # The run is the study's now (saved with it, in the report); the bundled bootstrap is kept beside it.
+    run = at.session_state["study"].current_validation()
+    assert run is not None and run.meta["cv"]["folds"] == 3 and "source" not in run.meta["cv"]
+    assert run.meta["bootstrap"]["done"] == 200 and run.meta["bootstrap"]["source"]
+    assert "optimism-corrected" in dataframe_with(at, "apparent (training)", "repeated CV (mean)").columns
+
+
+def _job(at):
+    try:
+        return at.session_state["_val_job"]
+    except KeyError:
+        return None
+
+
+def _wait_for_the_run(at, timeout: float = 600) -> None:
+    """Run the page again until the background run has ended and its result is in the study."""
+    deadline = time.monotonic() + timeout
+    while _job(at) is not None:
+        assert time.monotonic() < deadline, "the validation run did not end"
+        time.sleep(0.5)
+        at.run()
+
+
+def test_out_of_range_run_sizes_are_refused_visibly(workspace):
+    """Typing 1 resample (or 2 folds) is refused with the allowed range, never silently replaced by a default."""
+    at = open_page("pages/validation.py", timeout=300)
+    at.number_input(key="val_n_boot").set_value(1).run()
+    assert not at.exception
+    assert any("bootstrap resamples: give a whole number from 10 to 1000 (you gave 1)" in e.value for e in at.error)
+    assert at.button(key="val_run_boot").disabled
+    at.number_input(key="val_folds").set_value(2).run()
+    assert any("CV folds: give a whole number from 3 to 10 (you gave 2)" in e.value for e in at.error)
+    assert at.button(key="val_run_cv").disabled
+    at.number_input(key="val_n_boot").set_value(20).run()
+    assert not at.button(key="val_run_boot").disabled and not any("resamples" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_a_long_bootstrap_can_be_stopped_and_keeps_what_was_done(workspace, sample_study):
+    """A small study's 1000-resample bootstrap, stopped from the page: the resamples done are kept in the study."""
+    from core.stats.cohort import SplitConfig, split_cohort
+    from core.workflows.study import FeatureFamily, ModelSettings
+
+    ids = sample_study.cohort.index[:160]
+    cohort = sample_study.cohort.loc[ids]
+    small = sample_study.replace(
+        name="Small", cohort=cohort, split=split_cohort(cohort.reset_index(), sample_study.spec, SplitConfig(seed=2)),
+        families=(FeatureFamily(name="radiomics", label="Radiomics",
+                                table=sample_study.family("radiomics").table.loc[ids].iloc[:, :40]),),
+        combined=(), is_sample=False,
+        settings=ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=()))
+    at = open_page(None, timeout=300)
+    at.session_state["study"] = small
+    at.switch_page("pages/validation.py").run()
+    assert not at.exception and not at.error
+    at.number_input(key="val_n_boot").set_value(1000).run()
+    at.button(key="val_run_boot").click().run()
+    assert _job(at) is not None and at.button(key="val_stop")  # running, with a Stop button
+    deadline = time.monotonic() + 300
+    while _job(at) is not None and _job(at)["progress"][0] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    at.button(key="val_stop").click().run()
+    _wait_for_the_run(at)
+    assert not at.exception and not at.error
+    message = next(s.value for s in at.success if "Stopped after" in s.value)
+    run = at.session_state["study"].current_validation()
+    done = run.meta["bootstrap"]["done"]
+    assert 2 <= done < 1000 and run.meta["bootstrap"]["stopped"] and len(run.resamples) == done
+    assert f"Stopped after {done} of 1000 resamples" in message
+    assert any(f"stopped by the user after {done} of 1000 resamples" in c.value for c in at.caption)
+    table = dataframe_with(at, "apparent (training)", "optimism-corrected")
+    assert (table["resamples"] <= done).all()

@@ -61,8 +61,8 @@ class AEConfig:
                 raise RadNomoError(f"{name} = {getattr(self, name)} must be at least 1.")
         if not 0 < self.learning_rate < 1:
             raise RadNomoError(f"learning_rate = {self.learning_rate} must lie in (0, 1).")
-        if self.roi_weight < 1:
-            raise RadNomoError(f"roi_weight = {self.roi_weight} must be at least 1.")
+        if not self.roi_weight >= 1 or self.roi_weight == float("inf"):  # NaN fails the first test
+            raise RadNomoError(f"roi_weight = {self.roi_weight} must be a finite number of at least 1.")
         if not 0 < self.validation_fraction < 0.5:
             raise RadNomoError(f"validation_fraction = {self.validation_fraction} must lie in (0, 0.5).")
 

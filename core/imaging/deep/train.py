@@ -15,6 +15,8 @@ import torch
 from core.imaging.deep.model import AE3D, AEConfig
 from core.errors import RadNomoError
 from core.imaging.extraction.readers import content_hash
+from core.io.limits import read_json_limited
+from core.io.paths import replace_file_atomically
 
 __all__ = ["AETrainResult", "set_determinism", "resolve_device", "train_autoencoder", "save_weights", "load_weights",
            "read_weights_metadata"]
@@ -158,7 +160,11 @@ def evaluate_loss(model: AE3D, data: torch.Tensor, config: AEConfig, device: str
 
 
 def save_weights(model: AE3D, config: AEConfig, path: str | Path, *, preprocess: dict | None = None) -> Path:
-    """Write the weights as safetensors with the config and pre-processing in the file's metadata."""
+    """Write the weights as safetensors with the config and pre-processing in the file's metadata.
+
+    The file is written beside ``path`` and renamed into place, so a process killed while saving leaves the
+    previous weights (or none) at ``path``, never a truncated file.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -168,8 +174,7 @@ def save_weights(model: AE3D, config: AEConfig, path: str | Path, *, preprocess:
     metadata = {"radnomo": json.dumps({"format": "radnomo-ae3d", "config": config.to_dict(),
                                        "preprocess": preprocess or {}}, sort_keys=True)}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata=metadata)
-    return path
+    return replace_file_atomically(path, lambda temporary: save_file(state, str(temporary), metadata=metadata))
 
 
 def read_weights_metadata(path: str | Path) -> dict:
@@ -193,9 +198,9 @@ def read_weights_metadata(path: str | Path) -> dict:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
         raise RadNomoError(f"'{path.name}' is not a weights file (safetensors expected): {error}") from error
-    try:
-        described = json.loads(metadata.get("radnomo", "{}"))
-    except json.JSONDecodeError:
+    try:  # size-checked, and nesting or malformed JSON refused rather than escaping as RecursionError
+        described = read_json_limited(metadata.get("radnomo", "{}").encode("utf-8"), what=f"'{path.name}' metadata")
+    except RadNomoError:
         described = {}
     if not isinstance(described, dict) or described.get("format") != "radnomo-ae3d":
         raise RadNomoError(f"'{path.name}' holds tensors but not RadNomo autoencoder weights.")

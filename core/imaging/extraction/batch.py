@@ -23,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.io.processes import worker_pool
+from core.io.limits import whole_number_in_range
+from core.io.paths import require_regular_file
+from core.io.processes import MAX_WORKERS, worker_pool
 from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case
 from core.imaging.extraction.radiomics import (extract_features, make_extractor, params_sha256, pyradiomics_version,
                                                validate_params)
@@ -178,17 +180,25 @@ def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None
     Raises
     ------
     RadNomoError
-        If ``ID``, ``Image`` or ``Mask`` is missing, an ID repeats, a cell is empty, or a path
-        leaves ``confine_to`` (``..``, an absolute path elsewhere, a link out).
+        If the CSV is missing, not a regular file, not UTF-8 or not CSV; ``ID``, ``Image`` or ``Mask`` is
+        missing, an ID repeats, a cell is empty, or a path leaves ``confine_to`` (``..``, an absolute path
+        elsewhere, a link out).
     """
     if isinstance(source, pd.DataFrame):
         manifest = source.copy()
         base = Path(base_dir or ".")
     else:
         path = Path(source)
-        if not path.is_file():
-            raise RadNomoError(f"manifest '{path}' does not exist.")
-        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+        require_regular_file(path, "manifest")  # missing, a folder, a device, a name too long: RadNomoError
+        try:
+            manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except UnicodeDecodeError as error:
+            # pandas decodes in chunks, so error.start is no file offset: name the byte, not where it is.
+            raise RadNomoError(f"manifest '{path.name}' holds the byte 0x{error.object[error.start]:02x}, which is "
+                               "not UTF-8 text; save it as UTF-8 CSV (paths are never re-decoded).") from error
+        except (ValueError, OSError) as error:  # pandas' ParserError and EmptyDataError are ValueErrors
+            raise RadNomoError(f"manifest '{path.name}' cannot be read as CSV ({error}); pyradiomics' batch "
+                               "format is ID,Image,Mask.") from error
         base = Path(base_dir) if base_dir else path.parent
     manifest.columns = [str(c).strip() for c in manifest.columns]
     # pyradiomics writes ID,Image,Mask; tables made by hand often say patient_id,image,mask.
@@ -287,6 +297,8 @@ def run_batch(manifest: pd.DataFrame, settings: ExtractionSettings, *, store: Fe
     """
     if mask_column not in manifest.columns:
         raise RadNomoError(f"manifest has no column '{mask_column}'.")
+    if scheduler is None:  # before hashing every case, not when the pool starts
+        workers = whole_number_in_range(workers, 1, MAX_WORKERS, "workers")
     cases = manifest.loc[manifest[mask_column] != "", ["ID", "Image", mask_column]].to_numpy().tolist()
     settings_sha = settings.sha256
     version = settings.extractor_version

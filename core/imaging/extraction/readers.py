@@ -58,6 +58,9 @@ __all__ = [
     "MAX_DATA_FILES",
     "MAX_FOLDER_FILES",
     "MAX_GZIP_EXTRA_BYTES",
+    "MASK_MODALITIES",
+    "dicom_modality",
+    "is_volume_file",
 ]
 
 # Origins that differ by less than this fraction of a voxel, and direction cosines that differ by
@@ -159,6 +162,11 @@ def choose_by_name(labels: dict[int, str], wanted: str | None, *, what: str, whe
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def is_volume_file(path: str | Path) -> bool:
+    """Whether a path names a volume file (NIfTI, NRRD, MHA/MHD) by its extension, not a DICOM file or folder."""
+    return _suffix(Path(path)) in _VOLUME_SUFFIXES
 
 
 def _stat(path: Path, role: str) -> os.stat_result:
@@ -709,7 +717,12 @@ def _dicom_series(folder: Path) -> tuple[list[str], ImageHeader]:
     if not series:
         raise RadNomoError(f"no DICOM image series found in folder '{folder.name}'.")
     if len(series) > 1:
-        raise RadNomoError(f"folder '{folder.name}' holds {len(series)} DICOM series; put one series per folder.")
+        # A DICOM-SEG (or RTSTRUCT) saved beside its CT is a series of its own: the image is the series
+        # that is not a segmentation object.
+        series = [s for s in series if not _is_mask_series(reader.GetGDCMSeriesFileNames(str(folder), s))]
+        if len(series) != 1:
+            raise RadNomoError(f"folder '{folder.name}' holds {len(series)} DICOM image series; put one series per "
+                               "folder (a SEG or RTSTRUCT may sit beside it).")
     files = list(reader.GetGDCMSeriesFileNames(str(folder), series[0]))
     if len(files) < 2:
         raise RadNomoError(f"DICOM series in '{folder.name}' has {len(files)} slice(s); a 3D series is required.")
@@ -728,6 +741,25 @@ def _dicom_series(folder: Path) -> tuple[list[str], ImageHeader]:
                          components=int(first.GetNumberOfComponents()),
                          component_bytes=_component_bytes(first.GetPixelID()))
     return files, header
+
+
+#: DICOM modalities of segmentation objects: never the image series, always a mask.
+MASK_MODALITIES = ("RTSTRUCT", "SEG")
+
+
+def dicom_modality(path: str | Path) -> str | None:
+    """The Modality of a DICOM file ('' when it has none), None when the file is not DICOM (header only read)."""
+    import pydicom
+
+    try:
+        header = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["Modality"])
+    except Exception:  # not DICOM: pydicom raises several types  # noqa: BLE001
+        return None
+    return str(getattr(header, "Modality", ""))
+
+
+def _is_mask_series(files: Sequence[str]) -> bool:
+    return bool(files) and dicom_modality(files[0]) in MASK_MODALITIES
 
 
 def _read_dicom_series(folder: Path, spacing_mm: Sequence[float] | None = None) -> sitk.Image:
@@ -797,9 +829,11 @@ def read_mask(path: str | Path, image: sitk.Image, *, label: int | None = 1, roi
     mode = _stat(path, "mask").st_mode
     if stat.S_ISDIR(mode):
         dicom_files = _folder_files(path, "mask", recursive=False)
+        if len(dicom_files) > 1:  # the mask's folder may be the CT's: its one RTSTRUCT or SEG file is the mask
+            dicom_files = [f for f in dicom_files if dicom_modality(f) in MASK_MODALITIES]
         if len(dicom_files) != 1:
             raise RadNomoError(f"mask folder '{path.name}' must hold exactly one RTSTRUCT or SEG file, "
-                               f"it holds {len(dicom_files)} files.")
+                               f"it holds {len(dicom_files)}.")
         path = dicom_files[0]
     elif not stat.S_ISREG(mode):
         raise NotRegularFileError(f"mask '{path}' is a {file_kind(mode)}, not a regular file or a folder.")

@@ -7,16 +7,22 @@ that runs a batch writes one row per finished case; several batches (dashboard s
 lines) may write to one store at once: writers wait for each other (SQLite's busy timeout) and a
 write that still finds the store locked is retried with backoff.
 
-A file that is not an SQLite database, or a damaged one, raises :class:`core.errors.RadNomoError`
-naming the file: the store is only a cache, so the fix is to move it away and recompute.
+A file that is not an SQLite database, a damaged one, one whose table is not a feature store's, or a
+row that cannot be read back (malformed or hostile JSON, fewer names than values) raises
+:class:`core.errors.RadNomoError` naming the file: the store is only a cache, so the fix is to move it
+away and recompute. A path that is a folder, a device (``/dev/null``) or another special file is refused
+before SQLite opens it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import random
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -24,6 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import RadNomoError
+from core.io.limits import limit, read_json_limited
+from core.io.paths import file_kind
 
 __all__ = ["FeatureStore", "case_key", "STORE_BUSY_TIMEOUT_S", "STORE_LOCK_RETRIES"]
 
@@ -34,6 +42,9 @@ STORE_BUSY_TIMEOUT_S = 30.0
 #: timeout (backoff 0.05 s doubling to at most 2 s, with jitter): 5. SQLite returns "locked" at
 #: once, without waiting, in a few cases (a WAL being recovered, a journal-mode change).
 STORE_LOCK_RETRIES = 5
+#: Largest JSON text of one stored row's names or values (``RADNOMO_MAX_STORE_ROW_BYTES``): 16 MB. A case's
+#: 2,246 features take about 100 kB; a larger row is damage or an attack, refused before parsing.
+MAX_STORE_ROW_BYTES = limit("MAX_STORE_ROW_BYTES", 16_000_000)
 
 _T = TypeVar("_T")
 
@@ -51,6 +62,9 @@ CREATE TABLE IF NOT EXISTS features (
     values_json TEXT NOT NULL
 )
 """
+_COLUMNS = ("key", "case_id", "image_sha256", "mask_sha256", "settings_sha256", "extractor_version", "seconds",
+            "created_utc", "names_json", "values_json")
+_ADVICE = "It is only a cache: delete or move it (or point --store elsewhere) and the features will be recomputed."
 
 
 def case_key(image_sha256: str, mask_sha256: str, settings_sha256: str) -> str:
@@ -77,22 +91,50 @@ class FeatureStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._check_path(Path(self.path))
         # isolation_level=None: transactions are explicit, so a write takes the lock with
         # BEGIN IMMEDIATE up front (waiting on the busy timeout) rather than upgrading a read
         # transaction midway, which SQLite refuses at once with "database is locked".
-        self._connection = sqlite3.connect(self.path, timeout=STORE_BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            self._connection = sqlite3.connect(self.path, timeout=STORE_BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as error:
+            raise self._store_error(error) from error
         try:
             self._retry(lambda: self._connection.execute(f"PRAGMA busy_timeout = {int(STORE_BUSY_TIMEOUT_S * 1000)}"))
             # WAL: readers (the page) never block the writer.
             self._retry(lambda: self._connection.execute("PRAGMA journal_mode=WAL").fetchall())
             self._retry(lambda: self._write(lambda: self._connection.execute(_SCHEMA)))
+            # CREATE TABLE IF NOT EXISTS keeps a table of the same name with other columns (another program's
+            # database): every later write would fail with SQLite's "table features has 3 columns".
+            columns = tuple(row[1] for row in self._retry(
+                lambda: self._connection.execute("PRAGMA table_info(features)").fetchall()))
+            if columns != _COLUMNS:
+                raise RadNomoError(f"feature store '{self.path}' has a 'features' table with columns {list(columns)}, "
+                                   f"not a RadNomo feature store's. {_ADVICE}")
             # Touch every page of the key index: a truncated or overwritten file fails here, on
             # opening, rather than halfway through a batch.
             self._retry(lambda: self._connection.execute("SELECT COUNT(*) FROM features").fetchone())
         except BaseException:
             self._connection.close()
             raise
+
+    def _check_path(self, path: Path) -> None:
+        """Refuse a path that is not a (new or existing) regular file before SQLite opens it."""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as error:  # a name too long, a file used as a folder, no permission
+            raise RadNomoError(f"feature store '{path}' cannot be used ({error.strerror or error}); give a file "
+                               "path in a writable folder.") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise RadNomoError(f"feature store '{path}' is a {file_kind(info.st_mode)}, not a file; give the path of "
+                               "a new or existing feature-store file (e.g. features.store.sqlite).")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RadNomoError(f"the feature store's folder '{path.parent}' cannot be created "
+                               f"({error.strerror or error}); give a file path in a writable folder.") from None
 
     def _retry(self, operation: Callable[[], _T]) -> _T:
         """Run ``operation``, retrying while the store is locked; SQLite errors become RadNomoError."""
@@ -119,8 +161,28 @@ class FeatureStore:
             return RadNomoError(f"feature store '{self.path}' cannot be used ({message}); check that its folder is "
                                 "writable and the disk is not full.")
         return RadNomoError(f"feature store '{self.path}' is not a readable SQLite database ({message}): the file "
-                            "is damaged (e.g. truncated) or is not a feature store. It is only a cache: move or "
-                            "delete it and the features will be recomputed.")
+                            f"is damaged (e.g. truncated) or is not a feature store. {_ADVICE}")
+
+    def _decode_row(self, key: str, names: object, values: object) -> dict[str, float]:
+        """One stored row's features, or a RadNomoError when the row is not what :meth:`put` writes."""
+        where = f"feature store '{self.path}', row {str(key)[:16]}"
+        try:
+            decoded = [read_json_limited(text.encode("utf-8") if isinstance(text, str) else text,
+                                         MAX_STORE_ROW_BYTES, f"{where}, {column}")
+                       for column, text in (("names", names), ("values", values))]
+        except (RadNomoError, TypeError) as error:  # TypeError: a NULL or number where SQLite held no text
+            raise RadNomoError(f"{error} {_ADVICE}") from error
+        names_list, values_list = decoded
+        if not isinstance(names_list, list) or not isinstance(values_list, list) \
+                or not all(isinstance(n, str) for n in names_list) \
+                or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values_list):
+            raise RadNomoError(f"{where} does not hold a list of feature names and a list of numbers. {_ADVICE}")
+        if len(names_list) != len(values_list):
+            raise RadNomoError(f"{where} has {len(names_list)} feature names but {len(values_list)} values; "
+                               f"features would be lost. {_ADVICE}")
+        if len(set(names_list)) != len(names_list):
+            raise RadNomoError(f"{where} names a feature twice; one of the values would be lost. {_ADVICE}")
+        return {n: (math.nan if v is None else float(v)) for n, v in zip(names_list, values_list)}
 
     def _write(self, statement: Callable[[], object]) -> None:
         """Run one write in its own transaction, taking the write lock first."""
@@ -143,7 +205,7 @@ class FeatureStore:
                 f"SELECT key, names_json, values_json FROM features WHERE key IN ({','.join('?' * len(chunk))})",
                 chunk).fetchall())
             for key, names, values in rows:
-                found[key] = dict(zip(json.loads(names), json.loads(values)))
+                found[key] = self._decode_row(key, names, values)
         return found
 
     def put(self, key: str, *, case_id: str, image_sha256: str, mask_sha256: str, settings_sha256: str,
