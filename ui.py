@@ -930,8 +930,12 @@ def exclusions_editor(study: Study, key: str) -> Study:
     from core.stats.feature_tables import parse_exclusions
     from core.workflows.checks import exclusion_matches
 
-    if key not in st.session_state:  # the widget follows the study (e.g. an exclusion made on the Cohort page)
+    # The widget follows the study: its text is the study's when first shown (e.g. after an exclusion made on the
+    # Cohort page) and when another study is opened, so an old text never lands on a new study.
+    owner = f"{key}_study"
+    if key not in st.session_state or st.session_state.get(owner) != study.data_fingerprint:
         st.session_state[key] = ", ".join(study.settings.excluded_features)
+    st.session_state[owner] = study.data_fingerprint
     text = st.text_input("Never use as features (column names or patterns, comma-separated)", key=key,
                          placeholder="e.g. lm_type, diagnostics_*, *_hash",
                          help="Kept out of every feature family before screening, on every page and in every "

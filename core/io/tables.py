@@ -13,10 +13,14 @@ module-level constants, read at call time, so a deployment can raise them.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import io
+import itertools
 import os
 import re
 import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -30,9 +34,16 @@ from core.io.paths import open_regular_file
 from core.stats.cohort import level_text
 
 __all__ = ["read_table", "read_any_table", "csv_bytes", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS", "MAX_TABLE_CELLS",
-           "MAX_TABLE_BYTES", "MAX_UNPACKED_BYTES", "MAX_WORKBOOK_PARTS"]
+           "MAX_TABLE_BYTES", "MAX_UNPACKED_BYTES", "MAX_DECODED_BYTES", "MAX_WORKBOOK_PARTS", "READ_NOTES"]
 
 _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".xlsx": "excel"}
+
+#: ``DataFrame.attrs`` key of the notes a read leaves for the person (a list of str), e.g. that a
+#: file was read as Windows-1252 text because it holds no UTF-8 at all; a page shows them.
+READ_NOTES = "read_notes"
+
+#: How many items (positions, names) a message lists before "and N more".
+_SHOWN = 5
 
 #: Most data rows (patients) in a table, header not counted: 100,000. A cohort is patients, not a
 #: data dump; larger tables would only slow every page down.
@@ -49,6 +60,12 @@ MAX_TABLE_BYTES = limit("MAX_TABLE_BYTES", 200_000_000)
 #: (all its parts together: worksheets, shared strings, styles), or of uncompressed column data
 #: in a Parquet file.
 MAX_UNPACKED_BYTES = limit("MAX_UNPACKED_BYTES", 500_000_000)
+#: Most bytes a Parquet table may decode to: 500,000,000 (500 MB) of values as Arrow holds them
+#: (numbers at their width, text at its length plus 8 bytes a row), as MAX_UNPACKED_BYTES: the
+#: cell limit allows 160 MB of numbers (20 M cells x 8 bytes), which leaves room for text.
+#: Encoded bytes are a poor guide: a dictionary page copies one value into every row, so a
+#: 2.3 KB file decoded to 900 MB and a 266 KB one asked for about 90 GB.
+MAX_DECODED_BYTES = limit("MAX_DECODED_BYTES", 500_000_000)
 #: Most parts (zip members) in an .xlsx: 10,000 (a workbook has a dozen or so).
 MAX_WORKBOOK_PARTS = limit("MAX_WORKBOOK_PARTS", 10_000)
 
@@ -113,12 +130,51 @@ def read_table(source: str | Path | bytes | bytearray, filename: str | None = No
     suffix = _suffix(name)
     if not data or data.isspace():
         raise RadNomoError(f"'{name}' is empty.")
-    frame = _read_excel(data, name) if suffix == ".xlsx" else _read_delimited(data, name, _TABLE_SUFFIXES[suffix])
-    # The limits were checked before parsing; this is the backstop for what a count cannot see.
-    if len(frame) > MAX_TABLE_ROWS or frame.shape[1] > MAX_TABLE_COLUMNS:
-        raise RadNomoError(f"'{name}' has {len(frame):,} rows and {frame.shape[1]:,} columns; RadNomo reads tables "
-                           f"of up to {MAX_TABLE_ROWS:,} patients and {MAX_TABLE_COLUMNS:,} columns.")
-    return _tidy_columns(frame, name)
+    with _reading(name, "a .xlsx workbook" if suffix == ".xlsx" else "a text table"):
+        notes: list[str] = []
+        frame = _read_excel(data, name) if suffix == ".xlsx" else \
+            _read_delimited(data, name, _TABLE_SUFFIXES[suffix], notes)
+        # The limits were checked before parsing; this is the backstop for what a count cannot see.
+        if len(frame) > MAX_TABLE_ROWS or frame.shape[1] > MAX_TABLE_COLUMNS:
+            raise RadNomoError(f"'{name}' has {len(frame):,} rows and {frame.shape[1]:,} columns; RadNomo reads "
+                               f"tables of up to {MAX_TABLE_ROWS:,} patients and {MAX_TABLE_COLUMNS:,} columns.")
+        frame = _tidy_columns(frame, name)
+    if notes:
+        frame.attrs[READ_NOTES] = notes
+    return frame
+
+
+@contextlib.contextmanager
+def _reading(name: str, what: str) -> Iterator[None]:
+    """Turn any failure of a parser on a person's file into a RadNomoError naming the file.
+
+    pandas, openpyxl and pyarrow raise many types for broken or hostile input (ValueError,
+    KeyError, zipfile.BadZipFile, pyarrow.ArrowInvalid, UnicodeDecodeError, RecursionError for
+    deep nesting, MemoryError); a person needs to know which file and what to do, not a trace.
+    """
+    try:
+        yield
+    except RadNomoError:
+        raise
+    except MemoryError as error:
+        raise RadNomoError(f"'{name}' needs more memory to read than this server has; make the table smaller "
+                           "(fewer rows or columns, shorter text) or save it as CSV.") from error
+    except Exception as error:  # any parser failure on a person's file is bad input, not a crash
+        raise RadNomoError(f"'{name}' could not be read as {what} ({type(error).__name__}: {_clipped(error)}); "
+                           "save it again from its program, as CSV (UTF-8) or .xlsx.") from error
+
+
+def _clipped(error: BaseException, length: int = 200) -> str:
+    """An exception's text, cut to ``length`` characters (a parser may quote a whole line or cell)."""
+    text = str(error)
+    return text if len(text) <= length else text[:length] + "..."
+
+
+def _some(items: Sequence[object], shown: int = _SHOWN) -> str:
+    """The first ``shown`` items and how many more: '2, 3, 4, 5, 6 and 15,995 more'."""
+    items = list(items)
+    head = ", ".join(str(item) for item in items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown:,} more"
 
 
 def _suffix(name: str) -> str:
@@ -385,9 +441,13 @@ def _first_line(text: str) -> str:
     return text[:min(ends)] if ends else text
 
 
-def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFrame:
+def _read_delimited(data: bytes, name: str, delimiter: str | None, notes: list[str]) -> pd.DataFrame:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Excel's "Unicode text")
-        data = data.decode("utf-16").encode("utf-8")
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError as error:
+            raise RadNomoError(f"'{name}' starts as UTF-16 text but byte {error.start:,} is not UTF-16 (the file is "
+                               "cut short or damaged); export it again as CSV (UTF-8).") from error
     if b"\x00" in data[:4096]:
         raise RadNomoError(f"'{name}' looks like a binary file (or UTF-16 text without a byte-order mark), not a "
                            "text table; export it as CSV (UTF-8).")
@@ -395,10 +455,7 @@ def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFra
     if lines - 1 > MAX_TABLE_ROWS:
         raise RadNomoError(f"'{name}' has {lines - 1:,} lines after the header; RadNomo reads tables of up to "
                            f"{MAX_TABLE_ROWS:,} patients (MAX_TABLE_ROWS).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
+    text = _decoded_text(data, name, notes)
     header = _first_line(text)
     if delimiter == "," and "," not in header:
         # A "CSV" from a European spreadsheet is often separated by semicolons.
@@ -424,6 +481,47 @@ def _read_delimited(data: bytes, name: str, delimiter: str | None) -> pd.DataFra
     return frame
 
 
+# One well-formed UTF-8 sequence of two to four bytes (RFC 3629: no overlongs, no surrogates).
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                            rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                            rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+_NOT_DECODED = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape could not decode
+
+
+def _decoded_text(data: bytes, name: str, notes: list[str]) -> str:
+    """A text table's bytes as text: UTF-8, or wholly Windows-1252; never a mix re-decoded silently.
+
+    UTF-8 (with or without a byte-order mark) is read as it is. A file with no UTF-8 sequence at
+    all (every byte above 127 stands alone, as Excel's "CSV" on Windows writes) is read as
+    Windows-1252 (Latin-1 where a byte is undefined there) and a note says so. A file with both
+    UTF-8 and bytes that are not is refused, naming the lines and bytes: decoding all of it as
+    Latin-1 would turn every "Zürich" into "ZÃ¼rich" and split a category in two, silently.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if not _UTF8_SEQUENCE.search(data):
+        try:
+            text, encoding = data.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:
+            text, encoding = data.decode("latin-1"), "Latin-1"
+        notes.append(f"'{name}' is not UTF-8; it was read as {encoding} text (accented letters as Excel on Windows "
+                     "writes them). Check them in the table; saving as 'CSV UTF-8' avoids the guess.")
+        return text
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+    places, line, counted = [], 1, 0
+    for match in itertools.islice(_NOT_DECODED.finditer(text), _SHOWN):
+        line += text.count("\n", counted, match.start())  # counted on from the previous bad byte
+        counted = match.start()
+        places.append(f"line {line:,}, byte 0x{ord(match.group()) - 0xDC00:02x}")
+    count = sum(1 for _ in _NOT_DECODED.finditer(text))
+    shown = ", ".join(places[:3]) + (f" and {count - 3:,} more" if count > 3 else "")
+    raise RadNomoError(f"'{name}' mixes text encodings: it is UTF-8, but {count:,} byte(s) are not ({shown}); read "
+                       "as one or the other, some letters would change silently (\"Zürich\" -> \"ZÃ¼rich\"). Fix "
+                       "those lines and save the file as UTF-8 (in Excel: Save As > \"CSV UTF-8\").")
+
+
 def _sniff_delimiter(text: str) -> str:
     head = "\n".join(text[:65536].splitlines()[:20])  # the first lines only: never split the whole file
     counts = {d: head.count(d) for d in (",", "\t", ";", "|")}
@@ -439,10 +537,13 @@ def _tidy_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     columns = [str(c).strip() for c in frame.columns]
     blank = [i + 1 for i, c in enumerate(columns) if not c or c.startswith("Unnamed:")]
     if blank:
-        raise RadNomoError(f"'{name}' has columns without a header (position {blank}); give every column a name.")
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        raise RadNomoError(f"'{name}' has {len(blank):,} column(s) without a header (position {_some(blank)}); give "
+                           "every column a name, or delete the empty columns.")
+    counts = pd.Series(columns).value_counts()
+    duplicated = sorted(counts.index[counts > 1])
     if duplicated:
-        raise RadNomoError(f"'{name}' has duplicate column names {duplicated}; rename them.")
+        raise RadNomoError(f"'{name}' has duplicate column names ({_some(repr(c) for c in duplicated)}); rename "
+                           "them so that each column has its own name.")
     frame.columns = columns
     # Only the empty rows after the last filled one go (a spreadsheet's formatted tail): an empty row inside
     # the table is a patient row with nothing filled in, so row numbers (row IDs, the file lines a message
@@ -474,33 +575,106 @@ def _text_would_be_lost(values: pd.Series) -> bool:
 def read_any_table(data: bytes, filename: str) -> pd.DataFrame:
     """A clinical or feature table from bytes: Parquet (never pickle), or CSV/TSV/XLSX via :func:`read_table`.
 
-    A Parquet file's footer (row and column counts, values and uncompressed size) is checked
-    against :data:`MAX_TABLE_ROWS`, :data:`MAX_TABLE_COLUMNS`, :data:`MAX_TABLE_CELLS` and
-    :data:`MAX_UNPACKED_BYTES` before any data is read: its encodings let a few kilobytes declare
-    millions of rows.
+    A Parquet file is read in two steps, each bounded before it runs. Its footer (row and column
+    counts, values, uncompressed size, column types and encodings) is checked against
+    :data:`MAX_TABLE_ROWS`, :data:`MAX_TABLE_COLUMNS`, :data:`MAX_TABLE_CELLS`,
+    :data:`MAX_UNPACKED_BYTES` and :data:`MAX_DECODED_BYTES` before any data is read: its encodings
+    let a few kilobytes declare millions of rows. Text columns are then read as dictionaries (each
+    distinct value once, plus one small index per row), and their *decoded* size (every row's
+    text length) is summed and checked against :data:`MAX_DECODED_BYTES` before the text is
+    expanded: a dictionary page copies one value into every row, so a 2 KB file can otherwise
+    become a gigabyte frame. Date and time columns stay dates (see
+    :func:`core.stats.cohort.validate_cohort`, which refuses them as continuous variables).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Its name; ``.parquet`` selects Parquet, any other extension :func:`read_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, with the index that pandas saved in the file (if any).
 
     Raises
     ------
     RadNomoError
-        If the file is not readable, or over the limits.
+        If the file is not readable, is over the limits, has duplicate column names, nested
+        (list, struct, map) columns, or text encoded so that its decoded size cannot be bounded
+        before reading (``DELTA_BYTE_ARRAY``).
     """
     if filename.lower().endswith(".parquet"):
         _check_file_size(len(data), filename)
-        _check_parquet(data, filename)
-        try:
-            return pd.read_parquet(io.BytesIO(data))
-        except Exception as error:  # pyarrow raises several types for a broken file
-            raise RadNomoError(f"{filename} is not a readable Parquet file ({type(error).__name__}).") from error
+        with _reading(filename, "a Parquet file"):
+            return _read_parquet(data, filename)
     return read_table(data, filename)
 
 
-def _check_parquet(data: bytes, filename: str) -> None:
-    import pyarrow.parquet as pq  # pyarrow is heavy: imported only for Parquet files
+# Decoded bytes per value of each Parquet physical type, as Arrow holds it after reading (a
+# dictionary-read BYTE_ARRAY costs its 4-byte index; its text is summed after reading, before
+# decoding). INT96 is a legacy timestamp (8 bytes once read); a BYTE_ARRAY that is not text is a
+# decimal (at most 32 bytes).
+_DECODED_WIDTH = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8, "BYTE_ARRAY": 32}
+
+
+def _read_parquet(data: bytes, filename: str) -> pd.DataFrame:
+    import pyarrow as pa  # pyarrow is heavy: imported only for Parquet files
+    import pyarrow.parquet as pq
 
     try:
-        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        schema = parquet.schema_arrow
     except Exception as error:  # pyarrow raises several types for a broken footer
-        raise RadNomoError(f"{filename} is not a readable Parquet file ({type(error).__name__}).") from error
+        raise RadNomoError(f"'{filename}' is not a readable Parquet file ({type(error).__name__}: "
+                           f"{_clipped(error)}); save it again, or as CSV.") from error
+    text = [field.name for field in schema if _is_text_type(field.type)]
+    _check_parquet(parquet, filename, set(text))
+    # Text columns come as dictionaries (distinct values once, 4 bytes per row), whatever their
+    # encoding in the file: the decoded text is summed before a single value is copied into rows.
+    table = pq.ParquetFile(io.BytesIO(data), read_dictionary=text).read(use_pandas_metadata=True)
+    decoded = sum(_decoded_bytes(table.column(i)) for i in range(table.num_columns))
+    if decoded > MAX_DECODED_BYTES:
+        raise RadNomoError(f"'{filename}' decodes to {_size(decoded)} (its text repeated into every row); "
+                           f"RadNomo reads tables of up to {_size(MAX_DECODED_BYTES)} decoded "
+                           "(MAX_DECODED_BYTES). Remove long text columns, or save the table as CSV.")
+    for name in text:  # back to plain text, as pandas.read_parquet gives it
+        position = table.schema.get_field_index(name)
+        column = table.column(position)
+        plain = pa.chunked_array([chunk.dictionary_decode() for chunk in column.chunks],
+                                 type=column.type.value_type)
+        table = table.set_column(position, table.schema.field(position).with_type(plain.type), plain)
+    return table.to_pandas()
+
+
+def _is_text_type(kind) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind))
+
+
+def _decoded_bytes(column) -> int:
+    """Bytes of a column once every dictionary value is copied into its rows (text: lengths + offsets)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type) and _is_text_type(chunk.type.value_type) and len(chunk):
+            lengths = pc.binary_length(chunk.dictionary).cast(pa.int64())
+            total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + 8 * len(chunk)
+        else:
+            total += chunk.nbytes
+    return total
+
+
+def _check_parquet(parquet, filename: str, text: set[str]) -> None:
+    """Refuse a Parquet file over the limits, from its footer alone (nothing decoded yet)."""
+    import pyarrow as pa
+
+    metadata = parquet.metadata
     groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
     rows = max(metadata.num_rows, sum(group.num_rows for group in groups))
     columns = metadata.num_columns
@@ -509,11 +683,51 @@ def _check_parquet(data: bytes, filename: str) -> None:
     if unpacked > MAX_UNPACKED_BYTES:
         raise RadNomoError(f"'{filename}' holds {unpacked / 1e6:,.0f} MB of uncompressed data; RadNomo reads tables "
                            f"of up to {MAX_UNPACKED_BYTES / 1e6:,.0f} MB (MAX_UNPACKED_BYTES).")
-    if len(groups) * columns <= 1_000_000:  # nested columns (lists) hold more values than rows
-        values = sum(group.column(i).num_values for group in groups for i in range(group.num_columns))
-        if values > MAX_TABLE_CELLS:
-            raise RadNomoError(f"'{filename}' holds {values:,} values; RadNomo reads tables of up to "
-                               f"{MAX_TABLE_CELLS:,} cells (MAX_TABLE_CELLS).")
+    schema = parquet.schema_arrow
+    counts = collections.Counter(str(name) for name in schema.names)
+    duplicated = sorted(name for name, count in counts.items() if count > 1)
+    if duplicated:
+        raise RadNomoError(f"'{filename}' has duplicate column names ({_some(repr(c) for c in duplicated)}); "
+                           "rename them so that each column has its own name.")
+    nested = [field.name for field in schema if pa.types.is_nested(field.type)]
+    if nested:
+        raise RadNomoError(f"'{filename}' has columns holding lists or records ({_some(nested)}); RadNomo reads flat "
+                           "tables of one value per cell: flatten them, or save the table as CSV.")
+    if len(groups) * columns > 1_000_000:  # never loop over a footer this size (no writer makes one)
+        raise RadNomoError(f"'{filename}' has {len(groups):,} row groups of {columns:,} columns; save it again with "
+                           "fewer row groups (pandas' to_parquet writes one per million rows) or as CSV.")
+    values = sum(group.column(i).num_values for group in groups for i in range(group.num_columns))
+    if values > MAX_TABLE_CELLS:
+        raise RadNomoError(f"'{filename}' holds {values:,} values; RadNomo reads tables of up to "
+                           f"{MAX_TABLE_CELLS:,} cells (MAX_TABLE_CELLS).")
+    # What reading allocates before the text's own check: fixed-width values, 4-byte indices for
+    # text, and the text dictionaries (at most the uncompressed data).
+    reading = unpacked
+    for group in groups:
+        for i in range(group.num_columns):
+            chunk = group.column(i)
+            if "DELTA_BYTE_ARRAY" in chunk.encodings:
+                # Each value there repeats a prefix of the previous one: its decoded size is unknown
+                # until every value is built, one by one.
+                raise RadNomoError(f"'{filename}' column '{chunk.path_in_schema}' uses the DELTA_BYTE_ARRAY encoding, "
+                                   "whose decoded size cannot be checked before reading; save the table again with "
+                                   "the default encoding (pandas' to_parquet does) or as CSV.")
+            kind = parquet.schema.column(i)
+            if kind.name in text:
+                width = 4
+            elif kind.physical_type == "FIXED_LEN_BYTE_ARRAY":
+                width = kind.length
+            else:
+                width = _DECODED_WIDTH.get(kind.physical_type, 8)
+            reading += chunk.num_values * max(width, 1)
+    if reading > MAX_DECODED_BYTES:
+        raise RadNomoError(f"'{filename}' holds {values:,} values that decode to {_size(reading)}; RadNomo "
+                           f"reads tables of up to {_size(MAX_DECODED_BYTES)} decoded (MAX_DECODED_BYTES).")
+
+
+def _size(count: int) -> str:
+    """A byte count for a message: '902 MB', or '5,000 bytes' below 10 MB (where MB would round to nothing)."""
+    return f"{count / 1e6:,.0f} MB" if count >= 10_000_000 else f"{count:,} bytes"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Bad input raises :class:`core.errors.RadNomoError` with a message a person can a
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 import warnings
@@ -277,11 +278,47 @@ def _validated_outcome(outcome: pd.Series, ids: pd.Series) -> pd.Series:
     return values.isin(_TRUE_WORDS).astype(int)
 
 
+def holds_dates(values: pd.Series) -> bool:
+    """Whether a column holds dates, times or durations (datetime64/timedelta64, or such objects).
+
+    pandas turns those into nanoseconds (since 1970, or in all) when asked for numbers, silently: a
+    date of birth used as a continuous variable would become an 18-digit "measurement".
+    """
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values) \
+            or isinstance(values.dtype, pd.PeriodDtype):
+        return True
+    if values.dtype != object:
+        return False
+    present = values.dropna()
+    return bool(len(present)) and bool(present.map(lambda v: isinstance(v, (datetime.date, datetime.time,
+                                                                         datetime.timedelta, np.datetime64,
+                                                                         np.timedelta64))).any())
+
+
+# A date or time written as text: 2021-03-04, 2021/03/04, 04.03.2021, 4/3/21, optionally with a time.
+_DATE_TEXT = re.compile(r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
+                        r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _dates_message(what: str, example: object) -> str:
+    return (f"{what} holds dates or times (e.g. {str(example)[:40]!r}), not numbers; compute a number from it first "
+            "(e.g. age at diagnosis in years, days from surgery to recurrence) or use it as a categorical variable.")
+
+
+def refuse_dates(values: pd.Series, what: str) -> None:
+    """Raise a RadNomoError naming ``what`` if ``values`` holds dates or times (see :func:`holds_dates`)."""
+    if holds_dates(values):
+        raise RadNomoError(_dates_message(what, values.dropna().iloc[0] if values.notna().any() else ""))
+
+
 def _validated_numeric(values: pd.Series, ids: pd.Series) -> pd.Series:
+    refuse_dates(values, f"continuous column '{values.name}'")
     numeric = pd.to_numeric(values, errors="coerce")
     bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
     if bad.any():
         examples = [f"{pid}: {val!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3))]
+        if values[bad].astype(str).str.strip().str.fullmatch(_DATE_TEXT).all():  # dates written as text
+            raise RadNomoError(_dates_message(f"continuous column '{values.name}'", values[bad].iloc[0]))
         raise RadNomoError(f"continuous column '{values.name}' has {int(bad.sum())} value(s) that are not numbers "
                            f"({'; '.join(examples)}); fix them, leave them empty, or treat the column as categorical.")
     infinite = np.isinf(numeric)
@@ -767,6 +804,10 @@ def validate_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, na
     frame = frame[[c for c in frame.columns if not str(c).startswith("diagnostics_")]]
     if frame.shape[1] == 0:
         raise RadNomoError(f"the {name} has no feature columns.")
+    dates = [i for i in range(frame.shape[1]) if holds_dates(frame.iloc[:, i])]
+    if dates:  # before the numbers: pandas would turn them into nanoseconds since 1970
+        refuse_dates(frame.iloc[:, dates[0]], f"the {name}'s column '{frame.columns[dates[0]]}'"
+                     + (f" (and {len(dates) - 1:,} more column(s))" if len(dates) > 1 else ""))
     text = [c for c in frame.columns if pd.to_numeric(frame[c], errors="coerce").notna().sum()
             < frame[c].notna().sum()]
     if text:

@@ -548,9 +548,8 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
                            "(see the Selection page's funnel).")
     fused, fused_score = None, study.fused_family
     if clinical is None:
-        # A fused model is a score plus clinical predictors; without predictors it would be the score again.
-        if fused_score is not None:
-            notes.append("fused: no fused model, since it adds the score to clinical predictors and there are none.")
+        # A fused model is a score plus clinical predictors; without predictors it would be the score again
+        # (the clinical note above says why there are none: one note, not two).
         fused_score = None
     elif fused_score is not None and fused_score in scores:
         column = score_column(fused_score)

@@ -15,6 +15,7 @@ by hand (IDs, outcome, variable types, split, feature tables), so an edited file
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -22,17 +23,18 @@ import re
 import shutil
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.io.archive import MAX_STUDY_ZIP_MEMBERS, safe_extract_zip
-from core.io.limits import limit, read_json_limited
+from core.io.archive import MAX_STUDY_ZIP_MEMBERS, declared_member_count, safe_extract_zip
+from core.io.limits import MAX_JSON_BYTES, limit, read_json_limited
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
+from core.vocabulary import score_column
 from core.workflows.fit import StudyModels, predict_study
 from core.workflows.study import (Autoencoder, CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings,
                                   Study, SubgroupSettings)
@@ -396,9 +398,10 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
         if missing:
             raise RadNomoError(f"the {score} score uses feature(s) {missing[:3]} that the study's {list(members)} "
                                "table(s) lack.")
+    scores = {score_column(name) for name in models.scores}  # the fused model's score is computed, not read
     for model in (models.clinical, models.fused):
-        lacking = [] if model is None else [v for v in model.variables if v not in study.cohort.columns
-                                            and v != models.fused_score and not v.endswith("_score")]
+        lacking = [] if model is None else [v for v in model.variables
+                                            if v not in study.cohort.columns and v not in scores]
         if lacking:
             raise RadNomoError(f"the {model.name} model uses variable(s) {lacking[:3]} that the study's cohort lacks.")
     predictions = predict_study(study, models)
@@ -443,6 +446,24 @@ def export_study(study: Study | str | Path, zip_path: str | Path, models: StudyM
     return zip_path
 
 
+def _study_member(name: str) -> bool:
+    """Whether an archive member belongs in a study archive (``study.json`` and its data files only).
+
+    Raises
+    ------
+    RadNomoError
+        For a pickle-type member (named, whatever it holds: RadNomo never loads those) and any other
+        name a study does not have (nested archives included).
+    """
+    if name.lower().endswith(PICKLE_SUFFIXES):
+        raise RadNomoError(f"the archive holds the pickle-type file '{_short(name)}'; RadNomo never loads those "
+                           "(nothing was unpacked).")
+    if name != STUDY_FILE and not DATA_FILE.match(name):
+        raise RadNomoError(f"the archive holds '{_short(name)}', a file a RadNomo study does not have (nothing was "
+                           "unpacked); export the study again from RadNomo.")
+    return True
+
+
 def import_study(zip_path: str | Path, dest_dir: str | Path) -> Path:
     """Unpack a study archive into a new folder inside ``dest_dir`` and check it; returns that folder.
 
@@ -456,30 +477,34 @@ def import_study(zip_path: str | Path, dest_dir: str | Path) -> Path:
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    if not zipfile.is_zipfile(zip_path):
-        raise RadNomoError("the file is not a zip archive.")
-    data = Path(zip_path).read_bytes()
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            names = [m.filename for m in archive.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, OSError) as error:
-        raise RadNomoError(f"the archive cannot be read ({error}).") from error
-    pickles = [n for n in names if n.lower().endswith(PICKLE_SUFFIXES)]
-    if pickles:
-        raise RadNomoError(f"the archive holds pickle-type file(s) {pickles[:3]}; RadNomo never loads those.")
+        data = Path(zip_path).read_bytes()
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise RadNomoError(f"the archive '{_short(Path(zip_path).name)}' cannot be read "
+                           f"({error.strerror or error}).") from error
+    declared = declared_member_count(data)
+    if declared is not None and declared <= MAX_STUDY_ZIP_MEMBERS:
+        # The directory is parsed only once its size is known to be small (safe_extract_zip refuses the
+        # rest); a JSON member is refused on its declared size before a byte of it is unpacked or parsed.
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                oversize = [m for m in archive.infolist()
+                            if m.filename.lower().endswith(".json") and m.file_size > MAX_JSON_BYTES]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+            raise RadNomoError(f"the archive cannot be read ({_short(error, 200)}).") from error
+        if oversize:
+            raise RadNomoError(f"the archive's '{_short(oversize[0].filename)}' unpacks to "
+                               f"{oversize[0].file_size:,} bytes; a study's JSON files are read only up to "
+                               f"{MAX_JSON_BYTES:,} bytes (RADNOMO_MAX_JSON_BYTES); nothing was unpacked.")
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=dest_dir))
     try:
-        try:  # checks every member (traversal, links, nested archives, sizes) before writing any
-            safe_extract_zip(data, staging, max_total_bytes=MAX_ARCHIVE_BYTES)
-        except (RuntimeError, NotImplementedError, zlib.error, zipfile.BadZipFile, EOFError) as error:
-            # zipfile raises these for encrypted members, unsupported compression and bad checksums.
-            raise RadNomoError(f"the archive cannot be unpacked ({type(error).__name__}: {error}).") from error
-        unexpected = [n for n in names if n != STUDY_FILE and not DATA_FILE.match(n)]
-        if unexpected:
-            raise RadNomoError(f"the archive holds file(s) a RadNomo study does not have: {unexpected[:3]}.")
-        for name in names:
-            if name.endswith(".parquet") and (staging / name).read_bytes()[:4] != b"PAR1":
-                raise RadNomoError(f"'{name}' is not a Parquet file.")
+        # Checks every member (count, duplicates such as two study.json, traversal, links, nested archives,
+        # sizes, names) before writing any; damaged members found while unpacking are refused too.
+        safe_extract_zip(data, staging, max_total_bytes=MAX_ARCHIVE_BYTES, max_members=MAX_STUDY_ZIP_MEMBERS,
+                         allowed=_study_member)
+        for path in sorted(staging.iterdir()):
+            if path.suffix == ".parquet" and path.read_bytes()[:4] != b"PAR1":
+                raise RadNomoError(f"'{path.name}' is not a Parquet file.")
         study = load_study(staging)
         load_study_models(staging, study)  # malformed saved models are refused now, not when first used
         target = dest_dir / study_folder_name(study.name)
@@ -498,13 +523,18 @@ def list_studies(root: str | Path) -> pd.DataFrame:
     """Saved studies under ``root``: ``folder``, ``name``, ``patients``, ``saved`` (modification time)."""
     rows = []
     root = Path(root)
-    if root.is_dir():
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            try:
-                description = _read_description(folder)
-                patients = len(description["split"]["train_ids"]) + len(description["split"]["test_ids"])
-            except (RadNomoError, KeyError, TypeError):
-                continue
-            rows.append({"folder": str(folder), "name": str(description.get("name")), "patients": patients,
-                         "saved": pd.Timestamp((folder / STUDY_FILE).stat().st_mtime, unit="s").round("s")})
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if root.is_dir() else []
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise RadNomoError(f"the studies folder '{_short(root)}' cannot be read ({error.strerror or error}).") \
+            from error
+    for folder in folders:
+        try:
+            description = _read_description(folder)
+            patients = len(description["split"]["train_ids"]) + len(description["split"]["test_ids"])
+        except (RadNomoError, *MALFORMED):
+            continue
+        rows.append({"folder": str(folder), "name": str(description.get("name")), "patients": patients,
+                     "saved": pd.Timestamp((folder / STUDY_FILE).stat().st_mtime, unit="s").round("s")})
     return pd.DataFrame(rows, columns=["folder", "name", "patients", "saved"])

@@ -40,3 +40,8 @@ def open_study_page(study, page: str, *, timeout: float = 300) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def page_texts(at: AppTest) -> str:
+    """Every info, caption, markdown, warning and success text on the page, joined (to look for a sentence)."""
+    return " ".join(e.value for group in (at.info, at.caption, at.markdown, at.warning, at.success) for e in group)

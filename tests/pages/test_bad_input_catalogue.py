@@ -196,6 +196,37 @@ def _very_large() -> bytes:
     return _csv(pd.DataFrame({"pid": np.arange(n), "event": np.arange(n) % 2}))
 
 
+def _mixed_encoding() -> bytes:
+    """A UTF-8 cohort with one patient's city in Latin-1 (one byte 0xfc on line 4)."""
+    cities = ["Zürich"] * 40
+    data = _csv(_cohort().assign(city=cities))
+    return data.replace("Zürich".encode(), b"Z\xfcrich", 3).replace(b"Z\xfcrich", "Zürich".encode(), 2)
+
+
+def _parquet_dictionary_bomb() -> bytes:
+    """100,000 rows that all hold one 9,000-character text: 2 KB on disk, 900 MB once decoded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    indices = pa.array(np.zeros(100_000, np.int32))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"ID": pa.DictionaryArray.from_arrays(indices, pa.array(["P0"])),
+                             "note": pa.DictionaryArray.from_arrays(indices, pa.array(["x" * 9_000]))}),
+                   buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _parquet_duplicate_columns() -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = _sample_features("radiomics").iloc[:60, :3].reset_index()
+    buffer = io.BytesIO()
+    pq.write_table(pa.table([pa.array(table.iloc[:, i]) for i in range(4)],
+                            names=["ID", table.columns[1], table.columns[2], table.columns[1]]), buffer)
+    return buffer.getvalue()
+
+
 def _study_zip(extra: dict[str, bytes]) -> bytes:
     return make_zip({"study.json": b"{}", **extra})
 
@@ -231,6 +262,9 @@ CATALOGUE = [
     Case("cohort-very-large", lambda: _upload_cohort("cohort.csv", _very_large()), "up to 100,000 patients"),
     Case("cohort-duplicate-header", lambda: _upload_cohort("cohort.csv", b"pid,event,age,age\nP1,0,1,2\n"),
          "duplicate column names"),
+    Case("cohort-mixed-encoding", lambda: _upload_cohort("cohort.csv", _mixed_encoding()), "line 4, byte 0xfc"),
+    Case("cohort-many-unnamed-columns", lambda: _upload_cohort("cohort.csv", b"pid,event" + b"," * 2_000 + b"\nP1,0"
+                                                                + b",1" * 2_000 + b"\n"), "and 1,995 more"),
     # Cohort tables, validated
     Case("cohort-duplicate-ids", lambda: _upload_cohort("c.csv", _csv(_cohort().assign(
         pid=["P1"] + [f"P{i}" for i in range(1, 40)])), use=True), "duplicated ID"),
@@ -244,6 +278,9 @@ CATALOGUE = [
         age=[np.inf] + [60.0] * 39)), use=True), "infinite"),
     Case("cohort-text-in-numbers", lambda: _upload_cohort("c.csv", _csv(_cohort().assign(
         age=["sixty"] + [60.0] * 39)), use=True), "not numbers"),
+    Case("cohort-dates-as-continuous", lambda: _upload_cohort("c.csv", _csv(_cohort().assign(
+        age=pd.date_range("1950-01-01", periods=40).strftime("%Y-%m-%d"))), use=True),
+         "continuous column 'age' holds dates"),
     # Server paths
     Case("path-traversal", lambda: _server_cohort("../../etc/passwd"), "outside the data root"),
     Case("path-missing", lambda: _server_cohort("nothing_here.csv"), "does not exist"),
@@ -263,6 +300,10 @@ CATALOGUE = [
         lambda t: pd.concat([t, t.head(2)]))), "duplicated ID"),
     Case("features-broken-parquet", lambda: _import_features("f.parquet", b"PAR1 not really"),
          "not a readable Parquet"),
+    Case("features-parquet-dictionary-bomb", lambda: _import_features("f.parquet", _parquet_dictionary_bomb()),
+         "MAX_DECODED_BYTES"),
+    Case("features-parquet-duplicate-columns", lambda: _import_features("f.parquet", _parquet_duplicate_columns()),
+         "duplicate column names"),
     Case("external-missing-features", lambda: _external(_external_clinical(), _external_radiomics_without_needed()),
          "the models use"),
     Case("external-missing-clinical-column", lambda: _external(_csv(pd.read_csv(

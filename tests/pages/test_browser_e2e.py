@@ -436,3 +436,51 @@ def test_a_features_only_study_reaches_evaluation_a_score_nomogram_and_the_repor
     assert "Fused model" not in html
     shutil.copyfile(report, ARTIFACTS / "features_only_report.html")
     _no_errors(page)
+
+
+def test_a_leaking_column_is_excluded_one_click_from_the_leak_list(server, browser_page, tmp_path):
+    """A clinical table whose follow-up column restates the outcome: the Cohort page's leak list flags it, one click
+    keeps it out of the clinical variables and every feature family, and the models follow."""
+    import numpy as np
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+
+    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:240][["patient_id", "lm", "age", "sex", "cea_ng_ml"]]
+    rng = np.random.default_rng(5)
+    # Months to metastasis: short for the patients with the event, long (censoring) for the others: a leak.
+    clinical["months_to_lm"] = np.where(clinical["lm"] == 1, rng.uniform(1, 14, len(clinical)),
+                                        rng.uniform(12, 60, len(clinical))).round(1)
+    clinical.to_csv(tmp_path / "leaky_cohort.csv", index=False)
+    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :200]
+    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_200.csv", index=False)
+
+    page = browser_page
+    _open_own_cohort(page, server, tmp_path / "leaky_cohort.csv", 240)
+    _import_features(page, tmp_path / "radiomics_200.csv", (240, 200))
+    _go(page, "Cohort")
+    page.get_by_text("Possible leak: months_to_lm").first.wait_for()
+    _shot(page, "15_leak_flagged")
+    button = page.get_by_role("button", name="Exclude months_to_lm")
+    button.scroll_into_view_if_needed()
+    button.click()
+    _settle(page, 1.0)
+    page.get_by_text("Never used as features (Selection page to edit): months_to_lm.").first.wait_for()
+    assert page.get_by_text("Possible leak: months_to_lm").count() == 0
+    _no_errors(page)
+    _shot(page, "16_leak_excluded")
+
+    _go(page, "Models")
+    page.get_by_text("Univariable logistic regression").first.wait_for()
+    picker = page.locator('[data-testid="stMultiSelect"]').first  # the clinical model's predictors, chosen first
+    picker.wait_for()
+    chosen = picker.inner_text()
+    picker.click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    offered = [chosen, *options.all_inner_texts()]  # chosen predictors and those still offered
+    page.keyboard.press("Escape")
+    assert "Age" in " ".join(offered) and not any("onths to lm" in o for o in offered), offered
+    _go(page, "Evaluation")
+    page.get_by_text("Table 2: performance of every model").first.wait_for()
+    _no_errors(page)

@@ -4,28 +4,22 @@ exclusions by name or pattern, shows what they match and says loudly what restat
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.stats.feature_tables import IDENTIFIER_LIKE
-from core.workflows.study import make_study
+from core.workflows.fit import prepare_tables
+from core.workflows.study import FeatureFamily, make_study
 from tests.core.test_never_features import OPEN_SCREENING, _everything, _study
-from tests.pages.apptest_helpers import APP
+from tests.pages.apptest_helpers import APP, open_study_page, page_texts
 
 
-def _run(study, page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["study"] = study
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+_run = open_study_page
 
 
-def _texts(at: AppTest) -> str:
-    return " ".join(e.value for group in (at.info, at.caption, at.markdown, at.warning, at.success) for e in group)
+_texts = page_texts
 
 
 @pytest.mark.slow
@@ -102,3 +96,23 @@ def test_the_cohort_table_itself_becomes_a_feature_family_without_its_roles(work
     assert reasons["event"] == "outcome column" and reasons["age"] == "clinical variable"
     assert reasons["lm_type"] == "excluded ('lm_type')"
     assert any("must never be features left out (outcome column): event" in m.value for m in at.info)
+
+
+@pytest.mark.slow
+def test_the_leak_list_names_features_already_kept_out_and_excludes_a_strong_one_in_one_click():
+    study = _study()
+    table = study.family("radiomics").table
+    rng = np.random.default_rng(5)
+    # nearly the outcome (AUC above 0.95, not perfect: 6 patients swapped): a feature that stays until excluded
+    near = study.outcome.reindex(table.index).to_numpy() * 3.0 + rng.random(len(table))
+    swap = table.index.get_indexer(study.train_ids[:6])  # training patients: the leak check looks at them
+    near[swap] = 3.0 - near[swap]
+    study = study.with_family(FeatureFamily(name="radiomics", label="Radiomics", table=table.assign(near=near)))
+    at = _run(study, "pages/cohort.py")
+    assert "Already kept out of the features: " in _texts(at) and "leak (orders the outcome perfectly" in _texts(at)
+    assert any("near (Radiomics)" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Exclude near").click().run()
+    assert not at.exception
+    after = at.session_state["study"]
+    assert after.settings.excluded_features == ("near",)
+    assert "near" not in prepare_tables(after).tables["radiomics"].columns

@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.workflows.study import FeatureFamily, make_study
-from tests.pages.apptest_helpers import open_study_page
+from tests.pages.apptest_helpers import open_study_page, page_texts
 
 PAGES = ["pages/cohort.py", "pages/selection.py", "pages/models.py", "pages/evaluation.py", "pages/nomogram.py",
          "pages/validation.py", "pages/subgroups.py", "pages/external.py", "pages/new_patient.py", "pages/home.py"]
@@ -34,8 +33,7 @@ def _study(continuous: tuple[str, ...] = ()):
 _run = open_study_page
 
 
-def _texts(at: AppTest) -> str:
-    return " ".join(e.value for group in (at.info, at.caption, at.markdown, at.warning) for e in group)
+_texts = page_texts
 
 
 @pytest.mark.slow
