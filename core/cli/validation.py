@@ -52,10 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": f"python -m core.cli.validation --out {args.out} --n-boot {args.n_boot} --folds {args.folds} "
                        f"--repeats {args.repeats} --seed {args.seed}"}
     try:
-        save_validation(Path(args.out), study, result, cv, meta)
-    except OSError as error:  # a name too long, a file where the folder should be, a full disk
-        print(f"error: --out '{args.out}' cannot be written ({error.strerror or error}); give a writable folder.",
-              file=sys.stderr)
+        try:
+            save_validation(Path(args.out), study, result, cv, meta)
+        except OSError as error:  # a name too long, a file where the folder should be, a full disk
+            raise RadNomoError(f"--out '{args.out}' cannot be written ({error.strerror or error}); give a writable "
+                               "folder.") from error
+    except RadNomoError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     print(result.table.round(3).to_string())
     print(summarise_cv(cv).round(3).to_string())

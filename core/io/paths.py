@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
 import shutil
 import stat
@@ -217,7 +218,7 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def _siblings(target: Path, kind: str) -> list[Path]:
-    return sorted(target.parent.glob(f".{target.name}.{kind}-*"))
+    return sorted(target.parent.glob(f".{glob.escape(target.name)}.{kind}-*"))
 
 
 def _pid_alive(pid: int) -> bool:

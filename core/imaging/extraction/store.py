@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS features (
 """
 _COLUMNS = ("key", "case_id", "image_sha256", "mask_sha256", "settings_sha256", "extractor_version", "seconds",
             "created_utc", "names_json", "values_json")
-_ADVICE = "It is only a cache: delete or move it (or point --store elsewhere) and the features will be recomputed."
+_ADVICE = "It is only a cache: move or delete it (or point --store elsewhere) and the features will be recomputed."
 
 
 def case_key(image_sha256: str, mask_sha256: str, settings_sha256: str) -> str:
