@@ -28,12 +28,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.cli.arguments import bounded_int, finite_float, seed
 from core.errors import RadNomoError
+from core.io.processes import MAX_WORKERS
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
 from core.workflows.analyse import ExternalSpec, analyse, write_outputs
 from core.workflows.study import EvaluationSettings, ModelSettings
+from core.workflows.validation import RUN_LIMITS
 
 __all__ = ["main", "parse_pairs"]
 
@@ -129,27 +132,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", default="pyradiomics", help="radiomics engine for --images: pyradiomics or mirp")
     parser.add_argument("--deep", action="store_true", help="with --images: train the autoencoder on the training "
                                                             "cases and add its latents as the 'dl' family")
-    parser.add_argument("--epochs", type=int, default=30, help="autoencoder epochs (default 30)")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--epochs", type=bounded_int(1, 1000, "--epochs"), default=30, help="autoencoder epochs (default 30)")
+    parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1)
     parser.add_argument("--external", action="append", default=[], metavar="NAME=CLINICAL,FAMILY=PATH,...")
     design = parser.add_mutually_exclusive_group()
-    design.add_argument("--test-fraction", type=float, default=0.3)
+    design.add_argument("--test-fraction", type=finite_float(0.05, 0.9, "--test-fraction"), default=0.3)
     design.add_argument("--no-test", action="store_true", help="every patient trains (small cohorts)")
-    parser.add_argument("--seed", type=int, default=2025, help="split seed")
+    parser.add_argument("--seed", type=seed(), default=2025, help="split seed")
     parser.add_argument("--missing", default="median", choices=["median", "mean", "none", "drop"],
                         help="missing values: impute the training median or mean, none, or drop those patients")
-    parser.add_argument("--max-missing", type=float, default=0.2,
+    parser.add_argument("--max-missing", type=finite_float(0, 1, "--max-missing"), default=0.2,
                         help="drop features missing for more than this share of the training patients")
-    parser.add_argument("--drop-patients-missing", type=float, default=None, metavar="SHARE",
+    parser.add_argument("--drop-patients-missing", type=finite_float(0, 1, "--drop-patients-missing", open_low=True), default=None, metavar="SHARE",
                         help="drop the patients missing at least this share of a family's features (1: those "
                              "missing every feature), listed in notes.txt; the others are imputed")
     parser.add_argument("--method", default="study", help="screening funnel (study, test_first, auc, mrmr, lasso)")
-    parser.add_argument("--p-threshold", type=float, default=0.05)
-    parser.add_argument("--variance-threshold", type=float, default=1.0)
+    parser.add_argument("--p-threshold", type=finite_float(0, 1, "--p-threshold", open_low=True), default=0.05)
+    parser.add_argument("--variance-threshold", type=finite_float(0, 1e300, "--variance-threshold"), default=1.0)
     parser.add_argument("--variance-scale", default="raw")
-    parser.add_argument("--folds", type=int, default=10, help="LASSO cross-validation folds (default 10)")
+    parser.add_argument("--folds", type=bounded_int(3, 20, "--folds"), default=10, help="LASSO cross-validation folds (default 10)")
     parser.add_argument("--rule", default="1se", choices=["1se", "min"], help="LASSO lambda: 1se (default) or min")
-    parser.add_argument("--mrmr-features", type=int, default=20, help="with --method mrmr: features kept")
+    parser.add_argument("--mrmr-features", type=bounded_int(1, 10_000, "--mrmr-features"), default=20, help="with --method mrmr: features kept")
     parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a study of "
                                                           "scores alone (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
@@ -162,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "saved with the study")
     parser.add_argument("--ci", default="wald", choices=["wald", "wilson"],
                         help="confidence intervals of ACC/SENS/SPEC/PPV/NPV (default wald)")
-    parser.add_argument("--n-boot", type=int, default=None,
+    parser.add_argument("--n-boot", type=bounded_int(0, RUN_LIMITS["bootstrap resamples"][1], "--n-boot"), default=None,
                         help="bootstrap resamples (default 200 with --no-test, else 0: not run)")
     parser.add_argument("--name", help="study name (default: the clinical file's name)")
     parser.add_argument("--out", required=True, help="output folder")

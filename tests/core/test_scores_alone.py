@@ -123,3 +123,15 @@ def test_table2_judges_a_model_on_the_patients_it_has_and_counts_the_rest():
     table = table2(predictions, study.outcome, study.cohorts(), cutoffs).set_index("cohort")
     assert table.loc["train", "left_out"] == 0 and table.loc["test", "left_out"] == 5
     assert np.isfinite(table.loc["test", "auc"])
+
+
+@pytest.mark.parametrize("option, value", [("--n-boot", "100000"), ("--n-boot", "-1"), ("--seed", "-1"),
+                                           ("--variance-threshold", "nan"), ("--p-threshold", "0"),
+                                           ("--workers", "100000"), ("--folds", "1"), ("--test-fraction", "inf")])
+def test_core_analyse_refuses_numbers_out_of_range_before_any_work(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--clinical", str(tmp_path / "never_read.csv"), "--id", "pid", "--outcome", "event", option, value,
+              "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert option in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
