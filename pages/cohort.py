@@ -81,6 +81,8 @@ with st.container(border=True):
         name, raw = draft
         st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns (not open yet: choose the columns, "
                     "then *Use this cohort*)")
+        for note in ui.read_notes(raw):  # e.g. a file read as Windows-1252: said, never silent
+            st.info(note, icon=":material/info:")
         st.dataframe(raw.head(8), hide_index=True)
         study_name = st.text_input("Study name", value=name.rsplit(".", 1)[0], key="coh_study_name")
         # A column with a repeated value is never proposed as the ID; without a unique column, row numbers are.

@@ -20,7 +20,7 @@ import itertools
 import os
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -28,7 +28,7 @@ from xml.parsers import expat
 import numpy as np
 import pandas as pd
 
-from core.errors import RadNomoError
+from core.errors import RadNomoError, listed
 from core.io.limits import limit
 from core.io.paths import open_regular_file
 from core.stats.cohort import level_text
@@ -41,9 +41,6 @@ _TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".xlsx
 #: ``DataFrame.attrs`` key of the notes a read leaves for the person (a list of str), e.g. that a
 #: file was read as Windows-1252 text because it holds no UTF-8 at all; a page shows them.
 READ_NOTES = "read_notes"
-
-#: How many items (positions, names) a message lists before "and N more".
-_SHOWN = 5
 
 #: Most data rows (patients) in a table, header not counted: 100,000. A cohort is patients, not a
 #: data dump; larger tables would only slow every page down.
@@ -168,13 +165,6 @@ def _clipped(error: BaseException, length: int = 200) -> str:
     """An exception's text, cut to ``length`` characters (a parser may quote a whole line or cell)."""
     text = str(error)
     return text if len(text) <= length else text[:length] + "..."
-
-
-def _some(items: Sequence[object], shown: int = _SHOWN) -> str:
-    """The first ``shown`` items and how many more: '2, 3, 4, 5, 6 and 15,995 more'."""
-    items = list(items)
-    head = ", ".join(str(item) for item in items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown:,} more"
 
 
 def _suffix(name: str) -> str:
@@ -511,12 +501,12 @@ def _decoded_text(data: bytes, name: str, notes: list[str]) -> str:
         return text
     text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
     places, line, counted = [], 1, 0
-    for match in itertools.islice(_NOT_DECODED.finditer(text), _SHOWN):
+    for match in itertools.islice(_NOT_DECODED.finditer(text), 3):  # three places; a line and byte each
         line += text.count("\n", counted, match.start())  # counted on from the previous bad byte
         counted = match.start()
         places.append(f"line {line:,}, byte 0x{ord(match.group()) - 0xDC00:02x}")
     count = sum(1 for _ in _NOT_DECODED.finditer(text))
-    shown = ", ".join(places[:3]) + (f" and {count - 3:,} more" if count > 3 else "")
+    shown = ", ".join(places) + (f" and {count - 3:,} more" if count > 3 else "")
     raise RadNomoError(f"'{name}' mixes text encodings: it is UTF-8, but {count:,} byte(s) are not ({shown}); read "
                        "as one or the other, some letters would change silently (\"Zürich\" -> \"ZÃ¼rich\"). Fix "
                        "those lines and save the file as UTF-8 (in Excel: Save As > \"CSV UTF-8\").")
@@ -537,12 +527,12 @@ def _tidy_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     columns = [str(c).strip() for c in frame.columns]
     blank = [i + 1 for i, c in enumerate(columns) if not c or c.startswith("Unnamed:")]
     if blank:
-        raise RadNomoError(f"'{name}' has {len(blank):,} column(s) without a header (position {_some(blank)}); give "
+        raise RadNomoError(f"'{name}' has {len(blank):,} column(s) without a header (position {listed(blank)}); give "
                            "every column a name, or delete the empty columns.")
     counts = pd.Series(columns).value_counts()
     duplicated = sorted(counts.index[counts > 1])
     if duplicated:
-        raise RadNomoError(f"'{name}' has duplicate column names ({_some(repr(c) for c in duplicated)}); rename "
+        raise RadNomoError(f"'{name}' has duplicate column names ({listed(repr(c) for c in duplicated)}); rename "
                            "them so that each column has its own name.")
     frame.columns = columns
     # Only the empty rows after the last filled one go (a spreadsheet's formatted tail): an empty row inside
@@ -687,11 +677,11 @@ def _check_parquet(parquet, filename: str, text: set[str]) -> None:
     counts = collections.Counter(str(name) for name in schema.names)
     duplicated = sorted(name for name, count in counts.items() if count > 1)
     if duplicated:
-        raise RadNomoError(f"'{filename}' has duplicate column names ({_some(repr(c) for c in duplicated)}); "
+        raise RadNomoError(f"'{filename}' has duplicate column names ({listed(repr(c) for c in duplicated)}); "
                            "rename them so that each column has its own name.")
     nested = [field.name for field in schema if pa.types.is_nested(field.type)]
     if nested:
-        raise RadNomoError(f"'{filename}' has columns holding lists or records ({_some(nested)}); RadNomo reads flat "
+        raise RadNomoError(f"'{filename}' has columns holding lists or records ({listed(nested)}); RadNomo reads flat "
                            "tables of one value per cell: flatten them, or save the table as CSV.")
     if len(groups) * columns > 1_000_000:  # never loop over a footer this size (no writer makes one)
         raise RadNomoError(f"'{filename}' has {len(groups):,} row groups of {columns:,} columns; save it again with "

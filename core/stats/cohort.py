@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.errors import RadNomoError
+from core.errors import RadNomoError, listed
 from core.vocabulary import ROW_ID_COLUMN
 
 __all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_id",
@@ -171,7 +171,8 @@ def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
     columns = [id_column, outcome_column, *continuous, *categorical]
     absent = [c for c in columns if c not in df.columns]
     if absent:
-        raise RadNomoError(f"column(s) {absent} not found; the table has {list(df.columns)}.")
+        raise RadNomoError(f"column(s) {listed(repr(c) for c in absent)} not found; the table has {df.shape[1]:,} "
+                           f"columns: {listed(repr(str(c)) for c in df.columns)}.")
     if len(df) < MIN_ROWS:
         raise RadNomoError(f"the table has {len(df)} rows; at least {MIN_ROWS} patients are needed.")
     CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
@@ -316,7 +317,7 @@ def _validated_numeric(values: pd.Series, ids: pd.Series) -> pd.Series:
     numeric = pd.to_numeric(values, errors="coerce")
     bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
     if bad.any():
-        examples = [f"{pid}: {val!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3))]
+        examples = [f"{pid}: {str(val)[:40]!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3))]
         if values[bad].astype(str).str.strip().str.fullmatch(_DATE_TEXT).all():  # dates written as text
             raise RadNomoError(_dates_message(f"continuous column '{values.name}'", values[bad].iloc[0]))
         raise RadNomoError(f"continuous column '{values.name}' has {int(bad.sum())} value(s) that are not numbers "

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.stats.cohort import blank_id_note, indexed_by_id, normalise_id, without_blank_ids
+from core.stats.cohort import blank_id_note, holds_dates, indexed_by_id, normalise_id, without_blank_ids
 
 __all__ = ["METADATA_PREFIXES", "FeatureTableImport", "import_feature_table", "ScaleCheck", "scale_check",
            "parse_exclusions", "excluded_columns", "role_columns", "perfect_orderers", "identifier_like",
@@ -39,7 +39,7 @@ _PATH_COLUMNS = re.compile(r"^(image|mask|mask_reader\d*|imagepath|maskpath|imag
 
 
 # What the table itself says about a column (any other reason is a role: role_columns).
-_KINDS_LEFT_OUT = ("metadata", "text", "constant", "no value")
+_KINDS_LEFT_OUT = ("metadata", "text", "date", "constant", "no value")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,7 @@ class FeatureTableImport:
         Float features indexed by patient ID (text), only the cohort's patients; missing values stay NaN
         (the study's missing-value policy decides about them).
     dropped : pandas.DataFrame
-        One row per column left out: ``column``, ``reason`` ("metadata", "text", "constant",
+        One row per column left out: ``column``, ``reason`` ("metadata", "text", "date", "constant",
         "no value", or a role: "ID column", "outcome column", "clinical variable", "excluded ('pattern')").
     foreign_ids : tuple of str
         Rows whose ID is not a patient of the cohort (left out).
@@ -301,6 +301,9 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
             dropped.append({"column": str(column), "reason": "metadata"})
             continue
         values = frame[column]
+        if holds_dates(values):  # pandas would turn dates into nanoseconds since 1970
+            dropped.append({"column": str(column), "reason": "date"})
+            continue
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().sum() < values.notna().sum():
             dropped.append({"column": str(column), "reason": "text"})

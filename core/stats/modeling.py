@@ -182,8 +182,9 @@ class LogitFit:
 
     @classmethod
     def from_dict(cls, values: dict, *, what: str = "model") -> LogitFit:
-        """From :meth:`to_dict` (``what``: the model's name in messages), re-validated: the coefficients are exactly ``const`` and the predictors, all
-        finite; the covariance matrix (when saved) is square over the same terms and finite.
+        """From :meth:`to_dict` (``what``: the model's name in messages), re-validated: the coefficients are
+        exactly ``const`` and the predictors, all finite; the covariance matrix (when saved) is square over
+        the same terms and finite.
 
         Raises
         ------

@@ -35,7 +35,7 @@ from core.io.limits import MAX_JSON_BYTES, limit, read_json_limited
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
 from core.vocabulary import score_column
-from core.workflows.fit import StudyModels, predict_study
+from core.workflows.fit import StudyModels
 from core.workflows.study import (Autoencoder, CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings,
                                   Study, SubgroupSettings)
 from core.workflows.validation import InternalValidation
@@ -162,6 +162,7 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
                                                                  parquet(frame), files)
     models_file = None
     if models is not None:
+        # With the predictions they must reproduce on reloading (load_study_models refuses edited models by them).
         saved_models = {**models.to_dict(), "check": _prediction_check(study, models)}
         models_file = _store(folder, "models", ".json",
                              lambda p: p.write_text(json.dumps(saved_models, indent=1)), files)
@@ -345,7 +346,7 @@ def load_study_models(folder: str | Path, study: Study) -> StudyModels | None:
     The models are re-validated, not trusted (an imported study is an upload): read only under
     :data:`core.io.limits.MAX_JSON_BYTES`; every number finite and every model's terms its own
     (:meth:`StudyModels.from_dict`); then against ``study``: fitted on its training patients, reading
-    families and variables it has, predicting a finite risk for its patients, and reproducing the
+    families and variables it has, predicting a finite risk for its training patients, and reproducing the
     predictions saved with them for its first :data:`CHECK_PATIENTS` training patients.
 
     Raises
@@ -373,11 +374,20 @@ def load_study_models(folder: str | Path, study: Study) -> StudyModels | None:
                            f"{_short(error, 200)}); refit the models.") from error
 
 
+def _training_predictions(study: Study, models: StudyModels) -> pd.DataFrame:
+    """Every model's prediction for the study's training patients (index: ID). Only they are scored: the
+    models were fitted on them, so they can always be (a test patient may lack a value a policy of no
+    imputation refuses)."""
+    train = pd.Index(study.split.train_ids)
+    tables = {name: table.loc[table.index.intersection(train)] for name, table in study.feature_tables().items()}
+    return models.predict(study.train, tables)
+
+
 def _prediction_check(study: Study, models: StudyModels) -> dict:
     """What reloaded models must reproduce: every prediction column for the first :data:`CHECK_PATIENTS`
     training patients (None where a patient has no prediction)."""
     ids = list(study.split.train_ids[:CHECK_PATIENTS])
-    predictions = predict_study(study, models).reindex(ids)
+    predictions = _training_predictions(study, models).reindex(ids)
     return {"ids": ids, "predictions": {column: [float(v) if math.isfinite(v) else None
                                                  for v in predictions[column].astype(float)]
                                         for column in predictions.columns}}
@@ -392,7 +402,8 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
     for score, members in models.members.items():
         unknown = [m for m in members if m not in families]
         if unknown:
-            raise RadNomoError(f"the {score} score reads feature families {unknown[:3]}, which the study does not have.")
+            raise RadNomoError(f"the {score} score reads feature families {unknown[:3]}, which the study does not "
+                               "have.")
         columns = set().union(*(families[m].table.columns for m in members))
         missing = [f for f in models.scores[score].features if f not in columns]
         if missing:
@@ -404,13 +415,12 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
                                             if v not in study.cohort.columns and v not in scores]
         if lacking:
             raise RadNomoError(f"the {model.name} model uses variable(s) {lacking[:3]} that the study's cohort lacks.")
-    predictions = predict_study(study, models)
+    predictions = _training_predictions(study, models)
     values = predictions.to_numpy(dtype=float)
     if np.isinf(values).any():
         column = predictions.columns[np.isinf(values).any(axis=0)][0]
-        raise RadNomoError(f"they predict an infinite {column} for some of the study's patients.")
-    silent = [m for m in models.model_names
-              if m in predictions.columns and predictions.loc[list(study.split.train_ids), m].isna().all()]
+        raise RadNomoError(f"they predict an infinite {column} for some of the study's training patients.")
+    silent = [m for m in models.model_names if m in predictions.columns and predictions[m].isna().all()]
     if silent or any(m not in predictions.columns for m in models.model_names):
         raise RadNomoError(f"they give no prediction for the study's training patients ({silent[:3]}).")
     if check is None:

@@ -89,8 +89,12 @@ class ModelSettings:
         check_option("score method", self.score_method, SCORE_METHODS)
         if isinstance(self.excluded_features, str) or any(not str(p).strip() for p in self.excluded_features):
             raise RadNomoError("excluded features are a list of non-empty column names or patterns.")
-        if not 0 < self.clinical_p <= 1:
-            raise RadNomoError(f"the clinical p threshold {self.clinical_p} must lie in (0, 1].")
+        if isinstance(self.clinical_p, bool) or not isinstance(self.clinical_p, (int, float)) \
+                or not 0 < self.clinical_p <= 1:  # NaN fails the comparison too
+            raise RadNomoError(f"the clinical p threshold {str(self.clinical_p)[:40]} must be a number in (0, 1].")
+        for what, value in (("harmonisation column", self.harmonise_by), ("fused model's score", self.fused_score)):
+            if value is not None and not isinstance(value, str):  # e.g. a list in an edited study.json
+                raise RadNomoError(f"the {what} {str(value)[:40]!r} must be a column or family name (text).")
 
     def to_dict(self) -> dict:
         return {"screening": self.screening.to_dict(), "score_method": self.score_method,

@@ -286,12 +286,14 @@ def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.Dat
 def load_saved_validation(folder: Path, study: Study) -> dict | None:
     """A validation run saved by :func:`save_validation` in ``folder``, if it was made with this study's
     settings and training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "meta": ...}."""
-    import json
+    from core.io.limits import read_json_limited
 
     meta_path = folder / "validation.json"
     if not meta_path.is_file():
         return None
-    meta = json.loads(meta_path.read_text())
+    meta = read_json_limited(meta_path, what="validation.json")  # size checked before parsing
+    if not isinstance(meta, dict):
+        raise RadNomoError(f"'{meta_path}' is not a saved validation run (not a JSON object).")
     # Settings saved before a setting existed read with its default (then compared as the study's are).
     from core.workflows.study import ModelSettings
 

@@ -9,6 +9,7 @@ behind each boundary have their own tests (test_cohort, test_archive, test_extra
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +205,7 @@ def _mixed_encoding() -> bytes:
 
 
 def _parquet_dictionary_bomb() -> bytes:
-    """100,000 rows that all hold one 9,000-character text: 2 KB on disk, 900 MB once decoded."""
+    """100,000 rows that all hold one 9,000-character text: under 1 KB on disk, 900 MB once decoded."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -212,7 +213,7 @@ def _parquet_dictionary_bomb() -> bytes:
     buffer = io.BytesIO()
     pq.write_table(pa.table({"ID": pa.DictionaryArray.from_arrays(indices, pa.array(["P0"])),
                              "note": pa.DictionaryArray.from_arrays(indices, pa.array(["x" * 9_000]))}),
-                   buffer, compression="zstd")
+                   buffer, compression="zstd", store_schema=False)  # plain text to a reader, not categories
     return buffer.getvalue()
 
 
@@ -229,6 +230,42 @@ def _parquet_duplicate_columns() -> bytes:
 
 def _study_zip(extra: dict[str, bytes]) -> bytes:
     return make_zip({"study.json": b"{}", **extra})
+
+
+def _study_json_bomb() -> bytes:
+    """A study zip whose study.json unpacks to 20 MB (over the 8 MB JSON limit) at a ratio the bomb check allows."""
+    import tempfile
+
+    from tests.test_trust_study import json_bomb_zip
+
+    path = Path(tempfile.mkdtemp()) / "bomb.zip"
+    json_bomb_zip(path, 20_000_000)
+    return path.read_bytes()
+
+
+def _study_duplicate_json() -> bytes:
+    import warnings
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is asked to write
+        archive.writestr("study.json", b"{}")
+        archive.writestr("study.json", b'{"name": "second"}')
+    return buffer.getvalue()
+
+
+def _study_with_nan_models() -> bytes:
+    """The sample study saved with its fit, one score coefficient then set to NaN (its file hash updated)."""
+    import tempfile
+
+    from core.workflows.persistence import save_study
+    from core.workflows.sample import load_sample_fit, sample_study
+    from tests.test_trust_study import _nan_score_coefficient, edit_models, study_zip
+
+    study = sample_study()
+    folder = save_study(study, Path(tempfile.mkdtemp()) / "study", load_sample_fit(study))
+    edit_models(folder, _nan_score_coefficient)
+    return study_zip(folder)
 
 
 def _truncated_gz() -> bytes:
@@ -326,12 +363,19 @@ CATALOGUE = [
     # Zips
     Case("zip-dicom-path-traversal", lambda: _patient_dicom(make_zip({"../evil.dcm": b"x"})), "path traversal"),
     Case("zip-dicom-no-series", lambda: _patient_dicom(make_zip({"readme.txt": b"nothing"})), "image series"),
-    Case("zip-study-symlink", lambda: _import_study(make_zip({"study.json": b"{}"}, link="tables")), "symbolic link"),
+    # A link named as a study file (any other name is refused before the link check, as not a study's).
+    Case("zip-study-symlink", lambda: _import_study(make_zip({"study.json": b"{}"},
+                                                             link="cohort-0123456789abcdef.parquet")), "symbolic link"),
     Case("zip-study-bomb", lambda: _import_study(_study_zip({"cohort-0123456789abcdef.parquet": b"\0" * 5_000_000})),
          "zip bomb"),
-    Case("zip-study-nested", lambda: _import_study(_study_zip({"inner.zip": make_zip({"a": b"b"})})), "itself an archive"),
+    Case("zip-study-nested", lambda: _import_study(_study_zip({"inner.zip": make_zip({"a": b"b"})})), "does not have"),
     Case("zip-study-pickle", lambda: _import_study(_study_zip({"models.pkl": b"\x80\x04K\x01."})), "pickle"),
     Case("zip-study-not-a-zip", lambda: _import_study(b"just text"), "not a zip"),
+    Case("zip-study-json-bomb", lambda: _import_study(_study_json_bomb()), "RADNOMO_MAX_JSON_BYTES"),
+    Case("zip-study-duplicate-json", lambda: _import_study(_study_duplicate_json()), "twice"),
+    Case("zip-study-deep-json", lambda: _import_study(make_zip({"study.json": b"[" * 100_000 + b"]" * 100_000},
+                                                               compression=zipfile.ZIP_STORED)), "nested too deeply"),
+    Case("zip-study-nan-models", lambda: _import_study(_study_with_nan_models()), "not finite"),
     Case("zip-study-traversal", lambda: _import_study(make_zip({"../../outside.json": b"{}"})), "path traversal"),
     # pyradiomics params YAML
     Case("yaml-unknown-key", lambda: _params(b"setting: {binWidthh: 25}\n"), "not valid pyradiomics parameters"),

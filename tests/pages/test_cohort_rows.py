@@ -86,3 +86,15 @@ def test_a_feature_table_as_clinical_table_opens_with_its_features_and_drops_emp
     assert len(study.cohort) == 38 and study.settings.missing.patient_max_missing == 1.0
     assert study.exclusions == (("P5", "every feature of a family missing"), ("P6", "every feature of a family missing"))
     assert "P5, P6" in at.success[0].value
+
+
+def test_a_table_read_as_windows_1252_says_so_on_the_cohort_page():
+    """A file with no UTF-8 at all is read as Windows-1252, and the page says so beside the table (never silent)."""
+    from tests.pages.apptest_helpers import open_page
+
+    at = open_page("pages/cohort.py")
+    at.radio(key="coh_source").set_value("Upload a file").run()
+    data = "pid,event,city\nP1,1,Zürich\nP2,0,Genève\nP3,1,Zürich\n".encode("cp1252")
+    at.file_uploader(key="coh_upload").set_value(("latin.csv", data, "text/csv")).run()
+    assert not at.exception
+    assert any("Windows-1252" in i.value for i in at.info), [i.value for i in at.info]
