@@ -169,6 +169,13 @@ def read_table_cached(data: bytes, filename: str) -> pd.DataFrame:
     return read_table(data, filename)
 
 
+def read_notes(frame: pd.DataFrame) -> list[str]:
+    """What reading a table noted about it (e.g. the encoding it was read in), to show beside it."""
+    from core.io.tables import READ_NOTES
+
+    return list(frame.attrs.get(READ_NOTES, ()))
+
+
 # ---------------------------------------------------------------------------------------------
 # Where this session keeps its files: its own space in the workspace
 # ---------------------------------------------------------------------------------------------

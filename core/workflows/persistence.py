@@ -32,6 +32,7 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.io.archive import MAX_STUDY_ZIP_MEMBERS, declared_member_count, safe_extract_zip
 from core.io.limits import MAX_JSON_BYTES, limit, read_json_limited
+from core.io.spaces import folder_lock
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
 from core.vocabulary import score_column
@@ -126,6 +127,15 @@ def save_study(study: Study, folder: str | Path, models: StudyModels | None = No
     in one step, and leftovers of an interrupted save are removed by the next one.
     """
     folder = Path(folder)
+    # One save of a folder at a time (two tabs, two users): each save removes the files its study.json does not
+    # name, so without the lock it would remove a concurrent save's files mid-save. A save waits for the other
+    # (up to core.io.spaces.LOCK_TIMEOUT_S), then gives up with a RadNomoError that says so.
+    with folder_lock(folder):
+        return _save_locked(study, folder, models)
+
+
+def _save_locked(study: Study, folder: Path, models: StudyModels | None) -> Path:
+    """:func:`save_study`'s work, with the folder's lock held."""
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
 
@@ -284,6 +294,12 @@ def load_study(folder: str | Path) -> Study:
         (IDs, outcome, variable types, split, feature tables).
     """
     folder = Path(folder)
+    with folder_lock(folder, shared=True):  # no save removes the files while they are read
+        return _load_locked(folder)
+
+
+def _load_locked(folder: Path) -> Study:
+    """:func:`load_study`'s work, with the folder's shared lock held."""
     description = _read_description(folder)
     try:
         files = _checked_files(folder, description)
@@ -356,6 +372,12 @@ def load_study_models(folder: str | Path, study: Study) -> StudyModels | None:
         predictions on the study (edited models): refit them.
     """
     folder = Path(folder)
+    with folder_lock(folder, shared=True):  # no save removes the files while they are read
+        return _models_locked(folder, study)
+
+
+def _models_locked(folder: Path, study: Study) -> StudyModels | None:
+    """:func:`load_study_models`' work, with the folder's shared lock held."""
     description = _read_description(folder)
     if not description.get("models") or description.get("models_fingerprint") != study.model_fingerprint:
         return None
