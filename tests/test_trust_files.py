@@ -61,10 +61,9 @@ def test_a_study_zip_of_150000_junk_members_is_refused_before_anything_is_writte
     assert declared_member_count(data) == 150_000
     assert MAX_STUDY_ZIP_MEMBERS == LIMITS["MAX_STUDY_ZIP_MEMBERS"] == 10_000
     dest = tmp_path / "staging"
-    start = time.perf_counter()
     with pytest.raises(RadNomoError, match="150,000 entries; at most 10,000"):
         safe_extract_zip(data, dest, max_members=MAX_STUDY_ZIP_MEMBERS)
-    assert time.perf_counter() - start < 1.0  # was 34 s of writing junk before the refusal
+    # Refused from the count alone: nothing written (34 s of writing junk before); no timing asserted here.
     assert not dest.exists() or not any(dest.iterdir())
 
 

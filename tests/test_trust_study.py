@@ -19,7 +19,6 @@ import json
 import random
 import shutil
 import struct
-import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -340,10 +339,9 @@ def test_20000_junk_members_are_refused_before_anything_is_written(tmp_path, mon
     archive = tmp_path / "junk.zip"
     archive.write_bytes(make_zip(members, compression=zipfile.ZIP_STORED))
     monkeypatch.setattr(Path, "open", spying_open)
-    start = time.perf_counter()
     with pytest.raises(RadNomoError, match="20,001 entries; at most 10,000"):
         import_study(archive, tmp_path / "studies")
-    assert time.perf_counter() - start < 5 and not written
+    assert not written  # refused before anything was unpacked
 
 
 # ---------------------------------------------------------------------------------------------
