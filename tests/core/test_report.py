@@ -66,19 +66,13 @@ def _page_events(pdf: bytes) -> list[list[bytes]]:
 def no_test_study(sample_study):
     """300 sample patients, all training (no test cohort), narrower feature tables, a hand-picked clinical model;
     the study's evaluation settings changed from the defaults."""
-    from core.stats.cohort import SplitConfig, split_cohort
-    from core.workflows.study import EvaluationSettings, FeatureFamily, ModelSettings
+    from core.stats.cohort import SplitConfig
+    from core.workflows.study import EvaluationSettings
+    from tests.studies import small_sample_study
 
-    ids = sample_study.cohort.index[:300]
-    families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width])
-                     for f, width in zip(sample_study.families, (150, 60)))
-    cohort = sample_study.cohort.loc[ids]
-    split = split_cohort(cohort.reset_index(), sample_study.spec, SplitConfig(test_size=0.0))
-    settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
-    return sample_study.replace(name="No-test study", cohort=cohort, split=split, families=families,
-                                settings=settings, is_sample=False,
-                                evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3,
-                                                              proportion_ci="wilson"))
+    return small_sample_study(sample_study, SplitConfig(test_size=0.0), name="No-test study",
+                              evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3,
+                                                            proportion_ci="wilson"))
 
 
 @pytest.fixture(scope="module")

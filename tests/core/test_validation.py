@@ -6,21 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.stats.cohort import SplitConfig, split_cohort
-from core.workflows.study import FeatureFamily, ModelSettings
+from core.stats.cohort import SplitConfig
+from core.workflows.study import FeatureFamily
 from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc
+from tests.studies import small_sample_study
 
 
 @pytest.fixture(scope="module")
 def small_study(sample_study):
-    ids = sample_study.cohort.index[:300]
-    families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width])
-                     for f, width in zip(sample_study.families, (150, 60)))
-    cohort = sample_study.cohort.loc[ids]
-    split = split_cohort(cohort.reset_index(), sample_study.spec, SplitConfig(seed=1))
-    settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
-    return sample_study.replace(name="small", cohort=cohort, split=split, families=families, settings=settings,
-                                is_sample=False)
+    return small_sample_study(sample_study, SplitConfig(seed=1), name="small")
 
 
 def test_optimism_correction_lowers_the_apparent_auc(small_study):

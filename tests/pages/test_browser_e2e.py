@@ -24,7 +24,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("RADNOMO_E2E_ARTIFACTS", REPO / "artifacts" / "e2e"))
 
 
@@ -63,23 +62,15 @@ def server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_page():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(180_000)
-        page.console_errors = []  # what the browser's console reported as errors (e.g. a resource fetched offline)
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-        page.on("requestfailed", lambda request: page.console_errors.append(f"request failed: {request.url}"))
-        yield page
-        context.close()
-        browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    page.console_errors = []  # what the browser's console reported as errors (e.g. a resource fetched offline)
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("requestfailed", lambda request: page.console_errors.append(f"request failed: {request.url}"))
+    yield page
+    context.close()
 
 
 def _settle(page, seconds: float = 0.5) -> None:
@@ -264,6 +255,17 @@ def _open_own_cohort(page, server: str, table: Path, rows: int) -> None:
     page.get_by_text(f"'{table.stem}' is now the open study.").first.wait_for()
 
 
+def _write_sample_features(clinical, n_features: int, path: Path) -> None:
+    """The sample study's first ``n_features`` radiomics features of ``clinical``'s patients, as a CSV with an
+    ``ID`` column (a feature table computed elsewhere)."""
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_RADIOMICS
+
+    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :n_features]
+    features.reset_index().rename(columns={"index": "ID"}).to_csv(path, index=False)
+
+
 def _import_features(page, table: Path, shape: tuple[int, int]) -> None:
     """On Features - radiomics: import ``table`` as the study's radiomics family."""
     _go(page, "Features - radiomics")
@@ -283,13 +285,12 @@ def test_a_study_of_its_own_shape_reaches_a_nomogram_and_downloads_itself(server
 
     import pandas as pd
 
-    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+    from core.workflows.sample import SAMPLE_CLINICAL
 
     clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:300]
     clinical = clinical[["patient_id", "lm", "age", "sex", "tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"]]
     clinical.to_csv(tmp_path / "liver_cohort_300.csv", index=False)
-    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :400]
-    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_elsewhere.csv", index=False)
+    _write_sample_features(clinical, 400, tmp_path / "radiomics_elsewhere.csv")
 
     page = browser_page
     _open_own_cohort(page, server, tmp_path / "liver_cohort_300.csv", 300)
@@ -400,12 +401,11 @@ def test_a_features_only_study_reaches_evaluation_a_score_nomogram_and_the_repor
     page; Evaluation, the nomogram of the score and the report all work."""
     import pandas as pd
 
-    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+    from core.workflows.sample import SAMPLE_CLINICAL
 
     clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:240][["patient_id", "lm"]]
     clinical.to_csv(tmp_path / "outcomes_only.csv", index=False)
-    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :300]
-    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_only.csv", index=False)
+    _write_sample_features(clinical, 300, tmp_path / "radiomics_only.csv")
 
     page = browser_page
     _open_own_cohort(page, server, tmp_path / "outcomes_only.csv", 240)
@@ -444,7 +444,7 @@ def test_a_leaking_column_is_excluded_one_click_from_the_leak_list(server, brows
     import numpy as np
     import pandas as pd
 
-    from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS
+    from core.workflows.sample import SAMPLE_CLINICAL
 
     clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:240][["patient_id", "lm", "age", "sex", "cea_ng_ml"]]
     rng = np.random.default_rng(5)
@@ -452,8 +452,7 @@ def test_a_leaking_column_is_excluded_one_click_from_the_leak_list(server, brows
     clinical["months_to_lm"] = np.where(clinical["lm"] == 1, rng.uniform(1, 14, len(clinical)),
                                         rng.uniform(12, 60, len(clinical))).round(1)
     clinical.to_csv(tmp_path / "leaky_cohort.csv", index=False)
-    features = pd.read_parquet(SAMPLE_RADIOMICS).loc[clinical["patient_id"]].iloc[:, :200]
-    features.reset_index().rename(columns={"index": "ID"}).to_csv(tmp_path / "radiomics_200.csv", index=False)
+    _write_sample_features(clinical, 200, tmp_path / "radiomics_200.csv")
 
     page = browser_page
     _open_own_cohort(page, server, tmp_path / "leaky_cohort.csv", 240)

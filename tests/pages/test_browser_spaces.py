@@ -7,11 +7,10 @@ Uses the harness of test_browser_e2e.py (Debian's chromium driven by Python play
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.pages.test_browser_e2e import CHROMIUM, _no_errors, _settle, server  # noqa: F401 - server is a fixture
+from tests.pages.test_browser_e2e import _no_errors, _settle, server  # noqa: F401 - server is a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -20,16 +19,8 @@ UNEXPECTED = "Something went wrong"
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                            "--disable-background-networking"])
-        yield browser
-        browser.close()
+def browser(chromium):
+    return chromium
 
 
 def _open(context, url: str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.pages.apptest_helpers import dataframe_with, open_page
+from tests.pages.apptest_helpers import dataframe_with, open_page, recorded_background_fits
 
 
 def _funnel(at):
@@ -82,23 +82,9 @@ def test_models_page_clinical_choice_and_score_method():
 def test_a_newer_background_fit_stops_the_older_one_at_the_next_family(monkeypatch):
     """A user who moves a second threshold while the first change is still being fitted in the background
     waits for the second only: the first stops after the family it is screening."""
-    import threading
-
     import ui
 
-    calls: list[tuple[str, str]] = []
-    first_family_started, release = threading.Event(), threading.Event()
-
-    def screening(study, family):
-        calls.append((study, family))
-        if (study, family) == ("A", "radiomics"):
-            first_family_started.set()
-            release.wait(10)
-
-    monkeypatch.setattr(ui, "PREFETCH_DELAY_S", 0.0)
-    monkeypatch.setattr(ui, "usable_families", lambda study: ["radiomics", "dl", "dl_radiomics"])
-    monkeypatch.setattr(ui, "screening", screening)
-    monkeypatch.setattr(ui, "study_predictions", lambda study: calls.append((study, "models")))
+    calls, first_family_started, release = recorded_background_fits(monkeypatch, ["radiomics", "dl", "dl_radiomics"])
     ui.prefetch_models("A")
     assert first_family_started.wait(10)
     ui.prefetch_models("B")

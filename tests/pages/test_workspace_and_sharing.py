@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from core.io.spaces import SPACE_COOKIE, SPACES_FOLDER, new_space_token
-from tests.pages.apptest_helpers import APP, open_page
+from tests.pages.apptest_helpers import APP, open_page, recorded_background_fits
 
 
 def _browser(monkeypatch, token: str | None) -> None:
@@ -119,19 +119,7 @@ def test_sharing_a_name_another_user_shared_is_refused_on_the_home_page(workspac
 
 def test_background_fits_of_two_sessions_both_complete(monkeypatch):
     """One session's newer request never cancels another session's background fit."""
-    calls: list[tuple[str, str]] = []
-    first_family_started, release = threading.Event(), threading.Event()
-
-    def screening(study, family):
-        calls.append((study, family))
-        if (study, family) == ("A", "radiomics"):
-            first_family_started.set()
-            release.wait(10)
-
-    monkeypatch.setattr(ui, "PREFETCH_DELAY_S", 0.0)
-    monkeypatch.setattr(ui, "usable_families", lambda study: ["radiomics", "dl"])
-    monkeypatch.setattr(ui, "screening", screening)
-    monkeypatch.setattr(ui, "study_predictions", lambda study: calls.append((study, "models")))
+    calls, first_family_started, release = recorded_background_fits(monkeypatch, ["radiomics", "dl"])
     ui.prefetch_models("A", session="session-1")
     assert first_family_started.wait(10)
     ui.prefetch_models("B", session="session-2")  # another user, while the first fit is running
