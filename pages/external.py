@@ -98,7 +98,7 @@ with ui.guard():
     panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
     shown = panel[["group", "model", "n", "events"]].assign(model=panel["model"].map(labels))
     shown = shown.join(interval_text(panel))
-    shown[["Brier", "calibration-in-the-large", "calibration slope"]] = panel[["brier", "cal_intercept", "cal_slope"]]
+    shown[["Brier", "calibration-in-the-large", "calibration slope"]] = panel[["brier", "cal_in_the_large", "cal_slope"]]
     st.dataframe(shown.round(3), hide_index=True, key="ext_panel")
     for note in panel_notes(panel, labels):
         st.caption(note)
@@ -122,7 +122,7 @@ with ui.guard():
                                                    {g: ids for g, ids in outside.items() if ids}, available)
         st.markdown(f"**External calibration with and without the patients {OUTSIDE_RANGE}**")
         st.dataframe(calibration.assign(model=calibration["model"].map(labels)).rename(
-            columns={"cal_intercept": "calibration-in-the-large", "cal_slope": "calibration slope",
+            columns={"cal_in_the_large": "calibration-in-the-large", "cal_slope": "calibration slope",
                      "brier": "Brier", "n_outside": "n outside"}).round(3),
                      hide_index=True, key="ext_calibration_outside")
         offered = st.session_state.setdefault("_ext_without_offered", set())

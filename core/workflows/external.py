@@ -166,7 +166,7 @@ def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: Mapping[
     whole panel. A group or model with one outcome only among them is left out.
 
     Returns one row per group and model: ``group``, ``model``, ``n``, ``events``, the
-    :func:`core.stats.summaries.table2` columns, ``brier``, ``cal_intercept`` (calibration-in-the-large),
+    :func:`core.stats.summaries.table2` columns, ``brier``, ``cal_in_the_large`` (calibration-in-the-large),
     ``cal_slope`` and ``left_out`` (the group's patients without this model's prediction).
     """
     frames = []
@@ -183,7 +183,7 @@ def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: Mapping[
             table.insert(2, "n", len(p))
             table.insert(3, "events", int(y.sum()))
             table["brier"] = calibration.brier
-            table["cal_intercept"] = calibration.intercept
+            table["cal_in_the_large"] = calibration.in_the_large
             table["cal_slope"] = calibration.slope
             table["left_out"] = len(ids) - len(p)
             frames.append(table)
@@ -382,7 +382,7 @@ def calibration_with_and_without(predictions: pd.DataFrame, outcome: pd.Series,
     pandas.DataFrame
         One row per cohort, model and subset: ``group``, ``model``, ``patients`` (the
         :data:`core.vocabulary.CALIBRATION_SUBSETS` label), ``n``, ``events``, ``n_outside``, ``brier``,
-        ``cal_intercept`` (calibration-in-the-large) and ``cal_slope``. A subset with one outcome only
+        ``cal_in_the_large`` (calibration-in-the-large) and ``cal_slope``. A subset with one outcome only
         (or patients without a prediction) is left out of that model's rows.
     """
     rows = []
@@ -398,9 +398,9 @@ def calibration_with_and_without(predictions: pd.DataFrame, outcome: pd.Series,
                 stats = calibration_stats(y, p)
                 rows.append({"group": group, "model": model, "patients": CALIBRATION_SUBSETS[subset], "n": len(p),
                              "events": int(y.sum()), "n_outside": len(dropped), "brier": stats.brier,
-                             "cal_intercept": stats.intercept, "cal_slope": stats.slope})
+                             "cal_in_the_large": stats.in_the_large, "cal_slope": stats.slope})
     return pd.DataFrame(rows, columns=["group", "model", "patients", "n", "events", "n_outside", "brier",
-                                       "cal_intercept", "cal_slope"])
+                                       "cal_in_the_large", "cal_slope"])
 
 
 def outside_range_summary(study: Study, models: StudyModels,

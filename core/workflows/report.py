@@ -326,7 +326,7 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
     patients, calibration = outside_range_summary(study, models, externals)
     if len(calibration):
         calibration = calibration.assign(model=calibration["model"].map(labels)).rename(
-            columns={"group": "cohort", "cal_intercept": "calibration-in-the-large", "cal_slope": "calibration slope",
+            columns={"group": "cohort", "cal_in_the_large": "calibration-in-the-large", "cal_slope": "calibration slope",
                      "brier": "Brier", "n_outside": "n outside"})
         tables["External calibration"] = calibration.round(3)
     if len(patients):

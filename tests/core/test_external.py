@@ -37,7 +37,7 @@ def test_cohort_panel_and_subgroups(sample_study, sample_models, sample_predicti
     panel = cohort_panel(sample_predictions, sample_study.outcome, groups, cutoffs)
     assert set(panel["group"]) == set(groups) and set(panel["model"]) == {"clinical", "fused"}
     train_fused = panel[(panel.group == "train") & (panel.model == "fused")].iloc[0]
-    assert abs(train_fused["cal_intercept"]) < 1e-6 and train_fused["cal_slope"] == pytest.approx(1, abs=1e-6)
+    assert abs(train_fused["cal_in_the_large"]) < 1e-6 and train_fused["cal_slope"] == pytest.approx(1, abs=1e-6)
     assert (panel["n"] >= panel["events"]).all()
 
 
