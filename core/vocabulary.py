@@ -39,7 +39,13 @@ def family_of_score(column: str) -> str | None:
 
 
 SCORE_METHODS = {"refit": "Logistic regression refitted on the selected features",
-                 "lasso": "The LASSO's own (shrunken) coefficients"}
+                 "lasso": "The LASSO's own (shrunken) coefficients",
+                 "ridge": "Ridge (L2-penalised) logistic regression on the selected features, penalty by CV"}
+# The roles a study's fitted models fill (core.workflows.fit.StudyModels); a study may hold any number of each.
+SCORE_ROLE = "score"
+MODEL_ROLES = {SCORE_ROLE: "Score (a feature family's signature)", CLINICAL: "Clinical model",
+               FUSED: "Fused model (a score + the clinical predictors)"}
+__all__ += ["SCORE_ROLE", "MODEL_ROLES"]
 UNIVARIABLE_TESTS = {"student": "t-test (Student)", "welch": "t-test (Welch)", "mannwhitney": "Mann-Whitney U"}
 CORRELATION_METHODS = {"spearman": "Spearman", "pearson": "Pearson", "kendall": "Kendall"}
 LASSO_RULES = {"1se": "lambda.1se", "min": "lambda.min"}
@@ -49,6 +55,9 @@ PROPORTION_CIS = {"wald": "Wald (study)", "wilson": "Wilson"}
 FEATURE_KINDS = {"radiomics": "radiomics features extracted here (pyradiomics settings recorded)",
                  "deep": "autoencoder latent features (weights recorded)",
                  "imported": "a feature table computed elsewhere"}
+# The radiomics extraction engines (core.imaging.extraction.engines holds one type per name).
+EXTRACTION_ENGINES = {"pyradiomics": "pyradiomics (the study's)", "mirp": "MIRP (IBSI-compliant by design)"}
+__all__ += ["EXTRACTION_ENGINES"]
 COHORTS = {"train": "Training", "test": "Test"}
 # Calibration statistics' columns (core.stats.summaries.calibration_table) in words. The two intercepts differ:
 # calibration-in-the-large has the logit as offset (slope fixed at 1); the recalibration's goes with its slope.
@@ -79,6 +88,11 @@ SCREENING_METHODS = {
 }
 VARIANCE_SCALES = {"raw": "raw values (the study's)", "minmax": "each feature scaled to 0-1 (training range)"}
 SUBGROUP_POPULATIONS = {"events": "Patients with the event", "all": "All patients"}
+# The kinds of outcome a study can have (core.stats.outcomes.OUTCOME_TYPES holds one type per name) and the
+# display names of "no event" / "event" when the user gives none.
+OUTCOME_KINDS = {"binary": "Binary (0/1, 1 = event)"}
+DEFAULT_OUTCOME_LABELS = ("no event", "event")
+__all__ += ["OUTCOME_KINDS", "DEFAULT_OUTCOME_LABELS"]
 # Below this many patients in a group, a comparison of groups is flagged as resting on too few patients.
 MIN_PER_GROUP = 10
 

@@ -18,6 +18,7 @@ from core.imaging.extraction.readers import content_hash
 from core.imaging.extraction.store import FeatureStore
 from core.vocabulary import check_name
 from core.workflows.deep import train_deep_family
+from core.workflows.sources import source_of
 from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_deep.py")
@@ -32,7 +33,7 @@ st.caption("A 3D convolutional autoencoder learns to reconstruct the ROI-centred
            "the training cohort only.")
 ui.explain("features_deep")
 study = ui.get_study()
-deep_families = [f.name for f in study.families if f.kind == "deep"]
+deep_families = [f.name for f in study.families if source_of(f).learns_from_training]  # the autoencoder's
 
 st.subheader("1. Cases")
 chosen = ui.manifest_picker("ae")

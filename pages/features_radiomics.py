@@ -13,15 +13,18 @@ import ui
 from core.errors import RadNomoError
 from core.io.tables import read_any_table
 from core.imaging.extraction.batch import ExtractionSettings, run_batch
-from core.imaging.ibsi import CONFIGURATIONS, ENGINES as IBSI_ENGINES, FEATURE_STATUSES, compliance_sentence, summarise
+from core.imaging.extraction.engines import engine_of
+from core.imaging.ibsi import (CONFIGURATIONS, ENGINES as IBSI_ENGINES, FEATURE_STATUSES, compliance_sentence,
+                               shipped_compliance, summarise)
 from core.imaging.extraction.preprocess import NO_PREPROCESSING, PreprocessConfig
 from core.imaging.extraction.radiomics import load_params
 from core.imaging.extraction.readers import read_case
 from core.imaging.extraction.store import FeatureStore
 from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.stats.selection import icc_table
-from core.vocabulary import check_name
+from core.vocabulary import EXTRACTION_ENGINES, check_name
 from core.workflows.checks import study_feature_import
+from core.workflows.sources import source_of
 from core.workflows.study import FeatureFamily
 
 ui.enter_page("pages/features_radiomics.py")
@@ -36,13 +39,13 @@ PARAM_CHOICES = {"Study (1,874 features, ~5 s a case)": "study",
                  "Original image only (107 features, ~1 s a case)": "original", "Upload a params YAML": "upload"}
 # MIRP has no Square, SquareRoot, Logarithm, Exponential, Gradient or LBP filter: with it, the parameters
 # must use Original, LoG and Wavelet only (core.imaging.extraction.mirp_engine refuses the others).
-ENGINE_CHOICES = {"pyradiomics": "pyradiomics (the study's)", "mirp": "MIRP (IBSI-compliant by design)"}
 MIRP_PARAMS = ("original", "upload")
 
 st.title("Features - radiomics")
 ui.explain("features_radiomics")
 study = ui.get_study()
-radiomics_families = [f.name for f in study.families if f.kind in ("radiomics", "imported")]
+# Per-case feature tables (extracted here or imported); a family learned from the training cohort is the Deep page's.
+radiomics_families = [f.name for f in study.families if not source_of(f).learns_from_training]
 
 # ---------------------------------------------------------------------------------------------
 # 1. The manifest
@@ -55,11 +58,12 @@ manifest = chosen[1] if chosen else None
 # 2. Extraction
 # ---------------------------------------------------------------------------------------------
 st.subheader("2. Extract")
-engine = st.radio("Engine", list(ENGINE_CHOICES), format_func=ENGINE_CHOICES.get, horizontal=True, key="fr_engine",
+engine = st.radio("Engine", list(EXTRACTION_ENGINES), format_func=EXTRACTION_ENGINES.get, horizontal=True,
+                  key="fr_engine",
                   help="pyradiomics is the reference study's engine. MIRP follows the IBSI definitions and image "
                        "processing (see the compliance table below) and is about 20 times slower; it takes the "
                        "same parameters where it has an equivalent (Original, LoG and Wavelet images).")
-choices = [c for c in PARAM_CHOICES if engine == "pyradiomics" or PARAM_CHOICES[c] in MIRP_PARAMS]
+choices = [c for c in PARAM_CHOICES if engine_of(engine).follows_every_param or PARAM_CHOICES[c] in MIRP_PARAMS]
 params_choice = st.selectbox("Parameters (pyradiomics' format; MIRP follows them)", choices, key="fr_params")
 params_upload = None
 if PARAM_CHOICES[params_choice] == "upload":
@@ -223,7 +227,7 @@ else:
                             key="fr_download_parquet")
     # IBSI: each feature's tag and what RadNomo's measured compliance table says of it.
     with ui.guard():
-        compliance = ui.family_compliance(study, family_name)
+        compliance = ui.results(study).family_compliance(family_name)
         st.markdown("**IBSI compliance of these features** "
                     + compliance_sentence(compliance, shown_family.label))
         shown = compliance.rename(columns={"ibsi_tag": "IBSI tag", "digital_phantom": "digital phantom",
@@ -259,7 +263,7 @@ with st.expander("The IBSI compliance table of both engines (digital phantom, CT
                "with the settings each configuration prescribes and compares every feature with the consensus "
                "reference value and tolerance (IBSI chapter 1). 'not computed': the engine has no such feature.")
     with ui.guard():
-        table = ui.ibsi_compliance_table()
+        table = shipped_compliance()
         st.dataframe(summarise(table), hide_index=True, key="fr_ibsi_summary")
         pick = st.columns(2)
         shown_engine = pick[0].selectbox("Engine", list(IBSI_ENGINES), key="fr_ibsi_engine")

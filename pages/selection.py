@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
-from core.stats.selection import ScreeningSettings
+from core.stats.selection import ScreeningSettings, settings_used
 from core.stats.summaries import batch_columns as harmonisation_columns
 from core.vocabulary import (CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, UNIVARIABLE_TESTS, VARIANCE_SCALES,
                              format_p)
@@ -21,7 +21,7 @@ st.caption("Every step is fitted on the training cohort only; the test cohort ne
            "page.")
 ui.explain("selection")
 study = ui.get_study()
-families = ui.usable_families(study)
+families = ui.results(study).usable_families
 if not families:
     st.warning("The open study has no feature table yet: extract or import features first (Features pages). A "
                "study of clinical variables only goes straight to the Models page.")
@@ -39,9 +39,9 @@ scales = list(VARIANCE_SCALES)
 variance_scale = row0[1].selectbox("Variance on", scales, index=scales.index(current.variance_scale),
                                    key="sel_variance_scale", format_func=VARIANCE_SCALES.get)
 auc_threshold = row0[2].number_input("Univariable AUC >", 0.5, 0.99, current.auc_threshold, 0.01,
-                                     key="sel_auc", disabled=method != "auc")
+                                     key="sel_auc", disabled="auc_threshold" not in settings_used(method))
 mrmr_features = row0[3].number_input("mRMR keeps", 1, 500, current.mrmr_features, key="sel_mrmr",
-                                     disabled=method != "mrmr")
+                                     disabled="mrmr_features" not in settings_used(method))
 row1 = st.columns(4)
 reader2 = any(f.reader2 is not None for f in study.families)
 use_icc = row1[0].toggle("ICC filter (two readers)", value=current.icc_threshold is not None, key="sel_use_icc",
@@ -70,7 +70,7 @@ rule = row2[3].radio("LASSO lambda", list(LASSO_RULES), index=list(LASSO_RULES).
 row3 = st.columns(4)
 folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
 seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
-batch_columns = [None, *harmonisation_columns(study.train, exclude=[study.spec.outcome_column, *study.spec.continuous])]
+batch_columns = [None, *harmonisation_columns(study.train, exclude=[*study.spec.outcome.columns, *study.spec.continuous])]
 harmonise_by = row3[2].selectbox(
     "ComBat harmonisation by", batch_columns, key="sel_harmonise",
     index=batch_columns.index(study.settings.harmonise_by)
@@ -95,7 +95,7 @@ with ui.guard():
 
 st.subheader("Columns that are never features")
 study = ui.exclusions_editor(study, "sel_exclude")
-families = ui.usable_families(study)
+families = ui.results(study).usable_families
 if not families:
     st.warning("Every column of the feature tables is excluded or has a role (ID, outcome, clinical variable): "
                "change the exclusions above, or import features.")
@@ -121,13 +121,13 @@ with ui.guard():
             st.dataframe(mine, hide_index=True, key="sel_left_out")
 
 with ui.guard():
-    result = ui.screening(study, family)
+    result = ui.results(study).screening(family)
     left, right = st.columns([2, 3])
     left.plotly_chart(funnel_figure(result.funnel), key="sel_funnel_chart")
     with right:
         st.dataframe(result.funnel, hide_index=True, key="sel_funnel_table")
         ui.csv_download(result.funnel, f"funnel_{family}.csv", label="Funnel (CSV)", key="sel_dl_funnel")
-        for note in result.notes:
+        for note in (*result.notes, *result.warnings):
             st.warning(note, icon=":material/warning:")
         if result.lasso is None:
             empty = next((s for s in result.steps[1:] if not s.kept), None)
@@ -181,7 +181,7 @@ with ui.guard():
     stability_key = f"sel_stability_{family}"
     reaching_lasso = result.reaching_lasso
     if st.button("Run stability analysis", key="sel_stab_run", disabled=result.lasso is None):
-        st.session_state[stability_key] = (reaching_lasso, ui.stability(study, family, reaching_lasso, int(repeats),
+        st.session_state[stability_key] = (reaching_lasso, ui.results(study).stability(family, reaching_lasso, int(repeats),
                                                                          bool(bootstrap)))
     previous = st.session_state.get(stability_key)
     if previous is not None and previous[0] != reaching_lasso:

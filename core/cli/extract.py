@@ -24,6 +24,7 @@ from pathlib import Path
 from core.cli.arguments import bounded_int
 from core.errors import RadNomoError
 from core.io.processes import MAX_WORKERS
+from core.vocabulary import EXTRACTION_ENGINES
 
 __all__ = ["main"]
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("manifest", help="pyradiomics batch CSV: ID,Image,Mask[,Mask_reader2]")
     parser.add_argument("--params", default="study",
                         help="params YAML, or 'study' / 'study_lbp' / 'original' (default study)")
-    parser.add_argument("--engine", default="pyradiomics", help="pyradiomics (default) or mirp")
+    parser.add_argument("--engine", default="pyradiomics", choices=list(EXTRACTION_ENGINES), help="default pyradiomics")
     parser.add_argument("--out", required=True, help="output table (.parquet or .csv)")
     parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1,
                         help=f"local worker processes, 1 to {MAX_WORKERS} (default 1)")

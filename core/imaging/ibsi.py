@@ -59,14 +59,15 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.vocabulary import EXTRACTION_ENGINES
 
-__all__ = ["PYRADIOMICS_IBSI", "CONFIGURATIONS", "ENGINES", "STATUSES", "NOT_MATCHED", "SHIPPED_COMPLIANCE",
+__all__ = ["shipped_compliance", "PYRADIOMICS_IBSI", "CONFIGURATIONS", "ENGINES", "STATUSES", "NOT_MATCHED", "SHIPPED_COMPLIANCE",
            "ibsi_tag", "mirp_ibsi_tag", "read_reference", "within_tolerance", "engine_values", "compliance_table",
            "full_compliance", "summarise", "load_compliance", "IbsiConfiguration", "FEATURE_STATUSES",
            "configuration_for", "feature_compliance", "compliance_counts", "compliance_sentence"]
 
 SHIPPED_COMPLIANCE = Path(__file__).resolve().parent / "ibsi_compliance.csv"
-ENGINES = ("pyradiomics", "mirp")
+ENGINES = tuple(EXTRACTION_ENGINES)
 STATUSES = ("agrees", "differs", "not computed")
 COLUMNS = ["engine", "configuration", "tag", "reference", "tolerance", "value", "status", "pyradiomics_feature",
            "engine_feature"]
@@ -481,29 +482,43 @@ def engine_values(engine: str, configuration: str, data_dir: str | Path) -> dict
     dict
         IBSI tag -> (value, the engine's feature name).
     """
-    if engine not in ENGINES:
+    if engine not in PHANTOM_RUNS:
         raise RadNomoError(f"engine '{engine}' is not valid; possible: {list(ENGINES)}.")
     config = _configuration(configuration)
     image, mask = _read_phantom(config, Path(data_dir))
+    return PHANTOM_RUNS[engine](config, image, mask)
+
+
+def _pyradiomics_phantom(config: IbsiConfiguration, image, mask) -> dict[str, tuple[float, str]]:
+    """pyradiomics on a phantom: one run per 2D/3D and merged/averaged texture setting the configuration needs."""
+    from core.imaging.extraction.radiomics import extract_features
+
     values: dict[str, tuple[float, str]] = {}
-    if engine == "pyradiomics":
-        from core.imaging.extraction.radiomics import extract_features
-
-        for force2d, merged in _pyradiomics_runs(config):
-            features = extract_features(image, mask, _pyradiomics_params(config, force2d=force2d, merged=merged))
-            for name, value in features.items():
-                tag = ibsi_tag(name, force2d=force2d, merged=merged)
-                # Non-texture features are the same in every run: keep the first run's.
-                if tag is not None and tag not in values:
-                    values[tag] = (value, name)
-    else:
-        from core.imaging.extraction.mirp_engine import extract_features as mirp_features
-
-        for name, value in mirp_features(image, mask, _mirp_settings(config)).items():
-            tag = mirp_ibsi_tag(name)
+    for force2d, merged in _pyradiomics_runs(config):
+        features = extract_features(image, mask, _pyradiomics_params(config, force2d=force2d, merged=merged))
+        for name, value in features.items():
+            tag = ibsi_tag(name, force2d=force2d, merged=merged)
+            # Non-texture features are the same in every run: keep the first run's.
             if tag is not None and tag not in values:
                 values[tag] = (value, name)
     return values
+
+
+def _mirp_phantom(config: IbsiConfiguration, image, mask) -> dict[str, tuple[float, str]]:
+    """MIRP on a phantom: one run, its feature names mapped to IBSI tags."""
+    from core.imaging.extraction.mirp_engine import extract_features as mirp_features
+
+    values: dict[str, tuple[float, str]] = {}
+    for name, value in mirp_features(image, mask, _mirp_settings(config)).items():
+        tag = mirp_ibsi_tag(name)
+        if tag is not None and tag not in values:
+            values[tag] = (value, name)
+    return values
+
+
+#: How each extraction engine (:data:`core.vocabulary.EXTRACTION_ENGINES`) is run on an IBSI phantom:
+#: IBSI tag -> (value, the engine's feature name).
+PHANTOM_RUNS = {"pyradiomics": _pyradiomics_phantom, "mirp": _mirp_phantom}
 
 
 def _pyradiomics_name_of_tag() -> dict[str, str]:
@@ -759,3 +774,10 @@ def compliance_sentence(compliance: pd.DataFrame, label: str) -> str:
             f"definition{not_computed}; {counts['filtered image']} are filter responses (no IBSI chapter 1 "
             f"reference) and {counts['no IBSI feature']} have no IBSI counterpart (RadNomo's measured IBSI "
             "compliance table, python -m core.cli.ibsi).")
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_compliance() -> pd.DataFrame:
+    """:func:`load_compliance` of the shipped table, read once per process (a page shows it on every run; the
+    table is shared: read it, never modify it)."""
+    return load_compliance()

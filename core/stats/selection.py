@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,13 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
+from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, UNIVARIABLE_TESTS, check_option
 
 __all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "univariable_auc", "mrmr", "LassoCV",
-           "lasso_cv", "stratified_folds", "ScreeningSettings", "ScreeningStep", "ScreeningResult", "screen",
-           "selection_stability"]
+           "PathConvergence", "lasso_cv", "stratified_folds", "ScreeningSettings", "ScreeningStep", "ScreeningResult",
+           "FunnelStep", "StepOutcome", "ScreeningContext", "NotAllMissing", "IccFilter", "VarianceFilter",
+           "RedundancyFilter", "UnivariableTest", "UnivariableAuc", "Mrmr", "Lasso", "FIRST_STEPS",
+           "SCREENING_PIPELINES", "settings_used", "screen", "selection_stability"]
 
 
 def icc_table(reader1: pd.DataFrame, reader2: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +119,7 @@ def drop_correlated(X: pd.DataFrame, threshold: float = 0.7, method: str = "spea
     variant compares a row mean with the mean of the whole matrix without the other row), and
     checked against caret 6.0-93 in tests/reference.
     """
-    if method not in ("spearman", "pearson", "kendall"):
-        raise RadNomoError(f"method '{method}' is not valid; possible values: spearman, pearson, kendall.")
+    check_option("method", method, CORRELATION_METHODS)
     if not 0 < threshold < 1:
         raise RadNomoError(f"threshold = {threshold} must lie in (0, 1).")
     columns = list(X.columns)
@@ -124,7 +127,7 @@ def drop_correlated(X: pd.DataFrame, threshold: float = 0.7, method: str = "spea
         return columns
     corr = _correlation_matrix(X, method)
     if np.isnan(corr).any():
-        constant = [c for c, v in zip(columns, np.isnan(corr).all(axis=0)) if v]
+        constant = [c for c, v in zip(columns, np.isnan(corr).all(axis=0), strict=True) if v]
         raise RadNomoError(f"correlations are undefined for constant or empty feature(s) {constant[:5]}; drop them "
                            "first (the variance filter does).")
     use_exact = len(columns) < 100 if exact is None else exact
@@ -208,8 +211,7 @@ def univariable_tests(X: pd.DataFrame, y: pd.Series, *, test: str = "student") -
     pandas.DataFrame
         Indexed by feature: ``statistic``, ``p_value``, ``mean_0``, ``mean_1``.
     """
-    if test not in ("student", "welch", "mannwhitney"):
-        raise RadNomoError(f"test '{test}' is not valid; possible values: student, welch, mannwhitney.")
+    check_option("test", test, UNIVARIABLE_TESTS)
     outcome = np.asarray(y).astype(int)
     if set(np.unique(outcome)) != {0, 1}:
         raise RadNomoError("the outcome must have both classes 0 and 1 in the training rows.")
@@ -228,6 +230,40 @@ def univariable_tests(X: pd.DataFrame, y: pd.Series, *, test: str = "student") -
 # ---------------------------------------------------------------------------------------------
 
 PROB_CLAMP = 1e-5  # cv.glmnet keeps held-out probabilities in [1e-5, 1 - 1e-5] for the deviance
+MAX_ITER = 100_000  # coordinate-descent sweeps per lambda (glmnet's maxit)
+ALL_ROWS = "all rows"  # PathConvergence.fit of the path on all training rows (the folds are "fold 1", ...)
+
+
+@dataclass(frozen=True)
+class PathConvergence:
+    """The lambdas at which one LASSO path stopped at its iteration limit instead of converging.
+
+    Attributes
+    ----------
+    fit : str
+        Which path: ``"all rows"`` (the fit whose coefficients are reported) or ``"fold k"`` (a
+        cross-validation fit, which feeds the deviance curve).
+    lambdas : tuple of float
+        Those lambdas (glmnet's scale), decreasing.
+    iterations : tuple of int
+        Sweeps used at each of them (more than ``max_iter``: the path stopped there).
+    max_iter : int
+        The limit.
+    """
+
+    fit: str
+    lambdas: tuple[float, ...]
+    iterations: tuple[int, ...]
+    max_iter: int
+
+    def to_dict(self) -> dict:
+        return {"fit": self.fit, "lambdas": list(self.lambdas), "iterations": list(self.iterations),
+                "max_iter": self.max_iter}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PathConvergence:
+        return cls(fit=str(values["fit"]), lambdas=tuple(float(v) for v in values["lambdas"]),
+                   iterations=tuple(int(v) for v in values["iterations"]), max_iter=int(values["max_iter"]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,6 +292,9 @@ class LassoCV:
         1-based fold of each row.
     feature_sds : pandas.Series
         Population SD of each feature in the rows fitted (coefficient x SD = standardised coefficient).
+    unconverged : tuple of PathConvergence
+        Each path (the fit on all rows, a cross-validation fold) that stopped at its iteration limit at
+        some lambdas instead of converging; empty when every fit converged. :attr:`warning` says it in words.
     """
 
     lambdas: np.ndarray
@@ -271,6 +310,33 @@ class LassoCV:
     n_nonzero: np.ndarray
     foldid: np.ndarray
     feature_sds: pd.Series
+    unconverged: tuple[PathConvergence, ...] = ()
+
+    @property
+    def converged(self) -> bool:
+        """Whether every path (all rows and every fold) converged at every lambda."""
+        return not self.unconverged
+
+    @property
+    def warning(self) -> str | None:
+        """One sentence on the paths that stopped at their iteration limit; None when all converged."""
+        if not self.unconverged:
+            return None
+        limit = self.unconverged[0].max_iter
+        parts = []
+        full = [c for c in self.unconverged if c.fit == ALL_ROWS]
+        if full:
+            lambdas = full[0].lambdas
+            where = (f"lambda {lambdas[0]:.4g}" if len(lambdas) == 1
+                     else f"lambdas {max(lambdas):.4g} to {min(lambdas):.4g}")
+            parts.append(f"at {len(lambdas)} of {len(self.lambdas)} lambdas of the fit on all training rows ({where})")
+        folds = [c for c in self.unconverged if c.fit != ALL_ROWS]
+        if folds:
+            parts.append(f"in {len(folds)} of {len(np.unique(self.foldid))} cross-validation folds "
+                         f"({', '.join(c.fit for c in folds)})")
+        return (f"The LASSO path stopped at its iteration limit ({limit:,} coordinate-descent sweeps per lambda) "
+                f"without converging {' and '.join(parts)}; the coefficients and cross-validated deviances there "
+                "are approximate.")
 
     @property
     def index_min(self) -> int:
@@ -287,7 +353,8 @@ class LassoCV:
                 "lambda_": self.lambda_, "coef_": self.coef_.to_dict(), "intercept_": self.intercept_,
                 "path_columns": list(self.path.columns), "path": self.path.to_numpy().tolist(),
                 "n_nonzero": self.n_nonzero.tolist(), "foldid": self.foldid.tolist(),
-                "feature_sds": self.feature_sds.to_dict()}
+                "feature_sds": self.feature_sds.to_dict(),
+                "unconverged": [c.to_dict() for c in self.unconverged]}
 
     @classmethod
     def from_dict(cls, values: dict) -> LassoCV:
@@ -301,7 +368,9 @@ class LassoCV:
                    path=pd.DataFrame(np.asarray(values["path"], dtype=float).reshape(len(lambdas), -1),
                                      index=pd.Index(lambdas, name="lambda"), columns=values["path_columns"]),
                    n_nonzero=np.asarray(values["n_nonzero"], dtype=int), foldid=np.asarray(values["foldid"], dtype=int),
-                   feature_sds=pd.Series(values["feature_sds"], dtype=float))
+                   feature_sds=pd.Series(values["feature_sds"], dtype=float),
+                   # fits saved before convergence was recorded have no entry
+                   unconverged=tuple(PathConvergence.from_dict(c) for c in values.get("unconverged", ())))
 
     def linear_predictor(self, X: pd.DataFrame) -> pd.Series:
         """Intercept + selected coefficients x feature values for each row of ``X`` (index kept)."""
@@ -327,6 +396,16 @@ class _PathFit:
     lambdas: np.ndarray
     intercepts: np.ndarray
     coefs: np.ndarray  # (L, p)
+    iterations: np.ndarray  # sweeps per lambda
+    max_iter: int
+
+    def unconverged(self, fit: str) -> PathConvergence | None:
+        """The lambdas this path stopped at its iteration limit, as a record named ``fit``; None if none."""
+        stopped = np.flatnonzero(self.iterations > self.max_iter)
+        if not len(stopped):
+            return None
+        return PathConvergence(fit=fit, lambdas=tuple(float(v) for v in self.lambdas[stopped]),
+                               iterations=tuple(int(v) for v in self.iterations[stopped]), max_iter=self.max_iter)
 
     def at(self, lambdas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients at other lambdas, interpolated linearly in lambda and clamped at the ends
@@ -346,7 +425,8 @@ class _PathFit:
         return intercepts, coefs
 
 
-def _fit_path(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray | None, n_lambdas: int) -> _PathFit:
+def _fit_path(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray | None, n_lambdas: int,
+              max_iter: int = MAX_ITER) -> _PathFit:
     """glmnet(x, y, family = "binomial") with standardize = TRUE; lambdas=None lets it choose them."""
     from core.stats.lasso_path import lambda_max, lambda_sequence, lasso_path
 
@@ -358,16 +438,17 @@ def _fit_path(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray | None, n_lambda
     if lambdas is None:
         ratio = 0.01 if n < p else 1e-4  # glmnet's lambda.min.ratio default
         lambdas = lambda_sequence(lambda_max(z, y, weights), n_lambdas, ratio)
-        path = lasso_path(z, y, weights, lambdas, stop_early=True)
+        path = lasso_path(z, y, weights, lambdas, stop_early=True, max_iter=max_iter)
     else:
-        path = lasso_path(z, y, weights, lambdas, stop_early=False)
+        path = lasso_path(z, y, weights, lambdas, stop_early=False, max_iter=max_iter)
     coefs = path.coefs / sds
-    return _PathFit(lambdas=path.lambdas, intercepts=path.intercepts - coefs @ means, coefs=coefs)
+    return _PathFit(lambdas=path.lambdas, intercepts=path.intercepts - coefs @ means, coefs=coefs,
+                    iterations=path.iterations, max_iter=path.max_iter)
 
 
 def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, foldid: np.ndarray | None = None,
              lambdas: np.ndarray | None = None, rule: str = "1se", seed: int = 0, n_lambdas: int = 100,
-             n_jobs: int | None = None) -> LassoCV:
+             n_jobs: int | None = None, max_iter: int = MAX_ITER) -> LassoCV:
     """LASSO logistic regression with K-fold cross-validation, as R's ``cv.glmnet(x, y, family = "binomial")``.
 
     Parameters
@@ -390,6 +471,9 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
     seed : int
     n_jobs : int, optional
         Threads for the fold fits (default: all cores).
+    max_iter : int
+        Coordinate-descent sweeps allowed per lambda in each path (glmnet's ``maxit``). A path that
+        reaches it is kept, and recorded in :attr:`LassoCV.unconverged` (with :attr:`LassoCV.warning`).
 
     Returns
     -------
@@ -402,8 +486,8 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
     folds, cvm is the mean of the fold averages weighted by fold size and cvsd their weighted SD
     over sqrt(K - 1). glmnet's folds are random (not stratified): pass ``foldid`` to match it.
     """
-    if rule not in ("1se", "min"):
-        raise RadNomoError(f"rule '{rule}' is not valid; possible values: 1se, min.")
+    check_option("LASSO rule", rule, LASSO_RULES)
+    _setting_in_range("LASSO iteration limit", max_iter, 1, 10**9, whole=True)
     x = _checked_matrix(X)
     outcome = np.asarray(y, dtype=float)
     if len(outcome) != len(x):
@@ -431,7 +515,7 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
 
     def fit(fold: int) -> _PathFit:  # fold 0 = all rows
         rows = foldid != fold
-        return _fit_path(x[rows], outcome[rows], lambdas, n_lambdas)
+        return _fit_path(x[rows], outcome[rows], lambdas, n_lambdas, max_iter)
 
     # The compiled path releases the GIL, so the fits run in parallel threads; each fold picks its
     # own lambdas (as in cv.glmnet), so none waits for the fit on all rows.
@@ -441,7 +525,7 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
         full, *fold_fits = pool.map(fit, [0, *folds])
     lambda_grid = full.lambdas
     fold_deviance = np.empty((len(folds), len(lambda_grid)))
-    for k, (fold, fold_fit) in enumerate(zip(folds, fold_fits)):
+    for k, (fold, fold_fit) in enumerate(zip(folds, fold_fits, strict=True)):
         held_out = foldid == fold
         intercepts, coefs = fold_fit.at(lambda_grid)
         eta = intercepts[None, :] + x[held_out] @ coefs.T
@@ -460,16 +544,22 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
     columns = list(X.columns)
     intercept, coefs = _polished(x, outcome, chosen, full.intercepts[index], full.coefs[index])
     nonzero = coefs != 0
+    # Nothing silent: every path (all rows, each fold) that stopped at its iteration limit is recorded.
+    records = [full.unconverged(ALL_ROWS)] + [fold_fit.unconverged(f"fold {fold}")
+                                              for fold, fold_fit in zip(folds, fold_fits, strict=True)]
+    unconverged = [record for record in records if record]
     return LassoCV(lambdas=lambda_grid, cv_mean=cv_mean, cv_se=cv_se, lambda_min=lambda_min, lambda_1se=lambda_1se,
                    rule=rule, lambda_=chosen,
-                   coef_=pd.Series(coefs[nonzero], index=[c for c, k in zip(columns, nonzero) if k], dtype=float),
+                   coef_=pd.Series(coefs[nonzero], index=[c for c, k in zip(columns, nonzero, strict=True) if k],
+                                   dtype=float),
                    intercept_=intercept,
                    path=pd.DataFrame(full.coefs, index=pd.Index(lambda_grid, name="lambda"), columns=columns),
                    n_nonzero=(full.coefs != 0).sum(axis=1), foldid=foldid,
-                   feature_sds=pd.Series(x.std(axis=0), index=columns))
+                   feature_sds=pd.Series(x.std(axis=0), index=columns), unconverged=tuple(unconverged))
 
 
-def _polished(x: np.ndarray, y: np.ndarray, lam: float, intercept: float, coefs: np.ndarray) -> tuple[float, np.ndarray]:
+def _polished(x: np.ndarray, y: np.ndarray, lam: float, intercept: float,
+              coefs: np.ndarray) -> tuple[float, np.ndarray]:
     """The chosen solution refined to machine precision (see :func:`core.stats.lasso_path.polish`), original scale."""
     from core.stats.lasso_path import polish
 
@@ -487,10 +577,10 @@ def _checked_matrix(X: pd.DataFrame) -> np.ndarray:
     values = X.to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
-        columns = [c for c, b in zip(X.columns, bad.any(axis=0)) if b]
+        columns = [c for c, b in zip(X.columns, bad.any(axis=0), strict=True) if b]
         raise RadNomoError(f"feature(s) {columns[:5]} have missing or infinite values in the training rows; impute "
                            "or drop them before LASSO.")
-    constant = [c for c, sd in zip(X.columns, values.std(axis=0)) if sd == 0]
+    constant = [c for c, sd in zip(X.columns, values.std(axis=0), strict=True) if sd == 0]
     if constant:
         raise RadNomoError(f"feature(s) {constant[:5]} are constant in the training rows and carry no information; "
                            "drop them (the variance filter does).")
@@ -582,6 +672,8 @@ class ScreeningSettings:
 
         check_option("screening method", self.method, SCREENING_METHODS)
         check_option("variance scale", self.variance_scale, VARIANCE_SCALES)
+        check_option("redundancy correlation", self.correlation_method, CORRELATION_METHODS)
+        check_option("univariable test", self.test, UNIVARIABLE_TESTS)
         # Every number finite and in its range (NaN passes every comparison test, so each is checked for it).
         if self.icc_threshold is not None:
             _setting_in_range("ICC threshold", self.icc_threshold, 0, 1, open_low=True, open_high=True)
@@ -592,8 +684,7 @@ class ScreeningSettings:
         _setting_in_range("number of features mRMR keeps", self.mrmr_features, 1, MAX_MRMR_FEATURES, whole=True)
         _setting_in_range("number of LASSO cross-validation folds", self.n_folds, *FOLD_RANGE, whole=True)
         _setting_in_range("fold seed", self.seed, 0, MAX_SEED, whole=True)
-        if self.rule not in ("1se", "min"):
-            raise RadNomoError(f"rule '{self.rule}' is not valid; possible values: 1se, min.")
+        check_option("LASSO rule", self.rule, LASSO_RULES)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -633,6 +724,9 @@ class ScreeningResult:
         None when no feature reached the LASSO.
     notes : tuple of str
         What the funnel did that a user would want to know (e.g. a scale that empties the variance step).
+    warnings : tuple of str
+        What makes the result less reliable than it looks, one sentence each (a LASSO path that stopped
+        at its iteration limit: :attr:`LassoCV.warning`). Empty for results saved before it existed.
     """
 
     settings: ScreeningSettings
@@ -640,6 +734,7 @@ class ScreeningResult:
     univariable: pd.DataFrame
     lasso: LassoCV | None
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready), so a fitted study can be stored with its screening."""
@@ -648,7 +743,8 @@ class ScreeningResult:
                           for s in self.steps],
                 "univariable": {"index": list(self.univariable.index),
                                 **{c: self.univariable[c].astype(float).tolist() for c in self.univariable.columns}},
-                "lasso": None if self.lasso is None else self.lasso.to_dict(), "notes": list(self.notes)}
+                "lasso": None if self.lasso is None else self.lasso.to_dict(), "notes": list(self.notes),
+                "warnings": list(self.warnings)}
 
     @classmethod
     def from_dict(cls, values: dict) -> ScreeningResult:
@@ -659,7 +755,7 @@ class ScreeningResult:
                                for s in values["steps"]),
                    univariable=pd.DataFrame(table, index=pd.Index(index, dtype=object)),
                    lasso=None if values["lasso"] is None else LassoCV.from_dict(values["lasso"]),
-                   notes=tuple(values.get("notes", ())))
+                   notes=tuple(values.get("notes", ())), warnings=tuple(values.get("warnings", ())))
 
     @property
     def kept(self) -> dict[str, tuple[str, ...]]:
@@ -716,6 +812,162 @@ def mrmr(X: pd.DataFrame, y: np.ndarray, k: int) -> list[str]:
     return [X.columns[j] for j in chosen]
 
 
+# ---------------------------------------------------------------------------------------------
+# Screening steps, and the methods declared as sequences of them
+# ---------------------------------------------------------------------------------------------
+
+UNIVARIABLE_COLUMNS = ("statistic", "p_value", "mean_0", "mean_1", "auc")
+# What a step's ``needs`` may name besides the ScreeningSettings fields: the two readers' ICC table.
+ICC_INPUT = "icc"
+
+
+def _univariable(X: pd.DataFrame, y: np.ndarray, candidates: Sequence[str], test: str) -> pd.DataFrame:
+    """:func:`univariable_tests` plus each feature's ``auc``; an empty table (same columns) for no candidate."""
+    if not candidates:
+        return pd.DataFrame(columns=list(UNIVARIABLE_COLUMNS))
+    table = univariable_tests(X[list(candidates)], y, test=test)
+    return table.assign(auc=univariable_auc(X[list(candidates)], y))
+
+
+@dataclass(eq=False)
+class ScreeningContext:
+    """What the steps of one :func:`screen` call share besides the features each is handed.
+
+    Attributes
+    ----------
+    settings : ScreeningSettings
+    icc : pandas.DataFrame or None
+        Reader agreement (:func:`icc_table`), for the ICC step.
+    memo : mutable mapping
+        Results of the outcome-blind, costly steps for these training rows (see :meth:`remembered`).
+    tested : pandas.DataFrame
+        The univariable table so far (:data:`UNIVARIABLE_COLUMNS`): a step that tests replaces it, the
+        LASSO step completes it with the features that reach the LASSO untested.
+    """
+
+    settings: ScreeningSettings
+    icc: pd.DataFrame | None
+    memo: MutableMapping
+    tested: pd.DataFrame
+
+    def remembered(self, step: FunnelStep, columns: Sequence[str], compute: Callable[[], list[str]]) -> list[str]:
+        """``compute()`` once per step, input columns and values of the settings the step ``needs``.
+
+        A later call that changes only another step's setting (the p threshold, the LASSO's rule)
+        finds the result here instead of computing it again (the dashboard's sliders rely on it). The
+        memo belongs to one table of training rows (and its readers' ICC table), so those are not in the key.
+        """
+        key = (step.name, tuple(columns), *(getattr(self.settings, need) for need in step.needs if need != ICC_INPUT))
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return list(self.memo[key])
+
+
+@dataclass(frozen=True, eq=False)
+class StepOutcome:
+    """What one screening step did.
+
+    Attributes
+    ----------
+    kept : list of str
+        The features it passes on, in their input order (the LASSO's: those with a non-zero coefficient).
+    row : ScreeningStep
+        Its row of the funnel.
+    notes : tuple of str
+        What it did that a user would want to know.
+    warnings : tuple of str
+        What may make its result unreliable (a LASSO path that did not converge).
+    tested : pandas.DataFrame or None
+        A univariable table it computed (replaces :attr:`ScreeningContext.tested`); None if it computed none.
+    lasso : LassoCV or None
+        The LASSO fit, from the LASSO step.
+    """
+
+    kept: list[str]
+    row: ScreeningStep
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    tested: pd.DataFrame | None = None
+    lasso: LassoCV | None = None
+
+
+def _outcome(label: str, columns: Sequence[str], kept: Sequence[str], why: str, **extra) -> StepOutcome:
+    """A step's outcome with its funnel row: ``label``, the kept features and how many of ``columns`` it removed."""
+    kept = list(kept)
+    return StepOutcome(kept=kept, row=ScreeningStep(label, tuple(kept), len(columns) - len(kept), why), **extra)
+
+
+class FunnelStep(Protocol):
+    """One step of a screening method.
+
+    ``name`` identifies it (and keys its memo); ``needs`` names the :class:`ScreeningSettings` fields it
+    reads (and :data:`ICC_INPUT` for the readers' ICC table). ``apply`` takes the training rows ``X``,
+    the 0/1 outcome ``y``, the features still in the funnel and the shared context, and returns what it
+    kept with its funnel row, or None when it does not apply to this study (no ICC threshold set).
+    """
+
+    name: str
+    needs: tuple[str, ...]
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None: ...
+
+
+class NotAllMissing:
+    """Drops features with no value in the training rows (a step only when there are any)."""
+
+    name = "not all missing"
+    needs: tuple[str, ...] = ()
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        empty = set(X[columns].columns[X[columns].isna().all()])
+        if not empty:
+            return None
+        return _outcome("not all missing", columns, [c for c in columns if c not in empty],
+                        "no value in the training rows")
+
+
+class IccFilter:
+    """Keeps features whose ICC(3,1) between two readers' masks exceeds the threshold (when one is set)."""
+
+    name = "icc"
+    needs: tuple[str, ...] = ("icc_threshold", ICC_INPUT)
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        threshold = context.settings.icc_threshold
+        if threshold is None:
+            return None
+        if context.icc is None:
+            raise RadNomoError("the ICC filter needs a second reader's features; load them or switch the filter off.")
+        reproducible = set(context.icc.index[context.icc["ICC3"] > threshold])
+        return _outcome(f"ICC > {threshold:g}", columns, [c for c in columns if c in reproducible],
+                        f"ICC(3,1) <= {threshold:g} between the two readers")
+
+
+class VarianceFilter:
+    """Drops features whose population variance is at most the threshold, on the raw or min-max scale."""
+
+    name = "variance"
+    needs: tuple[str, ...] = ("variance_threshold", "variance_scale")
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        settings = context.settings
+        kept = context.remembered(self, columns, lambda: _variance_kept(X[columns], settings))
+        notes: tuple[str, ...] = ()
+        if not kept and columns and settings.variance_scale == "raw":
+            # Every feature removed: say when that is the table's scale (z-scored, bounded), not its information.
+            from core.stats.feature_tables import scale_check
+
+            check = scale_check(X[list(columns)], settings.variance_threshold)
+            notes = (check.warning,) if check.warning else ()
+        scale = "min-max scale" if settings.variance_scale == "minmax" else "raw values"
+        return _outcome(f"variance > {settings.variance_threshold:g}", columns, kept,
+                        f"variance <= {settings.variance_threshold:g} on the {scale}", notes=notes)
+
+
 def _variance_kept(X: pd.DataFrame, settings: ScreeningSettings) -> list[str]:
     if settings.variance_scale == "minmax":
         low, high = X.min(), X.max()
@@ -724,9 +976,116 @@ def _variance_kept(X: pd.DataFrame, settings: ScreeningSettings) -> list[str]:
     return variance_filter(X, settings.variance_threshold)
 
 
+class RedundancyFilter:
+    """Of each pair correlated above the threshold, drops one (caret::findCorrelation)."""
+
+    name = "redundancy"
+    needs: tuple[str, ...] = ("correlation_threshold", "correlation_method")
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        threshold, method = context.settings.correlation_threshold, context.settings.correlation_method
+        kept = context.remembered(self, columns, lambda: drop_correlated(X[columns], threshold, method)
+                                  if len(columns) >= 2 else columns)
+        return _outcome(f"|{method} r| <= {threshold:g}", columns, kept,
+                        f"|{method} r| > {threshold:g} with a feature of larger mean correlation "
+                        "(caret::findCorrelation)")
+
+
+class UnivariableTest:
+    """Keeps features whose univariable test (t-test, Welch, Mann-Whitney) has p below the threshold."""
+
+    name = "univariable test"
+    needs: tuple[str, ...] = ("test", "p_threshold")
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        test, threshold = context.settings.test, context.settings.p_threshold
+        tested = _univariable(X, y, columns, test)
+        return _outcome(f"{test} p < {threshold:g}", columns,
+                        [c for c in columns if tested.loc[c, "p_value"] < threshold],
+                        f"{test} p >= {threshold:g}", tested=tested)
+
+
+class UnivariableAuc:
+    """Keeps features whose univariable AUC, in either direction, exceeds the threshold."""
+
+    name = "univariable AUC"
+    needs: tuple[str, ...] = ("auc_threshold", "test")  # the test's p-values are tabulated beside the AUCs
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        threshold = context.settings.auc_threshold
+        tested = _univariable(X, y, columns, context.settings.test)
+        strength = np.maximum(tested["auc"], 1 - tested["auc"]) if len(tested) else tested["auc"]
+        return _outcome(f"univariable AUC > {threshold:g}", columns, [c for c in columns if strength[c] > threshold],
+                        f"univariable AUC (either direction) <= {threshold:g}", tested=tested)
+
+
+class Mrmr:
+    """Keeps the ``mrmr_features`` most relevant, least redundant features (:func:`mrmr`)."""
+
+    name = "mRMR"
+    needs: tuple[str, ...] = ("mrmr_features",)
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        k = context.settings.mrmr_features
+        return _outcome(f"mRMR top {k}", columns, mrmr(X[columns], y, k) if columns else [],
+                        "not among the mRMR's most relevant, least redundant features")
+
+
+class Lasso:
+    """LASSO logistic regression with cross-validation (:func:`lasso_cv`): keeps the non-zero coefficients.
+
+    The last step of every method. Before fitting it completes the univariable table with the features
+    that reach it untested, so the table covers every feature the LASSO saw.
+    """
+
+    name = "LASSO"
+    needs: tuple[str, ...] = ("n_folds", "rule", "seed", "test")
+
+    def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
+              context: ScreeningContext) -> StepOutcome | None:
+        settings = context.settings
+        label = f"LASSO (lambda.{settings.rule})"
+        if not columns:
+            return _outcome(label, columns, [], "no feature reached the LASSO")
+        tested = context.tested
+        untested = [c for c in columns if c not in tested.index]
+        if untested:
+            tested = pd.concat([tested, _univariable(X, y, untested, settings.test)]) if len(tested) \
+                else _univariable(X, y, untested, settings.test)
+        lasso = lasso_cv(X[columns], y, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+        return _outcome(label, columns, list(lasso.coef_.index), f"zero coefficient at lambda.{settings.rule}",
+                        warnings=(lasso.warning,) if lasso.warning else (), tested=tested, lasso=lasso)
+
+
+# Every method starts with these (each skips itself when it does not apply) and ends with the LASSO.
+FIRST_STEPS: tuple[FunnelStep, ...] = (NotAllMissing(), IccFilter(), VarianceFilter())
+
+#: Each screening method of :data:`core.vocabulary.SCREENING_METHODS` as its sequence of steps. A new
+#: method is one entry here (and its label in the vocabulary); :func:`screen` runs whatever is listed.
+SCREENING_PIPELINES: dict[str, tuple[FunnelStep, ...]] = {
+    "study": (*FIRST_STEPS, RedundancyFilter(), UnivariableTest(), Lasso()),
+    "test_first": (*FIRST_STEPS, UnivariableTest(), RedundancyFilter(), Lasso()),
+    "auc": (*FIRST_STEPS, UnivariableAuc(), RedundancyFilter(), Lasso()),
+    "mrmr": (*FIRST_STEPS, Mrmr(), Lasso()),
+    "lasso": (*FIRST_STEPS, Lasso()),
+}
+
+
+def settings_used(method: str) -> set[str]:
+    """The :class:`ScreeningSettings` fields (and :data:`ICC_INPUT`) that the steps of ``method`` read,
+    so a form can leave the others disabled (the AUC threshold matters only to a method with that step)."""
+    check_option("screening method", method, list(SCREENING_PIPELINES))
+    return {need for step in SCREENING_PIPELINES[method] for need in step.needs}
+
+
 def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettings | None = None, *,
            icc: pd.DataFrame | None = None, memo: MutableMapping | None = None) -> ScreeningResult:
-    """Feature screening on training rows: [ICC] -> variance -> the method's filters -> LASSO.
+    """Feature screening on training rows: the steps of ``settings.method`` (:data:`SCREENING_PIPELINES`)
+    in order, [ICC] -> variance -> the method's filters -> LASSO.
 
     Parameters
     ----------
@@ -752,9 +1111,14 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
     Raises
     ------
     RadNomoError
-        For missing values in ``X`` (counted), or an ICC filter without reader agreement.
+        For missing values in ``X`` (counted), an ICC filter without reader agreement, or a method
+        with no sequence of steps.
     """
     settings = settings or ScreeningSettings()
+    pipeline = SCREENING_PIPELINES.get(settings.method)
+    if pipeline is None:
+        raise RadNomoError(f"screening method '{settings.method}' has no steps; possible values: "
+                           f"{', '.join(SCREENING_PIPELINES)}.")
     outcome = np.asarray(y).astype(int)
     empty = X.columns[X.isna().all()]
     missing = X.drop(columns=empty).isna().to_numpy()
@@ -762,92 +1126,27 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
         columns = list(X.drop(columns=empty).columns[missing.any(axis=0)])
         raise RadNomoError(f"{int(missing.sum())} missing value(s) in {len(columns)} feature(s) of the training rows, "
                            f"e.g. {columns[:3]}: set a missing-value policy (impute or drop) before screening.")
+    context = ScreeningContext(settings=settings, icc=icc, memo=memo if memo is not None else {},
+                               tested=pd.DataFrame(columns=list(UNIVARIABLE_COLUMNS)))
     steps = [ScreeningStep("all features", tuple(X.columns), 0, "")]
     notes: list[str] = []
-
-    def step(name: str, kept: Sequence[str], why: str) -> list[str]:
-        kept = list(kept)
-        steps.append(ScreeningStep(name, tuple(kept), len(steps[-1].kept) - len(kept), why))
-        return kept
-
-    columns = list(X.columns)
-    if len(empty):
-        columns = step("not all missing", [c for c in columns if c not in set(empty)], "no value in the training rows")
-    if settings.icc_threshold is not None:
-        if icc is None:
-            raise RadNomoError("the ICC filter needs a second reader's features; load them or switch the filter off.")
-        reproducible = set(icc.index[icc["ICC3"] > settings.icc_threshold])
-        columns = step(f"ICC > {settings.icc_threshold:g}", [c for c in columns if c in reproducible],
-                       f"ICC(3,1) <= {settings.icc_threshold:g} between the two readers")
-    scale = "min-max scale" if settings.variance_scale == "minmax" else "raw values"
-    memo = memo if memo is not None else {}
-
-    def remembered(key: tuple, compute):
-        if key not in memo:
-            memo[key] = compute()
-        return list(memo[key])
-
-    columns = step(f"variance > {settings.variance_threshold:g}",
-                   remembered(("variance", tuple(columns), settings.variance_threshold, settings.variance_scale),
-                              lambda: _variance_kept(X[columns], settings)),
-                   f"variance <= {settings.variance_threshold:g} on the {scale}")
-    if not columns and len(steps[-2].kept) and settings.variance_scale == "raw":
-        from core.stats.feature_tables import scale_check
-
-        check = scale_check(X[list(steps[-2].kept)], settings.variance_threshold)
-        if check.warning:
-            notes.append(check.warning)
-    tested = pd.DataFrame(columns=["statistic", "p_value", "mean_0", "mean_1", "auc"])
-
-    def test(candidates: list[str]) -> pd.DataFrame:
-        if not candidates:
-            return tested.iloc[0:0]
-        table = univariable_tests(X[candidates], outcome, test=settings.test)
-        return table.assign(auc=univariable_auc(X[candidates], outcome))
-
-    def redundancy(candidates: list[str]) -> list[str]:
-        kept = remembered(("redundancy", tuple(candidates), settings.correlation_threshold,
-                           settings.correlation_method),
-                          lambda: drop_correlated(X[candidates], settings.correlation_threshold,
-                                                  settings.correlation_method) if len(candidates) >= 2 else candidates)
-        return step(f"|{settings.correlation_method} r| <= {settings.correlation_threshold:g}", kept,
-                    f"|{settings.correlation_method} r| > {settings.correlation_threshold:g} with a feature of "
-                    "larger mean correlation (caret::findCorrelation)")
-
-    def by_p(candidates: list[str]) -> list[str]:
-        nonlocal tested
-        tested = test(candidates)
-        return step(f"{settings.test} p < {settings.p_threshold:g}",
-                    [c for c in candidates if tested.loc[c, "p_value"] < settings.p_threshold],
-                    f"{settings.test} p >= {settings.p_threshold:g}")
-
-    if settings.method == "study":
-        columns = by_p(redundancy(columns))
-    elif settings.method == "test_first":
-        columns = redundancy(by_p(columns))
-    elif settings.method == "auc":
-        tested = test(columns)
-        strength = np.maximum(tested["auc"], 1 - tested["auc"]) if len(tested) else tested["auc"]
-        columns = step(f"univariable AUC > {settings.auc_threshold:g}",
-                       [c for c in columns if strength[c] > settings.auc_threshold],
-                       f"univariable AUC (either direction) <= {settings.auc_threshold:g}")
-        columns = redundancy(columns)
-    elif settings.method == "mrmr":
-        columns = step(f"mRMR top {settings.mrmr_features}", mrmr(X[columns], outcome, settings.mrmr_features)
-                       if columns else [], "not among the mRMR's most relevant, least redundant features")
-    else:  # "lasso": the variance filter, then the LASSO alone
-        pass
-    if columns:
-        missing_tests = [c for c in columns if c not in tested.index]
-        if missing_tests:
-            tested = pd.concat([tested, test(missing_tests)]) if len(tested) else test(missing_tests)
+    warnings: list[str] = []
     lasso = None
-    if columns:
-        lasso = lasso_cv(X[columns], outcome, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
-        step(f"LASSO (lambda.{settings.rule})", tuple(lasso.coef_.index), f"zero coefficient at lambda.{settings.rule}")
-    else:
-        step(f"LASSO (lambda.{settings.rule})", (), "no feature reached the LASSO")
-    return ScreeningResult(settings=settings, steps=tuple(steps), univariable=tested, lasso=lasso, notes=tuple(notes))
+    columns = list(X.columns)
+    for step in pipeline:
+        done = step.apply(X, outcome, columns, context)
+        if done is None:
+            continue
+        steps.append(done.row)
+        notes.extend(done.notes)
+        warnings.extend(done.warnings)
+        if done.tested is not None:
+            context.tested = done.tested
+        if done.lasso is not None:
+            lasso = done.lasso
+        columns = done.kept
+    return ScreeningResult(settings=settings, steps=tuple(steps), univariable=context.tested, lasso=lasso,
+                           notes=tuple(notes), warnings=tuple(warnings))
 
 
 def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats: int = 50, bootstrap: bool = True,

@@ -56,6 +56,7 @@ def toy_case(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_ibsi
 def test_dicom_rtstruct_and_nifti_give_the_same_mask_and_features():
     dicom = read_case(IBSI / "dicom" / "image", IBSI / "dicom" / "mask", roi_name="GTV-1")
@@ -202,6 +203,7 @@ def test_bad_params_are_refused(text, message):
         load_params(text)
 
 
+@pytest.mark.slow
 def test_study_params_give_about_1900_features():
     case = read_case(SAMPLE_DIR / "images" / "GC0001_ct.nii.gz", SAMPLE_DIR / "masks" / "GC0001_r1.nii.gz")
     image, mask = preprocess_case(case.image, case.mask, PreprocessConfig())
@@ -295,6 +297,7 @@ def test_failing_case_is_reported_and_others_go_on(sample_manifest, fast_setting
     assert list(result.features.index) == [manifest["ID"][0]]
 
 
+@pytest.mark.slow
 def test_second_run_reads_the_store_at_least_50_times_faster(sample_manifest, fast_settings, tmp_path):
     with FeatureStore(tmp_path / "store.sqlite") as store:
         start = time.perf_counter()
@@ -317,6 +320,7 @@ def test_changed_settings_recompute(sample_manifest, fast_settings, tmp_path):
     assert again.status["status"].tolist() == ["extracted"]
 
 
+@pytest.mark.slow
 def test_interrupted_batch_resumes_with_only_the_missing_cases(sample_manifest, tmp_path):
     manifest_csv = tmp_path / "manifest.csv"
     sample_manifest.to_csv(manifest_csv, index=False)
@@ -347,6 +351,7 @@ def test_interrupted_batch_resumes_with_only_the_missing_cases(sample_manifest, 
     assert counts["cached"] == stored and counts["extracted"] == len(sample_manifest) - stored
 
 
+@pytest.mark.slow
 def test_local_workers_and_dask_cluster_equal_the_serial_run(sample_manifest, fast_settings):
     from dask.distributed import Client, LocalCluster
 
@@ -363,6 +368,7 @@ def test_local_workers_and_dask_cluster_equal_the_serial_run(sample_manifest, fa
         pd.testing.assert_frame_equal(serial.features, other.features, check_exact=True)
 
 
+@pytest.mark.slow
 def test_cli_writes_parquet_and_reports_failures(sample_manifest, tmp_path):
     from core.cli.extract import main
 

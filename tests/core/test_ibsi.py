@@ -100,6 +100,7 @@ MONTE_CARLO = {"morph_moran_i", "morph_geary_c"}
 # The digital phantom for both engines, and CT configuration C (pyradiomics ~2 s, MIRP ~10-15 s on 2 cores).
 # The 2D configurations A and B take MIRP 20-30 s each (slice-by-slice aggregation of every family) and
 # D and E take C's path with other settings, so the test leaves those to the shipped table's command.
+@pytest.mark.slow
 @needs_shared_data
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("configuration", ["digital_phantom", "C"])

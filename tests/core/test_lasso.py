@@ -177,3 +177,38 @@ def test_covariance_and_naive_forms_reach_the_same_path(name):
     # (measured 3.8e-4 on the resampled problem); a coefficient may differ from zero by rounding (1e-16).
     np.testing.assert_allclose(covariance.coefs[upper], naive.coefs[upper], atol=1e-3)
     assert np.array_equal(np.abs(covariance.coefs[upper]) > 1e-12, np.abs(naive.coefs[upper]) > 1e-12)
+
+
+def test_a_path_stopped_at_its_iteration_limit_is_recorded_and_said():
+    """Nothing silent: a tiny iteration limit leaves the path unconverged, and the fit says where and how far."""
+    from core.stats.lasso_path import lambda_max, lambda_sequence, lasso_path
+    from core.stats.selection import LassoCV
+
+    X, y, foldid = _glmnet_case("narrow")
+    z = (X.to_numpy() - X.to_numpy().mean(axis=0)) / X.to_numpy().std(axis=0)
+    w = np.full(len(y), 1 / len(y))
+    lambdas = lambda_sequence(lambda_max(z, y.astype(float), w), 20, 0.01)
+    full = lasso_path(z, y, w, lambdas, stop_early=False)
+    assert full.converged and full.max_iter == 100_000 and (full.iterations >= 1).all()
+    short = lasso_path(z, y, w, lambdas, stop_early=False, max_iter=2)
+    assert not short.converged and (short.iterations[short.unconverged] > 2).all()
+
+    converged = lasso_cv(X, y, foldid=foldid)
+    assert converged.converged and converged.unconverged == () and converged.warning is None
+    stopped = lasso_cv(X, y, foldid=foldid, max_iter=2)
+    assert not stopped.converged
+    fits = [record.fit for record in stopped.unconverged]
+    assert fits[0] == "all rows" and set(fits[1:]) <= {f"fold {k}" for k in np.unique(foldid)}
+    first = stopped.unconverged[0]
+    assert first.max_iter == 2 and all(i > 2 for i in first.iterations) and len(first.lambdas) == len(first.iterations)
+    assert set(first.lambdas) <= set(stopped.lambdas)
+    assert "iteration limit (2 coordinate-descent sweeps per lambda)" in stopped.warning
+    assert f"of {len(stopped.lambdas)} lambdas of the fit on all training rows" in stopped.warning
+    # Saved with the fit, and read back; fits saved before it was recorded read as converged.
+    again = LassoCV.from_dict(stopped.to_dict())
+    assert again.unconverged == stopped.unconverged and again.warning == stopped.warning
+    old = converged.to_dict()
+    del old["unconverged"]
+    assert LassoCV.from_dict(old).converged
+    with pytest.raises(RadNomoError, match="iteration limit"):
+        lasso_cv(X, y, foldid=foldid, max_iter=0)

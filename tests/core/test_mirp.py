@@ -51,6 +51,7 @@ def mirp_settings() -> ExtractionSettings:
     return ExtractionSettings(params=params, preprocess=NO_PREPROCESSING, engine="mirp")
 
 
+@pytest.mark.slow
 def test_mirp_extracts_through_run_batch_and_the_store_caches_it(tiny_manifest, mirp_settings, tmp_path):
     with FeatureStore(tmp_path / "store.sqlite") as store:
         first = run_batch(tiny_manifest, mirp_settings, store=store)
@@ -126,6 +127,7 @@ def test_mirp_settings_follow_the_pyradiomics_parameters():
         MirpSettings.from_params({"setting": {"normalize": True}})
 
 
+@pytest.mark.slow
 def test_mirp_runs_on_a_dask_cluster(tiny_manifest, mirp_settings):
     from dask.distributed import Client, LocalCluster
 

@@ -88,6 +88,7 @@ def test_the_report_names_the_engine_and_the_ibsi_agreement(mirp_study, mirp_mod
     assert (tags["ibsi_tag"] != "").all()
 
 
+@pytest.mark.slow
 def test_a_new_patient_is_scored_with_mirp_like_the_cohort(mirp_study, mirp_models):
     from core.imaging.extraction.batch import read_manifest
     from core.workflows.fit import predict_study

@@ -193,3 +193,81 @@ def test_selection_stability_frequencies(screening_data):
     assert frequency.loc["strong", "selected"] == 1.0
     assert frequency["selected"].between(0, 1).all() and len(runs) == 8
     assert (runs["lambda_1se"] >= runs["lambda_min"]).all()
+
+
+def test_every_screening_method_is_a_declared_sequence_of_steps():
+    """Each vocabulary method has its steps; each step names settings that exist; every method ends in the LASSO."""
+    from core.stats.selection import ICC_INPUT, SCREENING_PIPELINES, Lasso, ScreeningSettings
+    from core.vocabulary import SCREENING_METHODS
+
+    assert list(SCREENING_PIPELINES) == list(SCREENING_METHODS)
+    fields = set(ScreeningSettings.__dataclass_fields__) | {ICC_INPUT}
+    for method, steps in SCREENING_PIPELINES.items():
+        assert isinstance(steps[-1], Lasso), method
+        for step in steps:
+            assert step.name and set(step.needs) <= fields, (method, step.name, step.needs)
+
+
+def test_a_new_method_defined_as_data_runs_without_editing_screen(screening_data, monkeypatch):
+    """A sixth method is one entry: a sequence of existing steps registered (here in test-local copies of the
+    registry and the vocabulary), then screen() runs it, funnel and univariable table included."""
+    import core.stats.selection as selection
+    import core.vocabulary as vocabulary
+    from core.stats.selection import (FIRST_STEPS, Lasso, RedundancyFilter, ScreeningSettings, UnivariableAuc,
+                                      UnivariableTest, screen)
+
+    monkeypatch.setattr(vocabulary, "SCREENING_METHODS",
+                        {**vocabulary.SCREENING_METHODS, "auc_then_test": "AUC filter, then the test, then LASSO"})
+    monkeypatch.setattr(selection, "SCREENING_PIPELINES", {
+        **selection.SCREENING_PIPELINES,
+        "auc_then_test": (*FIRST_STEPS, UnivariableAuc(), UnivariableTest(), RedundancyFilter(), Lasso())})
+    X, y = screening_data
+    settings = ScreeningSettings(method="auc_then_test", auc_threshold=0.55, p_threshold=0.01, seed=1)
+    result = screen(X, y, settings)
+    assert result.funnel["step"].tolist() == ["all features", "not all missing", "variance > 1",
+                                              "univariable AUC > 0.55", "student p < 0.01", "|spearman r| <= 0.7",
+                                              "LASSO (lambda.1se)"]
+    kept = result.kept
+    assert set(kept["student p < 0.01"]) <= set(kept["univariable AUC > 0.55"])
+    assert all(result.univariable.loc[c, "p_value"] < 0.01 for c in kept["student p < 0.01"])
+    assert result.selected and set(result.selected) <= set(result.reaching_lasso)
+    # Removed counts add up along the funnel.
+    funnel = result.funnel
+    assert (funnel["n_features"].shift(1).iloc[1:] - funnel["n_features"].iloc[1:] == funnel["removed"].iloc[1:]).all()
+    # Without the registry entry the method is refused by name.
+    monkeypatch.setattr(selection, "SCREENING_PIPELINES", {k: v for k, v in selection.SCREENING_PIPELINES.items()
+                                                           if k != "auc_then_test"})
+    with pytest.raises(RadNomoError, match="has no steps"):
+        screen(X, y, settings)
+
+
+def test_the_early_steps_are_remembered_across_later_settings(screening_data):
+    """The memo: changing only the p threshold or the rule reuses the variance and redundancy results."""
+    from core.stats.selection import ScreeningSettings, screen
+
+    X, y = screening_data
+    memo: dict = {}
+    first = screen(X, y, ScreeningSettings(seed=1), memo=memo)
+    assert {key[0] for key in memo} == {"variance", "redundancy"}
+    size = len(memo)
+    again = screen(X, y, ScreeningSettings(seed=1, p_threshold=0.2, rule="min"), memo=memo)
+    assert len(memo) == size and again.kept["|spearman r| <= 0.7"] == first.kept["|spearman r| <= 0.7"]
+    screen(X, y, ScreeningSettings(seed=1, correlation_threshold=0.8), memo=memo)
+    assert len(memo) == size + 1
+
+
+def test_lasso_non_convergence_reaches_the_screening_warnings(screening_data, monkeypatch):
+    import core.stats.selection as selection
+    from core.stats.selection import ScreeningResult, ScreeningSettings, screen
+
+    X, y = screening_data
+    assert screen(X, y, ScreeningSettings(seed=1)).warnings == ()
+    real = selection.lasso_cv
+    monkeypatch.setattr(selection, "lasso_cv", lambda *args, **kwargs: real(*args, **kwargs, max_iter=2))
+    result = screen(X, y, ScreeningSettings(seed=1))
+    assert len(result.warnings) == 1 and "iteration limit" in result.warnings[0]
+    assert result.warnings[0] == result.lasso.warning
+    saved = result.to_dict()
+    assert ScreeningResult.from_dict(saved).warnings == result.warnings
+    del saved["warnings"], saved["lasso"]["unconverged"]  # a result saved before warnings existed
+    assert ScreeningResult.from_dict(saved).warnings == ()

@@ -23,19 +23,20 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.vocabulary import EXTRACTION_ENGINES
 from core.io.limits import whole_number_in_range
 from core.io.paths import require_regular_file
 from core.io.processes import MAX_WORKERS, worker_pool
 from core.imaging.extraction.preprocess import PreprocessConfig, preprocess_case
-from core.imaging.extraction.radiomics import (extract_features, make_extractor, params_sha256, pyradiomics_version,
-                                               validate_params)
+from core.imaging.extraction.engines import ExtractionEngine, engine_of
+from core.imaging.extraction.radiomics import params_sha256, validate_params
 from core.imaging.extraction.readers import content_hash, read_case
 from core.imaging.extraction.store import FeatureStore, case_key
 from core.stats.cohort import normalise_id
 
 __all__ = ["ENGINES", "ExtractionSettings", "BatchResult", "read_manifest", "extract_case", "run_batch"]
 
-ENGINES = ("pyradiomics", "mirp")
+ENGINES = tuple(EXTRACTION_ENGINES)  # their types: core.imaging.extraction.engines
 
 ProgressCallback = Callable[[int, int, str, str], None]  # (done, total, case id, status)
 
@@ -72,10 +73,12 @@ class ExtractionSettings:
     engine: str = "pyradiomics"
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise RadNomoError(f"engine '{self.engine}' is not valid; possible values: {list(ENGINES)}.")
-        if self.engine == "mirp":
-            self.mirp  # noqa: B018 - refuse parameters MIRP cannot follow now, not at the first case
+        self.engine_type.check(self)  # an unknown engine, or parameters it cannot follow: now, not at the first case
+
+    @property
+    def engine_type(self) -> ExtractionEngine:
+        """The engine's type (:mod:`core.imaging.extraction.engines`): what differs between engines."""
+        return engine_of(self.engine)
 
     @property
     def mirp(self):
@@ -87,11 +90,7 @@ class ExtractionSettings:
     @property
     def extractor_version(self) -> str:
         """The engine's version as recorded in the store (pyradiomics: the bare version, as before)."""
-        if self.engine == "mirp":
-            from core.imaging.extraction.mirp_engine import mirp_version
-
-            return f"mirp {mirp_version()}"
-        return pyradiomics_version()
+        return self.engine_type.store_version()
 
     @property
     def sha256(self) -> str:
@@ -101,26 +100,14 @@ class ExtractionSettings:
         payload), so existing feature stores stay valid; MIRP adds the engine and its version.
         """
         payload = {"params": params_sha256(self.params), "preprocess": self.preprocess.sha256, "label": self.label,
-                   "roi_name": self.roi_name}
-        if self.engine == "pyradiomics":
-            payload["pyradiomics"] = pyradiomics_version()
-        else:
-            from core.imaging.extraction.mirp_engine import mirp_version
-
-            payload.update(engine=self.engine, mirp=mirp_version())
+                   "roi_name": self.roi_name, **self.engine_type.hash_payload()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict:
         """Plain values for a settings JSON (inverse: :meth:`from_dict`); the engine's version is recorded."""
-        values = {"params": self.params, "preprocess": self.preprocess.to_dict(), "label": self.label,
-                  "roi_name": self.roi_name, "engine": self.engine}
-        if self.engine == "pyradiomics":
-            values["pyradiomics_version"] = pyradiomics_version()
-        else:
-            from core.imaging.extraction.mirp_engine import mirp_version
-
-            values["mirp_version"] = mirp_version()
-        return values
+        return {"params": self.params, "preprocess": self.preprocess.to_dict(), "label": self.label,
+                "roi_name": self.roi_name, "engine": self.engine,
+                f"{self.engine}_version": self.engine_type.version()}
 
     @classmethod
     def from_dict(cls, values: dict) -> ExtractionSettings:
@@ -239,24 +226,8 @@ def extract_case(image_path: str, mask_path: str, settings: ExtractionSettings) 
     case = read_case(image_path, mask_path, label=settings.label, roi_name=settings.roi_name,
                      spacing_mm=settings.preprocess.spacing_mm)
     image, mask = preprocess_case(case.image, case.mask, settings.preprocess)
-    if settings.engine == "mirp":
-        from core.imaging.extraction.mirp_engine import extract_features as mirp_features
-
-        features = mirp_features(image, mask, settings.mirp)
-    else:
-        features = extract_features(image, mask, settings.params, _cached_extractor(settings.params))
+    features = settings.engine_type.extract(image, mask, settings)
     return features, time.perf_counter() - start
-
-
-_EXTRACTORS: dict[str, object] = {}
-
-
-def _cached_extractor(params: dict):
-    """One extractor per parameter set and process: building it re-validates the parameters."""
-    key = params_sha256(params)
-    if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = make_extractor(params)
-    return _EXTRACTORS[key]
 
 
 def _extract_job(case_id: str, image_path: str, mask_path: str, settings: ExtractionSettings) -> tuple:

@@ -36,6 +36,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.errors import RadNomoError, RadNomoWarning
+from core.imaging.extraction.labels import choose_by_name
 from core.imaging.extraction.preprocess import check_resampled_size
 from core.io.limits import limit
 from core.io.paths import NotRegularFileError, file_kind, open_regular_file, require_regular_file
@@ -134,29 +135,6 @@ class ImageHeader:
     def voxels(self) -> int:
         """Number of voxels (product of ``size``)."""
         return math.prod(self.size)
-
-
-def choose_by_name(labels: dict[int, str], wanted: str | None, *, what: str, where: str) -> int:
-    """The number of the item called ``wanted`` among ``labels`` ({number: name}); the only one if None.
-
-    Shared by the RTSTRUCT (ROIs), DICOM-SEG and Slicer (segments) readers.
-
-    Raises
-    ------
-    RadNomoError
-        If there is none, several and no name was given, or none of that name.
-    """
-    if not labels:
-        raise RadNomoError(f"{where} defines no {what}.")
-    names = sorted(labels.values())
-    if wanted is None:
-        if len(labels) > 1:
-            raise RadNomoError(f"{where} has {what}s {names}; choose one by name.")
-        return next(iter(labels))
-    for number, label in labels.items():
-        if label == wanted:
-            return number
-    raise RadNomoError(f"{what} '{wanted}' is not in {where}; {what}s: {names}.")
 
 
 def _suffix(path: Path) -> str:

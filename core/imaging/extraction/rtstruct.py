@@ -12,7 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.errors import RadNomoError
-from core.imaging.extraction.readers import choose_by_name
+from core.imaging.extraction.labels import choose_by_name
 
 __all__ = ["rasterize_rtstruct", "points_in_polygon"]
 
