@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         spec = CohortSpec(id_column=args.id_column, outcome_column=args.outcome_column)
-        cohort = validate_cohort(read_table(args.cohort), spec.id_column, spec.outcome_column)
+        cohort = validate_cohort(read_table(args.cohort), spec.id_column, spec.outcome)
         split = split_cohort(cohort, spec, SplitConfig(test_size=args.test_size, seed=args.seed))
         manifest = read_manifest(args.manifest)
         config = AEConfig(crop_size=args.crop, latent_size=args.latent, epochs=args.epochs, batch_size=args.batch,

@@ -318,8 +318,9 @@ def staged_folder(target: str | Path, *, replaceable: Iterable[str] = ()) -> Ite
                 raise RadNomoError(f"'{target}' is a file; give a folder for the outputs.")
             others = sorted(p.name for p in target.iterdir() if p.name not in set(replaceable))
             if others:
-                raise RadNomoError(f"'{target}' holds other files than a previous run's outputs ({', '.join(others[:5])}"
-                                   f"); the run replaces the folder as a whole, so give a new or empty folder.")
+                raise RadNomoError(f"'{target}' holds other files than a previous run's outputs "
+                                   f"({', '.join(others[:5])}); the run replaces the folder as a whole, so give a "
+                                   "new or empty folder.")
         staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
     except OSError as error:  # a name too long, a file where a folder should be, no permission

@@ -15,14 +15,16 @@ import datetime
 import re
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError, listed
+from core.stats.outcomes import BinaryOutcome, Outcome, as_outcome, level_text, outcome_from_dict
 from core.vocabulary import ROW_ID_COLUMN
 
 __all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_id",
@@ -43,8 +45,6 @@ __all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_i
 ]
 
 MIN_ROWS = 20
-_TRUE_WORDS = {"1", "yes", "y", "true", "t", "positive", "pos"}
-_FALSE_WORDS = {"0", "no", "n", "false", "f", "negative", "neg"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,43 +52,132 @@ _FALSE_WORDS = {"0", "no", "n", "false", "f", "negative", "neg"}
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CohortSpec:
     """Which columns of a cohort table mean what.
+
+    Built as ``CohortSpec(id_column=..., outcome=BinaryOutcome("lm", ("non-LM", "LM")), continuous=...)``, or,
+    for a binary outcome, ``CohortSpec(id_column=..., outcome_column="lm", outcome_labels=("non-LM", "LM"))``
+    (all arguments by keyword).
 
     Attributes
     ----------
     id_column : str
         Unique patient identifier.
-    outcome_column : str
-        Binary outcome, coded 0/1 (1 = event, e.g. liver metastasis).
+    outcome : core.stats.outcomes.Outcome
+        What the study predicts (:class:`~core.stats.outcomes.BinaryOutcome`: one 0/1 column, 1 = event); ask
+        it for events, strata and labels.
     continuous, categorical : tuple of str
         Clinical variables by type.
-    outcome_labels : tuple of (str, str)
-        Display names of outcome 0 and 1, e.g. ("non-LM", "LM").
+
+    Raises
+    ------
+    RadNomoError
+        If a variable is both continuous and categorical, the ID or an outcome column is also a variable, the
+        ID column is an outcome column, or the outcome is given twice (``outcome`` and ``outcome_column``) or
+        not at all.
     """
 
     id_column: str
-    outcome_column: str
-    continuous: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    outcome_labels: tuple[str, str] = ("no event", "event")
+    outcome: Outcome
+    continuous: tuple[str, ...]
+    categorical: tuple[str, ...]
 
-    def __post_init__(self) -> None:
+    def __init__(self, *, id_column: str, outcome: Outcome | None = None, continuous: Sequence[str] = (),
+                 categorical: Sequence[str] = (), outcome_column: str | None = None,
+                 outcome_labels: Sequence[str] | None = None) -> None:
+        if outcome is not None and (outcome_column is not None or outcome_labels is not None):
+            raise RadNomoError("give the cohort's outcome once: an outcome, or a binary outcome's column (and "
+                               "labels), not both.")
+        if outcome is None:
+            if outcome_column is None:
+                raise RadNomoError("the cohort specification needs an outcome (or a binary outcome's column).")
+            outcome = BinaryOutcome(outcome_column) if outcome_labels is None else \
+                BinaryOutcome(outcome_column, cast("tuple[str, str]", tuple(outcome_labels)))  # checked there
+        object.__setattr__(self, "id_column", id_column)
+        object.__setattr__(self, "outcome", as_outcome(outcome))
+        object.__setattr__(self, "continuous", tuple(continuous))
+        object.__setattr__(self, "categorical", tuple(categorical))
+        self._check()
+
+    def _check(self) -> None:
         overlap = set(self.continuous) & set(self.categorical)
         if overlap:
             raise RadNomoError(f"variables {sorted(overlap)} are marked both continuous and categorical; "
                                "choose one type for each.")
-        for name in (self.id_column, self.outcome_column):
+        for name in self.reserved_columns:
             if name in self.continuous or name in self.categorical:
                 raise RadNomoError(f"column '{name}' is the ID or outcome column and cannot also be a variable.")
-        if self.id_column == self.outcome_column:
+        if self.id_column in self.outcome.columns:
             raise RadNomoError("the ID column and the outcome column must be different columns.")
 
     @property
     def variables(self) -> tuple[str, ...]:
         """All clinical variables, continuous first."""
         return self.continuous + self.categorical
+
+    @property
+    def reserved_columns(self) -> tuple[str, ...]:
+        """The ID column and the outcome's columns: never a clinical variable or a feature."""
+        return (self.id_column, *self.outcome.columns)
+
+    @property
+    def outcome_column(self) -> str:
+        """The outcome's event column (read-only alias kept for older callers: ask :attr:`outcome` instead)."""
+        return self.outcome.event_column
+
+    @property
+    def outcome_labels(self) -> tuple[str, str]:
+        """Display names of "no event" and "event" (alias of ``outcome.labels``)."""
+        return self.outcome.labels
+
+    def with_variables(self, continuous: Sequence[str], categorical: Sequence[str]) -> CohortSpec:
+        """The same ID and outcome with other clinical variables."""
+        return CohortSpec(id_column=self.id_column, outcome=self.outcome, continuous=continuous,
+                          categorical=categorical)
+
+    def identity(self) -> dict[str, object]:
+        """What a study's fingerprint records of the specification: the ID, the variables and the outcome's
+        :meth:`~core.stats.outcomes.Outcome.identity` (for a binary outcome the fields this class had before
+        outcomes were types, so stored fits keep matching their study)."""
+        return {"id_column": self.id_column, "continuous": list(self.continuous),
+                "categorical": list(self.categorical), **self.outcome.identity()}
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready values: ``id_column``, ``outcome`` (its ``to_dict``), ``continuous``, ``categorical``."""
+        return {"id_column": self.id_column, "outcome": self.outcome.to_dict(),
+                "continuous": list(self.continuous), "categorical": list(self.categorical)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> CohortSpec:
+        """The specification :meth:`to_dict` wrote, or one of the layout before outcomes were types
+        (``outcome_column`` and ``outcome_labels`` beside the ID and variables).
+
+        Raises
+        ------
+        RadNomoError
+            If a value is missing or of the wrong type, or the roles overlap.
+        """
+        if not isinstance(values, Mapping):
+            raise RadNomoError(f"a cohort specification must be a mapping; got {type(values).__name__}.")
+        missing = [k for k in ("id_column", "continuous", "categorical") if k not in values]
+        if "outcome" not in values and "outcome_column" not in values:
+            missing.append("outcome")
+        if missing:
+            raise RadNomoError(f"the saved cohort specification lacks {missing}.")
+        names = {k: values[k] for k in ("continuous", "categorical")}
+        for key, names_ in names.items():
+            if isinstance(names_, str) or not isinstance(names_, (list, tuple)):
+                raise RadNomoError(f"the saved cohort specification's '{key}' must be a list of column names.")
+        if "outcome" in values:
+            outcome = outcome_from_dict(values["outcome"])  # type: ignore[arg-type]
+        else:  # the layout before outcomes were types: a binary outcome's column and labels
+            labels = values.get("outcome_labels")
+            outcome = BinaryOutcome(str(values["outcome_column"]),
+                                    *([tuple(map(str, labels))] if labels is not None else []))  # type: ignore[call-overload]
+        return cls(id_column=str(values["id_column"]), outcome=outcome,
+                   continuous=tuple(map(str, names["continuous"])),  # type: ignore[call-overload]
+                   categorical=tuple(map(str, names["categorical"])))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +231,7 @@ class CohortSplit:
 
 
 
-def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
+def validate_cohort(df: pd.DataFrame, id_column: str, outcome: Outcome | str, *,
                     continuous: Sequence[str] = (), categorical: Sequence[str] = ()) -> pd.DataFrame:
     """Check a cohort table and return a clean copy.
 
@@ -150,16 +239,18 @@ def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
     ----------
     df : pandas.DataFrame
         The table as read by :func:`read_table`.
-    id_column, outcome_column : str
-        The patient-ID column and the binary outcome column.
+    id_column : str
+        The patient-ID column.
+    outcome : Outcome or str
+        The study's outcome (``spec.outcome``), or the name of a binary outcome column.
     continuous, categorical : sequence of str, optional
         Clinical variables by type; continuous ones must be numeric (missing values allowed).
 
     Returns
     -------
     pandas.DataFrame
-        Same rows and columns; IDs as text, the outcome as int 0/1 (1 = event), continuous
-        variables as float (NaN where missing), categorical variables as text.
+        Same rows and columns; IDs as text, the outcome coded by its type (a binary one as int 0/1,
+        1 = event), continuous variables as float (NaN where missing), categorical variables as text.
 
     Raises
     ------
@@ -168,30 +259,25 @@ def validate_cohort(df: pd.DataFrame, id_column: str, outcome_column: str, *,
         outcome is missing, not binary, or has one class only; a continuous variable has values
         that are not numbers.
     """
-    columns = [id_column, outcome_column, *continuous, *categorical]
+    outcome = as_outcome(outcome)
+    columns = [id_column, *outcome.columns, *continuous, *categorical]
     absent = [c for c in columns if c not in df.columns]
     if absent:
         raise RadNomoError(f"column(s) {listed(repr(c) for c in absent)} not found; the table has {df.shape[1]:,} "
                            f"columns: {listed(repr(str(c)) for c in df.columns)}.")
     if len(df) < MIN_ROWS:
         raise RadNomoError(f"the table has {len(df)} rows; at least {MIN_ROWS} patients are needed.")
-    CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
+    CohortSpec(id_column=id_column, outcome=outcome, continuous=tuple(continuous),
                categorical=tuple(categorical))  # checks overlaps
     out = df.copy()
     out[id_column] = _validated_ids(out[id_column])
-    out[outcome_column] = _validated_outcome(out[outcome_column], out[id_column])
+    for column, values in outcome.validated(out, out[id_column]).items():
+        out[column] = values
     for column in continuous:
         out[column] = _validated_numeric(out[column], out[id_column])
     for column in categorical:
         out[column] = out[column].map(lambda v: v if pd.isna(v) else level_text(v))
     return out
-
-
-def level_text(value: object) -> str:
-    """Category level as text; 1.0 read from a spreadsheet shows as '1'."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # Characters that show as nothing: a copy-paste from a web page or a PDF can hide them inside an ID.
@@ -258,27 +344,6 @@ def _validated_ids(ids: pd.Series) -> pd.Series:
     return normalised.astype(object)
 
 
-def _validated_outcome(outcome: pd.Series, ids: pd.Series) -> pd.Series:
-    name = outcome.name
-    missing = outcome.isna()
-    if missing.any():
-        raise RadNomoError(f"outcome column '{name}' is missing for {int(missing.sum())} patient(s), e.g. "
-                           f"{ids[missing].head(5).tolist()}; remove them or fill in the outcome.")
-    values = outcome.map(level_text).str.lower()
-    distinct = sorted(values.unique())
-    if len(distinct) == 1:
-        raise RadNomoError(f"outcome column '{name}' has one class only ({distinct[0]!r}); both events and "
-                           "non-events are needed.")
-    if len(distinct) > 2:
-        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
-        raise RadNomoError(f"outcome column '{name}' has {len(distinct)} distinct values ({shown}); a binary "
-                           "0/1 outcome is required (1 = event).")
-    if not (set(distinct) <= _TRUE_WORDS | _FALSE_WORDS) or len({v in _TRUE_WORDS for v in distinct}) != 2:
-        raise RadNomoError(f"outcome column '{name}' has values {distinct}; code it as 0/1 (1 = event) so the "
-                           "event class is unambiguous.")
-    return values.isin(_TRUE_WORDS).astype(int)
-
-
 def holds_dates(values: pd.Series) -> bool:
     """Whether a column holds dates, times or durations (datetime64/timedelta64, or such objects).
 
@@ -317,14 +382,16 @@ def _validated_numeric(values: pd.Series, ids: pd.Series) -> pd.Series:
     numeric = pd.to_numeric(values, errors="coerce")
     bad = numeric.isna() & values.notna() & (values.astype(str).str.strip() != "")
     if bad.any():
-        examples = [f"{pid}: {str(val)[:40]!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3))]
+        examples = [f"{pid}: {str(val)[:40]!r}" for pid, val in zip(ids[bad].head(3), values[bad].head(3),
+                                                                            strict=True)]
         if values[bad].astype(str).str.strip().str.fullmatch(_DATE_TEXT).all():  # dates written as text
             raise RadNomoError(_dates_message(f"continuous column '{values.name}'", values[bad].iloc[0]))
         raise RadNomoError(f"continuous column '{values.name}' has {int(bad.sum())} value(s) that are not numbers "
                            f"({'; '.join(examples)}); fix them, leave them empty, or treat the column as categorical.")
     infinite = np.isinf(numeric)
     if infinite.any():
-        raise RadNomoError(f"continuous column '{values.name}' has infinite values for {ids[infinite].head(3).tolist()}.")
+        raise RadNomoError(f"continuous column '{values.name}' has infinite values for "
+                           f"{ids[infinite].head(3).tolist()}.")
     return numeric.astype(float)
 
 
@@ -398,7 +465,8 @@ def _is_blank(value: object) -> bool:
 
 
 def _id_source(table: pd.DataFrame, id_column: str) -> str | None:
-    """The column :func:`indexed_by_id` takes the IDs from (``id_column``, "ID", "id", "patient_id"), None: the index."""
+    """The column :func:`indexed_by_id` takes the IDs from (``id_column``, "ID", "id", "patient_id"); None: the
+    index."""
     return next((c for c in (id_column, "ID", "id", "patient_id") if c in table.columns), None)
 
 
@@ -511,18 +579,13 @@ def guess_id_column(table: pd.DataFrame) -> str | None:
     return repeated[0] if repeated else None
 
 
-def _is_binary_outcome(values: pd.Series) -> bool:
-    levels = set(values.dropna().map(level_text).str.lower())
-    return len(levels) == 2 and levels <= _TRUE_WORDS | _FALSE_WORDS and len({v in _TRUE_WORDS for v in levels}) == 2
-
-
 def guess_outcome_column(table: pd.DataFrame, exclude: Sequence[str] = ()) -> str | None:
     """The column that most likely holds the binary outcome, or None.
 
     Only columns coded as a binary outcome (0/1, yes/no, true/false) qualify; one named like an outcome
     (``outcome``, ``label``, ``event``, ``status``, ``lm``...) first, else the first such column.
     """
-    binary = [c for c in table.columns if c not in exclude and _is_binary_outcome(table[c])]
+    binary = [c for c in table.columns if c not in exclude and BinaryOutcome.accepts(table[c])]
     named = [c for c in binary if _OUTCOME_WORDS & set(_name_words(c))]
     return (named or binary or [None])[0]
 
@@ -590,9 +653,9 @@ def split_cohort(df: pd.DataFrame, spec: CohortSpec, config: SplitConfig | None 
     ids = df[spec.id_column].to_numpy()
     if not config.has_test:
         return CohortSplit(train_ids=tuple(sorted(ids)), test_ids=(), config=config)
-    outcome = df[spec.outcome_column].to_numpy()
+    strata = spec.outcome.strata(df).to_numpy()
     try:
-        train, test = train_test_split(ids, test_size=config.test_size, random_state=config.seed, stratify=outcome)
+        train, test = train_test_split(ids, test_size=config.test_size, random_state=config.seed, stratify=strata)
     except ValueError as error:
         raise RadNomoError(f"the cohort cannot be split {1 - config.test_size:.0%}:{config.test_size:.0%} with "
                            f"both outcomes in each part ({error}).") from error
@@ -711,11 +774,13 @@ def table_one(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.Data
         ``<cohort> significant``. A split without a test cohort gives the training columns only.
     """
     parts = []
-    cohorts = (("Train", split.train_ids), ("Test", split.test_ids)) if split.test_ids else (("Train", split.train_ids),)
+    cohorts = (("Train", split.train_ids), ("Test", split.test_ids)) if split.test_ids else \
+        (("Train", split.train_ids),)
     for name, ids in cohorts:
         rows = df[df[spec.id_column].isin(set(ids))]
-        outcome = rows[spec.outcome_column]
-        labels = tuple(f"{name}: {label} (n={int((outcome == k).sum())})" for k, label in enumerate(spec.outcome_labels))
+        outcome = spec.outcome.events(rows)
+        labels = tuple(f"{name}: {label} (n={int((outcome == k).sum())})"
+                       for k, label in enumerate(spec.outcome.labels))
         part = baseline_table(rows, outcome, continuous=spec.continuous, categorical=spec.categorical,
                               group_labels=labels)  # type: ignore[arg-type]
         part = part.drop(columns=["statistic", "note"]).rename(columns={
@@ -735,10 +800,10 @@ def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit
     """
     in_test = df[spec.id_column].isin(set(split.test_ids))
     labels = (f"Train (n={int((~in_test).sum())})", f"Test (n={int(in_test.sum())})")
-    with_outcome = df.assign(**{spec.outcome_column: df[spec.outcome_column].map(
-        {0: spec.outcome_labels[0], 1: spec.outcome_labels[1]})})
+    event_column = spec.outcome.event_column
+    with_outcome = df.assign(**{event_column: spec.outcome.event_labels(df)})
     return baseline_table(with_outcome, in_test, continuous=spec.continuous,
-                          categorical=(spec.outcome_column, *spec.categorical), group_labels=labels)
+                          categorical=(event_column, *spec.categorical), group_labels=labels)
 
 
 def indexed_by_id(table: pd.DataFrame, *, id_column: str = "ID", name: str = "feature table") -> pd.DataFrame:

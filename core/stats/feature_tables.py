@@ -124,16 +124,20 @@ def excluded_columns(columns: Iterable[str], patterns: Sequence[str]) -> dict[st
     return out
 
 
-def role_columns(columns: Iterable[str], *, id_column: str | None = None, outcome_column: str | None = None,
-                 clinical: Sequence[str] = (), excluded: Sequence[str] = ()) -> dict[str, str]:
+def role_columns(columns: Iterable[str], *, id_column: str | None = None,
+                 outcome_column: str | Sequence[str] | None = None, clinical: Sequence[str] = (),
+                 excluded: Sequence[str] = ()) -> dict[str, str]:
     """The columns of a feature table that must never be features, with why.
 
     Parameters
     ----------
     columns : iterable of str
         The feature table's columns.
-    id_column, outcome_column : str or None
-        The study's ID and outcome columns (a feature table joined to the labels still holds them).
+    id_column : str or None
+        The study's ID column (a feature table joined to the labels still holds it).
+    outcome_column : str, sequence of str or None
+        The study's outcome column, or every column of its outcome (``spec.outcome.columns``: an outcome such
+        as time to event has more than one).
     clinical : sequence of str
         The study's clinical variables (a table holding clinical variables and features).
     excluded : sequence of str
@@ -147,7 +151,8 @@ def role_columns(columns: Iterable[str], *, id_column: str | None = None, outcom
     """
     columns = [str(c) for c in columns]
     roles: dict[str, str] = {}
-    for name, reason in ((id_column, "ID column"), (outcome_column, "outcome column"),
+    outcomes = (outcome_column,) if outcome_column is None or isinstance(outcome_column, str) else outcome_column
+    for name, reason in ((id_column, "ID column"), *((c, "outcome column") for c in outcomes),
                          *((c, "clinical variable") for c in clinical)):
         if name is not None:
             roles.setdefault(str(name).strip().lower(), reason)
@@ -255,8 +260,9 @@ def identifier_like(values: pd.Series) -> bool:
 
 
 def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name: str = "feature table",
-                         id_column: str = "ID", drop_constant: bool = True, outcome_column: str | None = None,
-                         clinical: Sequence[str] = (), excluded: Sequence[str] = ()) -> FeatureTableImport:
+                         id_column: str = "ID", drop_constant: bool = True,
+                         outcome_column: str | Sequence[str] | None = None, clinical: Sequence[str] = (),
+                         excluded: Sequence[str] = ()) -> FeatureTableImport:
     """Keep a table's numeric features for the cohort's patients and report every column and row left out.
 
     Parameters
@@ -269,8 +275,9 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
     drop_constant : bool
         Leave out constant columns (a study's own table; an external cohort's keeps them, since the
         frozen models may use a feature that happens to be constant there).
-    outcome_column : str or None
-        The study's outcome column, left out of the features when the table holds it.
+    outcome_column : str, sequence of str or None
+        The study's outcome column (or its outcome's columns, ``spec.outcome.columns``), left out of the
+        features when the table holds it.
     clinical : sequence of str
         The study's clinical variables, left out too (one table holding clinical variables and features).
     excluded : sequence of str

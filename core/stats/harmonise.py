@@ -65,7 +65,7 @@ class ComBat:
         grand_mean = (counts / n) @ beta
         var_pooled = ((values - design @ beta) ** 2).mean(axis=0)
         if np.any(var_pooled == 0):
-            constant = [c for c, v in zip(X.columns, var_pooled) if v == 0]
+            constant = [c for c, v in zip(X.columns, var_pooled, strict=True) if v == 0]
             raise RadNomoError(f"feature(s) {constant[:5]} do not vary within scanners; drop them before ComBat.")
         standardised = (values - grand_mean) / np.sqrt(var_pooled)
         gamma_hat = np.linalg.lstsq(design, standardised, rcond=None)[0]
@@ -95,30 +95,43 @@ class ComBat:
         RadNomoError
             If ComBat was not fitted, a feature is missing, or a scanner was not in the training cohort.
         """
-        if self.features is None:
-            raise RadNomoError("ComBat has not been fitted on a training cohort yet.")
-        missing = [f for f in self.features if f not in X.columns]
+        fitted, batches, stand_mean, var_pooled, gamma_star, delta_star = self._fitted()
+        missing = [f for f in fitted if f not in X.columns]
         if missing and not partial:
             raise RadNomoError(f"feature(s) {missing[:5]} that ComBat was fitted on are missing.")
-        keep = np.array([f in X.columns for f in self.features])
-        features = [f for f, k in zip(self.features, keep) if k]
+        keep = np.array([f in X.columns for f in fitted])
+        features = [f for f, k in zip(fitted, keep, strict=True) if k]
         labels = np.asarray(batch).astype(str)
-        unknown = sorted(set(labels) - set(self.batches))
+        unknown = sorted(set(labels) - set(batches))
         if unknown:
             raise RadNomoError(f"scanner(s) {unknown} were not in the training cohort; ComBat can only adjust for "
-                               f"scanners it learned ({', '.join(self.batches)}).")
+                               f"scanners it learned ({', '.join(batches)}).")
         values = X[features].to_numpy(dtype=float)
-        index = np.array([self.batches.index(label) for label in labels], dtype=int)
-        mean, var = self.stand_mean[keep], self.var_pooled[keep]
+        index = np.array([batches.index(label) for label in labels], dtype=np.int64)
+        mean, var = stand_mean[keep], var_pooled[keep]
         standardised = (values - mean) / np.sqrt(var)
-        adjusted = (standardised - self.gamma_star[index][:, keep]) / np.sqrt(self.delta_star[index][:, keep])
+        adjusted = (standardised - gamma_star[index][:, keep]) / np.sqrt(delta_star[index][:, keep])
         return pd.DataFrame(adjusted * np.sqrt(var) + mean, index=X.index, columns=features)
+
+    def _fitted(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(features, batches, stand_mean, var_pooled, gamma_star, delta_star) of a fitted ComBat.
+
+        Raises
+        ------
+        RadNomoError
+            If it was not fitted (or read from a saved study).
+        """
+        if self.features is None or self.batches is None or self.stand_mean is None or self.var_pooled is None \
+                or self.gamma_star is None or self.delta_star is None:
+            raise RadNomoError("ComBat has not been fitted on a training cohort yet.")
+        return self.features, self.batches, self.stand_mean, self.var_pooled, self.gamma_star, self.delta_star
 
     def to_dict(self) -> dict:
         """Plain data for saving with a study (JSON)."""
-        return {"features": self.features, "batches": self.batches, "stand_mean": self.stand_mean.tolist(),
-                "var_pooled": self.var_pooled.tolist(), "gamma_star": self.gamma_star.tolist(),
-                "delta_star": self.delta_star.tolist()}
+        features, batches, stand_mean, var_pooled, gamma_star, delta_star = self._fitted()
+        return {"features": features, "batches": batches, "stand_mean": stand_mean.tolist(),
+                "var_pooled": var_pooled.tolist(), "gamma_star": gamma_star.tolist(),
+                "delta_star": delta_star.tolist()}
 
     @classmethod
     def from_dict(cls, values: dict) -> ComBat:
@@ -146,7 +159,8 @@ class ComBat:
             if key in ("var_pooled", "delta_star") and (array <= 0).any():
                 raise RadNomoError(f"the saved harmoniser's {key} must be above 0; refit the models.")
             arrays[key] = array
-        return cls(features=features, batches=batches, **arrays)
+        return cls(features=features, batches=batches, stand_mean=arrays["stand_mean"],
+                   var_pooled=arrays["var_pooled"], gamma_star=arrays["gamma_star"], delta_star=arrays["delta_star"])
 
 
 def fit_harmonisers(features: dict[str, pd.DataFrame], batch: pd.Series,
@@ -252,7 +266,7 @@ def apply_harmonisers(harmonisers: dict[str, ComBat], features: dict[str, pd.Dat
 def _checked(X: pd.DataFrame) -> np.ndarray:
     values = X.to_numpy(dtype=float)
     if not np.isfinite(values).all():
-        bad = [c for c, b in zip(X.columns, ~np.isfinite(values).all(axis=0)) if b]
+        bad = [c for c, b in zip(X.columns, ~np.isfinite(values).all(axis=0), strict=True) if b]
         raise RadNomoError(f"feature(s) {bad[:5]} have missing or infinite values; ComBat needs complete data.")
     return values
 
@@ -277,6 +291,7 @@ def _eb_estimates(z: np.ndarray, gamma_hat: np.ndarray, delta_hat: np.ndarray, g
         gamma_new = (t2 * n * gamma_hat + delta_old * gamma_bar) / (t2 * n + delta_old)
         sum2 = ((z - gamma_new) ** 2).sum(axis=0)
         delta_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
-        change = max(np.max(np.abs(gamma_new - gamma_old) / gamma_old), np.max(np.abs(delta_new - delta_old) / delta_old))
+        change = max(np.max(np.abs(gamma_new - gamma_old) / gamma_old),
+                     np.max(np.abs(delta_new - delta_old) / delta_old))
         gamma_old, delta_old = gamma_new, delta_new
     return gamma_old, delta_old

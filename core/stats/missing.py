@@ -158,8 +158,8 @@ class Imputer:
         if policy.strategy == "none":
             if missing.to_numpy().any():
                 columns = list(kept.columns[missing.any()])
-                raise RadNomoError(f"{int(missing.to_numpy().sum())} missing value(s) in {len(columns)} column(s) of the "
-                                   f"training patients, e.g. {columns[:3]}, and the missing-value policy imputes "
+                raise RadNomoError(f"{int(missing.to_numpy().sum())} missing value(s) in {len(columns)} column(s) of "
+                                   f"the training patients, e.g. {columns[:3]}, and the missing-value policy imputes "
                                    "nothing: choose median or mean imputation, or drop those patients (Cohort page).")
             return cls(policy=policy, categorical=tuple(categorical), drop_columns=drop_columns, dropped_=dropped)
         # Every column gets its fill value, not only those missing in training: a test, external or new

@@ -15,10 +15,11 @@ from core.stats.feature_tables import (IDENTIFIER_LIKE, FeatureTableImport, Scal
                                        identifier_like, import_feature_table, perfect_orderers, scale_check)
 from core.stats.selection import univariable_auc
 from core.stats.summaries import outcome_auc
+from core.workflows.sources import source_of
 from core.workflows.study import Study
 
 __all__ = ["LEAK_AUC", "possible_leaks", "LeftOutColumns", "never_features", "usable_feature_tables",
-           "exclusion_matches", "study_feature_import", "family_scales", "events_per_variable_guide",
+           "exclusion_matches", "exclusions_text", "study_feature_import", "family_scales", "events_per_variable_guide",
            "family_compliance", "feature_ibsi_tags"]
 
 # A single column that orders the outcome this well on its own is more likely to restate it (a follow-up
@@ -40,11 +41,11 @@ def possible_leaks(study: Study, threshold: float = LEAK_AUC) -> pd.DataFrame:
         "left out: <reason>" for a feature already kept out of the models (:func:`never_features`).
     """
     train = study.train
-    y = train[study.spec.outcome_column]
+    y = study.spec.outcome.events(train)
     excluded = excluded_columns(train.columns, study.settings.excluded_features)
     rows = []
     for column in train.columns:
-        if column == study.spec.outcome_column:
+        if column in study.spec.outcome.columns:
             continue
         auc = outcome_auc(train[column], y)
         if auc > threshold:
@@ -105,7 +106,7 @@ def never_features(study: Study) -> LeftOutColumns:
     (:func:`core.stats.feature_tables.perfect_orderers`: judged on training patients only).
     """
     rows, notes = [], []
-    y = study.train[study.spec.outcome_column]
+    y = study.spec.outcome.events(study.train)
     for family in study.families:
         by_role = study.never_feature_columns(family.name)
         rows += [{"family": family.name, "column": c, "reason": r} for c, r in by_role.items()]
@@ -135,7 +136,7 @@ def study_feature_import(study: Study, table: pd.DataFrame | None = None, *,
     if table is None:
         table, name = study.cohort_table(), "cohort table"
     return import_feature_table(table, study.cohort.index, name=name, id_column=spec.id_column,
-                                outcome_column=spec.outcome_column, clinical=spec.variables,
+                                outcome_column=spec.outcome.columns, clinical=spec.variables,
                                 excluded=study.settings.excluded_features)
 
 
@@ -144,7 +145,7 @@ def exclusion_matches(study: Study, patterns: Sequence[str] | None = None) -> pd
     label, or "cohort" for the clinical table's columns), ``n`` and ``columns`` (up to 8 named, comma-separated).
     A pattern that matches nothing gets one row with ``n`` 0 and ``where`` "" (a typo shows)."""
     patterns = tuple(study.settings.excluded_features if patterns is None else patterns)
-    places = [("cohort", [c for c in study.cohort.columns if c != study.spec.outcome_column])]
+    places = [("cohort", [c for c in study.cohort.columns if c not in study.spec.outcome.columns])]
     places += [(family.label, list(family.table.columns)) for family in study.families]
     rows = []
     for pattern in patterns:
@@ -187,10 +188,10 @@ def family_scales(study: Study) -> dict[str, ScaleCheck]:
 
 
 def events_per_variable_guide(study: Study) -> dict[str, float]:
-    """The events (smaller outcome class) of the training cohort and the predictors they can carry at 10 and at
-    20 events per variable (Peduzzi 1996; Riley et al. 2019 ask for more in small samples)."""
-    y = study.train[study.spec.outcome_column]
-    events = int(min(y.sum(), len(y) - y.sum()))
+    """The events of the training cohort that limit a model (a binary outcome's smaller class:
+    :meth:`core.stats.outcomes.Outcome.limiting_count`) and the predictors they can carry at 10 and at 20 events
+    per variable (Peduzzi 1996; Riley et al. 2019 ask for more in small samples)."""
+    events = study.spec.outcome.limiting_count(study.train)
     return {"events": events, "at_10": events / 10, "at_20": events / 20}
 
 
@@ -198,7 +199,7 @@ def family_compliance(study: Study, family_name: str) -> pd.DataFrame:
     """IBSI tag and measured compliance of every feature of one radiomics (or imported) family
     (:func:`core.imaging.ibsi.feature_compliance` with the family's engine and settings)."""
     family = study.family(family_name)
-    return feature_compliance(family.table.columns, family.extraction if family.kind == "radiomics" else None)
+    return feature_compliance(family.table.columns, source_of(family).recorded_extraction(family))
 
 
 def feature_ibsi_tags(study: Study, features) -> pd.DataFrame:
@@ -208,10 +209,21 @@ def feature_ibsi_tags(study: Study, features) -> pd.DataFrame:
     rows[:] = ""
     rows["ibsi"] = "no IBSI feature"
     for family in study.families:
-        if family.kind == "deep":
+        if not source_of(family).ibsi_named:
             continue
         mine = [f for f in rows.index if f in family.table.columns]
         if mine:
-            compliance = feature_compliance(mine, family.extraction if family.kind == "radiomics" else None)
+            compliance = feature_compliance(mine, source_of(family).recorded_extraction(family))
             rows.loc[mine, ["ibsi_tag", "ibsi"]] = compliance[["ibsi_tag", "ibsi"]].to_numpy()
     return rows
+
+
+def exclusions_text(study: Study) -> str:
+    """What each of the study's exclusion patterns matches, in one line for a page ("" without exclusions):
+    ``Excluded: lm_type -> 1 in cohort (lm_type); diag_* matches nothing``."""
+    matches = exclusion_matches(study)
+    if not len(matches):
+        return ""
+    return "Excluded: " + "; ".join(
+        f"{r.pattern} matches nothing" if not r.n else f"{r.pattern} -> {r.n} in {r.where} ({r.columns})"
+        for r in matches.itertuples())

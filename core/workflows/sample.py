@@ -15,6 +15,7 @@ import pandas as pd
 from core.io.paths import SAMPLE_DIR
 from core.io.tables import read_table
 from core.stats.cohort import CohortSpec, SplitConfig, validate_cohort
+from core.stats.outcomes import BinaryOutcome
 from core.workflows.study import (Autoencoder, CombinedFamily, FeatureFamily, ModelSettings, Study, SubgroupSettings,
                                   make_study)
 
@@ -50,10 +51,9 @@ SAMPLE_EXTERNAL_DIR = SAMPLE_DIR / "external"
 # out on purpose: the first is not a patient characteristic, the others restate the outcome.
 SAMPLE_SPEC = CohortSpec(
     id_column="patient_id",
-    outcome_column="lm",
+    outcome=BinaryOutcome("lm", ("non-LM", "LM")),
     continuous=("age", "tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"),
     categorical=("sex", "location", "ct_stage", "cn_stage", "differentiation", "lauren", "her2"),
-    outcome_labels=("non-LM", "LM"),
 )
 
 
@@ -69,7 +69,7 @@ VARIABLE_LABELS = {
 def load_sample_cohort() -> pd.DataFrame:
     """The sample study's validated clinical table (1001 synthetic patients)."""
     frame = read_table(SAMPLE_CLINICAL)
-    return validate_cohort(frame, SAMPLE_SPEC.id_column, SAMPLE_SPEC.outcome_column,
+    return validate_cohort(frame, SAMPLE_SPEC.id_column, SAMPLE_SPEC.outcome,
                            continuous=SAMPLE_SPEC.continuous, categorical=SAMPLE_SPEC.categorical)
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +27,7 @@ from core.workflows.fit import StudyModels
 from core.workflows.persistence import STUDY_FILE, list_studies, save_study, study_folder_name
 from core.workflows.study import Study
 
-__all__ = ["ShareRecord", "share_study", "shared_studies", "share_record", "RECORD_SUFFIX"]
+__all__ = ["ShareRecord", "share_study", "shared_studies", "shared_folder", "share_record", "RECORD_SUFFIX"]
 
 RECORD_SUFFIX = ".owner.json"
 RECORD_BYTES = 4096  # a record is a few hundred bytes; anything larger is not one
@@ -123,7 +123,7 @@ def share_study(study: Study, root: str | Path, *, owner: str, owner_label: str,
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     folder = root / study_folder_name(study.name)
-    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     record = ShareRecord(owner=owner, owner_label=owner_label, name=study.name, shared_at=when)
     path = _record_path(folder)
     claimed = _claim(path, record)
@@ -164,3 +164,10 @@ def shared_studies(root: str | Path) -> pd.DataFrame:
         records.append(asdict(record) if record else {"owner": "", "owner_label": label, "shared_at": ""})
     extra = pd.DataFrame(records, columns=["owner", "owner_label", "shared_at"], index=table.index)
     return pd.concat([table, extra], axis=1)
+
+
+def shared_folder(workspace: str | Path) -> Path:
+    """Where studies shared on purpose are kept, listed for everyone on the server (created on first use)."""
+    folder = Path(workspace) / "shared" / "studies"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

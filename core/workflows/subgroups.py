@@ -54,7 +54,7 @@ class SubgroupResult:
 
 def subgroup_columns(study: Study) -> list[str]:
     """Columns a subgroup comparison can split by: the cohort's categorical columns except the outcome."""
-    return categorical_columns(study.cohort, exclude=[study.spec.outcome_column])
+    return categorical_columns(study.cohort, exclude=list(study.spec.outcome.columns))
 
 
 def subgroup_levels(study: Study, column: str, population: str = "events") -> list[str]:

@@ -88,7 +88,7 @@ def compute_tour(tour: Study, models: StudyModels | None = None) -> TourNumbers:
     cutoffs = training_cutoffs(predictions, tour.outcome, tour.train_ids, models.model_names)
     performance = table2(predictions, tour.outcome, tour.cohorts(), cutoffs)
     subgroup = pd.DataFrame()
-    if models.fused is not None and tour.subgroup is not None:
+    if models.fused is not None and models.fused_score is not None and tour.subgroup is not None:
         subgroup = compare_subgroup(tour, predictions, [models.fused_score], tour.subgroup).table
     funnels = {name: result.funnel for name, result in models.screening.items()}
     return TourNumbers(fingerprint=tour.fingerprint, models=models, predictions=predictions,

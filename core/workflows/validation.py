@@ -117,7 +117,7 @@ def _resampled(study: Study, ids: Sequence[str], tag: str) -> Study:
         reader2 = None
         if family.reader2 is not None:
             # Second readings only exist for some patients: keep those among the resample.
-            read = [(i, n) for i, n in zip(ids, new_ids) if i in family.reader2.index]
+            read = [(i, n) for i, n in zip(ids, new_ids, strict=True) if i in family.reader2.index]
             reader2 = family.reader2.loc[[i for i, _ in read]].set_axis(pd.Index([n for _, n in read],
                                                                                  name=family.reader2.index.name),
                                                                         axis=0)
@@ -166,7 +166,7 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     if n_boot < 1:
         raise RadNomoError("n_boot must be at least 1.")
     train_ids = study.train_ids
-    y = study.train[study.spec.outcome_column]
+    y = study.spec.outcome.events(study.train)
     apparent_models = fit_study(study)
     original = study.cohort.loc[train_ids]
     tables = study.feature_tables()
@@ -174,7 +174,10 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     models = apparent_models.model_names
     apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
     rng = np.random.default_rng(seed)
-    events, non_events = y.index[y == 1].to_numpy(), y.index[y == 0].to_numpy()
+    # Each stratum of the outcome (for a binary one: the events, then the non-events, the order the study's
+    # resamples were drawn in) is resampled with replacement to its own size.
+    strata = study.spec.outcome.strata(study.train)
+    groups = [strata.index[strata == level].to_numpy() for level in sorted(strata.unique(), reverse=True)]
     families = [f for f in study.score_families if f in apparent_models.screening]
     runs, drawn = [], []
     stopped = False
@@ -182,7 +185,7 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
         if should_stop is not None and should_stop():
             stopped = True
             break
-        ids = np.concatenate([rng.choice(events, len(events)), rng.choice(non_events, len(non_events))])
+        ids = np.concatenate([rng.choice(group, len(group)) for group in groups]).tolist()
         boot = _resampled(study, ids, f"b{b}_")
         try:
             boot_models = fit_study(boot)
@@ -191,7 +194,7 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
             drawn.append({"resample": b, "fitted": False, "error": str(error), **{f: np.nan for f in families}})
         else:
             drawn.append({"resample": b, "fitted": True, "error": "",
-                          **{f: len(boot_models.scores[f].features) if f in boot_models.scores else 0
+                          **{f: len(boot_models.scores[f].variables) if f in boot_models.scores else 0
                              for f in families}})
             boot_pred = predict_study(boot, boot_models)
             original_pred = boot_models.predict(original, tables)
@@ -228,13 +231,13 @@ def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed:
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     train_ids = np.array(study.train_ids)
-    y = study.train[study.spec.outcome_column].to_numpy()
+    strata = study.spec.outcome.strata(study.train).to_numpy()
     splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
     tables = study.feature_tables()
     rows = []
     total = n_folds * n_repeats
     run = 0
-    for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, y)):
+    for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, strata)):
         if should_stop is not None and should_stop():
             break
         run = index + 1
@@ -305,7 +308,8 @@ def load_saved_validation(folder: Path, study: Study) -> dict | None:
         return None
     resamples = folder / "resamples.csv"  # runs saved before resamples were counted have none
     return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
-            "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")), "cv": pd.read_csv(folder / "repeated_cv.csv"),
+            "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")),
+            "cv": pd.read_csv(folder / "repeated_cv.csv"),
             "resamples": pd.read_csv(resamples, index_col="resample", keep_default_na=True).fillna({"error": ""})
             if resamples.is_file() else None,
             "meta": meta}

@@ -37,7 +37,8 @@ def test_reads_csv_tsv_txt_and_xlsx_alike(tmp_path):
     frame.to_excel(xlsx, index=False)
     (tmp_path / "c.csv").write_bytes(csv)
     tables = [read_table(csv, "c.csv"), read_table(tsv, "c.tsv"), read_table(tsv, "c.txt"),
-              read_table(xlsx.getvalue(), "c.xlsx"), read_table(tmp_path / "c.csv"), read_table(str(tmp_path / "c.csv"))]
+              read_table(xlsx.getvalue(), "c.xlsx"), read_table(tmp_path / "c.csv"),
+              read_table(str(tmp_path / "c.csv"))]
     for table in tables:
         assert list(table.columns) == list(frame.columns)
         assert table["age"].tolist() == frame["age"].tolist()
@@ -215,7 +216,8 @@ def test_p_value_is_symmetric_and_bounded(a, b):
     frame = pd.DataFrame({"x": a + b})
     group = pd.Series([0] * len(a) + [1] * len(b))
     forward = baseline_table(frame, group, continuous=["x"], categorical=[], group_labels=("a", "b")).p_value.iloc[0]
-    backward = baseline_table(frame, 1 - group, continuous=["x"], categorical=[], group_labels=("a", "b")).p_value.iloc[0]
+    backward = baseline_table(frame, 1 - group, continuous=["x"], categorical=[],
+                              group_labels=("a", "b")).p_value.iloc[0]
     if np.isnan(forward):
         assert np.isnan(backward)
     else:

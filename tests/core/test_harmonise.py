@@ -84,6 +84,7 @@ def scanner_study(sample_study):
                                 settings=settings, is_sample=False)
 
 
+@pytest.mark.slow
 def test_pipeline_harmonises_on_training_only_and_applies_the_same_combat_everywhere(scanner_study):
     from core.stats.harmonise import fit_harmonisers
     from core.workflows.fit import StudyModels, fit_study, predict_study, screen_family
@@ -200,6 +201,7 @@ def test_a_family_covering_only_some_patients_is_harmonised_on_those_it_has():
         fit_harmonisers({"deep": few}, scanners, train)
 
 
+@pytest.mark.slow
 def test_a_study_family_covering_only_some_patients_fits_with_combat_and_says_so(sample_study):
     import dataclasses
 

@@ -31,6 +31,7 @@ def saved_folder(tmp_path_factory, sample_study, sample_models):
     return save_study(sample_study, tmp_path_factory.mktemp("saved") / "s", sample_models)
 
 
+@pytest.mark.slow
 def test_save_and_reopen_gives_the_same_study_and_predictions(saved_folder, sample_study, sample_models):
     again = load_study(saved_folder)
     pd.testing.assert_frame_equal(again.cohort, sample_study.cohort)
@@ -49,16 +50,19 @@ def test_save_and_reopen_gives_the_same_study_and_predictions(saved_folder, samp
     assert list_studies(saved_folder.parent)["name"].tolist() == ["Sample study (synthetic)"]
 
 
+@pytest.mark.slow
 def test_saved_models_are_used_only_for_the_same_study(saved_folder, sample_study):
     changed = load_study(saved_folder).replace(name="renamed")
     assert load_study_models(saved_folder, changed) is None
 
 
+@pytest.mark.slow
 def test_refitting_a_reopened_study_reproduces_its_models(saved_folder, sample_models):
     refit = fit_study(load_study(saved_folder))
     pd.testing.assert_series_equal(refit.fused.fit.params, sample_models.fused.fit.params)
 
 
+@pytest.mark.slow
 def test_export_import_round_trip(tmp_path, sample_study, sample_models):
     archive = export_study(sample_study, tmp_path / "study.zip", sample_models)
     folder = import_study(archive, tmp_path / "studies")
@@ -180,6 +184,32 @@ def test_tampered_studies_with_recomputed_hashes_are_refused(tmp_path, sample_st
         load_study(folder)
 
 
+def _legacy_spec(d):
+    """The spec as saved before outcomes were types: the binary outcome's column and labels beside the roles."""
+    outcome = d["spec"].pop("outcome")
+    d["spec"].update(outcome_column=outcome["column"], outcome_labels=outcome["labels"])
+
+
+@pytest.mark.slow
+def test_a_study_saved_in_the_previous_spec_layout_opens_as_the_same_study(tmp_path, sample_study):
+    study = sample_study.without_family("dl")
+    saved = json.loads((save_study(study, tmp_path / "new") / STUDY_FILE).read_text())["spec"]
+    assert saved["outcome"] == {"kind": "binary", "column": "lm", "labels": ["non-LM", "LM"]}
+    again = load_study(_rehashed(save_study(study, tmp_path / "old"), _legacy_spec))
+    assert again.spec == study.spec and again.fingerprint == study.fingerprint
+
+
+def _unknown_outcome(d):
+    d["spec"]["outcome"]["kind"] = "survival"
+
+
+def test_a_saved_outcome_of_an_unknown_kind_is_refused(tmp_path, sample_study):
+    folder = _rehashed(save_study(sample_study.without_family("dl"), tmp_path / "s"), _unknown_outcome)
+    with pytest.raises(RadNomoError, match="outcome kind 'survival' is not valid"):
+        load_study(folder)
+
+
+@pytest.mark.slow
 def test_a_models_file_of_nulls_is_a_radnomo_error(tmp_path, sample_study, sample_models):
     folder = save_study(sample_study, tmp_path / "s", sample_models)
     description = json.loads((folder / STUDY_FILE).read_text())
@@ -237,6 +267,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5, 2.5])
 def test_a_save_killed_at_any_moment_leaves_a_loadable_study(tmp_path, sample_study, delay):
     folder = tmp_path / "study"

@@ -12,6 +12,7 @@ from core.stats.evaluation import youden_cutoff
 from core.workflows.subgroups import compare_subgroup, subgroup_cutoffs, subgroup_groups
 
 
+@pytest.mark.slow
 def test_test_patients_are_judged_at_the_cut_offs_of_the_training_patients(sample_study, sample_predictions):
     study, settings = sample_study, sample_study.subgroup
     scores = ["dl_radiomics", "radiomics"]
@@ -28,6 +29,7 @@ def test_test_patients_are_judged_at_the_cut_offs_of_the_training_patients(sampl
     assert not test.table["auc"].equals(every.table["auc"])
 
 
+@pytest.mark.slow
 def test_training_patients_of_one_level_only_are_refused_in_words(sample_study, sample_predictions):
     cohort = sample_study.cohort.copy()
     train_events = cohort.index.isin(sample_study.train_ids) & (cohort["lm"] == 1)

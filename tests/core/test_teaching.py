@@ -65,6 +65,7 @@ def emulators(sample_features):
             "dl": FeatureEmulator.fit(truth, sample_features["dl"].iloc[:, :120])}
 
 
+@pytest.mark.slow
 def test_what_if_is_seeded_and_shows_the_effect(emulators, sample_study):
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
     strong = what_if(emulators, sample_study, n=300, effect_scale=2.0, seed=4, settings=settings)

@@ -17,6 +17,7 @@ def small_study(sample_study):
     return small_sample_study(sample_study, SplitConfig(seed=1), name="small")
 
 
+@pytest.mark.slow
 def test_optimism_correction_lowers_the_apparent_auc(small_study):
     result = optimism_corrected_auc(small_study, n_boot=4, seed=3)
     table = result.table
@@ -30,6 +31,7 @@ def test_optimism_correction_lowers_the_apparent_auc(small_study):
     assert again.table.equals(table)  # seeded
 
 
+@pytest.mark.slow
 def test_repeated_cv_refits_on_each_fold(small_study):
     table = repeated_cv_auc(small_study, n_folds=3, n_repeats=2)
     assert set(table["repeat"]) == {1, 2} and set(table["fold"]) == {1, 2, 3}
@@ -60,6 +62,7 @@ def test_the_bundled_sample_run_is_current_and_lowers_every_apparent_auc(sample_
     assert load_saved_validation(SAMPLE_VALIDATION_DIR, sample_study.replace(split=fewer)) is None
 
 
+@pytest.mark.slow
 def test_resamples_where_the_lasso_keeps_nothing_are_counted_and_said(small_study):
     """A family of pure noise: in most resamples no feature survives screening, so its score cannot be refitted;
     those resamples are counted per family, left out of that score's optimism, and said in words."""
@@ -89,6 +92,7 @@ def test_resamples_where_the_lasso_keeps_nothing_are_counted_and_said(small_stud
     assert EMPTY_TREATMENT in notes
 
 
+@pytest.mark.slow
 def test_a_stopped_bootstrap_keeps_the_resamples_done(small_study):
     asked = []
 
