@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_figure
+from core.io.tables import screen_table
 from core.stats.modeling import events_per_variable, sign_flips
 from core.stats.summaries import auc_table, coefficient_warnings
 from core.vocabulary import SCORE_METHODS, format_p
@@ -43,7 +44,7 @@ with ui.guard():
     # The clinical predictors are chosen before anything is fitted: a study whose variables do not qualify
     # (or that has none) is a study of scores alone, not a dead end.
     st.subheader("Clinical model")
-    univariable = ui.clinical_univariable(study)
+    univariable = ui.results(study).clinical_univariable
     options = [*spec.continuous, *spec.categorical]
     if options:
         st.markdown("**Univariable logistic regression** (training cohort)")
@@ -75,13 +76,15 @@ with ui.guard():
                                clinical_categorical=tuple(c for c in spec.categorical if c in chosen))
             st.rerun()
 
-    models = ui.study_models(study)
+    models = ui.results(study).models
+    for warning in models.warnings:  # fits that did not converge, LASSO paths stopped at their limit
+        st.warning(warning, icon=":material/warning:")
     for note in models.notes:
         st.info(note, icon=":material/info:")
 
     if models.clinical is not None:
         st.markdown("**Multivariable clinical model**")
-        st.dataframe(ui.shown_table(models.clinical.table), key="mod_clinical_table")
+        st.dataframe(screen_table(models.clinical.table), key="mod_clinical_table")
         for warning in coefficient_warnings(models.clinical.table, "clinical model"):
             st.warning(warning, icon=":material/warning:")
         ui.csv_download(models.clinical.table.reset_index(), "clinical_model.csv", label="Clinical model (CSV)",
@@ -101,10 +104,11 @@ with ui.guard():
         with st.expander(f"{study.model_label(name)}: {len(score.features)} feature(s)",
                          expanded=name == models.fused_score):
             st.code(score.formula, language=None, wrap_lines=True)
-            st.caption("z(x) = (x - training mean) / training SD; the score is the log-odds of the event.")
+            st.caption(f"{SCORE_METHODS.get(score.learner, score.learner)}. z(x) = (x - training mean) / training "
+                       "SD; the score is the log-odds of the event. " + getattr(score, "detail", ""))
             left, right = st.columns([2, 3])
             left.plotly_chart(coefficient_figure(score.coefs, "Standardised coefficients"), key=f"mod_coef_{name}")
-            right.dataframe(ui.shown_table(score.table), key=f"mod_score_table_{name}")
+            right.dataframe(screen_table(score.table), key=f"mod_score_table_{name}")
             ui.csv_download(score.table.join(feature_ibsi_tags(study, score.table.index)).reset_index(),
                             f"score_{name}.csv", label="Score coefficients (CSV)",
                             key=f"mod_dl_score_{name}")
@@ -118,7 +122,7 @@ with ui.guard():
     else:
         st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors. VIF > 5 flags "
                    "collinearity.")
-        st.dataframe(ui.shown_table(models.fused.table), key="mod_fused_table")
+        st.dataframe(screen_table(models.fused.table), key="mod_fused_table")
         ui.csv_download(models.fused.table.reset_index(), "fused_model.csv", label="Fused model (CSV)",
                         key="mod_dl_fused")
         for warning in coefficient_warnings(models.fused.table, "fused model"):
@@ -128,7 +132,7 @@ with ui.guard():
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")
-    predictions = ui.study_predictions(study)
+    predictions = ui.results(study).predictions
     aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
     st.dataframe(aucs.style.format("{:.3f}"), key="mod_auc_table")
     st.caption("AUC of each model; confidence intervals, DeLong tests and calibration are on the Evaluation page.")

@@ -11,7 +11,7 @@ from core.figures.nomogram import nomogram_file, nomogram_plotly
 from core.stats.modeling import sign_flips
 from core.stats.summaries import risk_percentile
 from core.vocabulary import FUSED, score_column
-from core.workflows.nomograms import DASHBOARD_WIDTHS, study_nomogram_layout
+from core.workflows.nomograms import DASHBOARD_WIDTHS, cannot_draw, drawable_models, study_nomogram_layout
 from core.workflows.persistence import study_folder_name
 
 ui.enter_page("pages/nomogram.py")
@@ -25,16 +25,19 @@ study = ui.get_study()
 spec = study.spec
 
 with ui.guard():
-    models = ui.study_models(study)
-    predictions = ui.study_predictions(study)
+    models = ui.results(study).models
+    predictions = ui.results(study).predictions
     ui.no_clinical_note(models)
-    choices = models.model_names[::-1]  # fused first, clinical last
+    choices = drawable_models(models)[::-1]  # fused first, clinical last
+    for name in models.model_names:
+        if name not in choices:  # a learner that cannot be drawn says so, plainly
+            st.caption(f"{study.model_label(name)}: {cannot_draw(models, name)}")
     labels = study.model_labels()
     if st.session_state.get("nom_model") not in choices:
         st.session_state["nom_model"] = choices[0]
     which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
                      help="A score alone is drawn through a logistic model of the outcome on it (training cohort).")
-    nomogram = ui.nomogram(study, which)
+    nomogram = ui.results(study).nomogram(which)
     if which == FUSED:  # an axis that runs the other way than in the clinical model is explained where it is drawn
         for flip in sign_flips(models.clinical, models.fused, study.label):
             st.caption(f":material/swap_vert: {flip}")
@@ -43,7 +46,7 @@ with ui.guard():
     data = study.cohort.join(predictions[scores])
     train = data.loc[study.train_ids]
     # Fixed for the model, so outside the calculator's fragment: the predictions hold every model's training risks.
-    typical = ui.typical_inputs(study, nomogram.variables, nomogram.levels)
+    typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
     train_risk = predictions.loc[study.train_ids, which]
 
     @st.fragment
@@ -86,7 +89,8 @@ with ui.guard():
                               "points": [round(p, 1) for p in points.values()]})
         left, right = st.columns([2, 3])
         left.dataframe(table, hide_index=True, key="nom_points_table")
-        by_outcome = {spec.outcome_labels[k]: train_risk[train[spec.outcome_column] == k] for k in (0, 1)}
+        events = spec.outcome.events(train)
+        by_outcome = {spec.outcome.labels[k]: train_risk[events == k] for k in (0, 1)}
         right.plotly_chart(risk_histogram_figure(by_outcome, probability, title="Predicted risk in the training cohort"),
                            key="nom_distribution")
 

@@ -148,31 +148,40 @@ def test_an_oversized_study_json_or_models_json_in_a_folder_is_refused_before_pa
 # ---------------------------------------------------------------------------------------------
 
 
+def _scores(values: dict) -> dict:
+    """The saved score models by family (the saved models are named models with roles)."""
+    return {name: entry["model"] for name, entry in values["models"].items() if entry["role"] == "score"}
+
+
+def _model(values: dict, name: str) -> dict:
+    return values["models"][name]["model"]
+
+
 def _first_feature(values: dict) -> tuple[str, str]:
-    score = next(iter(values["scores"]))
-    return score, values["scores"][score]["features"][0]
+    score = next(iter(_scores(values)))
+    return score, _scores(values)[score]["features"][0]
 
 
 def _nan_score_coefficient(values: dict) -> None:
     score, feature = _first_feature(values)
-    values["scores"][score]["coefs"][feature] = float("nan")
+    _scores(values)[score]["coefs"][feature] = float("nan")
 
 
 def _infinite_clinical_intercept(values: dict) -> None:
-    values["clinical"]["fit"]["params"]["const"] = float("inf")
+    _model(values, "clinical")["fit"]["params"]["const"] = float("inf")
 
 
 def _zero_training_sd(values: dict) -> None:
     score, feature = _first_feature(values)
-    values["scores"][score]["sds"][feature] = 0.0
+    _scores(values)[score]["sds"][feature] = 0.0
 
 
 def _coefficient_for_no_term(values: dict) -> None:
-    values["clinical"]["fit"]["params"]["not_a_variable"] = 0.5
+    _model(values, "clinical")["fit"]["params"]["not_a_variable"] = 0.5
 
 
 def _score_of_an_absent_family(values: dict) -> None:
-    score = next(iter(values["scores"]))
+    score = next(iter(_scores(values)))
     values["members"][score] = ["no_such_family"]
 
 
@@ -207,11 +216,11 @@ def _flip(fit: dict) -> None:
 
 
 def _flipped_clinical(values: dict) -> None:
-    _flip(values["clinical"]["fit"])
+    _flip(_model(values, "clinical")["fit"])
 
 
 def _flipped_score(values: dict) -> None:  # coefficients and their refit flipped together, so they agree
-    score = values["scores"][next(iter(values["scores"]))]
+    score = _scores(values)[next(iter(_scores(values)))]
     score["intercept"] = -score["intercept"]
     score["coefs"] = {feature: -value for feature, value in score["coefs"].items()}
     _flip(score["fit"])
@@ -274,13 +283,14 @@ def _long_number(saved: Path) -> bytes:
     (lambda s: _with(s, lambda d: d["split"].update(seed=float("inf"))), "malformed"),  # int(inf): OverflowError
     (lambda s: _with(s, lambda d: d.update(families={"radiomics": 1})), "malformed"),
     (lambda s: _with(s, lambda d: d.update(split="all of them")), "malformed"),
-    (lambda s: _with(s, lambda d: d.update(spec=[1, 2, 3])), "malformed"),
+    (lambda s: _with(s, lambda d: d.update(spec=[1, 2, 3])), "cohort specification must be a mapping; got list"),
     (lambda s: _with(s, lambda d: d.update(exclusions=5)), "malformed"),
     (lambda s: _with(s, lambda d: d.update(files=["a", "b"])), "does not list its files"),
     (lambda s: _with(s, lambda d: d["settings"]["screening"].update(seed=-1)), "fold seed -1"),
     (lambda s: _with(s, lambda d: d["settings"].update(harmonise_by=["scanner"])), "must be a column"),
 ], ids=["deep-nesting", "5000-digit-number", "overflow", "families-of-ints", "split-text", "spec-list",
         "exclusions-number", "files-list", "seed-minus-one", "harmonise-by-list"])
+@pytest.mark.slow
 def test_malformed_study_json_in_an_import_is_a_radnomo_error(saved, tmp_path, study_json, message):
     """Was: RecursionError, ValueError (Python's digit limit), OverflowError and TypeError escaped."""
     archive = tmp_path / "study.zip"
@@ -318,6 +328,7 @@ def test_names_of_5000_characters_are_radnomo_errors(saved, tmp_path):
         import_study(long, tmp_path / "studies")
 
 
+@pytest.mark.slow
 def test_a_study_named_with_5000_characters_imports_into_a_short_folder(saved, tmp_path):
     archive = tmp_path / "study.zip"
     archive.write_bytes(study_zip(saved, study_json=_with(saved, lambda d: d.update(name="N" * 5_000))))

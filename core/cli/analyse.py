@@ -7,7 +7,8 @@
         [--missing median|mean|none|drop] [--max-missing 0.2] [--drop-patients-missing 1] [--method study|test_first|auc|mrmr|lasso]
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
         [--clinical-model a,b] [--exclude a,b,pattern*]
-        [--fused-score FAMILY] [--cutoff youden|fixed=P|sensitivity=S] [--ci wald|wilson] [--n-boot N] [--name NAME]
+        [--fused-score FAMILY] [--score-method refit|lasso|ridge]
+        [--cutoff youden|fixed=P|sensitivity=S] [--ci wald|wilson] [--n-boot N] [--name NAME]
         --out DIR
 
 Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, NPV), DIR/funnel.csv,
@@ -32,11 +33,14 @@ from core.cli.arguments import bounded_int, finite_float, seed
 from core.errors import RadNomoError
 from core.io.processes import MAX_WORKERS
 from core.stats.cohort import CohortSpec, SplitConfig
+from core.stats.learners import score_methods
 from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
 from core.workflows.analyse import ExternalSpec, analyse, write_outputs
 from core.workflows.study import EvaluationSettings, ModelSettings
 from core.workflows.validation import RUN_LIMITS
+from core.vocabulary import (EXTRACTION_ENGINES, LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS, SCREENING_METHODS,
+                             VARIANCE_SCALES)
 
 __all__ = ["main", "parse_pairs"]
 
@@ -129,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a combined family of others (e.g. dl_radiomics=radiomics+dl)")
     parser.add_argument("--images", help="a manifest (ID,Image,Mask) to extract a radiomics family from")
     parser.add_argument("--params", default="study", help="pyradiomics parameters for --images (default: study)")
-    parser.add_argument("--engine", default="pyradiomics", help="radiomics engine for --images: pyradiomics or mirp")
+    parser.add_argument("--engine", default="pyradiomics", choices=list(EXTRACTION_ENGINES), help="engine for --images")
     parser.add_argument("--deep", action="store_true", help="with --images: train the autoencoder on the training "
                                                             "cases and add its latents as the 'dl' family")
     parser.add_argument("--epochs", type=bounded_int(1, 1000, "--epochs"), default=30, help="autoencoder epochs (default 30)")
@@ -139,23 +143,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     design.add_argument("--test-fraction", type=finite_float(0.05, 0.9, "--test-fraction"), default=0.3)
     design.add_argument("--no-test", action="store_true", help="every patient trains (small cohorts)")
     parser.add_argument("--seed", type=seed(), default=2025, help="split seed")
-    parser.add_argument("--missing", default="median", choices=["median", "mean", "none", "drop"],
+    parser.add_argument("--missing", default="median", choices=[*MISSING_STRATEGIES, "drop"],
                         help="missing values: impute the training median or mean, none, or drop those patients")
     parser.add_argument("--max-missing", type=finite_float(0, 1, "--max-missing"), default=0.2,
                         help="drop features missing for more than this share of the training patients")
     parser.add_argument("--drop-patients-missing", type=finite_float(0, 1, "--drop-patients-missing", open_low=True), default=None, metavar="SHARE",
                         help="drop the patients missing at least this share of a family's features (1: those "
                              "missing every feature), listed in notes.txt; the others are imputed")
-    parser.add_argument("--method", default="study", help="screening funnel (study, test_first, auc, mrmr, lasso)")
+    parser.add_argument("--method", default="study", choices=list(SCREENING_METHODS), help="screening funnel")
     parser.add_argument("--p-threshold", type=finite_float(0, 1, "--p-threshold", open_low=True), default=0.05)
     parser.add_argument("--variance-threshold", type=finite_float(0, 1e300, "--variance-threshold"), default=1.0)
-    parser.add_argument("--variance-scale", default="raw")
+    parser.add_argument("--variance-scale", default="raw", choices=list(VARIANCE_SCALES))
     parser.add_argument("--folds", type=bounded_int(3, 20, "--folds"), default=10, help="LASSO cross-validation folds (default 10)")
-    parser.add_argument("--rule", default="1se", choices=["1se", "min"], help="LASSO lambda: 1se (default) or min")
+    parser.add_argument("--rule", default="1se", choices=list(LASSO_RULES), help="LASSO lambda (default 1se)")
     parser.add_argument("--mrmr-features", type=bounded_int(1, 10_000, "--mrmr-features"), default=20, help="with --method mrmr: features kept")
     parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a study of "
                                                           "scores alone (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
+    parser.add_argument("--score-method", default="refit", choices=list(score_methods()),
+                        help="how each family's score is fitted on its selected features: "
+                             + "; ".join(f"{k}: {v}" for k, v in score_methods().items()) + " (default refit)")
     parser.add_argument("--exclude", help="columns kept out of every feature family (and of the guessed clinical "
                                           "variables), comma-separated names or patterns, e.g. "
                                           "'lm_type,diagnostics_*'; saved with the study")
@@ -163,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the cut-off rule of Table 2 and the report: youden (default: Youden's index on the "
                              "training cohort), fixed=P (a probability) or sensitivity=S (a target sensitivity); "
                              "saved with the study")
-    parser.add_argument("--ci", default="wald", choices=["wald", "wilson"],
+    parser.add_argument("--ci", default="wald", choices=list(PROPORTION_CIS),
                         help="confidence intervals of ACC/SENS/SPEC/PPV/NPV (default wald)")
     parser.add_argument("--n-boot", type=bounded_int(0, RUN_LIMITS["bootstrap resamples"][1], "--n-boot"), default=None,
                         help="bootstrap resamples (default 200 with --no-test, else 0: not run)")
@@ -187,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         mrmr_features=args.mrmr_features),
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
                                   max_missing=args.max_missing, patient_max_missing=args.drop_patients_missing),
-            fused_score=args.fused_score)
+            fused_score=args.fused_score, score_method=args.score_method)
         split = SplitConfig(test_size=0.0 if args.no_test else args.test_fraction, seed=args.seed)
         combined = {name: [m.strip() for m in members.split("+")]
                     for name, members in parse_pairs(args.combine, "--combine").items()}
@@ -217,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table[["cohort", "model", "auc", "auc_low", "auc_high"]].round(3).to_string(index=False))
     if len(result.validation):
         print(result.validation.round(3).to_string())
+    for warning in result.models.warnings:  # non-convergence, LASSO paths at their limit: never silent
+        log(f"warning: {warning}")
     for note in result.models.notes:
         log(f"note: {note}")
     left = result.study.exclusions

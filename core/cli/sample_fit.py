@@ -15,7 +15,7 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from core.workflows.fit import fit_study
+from core.workflows.fit import fit_models, fit_study, prepare_tables
 from core.workflows.sample import SAMPLE_FIT, sample_study, save_sample_fit
 from core.workflows.tour import TOUR_NUMBERS, compute_tour, save_tour, tour_study
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"fitted in {time.perf_counter() - start:.1f} s; wrote {args.out} (fingerprint {study.fingerprint})")
     # The tour's study differs from the sample only in its clinical model: the screening is the same, reused.
     tour = tour_study(study)
-    save_tour(compute_tour(tour, fit_study(tour, screening=models.screening)), args.tour_out)
+    save_tour(compute_tour(tour, fit_models(tour, prepare_tables(tour), models.screening)), args.tour_out)
     print(f"wrote the guided tour's numbers to {args.tour_out} (fingerprint {tour.fingerprint})")
     return 0
 

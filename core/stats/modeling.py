@@ -25,7 +25,7 @@ from core.vocabulary import POST_SELECTION_NOTE, POST_SELECTION_P, family_of_sco
 __all__ = ["LogitFit", "fit_logistic", "ScoreModel", "build_score", "LogisticModel", "fit_model", "design_matrix",
            "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram", "r_pretty",
            "readable_or_unit", "per_unit_term", "labelled_term", "sign_flips", "saved_names", "saved_numbers",
-           "saved_number"]
+           "saved_number", "NomogramDesign", "nomogram_design", "convergence_warning"]
 
 
 def saved_names(values: object, what: str, *, empty: bool = False) -> tuple[str, ...]:
@@ -98,6 +98,42 @@ def saved_number(value: object, what: str) -> float:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
+class NomogramDesign:
+    """What a nomogram needs of a fitted linear model: its variables, their coding and coefficients.
+
+    Every fitted model that can be drawn as a nomogram gives one (``nomogram_design()``); the
+    :class:`Nomogram` asks for it instead of switching on the model's type.
+
+    Attributes
+    ----------
+    continuous : tuple of str
+        Numeric variables (raw columns), each with one coefficient (log-odds per unit).
+    levels : dict
+        Categorical variable -> its levels (first = reference, coefficient 0); the others' indicator
+        columns are named ``f"{variable}{LEVEL_SEPARATOR}{level}"``.
+    coefficients : pandas.Series
+        ``const`` (the log-odds at every variable 0 / reference) and one coefficient per design column.
+    """
+
+    continuous: tuple[str, ...]
+    levels: dict[str, tuple[str, ...]]
+    coefficients: pd.Series
+
+    def linear_predictor(self, df: pd.DataFrame) -> pd.Series:
+        """Log-odds of each row of ``df`` (raw columns; NaN where a value is missing or a level unknown)."""
+        design = design_matrix(df, self.continuous, self.levels)
+        terms = list(design.columns)
+        return pd.Series(self.coefficients["const"] + design.to_numpy(dtype=float)
+                         @ self.coefficients[terms].to_numpy(dtype=float), index=df.index, name="linear_predictor")
+
+
+def convergence_warning(what: str, detail: str = "") -> str:
+    """The one sentence every non-converged fit is reported with (``what``: the model in words)."""
+    return (f"The {what} did not converge{f' ({detail})' if detail else ''}: its coefficients are those at the "
+            "last iteration and may be unreliable; simplify the model (fewer or less collinear predictors).")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
 class LogitFit:
     """A fitted multivariable logistic regression (maximum likelihood, no penalty).
 
@@ -159,6 +195,12 @@ class LogitFit:
         """Predicted probability of the event for each row of ``df``."""
         return pd.Series(1 / (1 + np.exp(-self.linear_predictor(df))), name="probability")
 
+    drawable = True
+
+    def nomogram_design(self) -> NomogramDesign:
+        """Its predictor columns, each numeric, with their coefficients (for :class:`Nomogram`)."""
+        return NomogramDesign(continuous=self.predictors, levels={}, coefficients=self.params)
+
     def predict_interval(self, df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         """Probability with its confidence interval (Wald on the log-odds scale, then transformed)."""
         if self.cov_params is None:
@@ -213,7 +255,7 @@ class LogitFit:
                    converged=bool(values["converged"]), cov_params=cov)
 
 
-def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> LogitFit:
+def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str], *, maxiter: int = 200) -> LogitFit:
     """Fit a logistic regression of ``outcome`` on ``predictors`` by maximum likelihood (statsmodels).
 
     Parameters
@@ -224,6 +266,10 @@ def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> L
         0/1 column.
     predictors : sequence of str
         Numeric columns; rows with a missing value in any of them are left out (complete cases).
+    maxiter : int, default 200
+        Newton iterations allowed; a fit that stops there (or that statsmodels flags with a
+        ConvergenceWarning) is returned with ``converged=False``, which :class:`StudyModels` turns into
+        a warning naming the model.
 
     Returns
     -------
@@ -236,7 +282,7 @@ def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> L
         outcome is perfectly separated by the predictors (the estimates would be infinite).
     """
     import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
     predictors = list(predictors)
     absent = [c for c in [outcome, *predictors] if c not in df.columns]
@@ -257,18 +303,22 @@ def fit_logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> L
     if set(np.unique(y)) != {0, 1}:
         raise RadNomoError(f"outcome '{outcome}' must be coded 0/1 with both classes present.")
     design = sm.add_constant(data[predictors].astype(float), has_constant="add")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        # Non-convergence is recorded on the fit (``converged``), never printed to a console nobody reads:
+        # statsmodels warns (ConvergenceWarning) when Newton's method stops at maxiter.
+        warnings.simplefilter("always", ConvergenceWarning)
         warnings.simplefilter("error", PerfectSeparationWarning)
         try:
-            result = sm.Logit(y, design).fit(disp=0, maxiter=200)
+            result = sm.Logit(y, design).fit(disp=0, maxiter=maxiter)
         except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError) as error:
             raise RadNomoError(f"the outcome is perfectly (or almost perfectly) separated by {predictors}; the "
                                "coefficients would be infinite. Remove or combine the separating predictor(s).") \
                 from error
+    stalled = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return LogitFit(outcome=outcome, predictors=tuple(predictors), params=result.params.rename(str),
                     bse=result.bse.rename(str), pvalues=result.pvalues.rename(str), n_obs=int(result.nobs),
                     n_events=int(y.sum()), log_likelihood=float(result.llf),
-                    converged=bool(result.mle_retvals.get("converged", True)),
+                    converged=bool(result.mle_retvals.get("converged", True)) and not stalled,
                     cov_params=result.cov_params().rename(index=str, columns=str))
 
 
@@ -319,6 +369,44 @@ class ScoreModel:
         """The score (log-odds) of each row of ``X`` (raw feature values; index kept)."""
         values = self.standardised(X).to_numpy(dtype=float)
         return pd.Series(self.intercept + values @ self.coefs.to_numpy(), index=X.index, name=f"{self.name}_score")
+
+    # -- the fitted-model protocol (core.stats.learners.FittedModel) ---------------------------
+
+    @property
+    def learner(self) -> str:
+        """The learner (score method) that fitted it: a key of :data:`core.stats.learners.LEARNERS`."""
+        return self.method
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self.features
+
+    @property
+    def converged(self) -> bool:
+        """Whether its own fit converged (the refit's Newton iterations; a LASSO's path is the screening's)."""
+        return self.fit is None or self.fit.converged
+
+    @property
+    def convergence(self) -> str:
+        """One sentence naming the score when its fit did not converge ("" when it did)."""
+        return "" if self.converged else convergence_warning(f"{self.name} score's {self.method} fit")
+
+    def linear_predictor(self, X: pd.DataFrame) -> pd.Series:
+        """The score itself (log-odds)."""
+        return self.score(X)
+
+    def predict_risk(self, X: pd.DataFrame) -> pd.Series:
+        """Predicted probability of the event: the logistic function of the score."""
+        return pd.Series(1 / (1 + np.exp(-self.score(X))), name="probability")
+
+    drawable = True
+
+    def nomogram_design(self) -> NomogramDesign:
+        """The score on its raw features: coefficient / SD per feature, the means folded into ``const``."""
+        per_unit = self.coefs / self.sds
+        const = self.intercept - float((per_unit * self.means).sum())
+        return NomogramDesign(continuous=self.features, levels={},
+                              coefficients=pd.concat([pd.Series({"const": const}), per_unit]))
 
     @property
     def formula(self) -> str:
@@ -478,6 +566,27 @@ class LogisticModel:
     def predict_interval(self, df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         """Probability with its 95 % confidence interval for each row of ``df`` (raw columns)."""
         return self.fit.predict_interval(self.design(df), level)
+
+    # -- the fitted-model protocol (core.stats.learners.FittedModel) ---------------------------
+
+    learner = "logistic"
+    drawable = True
+
+    @property
+    def converged(self) -> bool:
+        return self.fit.converged
+
+    @property
+    def convergence(self) -> str:
+        """One sentence naming the model when its fit did not converge ("" when it did)."""
+        return "" if self.converged else convergence_warning(f"{self.name} model's logistic regression")
+
+    def predict_risk(self, df: pd.DataFrame) -> pd.Series:
+        return self.predict_proba(df)
+
+    def nomogram_design(self) -> NomogramDesign:
+        """Its variables (categorical ones by level) and coefficients (for :class:`Nomogram`)."""
+        return NomogramDesign(continuous=self.continuous, levels=dict(self.levels), coefficients=self.fit.params)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -795,6 +904,20 @@ def r_pretty(low: float, high: float, n: int = 5) -> np.ndarray:
     return np.arange(ns, nu + 0.5) * unit
 
 
+def nomogram_design(model) -> NomogramDesign:
+    """What ``model`` gives a nomogram (:class:`NomogramDesign`), or a RadNomoError saying plainly that this
+    model cannot be drawn as one (``drawable`` false, or no ``nomogram_design``: e.g. a learner that is not
+    linear in its predictors)."""
+    design = getattr(model, "nomogram_design", None)
+    if not getattr(model, "drawable", False) or design is None:
+        name = getattr(model, "name", type(model).__name__)
+        learner = getattr(model, "learner", "")
+        reason = getattr(model, "not_drawable", "") or "its risk is not a sum of one term per predictor"
+        raise RadNomoError(f"the {name} model{f' ({learner})' if learner else ''} cannot be drawn as a nomogram: "
+                           f"{reason}. Its risks are on the Evaluation page.")
+    return design()
+
+
 class Nomogram:
     """Points of a logistic model on R rms::nomogram's scale.
 
@@ -820,9 +943,11 @@ class Nomogram:
 
     Parameters
     ----------
-    fit : LogitFit or LogisticModel
-        With a LogisticModel the variables are its clinical variables (categorical ones by level,
-        e.g. ``points("sex", "male")``); with a LogitFit, its predictor columns.
+    fit : fitted model
+        Any fitted model that can be drawn (``drawable``), asked for its :class:`NomogramDesign`
+        (:func:`nomogram_design`): a LogisticModel's variables are its clinical variables (categorical
+        ones by level, e.g. ``points("sex", "male")``); a LogitFit's, its predictor columns. A model
+        that cannot be drawn is refused with a RadNomoError saying so.
     data : pandas.DataFrame
         Training rows (raw columns for a LogisticModel; the predictor columns for a LogitFit).
         Their axis ticks and their linear predictors (complete rows only) set the axes.
@@ -831,6 +956,8 @@ class Nomogram:
 
     Attributes
     ----------
+    model : fitted model
+        The model drawn (its ``predict_interval``, where it has one, gives the calculator's interval).
     training_lp : numpy.ndarray
         Linear predictor (log-odds) of each complete training row.
     lp_at : numpy.ndarray
@@ -844,13 +971,14 @@ class Nomogram:
     # fun.at=c(.001,.01,.05,seq(.1,.9,by=.1),.95,.99,.999)) without the 0.1 % / 99.9 % extremes.
     DEFAULT_RISKS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
-    def __init__(self, fit: LogitFit | LogisticModel, data: pd.DataFrame, max_points: float = 100.0) -> None:
-        self.model = fit if isinstance(fit, LogisticModel) else None
-        self.fit = fit.fit if isinstance(fit, LogisticModel) else fit
-        continuous = self.model.continuous if self.model is not None else self.fit.predictors
-        self.levels: dict[str, tuple[str, ...]] = dict(self.model.levels) if self.model is not None else {}
+    def __init__(self, fit, data: pd.DataFrame, max_points: float = 100.0) -> None:
+        # The model is asked for what a nomogram needs (its NomogramDesign), whatever learner fitted it.
+        design = nomogram_design(fit)
+        self.model = fit
+        self.coefficients = design.coefficients
+        self.levels: dict[str, tuple[str, ...]] = dict(design.levels)
         self.ticks: dict[str, np.ndarray] = {}
-        for variable in continuous:
+        for variable in design.continuous:
             values = pd.to_numeric(data[variable], errors="coerce").dropna().to_numpy()
             distinct = np.unique(values)
             self.ticks[variable] = distinct if len(distinct) <= 10 else r_pretty(values.min(), values.max(), 10)
@@ -864,8 +992,7 @@ class Nomogram:
         self.points_per_unit_lp = max_points / widest  # rms: attr(nomogram, "info")$sc
         self.max_points = max_points
         # rms scales the total-points axis on the fitted rows' linear predictors (fit$linear.predictors).
-        lp = (self.model.linear_predictor(data) if self.model is not None else self.fit.linear_predictor(data))
-        self.training_lp = lp.dropna().to_numpy(dtype=float)
+        self.training_lp = design.linear_predictor(data).dropna().to_numpy(dtype=float)
         if len(self.training_lp) == 0:
             raise RadNomoError("no training row has a value for every predictor; the nomogram's total-points axis "
                                "is scaled on the training patients.")
@@ -881,8 +1008,8 @@ class Nomogram:
             if level not in self.levels[variable]:
                 raise RadNomoError(f"'{level}' is not a level of {variable}; its levels are {list(self.levels[variable])}.")
             column = f"{variable}{LEVEL_SEPARATOR}{level}"
-            return float(self.fit.params[column]) if column in self.fit.params.index else 0.0
-        return float(self.fit.params[variable]) * float(value)
+            return float(self.coefficients[column]) if column in self.coefficients.index else 0.0
+        return float(self.coefficients[variable]) * float(value)
 
     def points(self, predictor: str, value) -> float:
         """Points of one variable at ``value`` (a number, or a level of a categorical variable)."""
@@ -899,7 +1026,7 @@ class Nomogram:
 
     def linear_predictor_at(self, total_points: float) -> float:
         """The log-odds that ``total_points`` stand for."""
-        return float(self.fit.params["const"] + sum(self.min_contribution.values())
+        return float(self.coefficients["const"] + sum(self.min_contribution.values())
                      + total_points / self.points_per_unit_lp)
 
     def probability(self, row: dict | pd.Series) -> float:

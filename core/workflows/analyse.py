@@ -23,12 +23,12 @@ from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, SplitConfig, suggest_clinical_variables, with_row_ids
 from core.stats.feature_tables import FeatureTableImport, excluded_columns, import_feature_table, parse_exclusions
 from core.stats.summaries import table2
-from core.vocabulary import CLINICAL, FUSED, ROW_ID_COLUMN, check_name
+from core.vocabulary import ROW_ID_COLUMN, check_name
 from core.workflows.checks import never_features
 from core.workflows.external import ExternalCohort, outside_range_notes, pooled_predictions, validate_external
-from core.workflows.fit import StudyModels, fit_study, predict_study
+from core.workflows.fit import StudyModels
 from core.workflows.persistence import save_study
-from core.workflows.report import build_report
+from core.workflows.results import StudyResults
 from core.workflows.study import default_family_label as family_label
 from core.workflows.study import CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings, Study, make_study
 from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc, summarise_cv, with_bootstrap, with_cv
@@ -49,6 +49,7 @@ class ExternalSpec:
 class AnalysisResult:
     """Everything :func:`analyse` made.
 
+    ``results``: :class:`core.workflows.results.StudyResults` of ``study`` (the fit seeded, nothing refitted);
     ``table2``: per cohort (train, [test], each external) and model, AUC with DeLong CI and the metrics
     at the training Youden cut-off; ``validation``: per model the apparent AUC, bootstrap optimism and
     corrected AUC, and the repeated-CV mean (empty when not run); ``imports``: what each feature
@@ -63,6 +64,7 @@ class AnalysisResult:
     imports: dict[str, FeatureTableImport]
     externals: tuple[ExternalCohort, ...]
     seconds: dict[str, float]
+    results: StudyResults | None = None  # the final study's stages (its report, nomogram), sharing the fit's store
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -88,7 +90,8 @@ def read_features(name: str, path: Path, cohort_ids: Sequence[str], id_column: s
                                 excluded=excluded)
 
 
-def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str, continuous: Sequence[str] | None = None,
+def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str,
+            continuous: Sequence[str] | None = None,
             categorical: Sequence[str] | None = None, features: Mapping[str, Path] | None = None,
             combined: Mapping[str, Sequence[str]] | None = None, externals: Sequence[ExternalSpec] = (),
             split: SplitConfig | None = None, settings: ModelSettings | None = None, drop_missing: bool = False,
@@ -165,8 +168,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         raise RadNomoError(f"name the patient ID column of {Path(clinical).name} (--id), or use row numbers as IDs "
                            "(--row-ids) when it has none.")
     if id_column not in table.columns or outcome_column not in table.columns:
-        raise RadNomoError(f"--id '{id_column}' and --outcome '{outcome_column}' must be columns of {Path(clinical).name}"
-                           f"; it has {list(table.columns)[:12]}.")
+        raise RadNomoError(f"--id '{id_column}' and --outcome '{outcome_column}' must be columns of "
+                           f"{Path(clinical).name}; it has {list(table.columns)[:12]}.")
     excluded = (*(settings.excluded_features if settings else ()), *parse_exclusions(exclude))
     excluded = tuple(dict.fromkeys(excluded))
     if continuous is None and categorical is None:
@@ -216,8 +219,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         if sparse:
             study = study.without_patients(sparse, missing_features_reason(share))
     note("reading")
-    models = fit_study(study)
-    predictions = predict_study(study, models)
+    results = StudyResults(study)
+    models, predictions = results.models, results.predictions
     note("fitting")
     external_cohorts = []
     for external in externals:
@@ -239,7 +242,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         study = with_cv(with_bootstrap(study, optimism, seed=seed), cv, folds=cv_folds, repeats=cv_repeats, seed=seed)
         note("validating")
     return AnalysisResult(study=study, models=models, predictions=predictions, table2=performance,
-                          validation=validation, imports=imports, externals=tuple(external_cohorts), seconds=seconds)
+                          validation=validation, imports=imports, externals=tuple(external_cohorts), seconds=seconds,
+                          results=StudyResults(study, results.store))
 
 
 def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
@@ -250,6 +254,10 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study, models = result.study, result.models
+    results = result.results
+    if results is None:  # a result made by hand: its models stand for the fit
+        results = StudyResults(study)
+        results.seed(models)
     written = []
 
     def csv(frame: pd.DataFrame, name: str, index: bool = False) -> None:
@@ -261,14 +269,13 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         if models.screening else pd.DataFrame(columns=["family", "step", "n_features", "removed", "why"]),
         "funnel.csv")
     rows = []
-    for family, score in models.scores.items():
-        rows.append(score.table.reset_index().rename(columns={"feature": "term"}).assign(model=family))
-    for model in models.model_names:
-        if model in (CLINICAL, FUSED):
-            rows.append(models.model(model).table.reset_index().assign(model=model))
+    # Every fitted model's own table: the scores (by feature), then the clinical, fused and any other model.
+    for name in [*models.scores, *(n for n in models.model_names if n not in models.scores)]:
+        table = models[name].table.reset_index()
+        rows.append(table.rename(columns={table.columns[0]: "term"}).assign(model=name))
     csv(pd.concat(rows, ignore_index=True), "coefficients.csv")
     which = models.main_model
-    nomogram = models.nomogram(study, result.predictions, which)
+    nomogram = results.nomogram(which)
     axes = pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables], ignore_index=True)
     csv(axes.assign(model=which, value=axes["value"].astype(str))[["model", "variable", "value", "points"]],
         "nomogram_points.csv")
@@ -281,13 +288,14 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     imports.append(left_out[["column", "reason", "family"]])
     imports = pd.concat(imports, ignore_index=True).drop_duplicates(["family", "column"], ignore_index=True)
     csv(imports, "imports.csv")
-    notes = [*models.notes, *(f"{f}: {n}" for f, imp in result.imports.items() for n in imp.notes),
+    notes = [*(f"warning: {w}" for w in models.warnings), *models.notes,
+             *(f"{f}: {n}" for f, imp in result.imports.items() for n in imp.notes),
              *(f"excluded {i}: {why}" for i, why in study.exclusions),
              *(f"external {e.name}: {n}" for e in result.externals for n in e.notes),
              *outside_range_notes(study, models, result.externals)]
     (out / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
     written.append(out / "notes.txt")
-    report = build_report(study, models, result.predictions, externals=result.externals)
+    report = results.report(result.externals)
     (out / "report.html").write_text(report.html)
     written.append(out / "report.html")
     save_study(study, out / "study", models)

@@ -7,7 +7,7 @@ scored by the frozen models (:meth:`StudyModels.predict`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -16,21 +16,30 @@ from scipy.special import expit
 from core.errors import RadNomoError
 from core.stats.harmonise import ComBat, apply_harmonisers, coverage_notes, fit_harmonisers
 from core.stats.missing import Imputer
-from core.stats.modeling import (LogisticModel, Nomogram, ScoreModel, build_score, fit_model, univariable_logistic)
+from core.stats.learners import FitOptions, FittedModel, Predictors, fitted_from_dict, get_learner
+from core.stats.modeling import LogisticModel, Nomogram, fit_model, univariable_logistic
 from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
-from core.vocabulary import CLINICAL, FUSED, score_column
+from core.vocabulary import CLINICAL, FUSED, MODEL_ROLES, SCORE_ROLE, check_option, family_of_score, score_column
 from core.workflows.checks import usable_feature_tables
 from core.workflows.study import ModelSettings, Study
 
-__all__ = ["StudyModels", "PreparedTables", "fit_study", "screen_family", "prepare_tables", "family_icc",
-           "clinical_predictors", "clinical_univariable", "no_clinical_model_reason", "predict_study", "CLINICAL_IMPUTER"]
+__all__ = ["StudyModels", "PreparedTables", "fit_study", "fit_models", "usable_families", "screen_family",
+           "prepare_tables", "family_icc", "clinical_predictors", "clinical_univariable", "no_clinical_model_reason",
+           "predict_study", "CLINICAL_IMPUTER", "OUTCOME_COLUMN"]
 
+OUTCOME_COLUMN = "_outcome"  # the outcome's column in the frame a score learner is given (beside the features)
 CLINICAL_IMPUTER = "clinical"  # the imputers' key of the clinical variables (features: their family's name)
 
 
 @dataclass(frozen=True, eq=False)
-class StudyModels:
-    """A study's fitted models: screening per family, scores, clinical and fused models.
+class StudyModels(Mapping[str, FittedModel]):
+    """A study's fitted models: a mapping of named fitted models, each with a role, and how they were made.
+
+    ``models[name]`` is a fitted model (:class:`core.stats.learners.FittedModel`, any learner) and
+    ``models.roles[name]`` its role (:data:`core.vocabulary.MODEL_ROLES`: a family's "score", the
+    "clinical" model, a "fused" model of a score and clinical predictors), so a study may hold any number;
+    iteration is in display order (clinical, each score, fused). ``clinical``, ``fused``, ``scores``,
+    ``fused_score``, ``model_names``, :meth:`model` and :attr:`main_model` are read-only views of it.
 
     Attributes
     ----------
@@ -38,23 +47,22 @@ class StudyModels:
         The settings they were fitted with.
     screening : dict
         Family -> ScreeningResult (families whose training patients all have features).
-    scores : dict
-        Family -> ScoreModel (families whose LASSO kept at least one feature), in the study's order.
+    fitted : dict
+        Name -> fitted model, in display order.
+    roles : dict
+        Name -> its role.
     univariable : pandas.DataFrame
         :func:`core.stats.modeling.univariable_logistic` of every clinical variable (training).
-    clinical : LogisticModel or None
-        None for a study of scores alone (no clinical variable, none qualifying, or "none" chosen);
-        ``notes`` says why.
-    fused : LogisticModel or None
-        The ``fused_score`` score + the clinical predictors; None without that score.
-    fused_score : str or None
-        The family whose score the fused model takes.
     members : dict
         Score family -> the single families whose tables it reads (itself for a single family).
     train_ids : tuple of str
         The patients everything was fitted on.
     notes : tuple of str
         Why a family, score or model is missing, and what was left out.
+    warnings : tuple of str
+        One sentence per fit that did not converge (naming the model) and per LASSO path that stopped at
+        its iteration limit (the screening's warnings, naming the family): shown on the Models page, in
+        the report and by ``core.analyse``.
     harmonisers : dict
         Single family -> :class:`core.stats.harmonise.ComBat` fitted on the training cohort (empty
         without harmonisation); :meth:`predict` applies them to every cohort it scores.
@@ -68,59 +76,114 @@ class StudyModels:
 
     settings: ModelSettings
     screening: dict[str, ScreeningResult]
-    scores: dict[str, ScoreModel]
+    fitted: dict[str, FittedModel]
+    roles: dict[str, str]
     univariable: pd.DataFrame
-    clinical: LogisticModel | None
-    fused: LogisticModel | None
-    fused_score: str | None
     members: dict[str, tuple[str, ...]]
     train_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     harmonisers: dict[str, ComBat] = field(default_factory=dict)
     imputers: dict[str, Imputer] = field(default_factory=dict)
     no_clinical: str = ""
 
+    # A mapping compares and hashes by identity here (two fits are never "equal" by value).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __post_init__(self) -> None:
+        if set(self.roles) != set(self.fitted):
+            raise RadNomoError("every fitted model needs a role, and every role a model.")
+        for name, role in self.roles.items():
+            check_option(f"the {name} model's role", role, MODEL_ROLES)
+
+    def __getitem__(self, name: str) -> FittedModel:
+        return self.fitted[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fitted)
+
+    def __len__(self) -> int:
+        return len(self.fitted)
+
+    def __bool__(self) -> bool:
+        return True  # a StudyModels always holds a model; never falsy like an empty mapping
+
+    def named(self, role: str) -> dict[str, FittedModel]:
+        """The models of ``role``, in display order."""
+        return {name: model for name, model in self.fitted.items() if self.roles[name] == role}
+
+    def _first(self, role: str) -> FittedModel | None:
+        return next(iter(self.named(role).values()), None)
+
+    @property
+    def scores(self) -> dict[str, FittedModel]:
+        """Family -> its score (families whose LASSO kept at least one feature), in the study's order."""
+        return self.named(SCORE_ROLE)
+
+    @property
+    def clinical(self) -> FittedModel | None:
+        """The clinical model; None for a study of scores alone (``no_clinical`` says why)."""
+        return self._first(CLINICAL)
+
+    @property
+    def fused(self) -> FittedModel | None:
+        """The fused model (a score + the clinical predictors); None without one."""
+        return self._first(FUSED)
+
+    def score_inputs(self, name: str) -> list[str]:
+        """The families whose scores the model ``name`` reads (its ``<family>_score`` variables)."""
+        return [family for v in getattr(self.fitted[name], "variables", ())
+                if (family := family_of_score(v)) is not None and family in self.scores]
+
+    @property
+    def fused_score(self) -> str | None:
+        """The family whose score the fused model takes (None without a fused model)."""
+        fused = next(iter(self.named(FUSED)), None)
+        inputs = self.score_inputs(fused) if fused is not None else []
+        return inputs[0] if inputs else None
+
     @property
     def model_names(self) -> list[str]:
         """The fitted models, in display order: clinical, each score, fused."""
-        return [*([CLINICAL] if self.clinical is not None else []), *self.scores,
-                *([FUSED] if self.fused is not None else [])]
+        return list(self.fitted)
 
-    def model(self, name: str) -> LogisticModel:
-        """The logistic model behind ``name`` ("clinical", "fused"); scores are :attr:`scores`."""
-        if name == CLINICAL and self.clinical is not None:
-            return self.clinical
-        if name == FUSED and self.fused is not None:
-            return self.fused
+    def model(self, name: str) -> FittedModel:
+        """The multivariable model ``name`` ("clinical", "fused", any model not a score); scores are
+        :attr:`scores`."""
+        if name in self.fitted and self.roles[name] != SCORE_ROLE:
+            return self.fitted[name]
         raise RadNomoError(f"'{name}' is not a multivariable model of this study ({self.model_names}).")
 
     @property
     def main_model(self) -> str:
         """The model a study's nomogram and summaries lead with: the fused model, else the clinical one, else
         the last score (a combined family's when there is one)."""
-        if self.fused is not None:
-            return FUSED
-        if self.clinical is not None:
-            return CLINICAL
-        return list(self.scores)[-1]
+        for role in (FUSED, CLINICAL, SCORE_ROLE):
+            names = list(self.named(role))
+            if names:
+                return names[0] if role != SCORE_ROLE else names[-1]
+        raise RadNomoError("the study has no fitted model.")
 
     def needed_features(self) -> set[str]:
         """Every feature any score uses."""
-        return {f for score in self.scores.values() for f in score.features}
+        return {f for score in self.scores.values() for f in score.variables}
 
     # -- persistence ------------------------------------------------------------------------
 
     def to_dict(self, *, include_screening: bool = False) -> dict:
-        """The fitted models as plain data (JSON-ready): settings, scores, clinical and fused models, funnels;
-        with ``include_screening`` every family's whole screening too (its LASSO path and CV curve)."""
+        """The fitted models as plain data (JSON-ready): settings, each named model with its role and
+        learner, funnels, notes and warnings; with ``include_screening`` every family's whole screening
+        too (its LASSO path and CV curve)."""
         extra = {"screening": {k: v.to_dict() for k, v in self.screening.items()}} if include_screening else {}
         return {**extra, "settings": self.settings.to_dict(), "train_ids": list(self.train_ids),
-                "scores": {k: v.to_dict() for k, v in self.scores.items()}, "clinical": None if self.clinical is None else self.clinical.to_dict(),
-                "fused": None if self.fused is None else self.fused.to_dict(), "fused_score": self.fused_score,
+                "models": {name: {"role": self.roles[name], "learner": model.learner, "model": model.to_dict()}
+                           for name, model in self.fitted.items()},
                 "members": {k: list(v) for k, v in self.members.items()},
                 "selected": {k: v.selected for k, v in self.screening.items()},
                 "funnels": {k: v.funnel.to_dict(orient="list") for k, v in self.screening.items()},
                 "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
+                "warnings": list(self.warnings),
                 "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()},
                 "imputers": {k: v.to_dict() for k, v in self.imputers.items()}, "no_clinical": self.no_clinical}
 
@@ -129,17 +192,20 @@ class StudyModels:
         """Rebuild the fitted models from :meth:`to_dict` (the screening comes back when it was stored with
         ``include_screening``; else re-run it from ``settings`` on the same data, which gives the same result).
 
-        Every part is re-validated as it is read (an imported study's models are an upload): finite
-        coefficients, training means and SDs (> 0), harmonisers and fill values; each model's terms match
-        its variables, each score's families are named, the fused model takes a score the models have.
-        Whether they fit a particular study is checked on loading it
+        Reads the previous layout too (fixed ``scores`` / ``clinical`` / ``fused`` slots, before the models
+        were a mapping with roles), so a study saved before opens.
+
+        Every part is re-validated as it is read (an imported study's models are an upload), each model by
+        the learner that wrote it: finite coefficients, training means and SDs (> 0), harmonisers and fill
+        values; each model's terms match its variables, each score's families are named, the fused model
+        takes a score the models have. Whether they fit a particular study is checked on loading it
         (:func:`core.workflows.persistence.load_study_models`).
 
         Raises
         ------
         RadNomoError
             If the plain data are malformed (a missing part, a wrong type) or the models are not sound
-            (a non-finite number, terms that do not match).
+            (a non-finite number, terms that do not match, an unknown learner or role).
         """
         try:
             models = cls._from_dict(values)
@@ -155,10 +221,14 @@ class StudyModels:
                                    "finite number; refit the models.")
         if set(models.scores) != set(models.members) or not all(models.members.values()):
             raise RadNomoError("the saved models are refused: their scores and the families each score reads differ.")
-        if models.fused is not None and (models.fused_score not in models.scores
-                                         or score_column(models.fused_score) not in models.fused.continuous):
-            raise RadNomoError(f"the saved models are refused: the fused model takes the "
-                               f"{str(models.fused_score)[:40]!r} score, which the models do not hold.")
+        for name in models.named(FUSED):
+            if not models.score_inputs(name):
+                raise RadNomoError(f"the saved models are refused: the {str(name)[:40]} model takes no score the "
+                                   "models hold.")
+        saved_fused = values.get("fused_score") if isinstance(values, Mapping) else None
+        if saved_fused is not None and saved_fused != models.fused_score:
+            raise RadNomoError(f"the saved models are refused: the fused model takes the {str(saved_fused)[:40]!r} "
+                               "score, which the models do not hold.")
         if len(set(models.train_ids)) != len(models.train_ids):
             raise RadNomoError("the saved models are refused: their training patients list a patient twice.")
         return models
@@ -168,17 +238,35 @@ class StudyModels:
         """:meth:`from_dict` without its cross-checks (every nested part validates itself)."""
         if not isinstance(values, Mapping):
             raise RadNomoError("the saved models are not a JSON object.")
+        if "models" in values:
+            saved = dict(values["models"])
+            for name, entry in saved.items():
+                if not isinstance(entry, Mapping) or not {"role", "learner", "model"} <= set(entry):
+                    raise RadNomoError(f"the saved {str(name)[:40]} model lacks its role, learner or coefficients.")
+            entries = {str(name): (str(entry["role"]), str(entry["learner"]), entry["model"])
+                       for name, entry in saved.items()}
+        else:  # the previous layout: a score per family, one clinical and one fused model (both logistic)
+            scores = dict(values["scores"])
+            entries = {**({CLINICAL: (CLINICAL, "logistic", values["clinical"])} if values["clinical"] else {}),
+                       **{str(k): (SCORE_ROLE, str(dict(v).get("method")), v) for k, v in scores.items()},
+                       **({FUSED: (FUSED, "logistic", values["fused"])} if values["fused"] else {})}
+        fitted: dict[str, FittedModel] = {}
+        for name, (role, learner, model) in entries.items():
+            check_option(f"the saved {name[:40]} model's role", role, MODEL_ROLES)
+            fitted[name] = fitted_from_dict(model, learner, role=role)
+            if fitted[name].name != name:
+                raise RadNomoError(f"the saved model {name[:40]!r} is named {str(fitted[name].name)[:40]!r} inside.")
+        warned = tuple(str(w) for w in values.get("warnings", ()))
+        # A study saved before warnings were stored: its models' own non-convergence, said again.
+        warned = warned or tuple(m.convergence for m in fitted.values() if not m.converged)
         return cls(harmonisers={k: ComBat.from_dict(v) for k, v in dict(values.get("harmonisers") or {}).items()},
                    settings=ModelSettings.from_dict(values["settings"]),
                    screening={k: ScreeningResult.from_dict(v) for k, v in dict(values.get("screening") or {}).items()},
-                   scores={k: ScoreModel.from_dict(v) for k, v in dict(values["scores"]).items()},
+                   fitted=fitted, roles={name: role for name, (role, _, _) in entries.items()},
                    univariable=pd.DataFrame(values["univariable"]),
-                   clinical=None if values["clinical"] is None else LogisticModel.from_dict(values["clinical"]),
-                   fused=None if values["fused"] is None else LogisticModel.from_dict(values["fused"]),
-                   fused_score=values.get("fused_score"),
                    members={k: tuple(v) for k, v in dict(values["members"]).items()},
                    train_ids=tuple(str(i) for i in values["train_ids"]),
-                   notes=tuple(str(n) for n in values.get("notes", ())),
+                   notes=tuple(str(n) for n in values.get("notes", ())), warnings=warned,
                    imputers={k: Imputer.from_dict(v) for k, v in dict(values.get("imputers") or {}).items()},
                    no_clinical=str(values.get("no_clinical") or ""))
 
@@ -198,7 +286,9 @@ class StudyModels:
         for family, table in tables.items():
             imputer = self.imputers.get(family)
             needed = imputer is not None and (imputer.dropped_ or table.isna().to_numpy().any())
-            out[family] = imputer.transform(table, f"{family} feature table") if needed else table
+            if needed and imputer is not None:
+                table = imputer.transform(table, f"{family} feature table")
+            out[family] = table
         return cohort, out
 
     def harmonised(self, tables: Mapping[str, pd.DataFrame], cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -223,7 +313,7 @@ class StudyModels:
             table = _joined(tables, members)
             rows = table.index.intersection(out.index)
             out[score_column(name)] = float("nan")
-            out.loc[rows, score_column(name)] = score.score(table.loc[rows])
+            out.loc[rows, score_column(name)] = score.linear_predictor(table.loc[rows])
         return out
 
     def predict(self, cohort: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -245,28 +335,35 @@ class StudyModels:
         cohort, tables = self.imputed(cohort, tables)
         scores = self.score_table(self.harmonised(tables, cohort), cohort.index)
         out = pd.DataFrame(index=cohort.index)
-        if self.clinical is not None:
-            out[CLINICAL] = self.clinical.predict_proba(cohort).to_numpy()
-        for name in self.scores:
-            if score_column(name) in scores:
-                out[name] = expit(scores[score_column(name)])
-        if self.fused is not None and score_column(self.fused_score) in scores:
-            out[FUSED] = self.fused.predict_proba(cohort.join(scores[[score_column(self.fused_score)]])).to_numpy()
+        for name, model in self.fitted.items():
+            if self.roles[name] == SCORE_ROLE:
+                if score_column(name) in scores:
+                    out[name] = expit(scores[score_column(name)])
+                continue
+            # A model that takes scores (the fused one) reads them as computed here, never from the cohort.
+            needs = [score_column(f) for f in self.score_inputs(name)]
+            if all(column in scores for column in needs):
+                out[name] = model.predict_risk(cohort.join(scores[needs]) if needs else cohort).to_numpy()
         return out.join(scores)
 
     def nomogram(self, study: Study, predictions: pd.DataFrame, model: str = FUSED) -> Nomogram:
         """The nomogram of any fitted model on the training patients: "clinical", "fused", or a score family
-        (the score alone, drawn through a logistic model of the outcome on it, fitted on training)."""
-        train = study.train
-        if model == CLINICAL:
-            if self.clinical is None:
+        (the score alone, drawn through a logistic model of the outcome on it, fitted on training).
+
+        The model is asked for what a nomogram needs (:func:`core.stats.modeling.nomogram_design`); one that
+        cannot be drawn raises a RadNomoError that says so plainly.
+        """
+        if model not in self.fitted:
+            if model == CLINICAL:
                 raise RadNomoError("this study has no clinical model (see the Models page's note).")
-            return Nomogram(self.clinical, train)
-        if model == FUSED:
-            if self.fused is None:
+            if model == FUSED:
                 raise RadNomoError("this study has no fused model (it needs a score; see the Models page).")
-            return Nomogram(self.fused, train.join(predictions[[score_column(self.fused_score)]]))
-        return Nomogram(self.score_model(study, predictions, model), train.join(predictions[[score_column(model)]]))
+            raise RadNomoError(f"the study has no {model} model; its models are {self.model_names}.")
+        if self.roles[model] == SCORE_ROLE:
+            return Nomogram(self.score_model(study, predictions, model),
+                            study.train.join(predictions[[score_column(model)]]))
+        needs = [score_column(f) for f in self.score_inputs(model)]
+        return Nomogram(self.fitted[model], study.train.join(predictions[needs]) if needs else study.train)
 
     def score_model(self, study: Study, predictions: pd.DataFrame, family: str) -> LogisticModel:
         """A score alone as a logistic model (outcome ~ score on the training cohort), for its nomogram and
@@ -275,7 +372,7 @@ class StudyModels:
             raise RadNomoError(f"the study has no {family} score; its scores are {list(self.scores)}.")
         column = score_column(family)
         train = study.train.join(predictions[[column]])
-        return fit_model(family, train, study.spec.outcome_column, continuous=[column])
+        return fit_model(family, train, study.spec.outcome.event_column, continuous=[column])
 
 
 def _joined(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> pd.DataFrame:
@@ -376,7 +473,7 @@ def clinical_univariable(study: Study) -> pd.DataFrame:
     (missing values handled as in :func:`fit_study`): what the default clinical predictors are chosen from,
     available before any feature family is screened."""
     train, _, _ = _clinical_training(study)
-    return univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
+    return univariable_logistic(train, study.spec.outcome.event_column, continuous=study.spec.continuous,
                                 categorical=study.spec.categorical)
 
 
@@ -425,7 +522,7 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
         if icc is None:
             settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
     X = table.loc[study.train_ids]
-    return screen(X, study.train[study.spec.outcome_column], settings, icc=icc, memo=memo)
+    return screen(X, study.spec.outcome.values(study.train), settings, icc=icc, memo=memo)
 
 
 def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
@@ -475,18 +572,42 @@ def no_clinical_model_reason(study: Study, univariable: pd.DataFrame, continuous
             f"{smallest}; pick its predictors on the Models page (or --clinical-model) to fit one")
 
 
-def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None = None,
-              prepared: PreparedTables | None = None) -> StudyModels:
-    """Fit every model of ``study`` on its training patients only.
+def fit_study(study: Study) -> StudyModels:
+    """Fit every model of ``study`` on its training patients only: its tables prepared
+    (:func:`prepare_tables`), each usable family screened (:func:`screen_family`), then :func:`fit_models`.
+
+    Memoised stage by stage (and shared by every caller) in :class:`core.workflows.results.StudyResults`;
+    this function computes everything afresh.
+
+    Raises
+    ------
+    RadNomoError
+        As :func:`fit_models`.
+    """
+    prepared = prepare_tables(study)
+    screening = {family: screen_family(study, family, prepared.tables)
+                 for family in usable_families(study, prepared.tables)}
+    return fit_models(study, prepared, screening)
+
+
+def usable_families(study: Study, tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Score families that can be screened: every member has a usable table (``tables``, prepared) and every
+    training patient has features."""
+    train = set(study.train_ids)
+    return [f for f in study.score_families if all(m in tables for m in study.members(f))
+            and train <= set(study.feature_table(f, tables).index)]
+
+
+def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, ScreeningResult]) -> StudyModels:
+    """The study's models from its prepared tables and its families' screening (the fit stage).
 
     Parameters
     ----------
     study : Study
-    screening : mapping, optional
-        Family -> a :func:`screen_family` result already computed for this study (the dashboard
-        caches them per family); families not given are screened here.
-    prepared : PreparedTables, optional
-        :func:`prepare_tables` of this study when already computed.
+    prepared : PreparedTables
+        :func:`prepare_tables` of this study.
+    screening : mapping
+        Family -> :func:`screen_family` of this study; a usable family missing here is screened here.
 
     Raises
     ------
@@ -498,12 +619,15 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     """
     settings = study.settings
     train = study.train
-    y = train[study.spec.outcome_column]
-    prepared = prepared or prepare_tables(study)
+    y = study.spec.outcome.values(train)
     tables = prepared.tables
     notes: list[str] = list(prepared.notes)
     screened = dict(screening or {})
-    scores: dict[str, ScoreModel] = {}
+    scores: dict[str, FittedModel] = {}
+    warned: list[str] = []
+    learner = get_learner(settings.score_method, SCORE_ROLE)
+    options = FitOptions(seed=settings.screening.seed, n_folds=settings.screening.n_folds,
+                         rule=settings.screening.rule)
     for family in study.score_families:
         if any(m not in tables for m in study.members(family)):
             continue  # every column of a member must stay out of the features: said in prepare_tables' notes
@@ -520,12 +644,16 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
                                                                      screened[family].kept):
             notes.append(f"{family}: no second reader's features, so the ICC filter was skipped.")
         notes.extend(f"{family}: {note}" for note in screened[family].notes)
+        # A LASSO path stopped at its iteration limit (the screening's warnings): said, never silent.
+        warned.extend(f"{family}: {warning}" for warning in getattr(screened[family], "warnings", ()))
         lasso = screened[family].lasso
         if lasso is None:
             notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
             continue
         try:
-            scores[family] = build_score(family, table.loc[study.train_ids], y, lasso, method=settings.score_method)
+            scores[family] = learner.fit(table.loc[study.train_ids].assign(**{OUTCOME_COLUMN: y.to_numpy()}),
+                                         OUTCOME_COLUMN, Predictors(tuple(lasso.coef_.index)), name=family,
+                                         options=options, selection=lasso)
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
     imputers = dict(prepared.imputers)
@@ -533,14 +661,14 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
     if clinical_imputer is not None:
         imputers[CLINICAL_IMPUTER] = clinical_imputer
     notes.extend(clinical_notes)
-    univariable = univariable_logistic(train, study.spec.outcome_column, continuous=study.spec.continuous,
+    univariable = univariable_logistic(train, study.spec.outcome.event_column, continuous=study.spec.continuous,
                                        categorical=study.spec.categorical)
     continuous, categorical, predictor_notes = clinical_predictors(study, univariable)
     notes.extend(predictor_notes)
     clinical, why_none = None, no_clinical_model_reason(study, univariable, continuous, categorical)
     if why_none is None:
-        clinical = fit_model(CLINICAL, train, study.spec.outcome_column, continuous=continuous,
-                             categorical=categorical)
+        clinical = get_learner("logistic", CLINICAL).fit(train, study.spec.outcome.event_column,
+                                                         Predictors(continuous, categorical), name=CLINICAL)
     else:
         notes.append(f"clinical: {why_none}.")
     if not scores and clinical is None:
@@ -553,15 +681,19 @@ def fit_study(study: Study, *, screening: Mapping[str, ScreeningResult] | None =
         fused_score = None
     elif fused_score is not None and fused_score in scores:
         column = score_column(fused_score)
-        fused_train = train.assign(**{column: scores[fused_score].score(
+        fused_train = train.assign(**{column: scores[fused_score].linear_predictor(
             study.feature_table(fused_score, tables).loc[study.train_ids]).to_numpy()})
-        fused = fit_model(FUSED, fused_train, study.spec.outcome_column, continuous=(column, *continuous),
-                          categorical=categorical)
+        fused = get_learner("logistic", FUSED).fit(fused_train, study.spec.outcome.event_column,
+                                                   Predictors((column, *continuous), categorical), name=FUSED)
     elif fused_score is not None:
         notes.append(f"fused: needs the {study.family_label(fused_score)} score, which this study has not got.")
     members = {family: study.members(family) for family in scores}
-    return StudyModels(settings=settings, screening=screened, scores=scores, univariable=univariable,
-                       clinical=clinical, fused=fused, fused_score=fused_score if fused is not None else None,
-                       members=members, train_ids=tuple(study.train_ids), notes=tuple(notes),
+    fitted: dict[str, FittedModel] = {**({CLINICAL: clinical} if clinical is not None else {}), **scores,
+                                      **({FUSED: fused} if fused is not None else {})}
+    roles = {**({CLINICAL: CLINICAL} if clinical is not None else {}), **{f: SCORE_ROLE for f in scores},
+             **({FUSED: FUSED} if fused is not None else {})}
+    warned.extend(model.convergence for model in fitted.values() if not model.converged)
+    return StudyModels(settings=settings, screening=screened, fitted=fitted, roles=roles, univariable=univariable,
+                       members=members, train_ids=tuple(study.train_ids), notes=tuple(notes), warnings=tuple(warned),
                        harmonisers=dict(prepared.harmonisers), imputers=imputers, no_clinical=why_none or "")
 

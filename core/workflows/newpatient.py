@@ -24,6 +24,7 @@ from core.errors import RadNomoError
 from core.stats.modeling import LogisticModel
 from core.vocabulary import FUSED, score_column
 from core.workflows.fit import StudyModels
+from core.workflows.sources import source_of
 from core.workflows.study import Study
 
 __all__ = ["NewPatientResult", "needed_features", "restricted_params", "radiomics_features", "deep_features",
@@ -85,11 +86,11 @@ def _features_by_family(study: Study, models: StudyModels) -> dict[str, list[str
 def computable_families(study: Study, models: StudyModels) -> tuple[list[str], list[str]]:
     """(families whose features can be recomputed from a new CT, families that cannot: imported tables,
     or missing extraction settings / weights), among those the scores use."""
-    can, cannot = [], []
+    can: list[str] = []
+    cannot: list[str] = []
     for name in _features_by_family(study, models):
         family = study.family(name)
-        ok = (family.kind == "radiomics" and bool(family.extraction) and "params" in family.extraction) or \
-             (family.kind == "deep" and family.autoencoder is not None)
+        ok = source_of(family).scorable_from_images(family)
         (can if ok else cannot).append(name)
     return can, cannot
 
@@ -152,7 +153,7 @@ def radiomics_features(image_path: str | Path, mask_path: str | Path, *, feature
     from core.imaging.extraction.batch import ExtractionSettings, extract_case
 
     settings = ExtractionSettings.from_dict(extraction)  # the family's engine (pyradiomics or MIRP) and settings
-    if settings.engine == "pyradiomics":
+    if settings.engine_type.computes_only_asked:
         # Only the image types and classes the score uses (MIRP computes whole families either way).
         settings = dataclasses.replace(settings, params=restricted_params(settings.params, features))
     extracted, _ = extract_case(str(image_path), str(mask_path), settings)
@@ -205,11 +206,14 @@ def study_patient_features(study: Study, models: StudyModels, image_path: str | 
         family = study.family(name)
         if not features:
             continue
-        if family.kind == "radiomics":
+        if source_of(family).recorded_extraction(family):  # an engine's settings (else an autoencoder's weights)
             values.append(radiomics_features(image_path, mask_path, features=features, extraction=family.extraction,
                                              case_id=case_id))
-        else:
+        elif family.autoencoder is not None:
             values.append(deep_features(image_path, mask_path, features, family.autoencoder.weights, case_id))
+        else:  # computable_families refused such a family already; said here rather than an AttributeError
+            raise RadNomoError(f"the {family.label} features have neither extraction settings nor autoencoder "
+                               "weights: a new patient cannot be scored from CT.")
     return pd.concat(values).rename(case_id) if values else pd.Series(dtype=float, name=case_id)
 
 
@@ -240,8 +244,8 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
         for combat in models.harmonisers.values():
             adjusted = combat.transform(frame, [clinical[column]], partial=True)
             frame[adjusted.columns] = adjusted
-    scores = {name: float(score.score(frame).iloc[0]) for name, score in models.scores.items()
-              if set(score.features) <= set(frame.columns)}
+    scores = {name: float(score.linear_predictor(frame).iloc[0]) for name, score in models.scores.items()
+              if set(score.variables) <= set(frame.columns)}
     name = model or models.main_model
     row = dict(clinical)
     if name in models.scores:  # a study of scores alone: the risk is the score's logistic model
@@ -433,7 +437,7 @@ def check_case(image_path: str | Path, mask_path: str | Path, *, label: int | No
 
 def preview_case(study: Study, image_path: str | Path, mask_path: str | Path) -> CasePreview:
     """:func:`check_case` with the ROI the study's radiomics extraction reads (label 1 by default)."""
-    extraction = next((f.extraction for f in study.families if f.kind == "radiomics" and f.extraction), None) or {}
+    extraction = next(filter(None, (source_of(f).recorded_extraction(f) for f in study.families)), None) or {}
     return check_case(image_path, mask_path, label=extraction.get("label", 1), roi_name=extraction.get("roi_name"))
 
 

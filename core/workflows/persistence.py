@@ -178,9 +178,7 @@ def _save_locked(study: Study, folder: Path, models: StudyModels | None) -> Path
                              lambda p: p.write_text(json.dumps(saved_models, indent=1)), files)
     description = {
         "format": FORMAT, "version": FORMAT_VERSION, "name": study.name, "is_sample": study.is_sample,
-        "spec": {"id_column": study.spec.id_column, "outcome_column": study.spec.outcome_column,
-                 "continuous": list(study.spec.continuous), "categorical": list(study.spec.categorical),
-                 "outcome_labels": list(study.spec.outcome_labels)},
+        "spec": study.spec.to_dict(),  # the outcome by its type; CohortSpec.from_dict reads the older layout too
         "split": {"train_ids": list(study.split.train_ids), "test_ids": list(study.split.test_ids),
                   "test_size": study.split.config.test_size, "seed": study.split.config.seed},
         "settings": study.settings.to_dict(), "labels": dict(study.labels),
@@ -303,14 +301,10 @@ def _load_locked(folder: Path) -> Study:
     description = _read_description(folder)
     try:
         files = _checked_files(folder, description)
-        spec_values = description["spec"]
-        spec = CohortSpec(id_column=str(spec_values["id_column"]), outcome_column=str(spec_values["outcome_column"]),
-                          continuous=tuple(map(str, spec_values["continuous"])),
-                          categorical=tuple(map(str, spec_values["categorical"])),
-                          outcome_labels=tuple(map(str, spec_values["outcome_labels"])))
+        spec = CohortSpec.from_dict(description["spec"])
         raw = _table(_file(folder, files, description["cohort"], "cohort"))
         validated = validate_cohort(raw.reset_index() if spec.id_column not in raw.columns else raw,
-                                    spec.id_column, spec.outcome_column, continuous=spec.continuous,
+                                    spec.id_column, spec.outcome, continuous=spec.continuous,
                                     categorical=spec.categorical)
         cohort = validated.set_index(spec.id_column)
         split = _split(description["split"], cohort.index)
@@ -427,14 +421,13 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
             raise RadNomoError(f"the {score} score reads feature families {unknown[:3]}, which the study does not "
                                "have.")
         columns = set().union(*(families[m].table.columns for m in members))
-        missing = [f for f in models.scores[score].features if f not in columns]
+        missing = [f for f in models.scores[score].variables if f not in columns]
         if missing:
             raise RadNomoError(f"the {score} score uses feature(s) {missing[:3]} that the study's {list(members)} "
                                "table(s) lack.")
     scores = {score_column(name) for name in models.scores}  # the fused model's score is computed, not read
-    for model in (models.clinical, models.fused):
-        lacking = [] if model is None else [v for v in model.variables
-                                            if v not in study.cohort.columns and v not in scores]
+    for model in (models[name] for name in models if name not in models.scores):  # clinical, fused, any other
+        lacking = [v for v in model.variables if v not in study.cohort.columns and v not in scores]
         if lacking:
             raise RadNomoError(f"the {model.name} model uses variable(s) {lacking[:3]} that the study's cohort lacks.")
     predictions = _training_predictions(study, models)

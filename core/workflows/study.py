@@ -32,6 +32,7 @@ from core.stats.cohort import (CohortSpec, CohortSplit, SplitConfig, blank_id_ex
 from core.stats.feature_tables import role_columns
 from core.stats.missing import MissingPolicy
 from core.stats.selection import ScreeningSettings
+from core.workflows.sources import source_of
 from core.vocabulary import (CLINICAL, CUTOFF_RULES, FEATURE_KINDS, FUSED, PROPORTION_CIS, SCORE_METHODS,
                              SUBGROUP_POPULATIONS, check_name, check_option, family_of_score)
 
@@ -56,8 +57,10 @@ class ModelSettings:
     ----------
     screening : ScreeningSettings
         Applied to each feature family, single and combined, on the training cohort.
-    score_method : {"refit", "lasso"}
-        Score coefficients from a logistic refit on the selected features, or the LASSO's own.
+    score_method : str
+        The learner of each family's score on its selected features, a key of
+        :data:`core.vocabulary.SCORE_METHODS` (= the score learners of :data:`core.stats.learners.LEARNERS`):
+        "refit" (logistic refit), "lasso" (the LASSO's own coefficients), "ridge" (L2-penalised, penalty by CV).
     clinical_continuous, clinical_categorical : tuple of str or None
         The clinical model's predictors; None = every clinical variable with univariable
         (likelihood-ratio) p below ``clinical_p`` in training.
@@ -437,7 +440,8 @@ class Study:
             raise RadNomoError(f"feature family name(s) {duplicated} are used twice; each family needs its own name.")
         # Pages, figures and the report name families by label: two families under one label cannot be told apart.
         by_label: dict[str, list[str]] = {}
-        for family in (*self.families, *self.combined):
+        labelled: tuple[FeatureFamily | CombinedFamily, ...] = (*self.families, *self.combined)
+        for family in labelled:
             by_label.setdefault(family.label.strip().casefold(), []).append(family.name)
         for named in by_label.values():
             if len(named) > 1:
@@ -471,8 +475,8 @@ class Study:
         RadNomoError
             If a column is not in the cohort, is the ID or outcome, or a continuous one holds text.
         """
-        spec = dataclasses.replace(self.spec, continuous=tuple(continuous), categorical=tuple(categorical))
-        validated = validate_cohort(self.cohort_table(), spec.id_column, spec.outcome_column,
+        spec = self.spec.with_variables(continuous, categorical)
+        validated = validate_cohort(self.cohort_table(), spec.id_column, spec.outcome,
                                     continuous=spec.continuous, categorical=spec.categorical)
         return self.replace(spec=spec, cohort=validated.set_index(spec.id_column))
 
@@ -492,8 +496,9 @@ class Study:
         train = tuple(i for i in self.split.train_ids if i not in gone)
         test = tuple(i for i in self.split.test_ids if i not in gone)
         cohort = self.cohort.drop(index=ids)
-        if cohort[self.spec.outcome_column].loc[list(train)].nunique() < 2:
-            raise RadNomoError(f"excluding {len(ids)} patient(s) would leave the training cohort without both outcomes.")
+        if not self.spec.outcome.has_contrast(cohort.loc[list(train)]):
+            raise RadNomoError(f"excluding {len(ids)} patient(s) would leave the training cohort without both "
+                               "outcomes.")
         families = tuple(dataclasses.replace(f, table=f.table.drop(index=[i for i in ids if i in f.table.index]))
                          for f in self.families)
         return self.replace(cohort=cohort, split=dataclasses.replace(self.split, train_ids=train, test_ids=test),
@@ -518,15 +523,18 @@ class Study:
             If a column is the study's ID or outcome column (never a feature or predictor already).
         """
         columns = [str(c) for c in columns]
-        roles = [c for c in columns if c in (self.spec.id_column, self.spec.outcome_column)]
+        roles = [c for c in columns if c in self.spec.reserved_columns]
         if roles:
             raise RadNomoError(f"{roles} is the study's ID or outcome column, which is never a feature already.")
         settings = self.settings
         excluded = tuple(dict.fromkeys((*settings.excluded_features, *columns)))
-        chosen = {k: None if getattr(settings, k) is None else tuple(c for c in getattr(settings, k)
-                                                                     if c not in columns)
-                  for k in ("clinical_continuous", "clinical_categorical")}
-        study = self.replace(settings=dataclasses.replace(settings, excluded_features=excluded, **chosen))
+
+        def kept(names: tuple[str, ...] | None) -> tuple[str, ...] | None:  # None: the default choice stays
+            return None if names is None else tuple(c for c in names if c not in columns)
+
+        study = self.replace(settings=dataclasses.replace(
+            settings, excluded_features=excluded, clinical_continuous=kept(settings.clinical_continuous),
+            clinical_categorical=kept(settings.clinical_categorical)))
         if any(c in self.spec.variables for c in columns):
             study = study.with_roles([c for c in self.spec.continuous if c not in columns],
                                      [c for c in self.spec.categorical if c not in columns])
@@ -542,16 +550,30 @@ class Study:
             settings = dataclasses.replace(settings, fused_score=None)
         return self.replace(families=families, combined=combined, settings=settings)
 
+    def resplit(self, config: SplitConfig) -> Study:
+        """A new study with the cohort split again by ``config``. Radiomics and imported features (computed per
+        case, nothing learned) are kept; a family that learned from the old training cohort (the autoencoder's
+        latent features) is dropped unless the training cohort is the same, or test patients would leak into
+        the features."""
+        new_split = split_cohort(self.cohort_table(), self.spec, config)
+        kept = self
+        if new_split.train_ids != self.split.train_ids:
+            for family in self.families:
+                if source_of(family).learns_from_training:  # e.g. an autoencoder trained on the old patients
+                    kept = kept.without_family(family.name)
+        return kept.replace(split=new_split)
+
     # -- the cohort -------------------------------------------------------------------------
 
     @property
     def outcome(self) -> pd.Series:
-        """0/1 outcome per patient ID."""
-        return self.cohort[self.spec.outcome_column]
+        """0/1 event indicator per patient ID (``spec.outcome.events``: a binary outcome itself)."""
+        return self.spec.outcome.events(self.cohort)
 
     @property
     def n_events(self) -> int:
-        return int(self.outcome.sum())
+        """Patients with the event, in the whole cohort."""
+        return self.spec.outcome.n_events(self.cohort)
 
     @property
     def train_ids(self) -> list[str]:
@@ -618,7 +640,8 @@ class Study:
     def label_for_family(self, name: str, label: str = "") -> str:
         """The label a family named ``name`` gets when it is made or replaced here: ``label`` when one is given,
         else its current label when the study has a family of that name, else the name in words
-        (:func:`default_family_label`: "dl" -> "DL", "arterial_phase" -> "Arterial phase"). So a label follows its family's name unless the user gives one."""
+        (:func:`default_family_label`: "dl" -> "DL", "arterial_phase" -> "Arterial phase"). So a label follows
+        its family's name unless the user gives one."""
         if label.strip():
             return label.strip()
         if name in self.family_names:
@@ -684,7 +707,7 @@ class Study:
         families = [(f.name, f.label, f.kind, table_fingerprint(f.table), table_fingerprint(f.reader2),
                      f.autoencoder.sha256 if f.autoencoder else None) for f in self.families]
         combined = [(c.name, c.label, list(c.members)) for c in self.combined]
-        spec = dataclasses.asdict(self.spec)
+        spec = self.spec.identity()
         split = [list(self.split.train_ids), list(self.split.test_ids), dataclasses.asdict(self.split.config)]
         return _hash(table_fingerprint(self.cohort), spec, split, families, combined, list(self.exclusions))
 
@@ -724,7 +747,7 @@ class Study:
         harmonise = self.settings.harmonise_by
         batch = None if harmonise is None or harmonise not in self.cohort else \
             self.cohort[harmonise].astype(str).tolist()
-        outcome = self.cohort.loc[self.train_ids, self.spec.outcome_column].tolist()
+        outcome = self.spec.outcome.values(self.train).to_numpy().tolist()
         # The columns kept out of the features by role or by the user's exclusions change the screening too
         # (added only when there are any, so that other studies keep their keys).
         never = sorted(c for m in members for c in self.never_feature_columns(m))
@@ -738,7 +761,7 @@ class Study:
         (:func:`core.stats.feature_tables.role_columns`); perfect orderings of the outcome are judged when the
         tables are prepared (:func:`core.workflows.checks.never_features`)."""
         return role_columns(self.family(family).table.columns, id_column=self.spec.id_column,
-                            outcome_column=self.spec.outcome_column, clinical=self.spec.variables,
+                            outcome_column=self.spec.outcome.columns, clinical=self.spec.variables,
                             excluded=self.settings.excluded_features)
 
     def __repr__(self) -> str:
@@ -769,7 +792,7 @@ def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSp
     blank_lines: tuple[int, ...] = ()
     if spec.id_column in table.columns:
         table, blank_lines = without_blank_ids(table, spec.id_column)
-    validated = validate_cohort(table, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+    validated = validate_cohort(table, spec.id_column, spec.outcome, continuous=spec.continuous,
                                 categorical=spec.categorical)
     if not isinstance(split, CohortSplit):
         split = split_cohort(validated, spec, split)

@@ -19,7 +19,7 @@ from core.errors import RadNomoError
 from core.imaging.synthetic import PhenotypeEffects, generate_clinical
 from core.stats.cohort import CohortSplit, SplitConfig
 from core.stats.summaries import auc_table
-from core.workflows.fit import fit_study, predict_study, prepare_tables, screen_family
+from core.workflows.fit import fit_models, fit_study, predict_study, prepare_tables, screen_family
 from core.workflows.study import FeatureFamily, ModelSettings, Study, make_study
 
 __all__ = ["Explanation", "EXPLANATIONS", "WALKTHROUGH", "WalkStep", "TRAITS", "trait_effects", "oracle_scores",
@@ -157,8 +157,8 @@ WALKTHROUGH: tuple[WalkStep, ...] = (
     WalkStep("1. The cohort", "1001 patients with gastric cancer; 312 developed liver metastasis (LM).",
              "1001 patients, 312 LM (31.2 %), training 701 / test 300.",
              "The sample cohort is generated to match Table 1 per outcome; its 7:3 split gives 700 / 301."),
-    WalkStep("2. Features", "pyradiomics on the venous-phase tumour ROI after 1 mm resampling, and the 512-value latent "
-             "vector of a 3D convolutional autoencoder.", "1925 radiomics features and 512 deep features.",
+    WalkStep("2. Features", "pyradiomics on the venous-phase tumour ROI after 1 mm resampling, and the 512-value "
+             "latent vector of a 3D convolutional autoencoder.", "1925 radiomics features and 512 deep features.",
              "RadNomo's study parameters give 1874 radiomics features (2246 with the LBP 2D/3D filters): the study's "
              "exact filter list is not published; 1925 = 14 shape + 21 images x 91 would fit, for instance, RadNomo's "
              "images with LBP 2D and two GLCM features fewer per image."),
@@ -340,7 +340,7 @@ def what_if(emulators: dict[str, FeatureEmulator], sample: Study, *, n: int = 30
         oracle_train = oracle_test = 0.5  # no imaging signal: nothing can beat chance
     return WhatIfResult(n=n, events=study.n_events, effect_scale=effect_scale, noise_scale=noise_scale,
                         aucs=aucs, oracle_train=oracle_train, oracle_test=oracle_test,
-                        selected={k: len(v.features) for k, v in models.scores.items()},
+                        selected={k: len(v.variables) for k, v in models.scores.items()},
                         seconds=time.perf_counter() - start)
 
 
@@ -365,7 +365,7 @@ def leakage_demo(study: Study, *, honest=None) -> pd.DataFrame:
                                                config=study.split.config))
     prepared = prepare_tables(study)
     leaky_screening = {family: screen_family(everyone, family, prepared.tables) for family in honest.screening}
-    leaky = fit_study(study, screening=leaky_screening, prepared=prepared)
+    leaky = fit_models(study, prepared, leaky_screening)
     rows = {}
     for name, models in (("honest", honest), ("leaky", leaky)):
         predictions = predict_study(study, models)

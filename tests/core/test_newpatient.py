@@ -25,6 +25,7 @@ def _bundled_patient(study, cohort: str = "test") -> tuple[str, str, str]:
     return row["ID"], row["Image"], row["Mask"]
 
 
+@pytest.mark.slow
 def test_restricted_parameters_give_the_same_feature_values(sample_study):
     import json
 
@@ -46,6 +47,7 @@ def test_restricted_parameters_give_the_same_feature_values(sample_study):
         assert restricted[name] == full[name], name
 
 
+@pytest.mark.slow
 def test_new_patient_score_equals_the_cohort_pipeline(sample_study, sample_models, sample_predictions):
     models = sample_models
     case_id, image, mask = _bundled_patient(sample_study)
@@ -63,12 +65,14 @@ def test_new_patient_score_equals_the_cohort_pipeline(sample_study, sample_model
     assert result.low < result.probability < result.high
 
 
+@pytest.mark.slow
 def test_score_patient_asks_for_missing_clinical_values(sample_features, sample_models):
     some = sample_features["radiomics"].join(sample_features["dl"]).iloc[0][sorted(needed_features(sample_models))]
     with pytest.raises(RadNomoError, match="needs a value"):
         score_patient(sample_models, some, {"age": 60})
 
 
+@pytest.mark.slow
 def test_features_need_the_study_settings(tmp_path, sample_study, sample_models):
     with pytest.raises(RadNomoError, match="extraction settings"):
         radiomics_features("a.nii.gz", "b.nii.gz", features=["original_firstorder_Mean"], extraction=None)
@@ -164,6 +168,7 @@ def test_clinical_values_outside_the_training_range_are_named(sample_study):
                                                    f"the training range ({ages.min():g} to {ages.max():g})")
 
 
+@pytest.mark.slow
 def test_a_new_patient_far_outside_the_training_range_is_said_so(sample_study, sample_models, sample_predictions):
     from core.workflows.newpatient import NewPatientResult, patient_outside_range
 
@@ -182,6 +187,7 @@ def test_a_new_patient_far_outside_the_training_range_is_said_so(sample_study, s
     assert "within 1e-06 of 0 or 1" in patient_outside_range(sample_study, sample_models, extreme)
 
 
+@pytest.mark.slow
 def test_a_study_of_scores_alone_scores_a_new_patient_by_its_score_model(sample_study, sample_models,
                                                                          sample_predictions):
     from scipy.special import expit
@@ -198,6 +204,7 @@ def test_a_study_of_scores_alone_scores_a_new_patient_by_its_score_model(sample_
         score_patient(sample_models, features, {}, model="radiomics")
 
 
+@pytest.mark.slow
 def test_a_manifest_is_checked_case_by_case_and_says_who_is_outside_the_training_range(sample_study, sample_models):
     import pandas as pd
 

@@ -431,6 +431,7 @@ def test_crowded_labels_are_spread_by_least_squares_in_tick_order():
     np.testing.assert_allclose(_spread([0, 100, 101], [10, 10, 10], 2), [0, 94.5, 106.5])
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_browser_draws_the_plotly_figure_without_overlaps(nomograms, patient, tmp_path):
     """Chromium draws the plotly figures (with its own fonts): no two texts overlap."""
@@ -538,6 +539,7 @@ def test_plotly_figure_is_fixed_in_size_and_hover_gives_points(nomograms, patien
     assert any(h.startswith("Age band (years): 45-54 → ") for h in hovers)
 
 
+@pytest.mark.slow
 def test_files_png_at_300_dpi_svg_and_pdf(nomograms, patient):
     layout = _layout(nomograms["sample_like"], patient)
     png = nomogram_file(layout, "png")

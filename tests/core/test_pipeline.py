@@ -15,6 +15,7 @@ from core.workflows.fit import fit_study, predict_study
 from core.workflows.study import CombinedFamily, FeatureFamily, ModelSettings
 
 
+@pytest.mark.slow
 def test_perturbing_the_test_cohort_changes_no_fitted_step(sample_study, sample_models):
     rng = np.random.default_rng(0)
     test = sample_study.test_ids
@@ -41,10 +42,16 @@ def test_perturbing_the_test_cohort_changes_no_fitted_step(sample_study, sample_
     pd.testing.assert_frame_equal(refit.univariable, models.univariable)
 
 
+@pytest.mark.slow
 def test_sample_study_fits_every_model_and_scores_the_test_cohort(sample_study, sample_models, sample_predictions):
     models = sample_models
     assert list(models.scores) == ["radiomics", "dl", "dl_radiomics"] and models.fused_score == "dl_radiomics"
-    assert models.notes == ()
+    assert models.notes == () and models.warnings == ()  # every fit converged
+    # A mapping of named fitted models with roles; the views are read from it.
+    assert models.roles == {"clinical": CLINICAL, "radiomics": "score", "dl": "score", "dl_radiomics": "score",
+                            "fused": FUSED}
+    assert models.clinical is models[CLINICAL] and models.fused is models[FUSED] and models.main_model == FUSED
+    assert {m.learner for m in models.values()} == {"logistic", "refit"} and all(m.converged for m in models.values())
     names = models.model_names
     assert names == ["clinical", "radiomics", "dl", "dl_radiomics", "fused"] == sample_study.model_names
     test = sample_predictions.loc[sample_study.test_ids]
@@ -56,6 +63,7 @@ def test_sample_study_fits_every_model_and_scores_the_test_cohort(sample_study, 
         assert counts == sorted(counts, reverse=True) and counts[-1] > 0
 
 
+@pytest.mark.slow
 def test_sample_study_keeps_the_readme_numbers(sample_study, sample_models, sample_predictions):
     # The README's sample-study table (3 decimals) and funnel; the sample is one Study among others.
     aucs = auc_table(sample_predictions, sample_study.outcome, sample_study.cohorts(), sample_models.model_names)
@@ -67,6 +75,7 @@ def test_sample_study_keeps_the_readme_numbers(sample_study, sample_models, samp
                        "dl_radiomics": [2386, 1448, 548, 170, 41]}
 
 
+@pytest.mark.slow
 def test_refit_score_equals_statsmodels_on_the_raw_selected_features(sample_study, sample_models):
     import statsmodels.api as sm
 
@@ -79,6 +88,7 @@ def test_refit_score_equals_statsmodels_on_the_raw_selected_features(sample_stud
     assert "radiomics score =" in score.formula and all(f in score.formula for f in score.features)
 
 
+@pytest.mark.slow
 def test_lasso_score_is_the_lasso_linear_predictor(sample_study, sample_models):
     from core.stats.modeling import build_score
 
@@ -92,6 +102,7 @@ def test_lasso_score_is_the_lasso_linear_predictor(sample_study, sample_models):
     assert score.coefs.index.name is None and lasso.coef_.index.name is None
 
 
+@pytest.mark.slow
 def test_vif_equals_one_over_one_minus_r_squared(sample_study, sample_models):
     from sklearn.linear_model import LinearRegression
 
@@ -180,6 +191,7 @@ def test_clinical_only_study_is_a_first_class_study(sample_study):
     assert models.nomogram(study, predictions, CLINICAL).variables
 
 
+@pytest.mark.slow
 def test_user_declared_families_and_combination_any_names(sample_study):
     radiomics, deep = sample_study.family("radiomics"), sample_study.family("dl")
     first_half = FeatureFamily(name="venous", label="Venous phase", table=radiomics.table.iloc[:, :900])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from core.workflows.fit import predict_study
 from core.workflows.sample import load_sample_fit
+
+pytestmark = pytest.mark.slow  # both compare the stored fit with a fresh fit of the whole sample
 
 
 def test_the_stored_fit_is_current_and_equals_a_fresh_fit(sample_study, sample_models):
@@ -20,14 +23,14 @@ def test_the_stored_fit_is_current_and_equals_a_fresh_fit(sample_study, sample_m
 
 
 def test_the_stored_tour_numbers_are_current_and_equal_a_fresh_computation(sample_study, sample_models):
-    from core.workflows.fit import fit_study
+    from core.workflows.fit import fit_models, prepare_tables
     from core.workflows.tour import compute_tour, load_tour, tour_study
 
     tour = tour_study(sample_study)
     stored = load_tour(tour)
     assert stored is not None, "sample_data/fitted/tour.json.gz is stale: re-run python -m core.cli.sample_fit"
     # The tour differs from the sample in its clinical model only: the same screening, refitted models.
-    fresh = compute_tour(tour, fit_study(tour, screening=sample_models.screening))
+    fresh = compute_tour(tour, fit_models(tour, prepare_tables(tour), sample_models.screening))
     assert stored.models.clinical.variables == fresh.models.clinical.variables == (
         "tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml")
     for name in ("performance", "subgroup", "predictions"):
