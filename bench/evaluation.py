@@ -1,6 +1,11 @@
-"""Evaluation speed: DeLong at n = 1,000,000 (vs R pROC when present) and the dashboard pages' render times.
+"""Evaluation speed: DeLong at n = 1,000,000 (vs R pROC when present), the sample study's whole evaluation, and
+the dashboard pages' render times.
 
-    python bench/evaluation.py [--n 1000000]
+    python bench/evaluation.py [--n 1000000] [--no-pages]
+
+Study evaluation: core.workflows.evaluation.evaluate_study of the sample study's saved fit (every model on the
+training and test cohorts: AUCs, ROC, DeLong pairs, Table 2, calibration and decision curves), the one
+computation the Evaluation page, External validation and the report share.
 
 DeLong: core.stats.evaluation.delong_test on two correlated scores of n patients (about 30 % events),
 timed in-process; with Rscript and pROC installed, pROC's roc.test(method = "delong", paired)
@@ -70,6 +75,21 @@ def bench_delong(n: int) -> list[dict]:
                         reference_tool="R pROC roc.test" if reference is not None else None)]
 
 
+def bench_study_evaluation() -> list[dict]:
+    from core.workflows.evaluation import evaluate_study
+    from core.workflows.results import StudyResults
+    from core.workflows.sample import sample_study
+
+    results_ = StudyResults(sample_study())
+    models, predictions = results_.models, results_.predictions
+    start = time.perf_counter()
+    evaluation = evaluate_study(results_.study, models, predictions)
+    seconds = time.perf_counter() - start
+    print(f"evaluate_study, sample study ({len(evaluation.models)} models x {len(evaluation.cohorts)} cohorts): "
+          f"{seconds:.2f} s")
+    return [results.row("evaluate_study of the sample study (every table and curve)", seconds, "s")]
+
+
 def bench_pages() -> list[dict]:
     import os
 
@@ -98,7 +118,7 @@ def main() -> int:
     parser.add_argument("--no-pages", action="store_true")
     parser.add_argument("--json", help="also write the result rows here")
     args = parser.parse_args()
-    rows = bench_delong(args.n)
+    rows = bench_delong(args.n) + bench_study_evaluation()
     if not args.no_pages:
         rows += bench_pages()
     results.write(args.json, rows)

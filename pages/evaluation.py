@@ -1,4 +1,5 @@
-"""Evaluation: ROC/AUC with DeLong CIs, a linked threshold explorer, Table 2, DeLong pairs, calibration, DCA, violins."""
+"""Evaluation: ROC/AUC with DeLong CIs, a linked threshold explorer, Table 2, DeLong pairs, calibration, DCA,
+violins; every table and curve read from the study's one evaluation (core.workflows.evaluation)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import ui
 from core.figures.charts import (calibration_figure, confusion_figure, decision_curve_figure, roc_figure,
                                  violin_figure)
 from core.figures.palette import model_colours
-from core.stats.evaluation import (binary_metrics, calibration_curve, compare_models, decision_curve, interval_text,
-                                   roc_auc, roc_points)
-from core.stats.summaries import calibration_table, compare_groups, table2
+from core.stats.evaluation import interval_text
+from core.stats.summaries import compare_groups
 from core.vocabulary import COHORTS, CUTOFF_RULES, PROPORTION_CIS, format_p, score_column
+from core.workflows.evaluation import operating_point
 from core.workflows.study import EvaluationSettings
 
 ui.enter_page("pages/evaluation.py")
@@ -29,13 +30,13 @@ st.caption("Every model is fitted and every cut-off chosen on the training cohor
 ui.explain("evaluation")
 study = ui.get_study()
 spec = study.spec
-labels = spec.outcome_labels
+labels = spec.outcome.labels
 
 with ui.guard():
-    predictions = ui.study_predictions(study)
+    predictions = ui.results(study).predictions
     outcome = study.outcome
-    ui.no_clinical_note(ui.study_models(study))
-    models = ui.study_models(study).model_names
+    ui.no_clinical_note(ui.results(study).models)
+    models = ui.results(study).models.model_names
     model_labels, colours = study.model_labels(), model_colours(study.model_names)
     cohorts = study.cohorts()
     if study.has_test:
@@ -80,15 +81,18 @@ with ui.guard():
     image_format = options[3].radio("Figure downloads", ["png", "svg"], horizontal=True, key="ev_image_format",
                                     help="Format of the camera button on each figure.")
     chart_config = {"toImageButtonOptions": {"format": image_format, "scale": 2}}
-    cutoffs = chosen.cutoffs(predictions, outcome, study.train_ids, models)
+    # Every table and curve below, computed once per study (its evaluation settings included) and shared with
+    # External validation and the report.
+    evaluated = ui.results(study).evaluation
+    cutoffs = evaluated.cutoffs
+    for note in evaluated.notes:
+        st.caption(note)
 
     # -----------------------------------------------------------------------------------------
     st.subheader("ROC curves")
     roc_columns = st.columns(len(cohorts))
-    for column, (cohort, ids) in zip(roc_columns, cohorts.items()):
-        curves = {m: roc_points(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
-        aucs = {m: (r.auc, r.ci_low, r.ci_high) for m, r in
-                ((m, roc_auc(outcome.loc[ids], predictions.loc[ids, m])) for m in models)}
+    for column, (cohort, ids) in zip(roc_columns, cohorts.items(), strict=True):
+        curves, aucs = evaluated.curves("roc", cohort), evaluated.intervals(cohort)
         column.plotly_chart(roc_figure(curves, aucs, title=f"{COHORTS[cohort]} cohort (n = {len(ids)})",
                                        labels=model_labels, colours=colours), key=f"ev_roc_{cohort}",
                             config=chart_config)
@@ -111,37 +115,35 @@ with ui.guard():
             cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, value=rule_cutoff, step=0.001, format="%.3f",
                                     key=f"ev_cutoff_{model}_{rule_cutoff:.3f}",
                                     help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
-            ids = cohorts[cohort]
-            y, p = outcome.loc[ids], predictions.loc[ids, model]
-            metrics = binary_metrics(y, p, cutoff, ci=ci_method)
-            confusion = metrics.attrs["confusion"]
-            fpr = confusion["fp"] / max(confusion["fp"] + confusion["tn"], 1)
-            tpr = confusion["tp"] / max(confusion["tp"] + confusion["fn"], 1)
+            # The chosen cut-off's numbers (any cut-off, not only the rule's); the curves are the study's.
+            point = operating_point(predictions, outcome, cohorts[cohort], model, cutoff, ci=ci_method)
+            metrics, confusion = point.metrics, point.confusion
             explorer = st.columns([3, 2, 3])
-            result = roc_auc(y, p)
-            explorer[0].plotly_chart(roc_figure({model: roc_points(y, p)}, {model: (result.auc, result.ci_low,
-                                                                                    result.ci_high)},
+            explorer[0].plotly_chart(roc_figure(evaluated.curves("roc", cohort, [model]),
+                                                {model: evaluated.intervals(cohort)[model]},
                                                 title=f"ROC, {COHORTS[cohort].lower()} cohort",
-                                                labels={model: "AUC"}, colours=colours, marker=(model, fpr, tpr)),
+                                                labels={model: "AUC"}, colours=colours,
+                                                marker=(model, confusion.fpr, confusion.tpr)),
                                      key="ev_explorer_roc", config=chart_config)
             with explorer[1]:
-                st.plotly_chart(confusion_figure(confusion, labels), key="ev_confusion", config=chart_config)
+                st.plotly_chart(confusion_figure(confusion.as_dict(), labels), key="ev_confusion",
+                                config=chart_config)
                 shown = metrics[["estimate", "low", "high"]].astype(float).round(3)
-                shown["n"] = [f"{int(a)}/{int(b)}" for a, b in zip(metrics["numerator"], metrics["denominator"])]
+                shown["n"] = [f"{int(a)}/{int(b)}" for a, b in zip(metrics["numerator"], metrics["denominator"],
+                                                                  strict=True)]
                 st.dataframe(shown, key="ev_metrics_table")
-            curve = decision_curve(y, p)
-            benefit = float(decision_curve(y, p, [cutoff])["net_benefit"].iloc[0])
             # Short legend names: the third of a row cannot hold the model's full name (it is chosen above).
-            explorer[2].plotly_chart(decision_curve_figure({model: curve}, title="Net benefit at this cut-off",
+            explorer[2].plotly_chart(decision_curve_figure(evaluated.curves("decision", cohort, [model]),
+                                                           title="Net benefit at this cut-off",
                                                            labels={model: "model"}, colours=colours,
-                                                           marker=(model, cutoff, benefit)),
+                                                           marker=(model, cutoff, point.net_benefit)),
                                      key="ev_explorer_dca", config=chart_config)
 
     threshold_explorer()
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Table 2: performance of every model")
-    performance = table2(predictions, outcome, cohorts, cutoffs, ci=ci_method)
+    performance = evaluated.table2
     formatted = performance[["cohort", "model"]].copy()
     formatted["model"] = formatted["model"].map(model_labels)
     formatted = formatted.join(interval_text(performance))
@@ -155,8 +157,8 @@ with ui.guard():
     if len(models) < 2:
         st.caption("Only one model so far: DeLong tests need two (add features for the scores).")
     pair_columns = st.columns(len(cohorts))
-    for column, (cohort, ids) in zip(pair_columns, cohorts.items()):
-        pairs = compare_models(outcome.loc[ids], {m: predictions.loc[ids, m] for m in models}, holm=holm)
+    for column, cohort in zip(pair_columns, cohorts, strict=True):
+        pairs = evaluated.pairs(cohort, holm=holm)
         table = pairs.assign(model_a=pairs["model_a"].map(model_labels), model_b=pairs["model_b"].map(model_labels))
         for name in ("p_value", "p_holm"):
             if name in table:
@@ -171,26 +173,26 @@ with ui.guard():
     shown_models = st.multiselect("Models", models, default=[m for m in ("fused", "clinical") if m in models],
                                   key="ev_cal_models", format_func=model_labels.get)
     cal_columns = st.columns(len(cohorts))
-    for column, (cohort, ids) in zip(cal_columns, cohorts.items()):
-        binned, smooth = {}, {}
-        for m in shown_models:
-            binned[m], smooth[m] = calibration_curve(outcome.loc[ids], predictions.loc[ids, m])
+    for column, cohort in zip(cal_columns, cohorts, strict=True):
+        binned = evaluated.curves("calibration_bins", cohort, shown_models)
+        smooth = evaluated.curves("calibration_smooth", cohort, shown_models)
         column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
                                                colours=colours), key=f"ev_cal_{cohort}", config=chart_config)
-    calibration = calibration_table(predictions, outcome, cohorts, models)
+    calibration = evaluated.calibration.drop(columns="left_out")
     shown = calibration.assign(model=calibration["model"].map(model_labels), hl_p=calibration["hl_p"].map(format_p))
     st.dataframe(shown.rename(columns={"brier": "Brier", "calibration_in_the_large": "calibration-in-the-large",
                                        "slope": "calibration slope",
                                        "recalibration_intercept": "calibration intercept (logistic recalibration)",
-                                       "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "HL df", "hl_p": "HL p"}).round(3),
+                                       "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "HL df",
+                                       "hl_p": "HL p"}).round(3),
                  hide_index=True, key="ev_cal_table")
     ui.csv_download(calibration, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Decision curves")
     dca_columns = st.columns(len(cohorts))
-    for column, (cohort, ids) in zip(dca_columns, cohorts.items()):
-        curves = {m: decision_curve(outcome.loc[ids], predictions.loc[ids, m]) for m in models}
+    for column, cohort in zip(dca_columns, cohorts, strict=True):
+        curves = evaluated.curves("decision", cohort)
         column.plotly_chart(decision_curve_figure(curves, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
                                                   colours=colours), key=f"ev_dca_{cohort}", config=chart_config)
         with column:
@@ -208,11 +210,12 @@ with ui.guard():
                                  format_func=COHORTS.get)
         ids = cohorts[violin_cohort]
         violin_columns = st.columns(len(scores))
-        for column, score in zip(violin_columns, scores):
+        for column, score in zip(violin_columns, scores, strict=True):
             data = predictions.loc[ids, [score_column(score)]].join(outcome)
-            comparison = compare_groups(data[score_column(score)], data[spec.outcome_column])
-            column.plotly_chart(violin_figure(data, score_column(score), spec.outcome_column,
+            comparison = compare_groups(data[score_column(score)], spec.outcome.events(data))
+            column.plotly_chart(violin_figure(data, score_column(score), spec.outcome.event_column,
                                               labels={0: labels[0], 1: labels[1]}, title=model_labels[score],
-                                              p_value_text=f"Mann-Whitney p {format_p(comparison.mann_whitney_p_value)}",
+                                              p_value_text="Mann-Whitney p "
+                                                           f"{format_p(comparison.mann_whitney_p_value)}",
                                               y_title="score (log-odds)"),
                                 key=f"ev_violin_{score}", config=chart_config)

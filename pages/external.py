@@ -10,9 +10,10 @@ from core.figures.charts import calibration_figure, decision_curve_figure, roc_f
 from core.figures.palette import cohort_colours
 from core.io.paths import data_root, resolve_in_root
 from core.io.tables import read_any_table, read_table
-from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_points
+from core.stats.evaluation import interval_text
 from core.stats.summaries import batch_columns
 from core.vocabulary import CALIBRATION_SUBSETS, OUTSIDE_RANGE
+from core.workflows.evaluation import evaluate_cohorts
 from core.workflows.external import (OUT_OF_RANGE_SHARE, OUTSIDE_MARGIN_SD, calibration_with_and_without,
                                      cohort_aucs, cohort_panel, outside_range_patients, panel_notes,
                                      pooled_predictions, range_report, study_cohorts, subgroup_columns, level_groups,
@@ -37,12 +38,12 @@ if stored is None or stored[0] != study.data_fingerprint:  # another study's coh
 externals: dict = stored[1]
 
 with ui.guard():
-    models = ui.study_models(study)
-    predictions = ui.study_predictions(study)
+    models = ui.results(study).models
+    predictions = ui.results(study).predictions
     available = models.model_names
     labels = study.model_labels()
     # The study's cut-off rule and CI method (chosen on Evaluation, saved with the study, used by the report).
-    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, available)
+    cutoffs = ui.results(study).evaluation.cutoffs
     families = sorted({m for score in models.scores for m in models.members[score]}, key=study.family_names.index)
 
     st.subheader("Add an external cohort")
@@ -82,7 +83,7 @@ with ui.guard():
             st.session_state["ext_figure_groups"] = list(dict.fromkeys([*st.session_state["ext_figure_groups"],
                                                                         external.name]))
         st.success(f"Added {external.name}: {len(external.cohort)} patients, "
-                   f"{external.n_events(spec.outcome_column)} events." + "".join(f" {n}" for n in external.notes))
+                   f"{external.n_events(spec.outcome)} events." + "".join(f" {n}" for n in external.notes))
 
     # -----------------------------------------------------------------------------------------
     all_predictions, all_outcome, groups = pooled_predictions(study, models, predictions, list(externals.values()))
@@ -98,7 +99,8 @@ with ui.guard():
     panel = cohort_panel(all_predictions, all_outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
     shown = panel[["group", "model", "n", "events"]].assign(model=panel["model"].map(labels))
     shown = shown.join(interval_text(panel))
-    shown[["Brier", "calibration-in-the-large", "calibration slope"]] = panel[["brier", "cal_in_the_large", "cal_slope"]]
+    shown[["Brier", "calibration-in-the-large", "calibration slope"]] = panel[["brier", "cal_in_the_large",
+                                                                              "cal_slope"]]
     st.dataframe(shown.round(3), hide_index=True, key="ext_panel")
     for note in panel_notes(panel, labels):
         st.caption(note)
@@ -140,23 +142,20 @@ with ui.guard():
                          format_func=labels.get)
     figure_groups = st.multiselect("Cohorts in the figures", list(groups), default=list(groups)[:4],
                                    key="ext_figure_groups")
-    # Each figure's group holds the patients with a prediction of this model (a family may cover only some).
-    drawn = {g: all_predictions.loc[groups[g], model].dropna().index for g in figure_groups}
-    valid = [g for g in figure_groups if all_outcome.loc[drawn[g]].nunique() == 2]
-    curves = {g: roc_points(all_outcome.loc[drawn[g]], all_predictions.loc[drawn[g], model]) for g in valid}
-    aucs = {g: (lambda r: (r.auc, r.ci_low, r.ci_high))(roc_auc(all_outcome.loc[drawn[g]],
-                                                                all_predictions.loc[drawn[g], model])) for g in valid}
+    # The chosen model on the chosen cohorts, evaluated as the study's own cohorts are (the same function): each
+    # group holds the patients with a prediction of this model, and a group with one outcome only is not drawn.
+    drawn = evaluate_cohorts(all_predictions, all_outcome, {g: groups[g] for g in figure_groups}, [model], cutoffs,
+                             ci=study.evaluation.proportion_ci)
+    aucs = {g: drawn.intervals(g)[model] for g in figure_groups if drawn.evaluated(g, model)}
     group_labels = {g: g for g in groups}
     left, middle, right = st.columns(3)
-    left.plotly_chart(roc_figure(curves, aucs, title="ROC", labels=group_labels, colours=colours),
-                      key="ext_roc")
-    binned, smooth = {}, {}
-    for g in valid:
-        binned[g], smooth[g] = calibration_curve(all_outcome.loc[drawn[g]], all_predictions.loc[drawn[g], model])
-    middle.plotly_chart(calibration_figure(binned, smooth, title="Calibration", labels=group_labels, colours=colours),
+    left.plotly_chart(roc_figure(drawn.curves_across("roc", model, figure_groups), aucs, title="ROC",
+                                 labels=group_labels, colours=colours), key="ext_roc")
+    middle.plotly_chart(calibration_figure(drawn.curves_across("calibration_bins", model, figure_groups),
+                                           drawn.curves_across("calibration_smooth", model, figure_groups),
+                                           title="Calibration", labels=group_labels, colours=colours),
                         key="ext_calibration")
-    right.plotly_chart(decision_curve_figure({g: decision_curve(all_outcome.loc[drawn[g]],
-                                                                all_predictions.loc[drawn[g], model]) for g in valid},
+    right.plotly_chart(decision_curve_figure(drawn.curves_across("decision", model, figure_groups),
                                              title="Decision curves", labels=group_labels, colours=colours),
                        key="ext_dca")
 
@@ -171,7 +170,7 @@ with ui.guard():
             st.dataframe(report.round(3), key=f"ext_range_{external.name}")
 
     st.subheader("Scanner harmonisation (ComBat)")
-    combat_columns = batch_columns(study.train, exclude=[spec.outcome_column, *spec.continuous])
+    combat_columns = batch_columns(study.train, exclude=[*spec.outcome.columns, *spec.continuous])
     if not externals or not combat_columns or not study.families:
         st.caption("Add an external cohort to compare its AUCs with and without ComBat harmonisation "
                    "(needs a scanner or centre column with at least two levels in training).")
@@ -184,8 +183,8 @@ with ui.guard():
         frames = []
         for label, harmonise_by in (("as extracted", None), (f"ComBat by {column}", column)):
             variant = study.with_settings(harmonise_by=harmonise_by)
-            variant_models = ui.study_models(variant)
-            frames.append(cohort_aucs(variant_models, cohorts, spec.outcome_column).assign(features=label))
+            variant_models = ui.results(variant).models
+            frames.append(cohort_aucs(variant_models, cohorts, spec.outcome).assign(features=label))
             for note in variant_models.notes:  # e.g. a family covering only some patients, fitted on those
                 if harmonise_by is not None and note not in models.notes:
                     st.caption(f"{label}: {note}")

@@ -20,7 +20,7 @@ from core.cli.arguments import write_csv
 from core.errors import RadNomoError
 from core.io.tables import read_table
 from core.workflows.external import cohort_aucs, study_cohorts, validate_external
-from core.workflows.fit import fit_study
+from core.workflows.results import StudyResults
 from core.workflows.sample import SAMPLE_EXTERNAL_DIR, sample_external_tables, sample_study
 
 __all__ = ["main"]
@@ -44,10 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables = sample_external_tables(folder)
         for label, column in (("none", None), (f"ComBat by {args.harmonise_by}", args.harmonise_by)):
             variant = study.with_settings(harmonise_by=column)
-            models = fit_study(variant)
+            models = StudyResults(variant).models  # the sample's stored fit where the settings are its own
             external = validate_external(variant, "external", clinical, tables, models)
             cohorts = {**study_cohorts(variant), "external": (external.cohort, external.tables)}
-            frames.append(cohort_aucs(models, cohorts, study.spec.outcome_column).assign(harmonisation=label))
+            frames.append(cohort_aucs(models, cohorts, study.spec.outcome).assign(harmonisation=label))
     except (RadNomoError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

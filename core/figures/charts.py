@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -228,7 +230,8 @@ def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, flo
                                             "line": {"width": 2, "color": "black"}}))
     figure.update_layout(title=title, xaxis_title="1 - specificity", yaxis_title="sensitivity", height=CURVE_HEIGHT,
                          xaxis={"range": [0, 1], "constrain": "domain"}, yaxis={"range": [0, 1.01],
-                         "scaleanchor": "x", "constrain": "domain"}, legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
+                         "scaleanchor": "x", "constrain": "domain"}, legend=LEGEND_BELOW,
+                         margin={"t": 50, "l": 60, "r": 20})
     return figure
 
 
@@ -313,8 +316,11 @@ def what_if_figure(curve: pd.DataFrame, value, probability: float, *, label: str
     return figure
 
 
-def confusion_figure(confusion: dict[str, int], labels: tuple[str, str]) -> go.Figure:
-    """2 x 2 confusion matrix (rows: actual, columns: predicted) as an annotated heatmap."""
+def confusion_figure(confusion: Mapping[str, int], labels: tuple[str, str]) -> go.Figure:
+    """2 x 2 confusion matrix (rows: actual, columns: predicted) as an annotated heatmap.
+
+    ``confusion``: counts by ``tp``, ``fp``, ``tn``, ``fn`` (e.g. ``Confusion.as_dict()`` of
+    :func:`core.stats.evaluation.confusion_counts`, or a row of a StudyEvaluation's ``confusion`` table)."""
     matrix = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
     # Axis labels on two lines: side by side, "predicted no liver metastasis" overlapped its neighbour.
     figure = go.Figure(go.Heatmap(z=matrix, x=[f"predicted<br>{labels[0]}", f"predicted<br>{labels[1]}"],

@@ -16,11 +16,12 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError
+from core.vocabulary import PROPORTION_CIS, check_option
 
-__all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "roc_curve", "roc_points", "roc_auc", "delong_test",
-           "youden_cutoff", "cutoff_for_sensitivity", "binary_metrics", "calibration_curve", "calibration_stats",
-           "hosmer_lemeshow", "decision_curve", "compare_models", "bootstrap_ci", "performance_table",
-           "METRICS", "interval_text"]
+__all__ = ["RocAuc", "DelongResult", "CalibrationStats", "HosmerLemeshow", "Confusion", "roc_curve", "roc_points",
+           "roc_auc", "delong_test", "youden_cutoff", "cutoff_for_sensitivity", "confusion_counts", "binary_metrics",
+           "calibration_curve", "calibration_stats", "hosmer_lemeshow", "decision_curve", "compare_models",
+           "bootstrap_ci", "performance_table", "METRICS", "interval_text"]
 
 METRICS = ("ACC", "SENS", "SPEC", "PPV", "NPV")
 
@@ -277,6 +278,51 @@ def _proportion_ci(successes: int, total: int, method: str, level: float) -> tup
     return p, float(low), float(high)
 
 
+@dataclass(frozen=True)
+class Confusion:
+    """The 2 x 2 confusion matrix at a cut-off: counts of patients (positive when score >= cut-off).
+
+    Attributes
+    ----------
+    tp, fp, tn, fn : int
+        True positives (events called positive), false positives, true negatives, false negatives.
+    """
+
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def fpr(self) -> float:
+        """False-positive rate, FP / (FP + TN) (0 when there is no non-event)."""
+        return self.fp / max(self.fp + self.tn, 1)
+
+    @property
+    def tpr(self) -> float:
+        """True-positive rate (sensitivity), TP / (TP + FN) (0 when there is no event)."""
+        return self.tp / max(self.tp + self.fn, 1)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{"tp": ..., "fp": ..., "tn": ..., "fn": ...}`` (one row of a tidy confusion table)."""
+        return {"tp": self.tp, "fp": self.fp, "tn": self.tn, "fn": self.fn}
+
+
+def _confusion(outcome: np.ndarray, values: np.ndarray, cutoff: float) -> Confusion:
+    predicted = values >= cutoff
+    return Confusion(tp=int(np.sum(predicted & (outcome == 1))), fp=int(np.sum(predicted & (outcome == 0))),
+                     tn=int(np.sum(~predicted & (outcome == 0))), fn=int(np.sum(~predicted & (outcome == 1))))
+
+
+def confusion_counts(y, score, cutoff: float) -> Confusion:
+    """The confusion matrix of ``score`` at ``cutoff`` (positive when score >= cutoff) against 0/1 ``y``.
+
+    Patients without a finite score or outcome are not counted (as in every function of this module).
+    """
+    outcome, (values,) = _outcome_and_scores(y, score)
+    return _confusion(outcome, values, cutoff)
+
+
 def binary_metrics(y, score, cutoff: float, ci: str = "wald", level: float = 0.95) -> pd.DataFrame:
     """ACC, SENS, SPEC, PPV and NPV at a cut-off, with confidence intervals.
 
@@ -291,26 +337,19 @@ def binary_metrics(y, score, cutoff: float, ci: str = "wald", level: float = 0.9
     Returns
     -------
     pandas.DataFrame
-        Index :data:`METRICS`; columns ``estimate``, ``low``, ``high``, ``numerator``, ``denominator``;
-        plus the confusion matrix in ``.attrs["confusion"]`` (tp, fp, tn, fn).
+        Index :data:`METRICS`; columns ``estimate``, ``low``, ``high``, ``numerator``, ``denominator``
+        (the counts behind each proportion). The confusion matrix itself is :func:`confusion_counts`.
     """
-    if ci not in ("wald", "wilson"):
-        raise RadNomoError(f"ci '{ci}' is not valid; possible values: wald, wilson.")
+    check_option("ci", ci, PROPORTION_CIS)
     outcome, (values,) = _outcome_and_scores(y, score)
-    predicted = values >= cutoff
-    tp = int(np.sum(predicted & (outcome == 1)))
-    fp = int(np.sum(predicted & (outcome == 0)))
-    tn = int(np.sum(~predicted & (outcome == 0)))
-    fn = int(np.sum(~predicted & (outcome == 1)))
-    counts = {"ACC": (tp + tn, tp + tn + fp + fn), "SENS": (tp, tp + fn), "SPEC": (tn, tn + fp),
-              "PPV": (tp, tp + fp), "NPV": (tn, tn + fn)}
+    c = _confusion(outcome, values, cutoff)
+    counts = {"ACC": (c.tp + c.tn, c.tp + c.tn + c.fp + c.fn), "SENS": (c.tp, c.tp + c.fn), "SPEC": (c.tn, c.tn + c.fp),
+              "PPV": (c.tp, c.tp + c.fp), "NPV": (c.tn, c.tn + c.fn)}
     rows = {}
     for name, (k, total) in counts.items():
         estimate, low, high = _proportion_ci(k, total, ci, level)
         rows[name] = {"estimate": estimate, "low": low, "high": high, "numerator": k, "denominator": total}
-    table = pd.DataFrame(rows).T
-    table.attrs["confusion"] = {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
-    return table
+    return pd.DataFrame(rows).T
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,5 +561,7 @@ def performance_table(y, scores: Mapping[str, Sequence[float]], cutoffs: Mapping
 def interval_text(table: pd.DataFrame, keys: Sequence[str] = ("auc", "acc", "sens", "spec", "ppv", "npv"),
                   digits: int = 3) -> pd.DataFrame:
     """Each ``key`` of a Table 2-style frame as text 'estimate (low-high)', one upper-cased column per key."""
-    return pd.DataFrame({key.upper(): [f"{r[key]:.{digits}f} ({r[f'{key}_low']:.{digits}f}-{r[f'{key}_high']:.{digits}f})"
-                                       for _, r in table.iterrows()] for key in keys}, index=table.index)
+    def text(row: pd.Series, key: str) -> str:
+        return f"{row[key]:.{digits}f} ({row[f'{key}_low']:.{digits}f}-{row[f'{key}_high']:.{digits}f})"
+
+    return pd.DataFrame({key.upper(): [text(r, key) for _, r in table.iterrows()] for key in keys}, index=table.index)

@@ -21,14 +21,14 @@ from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, ho
 from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option
 
 __all__ = ["auc_table", "training_cutoffs", "table2", "table3", "calibration_table", "GroupComparison",
-           "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "coefficient_warnings", "is_categorical", "categorical_columns", "batch_columns",
-           "small_groups"]
+           "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "coefficient_warnings",
+           "is_categorical", "categorical_columns", "batch_columns", "small_groups"]
 
 
 def auc_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence[str]],
               models: Sequence[str]) -> pd.DataFrame:
     """AUC of each model in each cohort (rows: cohort, columns: model); patients without a prediction are left out."""
-    rows = {}
+    rows: dict[str, dict[str, float]] = {}
     for name, ids in cohorts.items():
         ids = list(ids)
         rows[name] = {}
@@ -163,7 +163,7 @@ def risk_percentile(risk: float, training_risks: pd.Series) -> float:
 def typical_values(rows: pd.DataFrame, variables: Sequence[str], levels: Mapping[str, Sequence[str]]) -> dict:
     """A typical patient of ``rows``: the median of each numeric variable, the most frequent level of each
     categorical one (calculator inputs start there)."""
-    values = {}
+    values: dict[str, str | float] = {}
     for variable in variables:
         if variable in levels:
             counts = rows[variable].astype("string").value_counts()

@@ -15,9 +15,11 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.stats.cohort import blank_id_note, validate_cohort, with_row_ids, without_blank_ids
 from core.stats.feature_tables import import_feature_table
-from core.stats.evaluation import calibration_stats, performance_table, roc_auc
+from core.stats.outcomes import Outcome
+from core.stats.evaluation import calibration_stats, roc_auc
 from core.stats.summaries import categorical_columns
 from core.vocabulary import CALIBRATION_SUBSETS, OUTSIDE_RANGE, ROW_ID_COLUMN
+from core.workflows.evaluation import evaluate_cohorts
 from core.workflows.fit import StudyModels
 from core.workflows.study import Study
 
@@ -49,8 +51,9 @@ class ExternalCohort:
     tables: dict[str, pd.DataFrame]
     notes: tuple[str, ...] = ()  # what was left out on the way in (rows with a blank ID), in words
 
-    def n_events(self, outcome_column: str) -> int:
-        return int(self.cohort[outcome_column].sum())
+    def n_events(self, outcome: Outcome) -> int:
+        """How many of the cohort's patients have the event of ``outcome`` (the study's)."""
+        return outcome.n_events(self.cohort)
 
 
 def validate_external(study: Study, name: str, clinical: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -85,7 +88,7 @@ def validate_external(study: Study, name: str, clinical: pd.DataFrame, tables: M
         clinical, blank_lines = without_blank_ids(clinical, spec.id_column)
         if blank_lines:
             notes.append(blank_id_note(blank_lines, f"external cohort '{name}'"))
-    validated = validate_cohort(clinical, spec.id_column, spec.outcome_column, continuous=spec.continuous,
+    validated = validate_cohort(clinical, spec.id_column, spec.outcome, continuous=spec.continuous,
                                 categorical=spec.categorical).set_index(spec.id_column)
     ids = validated.index
     unknown = [f for f in tables if f not in study.family_names]
@@ -135,14 +138,14 @@ def pooled_predictions(study: Study, models: StudyModels, predictions: pd.DataFr
         scored = models.predict(external.cohort, external.tables)
         index = [f"{external.name}:{i}" for i in scored.index]
         frames.append(scored.set_axis(index, axis=0))
-        outcomes.append(pd.Series(external.cohort[study.spec.outcome_column].to_numpy(), index=index))
+        outcomes.append(pd.Series(study.spec.outcome.events(external.cohort).to_numpy(), index=index))
         groups[external.name] = index
     return pd.concat(frames), pd.concat(outcomes), groups
 
 
 def subgroup_columns(study: Study, max_levels: int = 8) -> list[str]:
     """Categorical cohort columns to split a cohort into subgroups by."""
-    return categorical_columns(study.cohort, exclude=[study.spec.outcome_column], max_levels=max_levels)
+    return categorical_columns(study.cohort, exclude=list(study.spec.outcome.columns), max_levels=max_levels)
 
 
 def level_groups(study: Study, column: str, ids: Sequence[str], min_per_class: int = 5) -> dict[str, list[str]]:
@@ -151,7 +154,7 @@ def level_groups(study: Study, column: str, ids: Sequence[str], min_per_class: i
     data = study.cohort.loc[list(ids)]
     groups = {}
     for level, rows in data.groupby(column, dropna=True):
-        outcome = rows[study.spec.outcome_column]
+        outcome = study.spec.outcome.events(rows)
         if min(outcome.sum(), len(outcome) - outcome.sum()) >= min_per_class:
             groups[f"{column} = {level}"] = list(rows.index)
     return groups
@@ -169,27 +172,10 @@ def cohort_panel(predictions: pd.DataFrame, outcome: pd.Series, groups: Mapping[
     :func:`core.stats.summaries.table2` columns, ``brier``, ``cal_in_the_large`` (calibration-in-the-large),
     ``cal_slope`` and ``left_out`` (the group's patients without this model's prediction).
     """
-    frames = []
-    for group, ids in groups.items():
-        ids = list(ids)
-        for model, cutoff in cutoffs.items():
-            p = predictions.loc[ids, model].dropna()
-            y = outcome.loc[p.index]
-            if y.nunique() < 2:
-                continue
-            table = performance_table(y, {model: p}, {model: cutoff}, ci=ci)
-            calibration = calibration_stats(y, p)
-            table.insert(0, "group", group)
-            table.insert(2, "n", len(p))
-            table.insert(3, "events", int(y.sum()))
-            table["brier"] = calibration.brier
-            table["cal_in_the_large"] = calibration.in_the_large
-            table["cal_slope"] = calibration.slope
-            table["left_out"] = len(ids) - len(p)
-            frames.append(table)
-    if not frames:
+    evaluation = evaluate_cohorts(predictions, outcome, groups, list(cutoffs), cutoffs, ci=ci, curves=False)
+    if evaluation.table2.empty:
         raise RadNomoError("no cohort or subgroup has patients with both outcomes.")
-    return pd.concat(frames, ignore_index=True)
+    return evaluation.panel()
 
 
 def panel_notes(panel: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
@@ -231,7 +217,7 @@ def range_report(study: Study, models: StudyModels, external: ExternalCohort) ->
 
 
 def cohort_aucs(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, Mapping[str, pd.DataFrame]]],
-                outcome_column: str) -> pd.DataFrame:
+                outcome: Outcome) -> pd.DataFrame:
     """AUC (DeLong 95 % CI) of every model of fitted ``models`` in each cohort.
 
     Parameters
@@ -240,6 +226,8 @@ def cohort_aucs(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, M
         Frozen models (their ComBat, if any, is applied to each cohort's features).
     cohorts : mapping
         Name -> (clinical table indexed by ID, feature tables by family).
+    outcome : Outcome
+        The study's (``study.spec.outcome``): each cohort's events.
 
     Returns
     -------
@@ -249,7 +237,7 @@ def cohort_aucs(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, M
     rows = []
     for name, (clinical, tables) in cohorts.items():
         predictions = models.predict(clinical, tables)
-        y = clinical[outcome_column].loc[predictions.index]
+        y = outcome.events(clinical).loc[predictions.index]
         for model in models.model_names:
             keep = predictions[model].notna()
             result = roc_auc(y[keep], predictions.loc[keep, model])
@@ -337,7 +325,8 @@ def outside_training_range(limits: pd.DataFrame, other: pd.DataFrame, probabilit
             continue
         features = "; ".join(f"{c} = {_number(values.at[patient, c])} (training {_number(limits.at[c, 'train_min'])}"
                              f" to {_number(limits.at[c, 'train_max'])})" for c in far)
-        risks = "; ".join(f"{m}: {probabilities.at[patient, m]:.6g}" for m in models)
+        risks = "; ".join(f"{m}: {probabilities.at[patient, m]:.6g}" for m in models) \
+            if probabilities is not None else ""
         reason = " and ".join(filter(None, [
             f"{len(far)} feature(s) more than {OUTSIDE_MARGIN_SD:g} training SD beyond the training range"
             if far else "", f"a predicted risk within {extreme:g} of 0 or 1" if models else ""]))
@@ -421,7 +410,7 @@ def outside_range_summary(study: Study, models: StudyModels,
         outside = outside_range_patients(study, models, external, scored)
         frames.append(outside.reset_index().assign(cohort=external.name))
         index = [f"{external.name}:{i}" for i in scored.index]
-        y = pd.Series(external.cohort[study.spec.outcome_column].to_numpy(), index=index)
+        y = pd.Series(study.spec.outcome.events(external.cohort).to_numpy(), index=index)
         calibrations.append(calibration_with_and_without(
             scored.set_axis(index, axis=0), y, {external.name: index},
             {external.name: [f"{external.name}:{i}" for i in outside.index]},

@@ -22,16 +22,18 @@ from core.figures.nomogram import nomogram_file
 from core.figures.palette import model_colours
 from core.figures.static import calibration_png, decision_png, roc_png
 from core.stats.cohort import table_one
-from core.stats.evaluation import calibration_curve, decision_curve, interval_text, roc_auc, roc_points
+from core.stats.evaluation import interval_text
+from core.stats.learners import get_learner
 from core.stats.modeling import labelled_term
 from core.stats.selection import ScreeningResult
-from core.stats.summaries import table2
-from core.vocabulary import CLINICAL, COHORTS, FUSED, PROPORTION_CIS, UNIVARIABLE_TESTS, format_p
+from core.vocabulary import CLINICAL, COHORTS, FUSED, PROPORTION_CIS, SCORE_ROLE, UNIVARIABLE_TESTS, format_p
 from core.imaging.ibsi import compliance_sentence
+from core.workflows.evaluation import StudyEvaluation, evaluate_study
 from core.workflows.checks import family_compliance, feature_ibsi_tags, never_features
 from core.workflows.external import ExternalCohort, cohort_panel, outside_range_summary, pooled_predictions
 from core.workflows.fit import StudyModels
-from core.workflows.nomograms import study_nomogram_layout
+from core.workflows.nomograms import drawable_models, study_nomogram_layout
+from core.workflows.sources import source_of
 from core.workflows.study import Study
 from core.workflows.validation import InternalValidation, study_validation, validation_notes, validation_table
 
@@ -61,7 +63,7 @@ class Report:
 
 def _design_text(study: Study) -> str:
     n, events = len(study.cohort), study.n_events
-    first = (f"{n} patients ({events} with the outcome '{study.spec.outcome_labels[1]}')")
+    first = (f"{n} patients ({events} with the outcome '{study.spec.outcome.event_label}')")
     if not study.has_test:
         return (f"{first} all formed the training cohort (no held-out test cohort); every selection step, model and "
                 "cut-off was fitted on them, and performance on new patients was estimated by internal validation.")
@@ -75,31 +77,8 @@ def _design_text(study: Study) -> str:
 def _family_text(study: Study) -> list[str]:
     paragraphs = []
     for family in study.families:
-        settings = family.extraction or {}
-        params = settings.get("params") or {}
-        if family.kind == "radiomics" and params:
-            preprocess = settings.get("preprocess") or {}
-            image_types = ", ".join(sorted(params.get("imageType", {})))
-            classes = ", ".join(sorted(params.get("featureClass", {})))
-            spacing = preprocess.get("spacing_mm")
-            engine = settings.get("engine", "pyradiomics")
-            version = settings.get(f"{engine}_version", "")
-            paragraphs.append(
-                f"{family.label} features ({family.table.shape[1]}) were extracted with {engine} {version} "
-                f"(image types: {image_types}; feature classes: {classes}; bin width "
-                f"{params.get('setting', {}).get('binWidth', 'default')})"
-                + (f" after resampling to {spacing} mm and clipping intensities to {preprocess.get('hu_range')} HU"
-                   if spacing else "") + ". " + compliance_sentence(family_compliance(study, family.name), family.label))
-        elif family.kind == "deep" and family.autoencoder is not None:
-            from core.imaging.deep.train import read_weights_metadata
-
-            config = read_weights_metadata(family.autoencoder.weights)["config"]
-            paragraphs.append(f"{family.label} features were the {config.latent_size}-value latent vector of a 3D "
-                              f"convolutional autoencoder trained on the training cohort's {config.crop_size}-voxel "
-                              "ROI-centred crops (1 mm, abdomen window, mask as a second channel).")
-        else:
-            paragraphs.append(f"{family.label} features ({family.table.shape[1]}) were imported: {family.source}. "
-                              + compliance_sentence(family_compliance(study, family.name), family.label))
+        paragraphs.append(source_of(family).methods_sentence(  # the source type says how its features were made
+            family, lambda family=family: compliance_sentence(family_compliance(study, family.name), family.label)))
     for combined in study.combined:
         members = " and ".join(study.family_label(m) for m in combined.members)
         paragraphs.append(f"The {combined.label} family screened the {members} features together.")
@@ -125,8 +104,7 @@ def methods_text(study: Study, models: StudyModels) -> list[str]:
             f"a {UNIVARIABLE_TESTS[s.test]} p < {s.p_threshold:g} entered a LASSO logistic regression "
             f"(standardised features, {s.n_folds}-fold stratified cross-validation on binomial deviance, "
             f"lambda.{s.rule}). Each family was screened on its own, giving the {scores}"
-            + (", each the linear predictor of a logistic regression refitted on the selected features."
-               if settings.score_method == "refit" else ", each with the LASSO's own coefficients."))
+            f", each {get_learner(settings.score_method, SCORE_ROLE).description()}.")
     if models.clinical is None:
         clinical = f"The study has {models.no_clinical}; its models are the scores alone."
     else:
@@ -166,7 +144,7 @@ def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.D
         ("4a/5a", "Source of data and setting", "Methods, paragraph 1" + (" (synthetic sample cohort)"
                                                                           if study.is_sample else "")),
         ("5b", "Eligibility / participants", f"Table 1 ({len(study.cohort)} patients)"),
-        ("6a", "Outcome definition", f"'{study.spec.outcome_column}' = 1 ({study.spec.outcome_labels[1]})"),
+        ("6a", "Outcome definition", study.spec.outcome.describe()),
         ("7a", "Predictors and how measured", "Methods (extraction and screening settings)"),
         ("8", "Sample size", f"{len(study.split.train_ids)} training / {len(study.split.test_ids)} test; events "
                              f"{study.n_events}"),
@@ -188,35 +166,37 @@ def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.D
 # ---------------------------------------------------------------------------------------------
 
 
-def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame) -> dict[str, bytes]:
-    outcome = study.outcome
-    names = models.model_names
+def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame,
+             evaluation: StudyEvaluation) -> dict[str, bytes]:
+    """ROC curves of every cohort, calibration and decision curves of the last (test, else training), the
+    nomogram: PNG bytes by figure key, drawn from the study's evaluation."""
+    names = list(models.model_names)
     labels, colours = study.model_labels(), model_colours(study.model_names)
-    cohorts = {f"{'Training' if c == 'train' else 'Test'} cohort": ids for c, ids in study.cohorts().items()}
+    titles = {c: f"{COHORTS[c]} cohort" for c in study.cohorts()}
     panels = {}
-    for title, ids in cohorts.items():
-        panels[title] = {}
-        for m in names:
-            auc = roc_auc(outcome.loc[ids], predictions.loc[ids, m])
-            panels[title][m] = (roc_points(outcome.loc[ids], predictions.loc[ids, m]),
-                                f"{labels[m]} {auc.auc:.3f} ({auc.ci_low:.3f}-{auc.ci_high:.3f})")
-    evaluated_title, evaluated = list(cohorts.items())[-1]
+    for cohort, title in titles.items():
+        curves, aucs = evaluation.curves("roc", cohort, names), evaluation.intervals(cohort)
+        panels[title] = {m: (curve, f"{labels[m]} {aucs[m][0]:.3f} ({aucs[m][1]:.3f}-{aucs[m][2]:.3f})")
+                         for m, curve in curves.items()}
+    evaluated, evaluated_title = list(titles.items())[-1]
     figures = {"roc": roc_png(panels, colours)}
     # The models a reader acts on: clinical and fused; a study of scores alone shows its scores.
     shown = [m for m in (CLINICAL, FUSED) if m in names] or names
-    figures["calibration"] = calibration_png(
-        {m: calibration_curve(outcome.loc[evaluated], predictions.loc[evaluated, m]) for m in shown}, labels, colours,
-        f"Calibration, {evaluated_title.lower()}")
-    figures["decision"] = decision_png(
-        {m: decision_curve(outcome.loc[evaluated], predictions.loc[evaluated, m]) for m in names}, labels, colours,
-        f"Decision curves, {evaluated_title.lower()}")
+    bins = evaluation.curves("calibration_bins", evaluated, shown)
+    smooth = evaluation.curves("calibration_smooth", evaluated, shown)
+    figures["calibration"] = calibration_png({m: (bins[m], smooth[m]) for m in bins}, labels, colours,
+                                             f"Calibration, {evaluated_title.lower()}")
+    figures["decision"] = decision_png(evaluation.curves("decision", evaluated, names), labels, colours,
+                                       f"Decision curves, {evaluated_title.lower()}")
     figures["nomogram"] = _nomogram_png(study, models, predictions)
     return figures
 
 
 def _nomogram_png(study: Study, models: StudyModels, predictions: pd.DataFrame) -> bytes:
-    """The study's main model's nomogram (fused, else clinical, else a score), laid out for an A4 page at 300 dpi."""
-    which = models.main_model
+    """The study's main model's nomogram (fused, else clinical, else a score; the first that can be drawn), laid
+    out for an A4 page at 300 dpi."""
+    drawable = drawable_models(models)
+    which = models.main_model if models.main_model in drawable else drawable[-1]
     nomogram = models.nomogram(study, predictions, which)
     layout = study_nomogram_layout(study, nomogram, width_px=482, font_size=8,
                                    title=f"Nomogram: {study.model_label(which)}")
@@ -242,7 +222,7 @@ def _missing_section(study: Study, models: StudyModels) -> tuple[pd.DataFrame, l
     """What the missing-value policy did per table (columns left out, values imputed in and outside training),
     the patients excluded and why, and the pipeline's own notes on what it left out."""
     policy = study.settings.missing
-    train, others = study.train_ids, [i for i in study.cohort.index if i not in set(study.train_ids)]
+    others = [i for i in study.cohort.index if i not in set(study.train_ids)]
     rows = []
     for name, imputer in models.imputers.items():
         source = study.cohort if name == CLINICAL else study.family(name).table if name in study.family_names \
@@ -280,10 +260,8 @@ def _never_features(study: Study) -> pd.DataFrame:
     return table.assign(family=table["family"].map(study.family_label))[["family", "column", "reason"]]
 
 
-def _validation_section(study: Study, models: StudyModels, predictions: pd.DataFrame,
+def _validation_section(study: Study, models: StudyModels, evaluation: StudyEvaluation,
                         run: InternalValidation | None) -> tuple[pd.DataFrame, list[str]]:
-    from core.stats.summaries import auc_table
-
     if run is None or (run.optimism is None and run.cv is None):
         return pd.DataFrame(), [
             "Internal validation (Harrell's bootstrap optimism correction, repeated cross-validation) was not run "
@@ -291,7 +269,7 @@ def _validation_section(study: Study, models: StudyModels, predictions: pd.DataF
             "study) or with python -m core.analyse --n-boot 200."
             + (" Performance on the held-out test cohort is in Table 2." if study.has_test else
                " The study has no held-out test cohort, so its training AUCs are optimistic.")]
-    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
+    aucs = evaluation.auc_table()
     table = validation_table(aucs, models.model_names, run.optimism, run.cv)
     table = table.round(3).reset_index(names="model")
     table["model"] = table["model"].map(study.model_label)
@@ -307,8 +285,7 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
         return {}, ["This study holds no external cohort (External validation page, or python -m core.analyse "
                     "--external NAME=CLINICAL.csv,FAMILY=PATH)."]
     labels = study.model_labels()
-    outcome_column = study.spec.outcome_column
-    texts = [f"{e.name}: {len(e.cohort)} patients, {e.n_events(outcome_column)} with the outcome; scored by the "
+    texts = [f"{e.name}: {len(e.cohort)} patients, {e.n_events(study.spec.outcome)} with the outcome; scored by the "
              "frozen models (nothing refitted), at the training cohort's cut-offs."
              + "".join(f" {note}" for note in getattr(e, "notes", ())) for e in externals]
     pooled, outcome, groups = pooled_predictions(study, models, predictions, externals)
@@ -326,7 +303,8 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
     patients, calibration = outside_range_summary(study, models, externals)
     if len(calibration):
         calibration = calibration.assign(model=calibration["model"].map(labels)).rename(
-            columns={"group": "cohort", "cal_in_the_large": "calibration-in-the-large", "cal_slope": "calibration slope",
+            columns={"group": "cohort", "cal_in_the_large": "calibration-in-the-large",
+                     "cal_slope": "calibration slope",
                      "brier": "Brier", "n_outside": "n outside"})
         tables["External calibration"] = calibration.round(3)
     if len(patients):
@@ -340,11 +318,12 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
 
 def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
             screening: Mapping[str, ScreeningResult], externals: Sequence[ExternalCohort],
-            validation: InternalValidation | None) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+            validation: InternalValidation | None, evaluation: StudyEvaluation
+            ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
     """Every table of the report by section, and the sentences above them."""
     labels = study.model_labels()
-    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
-    performance = table2(predictions, study.outcome, study.cohorts(), cutoffs, ci=study.evaluation.proportion_ci)
+    cutoffs = evaluation.cutoffs
+    performance = evaluation.table2
     formatted = performance[["cohort", "model"]].assign(cohort=performance["cohort"].map(COHORTS),
                                                         model=performance["model"].map(labels))
     formatted = formatted.join(interval_text(performance))
@@ -361,14 +340,14 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
                                  p_value=table["p_value"].map(format_p)).round(4)
             coefficients.append(table.assign(model=labels[name]))
     # One row per selected feature with its IBSI tag and measured compliance, so a reviewer can check each.
-    selected = pd.concat([feature_ibsi_tags(study, score.features).reset_index().assign(score=labels[family])
+    selected = pd.concat([feature_ibsi_tags(study, score.variables).reset_index().assign(score=labels[family])
                           for family, score in models.scores.items()], ignore_index=True) if models.scores else \
         pd.DataFrame()
     if not selected.empty:
         selected = selected[["score", "feature", "ibsi_tag", "ibsi"]].rename(
             columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"})
     missing, missing_texts = _missing_section(study, models)
-    internal, internal_texts = _validation_section(study, models, predictions, validation)
+    internal, internal_texts = _validation_section(study, models, evaluation, validation)
     external, external_texts = _external_section(study, models, predictions, externals, cutoffs)
     tables = {"Missing values and exclusions": missing, "Columns never used as features": _never_features(study),
               "Table 1": _table_one(study),
@@ -382,7 +361,9 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
                                                 "models are its scores (coefficients in the selected features)."
                                                 or "No clinical or fused model."],
              "Table 2": [f"Cut-offs: {_cutoff_words(study)}; {PROPORTION_CIS[study.evaluation.proportion_ci]} 95 % "
-                         "intervals for the proportions, DeLong for the AUC."],
+                         "intervals for the proportions, DeLong for the AUC.", *evaluation.notes],
+             # What the fits themselves reported (e.g. a model that did not converge): only when there is any.
+             "Warnings": list(getattr(models, "warnings", ())),
              "Internal validation": internal_texts, "External cohorts": external_texts}
     return tables, texts
 
@@ -410,10 +391,14 @@ _FIGURES = {"ROC curves": "roc", "Calibration": "calibration", "Decision curves"
 _EXTERNAL_TABLES = ("External performance", "External calibration", "Patients outside the training range")
 
 
-def _layout(tables: dict[str, pd.DataFrame]) -> list[tuple[str, list[str], str | None]]:
-    """(heading, table names, figure key) of every section in the order both formats print them."""
-    order = []
+def _layout(tables: dict[str, pd.DataFrame], texts: Mapping[str, list[str]]
+            ) -> list[tuple[str, list[str], str | None]]:
+    """(heading, table names, figure key) of every section in the order both formats print them; the
+    Warnings section (after the methods) only when the models reported any."""
+    order: list[tuple[str, list[str], str | None]] = []
     for section in ("Settings", *TABLE_SECTIONS):
+        if section == "Missing values and exclusions" and texts.get("Warnings"):
+            order.append(("Warnings", [], None))
         if section == "Selected features" and tables[section].empty:
             continue
         extra = ["Columns never used as features"] if section == "Missing values and exclusions" else []
@@ -432,7 +417,7 @@ def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], 
 
     body = [f"<h1>{html.escape(study.name)}</h1>",
             "<p class='note'>Synthetic sample data, not patient data.</p>" if study.is_sample else ""]
-    for section, names, figure in _layout(tables):
+    for section, names, figure in _layout(tables, texts):
         body.append(f"<h2>{section}</h2>")
         if section == "Settings":
             body.append(tables["Settings"].to_html(index=False, border=0))
@@ -514,7 +499,7 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
 
     # What must follow a heading on its page: a paragraph's first lines, a table's header and first rows.
     text_mm, table_mm = 14.0, 22.0
-    for section, names, figure in _layout(tables):
+    for section, names, figure in _layout(tables, texts):
         if section == "Settings":
             heading(section, table_mm)
             table(tables["Settings"])
@@ -544,7 +529,7 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
 def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *,
                  screening: Mapping[str, ScreeningResult] | None = None,
                  externals: Sequence[ExternalCohort] = (), validation: InternalValidation | None = None,
-                 compress: bool = True) -> Report:
+                 evaluation: StudyEvaluation | None = None, compress: bool = True) -> Report:
     """The study's report as HTML (figures embedded) and PDF, made from the study as it is.
 
     Parameters
@@ -560,13 +545,18 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
     validation : InternalValidation, optional
         The internal validation to report; by default the study's own latest run
         (:func:`core.workflows.validation.study_validation`). A section says so when there is none.
+    evaluation : StudyEvaluation, optional
+        The study's evaluation (:func:`core.workflows.evaluation.evaluate_study` of these models and
+        predictions under the study's evaluation settings), computed here when not given: Table 2, the
+        AUCs and the ROC, calibration and decision curves are read from it.
     compress : bool
         ``False`` keeps the PDF's text searchable (tests).
     """
     screening = dict(screening if screening is not None else models.screening)
     validation = validation if validation is not None else study_validation(study)
+    evaluation = evaluation if evaluation is not None else evaluate_study(study, models, predictions)
     paragraphs = methods_text(study, models)
-    tables, texts = _tables(study, models, predictions, screening, externals, validation)
-    figures = _figures(study, models, predictions)
+    tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation)
+    figures = _figures(study, models, predictions, evaluation)
     return Report(html=_html(study, paragraphs, tables, texts, figures),
                   pdf=_pdf(study, paragraphs, tables, texts, figures, compress), figures=figures)

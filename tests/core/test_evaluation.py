@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import RadNomoError
-from core.stats.evaluation import (binary_metrics, bootstrap_ci, calibration_curve, calibration_stats, compare_models,
-                             decision_curve, delong_test, hosmer_lemeshow, performance_table, roc_auc, youden_cutoff)
+from core.stats.evaluation import (Confusion, binary_metrics, bootstrap_ci, calibration_curve, calibration_stats,
+                                   compare_models, confusion_counts, decision_curve, delong_test, hosmer_lemeshow,
+                                   performance_table, roc_auc, roc_points, youden_cutoff)
+from core.workflows.evaluation import evaluate_cohorts, evaluate_study, operating_point
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -72,7 +74,7 @@ def test_roc_auc_and_delong_test_match_proc():
 def test_compare_models_holm_and_difference_interval():
     data = pd.read_csv(REFERENCE / "proc_delong_data.csv")
     table = compare_models(data.y, {"a": data.a, "b": data.b, "c": -data.a + data.b}, holm=True)
-    assert list(zip(table.model_a, table.model_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert list(zip(table.model_a, table.model_b, strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert (table["p_holm"] >= table["p_value"] - 1e-15).all()
     row = table.iloc[0]
     assert row.ci_low < row.difference < row.ci_high
@@ -100,7 +102,12 @@ def test_binary_metrics_counts_and_wilson():
     y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
     score = np.array([.9, .8, .3, .7, .2, .1, .4, .6])
     metrics = binary_metrics(y, score, cutoff=0.5, ci="wilson")
-    assert metrics.attrs["confusion"] == {"tp": 3, "fp": 1, "tn": 3, "fn": 1}
+    confusion = confusion_counts(y, score, 0.5)
+    assert confusion == Confusion(tp=3, fp=1, tn=3, fn=1)
+    assert confusion.as_dict() == {"tp": 3, "fp": 1, "tn": 3, "fn": 1}
+    assert (confusion.fpr, confusion.tpr) == (0.25, 0.75)
+    assert not metrics.attrs  # the counts are a table's columns (numerator, denominator), not hidden metadata
+    assert list(metrics["numerator"]) == [6, 3, 3, 3, 3] and list(metrics["denominator"]) == [8, 4, 4, 4, 4]
     assert metrics.loc["SENS", "estimate"] == 0.75 and metrics.loc["PPV", "estimate"] == 0.75
     assert 0 < metrics.loc["SENS", "low"] < 0.75 < metrics.loc["SENS", "high"] < 1
     with pytest.raises(RadNomoError, match="wald, wilson"):
@@ -138,6 +145,7 @@ def test_net_benefit_is_the_formula():
     assert (curve.treat_none == 0).all()
 
 
+@pytest.mark.slow
 def test_calibration_stats_of_well_and_badly_calibrated_predictions():
     rng = np.random.default_rng(2)
     logit = rng.normal(-0.5, 1.2, 20_000)
@@ -156,7 +164,8 @@ def test_bootstrap_and_performance_table():
     data = pd.read_csv(REFERENCE / "proc_delong_data.csv")
     estimate, low, high = bootstrap_ci(data.y, data.a, lambda y, s: roc_auc(y, s).auc, n_boot=300, seed=1)
     delong = roc_auc(data.y, data.a)
-    assert estimate == pytest.approx(delong.auc) and abs(low - delong.ci_low) < 0.03 and abs(high - delong.ci_high) < 0.03
+    assert estimate == pytest.approx(delong.auc)
+    assert abs(low - delong.ci_low) < 0.03 and abs(high - delong.ci_high) < 0.03
     table = performance_table(data.y, {"a": data.a, "b": data.b}, {"a": 0.5, "b": 0.5})
     assert list(table.columns[:4]) == ["model", "auc", "auc_low", "auc_high"]
     assert {"acc", "sens_low", "npv_high", "cutoff"} <= set(table.columns)
@@ -195,3 +204,127 @@ def test_calibration_in_the_large_and_the_recalibration_intercept_are_told_apart
     assert CALIBRATION_COLUMNS["calibration_in_the_large"] == "calibration-in-the-large"
     assert CALIBRATION_COLUMNS["recalibration_intercept"] == "calibration intercept (logistic recalibration)"
     assert set(CALIBRATION_COLUMNS) <= set(table.columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's evaluation, computed once (core.workflows.evaluation)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_evaluate_study_equals_the_single_functions(sample_study, sample_models, sample_predictions):
+    """Every table of evaluate_study is what the single functions give, cohort by cohort and model by model."""
+    from core.stats.summaries import auc_table, calibration_table, table2
+
+    study, predictions, names = sample_study, sample_predictions, list(sample_models.model_names)
+    evaluation = evaluate_study(study, sample_models, predictions)
+    cohorts, outcome = study.cohorts(), study.outcome
+    assert evaluation.models == tuple(names) and list(evaluation.cohorts) == list(cohorts) == ["train", "test"]
+    assert len(evaluation.aucs) == len(evaluation.table2) == len(evaluation.confusion) == 2 * len(names)
+    assert len(evaluation.delong) == 2 * len(names) * (len(names) - 1) // 2 and not evaluation.notes
+    cutoffs = study.evaluation.cutoffs(predictions, outcome, study.train_ids, names)
+    assert evaluation.cutoffs == cutoffs
+    pd.testing.assert_frame_equal(evaluation.table2, table2(predictions, outcome, cohorts, cutoffs))
+    pd.testing.assert_frame_equal(evaluation.calibration.drop(columns="left_out"),
+                                  calibration_table(predictions, outcome, cohorts, names))
+    pd.testing.assert_frame_equal(evaluation.auc_table(), auc_table(predictions, outcome, cohorts, names))
+    for cohort, ids in cohorts.items():
+        y = outcome.loc[ids]
+        pd.testing.assert_frame_equal(evaluation.pairs(cohort, holm=True),
+                                      compare_models(y, {m: predictions.loc[ids, m] for m in names}, holm=True))
+        for model in names:
+            p = predictions.loc[ids, model]
+            pd.testing.assert_frame_equal(evaluation.curves("roc", cohort)[model], roc_points(y, p))
+            pd.testing.assert_frame_equal(evaluation.curves("decision", cohort)[model], decision_curve(y, p))
+            binned, smooth = calibration_curve(y, p)
+            pd.testing.assert_frame_equal(evaluation.curves("calibration_bins", cohort)[model], binned)
+            pd.testing.assert_frame_equal(evaluation.curves("calibration_smooth", cohort)[model], smooth)
+            auc = roc_auc(y, p)
+            assert evaluation.intervals(cohort)[model] == (auc.auc, auc.ci_low, auc.ci_high)
+            row = evaluation.confusion.set_index(["cohort", "model"]).loc[(cohort, model)]
+            assert Confusion(*(int(row[k]) for k in ("tp", "fp", "tn", "fn"))) == confusion_counts(y, p, cutoffs[model])
+            table_row = evaluation.table2.set_index(["cohort", "model"]).loc[(cohort, model)]
+            assert table_row["sens"] == row["tp"] / (row["tp"] + row["fn"])
+    assert list(evaluation.pairs("test").columns) == list(compare_models([0, 1], {}).columns)
+
+
+@pytest.mark.slow
+def test_table2_cutoffs_come_from_the_training_cohort_only(sample_study, sample_models, sample_predictions):
+    """Shuffling the test patients' predictions changes the test rows of Table 2, never a cut-off."""
+    study, names = sample_study, list(sample_models.model_names)
+    shuffled = sample_predictions.copy()
+    test = list(study.test_ids)
+    rng = np.random.default_rng(3)
+    shuffled.loc[test, names] = shuffled.loc[test, names].to_numpy()[rng.permutation(len(test))]
+    before = evaluate_study(study, sample_models, sample_predictions)
+    after = evaluate_study(study, sample_models, shuffled)
+    train = list(study.train_ids)
+    youden = {m: youden_cutoff(study.outcome.loc[train], sample_predictions.loc[train, m]) for m in names}
+    assert after.cutoffs == before.cutoffs == youden
+    assert (after.table2["cutoff"] == after.table2["model"].map(before.cutoffs)).all()
+    pd.testing.assert_frame_equal(after.table2[after.table2["cohort"] == "train"],
+                                  before.table2[before.table2["cohort"] == "train"])
+    assert not np.allclose(after.table2.loc[after.table2["cohort"] == "test", "auc"],
+                           before.table2.loc[before.table2["cohort"] == "test", "auc"])
+
+
+def _toy(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    ids = [f"p{i}" for i in range(n)]
+    y = pd.Series((rng.random(n) < 0.4).astype(int), index=ids)
+    a = 1 / (1 + np.exp(-(1.5 * y + rng.normal(size=n) - 0.7)))
+    b = 1 / (1 + np.exp(-(0.5 * y + rng.normal(size=n) - 0.5)))
+    return pd.DataFrame({"a": a, "b": b}, index=ids), y
+
+
+def test_evaluate_cohorts_says_what_it_left_out_and_tables_only_when_asked():
+    predictions, y = _toy()
+    predictions.loc[["p0", "p1", "p2"], "b"] = np.nan  # a family these patients lack
+    ones = list(y.index[y == 1][:6])
+    evaluation = evaluate_cohorts(predictions, y, {"all": list(y.index), "events only": ones}, ["a", "b"],
+                                  {"a": 0.5, "b": 0.4}, ci="wilson")
+    assert set(evaluation.aucs["cohort"]) == {"all"}  # one outcome only: no AUC there, and said so
+    assert any("events only, a" in note and "one outcome only" in note for note in evaluation.notes)
+    assert any("all, b: 3 of 80" in note for note in evaluation.notes)
+    aucs = evaluation.aucs.set_index("model")
+    assert aucs.loc["b", "n"] == 77 and aucs.loc["b", "left_out"] == 3 and aucs.loc["a", "left_out"] == 0
+    have = predictions["b"].notna()
+    assert aucs.loc["b", "auc"] == roc_auc(y[have], predictions.loc[have, "b"]).auc
+    # The paired test is on the patients both models score, counted.
+    pair = evaluation.delong.iloc[0]
+    assert (pair["n"], pair["left_out"]) == (77, 3)
+    assert pair["p_value"] == pytest.approx(delong_test(y[have], predictions.loc[have, "a"],
+                                                        predictions.loc[have, "b"]).p_value)
+    wilson = binary_metrics(y[have], predictions.loc[have, "b"], 0.4, ci="wilson")
+    row = evaluation.table2.set_index("model").loc["b"]
+    assert (row["sens_low"], row["left_out"]) == (wilson.loc["SENS", "low"], 3)
+    tables_only = evaluate_cohorts(predictions, y, {"all": list(y.index)}, ["a", "b"], {"a": 0.5, "b": 0.4},
+                                   curves=False)
+    assert tables_only.roc.empty and tables_only.decision.empty and tables_only.delong.empty
+    pd.testing.assert_frame_equal(tables_only.table2, evaluate_cohorts(predictions, y, {"all": list(y.index)},
+                                                                       ["a", "b"], {"a": 0.5, "b": 0.4}).table2)
+    panel = tables_only.panel()
+    assert list(panel.columns[:4]) == ["group", "model", "n", "events"] and list(panel["n"]) == [80, 77]
+    with pytest.raises(RadNomoError, match="no cut-off for model"):
+        evaluate_cohorts(predictions, y, {"all": list(y.index)}, ["a", "b"], {"a": 0.5})
+    with pytest.raises(RadNomoError, match="not a curve table"):
+        evaluation.curves("table2", "all")
+
+
+def test_operating_point_is_the_metrics_confusion_and_net_benefit_at_any_cutoff():
+    predictions, y = _toy(seed=2)
+    point = operating_point(predictions, y, list(y.index), "a", 0.37, ci="wald")
+    pd.testing.assert_frame_equal(point.metrics, binary_metrics(y, predictions["a"], 0.37))
+    assert point.confusion == confusion_counts(y, predictions["a"], 0.37) and point.left_out == 0
+    assert point.net_benefit == decision_curve(y, predictions["a"], [0.37])["net_benefit"].iloc[0]
+    assert point.confusion.tpr == point.metrics.loc["SENS", "estimate"]
+
+
+@pytest.mark.slow
+def test_evaluate_study_of_scores_alone(sample_study, sample_predictions):
+    """A study without a clinical model evaluates its scores (names given instead of fitted models)."""
+    scores = ("radiomics", "dl_radiomics")
+    evaluation = evaluate_study(sample_study, scores, sample_predictions[list(scores)])
+    assert evaluation.models == scores and set(evaluation.table2["model"]) == set(scores)
+    assert set(evaluation.delong["model_a"]) | set(evaluation.delong["model_b"]) == set(scores)
+    assert len(evaluation.delong) == 2  # one pair per cohort

@@ -8,6 +8,7 @@ import pytest
 
 from core.stats.selection import ScreeningSettings
 from core.workflows.fit import fit_study, predict_study
+from core.workflows.evaluation import evaluate_study
 from core.workflows.report import SECTIONS, build_report
 
 
@@ -16,6 +17,7 @@ def report(sample_study, sample_models, sample_predictions):
     return build_report(sample_study, sample_models, sample_predictions, compress=False)
 
 
+@pytest.mark.slow
 def test_html_has_every_section_and_figure(report):
     for section in SECTIONS:
         assert f"<h2>{section}</h2>" in report.html, section
@@ -27,6 +29,7 @@ def test_html_has_every_section_and_figure(report):
     assert "<h1>Sample study (synthetic)</h1>" in report.html and "1001" in report.html
 
 
+@pytest.mark.slow
 def test_pdf_has_every_section_and_figure(report):
     assert report.pdf.startswith(b"%PDF")
     for section in SECTIONS:
@@ -35,6 +38,33 @@ def test_pdf_has_every_section_and_figure(report):
     assert len(re.findall(rb"/Type /Page\b", report.pdf)) >= 3
 
 
+@pytest.mark.slow
+def test_report_lists_the_models_warnings_only_when_there_are_some(report, sample_study, sample_models,
+                                                                    sample_predictions):
+    """Warnings of the fits (e.g. non-convergence) get their own section; the report reads a given evaluation."""
+    import copy
+
+    from core.workflows.evaluation import evaluate_study
+
+    assert "Warnings" not in report.html and b"Warnings" not in report.pdf
+    warned = copy.copy(sample_models)
+    sentence = "The clinical model's fit did not converge in 100 iterations; its coefficients may be unreliable."
+    object.__setattr__(warned, "warnings", (sentence,))  # whether or not StudyModels declares the field yet
+    evaluation = evaluate_study(sample_study, sample_models, sample_predictions)
+    with_warning = build_report(sample_study, warned, sample_predictions, evaluation=evaluation, compress=False)
+    page = with_warning.html
+    part = page[page.index("<h2>Warnings</h2>"):page.index("<h2>Missing values and exclusions</h2>")]
+    assert sentence.replace("'", "&#x27;") in part and page.index("<h2>Methods</h2>") < page.index("<h2>Warnings</h2>")
+    assert b"Warnings" in with_warning.pdf and b"did not converge" in with_warning.pdf
+
+    def table2(html: str) -> str:
+        return html[html.index("<h2>Table 2</h2>"):html.index("<h2>ROC curves</h2>")]
+
+    assert table2(page) == table2(report.html)  # the evaluation given is the one computed otherwise
+    assert with_warning.figures["roc"] == report.figures["roc"]
+
+
+@pytest.mark.slow
 def test_report_follows_the_study_its_name_patients_and_settings(sample_study):
     one_family = sample_study.without_family("dl").replace(name="My radiomics study", is_sample=False).with_settings(
         screening=ScreeningSettings(p_threshold=0.02))
@@ -93,6 +123,7 @@ def whole_study(sample_study, no_test_study):
     return study, models, external
 
 
+@pytest.mark.slow
 def test_report_of_a_no_test_study_holds_its_internal_validation_and_external_cohort(whole_study):
     study, models, external = whole_study
     report = build_report(study, models, predict_study(study, models), externals=[external], compress=False)
@@ -114,6 +145,7 @@ def test_report_of_a_no_test_study_holds_its_internal_validation_and_external_co
     assert b"Fixed probability 0.30" in report.pdf
 
 
+@pytest.mark.slow
 def test_report_says_when_internal_validation_was_not_run(no_test_study):
     models = fit_study(no_test_study)
     report = build_report(no_test_study, models, predict_study(no_test_study, models), compress=False)
@@ -128,7 +160,11 @@ def test_report_of_scores_alone_and_its_labels(no_test_study):
     study = no_test_study.with_settings(clinical_continuous=(), clinical_categorical=(), excluded_features=(excluded,))
     models = fit_study(study)
     assert models.clinical is None
-    report = build_report(study, models, predict_study(study, models), compress=False)
+    predictions = predict_study(study, models)
+    evaluation = evaluate_study(study, models, predictions)
+    assert evaluation.models == tuple(models.model_names) and "clinical" not in set(evaluation.table2["model"])
+    assert list(evaluation.cohorts) == ["train"] and not evaluation.delong.empty
+    report = build_report(study, models, predictions, compress=False, evaluation=evaluation)
     table1 = report.html[report.html.index("<h2>Table 1</h2>"):report.html.index("<h2>Feature selection</h2>")]
     assert "CEA (ng/mL)" in table1 and "cea_ng_ml" not in table1
     # The columns kept out of the features are listed with the missing values and exclusions.
