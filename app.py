@@ -10,6 +10,9 @@ import logging
 import streamlit as st
 
 import ui
+from core.io.paths import workspace_dir
+from core.io.spaces import clean_up_spaces_daily
+from core.workflows.results import warm_up_solver
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -45,13 +48,32 @@ PAGES = {
     ],
 }
 
+
+def study_sidebar() -> None:
+    """The sidebar's summary of the open study and the teaching toggle (shown on every page)."""
+    study = ui.get_study()
+    with st.sidebar:
+        st.session_state[ui.TEACHING_KEY] = st.toggle(
+            "Teaching mode", value=bool(st.session_state.get(ui.TEACHING_KEY, False)), key="teaching_toggle",
+            help="Adds a short explanation of what each page shows and how to read it, with a reference.")
+        st.caption("Open study")
+        st.markdown(f"**{study.name}**")
+        design = (f"train {len(study.split.train_ids)} / test {len(study.split.test_ids)}" if study.has_test
+                  else f"all {len(study.split.train_ids)} train (no test cohort)")
+        st.markdown(f"{len(study.cohort)} patients · {study.n_events} events · {design}")
+        families = ", ".join(study.family_label(f) for f in study.score_families) or "clinical variables only"
+        st.caption(f"Features: {families}")
+        if study.is_sample:
+            st.caption("Synthetic data made by RadNomo's generator; not patient data.")
+
+
 navigation = st.navigation(PAGES, expanded=True)
 ui.finish_app_setup()
-ui.clean_up_spaces()  # at a server's first run, then once a day: spaces unused for RADNOMO_SPACE_MAX_AGE_DAYS go
+clean_up_spaces_daily(workspace_dir())  # first run, then daily: unused spaces go (RADNOMO_SPACE_MAX_AGE_DAYS)
 with ui.guard():
-    ui.study_sidebar()
+    study_sidebar()
     with st.sidebar:
         ui.remember_space()  # this browser's space token in its cookie; a ?space= link is dropped, never honoured
 navigation.run()
 # After the page, not before: on a cold server the solver's warm-up would compete with the first page for the CPU.
-ui.warm_up()
+warm_up_solver()

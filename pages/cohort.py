@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from core.figures.charts import distribution_figure
 from core.io.paths import data_root, resolve_in_root
+from core.io.tables import read_notes
 from core.stats.missing import (MissingPolicy, missing_by_column, missing_by_patient, missing_features_reason,
                                 patients_missing_features, patients_with_missing)
 from core.vocabulary import MISSING_STRATEGIES, ROW_ID_COLUMN, format_p
@@ -81,7 +82,7 @@ with st.container(border=True):
         name, raw = draft
         st.markdown(f"**{name}**: {raw.shape[0]} rows × {raw.shape[1]} columns (not open yet: choose the columns, "
                     "then *Use this cohort*)")
-        for note in ui.read_notes(raw):  # e.g. a file read as Windows-1252: said, never silent
+        for note in read_notes(raw):  # e.g. a file read as Windows-1252: said, never silent
             st.info(note, icon=":material/info:")
         st.dataframe(raw.head(8), hide_index=True)
         study_name = st.text_input("Study name", value=name.rsplit(".", 1)[0], key="coh_study_name")
@@ -139,7 +140,7 @@ with st.container(border=True):
         left_out = (" " + blank_id_note(blank_lines, "table")) if blank_lines else ""
         if st.button("Use this cohort", key="coh_use_draft", type="primary"):
             with ui.guard():
-                ui.open_study(study_name.strip() or name, table, CohortSpec(**draft_spec))
+                ui.set_study(make_study(study_name.strip() or name, table, CohortSpec(**draft_spec)))
                 st.session_state.pop(DRAFT_KEY, None)
                 ui.set_study(ui.get_study(), f"'{study_name or name}' is now the open study.{left_out}", rerun=True)
         if as_features and st.button("Open it with its features", key="coh_open_as_features",
@@ -164,13 +165,13 @@ spec = study.spec
 st.subheader(study.name)
 cols = st.columns(4)
 cols[0].metric("Patients", len(study.cohort))
-cols[1].metric(f"Events ({spec.outcome_labels[1]})", study.n_events)
+cols[1].metric(f"Events ({spec.outcome.event_label})", study.n_events)
 cols[2].metric("Training cohort", len(study.split.train_ids))
 cols[3].metric("Test cohort", len(study.split.test_ids))
 
 with st.expander("Study name and variable roles"):
     new_name = st.text_input("Study name", value=study.name, key="coh_rename")
-    columns = [c for c in study.cohort.columns if c != spec.outcome_column]
+    columns = [c for c in study.cohort.columns if c not in spec.outcome.columns]
     roles = st.columns(2)
     continuous = roles[0].multiselect("Continuous variables", columns, default=list(spec.continuous),
                                       key="coh_roles_continuous")
@@ -200,7 +201,7 @@ with st.expander("Design: train/test split or no held-out test cohort", expanded
     seed = st.number_input("Seed", min_value=0, value=int(current.seed), step=1, key="coh_seed")
     if st.button("Apply the design", key="coh_resplit"):
         with ui.guard():
-            resplit = ui.resplit(SplitConfig(test_size=test_size if design == "split" else 0.0, seed=int(seed)))
+            resplit = study.resplit(SplitConfig(test_size=test_size if design == "split" else 0.0, seed=int(seed)))
             message = (f"Split {len(resplit.split.train_ids)} / {len(resplit.split.test_ids)} (seed "
                        f"{resplit.split.config.seed})." if resplit.has_test else
                        f"All {len(resplit.split.train_ids)} patients train; see the Internal validation page.")
@@ -333,7 +334,7 @@ def _render_table(frame: pd.DataFrame, p_columns: list[str], significant_columns
         shown[column] = frame[column].map(format_p)
 
     def highlight(row: pd.Series) -> list[str]:
-        flagged = {p for p, s in zip(p_columns, significant_columns) if bool(frame.loc[row.name, s])}
+        flagged = {p for p, s in zip(p_columns, significant_columns, strict=True) if bool(frame.loc[row.name, s])}
         return ["background-color: #fde2d0; font-weight: 600" if c in flagged else "" for c in row.index]
 
     st.dataframe(shown.style.apply(highlight, axis=1), hide_index=True, width="stretch")
@@ -363,7 +364,7 @@ st.subheader("Distributions by outcome")
 if spec.variables:
     variable = st.selectbox("Variable", spec.variables, key="coh_plot_variable", format_func=study.label)
     kind = "continuous" if variable in spec.continuous else "categorical"
-    st.plotly_chart(distribution_figure(table_source, variable, spec.outcome_column, kind=kind,
-                                        outcome_labels=spec.outcome_labels), key="coh_distribution")
+    st.plotly_chart(distribution_figure(table_source, variable, spec.outcome.event_column, kind=kind,
+                                        outcome_labels=spec.outcome.labels), key="coh_distribution")
 else:
     st.caption("Choose clinical variables to see their distributions.")

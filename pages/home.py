@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui
 from core.workflows.persistence import export_study, import_study, list_studies, study_folder_name
+from core.workflows.sharing import shared_studies
 from core.workflows.validation import study_validation
 
 ui.enter_page("pages/home.py")
@@ -30,7 +31,7 @@ with ui.guard():
     study = ui.get_study()
     left, middle, right, families = st.columns(4)
     left.metric("Patients", len(study.cohort))
-    middle.metric("Events", study.n_events, help=f"{study.spec.outcome_column} = 1 ({study.spec.outcome_labels[1]})")
+    middle.metric("Events", study.n_events, help=study.spec.outcome.describe())
     right.metric("Train / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}")
     families.metric("Feature families", len(study.score_families),
                     help=", ".join(study.family_label(f) for f in study.score_families) or "none yet")
@@ -58,7 +59,7 @@ st.caption("A study is saved as plain data (Parquet tables, JSON settings and mo
            "(signed in: your account). Share one on purpose to list it for everyone, under your name; nobody can "
            "replace a study someone else shared. Export it as one zip to send it; import a zip someone sent.")
 with ui.guard():
-    own, shared = list_studies(ui.studies_dir()), ui.shared_studies()
+    own, shared = list_studies(ui.studies_dir()), shared_studies(ui.shared_studies_dir())
     save_col, open_col = st.columns(2)
     with save_col:
         if st.button("Save the open study", key="home_save", icon=":material/save:"):
@@ -69,11 +70,11 @@ with ui.guard():
             with ui.guard():  # refused when another user shared this name: the rest of the section still shows
                 folder, record = ui.share_study(study)
                 st.success(f"Shared as {folder.name} by {record.owner_label}.")
-                shared = ui.shared_studies()
+                shared = shared_studies(ui.shared_studies_dir())
 
         def exported(study=study) -> bytes:  # bound now: the click runs outside this session's script
             with tempfile.TemporaryDirectory() as scratch:
-                return export_study(study, Path(scratch) / "study.zip", ui.study_models(study)).read_bytes()
+                return export_study(study, Path(scratch) / "study.zip", ui.results(study).models).read_bytes()
 
         ui.bytes_download("Export the open study (.zip)", exported, f"{study_folder_name(study.name)}.zip",
                           "application/zip", key="home_export")
@@ -115,12 +116,12 @@ with ui.guard():
                + (f"External cohorts: {', '.join(e.name for e in externals)}." if externals else
                   "External cohorts: none added (External validation page)."))
     report_columns = st.columns(2)
-    name = study_folder_name(study.name)
-    with report_columns[0]:
-        ui.bytes_download("Report (HTML)", lambda study=study, externals=externals: ui.study_report(
-            study, externals).html.encode("utf-8"), f"{name}_report.html", "text/html", key="home_report_html",
+    name, study_results = study_folder_name(study.name), ui.results(study)
+    with report_columns[0]:  # written at the click, outside the script run: the lambdas hold what they describe
+        ui.bytes_download("Report (HTML)", lambda results=study_results, externals=externals:
+            results.report(externals).html.encode("utf-8"), f"{name}_report.html", "text/html", key="home_report_html",
             icon=":material/description:")
     with report_columns[1]:
-        ui.bytes_download("Report (PDF)", lambda study=study, externals=externals: ui.study_report(
-            study, externals).pdf, f"{name}_report.pdf", "application/pdf", key="home_report_pdf",
+        ui.bytes_download("Report (PDF)", lambda results=study_results, externals=externals:
+            results.report(externals).pdf, f"{name}_report.pdf", "application/pdf", key="home_report_pdf",
             icon=":material/picture_as_pdf:")

@@ -46,7 +46,7 @@ def _safe_name(name: str) -> str:
 
 
 with ui.guard():
-    models = ui.study_models(study)
+    models = ui.results(study).models
     can, cannot = computable_families(study, models)
     imported = ", ".join(study.family_label(f) for f in cannot)
     if cannot and models.clinical is None:
@@ -57,7 +57,7 @@ with ui.guard():
     # The risk comes from the fused model, else the clinical one; in a study of scores alone, from the main score.
     name = FUSED if models.fused is not None and not cannot else CLINICAL if models.clinical is not None \
         else models.main_model
-    risk_model = models.score_model(study, ui.study_predictions(study), name) if name in models.scores else None
+    risk_model = models.score_model(study, ui.results(study).predictions, name) if name in models.scores else None
     model = risk_model or models.model(name)
     if cannot:
         st.warning(f"The scores use {imported} features that were imported "
@@ -133,7 +133,7 @@ with ui.guard():
         st.session_state["_np_filled_from"] = case_id
         ui.fill_inputs("np_in_", study.cohort.loc[case_id, clinical_variables].to_dict(), model.levels)
     clinical = ui.predictor_inputs(study, clinical_variables, model.levels,
-                                   ui.typical_inputs(study, clinical_variables, model.levels), "np_in_")
+                                   ui.results(study).typical_inputs(clinical_variables, model.levels), "np_in_")
     if models.harmonisers:
         # ComBat needs the patient's scanner (or centre) to remove its effect from the features.
         batch_column = models.settings.harmonise_by
@@ -166,7 +166,7 @@ with ui.guard():
         metrics = st.columns(4)
         metrics[0].metric(f"Risk ({study.model_label(result.model)})", f"{result.probability:.1%}")
         metrics[1].metric("95 % CI", f"{result.low:.1%} – {result.high:.1%}")
-        predictions = ui.study_predictions(study)
+        predictions = ui.results(study).predictions
         train_risk = predictions.loc[study.train_ids, result.model]
         metrics[2].metric("Training patients with a lower risk",
                           f"{risk_percentile(result.probability, train_risk):.0f} %")
@@ -176,7 +176,7 @@ with ui.guard():
                        icon=":material/warning:")
         if models.fused_score in result.scores:
             metrics[3].metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
-        nomogram = ui.nomogram(study, result.model)
+        nomogram = ui.results(study).nomogram(result.model)
         row = dict(used_clinical)
         if result.model == FUSED:
             row[score_column(models.fused_score)] = result.scores[models.fused_score]

@@ -9,7 +9,7 @@ import ui
 from core.figures.charts import roc_figure, violin_figure
 from core.figures.palette import model_colours
 from core.stats.evaluation import interval_text, roc_auc, roc_points
-from core.vocabulary import SUBGROUP_POPULATIONS, format_p, score_column
+from core.vocabulary import COHORTS, SUBGROUP_POPULATIONS, format_p, score_column
 from core.workflows.study import SubgroupSettings
 from core.workflows.subgroups import compare_subgroup, subgroup_columns, subgroup_levels
 
@@ -49,10 +49,10 @@ with ui.guard():
                                 index=others.index(preferred.negative) if preferred and preferred.negative in others
                                 else 0)
     who = st.radio("Patients", ["all", *study.cohorts()], horizontal=True, key="sub_patients",
-                   format_func={"all": "All (as the study)", "train": "Training", "test": "Test"}.get)
+                   format_func={"all": "All (as the study)", **COHORTS}.get)
 
-    models = ui.study_models(study)
-    predictions = ui.study_predictions(study)
+    models = ui.results(study).models
+    predictions = ui.results(study).predictions
     scores = list(models.scores)
     if not scores:
         st.info("No score yet: the study needs a feature family and a non-empty selection (Selection page).")

@@ -24,7 +24,7 @@ spec = study.spec
 # ---------------------------------------------------------------------------------------------
 st.subheader("The known truth")
 with ui.guard():
-    truth = ui.sample_truth()
+    truth = ui.results(ui.sample_study()).sample_truth
     st.markdown("Each synthetic patient has a hidden imaging phenotype of seven traits, each normally distributed "
                 "(mean 0, SD 1) without LM and shifted with LM, more with synchronous LM. The renderer turns the "
                 "traits into the CT: enhancement, texture, necrosis, margin, extent, and infiltration of the fat "
@@ -36,8 +36,8 @@ with ui.guard():
         st.info("The open study is not the sample study: its truth is unknown. The panels below use the sample "
                 "study's generator.")
     else:
-        predictions = ui.study_predictions(study)
-        scores = list(ui.study_models(study).scores)
+        predictions = ui.results(study).predictions
+        scores = list(ui.results(study).models.scores)
         cohorts = study.cohorts()
         aucs = auc_table(predictions, study.outcome, cohorts, scores)
         rows = {"oracle (the true phenotype, Bayes-optimal)": {c: oracle_auc(truth, study.outcome, ids)
@@ -66,7 +66,7 @@ if st.button("Draw the cohort and run the pipeline", key="teach_run", type="prim
              icon=":material/play_arrow:"):
     with ui.guard(), st.spinner("Generating the cohort and fitting every model on its training patients..."):
         sample = ui.sample_study()
-        result = what_if(ui.sample_emulators(), sample, n=int(n), effect_scale=float(effect),
+        result = what_if(ui.results(sample).emulators, sample, n=int(n), effect_scale=float(effect),
                          noise_scale=float(noise), seed=int(seed), settings=study.settings if study.is_sample else None)
         runs.append(result)
 if runs:
@@ -93,7 +93,7 @@ st.caption("The same pipeline twice on the open study: once as it should be (scr
            "inflated.")
 if st.toggle("Run the leakage demonstration", key="teach_leakage"):
     with ui.guard():
-        table = ui.leakage(study)
+        table = ui.results(study).leakage
         table.index = table.index.map(study.model_label)
         st.dataframe(table.rename(columns={"honest": "test AUC, training-only screening",
                                            "leaky": "test AUC, screening on all patients",

@@ -95,8 +95,8 @@ study = ui.get_study()
 
 with ui.guard():
     study = _collect(study)
-    models = ui.study_models(study)
-    predictions = ui.study_predictions(study)
+    models = ui.results(study).models
+    predictions = ui.results(study).predictions
     aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
     run = study_validation(study)
     boot = (run.meta.get("bootstrap") or {}) if run is not None else {}

@@ -55,7 +55,7 @@ with ui.guard():
     # The study's own clinical model (thickness, CEA, CA19-9) with the current screening settings: its numbers
     # are stored with the sample (computed afresh only when the sample's settings were changed).
     tour = tour_study(study)
-    numbers = ui.tour_numbers(tour)
+    numbers = ui.results(tour).tour_numbers
     models, performance = numbers.models, numbers.performance
     labels = {m: tour.model_label(m) for m in models.model_names}
     cohorts = tour.cohorts()

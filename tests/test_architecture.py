@@ -98,6 +98,82 @@ def test_core_never_imports_streamlit_and_keeps_heavy_imports_in_place(path):
         assert _imports(path) <= {f"core.cli.{_module_name(path).split('.')[-1]}"}, relative
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (imports for annotations only never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = child.test if isinstance(child, ast.If) else None
+            if test is not None and (getattr(test, "id", None) == "TYPE_CHECKING"
+                                     or getattr(test, "attr", None) == "TYPE_CHECKING"):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
+def _core_targets(path: Path, modules: set[str]) -> set[str]:
+    """The core modules ``path`` imports anywhere in it (module level and inside functions; not the
+    ``if TYPE_CHECKING:`` imports, which never run).
+
+    ``from core.a import b`` counts as importing ``core.a.b`` when that is a module, else ``core.a``.
+    """
+    targets: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                targets.add(submodule if submodule in modules else node.module)
+    return {name for name in targets if name in modules}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every core module -> the core modules it imports (module level and function level)."""
+    modules = {_module_name(path) for path in CORE_FILES}
+    return {_module_name(path): _core_targets(path, modules) - {_module_name(path)} for path in CORE_FILES}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as its modules in order (first repeated last), or None when the graph has none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_core_has_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_check_names_a_cycle():
+    graph = {"core.a": {"core.b"}, "core.b": {"core.c"}, "core.c": {"core.a"}, "core.d": {"core.a"}}
+    assert find_cycle(graph) == ["core.a", "core.b", "core.c", "core.a"]
+    assert find_cycle({"core.a": {"core.b"}, "core.b": set()}) is None
+
+
 FILE_READERS = {"read_csv", "read_parquet", "read_excel", "read_table", "read_bytes", "read_text", "open",
                 "write_text", "write_bytes", "to_csv", "to_parquet"}
 
@@ -140,7 +216,12 @@ PUBLIC_API = {
                              "screen", "selection_stability"],
     "core.stats.modeling": ["fit_logistic", "LogitFit", "build_score", "fit_model", "univariable_logistic",
                             "Nomogram"],
-    "core.workflows.fit": ["fit_study", "predict_study", "screen_family"],
+    "core.workflows.fit": ["fit_study", "fit_models", "predict_study", "screen_family"],
+    "core.workflows.results": ["StudyResults", "StageStore", "BackgroundFits", "reopen_study"],
+    "core.workflows.evaluation": ["evaluate_study", "evaluate_cohorts"],
+    "core.stats.learners": ["get_learner", "register"],
+    "core.stats.outcomes": ["BinaryOutcome", "register_outcome"],
+    "core.workflows.sources": ["source_of"],
     "core.workflows.study": ["Study", "FeatureFamily", "CombinedFamily", "ModelSettings", "make_study"],
     "core.workflows.sample": ["sample_study"],
     "core.workflows.subgroups": ["compare_subgroup"],

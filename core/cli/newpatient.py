@@ -16,9 +16,8 @@ from core.cli.arguments import write_csv
 from core.errors import RadNomoError
 from core.imaging.extraction.batch import read_manifest
 from core.io.tables import read_table
-from core.workflows.fit import fit_study
 from core.workflows.newpatient import score_manifest
-from core.workflows.persistence import load_study, load_study_models
+from core.workflows.results import StageStore, StudyResults, reopen_study
 
 __all__ = ["main"]
 
@@ -32,8 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output CSV")
     args = parser.parse_args(argv)
     try:
-        study = load_study(args.study)
-        models = load_study_models(args.study, study) or fit_study(study)
+        store = StageStore()
+        study = reopen_study(args.study, store)  # its saved fit seeded; fitted here only when none was saved
+        models = StudyResults(study, store).models
         manifest = read_manifest(args.manifest)
         clinical = read_table(args.clinical)
         if study.spec.id_column not in clinical.columns:

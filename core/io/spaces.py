@@ -17,12 +17,14 @@ threads and processes with ``fcntl.flock`` on a lock file beside the folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,8 @@ from pathlib import Path
 from core.errors import RadNomoError
 from core.io.limits import limit
 
-__all__ = ["SPACES_FOLDER", "SPACE_COOKIE", "SPACE_MAX_AGE_DAYS", "is_space_token", "new_space_token",
+__all__ = ["Space", "clean_up_spaces_daily", "space_cookie_script",
+           "SPACES_FOLDER", "SPACE_COOKIE", "SPACE_MAX_AGE_DAYS", "is_space_token", "new_space_token",
            "space_folder_name", "space_owner", "touch_space", "remove_stale_spaces", "folder_lock",
            "LOCK_TIMEOUT_S"]
 
@@ -201,3 +204,127 @@ def folder_lock(folder: str | Path, *, shared: bool = False, timeout_s: float | 
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+CLEANUP_INTERVAL_S = 24 * 3600
+_CLEANUP = {"last": None}
+_CLEANUP_LOCK = threading.Lock()
+
+
+def clean_up_spaces_daily(workspace: str | Path) -> bool:
+    """At a server process's first call, then at most once a day, remove the stale spaces (:func:`remove_stale_spaces`)
+    in a background thread. Returns whether a clean-up was started (for tests)."""
+    with _CLEANUP_LOCK:
+        last = _CLEANUP["last"]
+        if last is not None and time.monotonic() - last < CLEANUP_INTERVAL_S:
+            return False
+        _CLEANUP["last"] = time.monotonic()
+
+    def work() -> None:
+        try:
+            remove_stale_spaces(workspace)
+        except (OSError, RadNomoError):  # logged; the next day's clean-up tries again
+            log.warning("the clean-up of unused spaces failed", exc_info=True)
+
+    threading.Thread(target=work, daemon=True, name="space-clean-up").start()
+    return True
+
+
+# Runs in the page itself (not an iframe), so document.cookie is the app's own. Streamlit answers over a websocket
+# and cannot set a response cookie, so the cookie is written from script, and a cookie written from script cannot
+# be HttpOnly: a script injected into the page could read the token. SameSite=Strict keeps it off requests from
+# other sites; Secure where the app is served over HTTPS. A tab that finds another token already in the browser
+# (two tabs opened at once) reloads once, so that every tab uses the browser's one space.
+_COOKIE_SCRIPT = """<script>
+(() => {{
+  const name = "{name}", token = "{token}", known = {known};
+  const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  const held = found ? found.slice(name.length + 1) : "";
+  if (/^[0-9a-f]{{32}}$/.test(held) && held !== token && !known) {{
+    if (!sessionStorage.getItem("radnomo_space_reloaded")) {{
+      sessionStorage.setItem("radnomo_space_reloaded", "1");
+      window.location.reload();
+    }}
+    return;
+  }}
+  document.cookie = name + "=" + token + "; Path={path}; Max-Age={max_age}; SameSite=Strict"
+    + (window.location.protocol === "https:" ? "; Secure" : "");
+}})();
+</script>"""
+
+
+def space_cookie_script(token: str, *, known: bool, base_path: str = "") -> str:
+    """The script that keeps ``token`` in the browser's :data:`SPACE_COOKIE` for as long as a space is kept
+    (renewed on every visit) on the app's own path ``base_path``; ``known``: the browser sent this very token.
+
+    Raises
+    ------
+    RadNomoError
+        If ``token`` is not a space token (nothing else is ever written into the script).
+    """
+    if not is_space_token(token):
+        raise RadNomoError("not a space token.")
+    base = base_path.strip("/")
+    return _COOKIE_SCRIPT.format(name=SPACE_COOKIE, token=token, known="true" if known else "false",
+                                 path=f"/{base}" if base else "/", max_age=int(SPACE_MAX_AGE_DAYS * 86400))
+
+
+SCRATCH_FOLDERS = ("uploads", "patients")  # a space's scratch: unpacked uploads, new patients' scans
+
+
+@dataclasses.dataclass(frozen=True)
+class Space:
+    """One visitor's own folder in the workspace: saved studies, uploads, scratch files.
+
+    A signed-in user's space is named by a hash of their ID; an anonymous browser's by the random token kept in
+    its cookie. Nobody lists, opens or overwrites another space; sharing is explicit
+    (:mod:`core.workflows.sharing`). Each use marks the space as used (:func:`touch_space`), so that only unused
+    ones are removed (:func:`remove_stale_spaces`).
+
+    Attributes
+    ----------
+    workspace : Path
+        The dashboard's workspace (:func:`core.io.paths.workspace_dir`).
+    name : str
+        The space's folder name (:func:`space_folder_name`).
+    shown_as : str
+        How others see its owner beside a shared study ("anonymous <owner>", or a signed-in user's name).
+    """
+
+    workspace: Path
+    name: str
+    shown_as: str
+
+    @classmethod
+    def of(cls, workspace: Path, *, user: str | None = None, token: str | None = None,
+           user_name: str | None = None) -> Space:
+        """The space of a signed-in ``user`` (shown as ``user_name``) or of an anonymous browser's ``token``."""
+        name = space_folder_name(user=user, token=token)
+        shown_as = (user_name or f"user {space_owner(name)}") if user is not None else f"anonymous {space_owner(name)}"
+        return cls(Path(workspace), name, shown_as)
+
+    @property
+    def owner(self) -> str:
+        """The space's public ID (:func:`space_owner`), never its token."""
+        return space_owner(self.name)
+
+    @property
+    def folder(self) -> Path:
+        """The space's folder, created on first use and marked as used now."""
+        folder = self.workspace / SPACES_FOLDER / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        touch_space(folder)
+        return folder
+
+    def subfolder(self, name: str) -> Path:
+        """A folder of the space (e.g. "studies", "uploads"), created on first use."""
+        folder = self.folder / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def age_scratch(self) -> None:
+        """Remove the old entries of the space's scratch folders (:func:`core.io.paths.age_out`)."""
+        from core.io.paths import age_out
+
+        for scratch in SCRATCH_FOLDERS:
+            age_out(self.folder / scratch)

@@ -774,3 +774,37 @@ def csv_bytes(frame: pd.DataFrame, *, index: bool = False) -> bytes:
         out.index = _escape_labels(out.index)
         out.index.names = [_escape_cell(n) for n in out.index.names]
     return out.to_csv(index=index, lineterminator="\r\n").encode("utf-8")
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame (index kept) as Parquet bytes, for a download."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+# Columns that hold p-values, by name (lower case): written as every table of RadNomo writes them.
+_P_COLUMNS = ("p", "p_value", "p value", "variable_p", "hl_p", "p_holm")
+
+
+def screen_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for the screen: p-values written as every table of RadNomo writes them ("< 0.001",
+    :func:`core.vocabulary.format_p`), other numbers rounded to ``digits`` (so 9e-30 never shows as a cut-off
+    string of zeros)."""
+    from core.vocabulary import format_p
+
+    shown = table.copy()
+    for column in shown.columns:
+        name = str(column).lower()
+        if name in _P_COLUMNS or name.endswith(" p") or name.startswith("p ("):
+            shown[column] = shown[column].map(format_p)
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].round(digits)
+    return shown
+
+
+def read_notes(frame: pd.DataFrame) -> list[str]:
+    """What reading a table noted about it (e.g. the encoding it was read in), to show beside it."""
+    return list(frame.attrs.get(READ_NOTES, ()))

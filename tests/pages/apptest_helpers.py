@@ -47,25 +47,3 @@ def page_texts(at: AppTest) -> str:
     return " ".join(e.value for group in (at.info, at.caption, at.markdown, at.warning, at.success) for e in group)
 
 
-def recorded_background_fits(monkeypatch, families: list[str]):
-    """ui's background fit with its screening and prediction replaced by recorders: returns (calls, started,
-    release). ``calls`` collects (study, family) and (study, "models"); screening family ``families[0]`` of study
-    "A" sets ``started`` and then waits for ``release``, so a test can make a second request while it runs."""
-    import threading
-
-    import ui
-
-    calls: list[tuple[str, str]] = []
-    started, release = threading.Event(), threading.Event()
-
-    def screening(study, family):
-        calls.append((study, family))
-        if (study, family) == ("A", families[0]):
-            started.set()
-            release.wait(10)
-
-    monkeypatch.setattr(ui, "PREFETCH_DELAY_S", 0.0)
-    monkeypatch.setattr(ui, "usable_families", lambda study: list(families))
-    monkeypatch.setattr(ui, "screening", screening)
-    monkeypatch.setattr(ui, "study_predictions", lambda study: calls.append((study, "models")))
-    return calls, started, release

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from tests.pages.apptest_helpers import dataframe_with, open_page, recorded_background_fits
+import pytest
+
+from tests.pages.apptest_helpers import dataframe_with, open_page
 
 
 def _funnel(at):
     return at.session_state["study"].settings.screening, at.dataframe[0].value
 
 
+@pytest.mark.slow
 def test_selection_thresholds_drive_the_funnel():
     at = open_page("pages/selection.py", timeout=240)
     settings, funnel = _funnel(at)
@@ -33,6 +36,7 @@ def test_selection_thresholds_drive_the_funnel():
     assert any("No feature reached the LASSO" in w.value or "kept no feature" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_selection_stability_runs_on_the_features_reaching_the_lasso():
     at = open_page("pages/selection.py", timeout=240)
     at.number_input(key="sel_stab_repeats").set_value(5).run()
@@ -43,6 +47,7 @@ def test_selection_stability_runs_on_the_features_reaching_the_lasso():
     assert frequency["selected"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_models_page_clinical_choice_and_score_method():
     at = open_page("pages/models.py", timeout=240)
     assert not at.error
@@ -79,17 +84,3 @@ def test_models_page_clinical_choice_and_score_method():
     assert dataframe_with(at, "OR", "VIF", index="radiomics_score") is not None
 
 
-def test_a_newer_background_fit_stops_the_older_one_at_the_next_family(monkeypatch):
-    """A user who moves a second threshold while the first change is still being fitted in the background
-    waits for the second only: the first stops after the family it is screening."""
-    import ui
-
-    calls, first_family_started, release = recorded_background_fits(monkeypatch, ["radiomics", "dl", "dl_radiomics"])
-    ui.prefetch_models("A")
-    assert first_family_started.wait(10)
-    ui.prefetch_models("B")
-    release.set()
-    for worker in ui.prefetch_workers():
-        worker.join(10)
-    assert not ui.prefetch_workers()
-    assert calls == [("A", "radiomics"), ("B", "radiomics"), ("B", "dl"), ("B", "dl_radiomics"), ("B", "models")]

@@ -17,17 +17,19 @@ from core.stats.cohort import SplitConfig, split_cohort
 from core.stats.selection import ScreeningSettings
 from core.workflows.study import FeatureFamily
 
+pytestmark = pytest.mark.slow  # each test fits and reports the study several times over
+
 
 @pytest.fixture(scope="module")
-def base(sample_study):
-    study = sample_study.without_family("dl").replace(name="Base study", is_sample=False)
+def base(small_study):
+    study = small_study.without_family("dl").replace(name="Base study")
     return study.with_settings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"),
                                clinical_categorical=("sex",))
 
 
 def _results(study):
-    models = ui.study_models(study)
-    return models, ui.study_report(study).html, ui.nomogram(study, "fused")
+    models = ui.results(study).models
+    return models, ui.results(study).report().html, ui.results(study).nomogram("fused")
 
 
 def _title(html: str) -> str:
@@ -74,7 +76,7 @@ def test_each_change_of_the_study_reaches_models_report_and_nomogram(base):
     _, html_n, _ = _results(renamed)
     assert _title(html_n) == "Renamed study"
     # ...while the unchanged study still gets its own, cached, results.
-    assert ui.study_models(base) is models and _title(ui.study_report(base).html) == "Base study"
+    assert ui.results(base).models is models and _title(ui.results(base).report().html) == "Base study"
 
 
 def test_evaluation_settings_and_a_validation_run_reach_the_report_without_a_refit(base):
@@ -87,14 +89,14 @@ def test_evaluation_settings_and_a_validation_run_reach_the_report_without_a_ref
 
     models, html, _ = _results(base)
     fixed = base.replace(evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.4, proportion_ci="wilson"))
-    assert ui.study_models(fixed) is models and fixed.fingerprint != base.fingerprint
-    html_e = ui.study_report(fixed).html
+    assert ui.results(fixed).models is models and fixed.fingerprint != base.fingerprint
+    html_e = ui.results(fixed).report().html
     assert "Fixed probability 0.40" in html_e and "Wilson" in html_e and "Fixed probability" not in html
     # A repeated CV of two folds, as the Internal validation page keeps it with the study.
     cv = pd.DataFrame([{"repeat": 1, "fold": fold, "model": model, "auc": 0.7 + 0.01 * fold}
                        for fold in (1, 2) for model in models.model_names])
     validated = with_cv(base, cv, folds=2, repeats=1, seed=0)
-    assert validated.fingerprint == base.fingerprint and ui.study_models(validated) is models
-    html_v = ui.study_report(validated).html
+    assert validated.fingerprint == base.fingerprint and ui.results(validated).models is models
+    html_v = ui.results(validated).report().html
     assert "1 x 2-fold" in html_v and "repeated CV (mean)" in html_v
-    assert "1 x 2-fold" not in ui.study_report(base).html and "was not run" in ui.study_report(base).html
+    assert "1 x 2-fold" not in ui.results(base).report().html and "was not run" in ui.results(base).report().html

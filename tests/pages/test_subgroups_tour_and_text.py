@@ -69,7 +69,8 @@ def test_the_tour_shows_its_stored_numbers_without_fitting(monkeypatch):
         raise AssertionError("the guided tour fitted its models instead of reading the stored numbers")
 
     monkeypatch.setattr(tour_module, "compute_tour", no_fit)
-    ui._tour_cached.clear()  # another test of this process may have filled it
+    ui._results.clear()  # another test of this process may have filled the store
+    ui._store.clear()
     at = open_page("pages/walkthrough.py", timeout=600)
     assert not at.exception and not at.error, [e.value for e in at.error]
     for _ in range(3):
@@ -90,6 +91,7 @@ def _import(at, name: str, label: str = ""):
     return at.button(key="fr_import").click().run()
 
 
+@pytest.mark.slow
 def test_a_renamed_family_gets_its_own_label_and_never_anothers(workspace):
     at = open_page("pages/features_radiomics.py", timeout=600)
     at.text_input(key="fr_family_name").input("arterial_phase").run()
@@ -137,6 +139,7 @@ def test_a_stopped_training_keeps_and_shows_its_loss_curve(workspace):
     assert at.get("plotly_chart")
 
 
+@pytest.mark.slow
 def test_training_inputs_beyond_the_cases_at_hand_say_what_is_used(workspace):
     at = open_page("pages/features_deep.py", timeout=600)
     manifest = at.session_state["ae_manifest"][2]

@@ -11,8 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
+from core.io import spaces
 from core.io.spaces import SPACE_COOKIE, SPACES_FOLDER, new_space_token
-from tests.pages.apptest_helpers import APP, open_page, recorded_background_fits
+from tests.pages.apptest_helpers import APP, open_page
 
 
 def _browser(monkeypatch, token: str | None) -> None:
@@ -78,11 +79,11 @@ def test_stale_spaces_are_removed_once_a_day_in_the_background(workspace, monkey
         (folder / "studies").mkdir(parents=True)
     long_ago = time.time() - 40 * 86400
     os.utime(stale, (long_ago, long_ago))
-    monkeypatch.setitem(ui._SPACE_CLEANUP, "last", None)  # as at a server's first run
+    monkeypatch.setitem(spaces._CLEANUP, "last", None)  # as at a server's first run
 
     def run_once() -> None:
         before = {t for t in threading.enumerate() if t.name == "space-clean-up"}
-        ui.clean_up_spaces()
+        spaces.clean_up_spaces_daily(workspace)
         for thread in {t for t in threading.enumerate() if t.name == "space-clean-up"} - before:
             thread.join(10)
 
@@ -91,7 +92,7 @@ def test_stale_spaces_are_removed_once_a_day_in_the_background(workspace, monkey
     os.utime(fresh, (long_ago, long_ago))
     run_once()  # within the day: not again
     assert fresh.exists()
-    monkeypatch.setitem(ui._SPACE_CLEANUP, "last", time.monotonic() - ui.SPACE_CLEANUP_INTERVAL_S - 1)
+    monkeypatch.setitem(spaces._CLEANUP, "last", time.monotonic() - spaces.CLEANUP_INTERVAL_S - 1)
     run_once()
     assert not fresh.exists()
 
@@ -117,32 +118,3 @@ def test_sharing_a_name_another_user_shared_is_refused_on_the_home_page(workspac
     assert not first.exception and first.success
 
 
-def test_background_fits_of_two_sessions_both_complete(monkeypatch):
-    """One session's newer request never cancels another session's background fit."""
-    calls, first_family_started, release = recorded_background_fits(monkeypatch, ["radiomics", "dl"])
-    ui.prefetch_models("A", session="session-1")
-    assert first_family_started.wait(10)
-    ui.prefetch_models("B", session="session-2")  # another user, while the first fit is running
-    release.set()
-    for worker in ui.prefetch_workers():
-        worker.join(10)
-    assert not ui.prefetch_workers()
-    for study in ("A", "B"):
-        assert [f for s, f in calls if s == study] == ["radiomics", "dl", "models"], calls
-    assert not ui._PREFETCH["pending"] and not ui._PREFETCH["generation"]
-
-
-def test_background_fits_use_a_bounded_number_of_threads(monkeypatch):
-    release = threading.Event()
-    done: list[str] = []
-    monkeypatch.setattr(ui, "PREFETCH_DELAY_S", 0.0)
-    monkeypatch.setattr(ui, "usable_families", lambda study: ["radiomics"])
-    monkeypatch.setattr(ui, "screening", lambda study, family: release.wait(10))
-    monkeypatch.setattr(ui, "study_predictions", lambda study: done.append(study))
-    for i in range(6):
-        ui.prefetch_models(f"S{i}", session=f"session-{i}")
-    assert len(ui.prefetch_workers()) == ui.MAX_PREFETCH_WORKERS
-    release.set()
-    for worker in ui.prefetch_workers():
-        worker.join(10)
-    assert sorted(done) == [f"S{i}" for i in range(6)]  # every session's fit ran, in turn
