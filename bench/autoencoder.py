@@ -70,7 +70,8 @@ def main() -> int:
     config = AEConfig(crop_size=args.crop, base_channels=args.base_channels, batch_size=args.batch)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"AE3D crop {args.crop}^3, base channels {args.base_channels}, latent {config.latent_size}, "
-          f"batch {args.batch}, {args.samples} samples; torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+          f"batch {args.batch}, {args.samples} samples; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads")
     print("| device | training samples/s | inference samples/s | peak memory (MiB) |")
     print("|---|---|---|---|")
     rows: list[dict] = []

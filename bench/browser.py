@@ -6,7 +6,8 @@ chromium through playwright (never ``playwright install``).
 Starts its own server (``streamlit run app.py``, the README's first command) on a free port with an empty
 workspace, so the server is cold; then times, from the click or key press until Streamlit reports the
 script idle again (and the page shows no spinner): Home on the cold server; the first visit of the Guided
-tour (its numbers are stored with the sample: no fit), Selection, Models, Evaluation and Nomogram; a redundancy-threshold change and a p-threshold change on Selection;
+tour (its numbers are stored with the sample: no fit), Selection, Models, Evaluation and Nomogram; a
+redundancy-threshold change and a p-threshold change on Selection;
 Models after that change; one step of the Evaluation cut-off slider; one Nomogram input changed. Then it
 opens ``--sessions`` browser sessions at once on the sample study and reports the server's memory (RSS,
 with its children). Prints a table; ``--json`` writes the rows for bench/run_all.py. ``--tour-only`` times

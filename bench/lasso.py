@@ -7,8 +7,8 @@ The problem is the issue's: 10-fold CV over glmnet's 100-lambda path of a logist
 features with ten informative ones. ``--bootstrap --rows 700 --features 180`` is instead the
 shape of the LASSO-CV inside each resample of the optimism bootstrap: more rows than features
 (glmnet's path then runs down to 1e-4 of the largest lambda), features strongly correlated
-through ten shared factors (as the autoencoder's latent features), and the rows drawn with replacement, so repeated patients push the end of the
-path towards separation. Both tools get the same rows and the same fold labels.
+through ten shared factors (as the autoencoder's latent features), and the rows drawn with replacement,
+so repeated patients push the end of the path towards separation. Both tools get the same rows and the same fold labels.
 With Rscript and glmnet installed, R's cv.glmnet is timed in its own process (library loading
 excluded) and the chosen lambdas are compared; otherwise the reference is scikit-learn's
 LogisticRegressionCV(penalty="l1", 100 Cs, 10 folds, liblinear). Prints both times and the
@@ -32,8 +32,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Imported after sys.path names the repository root, so the script runs as ``python bench/lasso.py``.
 import results  # noqa: E402
-from core.stats.selection import lasso_cv
+from core.stats.selection import lasso_cv  # noqa: E402
 
 R_SCRIPT = """
 suppressMessages(library(glmnet))
@@ -44,7 +45,8 @@ cat(t, cv$lambda.min, cv$lambda.1se, length(cv$lambda), "\\n")
 """
 
 
-def problem(rows: int, features: int, seed: int, bootstrap: bool = False) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def problem(rows: int, features: int, seed: int,
+            bootstrap: bool = False) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     if bootstrap:
         # most of each feature's variance shared through ten factors, as in the autoencoder's latent vector

@@ -34,7 +34,8 @@ def main() -> None:
         for level in spec:
             if level == "no":
                 continue
-            cells = [f"{100 * target[k][level]:.1f} % | {100 * (groups[k][name] == level).mean():.1f} %" for k in (0, 1)]
+            cells = [f"{100 * target[k][level]:.1f} % | {100 * (groups[k][name] == level).mean():.1f} %"
+                     for k in (0, 1)]
             print(f"| {name} = {level} | {cells[0]} | {cells[1]} |")
 
 

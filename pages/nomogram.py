@@ -65,8 +65,8 @@ with ui.guard():
             st.session_state["_nom_filled_from"] = source
             if source != patients[0]:
                 ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature (log-odds); "
-                                       "see the Models page for its formula." for f in models.scores}
+        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
+                                       "(log-odds); see the Models page for its formula." for f in models.scores}
         row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
                                   help_texts=help_texts)
 
@@ -91,7 +91,8 @@ with ui.guard():
         left.dataframe(table, hide_index=True, key="nom_points_table")
         events = spec.outcome.events(train)
         by_outcome = {spec.outcome.labels[k]: train_risk[events == k] for k in (0, 1)}
-        right.plotly_chart(risk_histogram_figure(by_outcome, probability, title="Predicted risk in the training cohort"),
+        right.plotly_chart(risk_histogram_figure(by_outcome, probability,
+                                                 title="Predicted risk in the training cohort"),
                            key="nom_distribution")
 
         # -----------------------------------------------------------------------------------------
@@ -103,14 +104,16 @@ with ui.guard():
                                        categorical=moved in nomogram.levels), key="nom_whatif_figure")
         low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
         st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk from "
-                   f"{low['probability']:.1%} to {high['probability']:.1%} ({high['points'] - low['points']:.0f} points); "
+                   f"{low['probability']:.1%} to {high['probability']:.1%} "
+                   f"({high['points'] - low['points']:.0f} points); "
                    "the calculator above shows points, risk and position for the value you enter.")
 
         # -----------------------------------------------------------------------------------------
         st.subheader("The nomogram")
         sizes = st.columns([2, 3])
         screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                    help="The nomogram is laid out for the width it is shown at, so no two labels meet.")
+                                    help="The nomogram is laid out for the width it is shown at, so no two labels "
+                                         "meet.")
         bounds = (float(interval["low"]), float(interval["high"]))
         layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen])
         st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
@@ -120,16 +123,21 @@ with ui.guard():
                    "patient is marked on every axis and the guide reads the total off as the risk."
                    + (" The score axis is the patient's score, computed from the CT (New patient page)."
                       if which == FUSED else ""))
-        def print_file(fmt: str, page: str, row=dict(row), bounds=bounds) -> bytes:  # laid out at the click
-            layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=880,
+        # The patient's values are bound (as an immutable tuple of items) when the button is drawn; the file is
+        # laid out at the click.
+        drawn_row = tuple(row.items())
+
+        def print_file(fmt: str, page: str, items=drawn_row, bounds=bounds) -> bytes:
+            layout = study_nomogram_layout(study, nomogram, dict(items), bounds, width_px=880,
                                            title=f"{study.name}: {labels[which]}")
             return nomogram_file(layout, fmt, page=page)
 
         name = f"{study_folder_name(study.name)}_nomogram_{which}"
         downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")  # buttons as wide as their labels
         with downloads:
-            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"), ("pdf", "a4", "PDF, A4"),
-                                    ("png", "slide", "PNG, slide"), ("pdf", "slide", "PDF, slide")):
+            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
+                                    ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
+                                    ("pdf", "slide", "PDF, slide")):
                 ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
                                   f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
                                                            "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")

@@ -70,7 +70,8 @@ rule = row2[3].radio("LASSO lambda", list(LASSO_RULES), index=list(LASSO_RULES).
 row3 = st.columns(4)
 folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
 seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
-batch_columns = [None, *harmonisation_columns(study.train, exclude=[*study.spec.outcome.columns, *study.spec.continuous])]
+batch_columns = [None, *harmonisation_columns(study.train,
+                                              exclude=[*study.spec.outcome.columns, *study.spec.continuous])]
 harmonise_by = row3[2].selectbox(
     "ComBat harmonisation by", batch_columns, key="sel_harmonise",
     index=batch_columns.index(study.settings.harmonise_by)
@@ -131,8 +132,9 @@ with ui.guard():
             st.warning(note, icon=":material/warning:")
         if result.lasso is None:
             empty = next((s for s in result.steps[1:] if not s.kept), None)
-            st.warning("No feature reached the LASSO" + (f": the step '{empty.step}' removed the last ones ({empty.why})"
-                                                         if empty else "") + ". Relax that threshold.")
+            st.warning("No feature reached the LASSO"
+                       + (f": the step '{empty.step}' removed the last ones ({empty.why})" if empty else "")
+                       + ". Relax that threshold.")
         elif not result.selected:
             st.warning(f"The LASSO kept no feature at lambda.{rule}: every coefficient is zero. Try lambda.min, "
                        "or relax the earlier thresholds.")
@@ -157,8 +159,8 @@ with ui.guard():
         selected = selected.join(feature_ibsi_tags(study, selected.index).rename(
             columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"}))
         # Four significant digits: a coefficient per HU² of a wavelet feature is 3e-10, which rounding hides.
-        st.dataframe(selected.assign(**{"coef (original scale)": selected["coef (original scale)"].map("{:.4g}".format)}),
-                     key="sel_selected_table")
+        coefficients = selected["coef (original scale)"].map("{:.4g}".format)
+        st.dataframe(selected.assign(**{"coef (original scale)": coefficients}), key="sel_selected_table")
         ui.csv_download(selected.reset_index(), f"selected_{family}.csv", label="Selected features (CSV)",
                         key="sel_dl_selected")
         cv_table = pd.DataFrame({"lambda": lasso.lambdas, "cv_deviance": lasso.cv_mean, "cv_se": lasso.cv_se,
@@ -181,8 +183,8 @@ with ui.guard():
     stability_key = f"sel_stability_{family}"
     reaching_lasso = result.reaching_lasso
     if st.button("Run stability analysis", key="sel_stab_run", disabled=result.lasso is None):
-        st.session_state[stability_key] = (reaching_lasso, ui.results(study).stability(family, reaching_lasso, int(repeats),
-                                                                         bool(bootstrap)))
+        st.session_state[stability_key] = (reaching_lasso, ui.results(study).stability(
+            family, reaching_lasso, int(repeats), bool(bootstrap)))
     previous = st.session_state.get(stability_key)
     if previous is not None and previous[0] != reaching_lasso:
         st.info("The thresholds changed since the last stability run; run it again for these features.")

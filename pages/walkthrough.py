@@ -81,7 +81,8 @@ with ui.guard():
         ours = "Table 2 below (RadNomo's row, then the study's)."
     elif index == 6:
         by_type = numbers.subgroup
-        ours = (f"AUC {by_type['auc'].iloc[0]:.3f} ({by_type['auc_low'].iloc[0]:.3f}-{by_type['auc_high'].iloc[0]:.3f})."
+        ours = (f"AUC {by_type['auc'].iloc[0]:.3f} "
+                f"({by_type['auc_low'].iloc[0]:.3f}-{by_type['auc_high'].iloc[0]:.3f})."
                 if len(by_type) else "No fused model, so no subgroup comparison of its score.")
     else:
         ours = "The nomogram below."
@@ -99,7 +100,7 @@ with ui.guard():
             published = STUDY_TABLE2.get((row.cohort, row.model))
             if published:
                 rows.append({"cohort": row.cohort, "model": labels[row.model], "source": "study",
-                             **dict(zip(cells.index, (v.strip() for v in published.split("|"))))})
+                             **dict(zip(cells.index, (v.strip() for v in published.split("|")), strict=True))})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="walk_table2")
     if index == 6:
         st.caption(f"Study's Table 3 (DL-radiomics): {STUDY_TABLE3['dl_radiomics']}")

@@ -1,10 +1,12 @@
 """Command line: a whole study from files, for scripts and reproducible papers.
 
-    python -m core.cli.analyse --clinical C.csv (--id COL | --row-ids) --outcome COL [--continuous a,b] [--categorical c,d]
+    python -m core.cli.analyse --clinical C.csv (--id COL | --row-ids) --outcome COL
+        [--continuous a,b] [--categorical c,d]
         --features NAME=PATH [--features NAME=PATH ...] [--combine NAME=A+B]
         [--images MANIFEST [--params study] [--engine pyradiomics|mirp] [--deep] [--workers N]]
         [--external NAME=CLINICAL.csv,FAMILY=PATH,...] [--test-fraction 0.3 | --no-test] [--seed 2025]
-        [--missing median|mean|none|drop] [--max-missing 0.2] [--drop-patients-missing 1] [--method study|test_first|auc|mrmr|lasso]
+        [--missing median|mean|none|drop] [--max-missing 0.2] [--drop-patients-missing 1]
+        [--method study|test_first|auc|mrmr|lasso]
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
         [--clinical-model a,b] [--exclude a,b,pattern*]
         [--fused-score FAMILY] [--score-method refit|lasso|ridge]
@@ -136,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", default="pyradiomics", choices=list(EXTRACTION_ENGINES), help="engine for --images")
     parser.add_argument("--deep", action="store_true", help="with --images: train the autoencoder on the training "
                                                             "cases and add its latents as the 'dl' family")
-    parser.add_argument("--epochs", type=bounded_int(1, 1000, "--epochs"), default=30, help="autoencoder epochs (default 30)")
+    parser.add_argument("--epochs", type=bounded_int(1, 1000, "--epochs"), default=30,
+                        help="autoencoder epochs (default 30)")
     parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1)
     parser.add_argument("--external", action="append", default=[], metavar="NAME=CLINICAL,FAMILY=PATH,...")
     design = parser.add_mutually_exclusive_group()
@@ -147,18 +150,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="missing values: impute the training median or mean, none, or drop those patients")
     parser.add_argument("--max-missing", type=finite_float(0, 1, "--max-missing"), default=0.2,
                         help="drop features missing for more than this share of the training patients")
-    parser.add_argument("--drop-patients-missing", type=finite_float(0, 1, "--drop-patients-missing", open_low=True), default=None, metavar="SHARE",
+    parser.add_argument("--drop-patients-missing", type=finite_float(0, 1, "--drop-patients-missing", open_low=True),
+                        default=None, metavar="SHARE",
                         help="drop the patients missing at least this share of a family's features (1: those "
                              "missing every feature), listed in notes.txt; the others are imputed")
     parser.add_argument("--method", default="study", choices=list(SCREENING_METHODS), help="screening funnel")
     parser.add_argument("--p-threshold", type=finite_float(0, 1, "--p-threshold", open_low=True), default=0.05)
     parser.add_argument("--variance-threshold", type=finite_float(0, 1e300, "--variance-threshold"), default=1.0)
     parser.add_argument("--variance-scale", default="raw", choices=list(VARIANCE_SCALES))
-    parser.add_argument("--folds", type=bounded_int(3, 20, "--folds"), default=10, help="LASSO cross-validation folds (default 10)")
+    parser.add_argument("--folds", type=bounded_int(3, 20, "--folds"), default=10,
+                        help="LASSO cross-validation folds (default 10)")
     parser.add_argument("--rule", default="1se", choices=list(LASSO_RULES), help="LASSO lambda (default 1se)")
-    parser.add_argument("--mrmr-features", type=bounded_int(1, 10_000, "--mrmr-features"), default=20, help="with --method mrmr: features kept")
-    parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a study of "
-                                                          "scores alone (default: univariable p < 0.05)")
+    parser.add_argument("--mrmr-features", type=bounded_int(1, 10_000, "--mrmr-features"), default=20,
+                        help="with --method mrmr: features kept")
+    parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a "
+                                                 "study of scores alone (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
     parser.add_argument("--score-method", default="refit", choices=list(score_methods()),
                         help="how each family's score is fitted on its selected features: "

@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=seed(), default=2025, help="split seed (the dashboard's default)")
     parser.add_argument("--epochs", type=bounded_int(1, MAX_EPOCHS, "--epochs"), default=30)
     parser.add_argument("--latent", type=bounded_int(1, MAX_LATENT, "--latent"), default=512)
-    parser.add_argument("--crop", type=_crop, default=64, help=f"crop edge in voxels, a multiple of 16 up to {MAX_CROP}")
+    parser.add_argument("--crop", type=_crop, default=64,
+                        help=f"crop edge in voxels, a multiple of 16 up to {MAX_CROP}")
     parser.add_argument("--batch", type=bounded_int(2, MAX_BATCH, "--batch"), default=8)
     parser.add_argument("--lr", type=finite_float(0, 0.99, "--lr", open_low=True), default=1e-3)
     parser.add_argument("--workers", type=bounded_int(1, MAX_WORKERS, "--workers"), default=1)

@@ -6,8 +6,9 @@
 
 MANIFEST is pyradiomics' batch CSV (ID,Image,Mask[,Mask_reader2]). P is a params YAML or the name of
 a shipped one ("study", "study_lbp", "original"); with ``--engine mirp`` MIRP computes the IBSI features
-the parameters ask for (Original, LoG and Wavelet images only). Results are cached in an SQLite store (default: next to the
-output, ``<out>.store.sqlite``), so an interrupted run resumes and a repeated one is instant.
+the parameters ask for (Original, LoG and Wavelet images only). Results are cached in an SQLite store
+(default: next to the output, ``<out>.store.sqlite``), so an interrupted run resumes and a repeated one is
+instant.
 The settings used (parameters, pre-processing, pyradiomics version) are written to ``<out>.settings.json``.
 Exit code 0 when every case succeeded, 1 when some failed (listed on stderr), 2 on bad input.
 """

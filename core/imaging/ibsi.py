@@ -61,10 +61,10 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.vocabulary import EXTRACTION_ENGINES
 
-__all__ = ["shipped_compliance", "PYRADIOMICS_IBSI", "CONFIGURATIONS", "ENGINES", "STATUSES", "NOT_MATCHED", "SHIPPED_COMPLIANCE",
-           "ibsi_tag", "mirp_ibsi_tag", "read_reference", "within_tolerance", "engine_values", "compliance_table",
-           "full_compliance", "summarise", "load_compliance", "IbsiConfiguration", "FEATURE_STATUSES",
-           "configuration_for", "feature_compliance", "compliance_counts", "compliance_sentence"]
+__all__ = ["shipped_compliance", "PYRADIOMICS_IBSI", "CONFIGURATIONS", "ENGINES", "STATUSES", "NOT_MATCHED",
+           "SHIPPED_COMPLIANCE", "ibsi_tag", "mirp_ibsi_tag", "read_reference", "within_tolerance", "engine_values",
+           "compliance_table", "full_compliance", "summarise", "load_compliance", "IbsiConfiguration",
+           "FEATURE_STATUSES", "configuration_for", "feature_compliance", "compliance_counts", "compliance_sentence"]
 
 SHIPPED_COMPLIANCE = Path(__file__).resolve().parent / "ibsi_compliance.csv"
 ENGINES = tuple(EXTRACTION_ENGINES)
@@ -660,7 +660,7 @@ FEATURE_STATUSES = {
 def _statuses(table: pd.DataFrame, engine: str) -> dict[str, dict[str, str]]:
     """configuration -> tag -> status of one engine."""
     own = table[table["engine"] == engine]
-    return {name: dict(zip(part["tag"], part["status"])) for name, part in own.groupby("configuration")}
+    return {name: dict(zip(part["tag"], part["status"], strict=True)) for name, part in own.groupby("configuration")}
 
 
 @functools.lru_cache(maxsize=len(ENGINES))

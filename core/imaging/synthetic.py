@@ -652,7 +652,7 @@ def manifest_for(tables: CohortTables) -> pd.DataFrame:
         "ID": ids,
         "Image": [f"images/{pid}_ct.nii.gz" for pid in ids],
         "Mask": [f"masks/{pid}_r1.nii.gz" for pid in ids],
-        "Mask_reader2": [f"masks/{pid}_r2.nii.gz" if d else "" for pid, d in zip(ids, double)],
+        "Mask_reader2": [f"masks/{pid}_r2.nii.gz" if d else "" for pid, d in zip(ids, double, strict=True)],
     })
 
 

@@ -23,9 +23,9 @@ from core.errors import RadNomoError
 from core.vocabulary import POST_SELECTION_NOTE, POST_SELECTION_P, family_of_score
 
 __all__ = ["LogitFit", "fit_logistic", "ScoreModel", "build_score", "LogisticModel", "fit_model", "design_matrix",
-           "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram", "r_pretty",
-           "readable_or_unit", "per_unit_term", "labelled_term", "sign_flips", "saved_names", "saved_numbers",
-           "saved_number", "NomogramDesign", "nomogram_design", "convergence_warning"]
+           "categorical_levels", "variance_inflation", "events_per_variable", "univariable_logistic", "Nomogram",
+           "r_pretty", "readable_or_unit", "per_unit_term", "labelled_term", "sign_flips", "saved_names",
+           "saved_numbers", "saved_number", "NomogramDesign", "nomogram_design", "convergence_warning"]
 
 
 def saved_names(values: object, what: str, *, empty: bool = False) -> tuple[str, ...]:
@@ -827,7 +827,7 @@ def univariable_logistic(df: pd.DataFrame, outcome: str, *, continuous: Sequence
     """
     import statsmodels.api as sm
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for variable, kind in [*((c, "continuous") for c in continuous), *((c, "categorical") for c in categorical)]:
         try:
             model = fit_model(variable, df, outcome, continuous=[variable] if kind == "continuous" else [],
@@ -870,7 +870,7 @@ def r_pretty(low: float, high: float, n: int = 5) -> np.ndarray:
         cell = max(abs(low), abs(high))
         unit_eps = 1 + (1 / (1 + high_bias) if u5_bias >= 1.5 * high_bias + 0.5 else 1.5 / (1 + u5_bias))
         unit_eps *= max(1, n) * np.finfo(float).eps
-        small = dx < cell * unit_eps * 3
+        small = bool(dx < cell * unit_eps * 3)
     if small:
         if cell > 10:
             cell = 9 + cell / 10
@@ -1006,7 +1006,8 @@ class Nomogram:
         if variable in self.levels:
             level = str(value)
             if level not in self.levels[variable]:
-                raise RadNomoError(f"'{level}' is not a level of {variable}; its levels are {list(self.levels[variable])}.")
+                raise RadNomoError(f"'{level}' is not a level of {variable}; its levels are "
+                                   f"{list(self.levels[variable])}.")
             column = f"{variable}{LEVEL_SEPARATOR}{level}"
             return float(self.coefficients[column]) if column in self.coefficients.index else 0.0
         return float(self.coefficients[variable]) * float(value)

@@ -131,7 +131,10 @@ def train_deep_outputs(manifest: pd.DataFrame, train_ids: list[str] | tuple[str,
         _write_record(staging, kind="trained", best_epoch=result.training.best_epoch,
                       n_training_cases=result.n_training_cases, config=config.to_dict())
     weights = out_dir.absolute() / DEEP_WEIGHTS
-    autoencoder = replace(result.family.autoencoder, weights=str(weights))
+    trained = result.family.autoencoder
+    if trained is None:  # train_deep_family always attaches its autoencoder; said rather than assumed
+        raise RadNomoError("the trained deep family has no autoencoder record; retrain it.")
+    autoencoder = replace(trained, weights=str(weights))
     return replace(result, family=replace(result.family, autoencoder=autoencoder),
                    training=replace(result.training, weights_path=weights))
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.stats.learners.base import FittedModel
 from core.stats.modeling import LogisticModel
 from core.vocabulary import FUSED, score_column
 from core.workflows.fit import StudyModels
@@ -248,6 +249,7 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
               if set(score.variables) <= set(frame.columns)}
     name = model or models.main_model
     row = dict(clinical)
+    chosen: FittedModel  # the score's logistic model or a multivariable model: both are FittedModels
     if name in models.scores:  # a study of scores alone: the risk is the score's logistic model
         if risk_model is None:
             raise RadNomoError(f"the {name} score's risk needs its logistic model (StudyModels.score_model).")
@@ -262,7 +264,11 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     missing = [v for v in chosen.variables if v not in row or pd.isna(row[v])]
     if missing:
         raise RadNomoError(f"the {name} model needs a value for {missing}.")
-    interval = chosen.predict_interval(pd.DataFrame([row])).iloc[0]
+    predict_interval = getattr(chosen, "predict_interval", None)  # the protocol promises a risk, not its interval
+    if predict_interval is None:
+        raise RadNomoError(f"the {name} model ({chosen.learner}) gives no confidence interval for a patient's "
+                           "risk; choose a model whose learner does (logistic regression).")
+    interval = predict_interval(pd.DataFrame([row])).iloc[0]
     return NewPatientResult(features=features, scores=scores, model=name, probability=float(interval["probability"]),
                             low=float(interval["low"]), high=float(interval["high"]))
 

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_write(path: Path, write: Callable[[Path], None]) -> None:
+def _fsync_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through a temporary file in its folder, flushed to disk, then renamed into place."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -93,7 +94,7 @@ def _fsync_write(path: Path, write: Callable[[Path], None]) -> None:
             os.remove(temporary)
 
 
-def _store(folder: Path, role: str, suffix: str, write: Callable[[Path], None], files: dict[str, str]) -> str:
+def _store(folder: Path, role: str, suffix: str, write: Callable[[Path], object], files: dict[str, str]) -> str:
     """Write one data file under its content address (kept if already there). Returns its name."""
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{role}.", suffix=".tmp")
     os.close(handle)
@@ -139,7 +140,7 @@ def _save_locked(study: Study, folder: Path, models: StudyModels | None) -> Path
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
 
-    def parquet(frame: pd.DataFrame) -> Callable[[Path], None]:
+    def parquet(frame: pd.DataFrame) -> Callable[[Path], object]:
         return lambda p: frame.to_parquet(p, compression="zstd")
 
     cohort_file = _store(folder, "cohort", ".parquet", parquet(study.cohort), files)
@@ -156,11 +157,11 @@ def _save_locked(study: Study, folder: Path, models: StudyModels | None) -> Path
             history = family.autoencoder.history
             entry["autoencoder"] = {
                 "weights": _store(folder, f"ae_{family.name}", ".safetensors",
-                                  lambda p, w=weights: shutil.copyfile(w, p), files),
+                                  partial(shutil.copyfile, weights), files),
                 "history": None if history is None else _store(folder, f"history_{family.name}", ".csv",
-                                                               lambda p, h=history: h.to_csv(p, index=False), files)}
+                                                               partial(history.to_csv, index=False), files)}
         families.append(entry)
-    validation = None
+    validation: dict[str, object] | None = None
     run = study.current_validation()  # a run made on other data or settings is not kept
     if run is not None:
         validation = {"key": run.key, "meta": dict(run.meta)}

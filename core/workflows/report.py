@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,7 +34,7 @@ from core.workflows.external import ExternalCohort, cohort_panel, outside_range_
 from core.workflows.fit import StudyModels
 from core.workflows.nomograms import drawable_models, study_nomogram_layout
 from core.workflows.sources import source_of
-from core.workflows.study import Study
+from core.workflows.study import FeatureFamily, Study
 from core.workflows.validation import InternalValidation, study_validation, validation_notes, validation_table
 
 __all__ = ["Report", "build_report", "SECTIONS", "methods_text"]
@@ -74,11 +74,16 @@ def _design_text(study: Study) -> str:
             "training cohort only; the test cohort was used only to measure performance.")
 
 
+def _compliance(study: Study, family: FeatureFamily) -> Callable[[], str]:
+    """The family's IBSI compliance sentence, made only when its source asks for it."""
+    return lambda: compliance_sentence(family_compliance(study, family.name), family.label)
+
+
 def _family_text(study: Study) -> list[str]:
     paragraphs = []
     for family in study.families:
-        paragraphs.append(source_of(family).methods_sentence(  # the source type says how its features were made
-            family, lambda family=family: compliance_sentence(family_compliance(study, family.name), family.label)))
+        # the source type says how its features were made
+        paragraphs.append(source_of(family).methods_sentence(family, _compliance(study, family)))
     for combined in study.combined:
         members = " and ".join(study.family_label(m) for m in combined.members)
         paragraphs.append(f"The {combined.label} family screened the {members} features together.")
@@ -110,9 +115,11 @@ def methods_text(study: Study, models: StudyModels) -> list[str]:
     else:
         clinical = ("The clinical model was a multivariable logistic regression of "
                     f"{', '.join(study.label(v) for v in models.clinical.variables)}.")
-    fused = (f" The fused model added the {study.model_label(models.fused_score)} to the clinical predictors and "
-             "was drawn as a nomogram (rms::nomogram's points scale)." if models.fused is not None else
-             f" The {study.model_label(models.main_model)} was drawn as a nomogram (rms::nomogram's points scale).")
+    if models.fused is not None and models.fused_score is not None:
+        fused = (f" The fused model added the {study.model_label(models.fused_score)} to the clinical predictors "
+                 "and was drawn as a nomogram (rms::nomogram's points scale).")
+    else:
+        fused = f" The {study.model_label(models.main_model)} was drawn as a nomogram (rms::nomogram's points scale)."
     paragraphs.append(
         f"{clinical}{fused} "
         "Discrimination: ROC AUC with DeLong 95 % confidence intervals and paired DeLong tests; accuracy, "
@@ -373,13 +380,14 @@ def _settings_table(study: Study) -> pd.DataFrame:
     s, settings = study.settings.screening, study.settings
     rows = [("patients", len(study.cohort)), ("events", study.n_events),
             ("training / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}"),
-            ("variance >", f"{s.variance_threshold:g}"), (f"|{s.correlation_method} r| <=", f"{s.correlation_threshold:g}"),
+            ("variance >", f"{s.variance_threshold:g}"),
+            (f"|{s.correlation_method} r| <=", f"{s.correlation_threshold:g}"),
             ("univariable test", UNIVARIABLE_TESTS[s.test]), ("keep p <", f"{s.p_threshold:g}"),
             ("ICC >", "off" if s.icc_threshold is None else f"{s.icc_threshold:g}"),
             ("LASSO", f"{s.n_folds}-fold CV, lambda.{s.rule}, fold seed {s.seed}"),
             ("score coefficients", settings.score_method), ("harmonisation", settings.harmonise_by or "none"),
-            ("clinical predictors", "univariable p < " + f"{settings.clinical_p:g}" if settings.clinical_continuous is None
-             and settings.clinical_categorical is None else "chosen by hand"),
+            ("clinical predictors", "univariable p < " + f"{settings.clinical_p:g}"
+             if settings.clinical_continuous is None and settings.clinical_categorical is None else "chosen by hand"),
             ("excluded from the features", ", ".join(settings.excluded_features) or "none"),
             ("cut-off rule", study.evaluation.describe()),
             ("proportion CIs", PROPORTION_CIS[study.evaluation.proportion_ci])]

@@ -30,8 +30,8 @@ def roi_crop(image: sitk.Image, mask: sitk.Image, *, crop_size: int, preprocess:
     centre = np.round(np.argwhere(roi > 0).mean(axis=0)).astype(int)
     half = crop_size // 2
     out = np.zeros((2, crop_size, crop_size, crop_size), dtype=np.float32)
-    source = [slice(max(c - half, 0), min(c + half, n)) for c, n in zip(centre, roi.shape)]
-    target = [slice(s.start - (c - half), s.stop - (c - half)) for s, c in zip(source, centre)]
+    source = [slice(max(c - half, 0), min(c + half, n)) for c, n in zip(centre, roi.shape, strict=True)]
+    target = [slice(s.start - (c - half), s.stop - (c - half)) for s, c in zip(source, centre, strict=True)]
     out[0][tuple(target)] = ct[tuple(source)]
     out[1][tuple(target)] = roi[tuple(source)]
     return out
@@ -62,7 +62,7 @@ def prepare_volumes(manifest: pd.DataFrame, *, crop_size: int = 64, preprocess: 
     preprocess = preprocess or PreprocessConfig()
     ids = manifest["ID"].tolist()
     volumes = np.zeros((len(ids), 2, crop_size, crop_size, crop_size), dtype=np.float16)
-    jobs = list(zip(manifest["Image"], manifest["Mask"]))
+    jobs = list(zip(manifest["Image"], manifest["Mask"], strict=True))
     if workers > 1:
         with worker_pool(workers) as pool:
             futures = [pool.submit(case_crop, image, mask, crop_size, preprocess) for image, mask in jobs]

@@ -207,7 +207,7 @@ def read_manifest(source: str | Path | pd.DataFrame, base_dir: str | Path | None
     for column in [c for c in manifest.columns if c in ("Image", "Mask") or c.startswith("Mask_")]:
         resolved = [(base / value).resolve() if value else None for value in manifest[column]]
         if root is not None:
-            outside = [(i, v) for i, v, r in zip(manifest["ID"], manifest[column], resolved)
+            outside = [(i, v) for i, v, r in zip(manifest["ID"], manifest[column], resolved, strict=True)
                        if r is not None and not r.is_relative_to(root)]
             if outside:
                 raise RadNomoError(f"manifest column {column} points outside {root} for {len(outside)} case(s), e.g. "

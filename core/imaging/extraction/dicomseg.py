@@ -38,7 +38,11 @@ def segment_mask(dataset, image: sitk.Image, segment_label: str | None, *, name:
             return shared[attribute].value[0]
         raise RadNomoError(f"DICOM-SEG '{name}' lacks {attribute}; it cannot be placed on the image.")
 
-    for frame, groups in zip(frames, dataset.PerFrameFunctionalGroupsSequence):
+    per_frame = dataset.PerFrameFunctionalGroupsSequence
+    if len(per_frame) != len(frames):  # a frame without its position (or the reverse) cannot be placed
+        raise RadNomoError(f"DICOM-SEG '{name}' has {len(frames)} frames but {len(per_frame)} per-frame functional "
+                           "groups; it cannot be placed on the image.")
+    for frame, groups in zip(frames, per_frame, strict=True):
         if int(group(groups, "SegmentIdentificationSequence").ReferencedSegmentNumber) != number:
             continue
         position = [float(v) for v in group(groups, "PlanePositionSequence").ImagePositionPatient]

@@ -240,7 +240,8 @@ class MirpSettings:
             interpolator = {sitk.sitkNearestNeighbor: "sitkNearestNeighbor", sitk.sitkLinear: "sitkLinear",
                             sitk.sitkBSpline: "sitkBSpline"}.get(interpolator, str(interpolator))
         if new_spacing is not None and interpolator not in _SPLINE_ORDER:
-            raise RadNomoError(f"interpolator {interpolator} has no MIRP equivalent; use one of {sorted(_SPLINE_ORDER)}.")
+            raise RadNomoError(f"interpolator {interpolator} has no MIRP equivalent; "
+                               f"use one of {sorted(_SPLINE_ORDER)}.")
         intensity_range, sigma = None, None
         reseg = setting.get("resegmentRange")
         if reseg:

@@ -109,7 +109,7 @@ def resampled_size(size: Sequence[int], spacing: Sequence[float], spacing_mm: Se
     for values, what in ((spacing, "the image's voxel spacing"), (spacing_mm, "the target spacing")):
         if any(not math.isfinite(v) or v <= 0 for v in values):
             raise RadNomoError(f"{what} {tuple(values)} mm must be positive numbers; check the image header.")
-    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(size, spacing, spacing_mm))
+    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(size, spacing, spacing_mm, strict=True))
 
 
 def check_resampled_size(size: Sequence[int], spacing: Sequence[float], spacing_mm: Sequence[float] | None, *,

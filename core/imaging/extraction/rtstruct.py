@@ -22,7 +22,7 @@ def points_in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.n
     inside = np.zeros(x.shape, dtype=bool)
     px, py = polygon[:, 0], polygon[:, 1]
     qx, qy = np.roll(px, 1), np.roll(py, 1)
-    for x1, y1, x2, y2 in zip(px, py, qx, qy):
+    for x1, y1, x2, y2 in zip(px, py, qx, qy, strict=True):
         crosses = (y1 > y) != (y2 > y)
         with np.errstate(divide="ignore", invalid="ignore"):
             x_cross = x1 + (y - y1) * (x2 - x1) / (y2 - y1)

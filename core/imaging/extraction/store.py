@@ -25,7 +25,8 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -182,7 +183,7 @@ class FeatureStore:
                                f"features would be lost. {_ADVICE}")
         if len(set(names_list)) != len(names_list):
             raise RadNomoError(f"{where} names a feature twice; one of the values would be lost. {_ADVICE}")
-        return {n: (math.nan if v is None else float(v)) for n, v in zip(names_list, values_list)}
+        return {n: (math.nan if v is None else float(v)) for n, v in zip(names_list, values_list, strict=True)}
 
     def _write(self, statement: Callable[[], object]) -> None:
         """Run one write in its own transaction, taking the write lock first."""
@@ -195,15 +196,19 @@ class FeatureStore:
                 self._connection.execute("ROLLBACK")
             raise
 
+    def _select(self, keys: list[str]) -> list[tuple[str, object, object]]:
+        """The stored rows (key, names_json, values_json) of ``keys`` (at most SQLite's bound-parameter limit)."""
+        return self._connection.execute(
+            f"SELECT key, names_json, values_json FROM features WHERE key IN ({','.join('?' * len(keys))})",
+            keys).fetchall()
+
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, float]]:
         """Features of the keys present in the store: ``{key: {feature name: value}}``."""
         keys = list(keys)
         found: dict[str, dict[str, float]] = {}
         for start in range(0, len(keys), 500):  # SQLite limits the number of bound parameters
             chunk = keys[start:start + 500]
-            rows = self._retry(lambda: self._connection.execute(
-                f"SELECT key, names_json, values_json FROM features WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk).fetchall())
+            rows = self._retry(partial(self._select, chunk))
             for key, names, values in rows:
                 found[key] = self._decode_row(key, names, values)
         return found
@@ -215,7 +220,7 @@ class FeatureStore:
         Waits for other writers (busy timeout, then bounded retries with backoff).
         """
         row = (key, case_id, image_sha256, mask_sha256, settings_sha256, extractor_version, float(seconds),
-               datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(list(features)),
+               datetime.now(UTC).isoformat(timespec="seconds"), json.dumps(list(features)),
                json.dumps(list(features.values())))
         self._retry(lambda: self._write(lambda: self._connection.execute(
             "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)))
