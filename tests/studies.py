@@ -13,7 +13,7 @@ def small_sample_study(sample_study: Study, split: SplitConfig, *, n: int = 300,
     ids = sample_study.cohort.index[:n]
     # Imported families of the cut tables (no second reader, no autoencoder: nothing to recompute for them).
     families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width])
-                     for f, width in zip(sample_study.families, widths))
+                     for f, width in zip(sample_study.families, widths, strict=True))
     cohort = sample_study.cohort.loc[ids]
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=())
     return sample_study.replace(**{"cohort": cohort, "families": families, "settings": settings, "is_sample": False,

@@ -18,7 +18,8 @@ from core.errors import RadNomoError
 from core.io.paths import resolve_in_root
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCT = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "core").rglob("*.py")), *sorted((REPO / "pages").glob("*.py"))]
+PRODUCT = [REPO / "app.py", REPO / "ui.py", *sorted((REPO / "core").rglob("*.py")),
+           *sorted((REPO / "pages").glob("*.py"))]
 IBSI_DICOM = REPO.parent / "shared" / "data" / "ibsi_ct_phantom" / "dicom"
 
 
@@ -78,6 +79,7 @@ def test_a_link_out_of_the_root_is_refused(tmp_path):
         resolve_in_root("innocent.csv", root)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not IBSI_DICOM.is_dir(), reason=f"needs the IBSI CT phantom DICOM in {IBSI_DICOM} (../shared)")
 def test_dicom_identifiers_are_never_shown(tmp_path, monkeypatch):
     """A DICOM upload whose headers name a patient: scored on the New patient page, the name and

@@ -70,6 +70,7 @@ def test_finding1_the_pages_confine_server_and_uploaded_manifests(tmp_path, monk
 
 # 3. Shared studies: two sessions with a study of the same name.
 
+@pytest.mark.slow
 def test_finding3_two_sessions_never_see_each_others_studies(tmp_path, monkeypatch):
     monkeypatch.setenv("RADNOMO_WORKSPACE", str(tmp_path / "workspace"))
 
@@ -101,6 +102,7 @@ def test_finding3_two_sessions_never_see_each_others_studies(tmp_path, monkeypat
 
 # 5. Tampered imports: autoencoder metadata edited to a huge crop.
 
+@pytest.mark.slow
 def test_finding5_edited_autoencoder_metadata_is_refused_without_allocating(tmp_path):
     import json
 
@@ -146,6 +148,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.slow
 def test_finding7_killing_the_extraction_command_ends_its_workers(tmp_path):
     manifest = read_manifest(SAMPLE_MANIFEST)
     cases = manifest[manifest["Image"].map(lambda p: Path(p).is_file())].head(6)

@@ -122,7 +122,8 @@ def whole_number_in_range(value: object, low: int, high: int, what: str) -> int:
         number = value
     else:
         try:
-            number = float(str(value).strip().replace("_", "")) if isinstance(value, str) else float(value)
+            number = float(str(value).strip().replace("_", "")) if isinstance(value, str) \
+                else float(value)  # type: ignore[arg-type]  # any other object: float() says whether it is a number
         except (TypeError, ValueError, OverflowError):
             number = None
         if number is not None and (not math.isfinite(number) or number != int(number)):

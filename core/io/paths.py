@@ -173,7 +173,7 @@ def age_out(folder: str | Path, max_age_s: float = SCRATCH_MAX_AGE_S) -> list[Pa
     import time
 
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     limit = time.time() - max_age_s

@@ -207,7 +207,7 @@ def folder_lock(folder: str | Path, *, shared: bool = False, timeout_s: float | 
 
 
 CLEANUP_INTERVAL_S = 24 * 3600
-_CLEANUP = {"last": None}
+_CLEANUP: dict[str, float | None] = {"last": None}
 _CLEANUP_LOCK = threading.Lock()
 
 

@@ -435,7 +435,7 @@ def _read_delimited(data: bytes, name: str, delimiter: str | None, notes: list[s
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Excel's "Unicode text")
         try:
             data = data.decode("utf-16").encode("utf-8")
-        except UnicodeError as error:
+        except UnicodeDecodeError as error:
             raise RadNomoError(f"'{name}' starts as UTF-16 text but byte {error.start:,} is not UTF-16 (the file is "
                                "cut short or damaged); export it again as CSV (UTF-8).") from error
     if b"\x00" in data[:4096]:
@@ -515,7 +515,7 @@ def _decoded_text(data: bytes, name: str, notes: list[str]) -> str:
 def _sniff_delimiter(text: str) -> str:
     head = "\n".join(text[:65536].splitlines()[:20])  # the first lines only: never split the whole file
     counts = {d: head.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     if counts[best] == 0:
         raise RadNomoError("no column separator (comma, tab, semicolon or bar) found; is this a table?")
     return best

@@ -20,6 +20,7 @@ SAMPLE_VARIABLES = ["--continuous", "age,tumour_thickness_mm,cea_ng_ml,ca19_9_u_
                     "--categorical", "sex,location,ct_stage,cn_stage,differentiation,lauren,her2"]
 
 
+@pytest.mark.slow
 def test_the_sample_study_from_files_reproduces_the_readme(tmp_path, capsys):
     code = main(["--clinical", str(SAMPLE_CLINICAL), "--id", "patient_id", "--outcome", "lm", *SAMPLE_VARIABLES,
                  "--features", f"radiomics={SAMPLE_RADIOMICS}", "--features", f"dl={SAMPLE_DEEP}",
@@ -63,6 +64,7 @@ def _pyradiomics_export(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
     return clinical_path, features_path, export
 
 
+@pytest.mark.slow
 def test_a_real_shaped_pyradiomics_export_with_missing_values_and_an_external_cohort(tmp_path):
     clinical, features, export = _pyradiomics_export(tmp_path)
     external_clinical = pd.read_csv(clinical, dtype={"patient_id": str}).iloc[:80]
@@ -107,6 +109,7 @@ def test_bad_input_exits_2_with_one_message(tmp_path, capsys):
     assert "NAME=VALUE" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_no_test_cohort_evaluates_by_resampling(tmp_path):
     clinical, features, _ = _pyradiomics_export(tmp_path)
     small = pd.read_csv(clinical, dtype={"patient_id": str}).iloc[:90]
@@ -123,11 +126,13 @@ def test_no_test_cohort_evaluates_by_resampling(tmp_path):
     assert not study.has_test and len(study.exclusions) >= 2  # the two empty rows and the sporadic missing
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not STS.is_dir(), reason="the soft-tissue-sarcoma CT cohort (../shared/data/sts_ct) is not "
                                              "part of a fresh clone")
 def test_the_real_sarcoma_ct_cohort_end_to_end_on_a_subset(tmp_path):
-    """20 of the 51 real CTs (the least a study takes; CI time, two workers): extraction (original-image features), the autoencoder, screening,
-    scores, a clinical + score model, the nomogram and resampling validation, from images to a saved study."""
+    """20 of the 51 real CTs (the least a study takes; CI time, two workers): extraction (original-image
+    features), the autoencoder, screening, scores, a clinical + score model, the nomogram and resampling
+    validation, from images to a saved study."""
     manifest = pd.read_csv(STS / "manifest.csv")
     clinical = pd.read_csv(STS / "tables" / "clinical_outcome.csv")
     chosen = pd.concat([clinical[clinical.lung_mets == 1].head(10), clinical[clinical.lung_mets == 0].head(10)])
@@ -151,6 +156,7 @@ def test_the_real_sarcoma_ct_cohort_end_to_end_on_a_subset(tmp_path):
     assert timing["fitting"] > 0
 
 
+@pytest.mark.slow
 def test_the_report_of_a_no_test_study_holds_its_internal_validation_and_external_cohort(tmp_path):
     """No test cohort, an external centre: report.html has the bootstrap and CV that were run and the centre scored
     at the training cut-offs; the saved study keeps the run (the dashboard's report and pages have it)."""

@@ -46,6 +46,7 @@ def test_shapes_and_structure_checks():
         AEConfig(crop_size=20)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_is_deterministic(tiny_volumes, tmp_path):
     config = AEConfig(**TINY)
     first = train_autoencoder(config, tiny_volumes, tmp_path / "a.safetensors", device="cpu")
@@ -98,6 +99,7 @@ def test_prepare_volumes_for_a_manifest():
     assert volumes.dtype == np.float16
 
 
+@pytest.mark.slow
 def test_cli_trains_on_the_training_split_only(tmp_path):
     import pandas as pd
 

@@ -404,7 +404,8 @@ def _seg_of_the_ibsi_gtv(path: Path) -> sitk.Image:
     # highdicom wants frames in the order of the source images (sorted by z here, as SimpleITK does).
     volume = sitk.GetArrayFromImage(reference).astype(bool)
     description = SegmentDescription(
-        segment_number=1, segment_label="tumour", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segment_number=1, segment_label="tumour",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Neoplasm, algorithm_type=SegmentAlgorithmTypeValues.MANUAL)
     seg = Segmentation(source_images=sources, pixel_array=volume, segmentation_type=SegmentationTypeValues.BINARY,
                        segment_descriptions=[description], series_instance_uid=highdicom.UID(), series_number=2,

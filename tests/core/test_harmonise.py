@@ -18,7 +18,8 @@ def _scanner_data(seed: int = 0, n: int = 240, p: int = 30):
     shift = {"A": 0.0, "B": 1.5, "C": -1.0}
     scale = {"A": 1.0, "B": 1.8, "C": 0.6}
     base = rng.normal(size=(n, p)) * rng.uniform(1, 5, p) + rng.uniform(-3, 3, p)
-    values = np.array([row * scale[s] + shift[s] * (1 + np.arange(p) / p) for row, s in zip(base, scanners)])
+    values = np.array([row * scale[s] + shift[s] * (1 + np.arange(p) / p)
+                       for row, s in zip(base, scanners, strict=True)])
     frame = pd.DataFrame(values, columns=[f"f{j}" for j in range(p)], index=[f"P{i}" for i in range(n)])
     return frame, pd.Series(scanners, index=frame.index, name="scanner")
 
@@ -76,7 +77,7 @@ def scanner_study(sample_study):
 
     ids = list(sample_study.cohort.index[:300])
     families = tuple(FeatureFamily(name=f.name, label=f.label, table=f.table.loc[ids].iloc[:, :width], kind=f.kind)
-                     for f, width in zip(sample_study.families, (200, 80)))
+                     for f, width in zip(sample_study.families, (200, 80), strict=True))
     settings = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml"), clinical_categorical=(),
                              harmonise_by="scanner")
     return sample_study.replace(name="scanner study", cohort=sample_study.cohort.loc[ids], families=families,

@@ -312,6 +312,7 @@ def test_finding3_xlsx_parts_unpacking_past_the_limit_are_refused(monkeypatch):
         read_table(buffer.getvalue(), "ok.xlsx")
 
 
+@pytest.mark.slow
 def test_finding3_parquet_declaring_50m_rows_is_refused_before_reading(tmp_path):
     """A 22 KB Parquet file declaring 50 M rows took 6.1 GB."""
     import pyarrow as pa
@@ -661,6 +662,7 @@ connection.execute("COMMIT")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("reopen", "slow_writer"), [(False, True), (False, False), (True, False)],
                          ids=["slow-writer", "one-connection-each", "reopen-per-row"])
 def test_finding5_six_concurrent_writers_keep_every_row(tmp_path, reopen, slow_writer):
@@ -692,6 +694,7 @@ def test_finding5_six_concurrent_writers_keep_every_row(tmp_path, reopen, slow_w
         assert keys == {f"w{w}-{i}" for w in range(writers) for i in range(rows)}
 
 
+@pytest.mark.slow
 def test_every_limit_is_adjustable_from_the_environment(tmp_path):
     """RADNOMO_<NAME> overrides a limit (a deployment raises or lowers it); a bad value refuses to start."""
     import subprocess

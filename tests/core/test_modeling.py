@@ -272,7 +272,8 @@ def test_sign_flips_between_clinical_and_fused_models_are_explained():
 
 @pytest.mark.slow
 def test_sample_study_thickness_sign_flip_is_explained(sample_study, sample_models):
-    """The sample study's fused model: tumour thickness +0.041 alone (clinical), -0.041 beside the DL-radiomics score."""
+    """The sample study's fused model: tumour thickness +0.041 alone (clinical), -0.041 beside the DL-radiomics
+    score."""
     from core.stats.modeling import sign_flips
 
     notes = sign_flips(sample_models.clinical, sample_models.fused, sample_study.label)

@@ -86,7 +86,8 @@ def test_blank_ids_are_left_out_and_counted_in_the_cohort_and_a_feature_table():
     kept, lines = without_blank_ids(clinical, "pid")
     assert len(kept) == 88 and lines == (6, 11)  # file lines: the header is line 1
     study = make_study("blank", clinical, CohortSpec(id_column="pid", outcome_column="event", continuous=("age",)))
-    assert len(study.cohort) == 88 and study.exclusions == (("file line 6", "a blank ID"), ("file line 11", "a blank ID"))
+    assert len(study.cohort) == 88
+    assert study.exclusions == (("file line 6", "a blank ID"), ("file line 11", "a blank ID"))
     features.loc[[0, 1, 2], "ID"] = ["", None, " "]
     imported = import_feature_table(features, study.cohort.index)
     assert imported.blank_id_lines == (2, 3, 4)
@@ -105,8 +106,8 @@ def test_an_external_cohort_with_blank_ids_is_scored_without_them():
     study = make_study("ext", clinical.iloc[train],
                        CohortSpec(id_column="pid", outcome_column="event", continuous=("age",)),
                        settings=ModelSettings(clinical_continuous=("age",), clinical_categorical=()))
-    study = study.replace(families=(FeatureFamily(
-        name="radiomics", label="Radiomics", table=import_feature_table(features.iloc[train], study.cohort.index).table),))
+    imported = import_feature_table(features.iloc[train], study.cohort.index).table
+    study = study.replace(families=(FeatureFamily(name="radiomics", label="Radiomics", table=imported),))
     models = fit_study(study)
     external, external_features = clinical.iloc[90:].reset_index(drop=True), features.iloc[90:].reset_index(drop=True)
     external.loc[[0, 1, 2, 3, 4], "pid"] = None  # five blank IDs: not a reason to refuse the cohort

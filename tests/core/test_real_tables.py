@@ -125,6 +125,7 @@ def test_mrmr_prefers_relevant_features_and_avoids_their_twins():
     assert auc["b"] == pytest.approx(roc_auc_score(y, X["b"]))
 
 
+@pytest.mark.slow
 def test_missing_values_through_the_whole_study(sample_study):
     study = sample_study.without_family("dl").replace(name="with gaps", is_sample=False)
     family = study.family("radiomics")

@@ -154,6 +154,7 @@ def test_report_says_when_internal_validation_was_not_run(no_test_study):
     assert "This study holds no external cohort" in report.html
 
 
+@pytest.mark.slow
 def test_report_of_scores_alone_and_its_labels(no_test_study):
     """No clinical model: the report still builds; Table 1 names variables by their labels, not column names."""
     excluded = no_test_study.family("radiomics").table.columns[0]
@@ -175,6 +176,7 @@ def test_report_of_scores_alone_and_its_labels(no_test_study):
     assert "Clinical model" not in report.html.split("<h2>Table 2</h2>")[1].split("</table>")[0]
 
 
+@pytest.mark.slow
 def test_pdf_keeps_every_heading_with_its_content(whole_study):
     study, models, external = whole_study
     report = build_report(study, models, predict_study(study, models), externals=[external], compress=False)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from core.cli.reproduce import main
+
+pytestmark = pytest.mark.slow  # both fit the whole sample study
 
 TABLE_COLUMNS = ["auc", "auc_low", "auc_high", *[f"{m}{s}" for m in ("acc", "sens", "spec", "ppv", "npv")
                                                   for s in ("", "_low", "_high")]]

@@ -81,6 +81,7 @@ def test_a_study_with_neither_a_clinical_model_nor_a_score_is_refused_with_why()
         fit_study(study)
 
 
+@pytest.mark.slow
 def test_core_analyse_runs_a_features_only_study_to_exit_0(tmp_path):
     clinical, X = _features_only()
     clinical.to_csv(tmp_path / "clinical.csv", index=False)

@@ -7,7 +7,7 @@ import logging
 import multiprocessing
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd
@@ -122,7 +122,7 @@ def test_a_folder_lock_excludes_other_processes_and_gives_up_with_a_message(tmp_
 def test_sharing_never_replaces_another_owners_study(tmp_path):
     root = tmp_path / "shared"
     alice, bob = space_owner(space_folder_name(token=new_space_token())), space_owner(space_folder_name(user="bob"))
-    when = datetime(2026, 12, 6, 5, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 12, 6, 5, 30, tzinfo=UTC)
     folder, record = share_study(_study("Liver study", seed=1), root, owner=alice, owner_label=f"anonymous {alice}",
                                  now=when)
     assert record.owner == alice and record.shared_at == "2026-12-06T05:30:00Z" and record.name == "Liver study"

@@ -48,6 +48,7 @@ def test_evaluation_settings_refuse_what_cannot_be_used(values, message):
         EvaluationSettings(**values)
 
 
+@pytest.mark.slow
 def test_evaluation_settings_are_in_the_fingerprint_but_refit_nothing(small_study, sample_predictions,
                                                                       sample_study):
     assert small_study.fingerprint == small_study.model_fingerprint  # defaults: the hash stored fits were made under

@@ -92,6 +92,7 @@ def _digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files(tmp_path):
     generate_cohort(tmp_path / "a", n=60, seed=11, image_rows=[0, 5])
     generate_cohort(tmp_path / "b", n=60, seed=11, image_rows=[0, 5], workers=2)
@@ -108,6 +109,7 @@ def test_different_seed_gives_different_cohort():
     assert not a.equals(b)
 
 
+@pytest.mark.slow
 def test_patient_images_do_not_depend_on_which_others_are_rendered(tmp_path):
     generate_cohort(tmp_path / "one", n=60, seed=5, image_rows=[3])
     generate_cohort(tmp_path / "two", n=60, seed=5, image_rows=[1, 2, 3])
@@ -138,6 +140,7 @@ def rendered(tmp_path_factory):
     return out, clinical, truth, rows
 
 
+@pytest.mark.slow
 def test_images_and_masks_share_geometry(rendered):
     out, clinical, truth, rows = rendered
     for row in rows:
@@ -157,6 +160,7 @@ def test_images_and_masks_share_geometry(rendered):
             assert sitk.GetArrayViewFromImage(mask).sum() > 100
 
 
+@pytest.mark.slow
 def test_tumour_thickness_in_image_matches_clinical_value(rendered):
     out, clinical, _, rows = rendered
     for row in rows:
@@ -166,6 +170,7 @@ def test_tumour_thickness_in_image_matches_clinical_value(rendered):
         assert abs(measured - clinical.loc[row, "tumour_thickness_mm"]) <= 2.0, (pid, measured)
 
 
+@pytest.mark.slow
 def test_tumour_is_visible_against_lumen_and_fat(rendered):
     out, clinical, _, rows = rendered
     pid = clinical.loc[rows[-1], "patient_id"]
@@ -175,6 +180,7 @@ def test_tumour_is_visible_against_lumen_and_fat(rendered):
     assert (ct[~mask] < -50).mean() > 0.1  # fat and gas around it
 
 
+@pytest.mark.slow
 def test_second_reader_disagrees_realistically(rendered):
     out, clinical, truth, rows = rendered
     dices = []
@@ -188,6 +194,7 @@ def test_second_reader_disagrees_realistically(rendered):
     assert dices and all(0.7 < d < 0.98 for d in dices), dices
 
 
+@pytest.mark.slow
 def test_phenotype_knobs_reach_the_image():
     tables = generate_clinical(n=60, seed=9, effects=PhenotypeEffects())
     patient, truth = tables.clinical.iloc[0], tables.truth.iloc[0].copy()
@@ -210,6 +217,7 @@ def test_lm_patients_have_shifted_phenotype():
         effects.heterogeneity_lm + effects.heterogeneity_sync, abs=0.25)
 
 
+@pytest.mark.slow
 def test_infiltration_shows_outside_the_tumour_mask_only():
     tables = generate_clinical(n=60, seed=9, effects=PhenotypeEffects())
     patient, truth = tables.clinical.iloc[0], tables.truth.iloc[0].copy()
@@ -229,7 +237,8 @@ def test_later_traits_leave_the_clinical_table_and_earlier_traits_unchanged():
     base = generate_clinical(n=200, seed=4, effects=PhenotypeEffects(infiltration_lm=0.0, infiltration_sync=0.0))
     strong = generate_clinical(n=200, seed=4, effects=PhenotypeEffects(infiltration_lm=2.0, infiltration_sync=1.0))
     pd.testing.assert_frame_equal(base.clinical, strong.clinical)
-    pd.testing.assert_frame_equal(base.truth.drop(columns="z_infiltration"), strong.truth.drop(columns="z_infiltration"))
+    pd.testing.assert_frame_equal(base.truth.drop(columns="z_infiltration"),
+                                  strong.truth.drop(columns="z_infiltration"))
     assert not base.truth["z_infiltration"].equals(strong.truth["z_infiltration"])
 
 

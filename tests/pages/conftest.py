@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.io.paths import WORKSPACE_ENV
+from core.stats.cohort import SplitConfig
+from tests.studies import small_sample_study
 
 
 @pytest.fixture()
@@ -15,6 +17,17 @@ def workspace(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "workspace"
     monkeypatch.setenv(WORKSPACE_ENV, str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def small_study(sample_study):
+    """The sample study cut to its first 300 patients, 150 radiomics and 60 deep features, split 7:3 with the
+    default seed, with the clinical model of tumour thickness and CEA (tests/studies.py), named "Small sample".
+
+    For page tests where the 1,001-patient sample itself is not what is tested: a page renders on it in about
+    half the time. It is fitted by the first page that needs it (a few seconds) and then served from the app's
+    stage store, which lives as long as the test process."""
+    return small_sample_study(sample_study, SplitConfig(), name="Small sample")
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.io.paths import DATA_ROOT_ENV
 from tests.archives import make_zip
-from tests.pages.apptest_helpers import open_page
+from tests.pages.apptest_helpers import open_page, open_study_page
 
 SHARED_CT = Path(__file__).resolve().parents[3] / "shared" / "data" / "ibsi_ct_phantom"
 
@@ -344,7 +344,8 @@ CATALOGUE = [
     Case("external-missing-features", lambda: _external(_external_clinical(), _external_radiomics_without_needed()),
          "the models use"),
     Case("external-missing-clinical-column", lambda: _external(_csv(pd.read_csv(
-        __import__("core.workflows.sample", fromlist=["SAMPLE_CLINICAL"]).SAMPLE_CLINICAL).head(80).drop(columns="cea_ng_ml"))),
+        __import__("core.workflows.sample", fromlist=["SAMPLE_CLINICAL"]).SAMPLE_CLINICAL).head(80)
+        .drop(columns="cea_ng_ml"))),
          "cea_ng_ml"),
     # Images for a new patient
     Case("image-corrupt-nifti", lambda: _patient_files(b"this is no NIfTI at all", _nifti(_tumour())),
@@ -392,6 +393,7 @@ def test_the_catalogue_covers_every_kind_of_input():
     assert len({case.id for case in CATALOGUE}) == len(CATALOGUE)
     kinds = {case.id.split("-")[0] for case in CATALOGUE}
     assert kinds >= {"cohort", "path", "features", "external", "image", "dicom", "zip", "yaml"}
+    assert {case.id.split("-")[0] for case in CATALOGUE if case.id in FAST_LANE} == kinds
 
 
 def _state(at: AppTest) -> tuple:
@@ -400,13 +402,24 @@ def _state(at: AppTest) -> tuple:
     return id(study), study.fingerprint
 
 
-@pytest.mark.parametrize("case", CATALOGUE, ids=lambda c: c.id)
-def test_bad_input_gets_a_specific_message_and_leaves_the_study_unchanged(case, workspace, tmp_path, monkeypatch):
+# One case of each kind runs in the fast lane (the cheapest measured); the others are marked slow, as each case
+# runs the app through several reruns.
+FAST_LANE = {"cohort-wrong-delimiter", "path-traversal", "features-only-constant-columns",
+             "external-missing-clinical-column", "image-truncated-gz", "dicom-missing-slice", "zip-study-not-a-zip",
+             "yaml-malformed"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.id, marks=() if case.id in FAST_LANE else pytest.mark.slow)
+                                  for case in CATALOGUE])
+def test_bad_input_gets_a_specific_message_and_leaves_the_study_unchanged(case, workspace, tmp_path, monkeypatch,
+                                                                         small_study):
     if case.needs_shared and not SHARED_CT.is_dir():
         pytest.skip(f"needs the IBSI CT phantom in {SHARED_CT} (not part of a fresh clone)")
     monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
     (tmp_path.parent / "outside.csv").write_text("pid,event\n1,0\n")
-    at = open_page(timeout=300)
+    # Any fitted study will do (what is checked is that it stays unchanged) and the small one renders faster;
+    # a params YAML is run on images, which the sample study has.
+    at = open_page(timeout=300) if case.id.startswith("yaml-") else open_study_page(small_study, "pages/home.py")
     before = _state(at)
     case.act()(at)
     assert not at.exception, at.exception

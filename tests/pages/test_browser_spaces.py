@@ -12,7 +12,7 @@ import pytest
 
 from tests.pages.test_browser_e2e import _no_errors, _settle, server  # noqa: F401 - server is a fixture
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SHARE = "Share the open study with everyone on this server"
 UNEXPECTED = "Something went wrong"
@@ -57,7 +57,6 @@ def _space_cookie(context) -> dict:
     return cookies[0]
 
 
-@pytest.mark.slow
 def test_two_users_share_one_name_and_a_reopened_app_finds_its_studies(server, browser):  # noqa: F811
     alice, bob = browser.new_context(), browser.new_context()
     try:
@@ -70,7 +69,8 @@ def test_two_users_share_one_name_and_a_reopened_app_finds_its_studies(server, b
         _click(first, "Save the open study")
         first.get_by_text("Saved to").first.wait_for()
         again = _open(alice, server)
-        assert re.search(r"Sample study \(synthetic\) \(1001 patients, saved", _saved_choice(again)), _saved_choice(again)
+        choice = _saved_choice(again)
+        assert re.search(r"Sample study \(synthetic\) \(1001 patients, saved", choice), choice
         _no_errors(again)
 
         # Alice shares; Bob, in another browser, shares a study of the same name: refused, Alice's stays.

@@ -32,6 +32,7 @@ def _cutoff_slider(at, model: str):
     return next(s for s in at.slider if s.key.startswith(f"ev_cutoff_{model}_"))
 
 
+@pytest.mark.slow
 def test_evaluation_cutoff_rules_and_holm(evaluation):
     at = evaluation
     at.radio(key="ev_rule").set_value("fixed").run()
@@ -55,6 +56,7 @@ def test_evaluation_cutoff_rules_and_holm(evaluation):
     assert study.evaluation == EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3, proportion_ci="wilson")
 
 
+@pytest.mark.slow
 def test_evaluation_reads_the_settings_of_the_study_it_opens(evaluation):
     """A study opened with its own evaluation settings (e.g. a saved one) shows them, whatever the page showed."""
     from core.workflows.study import EvaluationSettings

@@ -7,6 +7,7 @@ import pytest
 from tests.pages.apptest_helpers import dataframe_with, open_page
 
 
+@pytest.mark.slow
 def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspace, monkeypatch, tmp_path):
     from core.workflows.sample import SAMPLE_DEEP, SAMPLE_RADIOMICS, load_sample_cohort
 
@@ -43,6 +44,7 @@ def test_panel_with_subgroups_and_an_external_cohort_from_the_data_root(workspac
     assert any("outside" in e.value or "data root" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_the_sample_external_centre_with_and_without_combat(workspace):
     from core.workflows.sample import SAMPLE_EXTERNAL_DIR
 

@@ -13,6 +13,7 @@ def page(workspace) -> AppTest:
     return open_page("pages/features_deep.py", timeout=240)
 
 
+@pytest.mark.slow
 def test_train_view_and_extract(page):
     at = page
     at.number_input(key="ae_epochs").set_value(2).run()

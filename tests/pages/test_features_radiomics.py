@@ -29,6 +29,7 @@ def _extract(at: AppTest, mask: str, cases: int, double_read_only: bool = False)
     return at
 
 
+@pytest.mark.slow
 def test_extracts_both_readers_and_shows_agreement(page):
     at = _extract(page, "Mask", 4, double_read_only=True)
     family = at.session_state["study"].family("radiomics")
@@ -50,6 +51,7 @@ def test_sample_features_come_with_their_settings(page):
     assert family.extraction["preprocess"]["spacing_mm"] == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.slow
 def test_a_second_family_of_the_users_own_name(page):
     at = page
     at.text_input(key="fr_family_name").input("arterial").run()
@@ -60,6 +62,7 @@ def test_a_second_family_of_the_users_own_name(page):
     assert study.family("arterial").label == "Arterial phase" and study.family("arterial").table.shape == (3, 107)
 
 
+@pytest.mark.slow
 def test_a_second_run_reads_the_store(page):
     at = _extract(page, "Mask", 2)
     at = _extract(at, "Mask", 2)
@@ -105,6 +108,7 @@ def test_the_feature_table_carries_ibsi_tags_and_compliance(page):
     assert set(summary["engine"]) == {"pyradiomics", "mirp"} and len(summary) == 12
 
 
+@pytest.mark.slow
 def test_mirp_is_chosen_per_extraction_and_recorded(page):
     at = page
     at.radio(key="fr_engine").set_value("mirp").run()
@@ -140,4 +144,5 @@ def test_an_imported_table_leaves_out_and_lists_flat_empty_and_text_columns(page
                      "1 constant column(s) left out, e.g. flat"):
         assert any(expected in n for n in notes), notes
     dropped = dataframe_with(at, "reason")
-    assert dict(zip(dropped["column"], dropped["reason"])) == {"note": "text", "empty": "no value", "flat": "constant"}
+    reasons = dict(zip(dropped["column"], dropped["reason"], strict=True))
+    assert reasons == {"note": "text", "empty": "no value", "flat": "constant"}

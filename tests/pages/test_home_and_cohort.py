@@ -56,6 +56,7 @@ def test_cohort_page_shows_table1_and_comparison():
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_resplit_changes_the_split_and_keeps_the_cohort():
     at = _cohort_page()
     before = at.session_state["study"]
@@ -114,6 +115,7 @@ def _use_draft(at: AppTest, continuous: list[str]) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_a_good_server_file_becomes_the_study(data_root):
     at = _read_server_file(_cohort_page(), "good.csv")
     at = _use_draft(at, ["age"])
@@ -124,6 +126,7 @@ def test_a_good_server_file_becomes_the_study(data_root):
     assert at.subheader[0].value == "good"  # the page ran again with the new study
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "message"), [
     ("empty.csv", "is empty"),
     ("image.csv", "binary file"),
@@ -139,6 +142,7 @@ def test_unreadable_files_leave_the_study_untouched(data_root, name, message):
     assert len(at.dataframe) >= 2  # the open study's tables still render
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "message"), [
     ("duplicate_ids.csv", "duplicated ID"),
     ("three_classes.csv", "3 distinct values"),
@@ -155,6 +159,7 @@ def test_invalid_cohorts_leave_the_study_untouched(data_root, name, message):
     assert at.session_state["study"] is before
 
 
+@pytest.mark.slow
 def test_save_reopen_and_import_from_the_home_page(workspace, tmp_path):
     from core.workflows.persistence import export_study
     from tests.pages.apptest_helpers import open_page

@@ -3,12 +3,8 @@ intercept told apart (Evaluation), post-selection p-values marked (Models: score
 
 from __future__ import annotations
 
-import pytest
-
 from core.vocabulary import CALIBRATION_COLUMNS, POST_SELECTION_NOTE, POST_SELECTION_P
 from tests.pages.apptest_helpers import dataframe_with, open_page
-
-pytestmark = pytest.mark.slow
 
 
 def test_evaluation_calibration_table_names_both_intercepts():

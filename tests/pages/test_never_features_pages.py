@@ -92,7 +92,7 @@ def test_the_cohort_table_itself_becomes_a_feature_family_without_its_roles(work
     assert not {"event", "age", "sex", "lm_type", "pid", "scan_hash"} & set(family.table.columns)
     assert "original_f0" in family.table.columns
     dropped = next(f.value for f in at.dataframe if list(f.value.columns) == ["column", "reason"])
-    reasons = dict(zip(dropped["column"], dropped["reason"]))
+    reasons = dict(zip(dropped["column"], dropped["reason"], strict=True))
     assert reasons["event"] == "outcome column" and reasons["age"] == "clinical variable"
     assert reasons["lm_type"] == "excluded ('lm_type')"
     assert any("must never be features left out (outcome column): event" in m.value for m in at.info)

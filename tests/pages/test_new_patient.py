@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.pages.apptest_helpers import open_page
 
 
+@pytest.mark.slow
 def test_sample_ct_scores_like_the_pipeline(workspace):
     at = open_page("pages/new_patient.py", timeout=300)
     assert not at.error
@@ -45,6 +48,7 @@ def _sample_case(at) -> tuple[bytes, bytes]:
     return open(row["Image"], "rb").read(), open(row["Mask"], "rb").read()
 
 
+@pytest.mark.slow
 def test_a_ct_and_mask_swapped_between_their_boxes_are_refused_before_scoring(workspace):
     at = open_page("pages/new_patient.py", timeout=300)
     assert at.get("plotly_chart") and any("ROI" in c.value and "voxels" in c.value for c in at.caption)  # preview

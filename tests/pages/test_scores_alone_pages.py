@@ -36,7 +36,6 @@ _run = open_study_page
 _texts = page_texts
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_works_for_a_study_of_scores_alone(page):
     at = _run(_study(), page)
@@ -45,7 +44,6 @@ def test_every_page_works_for_a_study_of_scores_alone(page):
         assert "no clinical model" in _texts(at)
 
 
-@pytest.mark.slow
 def test_the_clinical_predictors_are_chosen_before_any_fit_none_included():
     at = _run(_study(continuous=("noise",)), "pages/models.py")
     assert not at.error

@@ -54,6 +54,7 @@ def test_the_guided_tour_runs_end_to_end():
     assert at.get("plotly_chart")  # the nomogram on the last step
 
 
+@pytest.mark.slow
 def test_what_if_and_leakage_on_the_teaching_page():
     at = open_page("pages/teaching.py", timeout=600)
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -11,9 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from tests.pages.apptest_helpers import dataframe_with, open_page
+from tests.pages.apptest_helpers import dataframe_with, open_page, open_study_page
 
 
+@pytest.mark.slow
 def test_apparent_test_and_cross_validated_auc(workspace):
     at = open_page("pages/validation.py", timeout=300)
     assert not at.error, [e.value for e in at.error]
@@ -63,9 +64,9 @@ def _wait_for_the_run(at, timeout: float = 600) -> None:
         at.run()
 
 
-def test_out_of_range_run_sizes_are_refused_visibly(workspace):
+def test_out_of_range_run_sizes_are_refused_visibly(workspace, small_study):
     """Typing 1 resample (or 2 folds) is refused with the allowed range, never silently replaced by a default."""
-    at = open_page("pages/validation.py", timeout=300)
+    at = open_study_page(small_study, "pages/validation.py")
     at.number_input(key="val_n_boot").set_value(1).run()
     assert not at.exception
     assert any("bootstrap resamples: give a whole number from 10 to 1000 (you gave 1)" in e.value for e in at.error)
