@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -233,10 +234,18 @@ def test_sample_study_to_report_in_a_real_browser(server, browser_page, tmp_path
 
 def _select(page, label: str, option: str) -> None:
     """Choose ``option`` in the Streamlit select box labelled ``label``."""
-    box = page.get_by_role("combobox", name=label)
-    box.scroll_into_view_if_needed()
-    box.click(force=True)  # an expander's summary may lie over the box's edge
-    page.get_by_role("option", name=option, exact=True).first.click()
+    _settle(page)  # a rerun still drawing the page would close the list as soon as it opens
+    for attempt in range(3):
+        box = page.get_by_role("combobox", name=label)
+        box.scroll_into_view_if_needed()
+        box.click(force=True)  # an expander's summary may lie over the box's edge
+        try:
+            page.get_by_role("option", name=option, exact=True).first.click(timeout=30_000)
+            break
+        except PlaywrightTimeoutError:  # the list closed under a rerun (a loaded machine): open it again
+            if attempt == 2:
+                raise
+            _settle(page)
     _settle(page)
 
 
