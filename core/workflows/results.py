@@ -40,6 +40,7 @@ T = TypeVar("T")
 STAGES: dict[str, tuple[str, int]] = {
     "prepared": ("Preparing the features (missing values, harmonisation)...", 8),
     "screening_memo": ("", 16),
+    "usable": ("", 8),
     "screening": ("Screening the features on the training cohort...", 48),
     "models": ("Fitting the study's models on the training cohort...", 12),
     "stored_fit": ("", 2),
@@ -228,7 +229,9 @@ class StudyResults:
     @property
     def usable_families(self) -> list[str]:
         """Score families whose training patients all have features (:func:`core.workflows.fit.usable_families`)."""
-        return usable_families(self.study, self.prepared.tables)
+        # Kept: a combined family's table is a join, and the Selection page asks on every rerun.
+        return list(self._get("usable", self.prepared_key,
+                              lambda: usable_families(self.study, self.prepared.tables)))
 
     def screening(self, family: str):
         """The family's :class:`core.stats.selection.ScreeningResult` under the study's current settings."""
