@@ -6,7 +6,8 @@ Runs each bench script in its own process (so one's caches and threads cannot he
 extraction vs the pyradiomics CLI, autoencoder throughput, LASSO-CV vs R's cv.glmnet (scikit-learn
 where R is absent), DeLong at n = 10^6 vs R's pROC, the dashboard pages' render times (AppTest: the
 script alone), the teaching what-if re-run, MIRP vs pyradiomics per case, and what a user waits for in
-a real browser (bench/browser.py: the same pages with Streamlit's transport and the browser's drawing).
+a real browser (bench/browser.py: the same pages with Streamlit's transport and the browser's drawing),
+and the whole study at 1,000 to 10,000 patients (bench/scale.py; its stage table goes to bench/scale.md).
 Prints
 a Markdown table (ratio > 1 = RadNomo faster) and writes it to ``--out``. ``--quick`` uses smaller
 problems (4 extraction cases, 16 autoencoder samples) for a fast look.
@@ -34,6 +35,7 @@ def _scripts(quick: bool) -> list[list[str]]:
             ["evaluation.py"],
             ["what_if.py"],
             ["ibsi_engines.py", "--cases", "2" if quick else "3"],
+            ["scale.py", "--pages", *(["--sizes", "1000"] if quick else ["--wide"])],
             ["browser.py"]]
 
 

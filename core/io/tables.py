@@ -45,12 +45,14 @@ READ_NOTES = "read_notes"
 #: Most data rows (patients) in a table, header not counted: 100,000. A cohort is patients, not a
 #: data dump; larger tables would only slow every page down.
 MAX_TABLE_ROWS = limit("MAX_TABLE_ROWS", 100_000)
-#: Most columns in a table: 20,000 (a radiomics table with every filter has about 1,900).
-MAX_TABLE_COLUMNS = limit("MAX_TABLE_COLUMNS", 20_000)
-#: Most cells (rows x columns, counting the padding a parser adds to ragged rows): 20,000,000,
-#: e.g. 1,000 patients x 20,000 features or 100,000 patients x 200 variables. Each cell costs a
-#: parser tens of bytes, so this bounds a table's memory to about a gigabyte.
-MAX_TABLE_CELLS = limit("MAX_TABLE_CELLS", 20_000_000)
+#: Most columns in a table: 21,000 (a radiomics table with every filter has about 1,900; 20,000 features
+#: with their ID and a pyradiomics export's diagnostics columns fit).
+MAX_TABLE_COLUMNS = limit("MAX_TABLE_COLUMNS", 21_000)
+#: Most cells (rows x columns, header row included, counting the padding a parser adds to ragged rows):
+#: 22,000,000, e.g. 1,000 patients x 20,000 features or 10,000 x 2,000 (issue 26's shapes, with their ID
+#: column, header and some metadata) or 100,000 patients x 200 variables. Each cell costs a parser tens of
+#: bytes, so this bounds a table's memory to about a gigabyte.
+MAX_TABLE_CELLS = limit("MAX_TABLE_CELLS", 22_000_000)
 #: Largest table file, as stored or uploaded: 200,000,000 bytes (200 MB).
 MAX_TABLE_BYTES = limit("MAX_TABLE_BYTES", 200_000_000)
 #: Most bytes a table may unpack to before parsing: 500,000,000 (500 MB) of XML inside an .xlsx

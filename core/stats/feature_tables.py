@@ -259,6 +259,19 @@ def identifier_like(values: pd.Series) -> bool:
     return bool(patterned.mean() >= 0.9)
 
 
+def _plain_numbers(values: pd.Series) -> bool:
+    """Whether a column already holds real numbers (integer, float or boolean dtype, nullable ones included)."""
+    return (pd.api.types.is_float_dtype(values) or pd.api.types.is_integer_dtype(values)
+            or pd.api.types.is_bool_dtype(values))
+
+
+def _constant(values: np.ndarray) -> np.ndarray:
+    """Per column of a float matrix without all-missing columns: whether its present values are all equal
+    (pandas' ``nunique(dropna=True) <= 1``, from one minimum and maximum per column instead of hashing every value)."""
+    with np.errstate(invalid="ignore"):
+        return np.nanmax(values, axis=0) == np.nanmin(values, axis=0)
+
+
 def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name: str = "feature table",
                          id_column: str = "ID", drop_constant: bool = True,
                          outcome_column: str | Sequence[str] | None = None, clinical: Sequence[str] = (),
@@ -297,6 +310,7 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
     frame = indexed_by_id(table, id_column=id_column, name=name)
     dropped: list[dict] = []
     keep = []
+    parsed = {}  # column -> its numbers, for columns read as text (a CSV's): parsed once, here
     # Roles before metadata and text: the listed reason then says "outcome column", not "text".
     roles = role_columns(frame.columns, id_column=id_column, outcome_column=outcome_column, clinical=clinical,
                          excluded=excluded)
@@ -308,6 +322,9 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
             dropped.append({"column": str(column), "reason": "metadata"})
             continue
         values = frame[column]
+        if _plain_numbers(values):  # a Parquet file's or a frame's numbers: neither text nor dates, nothing to parse
+            keep.append(column)
+            continue
         if holds_dates(values):  # pandas would turn dates into nanoseconds since 1970
             dropped.append({"column": str(column), "reason": "date"})
             continue
@@ -316,11 +333,14 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
             dropped.append({"column": str(column), "reason": "text"})
             continue
         keep.append(column)
-    features = frame[keep].apply(pd.to_numeric).astype(float)
+        parsed[column] = numeric
+    features = (pd.DataFrame({c: parsed.get(c, frame[c]) for c in keep}, index=frame.index, columns=keep)
+                if parsed else frame[keep]).astype(float)
     features.columns = [str(c) for c in features.columns]
-    cohort = pd.Index([normalise_id(i) for i in cohort_ids], dtype=object)
-    foreign = [i for i in features.index if i not in set(cohort)]
-    features = features.loc[[i for i in features.index if i in set(cohort)]]
+    # One set of the cohort's IDs (building it per row made this quadratic: seconds at 10,000 patients).
+    cohort = set(normalise_id(i) for i in cohort_ids)
+    foreign = [i for i in features.index if i not in cohort]
+    features = features.loc[[i for i in features.index if i in cohort]]
     if len(features.index) == 0:  # not .empty, which is also true of rows without a numeric column
         raise RadNomoError(f"none of the {name}'s IDs (e.g. {list(frame.index[:3])}) are patients of the cohort "
                            f"(e.g. {list(cohort_ids)[:3]}).")
@@ -331,7 +351,7 @@ def import_feature_table(table: pd.DataFrame, cohort_ids: Sequence[str], *, name
     empty = features.columns[features.isna().all()].tolist()
     dropped += [{"column": c, "reason": "no value"} for c in empty]
     features = features.drop(columns=empty)
-    constant = features.columns[features.nunique(dropna=True) <= 1].tolist() if drop_constant else []
+    constant = features.columns[_constant(features.to_numpy())].tolist() if drop_constant else []
     dropped += [{"column": c, "reason": "constant"} for c in constant]
     features = features.drop(columns=constant)
     if features.shape[1] == 0:

@@ -93,7 +93,8 @@ def patients_with_missing(tables: Sequence[pd.DataFrame]) -> list[str]:
     """Patients with a missing value in any of ``tables`` (in the order they first appear)."""
     ids: list[str] = []
     for table in tables:
-        ids += [i for i in table.index[table.isna().any(axis=1)] if i not in set(ids)]
+        seen = set(ids)  # once per table, not once per patient
+        ids += [i for i in table.index[table.isna().any(axis=1)] if i not in seen]
     return ids
 
 
@@ -164,14 +165,15 @@ class Imputer:
             return cls(policy=policy, categorical=tuple(categorical), drop_columns=drop_columns, dropped_=dropped)
         # Every column gets its fill value, not only those missing in training: a test, external or new
         # patient may lack a value the training patients all had. Numbers in one vectorised pass.
-        empty = [c for c in kept.columns if not kept[c].notna().any()]
+        empty = list(kept.columns[~kept.notna().any().to_numpy()])  # one pass, not a Series per column
         if empty:
             raise RadNomoError(f"{empty[:3]} have no value in the training patients to impute from; leave them out.")
-        numeric = [c for c in kept.columns if c not in set(categorical)]
+        categories = set(categorical)
+        numeric = [c for c in kept.columns if c not in categories]
         values = kept[numeric].astype(float)
         statistic = values.median() if policy.strategy == "median" else values.mean()
         fill = {c: float(v) for c, v in statistic.items()}
-        for column in [c for c in kept.columns if c in set(categorical)]:
+        for column in [c for c in kept.columns if c in categories]:
             fill[column] = kept[column].dropna().astype(str).value_counts().index[0]
         return cls(policy=policy, categorical=tuple(categorical), drop_columns=drop_columns, dropped_=dropped,
                    fill_=fill, n_filled_train_=int(missing.to_numpy().sum()))

@@ -759,13 +759,28 @@ def sign_flips(clinical: LogisticModel | None, fused: LogisticModel | None,
 
 
 def variance_inflation(design: pd.DataFrame) -> pd.Series:
-    """VIF of each column (with an intercept in the model), statsmodels' definition."""
+    """VIF of each column (with an intercept in the model), statsmodels' definition: 1 / (1 - R^2) of the column
+    regressed on the others and a constant.
+
+    Computed as the diagonal of the inverse correlation matrix (one pass over the rows: O(n k^2)), which equals that
+    definition; statsmodels' regression per column (an SVD of the n x k design each, O(n k^3) and most of the fit of
+    a 100-feature score at 7,000 training patients) is kept for designs too ill-conditioned to invert reliably
+    (collinear columns, where it gives inf).
+    """
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
     data = design.dropna()
-    with_const = np.column_stack([np.ones(len(data)), data.to_numpy(dtype=float)])
     if design.shape[1] == 1:
         return pd.Series([1.0], index=design.columns)
+    values = data.to_numpy(dtype=float)
+    centred = values - values.mean(axis=0)
+    cross = centred.T @ centred
+    spread = np.sqrt(np.diag(cross))
+    if len(values) > design.shape[1] + 1 and np.all(spread > 0):
+        correlation = cross / np.outer(spread, spread)
+        if np.linalg.cond(correlation) < 1e6:  # the inverse then holds 10 digits at least
+            return pd.Series(np.diag(np.linalg.inv(correlation)), index=design.columns)
+    with_const = np.column_stack([np.ones(len(data)), values])
     with np.errstate(divide="ignore", invalid="ignore"):
         return pd.Series([variance_inflation_factor(with_const, j + 1) for j in range(design.shape[1])],
                          index=design.columns)

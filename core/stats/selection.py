@@ -125,13 +125,24 @@ def drop_correlated(X: pd.DataFrame, threshold: float = 0.7, method: str = "spea
     columns = list(X.columns)
     if len(columns) < 2:
         return columns
-    corr = _correlation_matrix(X, method)
-    if np.isnan(corr).any():
-        constant = [c for c, v in zip(columns, np.isnan(corr).all(axis=0), strict=True) if v]
+    use_exact = len(columns) < 100 if exact is None else exact
+    # Too many features to hold their correlation matrix: caret's fast decisions from blocks of it.
+    streamed = not use_exact and len(columns) > DENSE_CORRELATION_MAX and method != "kendall" \
+        and not X.isna().to_numpy().any()
+    if streamed:
+        corr = None
+        undefined = ~(X.to_numpy(dtype=float).std(axis=0) > 0)
+    else:
+        corr = _correlation_matrix(X, method)
+        undefined = np.isnan(corr).all(axis=0) if np.isnan(corr).any() else np.zeros(len(columns), dtype=bool)
+    if undefined.any() or (corr is not None and np.isnan(corr).any()):
+        constant = [c for c, v in zip(columns, undefined, strict=True) if v]
         raise RadNomoError(f"correlations are undefined for constant or empty feature(s) {constant[:5]}; drop them "
                            "first (the variance filter does).")
-    use_exact = len(columns) < 100 if exact is None else exact
-    removed = _find_correlation_exact(corr, threshold) if use_exact else _find_correlation_fast(corr, threshold)
+    if corr is None:
+        removed = _decided(*_correlated_pairs_streamed(_standardised(X, method), threshold))
+    else:
+        removed = _find_correlation_exact(corr, threshold) if use_exact else _find_correlation_fast(corr, threshold)
     removed_set = set(removed)
     return [c for i, c in enumerate(columns) if i not in removed_set]
 
@@ -148,10 +159,56 @@ def _correlation_matrix(X: pd.DataFrame, method: str) -> np.ndarray:
         return np.corrcoef(values, rowvar=False)
 
 
+#: Features up to which the redundancy step holds their whole correlation matrix. Beyond, it computes the matrix in
+#: blocks of :data:`CORRELATION_BLOCK` rows and keeps only what caret's fast algorithm reads (each feature's mean
+#: absolute correlation and the pairs above the cut-off): 20,000 features would otherwise need 3.2 GB for the matrix
+#: and as much again for its absolute values.
+DENSE_CORRELATION_MAX = 4_000
+CORRELATION_BLOCK = 1_000
+
+
+def _standardised(X: pd.DataFrame, method: str) -> np.ndarray:
+    """Columns (ranked for Spearman) centred and scaled to unit norm, so that their cross-products are the
+    correlations (no missing value, no constant column: checked before)."""
+    values = X.to_numpy(dtype=float)
+    if method == "spearman":
+        values = stats.rankdata(values, axis=0)
+    values = values - values.mean(axis=0)
+    values /= np.sqrt(np.einsum("ij,ij->j", values, values))
+    return values
+
+
+def _correlated_pairs_streamed(z: np.ndarray, cutoff: float,
+                               block: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """caret's inputs from the correlation matrix ``z.T @ z`` computed ``block`` rows at a time (memory: block x p):
+    each column's mean absolute correlation (diagonal included) and the pairs (row < column) above ``cutoff``."""
+    block = block or CORRELATION_BLOCK
+    p = z.shape[1]
+    total = np.empty(p)
+    rows, cols = [], []
+    for start in range(0, p, block):
+        part = z[:, start:start + block].T @ z
+        np.clip(part, -1, 1, out=part)  # as numpy's corrcoef
+        np.abs(part, out=part)
+        total[start:start + block] = part.sum(axis=1)  # the matrix is symmetric: row sums are column sums
+        r, c = np.nonzero(part > cutoff)
+        r += start
+        upper = c > r
+        rows.append(r[upper])
+        cols.append(c[upper])
+    return total / p, np.concatenate(rows), np.concatenate(cols)
+
+
 def _find_correlation_fast(corr: np.ndarray, cutoff: float) -> list[int]:
     """caret's findCorrelation_fast: all pairs judged by the initial mean absolute correlations."""
     average = np.abs(corr).mean(axis=0)  # colMeans(abs(x)), diagonal included as in caret
     rows, cols = np.nonzero(np.triu(np.abs(corr) > cutoff, k=1))
+    return _decided(average, rows, cols)
+
+
+def _decided(average: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[int]:
+    """caret's fast decisions: of each pair (row < column) above the cut-off, the member with the larger mean
+    absolute correlation goes, pairs taken in R's column-major order; returns the removed indices, first first."""
     order = np.lexsort((rows, cols))  # R's which() walks the matrix column by column
     rows, cols = rows[order], cols[order]
     discard_col = average[cols] > average[rows]
@@ -517,21 +574,25 @@ def lasso_cv(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_folds: int = 10, f
         rows = foldid != fold
         return _fit_path(x[rows], outcome[rows], lambdas, n_lambdas, max_iter)
 
-    # The compiled path releases the GIL, so the fits run in parallel threads; each fold picks its
-    # own lambdas (as in cv.glmnet), so none waits for the fit on all rows.
-    # BLAS is held to one thread inside them, or its own threads would fight the fold threads.
-    with threadpool_limits(limits=1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) as pool:
-        full, *fold_fits = pool.map(fit, [0, *folds])
-    lambda_grid = full.lambdas
-    fold_deviance = np.empty((len(folds), len(lambda_grid)))
-    for k, (fold, fold_fit) in enumerate(zip(folds, fold_fits, strict=True)):
+    def held_out_deviance(fold: int, fold_fit: _PathFit, lambda_grid: np.ndarray) -> np.ndarray:
+        """Mean binomial deviance of the fold's held-out rows at each lambda of the fit on all rows."""
         held_out = foldid == fold
         intercepts, coefs = fold_fit.at(lambda_grid)
         eta = intercepts[None, :] + x[held_out] @ coefs.T
         prob = np.clip(1 / (1 + np.exp(-eta)), PROB_CLAMP, 1 - PROB_CLAMP)
         observed = outcome[held_out][:, None]
-        fold_deviance[k] = (-2 * (observed * np.log(prob) + (1 - observed) * np.log(1 - prob))).mean(axis=0)
+        return (-2 * (observed * np.log(prob) + (1 - observed) * np.log(1 - prob))).mean(axis=0)
+
+    # The compiled path releases the GIL, so the fits run in parallel threads; each fold picks its
+    # own lambdas (as in cv.glmnet), so none waits for the fit on all rows.
+    # BLAS is held to one thread here (the held-out predictions too): its own threads would fight the
+    # fold threads, and on a busy machine a multi-threaded BLAS call can take ten times as long.
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=n_jobs or os.cpu_count() or 1) as pool:
+        full, *fold_fits = pool.map(fit, [0, *folds])
+        lambda_grid = full.lambdas
+        fold_deviance = np.array(list(pool.map(held_out_deviance, folds, fold_fits,
+                                               [lambda_grid] * len(folds)))).reshape(len(folds), len(lambda_grid))
     fold_sizes = np.array([np.sum(foldid == f) for f in folds], dtype=float)
     cv_mean = fold_sizes @ fold_deviance / fold_sizes.sum()
     cv_se = np.sqrt(fold_sizes @ (fold_deviance - cv_mean) ** 2 / fold_sizes.sum() / (len(folds) - 1))

@@ -96,7 +96,8 @@ def table3(predictions: pd.DataFrame, groups: pd.Series, train_ids: Sequence[str
     ``predictions``. Columns as :func:`table2` (without ``cohort``), ``model`` the score.
     """
     ids = list(groups.index)
-    train = [i for i in ids if i in set(train_ids)]
+    training = set(train_ids)  # once, not once per patient
+    train = [i for i in ids if i in training]
     if groups.loc[train].nunique() < 2:
         raise RadNomoError("the training patients compared hold one group only; a cut-off cannot be chosen.")
     cutoffs = {s: youden_cutoff(groups.loc[train], predictions.loc[train, s]) for s in scores}

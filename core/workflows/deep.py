@@ -83,7 +83,8 @@ def train_deep_family(manifest: pd.DataFrame, train_ids: list[str] | tuple[str, 
                            f"{MIN_TRAINING_CASES} are needed (the autoencoder never sees test patients).")
     ids, volumes = prepare_volumes(manifest, crop_size=config.crop_size, preprocess=preprocess, workers=workers,
                                    on_progress=on_crops)
-    rows = [i for i, case_id in enumerate(ids) if case_id in set(training["ID"])]
+    training_ids = set(training["ID"])  # once, not once per case
+    rows = [i for i, case_id in enumerate(ids) if case_id in training_ids]
     result = train_autoencoder(config, volumes[rows], out_path, preprocess=preprocess.to_dict(), device=device,
                                on_epoch=on_epoch)
     latents = extract_latents(str(result.weights_path), volumes, ids, device=device)

@@ -229,7 +229,8 @@ def _missing_section(study: Study, models: StudyModels) -> tuple[pd.DataFrame, l
     """What the missing-value policy did per table (columns left out, values imputed in and outside training),
     the patients excluded and why, and the pipeline's own notes on what it left out."""
     policy = study.settings.missing
-    others = [i for i in study.cohort.index if i not in set(study.train_ids)]
+    train = set(study.train_ids)  # once: a set built per patient made the report quadratic (5 s at 10,000)
+    others = [i for i in study.cohort.index if i not in train]
     rows = []
     for name, imputer in models.imputers.items():
         source = study.cohort if name == CLINICAL else study.family(name).table if name in study.family_names \
