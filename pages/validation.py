@@ -1,8 +1,10 @@
 """Internal validation: Harrell's bootstrap optimism-corrected AUC and repeated cross-validation of the
 whole pipeline, beside the apparent (training) and test AUCs.
 
-A run refits the whole pipeline many times (minutes to an hour), so it runs in a background thread: the
-page shows its progress and a Stop button, and what was done before Stop is kept. The latest run is kept
+A run refits the whole pipeline many times (minutes to an hour), so it runs in a background thread that
+hands the resamples to local worker processes (one per core) or to an existing Dask cluster (the
+scheduler setting; the numbers are the same wherever they run): the page shows the resamples done and
+the time left, and a Stop button; what was done before Stop is kept. The latest run is kept
 with the study (saved with it, in the report) for as long as the study's data and settings stay the same.
 """
 
@@ -16,6 +18,7 @@ import streamlit as st
 import ui
 from core.errors import RadNomoError
 from core.stats.summaries import auc_table
+from core.workflows.cluster import describe_setting, executor_setting, time_left
 from core.workflows.validation import (RUN_LIMITS, check_run_size, optimism_corrected_auc, repeated_cv_auc,
                                        study_validation, validation_notes, validation_table, with_bootstrap, with_cv)
 
@@ -23,6 +26,8 @@ ui.enter_page("pages/validation.py")
 
 JOB_KEY = "_val_job"  # the run in the background: see _start
 POLL_S = 1.0  # how often the progress is redrawn while a run goes on
+WHERE_KEY = "val_where"  # the checked scheduler setting (executor_setting); absent while the input is malformed
+TYPED_KEY = "_val_scheduler_typed"  # what was typed, kept for the session when the page is left
 
 
 def _start(kind: str, study, work, params: dict) -> None:
@@ -31,12 +36,13 @@ def _start(kind: str, study, work, params: dict) -> None:
     The thread touches no Streamlit call: it writes its progress, result or error into the job's dict,
     which the page reads on its next run.
     """
-    job = {"kind": kind, "key": study.validation_key, "params": params, "progress": (0, 1), "result": None,
+    job = {"kind": kind, "key": study.validation_key, "params": params, "progress": (0, 1, None), "result": None,
            "error": None, "stop": threading.Event()}
 
     def target() -> None:
         try:
-            job["result"] = work(lambda done, total: job.__setitem__("progress", (done, total)), job["stop"].is_set)
+            job["result"] = work(lambda done, total, left: job.__setitem__("progress", (done, total, left)),
+                                 job["stop"].is_set)
         except RadNomoError as error:
             job["error"] = str(error)
         except Exception as error:  # noqa: BLE001 - shown on the page, the study is left as it was
@@ -75,6 +81,30 @@ def _collect(study):
     return study
 
 
+def _where(column) -> str | None:
+    """The scheduler setting typed (empty: local processes), checked and kept in the session; else a visible
+    message and None (nothing runs)."""
+    if "val_scheduler" not in st.session_state:  # the widget's state is dropped on leaving the page: restore it
+        st.session_state["val_scheduler"] = st.session_state.get(TYPED_KEY, "")
+    typed = column.text_input("Dask scheduler (empty: local processes)", key="val_scheduler",
+                              placeholder="tcp://HOST:8786",
+                              help="Where the resamples run. Empty: one worker process per core of this machine. "
+                                   "tcp://HOST:8786: an existing Dask cluster (`dask scheduler`, and `dask worker "
+                                   "tcp://HOST:8786 --nthreads 1` on each machine, with this RadNomo version "
+                                   "installed). 'serial': in this process. The numbers are the same wherever "
+                                   "they run.")
+    st.session_state[TYPED_KEY] = typed
+    try:
+        setting = executor_setting(typed)
+    except RadNomoError as error:
+        column.error(str(error), icon=":material/error:")
+        st.session_state.pop(WHERE_KEY, None)
+        return None
+    st.session_state[WHERE_KEY] = setting
+    column.caption(f"Resamples run on {describe_setting(setting)}.")
+    return setting
+
+
 def _size(column, what: str, value) -> int | None:
     """The typed run size when it is within its limits; else a visible message and None (nothing runs)."""
     try:
@@ -107,19 +137,21 @@ with ui.guard():
     st.subheader("Run")
     job = st.session_state.get(JOB_KEY)
     running = job is not None and job["thread"].is_alive()
+    where = _where(st)
     left, right = st.columns(2)
     low, high = RUN_LIMITS["bootstrap resamples"]
     n_boot = left.number_input(f"Bootstrap resamples ({low}-{high})", value=200, step=10, key="val_n_boot",
                                help="Harrell recommends at least 200. Each resample refits the whole pipeline: "
-                                    "about 8 s on 2 cores for the full sample study (200 resamples: about "
-                                    "half an hour), a second or two for small studies. A run can be stopped; "
-                                    "the resamples done are kept.")
+                                    "about 8 s of one core for the full sample study (200 resamples: about "
+                                    "half an hour on one core, less with more workers), a second or two for "
+                                    "small studies. A run can be stopped; the resamples done are kept.")
     seed = left.number_input("Seed", 0, 2**31 - 1, 0, key="val_seed")
     n_boot = _size(left, "bootstrap resamples", n_boot)
     if left.button("Run the bootstrap", key="val_run_boot", icon=":material/play_arrow:",
-                   disabled=n_boot is None or running):
-        _start("bootstrap", study, lambda progress, stop, study=study, n=n_boot, s=int(seed): optimism_corrected_auc(
-            study, n_boot=n, seed=s, on_progress=progress, should_stop=stop), {"n_boot": n_boot, "seed": int(seed)})
+                   disabled=n_boot is None or where is None or running):
+        _start("bootstrap", study, lambda progress, stop, study=study, n=n_boot, s=int(seed), w=where:
+               optimism_corrected_auc(study, n_boot=n, seed=s, on_progress=progress, should_stop=stop, where=w),
+               {"n_boot": n_boot, "seed": int(seed), "where": where})
         running = True
     low, high = RUN_LIMITS["CV folds"]
     folds = right.number_input(f"CV folds ({low}-{high})", value=5, step=1, key="val_folds")
@@ -127,10 +159,11 @@ with ui.guard():
     repeats = right.number_input(f"Repeats ({low}-{high})", value=2, step=1, key="val_repeats")
     folds, repeats = _size(right, "CV folds", folds), _size(right, "CV repeats", repeats)
     if right.button("Run repeated cross-validation", key="val_run_cv", icon=":material/play_arrow:",
-                    disabled=folds is None or repeats is None or running):
-        _start("cross-validation", study, lambda progress, stop, study=study, k=folds, r=repeats, s=int(seed):
-               repeated_cv_auc(study, n_folds=k, n_repeats=r, seed=s, on_progress=progress, should_stop=stop),
-               {"folds": folds, "repeats": repeats, "seed": int(seed)})
+                    disabled=folds is None or repeats is None or where is None or running):
+        _start("cross-validation", study, lambda progress, stop, study=study, k=folds, r=repeats, s=int(seed),
+               w=where: repeated_cv_auc(study, n_folds=k, n_repeats=r, seed=s, on_progress=progress,
+                                        should_stop=stop, where=w),
+               {"folds": folds, "repeats": repeats, "seed": int(seed), "where": where})
         running = True
 
     @st.fragment(run_every=POLL_S)
@@ -141,12 +174,20 @@ with ui.guard():
             return
         if not job["thread"].is_alive():
             st.rerun()
-        done, total = job["progress"]
+        done, total, seconds_left = job["progress"]
         unit = "resample" if job["kind"] == "bootstrap" else "fold"
-        st.progress(min(done / max(total, 1), 1.0), text=f"{job['kind'].capitalize()}: {unit} {done} of {total}"
-                    + (" - stopping after this one..." if job["stop"].is_set() else ""))
+        if job["stop"].is_set():
+            status = " - stopping..."
+        elif seconds_left is not None and done < total:
+            status = f", about {time_left(seconds_left)} left"
+        elif not done:
+            status = f" - starting on {describe_setting(job['params']['where'])}..."
+        else:
+            status = ""
+        st.progress(min(done / max(total, 1), 1.0),
+                    text=f"{job['kind'].capitalize()}: {done} / {total} {unit}s{status}")
         if st.button("Stop", key="val_stop", icon=":material/stop:", disabled=job["stop"].is_set(),
-                     help=f"Ends the run after the current {unit}; the {unit}s done are kept."):
+                     help=f"Ends the run: the {unit}s still running are cancelled, the {unit}s done are kept."):
             job["stop"].set()
 
     if running:

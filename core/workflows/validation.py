@@ -15,10 +15,12 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.cohort import CohortSplit
+from core.workflows.cluster import ResampleProgress, resample_runner
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.study import FeatureFamily, Study
 
 __all__ = ["OptimismResult", "InternalValidation", "optimism_corrected_auc", "repeated_cv_auc", "summarise_cv",
+           "bootstrap_resample", "bootstrap_ids", "cv_fold",
            "validation_table", "load_saved_validation", "save_validation", "with_bootstrap", "with_cv",
            "study_validation", "validation_notes", "check_run_size", "RUN_LIMITS", "BOOTSTRAP_SCHEME",
            "EMPTY_TREATMENT"]
@@ -137,9 +139,64 @@ def _with_optimism(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(optimism=runs["boot_auc"] - runs["original_auc"])
 
 
+def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Sequence[str],
+                       families: Sequence[str]) -> tuple[dict, list[dict]]:
+    """One bootstrap resample of :func:`optimism_corrected_auc`: the whole pipeline refitted on the training
+    rows ``ids`` (drawn with replacement), scored on them and on the original training cohort.
+
+    A pure top-level function of its arguments (it runs the same in this process or on a cluster worker).
+
+    Parameters
+    ----------
+    study : Study
+        The study whose training cohort is resampled.
+    index : int
+        The resample's number (0-based), in its rows and in its patients' new IDs.
+    ids : sequence of str
+        The training patient IDs drawn, with repeats.
+    models : sequence of str
+        The models of the apparent fit (those whose optimism is estimated).
+    families : sequence of str
+        The score families counted (features their LASSO kept).
+
+    Returns
+    -------
+    (dict, list of dict)
+        The resample's row (``resample``, ``fitted``, ``error``, features kept per family) and one row per
+        refitted model (``resample``, ``model``, ``boot_auc``, ``original_auc``; AUCs unitless, 0-1).
+    """
+    train_ids = study.train_ids
+    boot = _resampled(study, ids, f"b{index}_")
+    try:
+        boot_models = fit_study(boot)
+    except RadNomoError as error:
+        # e.g. a resample where no model at all can be fitted: left out of every model, and counted
+        return {"resample": index, "fitted": False, "error": str(error), **{f: np.nan for f in families}}, []
+    drawn = {"resample": index, "fitted": True, "error": "",
+             **{f: len(boot_models.scores[f].variables) if f in boot_models.scores else 0 for f in families}}
+    boot_pred = predict_study(boot, boot_models)
+    original_pred = boot_models.predict(study.cohort.loc[train_ids], study.feature_tables())
+    y = study.spec.outcome.events(study.train)
+    boot_y = boot.outcome
+    runs = [{"resample": index, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
+             "original_auc": _auc(y, original_pred.loc[train_ids, m])} for m in models if m in boot_pred.columns]
+    return drawn, runs
+
+
+def bootstrap_ids(study: Study, n_boot: int, seed: int) -> list[list[str]]:
+    """The training patient IDs of each of ``n_boot`` outcome-stratified bootstrap resamples, drawn from
+    ``seed``: each stratum of the outcome (for a binary one: the events, then the non-events) resampled with
+    replacement to its own size, resample after resample from one generator (so the first k resamples of a
+    larger run are those of a run of k)."""
+    rng = np.random.default_rng(seed)
+    strata = study.spec.outcome.strata(study.train)
+    groups = [strata.index[strata == level].to_numpy() for level in sorted(strata.unique(), reverse=True)]
+    return [np.concatenate([rng.choice(group, len(group)) for group in groups]).tolist() for _ in range(n_boot)]
+
+
 def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
-                           on_progress: Callable[[int, int], None] | None = None,
-                           should_stop: Callable[[], bool] | None = None) -> OptimismResult:
+                           on_progress: ResampleProgress | None = None,
+                           should_stop: Callable[[], bool] | None = None, where: object = None) -> OptimismResult:
     """Harrell's bootstrap optimism-corrected AUC of every model on the study's training cohort.
 
     For each of ``n_boot`` bootstrap resamples of the training patients (stratified by outcome: the
@@ -150,61 +207,43 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     cannot be refitted in a resample (its LASSO keeps no feature; the fused model without that score)
     is left out of that resample and counted in ``resamples``.
 
+    Every resample's patients are drawn up front from ``seed`` (:func:`bootstrap_ids`) and each is one call
+    of :func:`bootstrap_resample`, so the result is identical wherever the resamples run.
+
     Parameters
     ----------
     on_progress : callable, optional
-        Called with (resamples drawn, ``n_boot``) after each resample.
+        Called with (resamples done, ``n_boot``, estimated seconds left or None) as resamples finish.
     should_stop : callable, optional
-        Checked before each resample; when it returns True the run ends there and the result holds
-        the resamples done (``stopped`` True).
+        Checked between resamples; when it returns True the run ends there (on a cluster the outstanding
+        resamples are cancelled) and the result holds the resamples done (``stopped`` True).
+    where : optional
+        Where the resamples run (:func:`core.workflows.cluster.resample_runner`): None (this process), "local"
+        (one worker process per core), "threads", a Dask scheduler address ``tcp://HOST:8786``, a
+        ``distributed.Client`` or an open runner.
 
     Raises
     ------
     RadNomoError
-        If ``n_boot`` < 1 or the apparent models cannot be fitted.
+        If ``n_boot`` < 1, the apparent models cannot be fitted, or ``where`` is malformed or unreachable.
     """
     if n_boot < 1:
         raise RadNomoError("n_boot must be at least 1.")
     train_ids = study.train_ids
     y = study.spec.outcome.events(study.train)
-    apparent_models = fit_study(study)
-    original = study.cohort.loc[train_ids]
-    tables = study.feature_tables()
-    apparent_pred = apparent_models.predict(original, tables)
-    models = apparent_models.model_names
-    apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
-    rng = np.random.default_rng(seed)
-    # Each stratum of the outcome (for a binary one: the events, then the non-events, the order the study's
-    # resamples were drawn in) is resampled with replacement to its own size.
-    strata = study.spec.outcome.strata(study.train)
-    groups = [strata.index[strata == level].to_numpy() for level in sorted(strata.unique(), reverse=True)]
-    families = [f for f in study.score_families if f in apparent_models.screening]
-    runs, drawn = [], []
-    stopped = False
-    for b in range(n_boot):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        ids = np.concatenate([rng.choice(group, len(group)) for group in groups]).tolist()
-        boot = _resampled(study, ids, f"b{b}_")
-        try:
-            boot_models = fit_study(boot)
-        except RadNomoError as error:
-            # e.g. a resample where no model at all can be fitted: left out of every model, and counted
-            drawn.append({"resample": b, "fitted": False, "error": str(error), **{f: np.nan for f in families}})
-        else:
-            drawn.append({"resample": b, "fitted": True, "error": "",
-                          **{f: len(boot_models.scores[f].variables) if f in boot_models.scores else 0
-                             for f in families}})
-            boot_pred = predict_study(boot, boot_models)
-            original_pred = boot_models.predict(original, tables)
-            boot_y = boot.outcome
-            for m in models:
-                if m in boot_pred.columns:
-                    runs.append({"resample": b, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
-                                 "original_auc": _auc(y, original_pred.loc[train_ids, m])})
-        if on_progress:
-            on_progress(b + 1, n_boot)
+    # The runner first: a scheduler that cannot be reached is said before minutes of fitting.
+    with resample_runner(where) as runner:
+        apparent_models = fit_study(study)
+        apparent_pred = apparent_models.predict(study.cohort.loc[train_ids], study.feature_tables())
+        models = apparent_models.model_names
+        apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
+        families = [f for f in study.score_families if f in apparent_models.screening]
+        jobs = [(b, ids, models, families) for b, ids in enumerate(bootstrap_ids(study, n_boot, seed))]
+        done, stopped = runner.run(bootstrap_resample, study, jobs, on_progress=on_progress,
+                                   should_stop=should_stop)
+    # Assembled in resample order, whatever order they finished in.
+    drawn = [done[b][0] for b in sorted(done)]
+    runs = [row for b in sorted(done) for row in done[b][1]]
     runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", "model", "boot_auc", "original_auc"]))
     optimism = runs_frame["optimism"].groupby(runs_frame["model"]).mean()
     counts = runs_frame.groupby("model").size()
@@ -217,45 +256,50 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
                           resamples=resamples, requested=n_boot, stopped=stopped)
 
 
+def cv_fold(study: Study, index: int, fit_ids: Sequence[str], held_ids: Sequence[str],
+            n_folds: int) -> list[dict]:
+    """One fold of :func:`repeated_cv_auc`: the whole pipeline refitted on the training patients ``fit_ids``
+    and scored on ``held_ids``. A pure top-level function of its arguments.
+
+    ``index`` is the fold's 0-based position over all repeats (repeat ``index // n_folds + 1``, fold
+    ``index % n_folds + 1``). Returns one row per refitted model (``repeat``, ``fold``, ``model``, ``auc``),
+    none when the pipeline cannot be refitted on these patients.
+    """
+    try:
+        fitted = fit_study(_training_only(study, list(fit_ids)))
+    except RadNomoError:
+        return []
+    held = list(held_ids)
+    predictions = fitted.predict(study.cohort.loc[held], study.feature_tables())
+    return [{"repeat": index // n_folds + 1, "fold": index % n_folds + 1, "model": m,
+             "auc": _auc(study.outcome.loc[held], predictions.loc[held, m])} for m in fitted.model_names]
+
+
 def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed: int = 0,
-                    on_progress: Callable[[int, int], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+                    on_progress: ResampleProgress | None = None,
+                    should_stop: Callable[[], bool] | None = None, where: object = None) -> pd.DataFrame:
     """Repeated stratified K-fold CV of the whole pipeline on the study's training cohort.
 
     Returns one row per repeat, fold and model: ``repeat``, ``fold``, ``model``, ``auc`` (on the
-    held-out fold, with everything refitted on the other folds). A fold where the pipeline cannot be
-    refitted has no rows (a model that cannot be refitted in a fold has none for it). ``should_stop``
-    is checked before each fold: the folds done until it returns True are returned. The frame's
-    ``attrs["folds_run"]`` counts the folds run (fitted or not).
+    held-out fold, with everything refitted on the other folds), in repeat and fold order. A fold where
+    the pipeline cannot be refitted has no rows (a model that cannot be refitted in a fold has none for
+    it). Every fold is drawn up front from ``seed`` and is one call of :func:`cv_fold`, so the rows are
+    identical wherever they run (``where``, ``on_progress`` as in :func:`optimism_corrected_auc`).
+    ``should_stop`` is checked between folds: the folds done until it returns True are returned. The
+    frame's ``attrs["folds_run"]`` counts the folds run (fitted or not).
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     train_ids = np.array(study.train_ids)
     strata = study.spec.outcome.strata(study.train).to_numpy()
     splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=n_repeats, random_state=seed)
-    tables = study.feature_tables()
-    rows = []
-    total = n_folds * n_repeats
-    run = 0
-    for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, strata)):
-        if should_stop is not None and should_stop():
-            break
-        run = index + 1
-        try:
-            fitted = fit_study(_training_only(study, train_ids[fit_rows]))
-        except RadNomoError:
-            if on_progress:
-                on_progress(index + 1, total)
-            continue
-        held = list(train_ids[held_rows])
-        predictions = fitted.predict(study.cohort.loc[held], tables)
-        for m in fitted.model_names:
-            rows.append({"repeat": index // n_folds + 1, "fold": index % n_folds + 1, "model": m,
-                         "auc": _auc(study.outcome.loc[held], predictions.loc[held, m])})
-        if on_progress:
-            on_progress(index + 1, total)
+    jobs = [(index, train_ids[fit_rows].tolist(), train_ids[held_rows].tolist(), n_folds)
+            for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, strata))]
+    with resample_runner(where) as runner:
+        done, _ = runner.run(cv_fold, study, jobs, on_progress=on_progress, should_stop=should_stop)
+    rows = [row for index in sorted(done) for row in done[index]]
     frame = pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
-    frame.attrs["folds_run"] = run
+    frame.attrs["folds_run"] = len(done)
     return frame
 
 

@@ -6,6 +6,7 @@ sample study take about half an hour, so the page shows the run bundled in sampl
 
 from __future__ import annotations
 
+import socket
 import time
 
 import numpy as np
@@ -114,3 +115,37 @@ def test_a_long_bootstrap_can_be_stopped_and_keeps_what_was_done(workspace, samp
     assert any(f"stopped by the user after {done} of 1000 resamples" in c.value for c in at.caption)
     table = dataframe_with(at, "apparent (training)", "optimism-corrected")
     assert (table["resamples"] <= done).all()
+
+
+def test_the_scheduler_setting_is_checked_and_kept(workspace, small_study):
+    """Empty: local processes; a malformed address is refused with the expected form and nothing can run; a
+    well-formed one is kept in the session; one where no scheduler answers is said when a run starts."""
+    at = open_study_page(small_study, "pages/validation.py")
+    assert not at.exception and not at.error
+    assert at.session_state["val_where"] == "local"
+    assert any("Resamples run on" in c.value for c in at.caption)
+    at.text_input(key="val_scheduler").set_value("http://10.0.0.5:8786").run()
+    assert not at.exception
+    assert any("the scheme must be tcp:// or tls://" in e.value and "tcp://HOST:PORT" in e.value for e in at.error)
+    assert at.button(key="val_run_boot").disabled and at.button(key="val_run_cv").disabled
+    assert "val_where" not in at.session_state
+    at.text_input(key="val_scheduler").set_value("tcp://10.0.0.5").run()
+    assert any("has no port" in e.value for e in at.error)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    at.text_input(key="val_scheduler").set_value(f" tcp://127.0.0.1:{port} ").run()
+    assert not at.error and at.session_state["val_where"] == f"tcp://127.0.0.1:{port}"
+    assert any(f"the Dask cluster at tcp://127.0.0.1:{port}" in c.value for c in at.caption)
+    assert not at.button(key="val_run_cv").disabled
+    at.number_input(key="val_folds").set_value(3)
+    at.number_input(key="val_repeats").set_value(1).run()
+    at.button(key="val_run_cv").click().run()
+    _wait_for_the_run(at, timeout=60)
+    assert not at.exception
+    assert any(f"No Dask scheduler answered at tcp://127.0.0.1:{port}" in e.value for e in at.error)
+    assert at.session_state["study"].current_validation() is None  # nothing was kept
+    at.switch_page("pages/home.py").run()  # the setting stays for the session
+    at.switch_page("pages/validation.py").run()
+    assert at.text_input(key="val_scheduler").value == f" tcp://127.0.0.1:{port} "
+    assert at.session_state["val_where"] == f"tcp://127.0.0.1:{port}"
