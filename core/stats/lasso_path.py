@@ -372,6 +372,22 @@ def _gram_rows(xt, features, first, count, vt, gram, c):
 
 
 @njit(cache=True, nogil=True)
+def _irls_weights(y, w, eta, v, r):
+    """IRLS weights v = w p (1 - p) (p kept in [PMIN, 1 - PMIN], as glmnet) and weighted residuals
+    r = w (y - p) at linear predictor ``eta``, written into ``v`` and ``r``; returns their sums."""
+    v_sum = 0.0
+    r_sum = 0.0
+    for i in range(y.shape[0]):
+        pi = 1.0 / (1.0 + np.exp(-eta[i]))
+        pi = min(max(pi, PMIN), 1.0 - PMIN)
+        v[i] = w[i] * pi * (1.0 - pi)
+        r[i] = w[i] * (y[i] - pi)
+        v_sum += v[i]
+        r_sum += r[i]
+    return v_sum, r_sum
+
+
+@njit(cache=True, nogil=True)
 def _objective(y, eta, w, beta, lam):
     """glmnet's penalised objective: mean negative log-likelihood (weights w) + lam * L1 norm."""
     penalty = 0.0
@@ -605,15 +621,7 @@ def _fit_strong_covariance(xt, y, w, eta, beta, b0, strong, n_strong, in_strong,
     before = np.inf  # the objective at the current point, when known
     refresh = cache < 0
     while True:
-        v_sum = 0.0
-        r_sum = 0.0
-        for i in range(n):
-            pi = 1.0 / (1.0 + np.exp(-eta[i]))
-            pi = min(max(pi, PMIN), 1.0 - PMIN)
-            v[i] = w[i] * pi * (1.0 - pi)
-            r[i] = w[i] * (y[i] - pi)
-            v_sum += v[i]
-            r_sum += r[i]
+        v_sum, r_sum = _irls_weights(y, w, eta, v, r)
         fresh = False
         if refresh or f > 2 * n_strong + 64 and cache == 0:
             # a new Gram matrix, on the strong set only (features that left it are dropped)
@@ -727,7 +735,6 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter, covariance):
     null_dev = _deviance(y, eta, w)
     threshold = tol * null_dev
 
-    prob = np.empty(n)
     v = np.empty(n)  # IRLS weights w p (1 - p)
     r = np.empty(n)  # weighted working residual w (y - p) (minus the quadratic model's fit)
     xv = np.zeros(p)
@@ -776,15 +783,7 @@ def _path(x, y, w, lambdas, stop_early, tol, max_iter, covariance):
             else:
                 # IRLS on the strong set.
                 while True:
-                    for i in range(n):
-                        pi = 1.0 / (1.0 + np.exp(-eta[i]))
-                        pi = min(max(pi, PMIN), 1.0 - PMIN)
-                        prob[i] = pi
-                        v[i] = w[i] * pi * (1.0 - pi)
-                        r[i] = w[i] * (y[i] - pi)
-                    v_sum = 0.0
-                    for i in range(n):
-                        v_sum += v[i]
+                    v_sum, _ = _irls_weights(y, w, eta, v, r)
                     for k in range(n_strong):
                         j = strong[k]
                         s = 0.0
