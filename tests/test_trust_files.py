@@ -402,10 +402,12 @@ def test_a_killed_autoencoder_run_never_leaves_new_weights_beside_old_features(t
     outcomes = []
     # Kill points: the new weights written (the finding: 2 of 10 kills left them beside the old features), the
     # weights being written, the training log written, the features written (the set about to be put in place).
-    for trigger in ("ae_weights.safetensors", "*ae_weights.safetensors.*", "ae_training_log.csv",
-                    "features_deep.parquet"):
+    # Each run its own seed: a run that was not killed in time finishes a whole set, and the next run with the
+    # same seed would write the very same weights (training is deterministic), which reads as no new set.
+    for seed, trigger in enumerate(("ae_weights.safetensors", "*ae_weights.safetensors.*", "ae_training_log.csv",
+                                    "features_deep.parquet"), start=7):
         started = time.time() - 0.01
-        outcome = _run_killed(_deep_command(tmp_path / "manifest.csv", out, 7), runs, trigger, started)
+        outcome = _run_killed(_deep_command(tmp_path / "manifest.csv", out, seed), runs, trigger, started)
         outcomes.append(outcome)
         assert out.is_dir(), outcome
         now = _folder_hashes(out)
