@@ -33,6 +33,28 @@ def score_column(family: str) -> str:
     return f"{family}{SCORE_SUFFIX}"
 
 
+def horizon_text(horizon: float) -> str:
+    """A horizon as written in column names and words: ``12`` for 12.0, ``36.5`` (shortest exact form)."""
+    value = float(horizon)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def horizon_column(horizon: float, bound: str = "") -> str:
+    """A model's predicted survival at ``horizon``: ``surv_12``; ``bound`` "low" / "high" names its interval's
+    limits (``surv_12_low``)."""
+    return f"{SURVIVAL_PREFIX}{horizon_text(horizon)}" + (f"_{bound}" if bound else "")
+
+
+def survival_column(model: str, horizon: float) -> str:
+    """The study predictions' column of ``model``'s predicted survival at ``horizon`` (a time-to-event study),
+    e.g. ``fused@surv_36``; the model's own column holds its linear predictor."""
+    return f"{model}@{horizon_column(horizon)}"
+
+
+SURVIVAL_PREFIX = "surv_"  # predicted survival columns: surv_<horizon>
+__all__ += ["horizon_text", "horizon_column", "survival_column", "SURVIVAL_PREFIX"]
+
+
 def family_of_score(column: str) -> str | None:
     """The family of a score column (``dl_radiomics_score`` -> ``dl_radiomics``), None for other columns."""
     return column[: -len(SCORE_SUFFIX)] if column.endswith(SCORE_SUFFIX) else None
@@ -40,15 +62,24 @@ def family_of_score(column: str) -> str | None:
 
 SCORE_METHODS = {"refit": "Logistic regression refitted on the selected features",
                  "lasso": "The LASSO's own (shrunken) coefficients",
-                 "ridge": "Ridge (L2-penalised) logistic regression on the selected features, penalty by CV"}
+                 "ridge": "Ridge (L2-penalised) logistic regression on the selected features, penalty by CV",
+                 # time-to-event outcomes (core.stats.learners.cox): over a LASSO-Cox's selected features
+                 "cox_refit": "Cox regression refitted on the selected features",
+                 "cox_lasso": "The LASSO-Cox's own (shrunken) coefficients"}
 # The roles a study's fitted models fill (core.workflows.fit.StudyModels); a study may hold any number of each.
 SCORE_ROLE = "score"
 MODEL_ROLES = {SCORE_ROLE: "Score (a feature family's signature)", CLINICAL: "Clinical model",
                FUSED: "Fused model (a score + the clinical predictors)"}
 __all__ += ["SCORE_ROLE", "MODEL_ROLES"]
-UNIVARIABLE_TESTS = {"student": "t-test (Student)", "welch": "t-test (Welch)", "mannwhitney": "Mann-Whitney U"}
+# The binary outcome's tests, then the time-to-event outcome's (each outcome type offers its own: see
+# core.stats.selection.OutcomeScreening.tests).
+UNIVARIABLE_TESTS = {"student": "t-test (Student)", "welch": "t-test (Welch)", "mannwhitney": "Mann-Whitney U",
+                     "cox_wald": "Univariable Cox (Wald)", "cox_lr": "Univariable Cox (likelihood ratio)"}
 CORRELATION_METHODS = {"spearman": "Spearman", "pearson": "Pearson", "kendall": "Kendall"}
 LASSO_RULES = {"1se": "lambda.1se", "min": "lambda.min"}
+# What the LASSO-Cox cross-validation scores each lambda by (glmnet's type.measure for family = "cox").
+LASSO_COX_MEASURES = {"deviance": "Partial-likelihood deviance", "C": "Harrell's C"}
+__all__ += ["LASSO_COX_MEASURES"]
 CUTOFF_RULES = {"youden": "Youden index (training)", "fixed": "Fixed probability",
                 "sensitivity": "Target sensitivity (training)"}
 PROPORTION_CIS = {"wald": "Wald (study)", "wilson": "Wilson"}
@@ -68,6 +99,27 @@ CALIBRATION_COLUMNS = {"brier": "Brier score", "calibration_in_the_large": "cali
 POST_SELECTION_NOTE = "post-selection: not for inference"
 POST_SELECTION_P = "p (post-selection, not for inference)"
 __all__ += ["CALIBRATION_COLUMNS", "POST_SELECTION_NOTE", "POST_SELECTION_P"]
+# Concordance of a risk with a time-to-event outcome (core.stats.survival.concordance): survival's timewt names.
+CONCORDANCE_WEIGHTINGS = {"n": "Harrell's C", "n/G2": "Uno's C (censoring-weighted)"}
+__all__ += ["CONCORDANCE_WEIGHTINGS"]
+# Tie handling of a Cox model (core.stats.survival.cox): coxph's ``ties`` names.
+COX_TIES = {"efron": "Efron (coxph's default)", "breslow": "Breslow"}
+__all__ += ["COX_TIES"]
+# Risk groups of a survival model at its training cut-off on the linear predictor (core.workflows.survival_evaluation):
+# "high" = strictly above the cut-off. Keys are the table values, lower risk first.
+RISK_GROUPS = {"low": "Low risk", "high": "High risk"}
+__all__ += ["RISK_GROUPS"]
+# Calibration of survival at a horizon (core.stats.survival.calibration) and a Cox nomogram's extra axes
+# (core.stats.survival.nomogram), in words; "{horizon}" is the time with its unit.
+SURVIVAL_CALIBRATION_COLUMNS = {"predicted": "mean predicted survival", "observed": "observed survival (Kaplan-Meier)",
+                                "slope": "calibration slope (Cox model on log(-log predicted survival))",
+                                "observed_expected": "observed / expected risk"}
+COX_NOMOGRAM_AXES = {"survival": "Probability of surviving {horizon}", "median_time": "Median survival time"}
+__all__ += ["SURVIVAL_CALIBRATION_COLUMNS", "COX_NOMOGRAM_AXES"]
+# The discrimination measures internal validation reports (core.stats.discrimination), as its tables' `measure`
+# column names them; "{horizon}" is the horizon as in column names (horizon_text), in the outcome's time unit.
+DISCRIMINATION_MEASURES = {"auc": "AUC", "c_index": "C-index", "td_auc": "AUC(t={horizon})"}
+__all__ += ["DISCRIMINATION_MEASURES"]
 # Patients whose features lie far outside the training range, or whose risk is 0 or 1 to 1e-6 (core.workflows.external).
 OUTSIDE_RANGE = "outside the training range"
 # External calibration is shown on every patient and again without those outside the training range.
@@ -82,7 +134,7 @@ MISSING_STRATEGIES = {"median": "Impute the training median (mode for categories
 SCREENING_METHODS = {
     "study": "The study's: variance, redundancy, univariable test, LASSO",
     "test_first": "Univariable test before redundancy, then LASSO",
-    "auc": "Univariable AUC filter, redundancy, LASSO",
+    "auc": "Univariable discrimination filter (AUC or C-index), redundancy, LASSO",
     "mrmr": "mRMR (relevance minus redundancy), then LASSO",
     "lasso": "LASSO alone (after the variance filter)",
 }
@@ -90,9 +142,20 @@ VARIANCE_SCALES = {"raw": "raw values (the study's)", "minmax": "each feature sc
 SUBGROUP_POPULATIONS = {"events": "Patients with the event", "all": "All patients"}
 # The kinds of outcome a study can have (core.stats.outcomes.OUTCOME_TYPES holds one type per name) and the
 # display names of "no event" / "event" when the user gives none.
-OUTCOME_KINDS = {"binary": "Binary (0/1, 1 = event)"}
+OUTCOME_KINDS = {"binary": "Binary (0/1, 1 = event)", "survival": "Time to event (time + event 1/0)"}
 DEFAULT_OUTCOME_LABELS = ("no event", "event")
-__all__ += ["OUTCOME_KINDS", "DEFAULT_OUTCOME_LABELS"]
+# The rows of a cohort's outcome summary (core.stats.outcomes.Outcome.summary; {unit} and {horizon} are filled
+# in by a time-to-event outcome).
+OUTCOME_SUMMARY_ROWS = {
+    "patients": "Patients, n",
+    "events": "Events, n (%)",
+    "censored": "Censored, n (%)",
+    "follow_up_median": "Median follow-up, {unit} (reverse Kaplan-Meier) [95% CI]",
+    "follow_up_range": "Follow-up, {unit}: range",
+    "median_time": "Median time to event, {unit} (Kaplan-Meier) [95% CI]",
+    "event_free": "Event-free at {horizon} (Kaplan-Meier), % [95% CI]",
+}
+__all__ += ["OUTCOME_KINDS", "DEFAULT_OUTCOME_LABELS", "OUTCOME_SUMMARY_ROWS"]
 # Below this many patients in a group, a comparison of groups is flagged as resting on too few patients.
 MIN_PER_GROUP = 10
 

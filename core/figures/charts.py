@@ -150,17 +150,22 @@ def _lambda_markers(figure: go.Figure, lasso) -> None:
 
 
 def lasso_cv_figure(lasso) -> go.Figure:
-    """Cross-validated binomial deviance against log(lambda), +-1 SE bars, lambda.min and lambda.1se marked."""
+    """Cross-validated deviance (or C) against log(lambda), +-1 SE bars, lambda.min and lambda.1se marked.
+
+    ``lasso``: a :class:`core.stats.selection.LassoCV` (LASSO logistic or LASSO-Cox); its ``measure_label`` names
+    the y-axis (binomial or partial-likelihood deviance, Harrell's C) and ``foldid`` the number of folds."""
     log_lambda = np.log(lasso.lambdas)
+    measure = "deviance" if lasso.measure == "deviance" else lasso.measure_label
     figure = go.Figure(go.Scatter(x=log_lambda, y=lasso.cv_mean, mode="markers",
                                   marker={"color": OUTCOME_COLOURS[1], "size": 6},
                                   error_y={"type": "data", "array": lasso.cv_se, "color": "lightgrey"},
                                   customdata=lasso.n_nonzero,
-                                  hovertemplate="log(λ) %{x:.3f}<br>deviance %{y:.4f}<br>%{customdata} features"
-                                                "<extra></extra>"))
+                                  hovertemplate=f"log(λ) %{{x:.3f}}<br>{measure} %{{y:.4f}}<br>%{{customdata}} "
+                                                "features<extra></extra>"))
     _lambda_markers(figure, lasso)
-    figure.update_layout(title="LASSO: 10-fold cross-validated deviance", xaxis_title="log(λ)",
-                         yaxis_title="binomial deviance", height=380, margin={"t": 60})
+    folds = len(np.unique(lasso.foldid))
+    figure.update_layout(title=f"LASSO: {folds}-fold cross-validated {measure}", xaxis_title="log(λ)",
+                         yaxis_title=lasso.measure_label, height=380, margin={"t": 60})
     return figure
 
 

@@ -31,6 +31,12 @@ Total points over ``pretty(c(0, sum.max))`` and the risk axis at chosen probabil
   is ``fun.side``, labels above / below by hand). Here labels are kept on one row if they fit, else
   staggered, else the less round risks (20 %, 40 % ...) lose their labels first (their ticks stay).
 
+A Cox model's nomogram (:func:`cox_nomogram_layout`, a :class:`core.stats.survival.nomogram.CoxNomogram`)
+has the same Points, predictor and Total points axes, and in place of the risk axis one axis of predicted
+survival probability per horizon (rms ``nomogram(fit, fun = Survival(fit)(t, lp))``, labelled as the risk
+axis is) and, where it is reached within follow-up, an axis of median survival time (rms ``Quantile(fit)``),
+labelled as a numeric axis; the patient is marked on each, the guide runs from Total points to the last.
+
 Text is measured with the real font metric (FreeType through matplotlib: ``TextToPath`` outlines and
 the Agg renderer's ``FT2Font`` widths, see :func:`text_width`) for DejaVu Sans, matplotlib's default
 font, so the matplotlib drawing is measured exactly; browsers draw the plotly figure with Arial /
@@ -54,9 +60,12 @@ import numpy as np
 
 from core.errors import RadNomoError
 from core.stats.modeling import Nomogram
+from core.stats.survival.nomogram import CoxNomogram
+from core.vocabulary import horizon_column
 
-__all__ = ["PAGES", "PALETTE", "AxisLayout", "NomogramLayout", "PatientMarks", "TickLabel", "nomogram_file",
-           "nomogram_layout", "nomogram_matplotlib", "nomogram_plotly", "page_layout", "relayout", "text_width"]
+__all__ = ["MEDIAN_AXIS", "PAGES", "PALETTE", "AxisLayout", "NomogramLayout", "PatientMarks", "TickLabel",
+           "cox_nomogram_layout", "nomogram_file", "nomogram_layout", "nomogram_matplotlib", "nomogram_plotly",
+           "page_layout", "relayout", "survival_axis_key", "text_width"]
 
 # Okabe-Ito colours (safe for the common colour-vision deficiencies): black axes, vermillion for
 # the patient (the colour the dashboard uses for outcome 1), light greys for guides.
@@ -76,6 +85,20 @@ PLOTLY_FONT = "Arial, Helvetica, 'DejaVu Sans', sans-serif"
 # Vertical metrics in em (font size): a text row (DejaVu's ascent + descent is 1.164 em; plotly
 # boxes add 1 px of padding each side), tick length and the gap between tick and label.
 ROW_EM, TICK_EM, LABEL_PAD_EM, AXIS_GAP_EM = 1.3, 0.45, 0.2, 0.45
+
+# Axis kinds: the predictors' (points read off them), and the outcome scales read off the total points (a
+# probability: risk or survival; a time: median survival), whose labels get a white ground under the guide.
+PREDICTOR_KINDS = ("continuous", "categorical")
+PROBABILITY_KINDS = ("risk", "survival")
+OUTCOME_KINDS = ("total", "risk", "survival", "median")
+#: Key of a Cox nomogram's median-survival-time axis.
+MEDIAN_AXIS = "median_survival"
+
+
+def survival_axis_key(horizon: float) -> str:
+    """Key of a Cox nomogram's axis of survival probability at ``horizon`` (e.g. "surv_12"), as the
+    predicted survival columns are named (:func:`core.vocabulary.horizon_column`)."""
+    return horizon_column(horizon)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,8 +209,9 @@ class AxisLayout:
     Attributes
     ----------
     key : str
-        "points", a predictor's name, "total_points" or "risk".
-    kind : {"points", "continuous", "categorical", "total", "risk"}
+        "points", a predictor's name, "total_points" or "risk"; a Cox nomogram's
+        :func:`survival_axis_key` per horizon and :data:`MEDIAN_AXIS` in place of "risk".
+    kind : {"points", "continuous", "categorical", "total", "risk", "survival", "median"}
     title : str
         The axis title in clinical words.
     title_lines : tuple of str
@@ -213,7 +237,8 @@ class AxisLayout:
     patient_x : float or None
         The patient's mark on the 0-100 scale (held inside the axis line).
     patient_value : float or None
-        The patient's points (predictor), total points, or risk (probability).
+        The patient's points (predictor), total points, risk or survival (probability), or median
+        survival time.
     patient_clipped : bool
         True when the patient lies beyond the axis line (the mark sits at its end).
     unit : float
@@ -256,7 +281,7 @@ class PatientMarks:
         Variable -> its points (``Nomogram.points``).
     total_points : float
     risk : float
-        Probability (``Nomogram.probability``).
+        Probability (``Nomogram.probability``); NaN on a Cox nomogram (see ``survival``).
     interval : (float, float) or None
         95 % confidence interval of the risk, when given.
     column : tuple
@@ -265,7 +290,12 @@ class PatientMarks:
         The statement under the risk axis, e.g. "Total points 87.5 → predicted risk 23.4 % (95 % CI ...)".
     summary_box : tuple of float
     guide : (float, float, float)
-        (x_px, y_top, y_bottom): the vertical guide from the total-points axis to the risk axis.
+        (x_px, y_top, y_bottom): the vertical guide from the total-points axis to the last axis.
+    survival : dict
+        Cox nomogram: horizon -> the patient's predicted survival probability there (empty otherwise).
+    median_time : float or None
+        Cox nomogram with a median axis: the patient's median survival time (NaN where not reached
+        within follow-up); None otherwise.
     """
 
     values: dict
@@ -277,6 +307,21 @@ class PatientMarks:
     summary_lines: tuple[str, ...]
     summary_box: tuple[float, float, float, float]
     guide: tuple[float, float, float]
+    survival: dict = field(default_factory=dict)
+    median_time: float | None = None
+
+
+@dataclass(frozen=True)
+class _SurvivalSource:
+    """What a Cox nomogram draws below its Total points axis (see :func:`cox_nomogram_layout`)."""
+
+    nomogram: CoxNomogram
+    horizons: tuple[float, ...]
+    time_unit: str
+    survivals: tuple[float, ...] | None
+    median: bool
+    median_times: tuple[float, ...] | None
+    intervals: dict  # horizon -> (low, high) of the patient's survival
 
 
 @dataclass(frozen=True)
@@ -292,6 +337,7 @@ class _Source:
     risk_format: str
     title: str | None
     gap_em: float
+    survival: _SurvivalSource | None = None
 
 
 @dataclass(frozen=True)
@@ -309,7 +355,8 @@ class NomogramLayout:
     total_max : float
         Total points at the right end of the Total points axis.
     axes : tuple of AxisLayout
-        Points, each predictor (in the model's order), Total points, Risk.
+        Points, each predictor (in the model's order), Total points, Risk (a Cox nomogram: survival at
+        each horizon, then median survival time).
     title_lines : tuple of str
     title_box : tuple of float or None
     patient : PatientMarks or None
@@ -335,7 +382,7 @@ class NomogramLayout:
         return left + (right - left) * x / 100.0
 
     def axis(self, key: str) -> AxisLayout:
-        """The axis ``key`` ("points", a predictor, "total_points", "risk")."""
+        """The axis ``key`` ("points", a predictor, "total_points", "risk", a survival axis ...)."""
         for axis in self.axes:
             if axis.key == key:
                 return axis
@@ -531,7 +578,7 @@ def _place(kind: str, values: Sequence, labels: list[_Label], gap: float, line_h
         return "no labels", []
     if kind == "categorical":
         candidates = _categorical_candidates(labels, span)
-    elif kind == "risk":
+    elif kind in PROBABILITY_KINDS:
         candidates = _risk_candidates(values, labels)
     else:
         candidates = _numeric_candidates(values, labels, "above" if kind == "points" else "below", span)
@@ -604,7 +651,7 @@ class _AxisSpec:
 
 
 def _axis_specs(nomogram: Nomogram, labels: Mapping[str, str], level_labels: Mapping[str, Mapping[str, str]],
-                risks, risk_format: str) -> tuple[list[_AxisSpec], float]:
+                risks, risk_format: str, survival: _SurvivalSource | None = None) -> tuple[list[_AxisSpec], float]:
     total_axis = nomogram.total_points_axis()
     total_ticks = total_axis["points"].to_numpy(dtype=float)
     total_max = float(total_ticks.max())
@@ -651,16 +698,53 @@ def _axis_specs(nomogram: Nomogram, labels: Mapping[str, str], level_labels: Map
                                100.0 / scale_max))
     specs.append(_AxisSpec("total_points", "total", title("total_points", "Total points"),
                            [(float(v), float(v), _number(v)) for v in total_ticks], to_x, total_minor))
-    risk_axis = nomogram.risk_axis(risks)
     # The risk scale is continuous over the linear predictors rms draws (lp.at's range, on the
     # total-points axis), so its line spans all of that, not just the labelled risks.
     lp_points = nomogram.lp_axis()["points"].to_numpy(dtype=float)
     extent = (max(0.0, float(lp_points.min())), min(total_max, float(lp_points.max())))
+    if survival is not None:
+        specs.extend(_survival_specs(survival, title, risk_format, total_max, to_x, extent))
+        return specs, total_max
+    risk_axis = nomogram.risk_axis(risks)
     specs.append(_AxisSpec("risk", "risk", title("risk", "Predicted risk"),
                            [(float(r), float(t), _risk_text(float(r), risk_format, tick=True))
                             for t, r in zip(risk_axis["total_points"], risk_axis["risk"], strict=True)], to_x,
                            extent=extent))
     return specs, total_max
+
+
+def _survival_specs(survival: _SurvivalSource, title, risk_format: str, total_max: float, to_x: float,
+                    extent: tuple[float, float]) -> list[_AxisSpec]:
+    """A Cox nomogram's outcome axes: survival probability at each horizon, then median survival time.
+
+    The ticks are :meth:`CoxNomogram.survival_axis` / :meth:`~CoxNomogram.median_axis` (placed as rms
+    places them), kept where they fall on the Total points axis (as the risk axis's). A survival axis
+    spans rms's linear predictors (``extent``), as the risk axis; the median axis only the part of them
+    where the median is reached within follow-up.
+    """
+    cox = survival.nomogram
+
+    def on_axis(frame, column: str) -> list[tuple[float, float]]:
+        inside = frame[(frame["total_points"] >= -1e-9) & (frame["total_points"] <= total_max + 1e-9)]
+        return sorted(((float(v), float(t)) for t, v in zip(inside["total_points"], inside[column], strict=True)),
+                      key=lambda pair: pair[1])
+
+    specs = []
+    for horizon in survival.horizons:
+        key = survival_axis_key(horizon)
+        ticks = on_axis(cox.survival_axis(horizon, survival.survivals), "survival")
+        specs.append(_AxisSpec(key, "survival", title(key, f"Survival at {horizon:g} {survival.time_unit}"),
+                               [(v, t, _risk_text(v, risk_format, tick=True)) for v, t in ticks], to_x,
+                               extent=extent))
+    reached = cox.median_range() if survival.median else None
+    if reached is not None:
+        ticks = on_axis(cox.median_axis(survival.median_times), "median_time")
+        span = (max(extent[0], reached[0]), min(extent[1], reached[1]))
+        specs.append(_AxisSpec(MEDIAN_AXIS, "median",
+                               title(MEDIAN_AXIS, f"Median survival time ({survival.time_unit})"),
+                               [(v, t, _number(v)) for v, t in ticks], to_x,
+                               extent=span if span[0] <= span[1] else None))
+    return specs
 
 
 def _place_axes(specs: list[_AxisSpec], scale: tuple[float, float], font_size: float, gap: float,
@@ -723,6 +807,8 @@ def nomogram_layout(nomogram: Nomogram, labels: Mapping[str, str] | None = None,
         For a width too small to draw on, a bad ``risk_format``, or a patient lacking a predictor's
         value or with an unknown level.
     """
+    if isinstance(nomogram, CoxNomogram):
+        raise RadNomoError("a Cox model's nomogram reads survival, not a risk: lay it out with cox_nomogram_layout.")
     if risk_format not in ("percent", "probability"):
         raise RadNomoError(f"risk_format must be 'percent' or 'probability', not '{risk_format}'.")
     if font_size <= 0 or width_px <= 0:
@@ -736,6 +822,116 @@ def nomogram_layout(nomogram: Nomogram, labels: Mapping[str, str] | None = None,
     return _build(source, float(width_px), float(font_size))
 
 
+def cox_nomogram_layout(nomogram: CoxNomogram, labels: Mapping[str, str] | None = None,
+                        patient: Mapping | None = None, *, horizons: Sequence[float], time_unit: str,
+                        width_px: float, font_size: float,
+                        level_labels: Mapping[str, Mapping[str, str]] | None = None,
+                        survivals: Sequence[float] | None = None, median: bool = True,
+                        median_times: Sequence[float] | None = None,
+                        survival_intervals: Mapping[float, tuple[float, float]] | None = None,
+                        risk_format: str = "percent", title: str | None = None,
+                        gap_em: float = 1.0) -> NomogramLayout:
+    """Lay a Cox model's nomogram out at a given width, as :func:`nomogram_layout` (same look, same
+    label fitting), with survival axes in place of the risk axis, as rms draws a ``cph`` nomogram with
+    ``fun = Survival(fit)`` at each horizon (and ``Quantile(fit)`` for the median).
+
+    Parameters
+    ----------
+    nomogram : core.stats.survival.nomogram.CoxNomogram
+    labels : mapping, optional
+        Axis titles: as :func:`nomogram_layout`'s, and for the outcome axes
+        ``survival_axis_key(h)`` (default "Survival at 12 months") and :data:`MEDIAN_AXIS`
+        (default "Median survival time (months)").
+    patient : mapping, optional
+        Variable -> value for every predictor; marked on each axis with its points, total points,
+        survival at each horizon and median survival time.
+    horizons : sequence of float
+        Times (``time_unit``) of the survival axes, top to bottom; each at most the nomogram's last
+        follow-up time.
+    time_unit : str
+        The follow-up's unit ("months"), written in titles and in the patient's summary.
+    width_px, font_size, level_labels, risk_format, title, gap_em
+        As :func:`nomogram_layout` (``risk_format`` writes the survival probabilities).
+    survivals : sequence of float, optional
+        Survival probabilities to tick (rms ``fun.at``); default
+        :attr:`CoxNomogram.DEFAULT_SURVIVALS` (rms's pretty() where too few fall on an axis).
+    median : bool, default True
+        Draw the median-survival-time axis (left out anyway where the median is reached nowhere on
+        the scale: too few events within follow-up).
+    median_times : sequence of float, optional
+        Times to tick on the median axis; default :meth:`CoxNomogram.median_axis`'s (rms's pretty()).
+    survival_intervals : mapping, optional
+        Horizon -> the patient's 95 % confidence interval (low, high) of survival there (e.g. from
+        ``CoxModel.predict_survival``), written in the summary.
+
+    Returns
+    -------
+    NomogramLayout
+        Axes: Points, predictors, Total points, one ``"survival"`` axis per horizon, the
+        ``"median"`` axis; the patient's marks carry ``survival`` and ``median_time``.
+
+    Raises
+    ------
+    RadNomoError
+        As :func:`nomogram_layout`; no horizon, or a horizon past the last follow-up time.
+    """
+    if risk_format not in ("percent", "probability"):
+        raise RadNomoError(f"risk_format must be 'percent' or 'probability', not '{risk_format}'.")
+    if font_size <= 0 or width_px <= 0:
+        raise RadNomoError("width_px and font_size must be positive.")
+    chosen = tuple(float(h) for h in horizons)
+    if not chosen:
+        raise RadNomoError("a Cox nomogram needs at least one horizon for its survival axes.")
+    for horizon in chosen:
+        nomogram.baseline.at(horizon)  # a horizon past the follow-up is refused here, with its reason
+    intervals = {float(h): (float(low), float(high)) for h, (low, high) in (survival_intervals or {}).items()}
+    survival = _SurvivalSource(nomogram=nomogram, horizons=chosen, time_unit=str(time_unit),
+                               survivals=None if survivals is None else tuple(float(s) for s in survivals),
+                               median=bool(median),
+                               median_times=None if median_times is None else tuple(float(t) for t in median_times),
+                               intervals=intervals)
+    source = _Source(nomogram=nomogram.scale, labels=dict(labels or {}),
+                     patient=None if patient is None else dict(patient),
+                     level_labels={k: dict(v) for k, v in (level_labels or {}).items()}, risks=None,
+                     risk_interval=None, risk_format=risk_format, title=title, gap_em=float(gap_em),
+                     survival=survival)
+    return _build(source, float(width_px), float(font_size))
+
+
+def _survival_summary(survival: _SurvivalSource, values: Mapping[float, float], median_time: float | None,
+                      risk_format: str) -> list[str]:
+    """The patient's survival in words, as phrases a line may not break inside: "survival 62.0 % (95 % CI
+    55.1–69.0 %) at 12 months,", ..., "median survival 30.1 months"."""
+    parts = []
+    for horizon in survival.horizons:
+        text = _risk_text(values[horizon], risk_format, tick=False)
+        if horizon in survival.intervals:
+            low, high = survival.intervals[horizon]
+            if np.isfinite(low) and np.isfinite(high):
+                text += (f" (95 % CI {_risk_text(low, risk_format, tick=False).replace(' %', '')}–"
+                         f"{_risk_text(high, risk_format, tick=False)})")
+        parts.append(f"{text} at {horizon:g} {survival.time_unit}")
+    phrases = [f"{part}," for part in parts[:-1]] + [parts[-1] + (";" if median_time is not None else "")]
+    phrases[0] = f"survival {phrases[0]}"
+    if median_time is not None:
+        phrases.append(f"median survival {median_time:.1f} {survival.time_unit}" if np.isfinite(median_time)
+                       else "median survival not reached within follow-up")
+    return phrases
+
+
+def _wrap_phrases(phrases: Sequence[str], font_size: float, max_width: float) -> tuple[str, ...]:
+    """Phrases joined by spaces into lines no wider than ``max_width``, breaking between phrases only (a phrase
+    wider than a line is word-wrapped on its own), so a number stays with its confidence interval."""
+    lines: list[str] = []
+    for phrase in phrases:
+        trial = f"{lines[-1]} {phrase}" if lines else phrase
+        if lines and text_width(trial, font_size) <= max_width:
+            lines[-1] = trial
+        else:
+            lines.extend(_wrap(phrase, font_size, max_width))
+    return tuple(lines)
+
+
 def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
     nomogram = source.nomogram
     em = font_size
@@ -743,31 +939,53 @@ def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
     line_height = 1.17 * em  # a rotated label's width across the axis (DejaVu's ascent + descent)
     gap = source.gap_em * text_width("m", font_size)
     margin = 0.5 * em
-    specs, total_max = _axis_specs(nomogram, source.labels, source.level_labels, source.risks, source.risk_format)
+    survival = source.survival
+    specs, total_max = _axis_specs(nomogram, source.labels, source.level_labels, source.risks, source.risk_format,
+                                   survival)
 
     patient = None
+    survival_values: dict[float, float] = {}
+    median_time: float | None = None
     if source.patient is not None:
         total = nomogram.total_points(source.patient)  # first: it names every missing predictor
         values = {v: source.patient[v] for v in nomogram.variables}
         points = {v: nomogram.points(v, values[v]) for v in nomogram.variables}
-        risk = float(1 / (1 + np.exp(-nomogram.linear_predictor_at(total))))
+        lp = nomogram.linear_predictor_at(total)
+        # What the patient reads off each outcome axis (at the total points): a risk, or survival and its median.
+        outcome: dict[str, float] = {}
+        if survival is None:
+            outcome["risk"] = float(1 / (1 + np.exp(-lp)))
+        else:
+            survival_values = {h: float(survival.nomogram.survival(h, lp)) for h in survival.horizons}
+            outcome.update({survival_axis_key(h): s for h, s in survival_values.items()})
+            if any(spec.key == MEDIAN_AXIS for spec in specs):
+                median_time = float(survival.nomogram.median_survival(lp)[0])
+                if np.isfinite(median_time):  # not reached: no mark on the axis (the column says so)
+                    outcome[MEDIAN_AXIS] = median_time
+        risk = outcome.get("risk", float("nan"))
         patient = (values, points, total, risk)
         for spec in specs:
             if spec.key in points:
                 spec.patient_points, spec.patient_value = points[spec.key], points[spec.key]
             elif spec.key == "total_points":
                 spec.patient_points, spec.patient_value = total, total
-            elif spec.key == "risk":
-                spec.patient_points, spec.patient_value = total, risk
+            elif spec.key in outcome:
+                spec.patient_points, spec.patient_value = total, outcome[spec.key]
 
     # Right-hand column with the patient's numbers (only with a patient).
     column_texts = {}
     if patient is not None:
         column_texts["points"] = "Patient"
-        for spec in specs[1:-2]:
-            column_texts[spec.key] = f"{spec.patient_value:.1f} pts"
+        for spec in specs:
+            if spec.kind in PREDICTOR_KINDS:
+                column_texts[spec.key] = f"{spec.patient_value:.1f} pts"
         column_texts["total_points"] = f"{patient[2]:.1f} pts"
-        column_texts["risk"] = _risk_text(patient[3], source.risk_format, tick=False)
+        for spec in specs:
+            if spec.kind in PROBABILITY_KINDS:
+                column_texts[spec.key] = _risk_text(spec.patient_value, source.risk_format, tick=False)
+            elif spec.kind == "median":
+                column_texts[spec.key] = "not reached" if median_time is None or not np.isfinite(median_time) \
+                    else f"{median_time:.1f}"
     column_width = max((text_width(t, font_size) for t in column_texts.values()), default=0.0)
     column_left = width - margin - column_width
 
@@ -881,15 +1099,20 @@ def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
                 w = text_width(text, font_size)
                 column.append((axis.key, text, (width - margin - w, axis.y_px - 0.585 * em, width - margin,
                                                 axis.y_px + 0.585 * em)))
-        risk_words = f"predicted risk {_risk_text(risk, source.risk_format, tick=False)}"
-        if source.risk_interval is not None:
-            low, high = source.risk_interval
-            risk_words += (f" (95 % CI {_risk_text(low, source.risk_format, tick=False).replace(' %', '')}–"
-                           f"{_risk_text(high, source.risk_format, tick=False)})")
-        summary = f"Total points {total:.1f} → {risk_words}"
-        summary_lines = _wrap(summary, font_size, width - 2 * margin)
+        if survival is None:
+            risk_words = f"predicted risk {_risk_text(risk, source.risk_format, tick=False)}"
+            if source.risk_interval is not None:
+                low, high = source.risk_interval
+                risk_words += (f" (95 % CI {_risk_text(low, source.risk_format, tick=False).replace(' %', '')}–"
+                               f"{_risk_text(high, source.risk_format, tick=False)})")
+            summary_lines = _wrap(f"Total points {total:.1f} → {risk_words}", font_size, width - 2 * margin)
+        else:
+            phrases = _survival_summary(survival, survival_values, median_time, source.risk_format)
+            phrases[0] = f"Total points {total:.1f} → {phrases[0]}"
+            summary_lines = _wrap_phrases(phrases, font_size, width - 2 * margin)
         summary_width = max(text_width(line, font_size) for line in summary_lines)
-        total_axis, risk_axis = axes[-2], axes[-1]
+        # The guide runs from the total points down to the last outcome axis (the risk axis of a logistic model).
+        total_axis, risk_axis = next(axis for axis in axes if axis.kind == "total"), axes[-1]
         centre = px(total_axis.patient_x)
         left_edge = min(max(centre - summary_width / 2, margin), width - margin - summary_width)
         top = y + 0.4 * em
@@ -897,7 +1120,8 @@ def _build(source: _Source, width: float, font_size: float) -> NomogramLayout:
         y = summary_box[3]
         marks = PatientMarks(values=values, points=points, total_points=total, risk=risk,
                              interval=source.risk_interval, column=tuple(column), summary_lines=summary_lines,
-                             summary_box=summary_box, guide=(centre, total_axis.y_px, risk_axis.y_px))
+                             summary_box=summary_box, guide=(centre, total_axis.y_px, risk_axis.y_px),
+                             survival=survival_values, median_time=median_time)
 
     return NomogramLayout(width_px=width, height_px=y + margin, font_size=font_size, scale_px=scale,
                           total_max=total_max, axes=tuple(axes), title_lines=layout_title_lines,
@@ -948,6 +1172,10 @@ def _tick_segments(layout: NomogramLayout, axis: AxisLayout) -> tuple[list[tuple
 def _hover(axis: AxisLayout, tick: TickLabel) -> str:
     if axis.kind == "risk":
         return f"risk {tick.value * 100:g} % at {tick.points:.1f} total points"
+    if axis.kind == "survival":
+        return f"{axis.title}: {tick.value * 100:g} % at {tick.points:.1f} total points"
+    if axis.kind == "median":
+        return f"{axis.title}: {tick.text} at {tick.points:.1f} total points"
     if axis.kind == "total":
         return f"{tick.points:g} total points"
     shown = tick.text or (tick.value if isinstance(tick.value, str) else _number(float(tick.value)))
@@ -994,7 +1222,7 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": width, "dash": dash},
                                     hoverinfo="skip", showlegend=False))
 
-    points_axis, predictors = layout.axes[0], layout.axes[1:-2]
+    points_axis, predictors = layout.axes[0], [a for a in layout.axes if a.kind in PREDICTOR_KINDS]
     if grid and predictors:
         segments([(t.x_px, points_axis.y_px, t.x_px, predictors[-1].y_px) for t in points_axis.ticks],
                  PALETTE["grid"], 1)
@@ -1010,10 +1238,10 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
         for tick in axis.labels:
             left, top, right, bottom = tick.box
             below = tick.side == "below"
-            # Total and risk labels get a white ground: the patient's guide passes behind them.
+            # Total points and outcome labels get a white ground: the patient's guide passes behind them.
             note((left + right) / 2, top if below else bottom, tick.text, "center", "top" if below else "bottom",
                  textangle=-tick.rotation, borderpad=0,
-                 bgcolor="white" if axis.kind in ("total", "risk") else None)
+                 bgcolor="white" if axis.kind in OUTCOME_KINDS else None)
         figure.add_trace(go.Scatter(x=[t.x_px for t in axis.ticks], y=[axis.y_px] * len(axis.ticks), mode="markers",
                                     marker={"size": 8, "color": "rgba(0,0,0,0)"}, showlegend=False,
                                     hovertext=[_hover(axis, t) for t in axis.ticks], hoverinfo="text"))
@@ -1034,6 +1262,10 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
         for axis in marked:
             if axis.kind == "risk":
                 hover.append(f"predicted risk {axis.patient_value:.1%}")
+            elif axis.kind == "survival":
+                hover.append(f"{axis.title}: {axis.patient_value:.1%}")
+            elif axis.kind == "median":
+                hover.append(f"{axis.title}: {axis.patient_value:.1f}")
             elif axis.kind == "total":
                 hover.append(f"total {axis.patient_value:.1f} points")
             else:
@@ -1048,7 +1280,7 @@ def nomogram_plotly(layout: NomogramLayout, *, grid: bool = True):
             marker={"size": em * 0.95, "color": PALETTE["patient"], "symbol": symbols,
                     "line": {"color": PALETTE["patient_fill"], "width": 1.5}}))
         for key, text, box in patient.column:
-            bold = key in ("points", "risk")
+            bold = layout.axis(key).kind in ("points", *PROBABILITY_KINDS)
             note(box[2], (box[1] + box[3]) / 2, f"<b>{text}</b>" if bold else text, "right", "middle",
                  font=patient_font)
         left, top, _, _ = patient.summary_box
@@ -1100,7 +1332,7 @@ def nomogram_matplotlib(layout: NomogramLayout, *, grid: bool = True):
             ax.add_collection(LineCollection([[(x0, y0), (x1, y1)] for x0, y0, x1, y1 in items], colors=colour,
                                              linewidths=linewidth, **kwargs))
 
-    points_axis, predictors = layout.axes[0], layout.axes[1:-2]
+    points_axis, predictors = layout.axes[0], [a for a in layout.axes if a.kind in PREDICTOR_KINDS]
     if grid and predictors:
         collection([(t.x_px, points_axis.y_px, t.x_px, predictors[-1].y_px) for t in points_axis.ticks],
                    PALETTE["grid"], lw * 0.8, zorder=0)
@@ -1118,9 +1350,9 @@ def nomogram_matplotlib(layout: NomogramLayout, *, grid: bool = True):
             if not tick.text:
                 continue
             left, top, right, bottom = tick.box
-            # Total and risk labels get a white ground: the patient's guide passes behind them.
+            # Total points and outcome labels get a white ground: the patient's guide passes behind them.
             ground = {"bbox": {"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none"},
-                      "zorder": 5} if axis.kind in ("total", "risk") else {}
+                      "zorder": 5} if axis.kind in OUTCOME_KINDS else {}
             ax.text((left + right) / 2, top if tick.side == "below" else bottom, tick.text, ha="center",
                     va="top" if tick.side == "below" else "bottom", rotation=tick.rotation,
                     gid=f"tick-{index}-{tick_index}", **ground, **text_style)
@@ -1141,7 +1373,8 @@ def nomogram_matplotlib(layout: NomogramLayout, *, grid: bool = True):
         for lineno, (key, text, box) in enumerate(patient.column):
             ax.text(box[2], (box[1] + box[3]) / 2, text, ha="right", va="center", gid=f"patient-column-{lineno}",
                     **{**text_style, "color": PALETTE["patient"],
-                       "fontweight": "bold" if key in ("points", "risk") else "normal"})
+                       "fontweight": "bold" if layout.axis(key).kind in ("points", *PROBABILITY_KINDS)
+                       else "normal"})
         left, top, _, _ = patient.summary_box
         for lineno, text in enumerate(patient.summary_lines):
             ax.text(left, top + lineno * layout.row_px, text, ha="left", va="top", gid=f"patient-summary-{lineno}",

@@ -13,7 +13,8 @@ Command line::
 
 Writes ``DIR/clinical.csv``, ``DIR/manifest.csv`` (pyradiomics batch format ``ID,Image,Mask`` plus
 ``Mask_reader2``), ``DIR/generator_truth.csv`` (the hidden phenotype, for teaching and calibration
-only) and, unless ``--no-images``, ``DIR/images/<ID>_ct.nii.gz`` and ``DIR/masks/<ID>_r1.nii.gz``
+only), ``DIR/survival.csv`` (overall survival, :mod:`core.imaging.synthetic_survival`) and, unless
+``--no-images``, ``DIR/images/<ID>_ct.nii.gz`` and ``DIR/masks/<ID>_r1.nii.gz``
 (``_r2`` for the double-read patients). Every patient draws from its own random stream keyed by
 (seed, patient number), so any subset of images is byte-identical to the same patients in a full run.
 """
@@ -31,6 +32,7 @@ from scipy import ndimage, stats
 
 from core.errors import RadNomoError
 from core.io.processes import worker_pool
+from core.imaging.synthetic_survival import generate_survival
 from core.imaging.synthetic_targets import combined_continuous, combined_proportions
 
 __all__ = [
@@ -704,6 +706,8 @@ def generate_cohort(out_dir: str | Path, *, n: int = 1001, seed: int = 20250601,
     tables.clinical.to_csv(out / "clinical.csv", index=False, float_format="%.2f", lineterminator="\n")
     manifest_for(tables).to_csv(out / "manifest.csv", index=False, lineterminator="\n")
     tables.truth.to_csv(out / "generator_truth.csv", index=False, float_format="%.4f", lineterminator="\n")
+    # The time-to-event outcome (overall survival) of the same patients, from its own random stream.
+    generate_survival(tables, seed).to_csv(out / "survival.csv", index=False, float_format="%.1f", lineterminator="\n")
     if images:
         (out / "images").mkdir(exist_ok=True)
         (out / "masks").mkdir(exist_ok=True)

@@ -41,6 +41,7 @@ __all__ = ["validate_feature_table", "indexed_by_id", "level_text", "normalise_i
     "split_cohort",
     "baseline_table",
     "table_one",
+    "outcome_summary",
     "train_test_comparison",
 ]
 
@@ -790,6 +791,26 @@ def table_one(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.Data
     # cohort only still get a row.
     order = list(dict.fromkeys([key for part in parts for key in part.index]))
     return pd.concat([part.reindex(order) for part in parts], axis=1).reset_index()
+
+
+def outcome_summary(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.DataFrame:
+    """Table 1's outcome rows: what :meth:`~core.stats.outcomes.Outcome.summary` says of the outcome in the training
+    and the test cohort (a binary outcome: patients, events; a time-to-event one adds censoring, the median
+    follow-up by reverse Kaplan-Meier, the median time to event and the event-free proportions at its horizons).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``statistic``, ``label``, then one display column per cohort (``Train``, ``Test``; the training
+        one only for a split without a test cohort). The numbers behind each cell: ``spec.outcome.summary(rows)``.
+    """
+    cohorts = (("Train", split.train_ids), ("Test", split.test_ids)) if split.test_ids else \
+        (("Train", split.train_ids),)
+    parts = [spec.outcome.summary(df[df[spec.id_column].isin(set(ids))]) for _, ids in cohorts]
+    out = parts[0][["statistic", "label"]].copy()
+    for (name, _), part in zip(cohorts, parts, strict=True):
+        out[name] = part["value"].to_numpy()  # same rows in the same order: one outcome, its own row list
+    return out
 
 
 def train_test_comparison(df: pd.DataFrame, spec: CohortSpec, split: CohortSplit) -> pd.DataFrame:

@@ -6,27 +6,37 @@ not a column name, for the events (:meth:`Outcome.events`, :meth:`Outcome.n_even
 (:meth:`Outcome.strata`), whether some patients can be fitted on (:meth:`Outcome.has_contrast`) and its words
 (:attr:`Outcome.labels`, :meth:`Outcome.describe`).
 
-:class:`BinaryOutcome` (one 0/1 column, 1 = event) is the first type. Another, such as time to event (a time
-column and an event column), is a subclass of :class:`Outcome` with its own :attr:`Outcome.kind`, declared in
-:data:`core.vocabulary.OUTCOME_KINDS` and added to :data:`OUTCOME_TYPES` with :func:`register_outcome`; its
-:meth:`Outcome.events` is its event indicator and its :meth:`Outcome.strata` what splits keep balanced, so the
-cohort table, the split, Table 1 and the resampling code need no change.
+:class:`BinaryOutcome` (one 0/1 column, 1 = event) is the first type, :class:`SurvivalOutcome` (a follow-up time
+column and an event column, with the horizons to predict at) the second. Each is a subclass of :class:`Outcome`
+with its own :attr:`Outcome.kind`, declared in :data:`core.vocabulary.OUTCOME_KINDS` and added to
+:data:`OUTCOME_TYPES` with :func:`register_outcome`; its :meth:`Outcome.events` is its event indicator and its
+:meth:`Outcome.strata` what splits keep balanced, so the cohort table, the split, Table 1 and the resampling code
+need no change. Table 1's outcome rows come from :meth:`Outcome.summary` (a time-to-event outcome adds the
+follow-up, the median time to event and the event-free proportions at its horizons) and its curve from
+:meth:`Outcome.curve` (Kaplan-Meier; none for a binary outcome).
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
-from core.errors import RadNomoError
-from core.vocabulary import DEFAULT_OUTCOME_LABELS, OUTCOME_KINDS, check_option
+from core.errors import RadNomoError, listed
+from core.stats.survival.kaplan_meier import kaplan_meier, median_follow_up
+from core.vocabulary import DEFAULT_OUTCOME_LABELS, OUTCOME_KINDS, OUTCOME_SUMMARY_ROWS, check_option
 
-__all__ = ["Outcome", "BinaryOutcome", "OUTCOME_TYPES", "register_outcome", "outcome_from_dict", "as_outcome",
-           "TRUE_WORDS", "FALSE_WORDS", "level_text"]
+__all__ = ["Outcome", "BinaryOutcome", "SurvivalOutcome", "OUTCOME_TYPES", "register_outcome", "outcome_from_dict",
+           "as_outcome", "TRUE_WORDS", "FALSE_WORDS", "level_text", "SUMMARY_COLUMNS"]
+
+#: Columns of :meth:`Outcome.summary`: the row's key (of :data:`core.vocabulary.OUTCOME_SUMMARY_ROWS`), its label,
+#: its display text, and the numbers behind it (NaN where a row has none).
+SUMMARY_COLUMNS = ("statistic", "label", "value", "estimate", "lower", "upper")
 
 # How a binary outcome may be written in a table (compared in lower case): these and only these are read.
 TRUE_WORDS = frozenset({"1", "yes", "y", "true", "t", "positive", "pos"})
@@ -124,6 +134,28 @@ class Outcome(ABC):
     def describe(self) -> str:
         """The outcome in words for pages and the report, e.g. ``'lm' = 1 (LM)``."""
         return f"'{self.event_column}' = 1 ({self.event_label})"
+
+    def summary(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The outcome in one cohort (the rows of ``frame``) for Table 1: patients and events, n (%).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`SUMMARY_COLUMNS`: ``statistic`` (a key of :data:`core.vocabulary.OUTCOME_SUMMARY_ROWS`),
+            ``label``, ``value`` (display text), ``estimate``, ``lower``, ``upper`` (numbers; for counts
+            ``estimate`` is the count, ``lower``/``upper`` NaN). A type adds its own rows (time to event: follow-up,
+            median time, event-free proportions at its horizons).
+        """
+        events = self.events(frame)
+        n, k = len(events), int(events.sum())
+        return pd.DataFrame([_summary_row("patients", OUTCOME_SUMMARY_ROWS["patients"], f"{n}", n),
+                             _summary_row("events", OUTCOME_SUMMARY_ROWS["events"], _count_percent(k, n), k)],
+                            columns=list(SUMMARY_COLUMNS))
+
+    def curve(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """The outcome's curve over time in the rows of ``frame`` (a time-to-event outcome: its Kaplan-Meier
+        table), or None for an outcome without time (the binary one)."""
+        return None
 
     def identity(self) -> dict[str, Any]:
         """What the study's fingerprint records of the outcome (a change of outcome refits everything)."""
@@ -279,6 +311,330 @@ class BinaryOutcome(Outcome):
         if not isinstance(column, str):
             raise RadNomoError(f"the saved binary outcome names no column (got {column!r}).")
         return cls(column=column, labels=tuple(values.get("labels", DEFAULT_OUTCOME_LABELS)))
+
+
+def _summary_row(statistic: str, label: str, value: str, estimate: float, lower: float = math.nan,
+                 upper: float = math.nan) -> dict[str, object]:
+    """One row of :meth:`Outcome.summary` (columns :data:`SUMMARY_COLUMNS`)."""
+    return {"statistic": statistic, "label": label, "value": value, "estimate": float(estimate),
+            "lower": float(lower), "upper": float(upper)}
+
+
+def _count_percent(count: int, total: int) -> str:
+    """``'12 (30.0)'``: a count and its percentage of ``total`` (as Table 1 prints counts)."""
+    return f"{count} ({100 * count / total:.1f})" if total else "0 (-)"
+
+
+def _shown(value: float) -> str:
+    """A time or a percentage for display: up to 4 significant digits, no trailing zeros (``12``, ``36.5``)."""
+    return f"{value:.4g}"
+
+
+def _is_number(value: object) -> bool:
+    """A real number that is not a bool (``True`` is an int to Python, never a horizon to a user)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+@register_outcome
+@dataclass(frozen=True, slots=True)
+class SurvivalOutcome(Outcome):
+    """A time-to-event outcome: a follow-up time column and an event column (1 = event, 0 = censored).
+
+    The time is the time from the study's origin (e.g. diagnosis) to the event or to the last follow-up, in any
+    unit (:attr:`time_unit`, free text shown in every label); it must be > 0 for every patient. The event column
+    reads 0/1 or the words of :data:`TRUE_WORDS` / :data:`FALSE_WORDS` (yes/no, true/false...).
+
+    Attributes
+    ----------
+    time_column : str
+        The cohort column of follow-up times (number > 0, in :attr:`time_unit`).
+    event_column : str
+        The cohort column of the event indicator (1 = the event was observed at that time, 0 = censored then).
+    time_unit : str
+        The unit of the times, e.g. "months" or "days" (free text, used in labels and :meth:`describe`).
+    horizons : tuple of float
+        The times (in :attr:`time_unit`) at which risks are predicted and evaluated, e.g. (12, 36, 60) months:
+        at least one, each finite and > 0, distinct; kept sorted.
+    labels : (str, str)
+        Display names of "censored" and "event", e.g. ("no metastasis", "liver metastasis").
+    """
+
+    kind: ClassVar[str] = "survival"
+    #: Column names of :meth:`values` (the same for every cohort, so learners read them without asking).
+    TIME: ClassVar[str] = "time"
+    EVENT: ClassVar[str] = "event"
+    time_column: str
+    # A field where Outcome declares a property: field() says it has no default (dataclass would take the property).
+    event_column: str = field()
+    time_unit: str
+    horizons: tuple[float, ...]
+    labels: tuple[str, str] = DEFAULT_OUTCOME_LABELS
+
+    def __post_init__(self) -> None:
+        for what, name in (("time", self.time_column), ("event", self.event_column)):
+            if not isinstance(name, str) or not name.strip():
+                raise RadNomoError(f"the time-to-event outcome's {what} column must be named by a column name; "
+                                   f"got {name!r}.")
+        if self.time_column == self.event_column:
+            raise RadNomoError(f"the time and the event of a time-to-event outcome must be two columns; both are "
+                               f"'{self.time_column}'.")
+        if not isinstance(self.time_unit, str) or not self.time_unit.strip():
+            raise RadNomoError(f"name the unit of the follow-up times (e.g. 'months', 'days'); got {self.time_unit!r}.")
+        object.__setattr__(self, "horizons", _horizons(self.horizons, self.time_unit))
+        object.__setattr__(self, "labels", _labels(self.labels))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.time_column, self.event_column)
+
+    def horizon_label(self, horizon: float) -> str:
+        """A horizon in words with its unit, e.g. ``'36 months'``."""
+        return f"{_shown(horizon)} {self.time_unit}"
+
+    def describe(self) -> str:
+        """E.g. ``time to liver metastasis (months, column 'ttm'); 'lm' = 1 (liver metastasis), 0 censored``."""
+        return (f"time to {self.event_label} ({self.time_unit}, column '{self.time_column}'); "
+                f"'{self.event_column}' = 1 ({self.event_label}), 0 censored ({self.labels[0]}); horizons "
+                f"{', '.join(self.horizon_label(h) for h in self.horizons)}")
+
+    # -- validation ----------------------------------------------------------------------------------
+
+    def validated(self, frame: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+        """The time as float (> 0, :attr:`time_unit`) and the event as int 0/1, same index as ``frame``.
+
+        Raises
+        ------
+        RadNomoError
+            Naming the patients (by ``ids``): a time missing, not a number, infinite, negative or 0; an event
+            missing or not 0/1 (yes/no, true/false); no event at all; a horizon beyond the last follow-up.
+        """
+        ids = pd.Series(np.asarray(ids, dtype=object), index=frame.index)
+        time = self._validated_time(self._present(frame, self.time_column), ids)
+        event = self._validated_event(self._present(frame, self.event_column), ids)
+        if event.sum() == 0:
+            raise RadNomoError(f"every patient is censored ('{self.event_column}' is 0 for all {len(event)}); a "
+                               f"time-to-event model needs events: check the event column (1 = {self.event_label}).")
+        self.check_horizons(time.to_numpy(), what="the cohort")
+        return pd.DataFrame({self.time_column: time, self.event_column: event}, index=frame.index)
+
+    def _validated_time(self, raw: pd.Series, ids: pd.Series) -> pd.Series:
+        """The follow-up times as float, each finite and > 0 (see :meth:`validated`)."""
+        name, unit = self.time_column, self.time_unit
+        missing = raw.map(lambda v: v is None or (isinstance(v, str) and not v.strip())) | raw.isna()
+        if missing.any():
+            raise RadNomoError(f"follow-up time '{name}' is missing for {int(missing.sum())} patient(s): "
+                               f"{listed(ids[missing])}; fill in the time to the event or to the last follow-up, "
+                               "or remove them.")
+        is_bool = raw.map(lambda v: isinstance(v, (bool, np.bool_)))
+        numbers = pd.to_numeric(raw.where(~is_bool), errors="coerce").astype(float)
+        not_numbers = numbers.isna()
+        if not_numbers.any():
+            raise RadNomoError(f"follow-up time '{name}' is not a number for {int(not_numbers.sum())} patient(s): "
+                               f"{listed(ids[not_numbers])} (e.g. {raw[not_numbers].iloc[0]!r}); give the time in "
+                               f"{unit} as a number (a date must first be turned into the time since the study's "
+                               "origin, e.g. diagnosis).")
+        infinite = ~np.isfinite(numbers)
+        if infinite.any():
+            raise RadNomoError(f"follow-up time '{name}' is infinite for patient(s) {listed(ids[infinite])}; give "
+                               f"the time in {unit} of the event or the last follow-up.")
+        negative = numbers < 0
+        if negative.any():
+            raise RadNomoError(f"follow-up time '{name}' is negative for {int(negative.sum())} patient(s): "
+                               f"{listed(ids[negative])}; a time runs from the study's origin (e.g. diagnosis) to "
+                               "the event or the last follow-up and cannot be negative: check those dates.")
+        zero = numbers == 0
+        if zero.any():
+            # Kaplan-Meier and Cox (as R's survival) count a patient at risk only while time > 0: an event at
+            # time 0 happened before anyone was at risk and would be dropped or break the risk sets.
+            raise RadNomoError(f"follow-up time '{name}' is 0 for {int(zero.sum())} patient(s): "
+                               f"{listed(ids[zero])}; a Kaplan-Meier or Cox model cannot use an event or a "
+                               "censoring at time 0 (no one is at risk yet). Add a small amount (e.g. half a day, "
+                               f"in {unit}) if the event was seen at the origin, or remove those patients.")
+        return numbers.rename(name)
+
+    def _validated_event(self, raw: pd.Series, ids: pd.Series) -> pd.Series:
+        """The event as int 0/1 (see :meth:`validated`)."""
+        name = self.event_column
+        missing = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
+        if missing.any():
+            raise RadNomoError(f"event column '{name}' is missing for {int(missing.sum())} patient(s): "
+                               f"{listed(ids[missing])}; give 1 (event) or 0 (censored) for each, or remove them.")
+        words = raw.map(level_text).str.lower()
+        unknown = ~words.isin(TRUE_WORDS | FALSE_WORDS)
+        if unknown.any():
+            distinct = sorted(words[unknown].unique())
+            hint = (" (R's survival also reads 1/2 as censored/event: recode 1 -> 0 and 2 -> 1)"
+                    if set(words.unique()) <= {"1", "2"} else "")
+            raise RadNomoError(f"event column '{name}' has value(s) {listed(map(repr, distinct))} for patient(s) "
+                               f"{listed(ids[unknown])}; code the event as 1 (event) or 0 (censored), or yes/no"
+                               f"{hint}.")
+        return words.isin(TRUE_WORDS).astype(int).rename(name)
+
+    def check_horizons(self, time: np.ndarray, *, what: str = "the cohort") -> None:
+        """Refuse a horizon beyond the last follow-up of ``time`` (survival there cannot be estimated).
+
+        Call it for each cohort a horizon is evaluated in (the training and the test cohort, an external one):
+        ``what`` names that cohort in the message.
+
+        Raises
+        ------
+        RadNomoError
+            Naming the horizon, the last follow-up and what to do.
+        """
+        last = float(np.max(time)) if len(time) else 0.0
+        beyond = [h for h in self.horizons if h > last]
+        if beyond:
+            within = [h for h in self.horizons if h <= last]
+            keep = (f"keep {', '.join(self.horizon_label(h) for h in within)}" if within
+                    else f"choose horizons up to {_shown(last)} {self.time_unit}")
+            raise RadNomoError(f"horizon(s) {', '.join(self.horizon_label(h) for h in beyond)} lie beyond the last "
+                               f"follow-up of {what} ({_shown(last)} {self.time_unit}): survival there cannot be "
+                               f"estimated; {keep}, or check the time unit.")
+
+    # -- values ---------------------------------------------------------------------------------------
+
+    def times(self, frame: pd.DataFrame) -> pd.Series:
+        """The follow-up time per row as float (> 0, :attr:`time_unit`), named :attr:`time_column`.
+
+        Raises
+        ------
+        RadNomoError
+            If the column is absent or holds anything but numbers > 0 (the frame was not validated).
+        """
+        values = pd.to_numeric(self._present(frame, self.time_column), errors="coerce").astype(float)
+        unusable = values[~(np.isfinite(values) & (values > 0))]
+        if len(unusable):
+            raise RadNomoError(f"follow-up time '{self.time_column}' holds {len(unusable)} value(s) that are not "
+                               f"numbers > 0; validate the cohort first.")
+        return values
+
+    def events(self, frame: pd.DataFrame) -> pd.Series:
+        """The event indicator per row as int 0/1 (1 = event, 0 = censored), named :attr:`event_column`.
+
+        Raises
+        ------
+        RadNomoError
+            If the column is absent or holds anything but 0/1 (the frame was not validated).
+        """
+        values = self._present(frame, self.event_column)
+        unusable = values[~values.isin((0, 1))]
+        if len(unusable):
+            raise RadNomoError(f"event column '{self.event_column}' holds {len(unusable)} value(s) other than 0/1, "
+                               f"e.g. {unusable.head(3).tolist()}; validate the cohort first.")
+        return values.astype(int)
+
+    def values(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """What a survival learner fits: columns :attr:`TIME` (float, :attr:`time_unit`) and :attr:`EVENT` (int 0/1),
+        same index as ``frame``."""
+        return pd.DataFrame({self.TIME: self.times(frame).to_numpy(), self.EVENT: self.events(frame).to_numpy()},
+                            index=frame.index)
+
+    def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(time, event)`` as numpy arrays (float, int), the inputs of :mod:`core.stats.survival`."""
+        return self.times(frame).to_numpy(dtype=float), self.events(frame).to_numpy(dtype=int)
+
+    def has_contrast(self, frame: pd.DataFrame) -> bool:
+        """Whether a model can learn from ``frame``'s rows: at least one event, and follow-up times that differ
+        (patients all censored, or all at one time, give a Cox model no risk set to compare)."""
+        return bool(self.events(frame).sum() >= 1 and self.times(frame).nunique() >= 2)
+
+    # -- Table 1 --------------------------------------------------------------------------------------
+
+    def summary(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Patients, events, censored; median follow-up by reverse Kaplan-Meier [95 % CI] and its range; median
+        time to event by Kaplan-Meier [95 % CI]; the event-free proportion (%) at each horizon [95 % CI].
+
+        Kaplan-Meier as R's ``survfit`` (log confidence intervals), through
+        :mod:`core.stats.survival.kaplan_meier`. A median not reached shows "not reached" (NaN numbers); a
+        horizon beyond this cohort's last follow-up shows "beyond follow-up" (NaN), never a carried-forward value.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`SUMMARY_COLUMNS`; times in :attr:`time_unit`, proportions in %.
+        """
+        rows = Outcome.summary(self, frame)  # not super(): a slots dataclass is a new class, which breaks it
+        time, event = self.arrays(frame)
+        n, censored = len(event), int((event == 0).sum())
+        unit = self.time_unit
+        labels = {key: text.replace("{unit}", unit) for key, text in OUTCOME_SUMMARY_ROWS.items()}
+        added = [_summary_row("censored", labels["censored"], _count_percent(censored, n), censored)]
+        median, low, high = (float(v) for v in median_follow_up(time, event))
+        added.append(_summary_row("follow_up_median", labels["follow_up_median"], _estimate_text(median, low, high),
+                                  median, low, high))
+        added.append(_summary_row("follow_up_range", labels["follow_up_range"],
+                                  f"{_shown(time.min())} - {_shown(time.max())}", math.nan, time.min(), time.max()))
+        km = kaplan_meier(time, event)
+        median, low, high = (float(v) for v in km.median())
+        added.append(_summary_row("median_time", labels["median_time"], _estimate_text(median, low, high),
+                                  median, low, high))
+        at_horizons = km.summary(list(self.horizons))
+        for horizon, (_, row) in zip(self.horizons, at_horizons.iterrows(), strict=True):
+            label = labels["event_free"].replace("{horizon}", self.horizon_label(horizon))
+            if horizon > time.max():  # survfit's extend = TRUE would carry the last value forward: not shown
+                added.append(_summary_row("event_free", label, "beyond follow-up", math.nan))
+                continue
+            estimate, low, high = (100 * float(row[key]) for key in ("survival", "lower", "upper"))
+            added.append(_summary_row("event_free", label, _estimate_text(estimate, low, high, "{:.1f}"),
+                                      estimate, low, high))
+        return pd.concat([rows, pd.DataFrame(added, columns=list(SUMMARY_COLUMNS))], ignore_index=True)
+
+    def curve(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The cohort's Kaplan-Meier table (:meth:`core.stats.survival.kaplan_meier.KaplanMeier.to_frame`: time,
+        at risk, events, censored, survival with its 95 % CI), times in :attr:`time_unit`."""
+        return kaplan_meier(*self.arrays(frame)).to_frame()
+
+    # -- saved form -----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "time_column": self.time_column, "event_column": self.event_column,
+                "time_unit": self.time_unit, "horizons": list(self.horizons), "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SurvivalOutcome:
+        fields = {key: values.get(key) for key in ("time_column", "event_column", "time_unit")}
+        wrong = [key for key, value in fields.items() if not isinstance(value, str)]
+        horizons = values.get("horizons")
+        if not isinstance(horizons, (list, tuple)) or not all(_is_number(h) for h in horizons):
+            wrong.append("horizons")
+        labels = values.get("labels", DEFAULT_OUTCOME_LABELS)
+        if not isinstance(labels, (list, tuple)):
+            wrong.append("labels")
+        if wrong:
+            raise RadNomoError(f"the saved time-to-event outcome has no valid {', '.join(wrong)} (got "
+                               f"{ {key: values.get(key) for key in wrong} }); save the study again.")
+        return cls(time_column=fields["time_column"], event_column=fields["event_column"],  # type: ignore[arg-type]
+                   time_unit=fields["time_unit"], horizons=tuple(horizons),  # type: ignore[arg-type]
+                   labels=tuple(labels))
+
+
+def _horizons(horizons: object, unit: object) -> tuple[float, ...]:
+    """At least one finite horizon > 0, distinct, as a sorted tuple of float."""
+    if isinstance(horizons, (str, bytes)) or not hasattr(horizons, "__iter__"):
+        raise RadNomoError(f"the horizons must be a list of times in {unit} (e.g. 12, 36, 60); got {horizons!r}.")
+    values = list(horizons)
+    if not values:
+        raise RadNomoError(f"give at least one horizon: a time in {unit} at which to predict the risk "
+                           "(e.g. 12, 36, 60 months).")
+    bad = [h for h in values if not _is_number(h) or not math.isfinite(h) or h <= 0]
+    if bad:
+        raise RadNomoError(f"horizon(s) {listed(map(repr, bad))} are not times > 0 in {unit}; a horizon is when the "
+                           "risk is predicted, after the origin (e.g. 12, 36, 60 months).")
+    floats = sorted(float(h) for h in values)
+    if len(set(floats)) != len(floats):
+        raise RadNomoError(f"the horizons {floats} repeat a time; give each once.")
+    return tuple(floats)
+
+
+def _estimate_text(estimate: float, low: float, high: float, style: str = "") -> str:
+    """``'24.5 [18.2, 30.1]'`` (``style`` a format such as ``"{:.1f}"``, else :func:`_shown`); a missing estimate
+    (a median not reached) is "not reached", a missing limit "NA" (as R prints them)."""
+    def shown(value: float) -> str:
+        return "NA" if math.isnan(value) else style.format(value) if style else _shown(value)
+
+    if math.isnan(estimate):
+        return "not reached" + (f" [{shown(low)}, NA]" if not math.isnan(low) else "")
+    return f"{shown(estimate)} [{shown(low)}, {shown(high)}]"
 
 
 def outcome_from_dict(values: Mapping[str, Any]) -> Outcome:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -268,7 +268,7 @@ def univariable_tests(X: pd.DataFrame, y: pd.Series, *, test: str = "student") -
     pandas.DataFrame
         Indexed by feature: ``statistic``, ``p_value``, ``mean_0``, ``mean_1``.
     """
-    check_option("test", test, UNIVARIABLE_TESTS)
+    check_option("test", test, {name: UNIVARIABLE_TESTS[name] for name in BinaryScreening.tests})
     outcome = np.asarray(y).astype(int)
     if set(np.unique(outcome)) != {0, 1}:
         raise RadNomoError("the outcome must have both classes 0 and 1 in the training rows.")
@@ -352,6 +352,14 @@ class LassoCV:
     unconverged : tuple of PathConvergence
         Each path (the fit on all rows, a cross-validation fold) that stopped at its iteration limit at
         some lambdas instead of converging; empty when every fit converged. :attr:`warning` says it in words.
+    family : {"binomial", "cox"}
+        glmnet's family: the LASSO logistic regression (:func:`lasso_cv`) or the LASSO-Cox
+        (:func:`core.stats.survival.lasso_cox.lasso_cox_cv`, no intercept: ``intercept_`` 0).
+    measure : {"deviance", "C"}
+        What :attr:`cv_mean` holds: the held-out deviance (binomial; the Cox partial likelihood's) or Harrell's C.
+    stopped : tuple of str
+        The paths ("all rows", "fold k") a numerical failure ended early (a saturated Cox fit); said in
+        :attr:`warning`.
     """
 
     lambdas: np.ndarray
@@ -368,15 +376,29 @@ class LassoCV:
     foldid: np.ndarray
     feature_sds: pd.Series
     unconverged: tuple[PathConvergence, ...] = ()
+    family: str = "binomial"
+    measure: str = "deviance"
+    stopped: tuple[str, ...] = ()
 
     @property
     def converged(self) -> bool:
-        """Whether every path (all rows and every fold) converged at every lambda."""
-        return not self.unconverged
+        """Whether every path (all rows and every fold) converged at every lambda (and none ended early)."""
+        return not self.unconverged and not self.stopped
+
+    @property
+    def measure_label(self) -> str:
+        """What the cross-validation curve shows, in words (a figure's axis)."""
+        if self.measure == "C":
+            return "Harrell's C (held-out)"
+        return "partial-likelihood deviance" if self.family == "cox" else "binomial deviance"
 
     @property
     def warning(self) -> str | None:
-        """One sentence on the paths that stopped at their iteration limit; None when all converged."""
+        """One sentence on the paths that stopped at their iteration limit (or, for a LASSO-Cox, ended early at a
+        saturated fit); None when all converged."""
+        if self.stopped and not self.unconverged:
+            return (f"A partial-likelihood weight reached zero (a saturated fit) in {', '.join(self.stopped)}; those "
+                    "LASSO-Cox paths end early, and their last coefficients are carried to the smaller lambdas.")
         if not self.unconverged:
             return None
         limit = self.unconverged[0].max_iter
@@ -411,7 +433,10 @@ class LassoCV:
                 "path_columns": list(self.path.columns), "path": self.path.to_numpy().tolist(),
                 "n_nonzero": self.n_nonzero.tolist(), "foldid": self.foldid.tolist(),
                 "feature_sds": self.feature_sds.to_dict(),
-                "unconverged": [c.to_dict() for c in self.unconverged]}
+                "unconverged": [c.to_dict() for c in self.unconverged],
+                # a binomial LASSO's saved form is as it was before the LASSO-Cox existed
+                **({"family": self.family, "measure": self.measure, "stopped": list(self.stopped)}
+                   if self.family != "binomial" else {})}
 
     @classmethod
     def from_dict(cls, values: dict) -> LassoCV:
@@ -427,7 +452,9 @@ class LassoCV:
                    n_nonzero=np.asarray(values["n_nonzero"], dtype=int), foldid=np.asarray(values["foldid"], dtype=int),
                    feature_sds=pd.Series(values["feature_sds"], dtype=float),
                    # fits saved before convergence was recorded have no entry
-                   unconverged=tuple(PathConvergence.from_dict(c) for c in values.get("unconverged", ())))
+                   unconverged=tuple(PathConvergence.from_dict(c) for c in values.get("unconverged", ())),
+                   family=str(values.get("family", "binomial")), measure=str(values.get("measure", "deviance")),
+                   stopped=tuple(str(v) for v in values.get("stopped", ())))
 
     def linear_predictor(self, X: pd.DataFrame) -> pd.Series:
         """Intercept + selected coefficients x feature values for each row of ``X`` (index kept)."""
@@ -849,18 +876,18 @@ def univariable_auc(X: pd.DataFrame, y: np.ndarray) -> pd.Series:
     return pd.Series(u / (n1 * n0), index=X.columns, name="auc")
 
 
-def mrmr(X: pd.DataFrame, y: np.ndarray, k: int) -> list[str]:
+def mrmr(X: pd.DataFrame, y: np.ndarray, k: int, *, relevance: np.ndarray | None = None) -> list[str]:
     """Minimum-redundancy maximum-relevance selection, FCQ form (Ding & Peng 2005): relevance = the ANOVA F
-    statistic of the feature for the outcome, redundancy = mean |Pearson r| with the features already
-    chosen; greedily take the feature with the largest relevance / redundancy.
+    statistic of the feature for the binary outcome (or the ``relevance`` given, one value per column: the
+    time-to-event outcome's is the squared univariable Cox z), redundancy = mean |Pearson r| with the features
+    already chosen; greedily take the feature with the largest relevance / redundancy.
 
     Written out because the libraries that offer it (mrmr_selection, pymrmr) pull in heavy or unmaintained
     dependencies for these twenty lines; the F / mean |r| quotient is mrmr_selection's default.
     """
-    outcome = np.asarray(y).astype(int)
     values = X.to_numpy(dtype=float)
-    t_values = stats.ttest_ind(values[outcome == 1], values[outcome == 0], axis=0).statistic
-    relevance = np.nan_to_num(t_values ** 2)  # two groups: F = t^2
+    if relevance is None:
+        relevance = BINARY_SCREENING.relevance(X, np.asarray(y).astype(int))
     standardised = (values - values.mean(axis=0)) / values.std(axis=0)
     chosen: list[int] = [int(np.argmax(relevance))]
     redundancy = np.zeros(values.shape[1])
@@ -882,12 +909,83 @@ UNIVARIABLE_COLUMNS = ("statistic", "p_value", "mean_0", "mean_1", "auc")
 ICC_INPUT = "icc"
 
 
-def _univariable(X: pd.DataFrame, y: np.ndarray, candidates: Sequence[str], test: str) -> pd.DataFrame:
-    """:func:`univariable_tests` plus each feature's ``auc``; an empty table (same columns) for no candidate."""
+class OutcomeScreening(Protocol):
+    """What screening asks of the study's outcome type: its univariable tests, a relevance for mRMR and its LASSO.
+
+    The funnel's outcome-blind steps (missing, ICC, variance, redundancy) never ask; the steps that read the
+    outcome do, so one funnel serves every outcome type. :data:`BINARY_SCREENING` is the binary outcome's;
+    the time-to-event outcome's is :data:`core.stats.survival.screening.SURVIVAL_SCREENING`, and
+    :mod:`core.stats.outcome_statistics` maps each outcome kind to its own.
+
+    Attributes
+    ----------
+    kind : str
+        The outcome kind served (a key of :data:`core.vocabulary.OUTCOME_KINDS`).
+    tests : tuple of str
+        The keys of :data:`core.vocabulary.UNIVARIABLE_TESTS` it offers; the first is its default.
+    discrimination : str
+        What the univariable table's ``auc`` column holds for it, in words ("AUC", "Harrell's C").
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def tests(self) -> tuple[str, ...]: ...
+
+    @property
+    def discrimination(self) -> str: ...
+
+    def outcome(self, y) -> Any:
+        """The outcome values as the other methods take them (checked once per :func:`screen`)."""
+        ...
+
+    def univariable(self, X: pd.DataFrame, y, test: str) -> pd.DataFrame:
+        """One row per column of ``X`` (index: feature), columns :data:`UNIVARIABLE_COLUMNS` at least."""
+        ...
+
+    def relevance(self, X: pd.DataFrame, y) -> np.ndarray:
+        """Each feature's relevance to the outcome for mRMR (larger = more relevant), in column order."""
+        ...
+
+    def lasso(self, X: pd.DataFrame, y, settings: ScreeningSettings) -> LassoCV:
+        """The LASSO with cross-validation on ``X`` (the features that reach it), as ``settings`` say."""
+        ...
+
+
+@dataclass(frozen=True)
+class BinaryScreening:
+    """The binary outcome's screening: t-test / Welch / Mann-Whitney, univariable AUC, F for mRMR,
+    the LASSO logistic regression (:func:`lasso_cv`, glmnet's ``family = "binomial"``)."""
+
+    kind: str = "binary"
+    tests: tuple[str, ...] = ("student", "welch", "mannwhitney")
+    discrimination: str = "AUC"
+
+    def outcome(self, y) -> np.ndarray:
+        return np.asarray(y).astype(int)
+
+    def univariable(self, X: pd.DataFrame, y: np.ndarray, test: str) -> pd.DataFrame:
+        return univariable_tests(X, y, test=test).assign(auc=univariable_auc(X, y))
+
+    def relevance(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+        values = X.to_numpy(dtype=float)
+        t_values = stats.ttest_ind(values[y == 1], values[y == 0], axis=0).statistic
+        return np.nan_to_num(t_values ** 2)  # two groups: F = t^2
+
+    def lasso(self, X: pd.DataFrame, y: np.ndarray, settings: ScreeningSettings) -> LassoCV:
+        return lasso_cv(X, y, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+
+
+BINARY_SCREENING = BinaryScreening()
+
+
+def _univariable(X: pd.DataFrame, y, candidates: Sequence[str], test: str,
+                 statistics: OutcomeScreening = BINARY_SCREENING) -> pd.DataFrame:
+    """The outcome type's univariable table for ``candidates``; an empty table (same columns) for none."""
     if not candidates:
         return pd.DataFrame(columns=list(UNIVARIABLE_COLUMNS))
-    table = univariable_tests(X[list(candidates)], y, test=test)
-    return table.assign(auc=univariable_auc(X[list(candidates)], y))
+    return statistics.univariable(X[list(candidates)], y, test)
 
 
 @dataclass(eq=False)
@@ -904,12 +1002,15 @@ class ScreeningContext:
     tested : pandas.DataFrame
         The univariable table so far (:data:`UNIVARIABLE_COLUMNS`): a step that tests replaces it, the
         LASSO step completes it with the features that reach the LASSO untested.
+    statistics : OutcomeScreening
+        The outcome type's tests, relevance and LASSO.
     """
 
     settings: ScreeningSettings
     icc: pd.DataFrame | None
     memo: MutableMapping
     tested: pd.DataFrame
+    statistics: OutcomeScreening = BINARY_SCREENING
 
     def remembered(self, step: FunnelStep, columns: Sequence[str], compute: Callable[[], list[str]]) -> list[str]:
         """``compute()`` once per step, input columns and values of the settings the step ``needs``.
@@ -1062,7 +1163,7 @@ class UnivariableTest:
     def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
               context: ScreeningContext) -> StepOutcome | None:
         test, threshold = context.settings.test, context.settings.p_threshold
-        tested = _univariable(X, y, columns, test)
+        tested = _univariable(X, y, columns, test, context.statistics)
         return _outcome(f"{test} p < {threshold:g}", columns,
                         [c for c in columns if tested.loc[c, "p_value"] < threshold],
                         f"{test} p >= {threshold:g}", tested=tested)
@@ -1077,10 +1178,12 @@ class UnivariableAuc:
     def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
               context: ScreeningContext) -> StepOutcome | None:
         threshold = context.settings.auc_threshold
-        tested = _univariable(X, y, columns, context.settings.test)
+        tested = _univariable(X, y, columns, context.settings.test, context.statistics)
         strength = np.maximum(tested["auc"], 1 - tested["auc"]) if len(tested) else tested["auc"]
-        return _outcome(f"univariable AUC > {threshold:g}", columns, [c for c in columns if strength[c] > threshold],
-                        f"univariable AUC (either direction) <= {threshold:g}", tested=tested)
+        measure = context.statistics.discrimination
+        return _outcome(f"univariable {measure} > {threshold:g}", columns,
+                        [c for c in columns if strength[c] > threshold],
+                        f"univariable {measure} (either direction) <= {threshold:g}", tested=tested)
 
 
 class Mrmr:
@@ -1092,7 +1195,8 @@ class Mrmr:
     def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
               context: ScreeningContext) -> StepOutcome | None:
         k = context.settings.mrmr_features
-        return _outcome(f"mRMR top {k}", columns, mrmr(X[columns], y, k) if columns else [],
+        relevance = context.statistics.relevance(X[columns], y) if columns else None
+        return _outcome(f"mRMR top {k}", columns, mrmr(X[columns], y, k, relevance=relevance) if columns else [],
                         "not among the mRMR's most relevant, least redundant features")
 
 
@@ -1115,9 +1219,9 @@ class Lasso:
         tested = context.tested
         untested = [c for c in columns if c not in tested.index]
         if untested:
-            tested = pd.concat([tested, _univariable(X, y, untested, settings.test)]) if len(tested) \
-                else _univariable(X, y, untested, settings.test)
-        lasso = lasso_cv(X[columns], y, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+            fresh = _univariable(X, y, untested, settings.test, context.statistics)
+            tested = pd.concat([tested, fresh]) if len(tested) else fresh
+        lasso = context.statistics.lasso(X[columns], y, settings)
         return _outcome(label, columns, list(lasso.coef_.index), f"zero coefficient at lambda.{settings.rule}",
                         warnings=(lasso.warning,) if lasso.warning else (), tested=tested, lasso=lasso)
 
@@ -1143,8 +1247,9 @@ def settings_used(method: str) -> set[str]:
     return {need for step in SCREENING_PIPELINES[method] for need in step.needs}
 
 
-def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettings | None = None, *,
-           icc: pd.DataFrame | None = None, memo: MutableMapping | None = None) -> ScreeningResult:
+def screen(X: pd.DataFrame, y: pd.Series | np.ndarray | pd.DataFrame, settings: ScreeningSettings | None = None, *,
+           icc: pd.DataFrame | None = None, memo: MutableMapping | None = None,
+           statistics: OutcomeScreening = BINARY_SCREENING) -> ScreeningResult:
     """Feature screening on training rows: the steps of ``settings.method`` (:data:`SCREENING_PIPELINES`)
     in order, [ICC] -> variance -> the method's filters -> LASSO.
 
@@ -1153,8 +1258,9 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
     X : pandas.DataFrame
         Training rows only (index: patient ID), one column per feature, no missing value (the study's
         missing-value policy has run).
-    y : array-like
-        0/1 outcome aligned with ``X``.
+    y : array-like or pandas.DataFrame
+        The outcome aligned with ``X``, as ``statistics`` reads it: the 0/1 outcome (binary), the
+        ``time``/``event`` frame of :meth:`core.stats.outcomes.SurvivalOutcome.values` (time to event).
     settings : ScreeningSettings, optional
     icc : pandas.DataFrame, optional
         :func:`icc_table` output; needed when ``settings.icc_threshold`` is set (its ``ICC3``
@@ -1163,6 +1269,8 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
         Where the variance and redundancy steps keep their results for these same rows (the caller
         gives one per table of training rows): a later call that changes only a later step (the
         p threshold, the LASSO's rule) reuses them instead of computing them again.
+    statistics : OutcomeScreening
+        The outcome type's univariable tests, mRMR relevance and LASSO (default: the binary outcome's).
 
     Returns
     -------
@@ -1180,7 +1288,11 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
     if pipeline is None:
         raise RadNomoError(f"screening method '{settings.method}' has no steps; possible values: "
                            f"{', '.join(SCREENING_PIPELINES)}.")
-    outcome = np.asarray(y).astype(int)
+    if settings.test not in statistics.tests:
+        raise RadNomoError(f"the univariable test '{UNIVARIABLE_TESTS.get(settings.test, settings.test)}' does not "
+                           f"apply to a {statistics.kind} outcome; choose one of "
+                           f"{', '.join(UNIVARIABLE_TESTS[t] for t in statistics.tests)}.")
+    outcome = statistics.outcome(y)
     empty = X.columns[X.isna().all()]
     missing = X.drop(columns=empty).isna().to_numpy()
     if missing.any():
@@ -1188,7 +1300,7 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
         raise RadNomoError(f"{int(missing.sum())} missing value(s) in {len(columns)} feature(s) of the training rows, "
                            f"e.g. {columns[:3]}: set a missing-value policy (impute or drop) before screening.")
     context = ScreeningContext(settings=settings, icc=icc, memo=memo if memo is not None else {},
-                               tested=pd.DataFrame(columns=list(UNIVARIABLE_COLUMNS)))
+                               tested=pd.DataFrame(columns=list(UNIVARIABLE_COLUMNS)), statistics=statistics)
     steps = [ScreeningStep("all features", tuple(X.columns), 0, "")]
     notes: list[str] = []
     warnings: list[str] = []
@@ -1210,8 +1322,9 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray, settings: ScreeningSettin
                            notes=tuple(notes), warnings=tuple(warnings))
 
 
-def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats: int = 50, bootstrap: bool = True,
-                        n_folds: int = 10, rule: str = "1se", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray | pd.DataFrame, *, n_repeats: int = 50,
+                        bootstrap: bool = True, n_folds: int = 10, rule: str = "1se", seed: int = 0,
+                        statistics: OutcomeScreening = BINARY_SCREENING) -> tuple[pd.DataFrame, pd.DataFrame]:
     """How robust the LASSO selection is: LASSO-CV repeated over fold seeds and bootstrap resamples.
 
     Parameters
@@ -1221,6 +1334,9 @@ def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats
     n_repeats : int
         Repetitions; each draws new folds and, with ``bootstrap``, a bootstrap resample of the
         training rows (stratified by outcome, so both classes keep their size).
+    statistics : OutcomeScreening
+        The outcome type's LASSO (default: the binary outcome's, ``y`` 0/1); a time-to-event outcome's takes
+        ``y`` as the ``time``/``event`` frame, and its bootstrap keeps the numbers of events and censored patients.
 
     Returns
     -------
@@ -1230,7 +1346,8 @@ def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats
         repetition ``lambda_min``, ``lambda_1se`` and ``n_selected``.
     """
     rng = np.random.default_rng(seed)
-    outcome = np.asarray(y).astype(int)
+    # The bootstrap strata: the event indicator (0/1 outcome; a time-to-event frame's `event` column).
+    outcome = np.asarray(y["event"] if isinstance(y, pd.DataFrame) else y).astype(int)
     counts = pd.Series(0, index=X.columns, dtype=float)
     sums = pd.Series(0.0, index=X.columns)
     runs = []
@@ -1241,7 +1358,9 @@ def selection_stability(X: pd.DataFrame, y: pd.Series | np.ndarray, *, n_repeats
                                    for k in (0, 1)])
         sample = X.iloc[rows]
         usable = sample.columns[sample.std(ddof=0) > 0]
-        fit = lasso_cv(sample[usable], outcome[rows], n_folds=n_folds, rule=rule, seed=seed + 1 + repeat)
+        chosen = y.iloc[rows] if isinstance(y, pd.DataFrame | pd.Series) else np.asarray(y)[rows]
+        fit = statistics.lasso(sample[usable], statistics.outcome(chosen),
+                               ScreeningSettings(n_folds=n_folds, rule=rule, seed=seed + 1 + repeat))
         counts[fit.coef_.index] += 1
         sums[fit.coef_.index] += fit.coef_
         runs.append({"repeat": repeat + 1, "lambda_min": fit.lambda_min, "lambda_1se": fit.lambda_1se,

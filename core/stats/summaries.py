@@ -3,13 +3,17 @@ calibration per model, two groups compared, a patient's place among the training
 rules that say which columns are categorical.
 
 Inputs are tables indexed by patient ID: ``predictions`` (one probability column per model, plus
-``<family>_score`` columns of log-odds) and ``outcome`` (0/1). Cohorts are given as name -> IDs.
+``<family>_score`` columns of log-odds) and ``outcome`` (0/1). Cohorts are given as name -> IDs. For a
+time-to-event study: Harrell's C per cohort (:func:`concordance_table`, from the linear predictors) and what a
+Cox model's reader is told (:func:`hazard_ratio_warnings`, :func:`cox_events_per_variable`,
+:func:`cox_sign_flips`); :mod:`core.stats.outcome_statistics` says which of these each outcome type uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +22,14 @@ from scipy import stats
 from core.errors import RadNomoError
 from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, hosmer_lemeshow, performance_table,
                                    roc_auc, youden_cutoff)
-from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option
+from core.stats.modeling import LEVEL_SEPARATOR
+from core.stats.survival.concordance import harrell_c
+from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option, family_of_score
 
 __all__ = ["auc_table", "training_cutoffs", "table2", "table3", "calibration_table", "GroupComparison",
            "compare_groups", "risk_percentile", "typical_values", "outcome_auc", "coefficient_warnings",
-           "is_categorical", "categorical_columns", "batch_columns", "small_groups"]
+           "is_categorical", "categorical_columns", "batch_columns", "small_groups", "concordance_table",
+           "hazard_ratio_warnings", "cox_events_per_variable", "cox_sign_flips"]
 
 
 def auc_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence[str]],
@@ -211,6 +218,112 @@ def coefficient_warnings(table: pd.DataFrame, label: str = "the model") -> list[
             notes.append(f"{label}: odds ratio(s) of {extreme} are extreme or their intervals span orders of "
                          "magnitude: the outcome is (almost) separated by them; combine levels or leave them out.")
     return notes
+
+
+# A hazard ratio beyond 100 (or below 1/100) per unit, or an interval whose ends are 10^4 apart, usually means a
+# monotone likelihood: a term (a level without events, a value that orders the events perfectly) whose
+# coefficient runs off towards infinity while the fit "converges".
+EXTREME_HR = 100.0
+
+
+def hazard_ratio_warnings(table: pd.DataFrame, label: str = "the model") -> list[str]:
+    """What a reader of a Cox model's table (``HR``, ``HR_lower``, ``HR_upper``; ``VIF`` if present) should be
+    told: collinear terms (VIF > 5) and hazard ratios so extreme, or intervals so wide, that the partial
+    likelihood is monotone in the term (its coefficient is not estimable). Empty when there is nothing to say."""
+    notes = []
+    if "VIF" in table:
+        high = table.index[table["VIF"] > VIF_LIMIT].tolist()
+        if high:
+            notes.append(f"{label}: VIF above {VIF_LIMIT:g} for {high} (collinear terms: their HRs are unstable).")
+    if "HR" in table:
+        extreme = table.index[(table["HR"] > EXTREME_HR) | (table["HR"] < 1 / EXTREME_HR)].tolist()
+        if "HR_lower" in table and "HR_upper" in table:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                wide = table.index[(table["HR_upper"] / table["HR_lower"]) > 1e4].tolist()
+            extreme = list(dict.fromkeys(extreme + wide))
+        if extreme:
+            notes.append(f"{label}: hazard ratio(s) of {extreme} are extreme or their intervals span orders of "
+                         "magnitude: the partial likelihood is (almost) monotone in them (e.g. a level with no "
+                         "event, or a term that orders the events perfectly), so their coefficients are not "
+                         "estimable; combine levels or leave them out.")
+    return notes
+
+
+def cox_events_per_variable(model: Any) -> float:
+    """Events per estimated coefficient of a Cox model (``n_events`` / number of ``terms``, e.g. a
+    :class:`core.stats.learners.cox.CoxModel`): below 10 the model may be overfitted. In a time-to-event model
+    the events, not the smaller outcome class, carry the information (censored patients only inform risk sets)."""
+    return model.n_events / max(len(model.terms), 1)
+
+
+def cox_sign_flips(clinical: Any, fused: Any, label: Callable[[str], str] | None = None) -> list[str]:
+    """Terms whose log hazard ratio changes sign between a clinical and a fused Cox model, each explained.
+
+    ``clinical``, ``fused``: Cox models with a ``table`` of ``coef`` and ``p`` per term (index: term), e.g.
+    :class:`core.stats.learners.cox.CoxModel`; either may be None (nothing to compare). ``label``: term ->
+    words (default the term). As :func:`core.stats.modeling.sign_flips` for logistic models: the fused model
+    holds the clinical terms and a score, and a term correlated with the score can change sign once the score
+    is in (its adjusted effect), so its nomogram axis points the other way. One sentence per flipped term.
+    """
+    if clinical is None or fused is None:
+        return []
+    name = label or (lambda term: term)
+
+    def words(term: str) -> str:
+        variable, _, level = term.partition(LEVEL_SEPARATOR)
+        return f"{name(variable)} ({level})" if level else name(variable)
+
+    before_table, after_table = clinical.table, fused.table
+    scores = [t for t in after_table.index if family_of_score(t) is not None]
+    adjusted_for = " and ".join(f"the {name(t)}" for t in scores) or "the fused model's other terms"
+    notes = []
+    for term in before_table.index:
+        if term not in after_table.index:
+            continue
+        before, after = float(before_table.loc[term, "coef"]), float(after_table.loc[term, "coef"])
+        if before * after >= 0:
+            continue
+        weak = {model: float(p) for model, p in (("clinical", before_table.loc[term, "p"]),
+                                                 ("fused", after_table.loc[term, "p"])) if p >= 0.05}
+        if len(weak) == 2:
+            weak_text = (f" Neither sign is firmly estimated (clinical p = {weak['clinical']:.3f}, fused p = "
+                         f"{weak['fused']:.3f}).")
+        elif weak:
+            (model, p), = weak.items()
+            weak_text = f" The {model} coefficient is not significant (p = {p:.3f}), so its sign is uncertain."
+        else:
+            weak_text = ""
+        notes.append(f"{words(term)}: log hazard ratio {before:+.3f} in the clinical model but {after:+.3f} in the "
+                     f"fused model. The fused model also holds {adjusted_for}, which is correlated with it: the "
+                     "clinical model gives its effect on its own (unadjusted), the fused model its effect among "
+                     f"patients with the same score (adjusted), and the two can differ even in sign.{weak_text} "
+                     "Interpret the fused model's adjusted hazard ratio with care (it is not a causal effect): on "
+                     "the fused model's nomogram this term points the other way.")
+    return notes
+
+
+def concordance_table(predictions: pd.DataFrame, outcome: pd.DataFrame, cohorts: Mapping[str, Sequence[str]],
+                      models: Sequence[str]) -> pd.DataFrame:
+    """Harrell's C of each model in each cohort (rows: cohort, columns: model), as :func:`auc_table` for a
+    time-to-event outcome.
+
+    ``predictions``: the wide frame of a time-to-event study (index patient ID; each model's column its linear
+    predictor, higher = higher risk); ``outcome``: ``time`` (> 0, any unit) and ``event`` (1/0) per patient ID
+    (:meth:`core.stats.outcomes.SurvivalOutcome.values`). Patients without a prediction are left out; a cohort
+    without an event (no comparable pair) gets NaN.
+    """
+    rows: dict[str, dict[str, float]] = {}
+    for name, ids in cohorts.items():
+        ids = list(ids)
+        time = outcome.loc[ids, "time"].to_numpy(dtype=float)
+        event = outcome.loc[ids, "event"].to_numpy(dtype=int)
+        rows[name] = {}
+        for model in models:
+            values = predictions.loc[ids, model].to_numpy(dtype=float)
+            keep = np.isfinite(values)
+            usable = event[keep].sum() > 0 and keep.sum() >= 2
+            rows[name][model] = harrell_c(time[keep], event[keep], values[keep]).c if usable else float("nan")
+    return pd.DataFrame(rows).T[list(models)]
 
 
 def small_groups(counts: Mapping[str, int], minimum: int = MIN_PER_GROUP) -> list[str]:

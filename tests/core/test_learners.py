@@ -40,9 +40,10 @@ def ridge(data) -> RidgeScore:
 
 
 def test_the_registry_is_the_vocabulary():
-    # SCORE_METHODS (what the pages, the CLI and ModelSettings offer) is exactly the registry's score learners.
-    assert score_methods() == SCORE_METHODS
-    assert list(learners_for(SCORE_ROLE)) == ["refit", "lasso", "ridge"]
+    # SCORE_METHODS (what the pages, the CLI and ModelSettings offer) is exactly the registry's score learners (of
+    # every outcome kind); those of a binary outcome are the default.
+    assert score_methods(None) == SCORE_METHODS
+    assert list(score_methods()) == list(learners_for(SCORE_ROLE, "binary")) == ["refit", "lasso", "ridge"]
     assert get_learner("logistic").roles == ("clinical", "fused")
     for learner in LEARNERS.values():
         assert set(learner.roles) <= set(MODEL_ROLES) and learner.description()

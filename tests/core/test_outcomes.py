@@ -35,15 +35,15 @@ def _frame(values) -> pd.DataFrame:
 
 
 def test_every_declared_kind_has_one_registered_type_and_back():
-    assert set(OUTCOME_TYPES) == set(OUTCOME_KINDS) == {"binary"}
+    assert set(OUTCOME_TYPES) == set(OUTCOME_KINDS) == {"binary", "survival"}
     assert OUTCOME_TYPES["binary"] is BinaryOutcome and BinaryOutcome.kind == "binary"
 
 
 def test_registering_an_undeclared_or_taken_kind_is_refused():
     class Undeclared(Outcome):  # a kind the vocabulary does not declare
-        kind = "survival"
+        kind = "competing_risks"
 
-    with pytest.raises(RadNomoError, match="outcome kind 'survival' is not valid; possible values: binary"):
+    with pytest.raises(RadNomoError, match="outcome kind 'competing_risks' is not valid; possible values: binary"):
         register_outcome(Undeclared)
 
     class Impostor(BinaryOutcome):
@@ -156,7 +156,7 @@ def test_the_alias_keywords_and_the_outcome_build_the_same_spec():
     (lambda: BinaryOutcome("event", ("only one",)), "must be two names"),
     (lambda: BinaryOutcome("event", "ab"), "must be two names"),
     (lambda: BinaryOutcome("  "), "must be named"),
-    (lambda: outcome_from_dict({"kind": "survival", "time": "t"}), "outcome kind 'survival' is not valid"),
+    (lambda: outcome_from_dict({"kind": "competing", "time": "t"}), "outcome kind 'competing' is not valid"),
     (lambda: outcome_from_dict({"column": "event"}), "outcome kind 'None' is not valid"),
     (lambda: outcome_from_dict(["binary"]), "must be a mapping"),
     (lambda: outcome_from_dict({"kind": "binary", "column": 3}), "names no column"),

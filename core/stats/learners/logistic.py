@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from core.errors import RadNomoError
-from core.stats.learners.base import FitOptions, Predictors
+from core.stats.learners.base import FitOptions, Predictors, binary_column
 from core.stats.modeling import LogisticModel, ScoreModel, build_score, fit_model
+from core.stats.outcomes import Outcome
 from core.vocabulary import CLINICAL, FUSED, SCORE_METHODS, SCORE_ROLE
 
 __all__ = ["LogisticLearner", "ScoreLearner", "LOGISTIC", "REFIT", "LASSO"]
@@ -33,13 +34,15 @@ class LogisticLearner:
     name: str = "logistic"
     label: str = "Logistic regression (maximum likelihood)"
     roles: tuple[str, ...] = (CLINICAL, FUSED)
+    outcome_kinds: tuple[str, ...] = ("binary",)
 
     def description(self) -> str:
         return "a multivariable logistic regression (maximum likelihood)"
 
-    def fit(self, data: pd.DataFrame, outcome: str, predictors: Predictors, *, name: str,
+    def fit(self, data: pd.DataFrame, outcome: Outcome | str, predictors: Predictors, *, name: str,
             options: FitOptions | None = None, selection: Any = None) -> LogisticModel:
-        return fit_model(name, data, outcome, continuous=predictors.continuous, categorical=predictors.categorical)
+        return fit_model(name, data, binary_column(self, outcome), continuous=predictors.continuous,
+                         categorical=predictors.categorical)
 
     def from_dict(self, values: Mapping) -> LogisticModel:
         return LogisticModel.from_dict(dict(values))
@@ -53,14 +56,16 @@ class ScoreLearner:
     name: str
     label: str
     roles: tuple[str, ...] = (SCORE_ROLE,)
+    outcome_kinds: tuple[str, ...] = ("binary",)
 
     def description(self) -> str:
         if self.name == "refit":
             return "the linear predictor of a logistic regression refitted on the selected features"
         return "with the LASSO's own coefficients"
 
-    def fit(self, data: pd.DataFrame, outcome: str, predictors: Predictors, *, name: str,
+    def fit(self, data: pd.DataFrame, outcome: Outcome | str, predictors: Predictors, *, name: str,
             options: FitOptions | None = None, selection: Any = None) -> ScoreModel:
+        outcome = binary_column(self, outcome)
         if selection is None:
             raise RadNomoError(f"the {self.name} score method needs the LASSO that selected its features.")
         if predictors.categorical or list(predictors.continuous) != list(selection.coef_.index):

@@ -33,8 +33,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
-from core.stats.learners.base import FitOptions, Predictors
+from core.stats.learners.base import FitOptions, Predictors, binary_column
 from core.stats.modeling import ScoreModel, convergence_warning, saved_names, saved_number, saved_numbers
+from core.stats.outcomes import Outcome
 from core.vocabulary import LASSO_RULES, SCORE_ROLE, check_option
 
 __all__ = ["RidgeScore", "RidgeLearner", "RIDGE", "ridge_logistic", "ridge_path_cv"]
@@ -223,12 +224,13 @@ class RidgeLearner:
     name: str = "ridge"
     label: str = "Ridge (L2-penalised) logistic regression on the selected features, penalty by CV"
     roles: tuple[str, ...] = (SCORE_ROLE,)
+    outcome_kinds: tuple[str, ...] = ("binary",)
 
     def description(self) -> str:
         return ("the linear predictor of a ridge (L2-penalised) logistic regression on the selected features, "
                 "its penalty chosen by stratified cross-validation on the training cohort (glmnet, alpha = 0)")
 
-    def fit(self, data: pd.DataFrame, outcome: str, predictors: Predictors, *, name: str,
+    def fit(self, data: pd.DataFrame, outcome: Outcome | str, predictors: Predictors, *, name: str,
             options: FitOptions | None = None, selection: Any = None) -> RidgeScore:
         """The ridge score of ``predictors.continuous`` (raw features of the training rows ``data``).
 
@@ -239,6 +241,7 @@ class RidgeLearner:
             not 0/1 with both classes, or fewer patients of a class than folds.
         """
         options = options or FitOptions()
+        outcome = binary_column(self, outcome)
         features = list(predictors.continuous)
         if not features:
             raise RadNomoError(f"the LASSO kept no feature for the {name} score; try lambda.min or relax the "
