@@ -70,6 +70,19 @@ def sample_study(split: SplitConfig | None = None) -> Study:
     return _sample_study(split.test_size, split.seed)
 
 
+@st.cache_resource(show_spinner="Loading the survival sample study...", max_entries=2)
+def _sample_survival_study(test_size: float, seed: int) -> Study:
+    from core.workflows.sample import sample_survival_study
+
+    return sample_survival_study(SplitConfig(test_size=test_size, seed=seed))
+
+
+def sample_survival_study(split: SplitConfig | None = None) -> Study:
+    """The bundled time-to-event sample study (overall survival of the same patients; shared read-only)."""
+    split = split or SplitConfig()
+    return _sample_survival_study(split.test_size, split.seed)
+
+
 def get_study() -> Study:
     """The open study; the sample study is opened on first use (the dashboard's default)."""
     study = st.session_state.get(STUDY_KEY)
@@ -342,9 +355,9 @@ def explain(page: str) -> None:
     """In teaching mode, the page's plain-language explanation and its reference (core.workflows.teaching)."""
     if not st.session_state.get(TEACHING_KEY):
         return
-    from core.workflows.teaching import EXPLANATIONS
+    from core.workflows.teaching import explanation_for
 
-    explanation = EXPLANATIONS[page]
+    explanation = explanation_for(page, get_study().spec.outcome.kind)  # the open study's outcome's words
     st.info(f"**{explanation.title}.** {explanation.text}\n\n*Reference:* {explanation.reference}",
             icon=":material/school:")
 

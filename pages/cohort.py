@@ -11,20 +11,23 @@ from core.io.paths import data_root, resolve_in_root
 from core.io.tables import read_notes
 from core.stats.missing import (MissingPolicy, missing_by_column, missing_by_patient, missing_features_reason,
                                 patients_missing_features, patients_with_missing)
-from core.vocabulary import MISSING_STRATEGIES, ROW_ID_COLUMN, format_p
+from core.vocabulary import MISSING_STRATEGIES, OUTCOME_KINDS, ROW_ID_COLUMN, format_p
 from core.stats.feature_tables import IDENTIFIER_LIKE
+from core.figures.survival import kaplan_meier_figure
+from core.stats.outcomes import SurvivalOutcome
 from core.workflows.checks import events_per_variable_guide, possible_leaks, study_feature_import
+from core.workflows.cohort_outcome import (cohort_curves, guess_event_column, guess_time_column, parse_horizons)
 from core.workflows.study import FeatureFamily, make_study
 from core.stats.cohort import (CohortSpec, SplitConfig, blank_id_note, guess_id_column, guess_outcome_column,
-                               looks_like_feature_table, missing_values, suggest_clinical_variables, table_one,
-                               train_test_comparison, with_row_ids, without_blank_ids)
+                               looks_like_feature_table, missing_values, outcome_summary, suggest_clinical_variables,
+                               table_one, train_test_comparison, with_row_ids, without_blank_ids)
 
 ui.enter_page("pages/cohort.py")
 
 DRAFT_KEY = "coh_draft"  # (file name, raw DataFrame) read but not yet opened as the study
 
 COLUMN_KEYS = ("coh_id_column", "coh_outcome_column", "coh_continuous", "coh_categorical", "coh_study_name",
-               "coh_row_ids")
+               "coh_row_ids", "coh_time_column", "coh_event_column")
 
 
 def _set_draft(name: str, raw: pd.DataFrame) -> None:
@@ -32,6 +35,75 @@ def _set_draft(name: str, raw: pd.DataFrame) -> None:
     st.session_state[DRAFT_KEY] = (name, raw)
     for key in COLUMN_KEYS:
         st.session_state.pop(key, None)
+
+
+def _selectbox(label: str, options: list[str], key: str, guessed: str | None, **kwargs) -> str:
+    """A column choice that starts at ``guessed`` and forgets an earlier choice that is no longer an option."""
+    if st.session_state.get(key) is not None and st.session_state[key] not in options:
+        st.session_state.pop(key)
+    return st.selectbox(label, options, key=key, index=options.index(guessed) if guessed in options else 0, **kwargs)
+
+
+def _binary_outcome_form(table: pd.DataFrame, id_column: str) -> tuple[list[str], dict]:
+    """The binary outcome's column choice: (its columns, the rest of the form's spec builder's arguments)."""
+    outcome_options = [c for c in table.columns if c != id_column]
+    guessed_outcome = guess_outcome_column(table, exclude=[id_column])
+    chosen_outcome = st.session_state.get("coh_outcome_column")
+    if chosen_outcome is not None and chosen_outcome not in outcome_options:
+        st.session_state.pop("coh_outcome_column")  # the ID column it was is no outcome
+    outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", outcome_options, key="coh_outcome_column",
+                                  index=outcome_options.index(guessed_outcome) if guessed_outcome else 0)
+    return [outcome_column], {"outcome_column": outcome_column}
+
+
+def _survival_outcome_form(table: pd.DataFrame, id_column: str) -> tuple[list[str], dict]:
+    """A time-to-event outcome's choices: the time and event columns, the time unit and the horizons (read as
+    typed; parsed when the cohort is used, so a bad text is said then)."""
+    options = [c for c in table.columns if c != id_column]
+    time_col, event_col = st.columns(2)
+    time_column = _selectbox_in(time_col, "Time column (time to the event or to the last follow-up, > 0)", options,
+                                "coh_time_column", guess_time_column(table, exclude=[id_column]))
+    event_options = [c for c in options if c != time_column]
+    event_column = _selectbox_in(event_col, "Event column (1 = event, 0 = censored)", event_options,
+                                 "coh_event_column", guess_event_column(table, exclude=[id_column, time_column]))
+    unit_col, horizons_col = st.columns(2)
+    time_unit = unit_col.text_input("Time unit", "months", key="coh_time_unit",
+                                    help="The unit of the time column (months, days, years...), shown on every "
+                                         "axis and label; the horizons are in this unit too.")
+    horizons = horizons_col.text_input("Horizons", "12, 36, 60", key="coh_horizons",
+                                       help="Times (in the time unit) at which risks are predicted and evaluated, "
+                                            "separated by commas, e.g. 12, 36, 60 months.")
+    return [time_column, event_column], {"time_column": time_column, "event_column": event_column,
+                                         "time_unit": time_unit, "horizons_text": horizons}
+
+
+def _selectbox_in(container, label: str, options: list[str], key: str, guessed: str | None) -> str:
+    """:func:`_selectbox` drawn in ``container`` (a column)."""
+    with container:
+        return _selectbox(label, options, key, guessed)
+
+
+def _binary_spec(choices: dict, labels: tuple[str, str], **spec) -> CohortSpec:
+    return CohortSpec(outcome_column=choices["outcome_column"], outcome_labels=labels, **spec)
+
+
+def _survival_spec(choices: dict, labels: tuple[str, str], **spec) -> CohortSpec:
+    unit = choices["time_unit"].strip()
+    horizons = parse_horizons(choices["horizons_text"], unit or "the time unit")
+    outcome = SurvivalOutcome(time_column=choices["time_column"], event_column=choices["event_column"],
+                              time_unit=unit, horizons=horizons, labels=labels)
+    return CohortSpec(outcome=outcome, **spec)
+
+
+# Per outcome kind (core.vocabulary.OUTCOME_KINDS): its form, its spec from the form's choices, and the inputs of
+# the names of its two outcome classes (label, default, widget key).
+OUTCOME_FORMS = {
+    "binary": (_binary_outcome_form, _binary_spec, (("Name of outcome 0", "no event", "coh_label0"),
+                                                    ("Name of outcome 1", "event", "coh_label1"))),
+    "survival": (_survival_outcome_form, _survival_spec, (("Name of the censored (event 0)", "censored",
+                                                           "coh_censored_label"),
+                                                          ("Name of the event (event 1)", "event", "coh_event_label"))),
+}
 
 
 def _keep_valid_choices(key: str, options: list[str]) -> None:
@@ -59,6 +131,11 @@ with st.container(border=True):
             with ui.guard():
                 st.session_state.pop(DRAFT_KEY, None)
                 ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
+        if st.button("Open the survival sample study", key="coh_open_survival_sample",
+                     help="The same patients with overall survival as the outcome (months; death 1, censored 0)."):
+            with ui.guard():
+                st.session_state.pop(DRAFT_KEY, None)
+                ui.set_study(ui.sample_survival_study(), "The survival sample study is open.", rerun=True)
     elif source == "Upload a file":
         upload = st.file_uploader("Clinical table (one row per patient)", type=["csv", "tsv", "txt", "xlsx"],
                                   key="coh_upload")
@@ -102,18 +179,18 @@ with st.container(border=True):
             id_column = st.selectbox("Patient ID column", list(raw.columns), key="coh_id_column",
                                      index=list(raw.columns).index(guessed_id) if guessed_id else 0)
         columns = list(table.columns)
-        outcome_options = [c for c in columns if c != id_column]
-        guessed_outcome = guess_outcome_column(table, exclude=[id_column])
-        chosen_outcome = st.session_state.get("coh_outcome_column")
-        if chosen_outcome is not None and chosen_outcome not in outcome_options:
-            st.session_state.pop("coh_outcome_column")  # the ID column it was is no outcome
-        outcome_column = st.selectbox("Outcome column (0/1, 1 = event)", outcome_options, key="coh_outcome_column",
-                                      index=outcome_options.index(guessed_outcome) if guessed_outcome else 0)
+        outcome_kind = st.radio("Outcome", list(OUTCOME_FORMS), format_func=OUTCOME_KINDS.get, horizontal=True,
+                                key="coh_outcome_kind",
+                                help="Binary: one 0/1 column (1 = event). Time to event: a follow-up time column "
+                                     "and an event column (1 = event, 0 = censored at that time), with the horizons "
+                                     "at which risks are predicted.")
+        outcome_form, outcome_spec, label_inputs = OUTCOME_FORMS[outcome_kind]
+        outcome_columns, outcome_choices = outcome_form(table, id_column)
         blank_lines = without_blank_ids(table, id_column)[1] if id_column in table.columns else ()
         if blank_lines:
             st.info(blank_id_note(blank_lines, "table") + " They stay out when the cohort opens; duplicated IDs "
                     "are refused.", icon=":material/info:")
-        as_features = looks_like_feature_table(table, exclude=[id_column, outcome_column])
+        as_features = looks_like_feature_table(table, exclude=[id_column, *outcome_columns])
         if as_features:
             n_numeric = sum(pd.api.types.is_numeric_dtype(table[c]) for c in columns)
             st.info(f"'{name}' has {n_numeric} numeric columns: it reads as a feature table (a radiomics export), not "
@@ -121,8 +198,8 @@ with st.container(border=True):
                     "with its features* takes the patient ID and the outcome from it, the clinical variables chosen "
                     "below as such, and every other numeric column as the Radiomics feature family.",
                     icon=":material/lightbulb:")
-        guessed_cont, guessed_cat = suggest_clinical_variables(table, exclude=[id_column, outcome_column])
-        continuous_options = [c for c in columns if c not in (id_column, outcome_column)]
+        guessed_cont, guessed_cat = suggest_clinical_variables(table, exclude=[id_column, *outcome_columns])
+        continuous_options = [c for c in columns if c != id_column and c not in outcome_columns]
         _keep_valid_choices("coh_continuous", continuous_options)
         # A default only the first time: Streamlit warns when a keyed widget gets both a default and state.
         continuous = st.multiselect("Continuous variables", continuous_options, key="coh_continuous",
@@ -133,14 +210,19 @@ with st.container(border=True):
                                      default=None if "coh_categorical" in st.session_state
                                      else [c for c in guessed_cat if c not in continuous])
         label_0, label_1 = st.columns(2)
-        outcome_labels = (label_0.text_input("Name of outcome 0", "no event", key="coh_label0"),
-                          label_1.text_input("Name of outcome 1", "event", key="coh_label1"))
-        draft_spec = dict(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous),
-                          categorical=tuple(categorical), outcome_labels=outcome_labels)
+        (text_0, default_0, key_0), (text_1, default_1, key_1) = label_inputs
+        outcome_labels = (label_0.text_input(text_0, default_0, key=key_0),
+                          label_1.text_input(text_1, default_1, key=key_1))
+
+        def draft_spec() -> CohortSpec:
+            """The chosen columns as a specification (built at the click: a bad choice is said there)."""
+            return outcome_spec(outcome_choices, outcome_labels, id_column=id_column, continuous=tuple(continuous),
+                                categorical=tuple(categorical))
+
         left_out = (" " + blank_id_note(blank_lines, "table")) if blank_lines else ""
         if st.button("Use this cohort", key="coh_use_draft", type="primary"):
             with ui.guard():
-                ui.set_study(make_study(study_name.strip() or name, table, CohortSpec(**draft_spec)))
+                ui.set_study(make_study(study_name.strip() or name, table, draft_spec()))
                 st.session_state.pop(DRAFT_KEY, None)
                 ui.set_study(ui.get_study(), f"'{study_name or name}' is now the open study.{left_out}", rerun=True)
         if as_features and st.button("Open it with its features", key="coh_open_as_features",
@@ -148,7 +230,7 @@ with st.container(border=True):
                                           "this one table."):
             with ui.guard():
                 # Made, imported, then opened at once: on an error the previous study stays open.
-                opened = make_study(study_name.strip() or name, table, CohortSpec(**draft_spec))
+                opened = make_study(study_name.strip() or name, table, draft_spec())
                 imported = study_feature_import(opened, name=f"table '{name}'")
                 family = FeatureFamily(name="radiomics", label="Radiomics", table=imported.table, kind="imported",
                                        source=f"imported from {name} (the clinical table)")
@@ -163,11 +245,28 @@ with st.container(border=True):
 study = ui.get_study()
 spec = study.spec
 st.subheader(study.name)
-cols = st.columns(4)
-cols[0].metric("Patients", len(study.cohort))
-cols[1].metric(f"Events ({spec.outcome.event_label})", study.n_events)
-cols[2].metric("Training cohort", len(study.split.train_ids))
-cols[3].metric("Test cohort", len(study.split.test_ids))
+curves = None  # the cohort's Kaplan-Meier curves: an outcome with a time (core.stats.outcomes.Outcome.curve)
+with ui.guard():
+    curves = cohort_curves(study)
+if curves is None:
+    cols = st.columns(4)
+    cols[0].metric("Patients", len(study.cohort))
+    cols[1].metric(f"Events ({spec.outcome.event_label})", study.n_events)
+    cols[2].metric("Training cohort", len(study.split.train_ids))
+    cols[3].metric("Test cohort", len(study.split.test_ids))
+else:
+    censored, follow_up = curves.statistic("censored"), curves.statistic("follow_up_median")
+    cols = st.columns(6)
+    cols[0].metric("Patients", len(study.cohort))
+    cols[1].metric(f"Events ({spec.outcome.event_label})", study.n_events)
+    cols[2].metric(f"Censored ({spec.outcome.labels[0]})", int(censored["estimate"]))
+    median = follow_up["estimate"]  # NaN when fewer than half were censored before the last time: not reached
+    cols[3].metric(f"Median follow-up ({curves.time_unit})", "not reached" if pd.isna(median) else f"{median:.4g}",
+                   help=f"{follow_up['label']}: {follow_up['value']}, all patients.")
+    cols[4].metric("Training cohort", len(study.split.train_ids))
+    cols[5].metric("Test cohort", len(study.split.test_ids))
+    described = spec.outcome.describe()
+    st.caption(described[:1].upper() + described[1:] + ".")
 
 with st.expander("Study name and variable roles"):
     new_name = st.text_input("Study name", value=study.name, key="coh_rename")
@@ -207,7 +306,8 @@ with st.expander("Design: train/test split or no held-out test cohort", expanded
                        f"All {len(resplit.split.train_ids)} patients train; see the Internal validation page.")
             ui.set_study(resplit, message, rerun=True)
     guide = events_per_variable_guide(study)
-    st.caption(f"{guide['events']} events in the smaller outcome class of the training cohort: about "
+    counted = "events in the smaller outcome class" if curves is None else f"events ({spec.outcome.event_label})"
+    st.caption(f"{guide['events']} {counted} of the training cohort: about "
                f"{guide['at_10']:.0f} predictors at 10 events per variable, {guide['at_20']:.0f} at 20 (what a model "
                "of this many patients can carry without overfitting; the LASSO's selection counts too).")
 
@@ -349,6 +449,17 @@ with ui.guard():
     _render_table(table1, [c for c in ("Train p", "Test p") if c in table1],
                   [c for c in ("Train significant", "Test significant") if c in table1])
     ui.csv_download(table1, "table1.csv", label="Table 1 (CSV)", key="coh_download_table1")
+if curves is not None:
+    st.markdown(f"**Outcome: {spec.outcome.event_label} over time ({curves.time_unit})**")
+    st.caption("Events and censoring by cohort; follow-up by reverse Kaplan-Meier (the censoring's own curve), the "
+               "median time to event and the event-free proportions at the horizons by Kaplan-Meier, 95% CIs as "
+               "R's survfit (log).")
+    with ui.guard():
+        outcome_rows = outcome_summary(table_source, spec, study.split)
+        st.dataframe(outcome_rows.drop(columns=["statistic"]), hide_index=True, width="stretch",
+                     key="coh_outcome_summary")
+        ui.csv_download(outcome_rows, "outcome_summary.csv", label="Outcome rows (CSV)",
+                        key="coh_download_outcome_summary")
 
 if study.has_test:
     st.subheader("Training vs test cohort")
@@ -357,10 +468,23 @@ if study.has_test:
         _render_table(comparison.drop(columns=["statistic"]), ["p_value"], ["significant"])
         ui.csv_download(comparison, "train_vs_test.csv", label="Comparison (CSV)", key="coh_download_comparison")
 
+if curves is not None:
+    st.subheader("Kaplan-Meier: " + ("training vs test cohort" if study.has_test else "all patients"))
+    st.caption("The outcome over time in each cohort, with 95% confidence bands, censoring marks and the number at "
+               "risk" + (". The log-rank test asks whether the split drew cohorts of different survival (it should "
+                         "not: the split is random and stratified by the event)." if study.has_test else "."))
+    st.plotly_chart(kaplan_meier_figure(curves.curves, title=f"Time to {spec.outcome.event_label} "
+                                        f"({spec.outcome.time_column})", time_unit=curves.time_unit,
+                                        log_rank_p=curves.log_rank_p, y_title="event-free probability"),
+                    key="coh_kaplan_meier")
+
 # ---------------------------------------------------------------------------------------------
 # 4. Distributions
 # ---------------------------------------------------------------------------------------------
 st.subheader("Distributions by outcome")
+if curves is not None:
+    st.caption(f"By event status at the last follow-up: {spec.outcome.labels[1]} (event 1) vs "
+               f"{spec.outcome.labels[0]} (censored, event 0); the time to it is not drawn here.")
 if spec.variables:
     variable = st.selectbox("Variable", spec.variables, key="coh_plot_variable", format_func=study.label)
     kind = "continuous" if variable in spec.continuous else "categorical"

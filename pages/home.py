@@ -14,13 +14,27 @@ from core.workflows.validation import study_validation
 
 ui.enter_page("pages/home.py")
 
+# What each sample study is, by its outcome kind: the binary sample predicts liver metastasis; the time-to-event one
+# is the same synthetic patients with their overall survival (it says nothing of metastasis).
+SAMPLE_WORDS = {
+    "binary": lambda study: ("It mirrors a published study of liver metastasis in 1001 gastric-cancer patients "
+                             "(venous-phase CT); the data are synthetic."),
+    "survival": lambda study: (
+        f"It predicts the overall survival of the same {len(study.cohort)} synthetic gastric-cancer patients as the "
+        "sample study (the same clinical variables and CT features): time from diagnosis in "
+        f"{study.spec.outcome.time_unit}, death = event, alive = censored, at "
+        f"{', '.join(study.spec.outcome.horizon_label(h) for h in study.spec.outcome.horizons)}; the data are "
+        "synthetic."),
+}
+
 st.title("RadNomo")
 ui.explain("home")
 st.markdown(
     "From CT images to a clinical nomogram, in the browser: **radiomics and deep features** from the "
     "tumour ROI, **leakage-free screening** on the training cohort (variance, Spearman redundancy, t-test, "
     "LASSO with 10-fold CV and the 1-SE rule), **clinical and fused models** drawn as a nomogram, and their "
-    "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves)."
+    "**evaluation** (ROC/AUC with CIs, DeLong tests, calibration and decision curves), for a binary outcome or a "
+    "time to event (Cox models, Kaplan-Meier curves, C-index and time-dependent AUC at your horizons)."
 )
 st.caption("Bring a clinical table and any number of feature tables (or CTs and masks to extract them from), or "
            "explore the sample study. Every model is fitted on the training cohort only; ComBat harmonisation, "
@@ -35,9 +49,9 @@ with ui.guard():
     right.metric("Train / test", f"{len(study.split.train_ids)} / {len(study.split.test_ids)}")
     families.metric("Feature families", len(study.score_families),
                     help=", ".join(study.family_label(f) for f in study.score_families) or "none yet")
-    st.info(f"Open study: **{study.name}**. " + (
-        "It mirrors a published study of liver metastasis in 1001 gastric-cancer patients "
-        "(venous-phase CT); the data are synthetic." if study.is_sample else ""), icon=":material/info:")
+    st.info(f"Open study: **{study.name}**. " + (SAMPLE_WORDS[study.spec.outcome.kind](study) if study.is_sample
+                                                  and study.spec.outcome.kind in SAMPLE_WORDS else ""),
+            icon=":material/info:")
 
 st.subheader("Start")
 col_sample, col_new = st.columns(2)
@@ -46,6 +60,12 @@ with col_sample:
     if st.button("Open the sample study", key="home_open_sample", icon=":material/science:"):
         with ui.guard():
             ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
+    # The same patients with a time-to-event outcome: overall survival (months; death = 1, censored = 0).
+    if st.button("Open the survival sample study", key="home_open_survival_sample", icon=":material/timeline:",
+                 help="The same synthetic patients, clinical variables and features, with overall survival as the "
+                      "outcome (Kaplan-Meier, Cox models, horizons 12, 36 and 60 months)."):
+        with ui.guard():
+            ui.set_study(ui.sample_survival_study(), "The survival sample study is open.", rerun=True)
 with col_new:
     st.markdown("**Start a new study** - bring your own clinical table (CSV, TSV or XLSX).")
     if st.button("Start a new study", key="home_new_study", icon=":material/upload_file:"):

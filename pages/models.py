@@ -10,8 +10,7 @@ import streamlit as st
 import ui
 from core.figures.charts import coefficient_figure
 from core.io.tables import screen_table
-from core.stats.modeling import events_per_variable, sign_flips
-from core.stats.summaries import auc_table, coefficient_warnings
+from core.stats.outcome_statistics import statistics_for
 from core.vocabulary import SCORE_METHODS, format_p
 from core.workflows.checks import feature_ibsi_tags
 from core.workflows.fit import clinical_predictors
@@ -20,17 +19,35 @@ ui.enter_page("pages/models.py")
 
 CLINICAL_KEY = "mod_clinical"
 
+
+def ph_check(model, label: str, key: str) -> None:
+    """A Cox model's test of proportional hazards (cox.zph, on the training patients): its warning when it fails,
+    its table in an expander. Models without one (logistic models; the LASSO-Cox's own coefficients) show nothing."""
+    table = getattr(model, "ph_check", None)
+    if table is None or not len(table):
+        return
+    if model.ph_warning:
+        st.warning(f"{label}: {model.ph_warning}", icon=":material/warning:")
+    with st.expander(f"Proportional hazards, {label} (cox.zph, training cohort)"):
+        st.dataframe(screen_table(table), hide_index=True, key=key)
+        st.caption("Schoenfeld-residual test per term against the Kaplan-Meier transform of time (survival's "
+                   "cox.zph); p < 0.05: that term's hazard ratio changes over follow-up. GLOBAL tests all terms.")
+
 st.title("Models")
-st.caption("Scores are the linear predictor (log-odds) of a logistic regression on the LASSO-selected features of "
-           "each feature family; the clinical model uses the clinical variables you pick; the fused model adds one "
-           "score to them. All are fitted on the training cohort with the Selection page's thresholds.")
-ui.explain("models")
 study = ui.get_study()
 spec = study.spec
+# The outcome type's statistics: its models in words, its score methods, its tables' warnings and glance table.
+statistics = statistics_for(spec.outcome)
+st.caption(f"Scores are the linear predictor ({statistics.score_scale}) of a {statistics.model_words} on the "
+           "LASSO-selected features of each feature family; the clinical model uses the clinical variables you pick; "
+           "the fused model adds one score to them. All are fitted on the training cohort with the Selection page's "
+           "thresholds.")
+ui.explain("models")
 
 controls = st.columns(2)
-method = controls[0].radio("Score coefficients", list(SCORE_METHODS), horizontal=True, key="mod_score_method",
-                           index=list(SCORE_METHODS).index(study.settings.score_method), format_func=SCORE_METHODS.get)
+methods = list(statistics.score_methods)  # the outcome type's own (the study refuses another type's method)
+method = controls[0].radio("Score coefficients", methods, horizontal=True, key="mod_score_method",
+                           index=methods.index(study.settings.score_method), format_func=SCORE_METHODS.get)
 study = ui.update_settings(score_method=method)
 if study.score_families:
     options = study.score_families
@@ -47,12 +64,12 @@ with ui.guard():
     univariable = ui.results(study).clinical_univariable
     options = [*spec.continuous, *spec.categorical]
     if options:
-        st.markdown("**Univariable logistic regression** (training cohort)")
+        st.markdown(f"**{statistics.univariable_title}** (training cohort)")
         shown = univariable.assign(variable=univariable["variable"].map(study.label),
                                    p=univariable["p_value"].map(format_p),
                                    variable_p=univariable["variable_p"].map(format_p))
         st.dataframe(shown.drop(columns=["p_value"]), hide_index=True, key="mod_univariable_table",
-                     column_config={"OR": st.column_config.NumberColumn(format="%.3f"),
+                     column_config={statistics.effect: st.column_config.NumberColumn(format="%.3f"),
                                     "lower": st.column_config.NumberColumn("95% CI low", format="%.3f"),
                                     "upper": st.column_config.NumberColumn("95% CI high", format="%.3f"),
                                     "variable_p": st.column_config.TextColumn("p (variable, LR test)")})
@@ -85,11 +102,12 @@ with ui.guard():
     if models.clinical is not None:
         st.markdown("**Multivariable clinical model**")
         st.dataframe(screen_table(models.clinical.table), key="mod_clinical_table")
-        for warning in coefficient_warnings(models.clinical.table, "clinical model"):
+        for warning in statistics.coefficient_warnings(models.clinical.table, "clinical model"):
             st.warning(warning, icon=":material/warning:")
+        ph_check(models.clinical, "clinical model", "mod_ph_clinical")
         ui.csv_download(models.clinical.table.reset_index(), "clinical_model.csv", label="Clinical model (CSV)",
                         key="mod_dl_clinical")
-        epv = events_per_variable(models.clinical)
+        epv = statistics.events_per_variable(models.clinical)
         if epv < 10:
             st.warning(f"{epv:.1f} events per estimated coefficient (fewer than 10): the model may be overfitted; "
                        "consider fewer predictors.")
@@ -105,13 +123,14 @@ with ui.guard():
                          expanded=name == models.fused_score):
             st.code(score.formula, language=None, wrap_lines=True)
             st.caption(f"{SCORE_METHODS.get(score.learner, score.learner)}. z(x) = (x - training mean) / training "
-                       "SD; the score is the log-odds of the event. " + getattr(score, "detail", ""))
+                       f"SD; the score is the {statistics.score_scale} of the event. " + getattr(score, "detail", ""))
             left, right = st.columns([2, 3])
             left.plotly_chart(coefficient_figure(score.coefs, "Standardised coefficients"), key=f"mod_coef_{name}")
             right.dataframe(screen_table(score.table), key=f"mod_score_table_{name}")
             ui.csv_download(score.table.join(feature_ibsi_tags(study, score.table.index)).reset_index(),
                             f"score_{name}.csv", label="Score coefficients (CSV)",
                             key=f"mod_dl_score_{name}")
+            ph_check(score, study.model_label(name), f"mod_ph_{name}")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Fused model")
@@ -120,22 +139,24 @@ with ui.guard():
     elif models.fused is None:
         st.info("The fused model needs a score: the study needs a feature family and a non-empty selection.")
     else:
-        st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors. VIF > 5 flags "
-                   "collinearity.")
+        st.caption(f"{study.model_label(models.fused_score)} + the clinical model's predictors."
+                   + (" VIF > 5 flags collinearity." if "VIF" in models.fused.table else ""))
         st.dataframe(screen_table(models.fused.table), key="mod_fused_table")
         ui.csv_download(models.fused.table.reset_index(), "fused_model.csv", label="Fused model (CSV)",
                         key="mod_dl_fused")
-        for warning in coefficient_warnings(models.fused.table, "fused model"):
+        for warning in statistics.coefficient_warnings(models.fused.table, "fused model"):
             st.warning(warning, icon=":material/warning:")
-        for flip in sign_flips(models.clinical, models.fused, study.label):
+        ph_check(models.fused, "fused model", "mod_ph_fused")
+        for flip in statistics.sign_flips(models.clinical, models.fused, study.label):
             st.warning(flip, icon=":material/swap_vert:")
 
     # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")
     predictions = ui.results(study).predictions
-    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
+    aucs = statistics.discrimination_table(predictions, spec.outcome.values(study.cohort), study.cohorts(),
+                                           models.model_names)
     st.dataframe(aucs.style.format("{:.3f}"), key="mod_auc_table")
-    st.caption("AUC of each model; confidence intervals, DeLong tests and calibration are on the Evaluation page.")
+    st.caption(statistics.discrimination_note)
 
     ui.bytes_download("All fitted models (JSON)", lambda models=models: json.dumps(models.to_dict(), indent=1).encode(),
                       "radnomo_models.json", "application/json", key="mod_dl_json")

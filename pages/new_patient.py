@@ -1,4 +1,6 @@
-"""New patient: upload a CT and its tumour mask, enter the clinical values, get the scores, risk and nomogram points."""
+"""New patient: upload a CT and its tumour mask, enter the clinical values, get the scores, the model's prediction
+(a binary study's risk; a time-to-event study's survival at each horizon and the patient's curve against the
+training cohort's) with its 95 % CI, and the nomogram points."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import ui
 from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.imaging.extraction.batch import read_manifest
 from core.io.archive import safe_extract_zip
-from core.stats.summaries import risk_percentile
-from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column
+from core.figures.survival import patient_survival_figure
+from core.stats.outcome_statistics import statistics_for
+from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column, survival_column
 from core.workflows.newpatient import (clinical_outside_range, computable_families, find_dicom_case,
-                                       patient_outside_range, preview_case, score_patient, study_patient_features)
+                                       patient_outside_range, preview_case, score_patient, study_patient_features,
+                                       training_percentile, training_survival_curve)
 
 ui.enter_page("pages/new_patient.py")
 
@@ -28,10 +32,63 @@ PREVIEW_KEY = "_np_preview"  # ((image path, mask path), CasePreview) of the ima
 st.title("New patient")
 st.caption("The study's frozen models score a patient from the CT and tumour mask: the same pre-processing, only "
            "the features the scores use (pyradiomics restricted to them, the study's autoencoder), then the "
-           "scores, the risk with its 95 % CI and the nomogram points.")
+           "scores, the model's prediction with its 95 % CI (the risk, or for a time-to-event outcome the survival "
+           "at each horizon and the patient's survival curve) and the nomogram points.")
 ui.explain("new_patient")
 study = ui.get_study()
 spec = study.spec
+
+
+def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models) -> None:
+    """A binary study's patient: the risk with its 95 % CI, where it ranks among the training patients."""
+    metrics = st.columns(4)
+    metrics[0].metric(f"Risk ({study.model_label(result.model)})", f"{result.probability:.1%}")
+    metrics[1].metric("95 % CI", f"{result.low:.1%} – {result.high:.1%}")
+    metrics[2].metric("Training patients with a lower risk",
+                      f"{training_percentile(study, predictions, result):.0f} %")
+    if models.fused_score in result.scores:
+        metrics[3].metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
+    if scored_id in study.cohort.index:
+        st.caption("This patient is in the open study: the pipeline's own prediction was "
+                   f"{predictions.loc[scored_id, result.model]:.1%}.")
+
+
+def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, models) -> None:
+    """A time-to-event study's patient: survival at each horizon with its 95 % CI, the rank of the predicted hazard
+    among the training patients, and the predicted survival curve against the training cohort's Kaplan-Meier."""
+    outcome = spec.outcome
+    shown = st.container(horizontal=True, wrap=True, gap="large", key="np_survival_metrics")
+    for horizon, value, low, high in result.survival[["horizon", "survival", "low", "high"]].itertuples(index=False):
+        interval = f" (95 % CI {low:.1%} – {high:.1%})" if pd.notna(low) and pd.notna(high) else ""
+        shown.metric(f"Survival at {outcome.horizon_label(horizon)}", f"{value:.1%}{interval}", width="content",
+                     help=f"Predicted probability of being free of {outcome.event_label} then "
+                          f"({study.model_label(result.model)}), with the Cox model's 95 % confidence interval.")
+    shown.metric("Training patients with a lower predicted risk",
+                 f"{training_percentile(study, predictions, result):.0f} %", width="content",
+                 help="Share of the training cohort whose linear predictor (log relative hazard) is lower.")
+    if models.fused_score in result.scores:
+        shown.metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}",
+                     width="content")
+    if result.interval_note:
+        st.caption(result.interval_note)
+    left, right = st.columns([2, 3])
+    left.dataframe(result.survival.rename(columns={"horizon": f"horizon ({outcome.time_unit})",
+                                                   "survival": "predicted survival", "low": "95 % CI low",
+                                                   "high": "95 % CI high"}),
+                   hide_index=True, key="np_survival_table")
+    right.plotly_chart(patient_survival_figure(result.curve, training_survival_curve(study), outcome.horizons,
+                                               outcome.time_unit, title=f"Predicted survival of {scored_id}",
+                                               cohort_label="training cohort (Kaplan-Meier)"),
+                       key="np_survival_curve")
+    if scored_id in study.cohort.index:
+        own = ", ".join(f"{predictions.loc[scored_id, survival_column(result.model, h)]:.1%} at "
+                        f"{outcome.horizon_label(h)}" for h in outcome.horizons)
+        st.caption(f"This patient is in the open study: the pipeline's own predicted survival was {own}.")
+
+
+# What each outcome kind shows of a scored patient (StudyModels.outcome_kind; the one place the kinds are told apart
+# on this page).
+PREDICTION_VIEWS = {"binary": _binary_prediction, "survival": _survival_prediction}
 
 
 def _upload_key(*uploads) -> str:
@@ -163,19 +220,12 @@ with ui.guard():
         if used_clinical != clinical:
             st.info("The clinical values above differ from those this result was scored with; score again to "
                     "update it.", icon=":material/info:")
-        metrics = st.columns(4)
-        metrics[0].metric(f"Risk ({study.model_label(result.model)})", f"{result.probability:.1%}")
-        metrics[1].metric("95 % CI", f"{result.low:.1%} – {result.high:.1%}")
         predictions = ui.results(study).predictions
-        train_risk = predictions.loc[study.train_ids, result.model]
-        metrics[2].metric("Training patients with a lower risk",
-                          f"{risk_percentile(result.probability, train_risk):.0f} %")
+        PREDICTION_VIEWS[models.outcome_kind](result, predictions, scored_id, models)
         outside = patient_outside_range(study, models, result)
         if outside:
-            st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The risk is an extrapolation; read it with care.",
-                       icon=":material/warning:")
-        if models.fused_score in result.scores:
-            metrics[3].metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
+            st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The prediction is an extrapolation; read it with "
+                       "care.", icon=":material/warning:")
         nomogram = ui.results(study).nomogram(result.model)
         row = dict(used_clinical)
         if result.model == FUSED:
@@ -187,11 +237,9 @@ with ui.guard():
         left, right = st.columns(2)
         left.markdown(f"**Nomogram points** (total {nomogram.total_points(row):.1f})")
         left.dataframe(points, hide_index=True)
-        right.markdown("**Scores (log-odds)**")
-        right.dataframe(pd.DataFrame({"score": [study.model_label(k) for k in result.scores],
-                                      "value": list(result.scores.values())}), hide_index=True)
-        with st.expander(f"The {len(result.features)} features the scores used"):
-            st.dataframe(result.features.rename("value").to_frame())
-        if scored_id in study.cohort.index:
-            st.caption("This patient is in the open study: the pipeline's own prediction was "
-                       f"{predictions.loc[scored_id, result.model]:.1%}.")
+        if result.scores:  # none where the clinical model alone was scored (imported features)
+            right.markdown(f"**Scores ({statistics_for(spec.outcome).score_scale})**")
+            right.dataframe(pd.DataFrame({"score": [study.model_label(k) for k in result.scores],
+                                          "value": list(result.scores.values())}), hide_index=True)
+            with st.expander(f"The {len(result.features)} features the scores used"):
+                st.dataframe(result.features.rename("value").to_frame())

@@ -1,4 +1,8 @@
-"""Nomogram: any fitted model drawn as a nomogram (clinical, a score alone, a score + clinical), and a calculator."""
+"""Nomogram: any fitted model drawn as a nomogram (clinical, a score alone, a score + clinical), and a calculator.
+
+A binary outcome's nomogram reads the total points off as the predicted risk; a time-to-event outcome's (a Cox
+model) as the predicted survival at each horizon and the median survival time, and its calculator adds the
+patient's predicted survival curve against the training cohort's."""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ import streamlit as st
 import ui
 from core.figures.charts import risk_histogram_figure, what_if_figure
 from core.figures.nomogram import nomogram_file, nomogram_plotly
+from core.figures.survival import patient_survival_figure
 from core.stats.modeling import sign_flips
 from core.stats.summaries import risk_percentile
 from core.vocabulary import FUSED, score_column
-from core.workflows.nomograms import DASHBOARD_WIDTHS, cannot_draw, drawable_models, study_nomogram_layout
+from core.workflows.nomograms import (DASHBOARD_WIDTHS, cannot_draw, drawable_models, study_cox_nomogram_layout,
+                                     study_nomogram_layout, survival_calculation)
 from core.workflows.persistence import study_folder_name
 
 ui.enter_page("pages/nomogram.py")
@@ -24,20 +30,9 @@ ui.explain("nomogram")
 study = ui.get_study()
 spec = study.spec
 
-with ui.guard():
-    models = ui.results(study).models
-    predictions = ui.results(study).predictions
-    ui.no_clinical_note(models)
-    choices = drawable_models(models)[::-1]  # fused first, clinical last
-    for name in models.model_names:
-        if name not in choices:  # a learner that cannot be drawn says so, plainly
-            st.caption(f"{study.model_label(name)}: {cannot_draw(models, name)}")
-    labels = study.model_labels()
-    if st.session_state.get("nom_model") not in choices:
-        st.session_state["nom_model"] = choices[0]
-    which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
-                     help="A score alone is drawn through a logistic model of the outcome on it (training cohort).")
-    nomogram = ui.results(study).nomogram(which)
+
+def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, labels: dict) -> None:
+    """A binary outcome's nomogram (a logistic model's): calculator with the risk and its CI, what-if, the figure."""
     if which == FUSED:  # an axis that runs the other way than in the clinical model is explained where it is drawn
         for flip in sign_flips(models.clinical, models.fused, study.label):
             st.caption(f":material/swap_vert: {flip}")
@@ -145,3 +140,151 @@ with ui.guard():
                             "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
 
     calculator()
+
+
+def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, labels: dict) -> None:
+    """A time-to-event outcome's nomogram (a Cox model's): calculator with survival at each horizon and its 95 % CI,
+    the patient's survival curve against the training cohort's Kaplan-Meier curve, the figure with survival axes."""
+    outcome = spec.outcome
+    horizons_text = ", ".join(outcome.horizon_label(h) for h in outcome.horizons)
+    st.caption(f"For this time-to-event outcome the total points read off as the predicted probability of being "
+               f"free of {outcome.event_label} at {horizons_text} and as the median time to {outcome.event_label}, "
+               "as rms::nomogram draws a Cox model (cph) with Survival() and Quantile().")
+    scores = [c for c in predictions.columns if c.endswith("_score")]
+    data = study.cohort.join(predictions[scores])
+    typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
+
+    @st.fragment
+    def calculator() -> None:
+        """The calculator and the nomogram: a changed input runs only this part again."""
+        with ui.guard():
+            _calculator()
+
+    def _calculator() -> None:
+        # -----------------------------------------------------------------------------------------
+        st.subheader("Calculator")
+        patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
+        source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
+                              help="Fills the inputs with that patient's values (test patients first).")
+        if source != st.session_state.get("_nom_filled_from"):
+            st.session_state["_nom_filled_from"] = source
+            if source != patients[0]:
+                ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
+        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
+                                       "(log relative hazard); see the Models page for its formula."
+                      for f in models.scores}
+        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
+                                  help_texts=help_texts)
+        result = survival_calculation(study, nomogram, row)
+        patient = result.patient
+        survival = patient.survival
+
+        result_row = st.container(horizontal=True, wrap=True, gap="large", key="nom_result")
+        for horizon, value, low, high in survival[["horizon", "survival", "lower", "upper"]].itertuples(index=False):
+            interval = f" (95 % CI {low:.1%} – {high:.1%})" if pd.notna(low) and pd.notna(high) else ""
+            result_row.metric(f"Survival at {outcome.horizon_label(horizon)}", f"{value:.1%}{interval}",
+                              width="content", help="Predicted probability of being free of "
+                              f"{outcome.event_label}, with its 95 % confidence interval (the Cox model's).")
+        median = (f"{patient.median_time:.1f} {outcome.time_unit}" if pd.notna(patient.median_time)
+                  else "not reached")
+        result_row.metric(f"Median time to {outcome.event_label}", median, width="content",
+                          help="Where the patient's predicted survival curve falls to 50 %; not reached when it "
+                               "stays above 50 % within the training follow-up.")
+        result_row.metric("Total points", f"{patient.total_points:.1f}", width="content")
+        result_row.metric("Training patients with a lower predicted risk", f"{result.percentile:.0f} %",
+                          width="content", help="Share of the training cohort with fewer total points (a lower "
+                                                "predicted hazard).")
+        if patient.interval_note:
+            st.caption(patient.interval_note)
+        st.dataframe(survival.rename(columns={"horizon": f"horizon ({outcome.time_unit})",
+                                              "survival": "predicted survival", "lower": "95 % CI low",
+                                              "upper": "95 % CI high"}),
+                     hide_index=True, key="nom_survival_table")
+        points = patient.points
+        table = pd.DataFrame({"predictor": [study.label(v) for v in points.index],
+                              "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points.index],
+                              "points": [round(float(p), 1) for p in points]})
+        left, right = st.columns([2, 3])
+        left.dataframe(table, hide_index=True, key="nom_points_table")
+        right.plotly_chart(patient_survival_figure(result.curve, result.cohort, outcome.horizons, outcome.time_unit,
+                                                   cohort_label="training cohort (Kaplan-Meier)"),
+                           key="nom_survival_curve")
+
+        # -----------------------------------------------------------------------------------------
+        st.subheader("What if?")
+        choose = st.columns(2)
+        moved = choose[0].selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
+                                    format_func=study.label)
+        horizon = choose[1].selectbox("Risk by", list(outcome.horizons), key="nom_whatif_horizon",
+                                      format_func=outcome.horizon_label,
+                                      help=f"The risk of {outcome.event_label} by this time: 1 - predicted survival.")
+        curve = nomogram.what_if(row, moved, horizon)
+        risk = 1 - float(survival.loc[survival["horizon"] == horizon, "survival"].iloc[0])
+        st.plotly_chart(what_if_figure(curve, row[moved], risk, label=study.label(moved),
+                                       categorical=moved in nomogram.levels), key="nom_whatif_figure")
+        low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
+        st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk of "
+                   f"{outcome.event_label} by {outcome.horizon_label(horizon)} from {low['probability']:.1%} to "
+                   f"{high['probability']:.1%} ({high['points'] - low['points']:.0f} points); the calculator above "
+                   "shows points and survival for the value you enter.")
+
+        # -----------------------------------------------------------------------------------------
+        st.subheader("The nomogram")
+        sizes = st.columns([2, 3])
+        screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
+                                    help="The nomogram is laid out for the width it is shown at, so no two labels "
+                                         "meet.")
+        intervals = result.intervals
+        layout = study_cox_nomogram_layout(study, nomogram, row, intervals, width_px=DASHBOARD_WIDTHS[screen])
+        st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
+                        config={"toImageButtonOptions": {"format": "svg"}})
+        st.caption(f"{labels[which]}. 1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log relative hazard "
+                   "scale; the total-points axis spans the training patients' totals (rms's pretty() of the linear "
+                   f"predictor); survival at {horizons_text} and the median time to {outcome.event_label} are read "
+                   "off the total points (the Cox model's baseline survival of the training cohort); the patient is "
+                   "marked on every axis.")
+        drawn_row = tuple(row.items())
+
+        def print_file(fmt: str, page: str, items=drawn_row, intervals=intervals) -> bytes:
+            layout = study_cox_nomogram_layout(study, nomogram, dict(items), intervals, width_px=880,
+                                               title=f"{study.name}: {labels[which]}")
+            return nomogram_file(layout, fmt, page=page)
+
+        name = f"{study_folder_name(study.name)}_nomogram_{which}"
+        downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")
+        with downloads:
+            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
+                                    ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
+                                    ("pdf", "slide", "PDF, slide")):
+                ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
+                                  f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
+                                                           "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
+            axes = [nomogram.axis(v).assign(variable=v) for v in nomogram.variables]
+            # the survival axes sit on the total points: their ticks in a column of their own
+            axes += [nomogram.survival_axis(h).rename(columns={"survival": "value"})
+                     .assign(variable=f"survival at {outcome.horizon_label(h)}") for h in outcome.horizons]
+            ui.csv_download(pd.concat(axes), "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+
+    calculator()
+
+
+# What each outcome type's nomogram shows (the one place the two are told apart on this page).
+NOMOGRAM_PAGES = {"binary": binary_nomogram, "survival": survival_nomogram}
+SCORE_ALONE = {"binary": "a logistic model", "survival": "a Cox model"}
+
+with ui.guard():
+    models = ui.results(study).models
+    predictions = ui.results(study).predictions
+    ui.no_clinical_note(models)
+    choices = drawable_models(models)[::-1]  # fused first, clinical last
+    for name in models.model_names:
+        if name not in choices:  # a learner that cannot be drawn says so, plainly
+            st.caption(f"{study.model_label(name)}: {cannot_draw(models, name)}")
+    labels = study.model_labels()
+    if st.session_state.get("nom_model") not in choices:
+        st.session_state["nom_model"] = choices[0]
+    which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
+                     help=f"A score alone is drawn through {SCORE_ALONE[models.outcome_kind]} of the outcome on it "
+                          "(training cohort).")
+    nomogram = ui.results(study).nomogram(which)
+    NOMOGRAM_PAGES[models.outcome_kind](models, predictions, which, nomogram, labels)

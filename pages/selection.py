@@ -7,10 +7,10 @@ import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv_figure, stability_figure
+from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningSettings, settings_used
 from core.stats.summaries import batch_columns as harmonisation_columns
-from core.vocabulary import (CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, UNIVARIABLE_TESTS, VARIANCE_SCALES,
-                             format_p)
+from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, VARIANCE_SCALES, format_p
 from core.workflows.checks import family_scales, feature_ibsi_tags, never_features
 
 ui.enter_page("pages/selection.py")
@@ -21,6 +21,9 @@ st.caption("Every step is fitted on the training cohort only; the test cohort ne
            "page.")
 ui.explain("selection")
 study = ui.get_study()
+# The outcome type's statistics: its univariable tests, what its `auc` column holds, its groups' names.
+statistics = statistics_for(study.spec.outcome)
+discrimination = statistics.screening.discrimination
 families = ui.results(study).usable_families
 if not families:
     st.warning("The open study has no feature table yet: extract or import features first (Features pages). A "
@@ -38,7 +41,7 @@ method = row0[0].selectbox("Screening funnel", methods, index=methods.index(curr
 scales = list(VARIANCE_SCALES)
 variance_scale = row0[1].selectbox("Variance on", scales, index=scales.index(current.variance_scale),
                                    key="sel_variance_scale", format_func=VARIANCE_SCALES.get)
-auc_threshold = row0[2].number_input("Univariable AUC >", 0.5, 0.99, current.auc_threshold, 0.01,
+auc_threshold = row0[2].number_input(f"Univariable {discrimination} >", 0.5, 0.99, current.auc_threshold, 0.01,
                                      key="sel_auc", disabled="auc_threshold" not in settings_used(method))
 mrmr_features = row0[3].number_input("mRMR keeps", 1, 500, current.mrmr_features, key="sel_mrmr",
                                      disabled="mrmr_features" not in settings_used(method))
@@ -60,9 +63,9 @@ row2 = st.columns(4)
 corr_method = row2[0].selectbox("Correlation", list(CORRELATION_METHODS),
                                 index=list(CORRELATION_METHODS).index(current.correlation_method),
                                 key="sel_corr_method", format_func=CORRELATION_METHODS.get)
-test = row2[1].selectbox("Univariable test", list(UNIVARIABLE_TESTS),
-                         index=list(UNIVARIABLE_TESTS).index(current.test), key="sel_test",
-                         format_func=UNIVARIABLE_TESTS.get)
+offered = statistics.tests()  # the outcome type's own (the study refuses another type's test)
+test = row2[1].selectbox("Univariable test", list(offered), index=list(offered).index(current.test), key="sel_test",
+                         format_func=offered.get)
 p_threshold = row2[2].number_input("Keep p <", 1e-6, 1.0, current.p_threshold, 0.01, format="%.4f", key="sel_p")
 rule = row2[3].radio("LASSO lambda", list(LASSO_RULES), index=list(LASSO_RULES).index(current.rule), horizontal=True,
                      key="sel_rule", format_func=LASSO_RULES.get,
@@ -152,8 +155,11 @@ with ui.guard():
                                  "coef (standardised)": lasso.coef_ * lasso.feature_sds[lasso.coef_.index]})
         if len(selected):
             tests = result.univariable.loc[selected.index]
-            selected["mean non-event"] = tests["mean_0"]
-            selected["mean event"] = tests["mean_1"]
+            without, with_event = statistics.group_means
+            selected[without] = tests["mean_0"]
+            selected[with_event] = tests["mean_1"]
+            if statistics.effect in tests:  # a time-to-event screening gives each feature's hazard ratio per unit
+                selected[f"univariable {statistics.effect}"] = tests[statistics.effect]
             selected["univariable p"] = tests["p_value"].map(format_p)
         selected.index.name = "feature"
         selected = selected.join(feature_ibsi_tags(study, selected.index).rename(
@@ -163,13 +169,15 @@ with ui.guard():
         st.dataframe(selected.assign(**{"coef (original scale)": coefficients}), key="sel_selected_table")
         ui.csv_download(selected.reset_index(), f"selected_{family}.csv", label="Selected features (CSV)",
                         key="sel_dl_selected")
-        cv_table = pd.DataFrame({"lambda": lasso.lambdas, "cv_deviance": lasso.cv_mean, "cv_se": lasso.cv_se,
+        cv_table = pd.DataFrame({"lambda": lasso.lambdas, f"cv_{lasso.measure}": lasso.cv_mean, "cv_se": lasso.cv_se,
                                  "n_features": lasso.n_nonzero})
         ui.csv_download(cv_table, f"lasso_cv_{family}.csv", label="LASSO CV curve (CSV)", key="sel_dl_cv")
 
     with st.expander("Univariable tests of the features that reached this step"):
         shown = result.univariable.assign(p=result.univariable["p_value"].map(format_p))
-        st.dataframe(shown, key="sel_univariable_table")
+        # `auc` holds the outcome type's discrimination (AUC; Harrell's C of a time-to-event outcome).
+        st.dataframe(shown, key="sel_univariable_table",
+                     column_config={"auc": st.column_config.NumberColumn(discrimination)})
         ui.csv_download(result.univariable.reset_index(names="feature"), f"univariable_{family}.csv",
                         label="Univariable tests (CSV)", key="sel_dl_univariable")
 

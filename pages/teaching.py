@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core.stats.summaries import auc_table
-from core.workflows.teaching import TRAITS, oracle_auc, trait_effects, what_if
+from core.workflows.teaching import TRAITS, leakage_measure, oracle_auc, trait_effects, what_if
 
 ui.enter_page("pages/teaching.py")
 
@@ -20,6 +20,9 @@ st.caption("What no real study can show: the sample cohort was generated, so the
 ui.explain("teaching")
 study = ui.get_study()
 spec = study.spec
+# The generator's truth (and the what-if cohorts) describe the binary sample's outcome, liver metastasis: the open
+# study can use them only when it is that sample study (the survival sample has the same patients, another outcome).
+truth_applies = study.is_sample and spec.outcome == ui.sample_study().spec.outcome
 
 # ---------------------------------------------------------------------------------------------
 st.subheader("The known truth")
@@ -35,6 +38,10 @@ with ui.guard():
     if not study.is_sample:
         st.info("The open study is not the sample study: its truth is unknown. The panels below use the sample "
                 "study's generator.")
+    elif not truth_applies:
+        st.info("The open sample study predicts another outcome than the one the hidden phenotype was drawn for "
+                "(liver metastasis): the truth and the what-if panel below use the binary sample study; the "
+                "leakage demonstration runs on the open study.")
     else:
         predictions = ui.results(study).predictions
         scores = list(ui.results(study).models.scores)
@@ -67,7 +74,7 @@ if st.button("Draw the cohort and run the pipeline", key="teach_run", type="prim
     with ui.guard(), st.spinner("Generating the cohort and fitting every model on its training patients..."):
         sample = ui.sample_study()
         result = what_if(ui.results(sample).emulators, sample, n=int(n), effect_scale=float(effect),
-                         noise_scale=float(noise), seed=int(seed), settings=study.settings if study.is_sample else None)
+                         noise_scale=float(noise), seed=int(seed), settings=study.settings if truth_applies else None)
         runs.append(result)
 if runs:
     sample_labels = ui.sample_study().model_labels()
@@ -87,15 +94,16 @@ if runs:
 
 # ---------------------------------------------------------------------------------------------
 st.subheader("Leakage: selecting features on all patients")
+measure = leakage_measure(study)  # the open study's outcome type's headline measure: AUC, or Harrell's C-index
 st.caption("The same pipeline twice on the open study: once as it should be (screening and LASSO on the training "
            "cohort only), once with the classic mistake of screening on all patients before splitting (the models "
-           "are still fitted on training). The test cohort then helped choose the features, and its AUC is "
+           f"are still fitted on training). The test cohort then helped choose the features, and its {measure} is "
            "inflated.")
 if st.toggle("Run the leakage demonstration", key="teach_leakage"):
     with ui.guard():
         table = ui.results(study).leakage
         table.index = table.index.map(study.model_label)
-        st.dataframe(table.rename(columns={"honest": "test AUC, training-only screening",
-                                           "leaky": "test AUC, screening on all patients",
+        st.dataframe(table.rename(columns={"honest": f"test {measure}, training-only screening",
+                                           "leaky": f"test {measure}, screening on all patients",
                                            "inflation": "inflation"}).round(3), key="teach_leakage_table")
 

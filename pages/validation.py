@@ -1,5 +1,7 @@
-"""Internal validation: Harrell's bootstrap optimism-corrected AUC and repeated cross-validation of the
-whole pipeline, beside the apparent (training) and test AUCs.
+"""Internal validation: Harrell's bootstrap optimism-corrected discrimination and repeated cross-validation of
+the whole pipeline, beside the apparent (training) and test values. The measures are the outcome type's
+(core.stats.discrimination): the AUC of a binary outcome; Harrell's C and AUC(t) at each horizon of a
+time-to-event one (one row and one box per model and measure).
 
 A run refits the whole pipeline many times (minutes to an hour), so it runs in a background thread that
 hands the resamples to local worker processes (one per core) or to an existing Dask cluster (the
@@ -17,10 +19,11 @@ import streamlit as st
 
 import ui
 from core.errors import RadNomoError
-from core.stats.summaries import auc_table
+from core.stats.discrimination import MEASURE, measure_names, measures_text
 from core.workflows.cluster import describe_setting, executor_setting, time_left
-from core.workflows.validation import (RUN_LIMITS, check_run_size, optimism_corrected_auc, repeated_cv_auc,
-                                       study_validation, validation_notes, validation_table, with_bootstrap, with_cv)
+from core.workflows.validation import (RUN_LIMITS, check_run_size, discrimination_table, optimism_corrected_auc,
+                                       repeated_cv_auc, study_validation, validation_notes, validation_table,
+                                       with_bootstrap, with_cv)
 
 ui.enter_page("pages/validation.py")
 
@@ -115,19 +118,23 @@ def _size(column, what: str, value) -> int | None:
 
 
 st.title("Internal validation")
-st.caption("The training AUC of a model chosen from thousands of features is optimistic. Harrell's bootstrap "
-           "repeats the whole pipeline (screening, LASSO-CV, scores, clinical and fused models) on outcome-stratified "
-           "resamples of the training cohort and subtracts the average optimism; repeated cross-validation refits it "
-           "on folds and scores the held-out patients. Neither touches the test cohort. The latest run is kept with "
-           "the study (saved with it and in the report).")
-ui.explain("validation")
 study = ui.get_study()
+# The outcome type's discrimination measures, by their display names (e.g. "AUC", or "C-index" and
+# "AUC(t=12 months)"...): every title and caption below names them.
+names = measure_names(study.spec.outcome)
+measured = measures_text(study.spec.outcome)
+st.caption(f"The training {measured} of a model chosen from thousands of features is optimistic. Harrell's "
+           "bootstrap repeats the whole pipeline (screening, LASSO-CV, scores, clinical and fused models) on "
+           "outcome-stratified resamples of the training cohort and subtracts the average optimism; repeated "
+           "cross-validation refits it on folds and scores the held-out patients. Neither touches the test cohort. "
+           "The latest run is kept with the study (saved with it and in the report).")
+ui.explain("validation")
 
 with ui.guard():
     study = _collect(study)
     models = ui.results(study).models
     predictions = ui.results(study).predictions
-    aucs = auc_table(predictions, study.outcome, study.cohorts(), models.model_names)
+    aucs = discrimination_table(study, predictions, models.model_names)
     run = study_validation(study)
     boot = (run.meta.get("bootstrap") or {}) if run is not None else {}
     if boot.get("source"):
@@ -193,9 +200,11 @@ with ui.guard():
     if running:
         progress_panel()
 
-    st.subheader("Apparent, optimism-corrected, cross-validated and test AUC")
+    st.subheader(f"Apparent, optimism-corrected, cross-validated and test {measured}")
     table = validation_table(aucs, models.model_names, run.optimism if run else None, run.cv if run else None)
     table.index = table.index.map(study.model_label)
+    if MEASURE in table.columns:  # one row per model and measure (time to event): the measures' display names
+        table[MEASURE] = table[MEASURE].map(lambda label: names.get(label, label))
     st.dataframe(table.round(3), key="val_table")
     ui.csv_download(table.reset_index(names="model"), "internal_validation.csv", label="Table (CSV)",
                     key="val_dl_table")
@@ -203,16 +212,26 @@ with ui.guard():
         for note in validation_notes(study, run):
             st.caption(note)
     if run is None or run.optimism is None:
-        st.caption("Run the bootstrap to add the optimism-corrected AUC.")
+        st.caption(f"Run the bootstrap to add the optimism-corrected {measured}.")
     else:
         runs = run.runs
         figure = go.Figure()
-        for model in [m for m in models.model_names if m in set(runs["model"])]:
-            rows = runs[runs["model"] == model]
-            figure.add_trace(go.Box(y=rows["optimism"], name=study.model_label(model),
-                                    boxmean=True))
-        figure.update_layout(title="Optimism per resample (AUC on the resample - AUC on the training cohort)",
-                             yaxis_title="optimism", showlegend=False, height=380)
+        drawn = [m for m in models.model_names if m in set(runs["model"])]
+        if MEASURE not in runs.columns:  # one measure (the binary AUC): one box per model
+            for model in drawn:
+                rows = runs[runs["model"] == model]
+                figure.add_trace(go.Box(y=rows["optimism"], name=study.model_label(model),
+                                        boxmean=True))
+            figure.update_layout(title="Optimism per resample (AUC on the resample - AUC on the training cohort)",
+                                 yaxis_title="optimism", showlegend=False, height=380)
+        else:  # one box per model and measure: the measures along the axis, the models side by side in each
+            for model in drawn:
+                rows = runs[runs["model"] == model]
+                figure.add_trace(go.Box(x=rows[MEASURE].map(lambda label: names.get(label, label)),
+                                        y=rows["optimism"], name=study.model_label(model), boxmean=True))
+            figure.update_layout(title="Optimism per resample (the measure on the resample - on the training "
+                                       "cohort)", yaxis_title="optimism", xaxis_title="measure", boxmode="group",
+                                 showlegend=True, height=420)
         st.plotly_chart(figure, key="val_optimism_figure")
         ui.csv_download(runs, "optimism_runs.csv", label="Every resample (CSV)", key="val_dl_runs")
         if run.resamples is not None:

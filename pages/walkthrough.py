@@ -16,6 +16,8 @@ from core.workflows.nomograms import study_nomogram_layout
 ui.enter_page("pages/walkthrough.py")
 
 STEP_KEY = "walk_step"
+# The outcome kinds of the reference study the tour follows (core.vocabulary.OUTCOME_KINDS).
+TOUR_OUTCOME_KINDS = ("binary",)
 
 st.title("Guided tour of the study")
 st.caption("Guo et al. (2025) predicted liver metastasis of gastric cancer from venous-phase CT. Follow their study "
@@ -23,8 +25,10 @@ st.caption("Guo et al. (2025) predicted liver metastasis of gastric cancer from 
            "RadNomo's and why the two may differ.")
 ui.explain("walkthrough")
 study = ui.get_study()
-if not study.is_sample:
-    st.info("The tour runs on the sample study; open it to follow along (your study stays saved if you saved it).")
+# The tour follows the reference study's binary outcome (liver metastasis): the survival sample has other numbers.
+if not study.is_sample or study.spec.outcome.kind not in TOUR_OUTCOME_KINDS:
+    st.info("The tour runs on the sample study of liver metastasis (a binary outcome); open it to follow along (your "
+            "study stays saved if you saved it).")
     if st.button("Open the sample study", key="walk_open_sample"):
         ui.set_study(ui.sample_study(), "The sample study is open.", rerun=True)
     st.stop()

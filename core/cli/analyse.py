@@ -1,6 +1,7 @@
 """Command line: a whole study from files, for scripts and reproducible papers.
 
-    python -m core.cli.analyse --clinical C.csv (--id COL | --row-ids) --outcome COL
+    python -m core.cli.analyse --clinical C.csv (--id COL | --row-ids)
+        (--outcome COL | --time COL --event COL --horizons 12,36,60 [--time-unit months])
         [--continuous a,b] [--categorical c,d]
         --features NAME=PATH [--features NAME=PATH ...] [--combine NAME=A+B]
         [--images MANIFEST [--params study] [--engine pyradiomics|mirp] [--deep] [--workers N]]
@@ -9,7 +10,7 @@
         [--method study|test_first|auc|mrmr|lasso]
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
         [--clinical-model a,b] [--exclude a,b,pattern*]
-        [--fused-score FAMILY] [--score-method refit|lasso|ridge]
+        [--fused-score FAMILY] [--score-method refit|lasso|ridge|cox_refit|cox_lasso]
         [--cutoff youden|fixed=P|sensitivity=S] [--ci wald|wilson] [--n-boot N] [--name NAME]
         --out DIR
 
@@ -17,7 +18,16 @@ Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, 
 DIR/coefficients.csv, DIR/nomogram_points.csv, DIR/report.html, DIR/validation.csv (bootstrap optimism and
 repeated CV; run by default with --no-test), DIR/imports.csv (what each feature table's import left out, the
 columns that must never be features among it: ID, outcome, clinical variables, --exclude, perfect orderings),
-DIR/notes.txt and the saved study folder DIR/study, which the dashboard opens (Home, "Saved studies").
+DIR/notes.txt, DIR/univariable.csv (each clinical variable alone against the outcome on the training patients)
+and the saved study folder DIR/study, which the dashboard opens (Home, "Saved studies").
+
+A time-to-event study (--time, --event: 1 = event, 0 = censored, and --horizons in the time's unit) is fitted
+with Cox models; its DIR/table2.csv holds per cohort and model Harrell's C (c_index, c_low, c_high) and, per
+horizon h, the time-dependent AUC and the metrics at the training median linear predictor (suffix _h);
+DIR/predictions.csv (cohort, id, model, time, event, linear_predictor, surv_<h>), DIR/td_auc.csv (cohort, model,
+horizon, auc, auc_low, auc_high) and DIR/nomogram_axes.csv (survival at each horizon and median survival on the
+nomogram's total points) are added; coefficients.csv has HR with its 95 % CI. --cutoff and --ci are a binary
+outcome's.
 On bad input it exits 2 with one specific message on stderr.
 """
 
@@ -31,20 +41,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.cli.arguments import bounded_int, finite_float, seed
+from core.cli.arguments import bounded_int, finite_float, parse_horizons, seed
 from core.errors import RadNomoError
 from core.io.processes import MAX_WORKERS
 from core.stats.cohort import CohortSpec, SplitConfig
 from core.stats.learners import score_methods
 from core.stats.missing import MissingPolicy
+from core.stats.outcomes import BinaryOutcome, Outcome, SurvivalOutcome
 from core.stats.selection import ScreeningSettings
-from core.workflows.analyse import ExternalSpec, analyse, write_outputs
+from core.workflows.analyse import ExternalSpec, analyse, report_status, summary_tables, write_outputs
 from core.workflows.study import EvaluationSettings, ModelSettings
 from core.workflows.validation import RUN_LIMITS
 from core.vocabulary import (EXTRACTION_ENGINES, LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS, SCREENING_METHODS,
                              VARIANCE_SCALES)
 
-__all__ = ["main", "parse_pairs"]
+__all__ = ["main", "parse_pairs", "outcome_from_arguments"]
+
+#: The time unit of --time when --time-unit is not given.
+DEFAULT_TIME_UNIT = "months"
 
 
 def parse_pairs(values: Sequence[str], what: str) -> dict[str, str]:
@@ -77,6 +91,47 @@ def _evaluation(cutoff: str, ci: str) -> EvaluationSettings:
     except ValueError as error:
         raise RadNomoError(f"--cutoff '{cutoff}' should read youden, fixed=P or sensitivity=S (a number).") from error
     return EvaluationSettings(cutoff_rule=rule.strip(), cutoff_value=number, proportion_ci=ci)
+
+
+def outcome_from_arguments(outcome: str | None, time: str | None, event: str | None, horizons: str | None,
+                           time_unit: str | None) -> Outcome:
+    """The study's outcome from the command line: --outcome (binary, 0/1), or --time and --event with --horizons
+    (and --time-unit, default months) for a time-to-event outcome.
+
+    Raises
+    ------
+    RadNomoError
+        Neither or both kinds given; --time without --event (or the reverse); --horizons or --time-unit without
+        --time; a time-to-event outcome without --horizons; horizons that are not distinct times > 0
+        (:func:`core.cli.arguments.parse_horizons`); an empty time unit.
+    """
+    survival = {"--time": time, "--event": event}
+    given = [option for option, value in survival.items() if value is not None]
+    if outcome is not None and given:
+        raise RadNomoError(f"--outcome '{outcome}' is a binary outcome and {' and '.join(given)} a time-to-event "
+                           "one: give --outcome COL (0/1), or --time COL --event COL --horizons H1,H2 for a "
+                           "time to event, not both.")
+    if outcome is not None or not given:
+        stray = [o for o, v in {"--horizons": horizons, "--time-unit": time_unit}.items() if v is not None]
+        if stray:
+            raise RadNomoError(f"{' and '.join(stray)} belong to a time-to-event outcome: give --time COL and "
+                               "--event COL with them (or drop them for a binary --outcome).")
+        if outcome is None:
+            raise RadNomoError("name the outcome: --outcome COL (a 0/1 column, 1 = event), or --time COL --event COL "
+                               "--horizons 12,36,60 for a time to event (1 = event, 0 = censored).")
+        return BinaryOutcome(outcome)
+    if len(given) == 1:
+        missing = "--event" if time is not None else "--time"
+        raise RadNomoError(f"{given[0]} needs {missing}: a time-to-event outcome is a follow-up time column and an "
+                           "event column (1 = event, 0 = censored), given together.")
+    if horizons is None:
+        raise RadNomoError("a time-to-event outcome needs --horizons: the times at which risks are predicted and "
+                           "evaluated, in the time's unit, e.g. --horizons 12,36,60 (months).")
+    unit = DEFAULT_TIME_UNIT if time_unit is None else time_unit.strip()
+    if not unit:
+        raise RadNomoError("--time-unit is empty; name the unit of the follow-up times, e.g. months or days.")
+    return SurvivalOutcome(time_column=str(time), event_column=str(event), time_unit=unit,
+                           horizons=parse_horizons(horizons))
 
 
 def _list(value: str | None) -> list[str] | None:
@@ -126,7 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--row-ids", action="store_true",
                         help="tables without an ID column: their rows numbered 1..n are the IDs, and the clinical "
                              "and feature tables are matched row by row (they must have as many rows)")
-    parser.add_argument("--outcome", required=True, help="0/1 outcome column (1 = event)")
+    parser.add_argument("--outcome", help="a binary outcome: its 0/1 column (1 = event)")
+    parser.add_argument("--time", help="a time-to-event outcome: the follow-up time column (> 0, with --event and "
+                                       "--horizons)")
+    parser.add_argument("--event", help="a time-to-event outcome: the event column (1 = event, 0 = censored)")
+    parser.add_argument("--horizons", help="a time-to-event outcome: the times at which risks are predicted and "
+                                           "evaluated, comma-separated, in --time-unit (e.g. 12,36,60)")
+    parser.add_argument("--time-unit", help=f"the unit of --time and --horizons (default {DEFAULT_TIME_UNIT})")
     parser.add_argument("--continuous", help="continuous variables, comma-separated (default: guessed)")
     parser.add_argument("--categorical", help="categorical variables, comma-separated (default: guessed)")
     parser.add_argument("--features", action="append", default=[], metavar="NAME=PATH",
@@ -166,18 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a "
                                                  "study of scores alone (default: univariable p < 0.05)")
     parser.add_argument("--fused-score", help="the family whose score the fused model takes")
-    parser.add_argument("--score-method", default="refit", choices=list(score_methods()),
+    parser.add_argument("--score-method", default=None, choices=list(score_methods(None)),
                         help="how each family's score is fitted on its selected features: "
-                             + "; ".join(f"{k}: {v}" for k, v in score_methods().items()) + " (default refit)")
+                             + "; ".join(f"{k}: {v}" for k, v in score_methods(None).items())
+                             + " (default refit; cox_refit for a time to event)")
     parser.add_argument("--exclude", help="columns kept out of every feature family (and of the guessed clinical "
                                           "variables), comma-separated names or patterns, e.g. "
                                           "'lm_type,diagnostics_*'; saved with the study")
-    parser.add_argument("--cutoff", default="youden",
+    parser.add_argument("--cutoff", default=None,
                         help="the cut-off rule of Table 2 and the report: youden (default: Youden's index on the "
                              "training cohort), fixed=P (a probability) or sensitivity=S (a target sensitivity); "
-                             "saved with the study")
-    parser.add_argument("--ci", default="wald", choices=list(PROPORTION_CIS),
-                        help="confidence intervals of ACC/SENS/SPEC/PPV/NPV (default wald)")
+                             "saved with the study (a binary outcome's)")
+    parser.add_argument("--ci", default=None, choices=list(PROPORTION_CIS),
+                        help="confidence intervals of ACC/SENS/SPEC/PPV/NPV (default wald; a binary outcome's)")
     parser.add_argument("--n-boot", type=bounded_int(0, RUN_LIMITS["bootstrap resamples"][1], "--n-boot"), default=None,
                         help="bootstrap resamples (default 200 with --no-test, else 0: not run)")
     parser.add_argument("--name", help="study name (default: the clinical file's name)")
@@ -189,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     try:
+        outcome = outcome_from_arguments(args.outcome, args.time, args.event, args.horizons, args.time_unit)
+        defaults = ModelSettings.for_outcome(outcome)  # the outcome type's score method and univariable test
         continuous, categorical = _list(args.continuous), _list(args.categorical)
         chosen = _list(args.clinical_model)
         if chosen is not None and [c.lower() for c in chosen] == ["none"]:
@@ -197,10 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             screening=ScreeningSettings(method=args.method, p_threshold=args.p_threshold,
                                         variance_threshold=args.variance_threshold,
                                         variance_scale=args.variance_scale, n_folds=args.folds, rule=args.rule,
-                                        mrmr_features=args.mrmr_features),
+                                        mrmr_features=args.mrmr_features, test=defaults.screening.test),
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
                                   max_missing=args.max_missing, patient_max_missing=args.drop_patients_missing),
-            fused_score=args.fused_score, score_method=args.score_method)
+            fused_score=args.fused_score,
+            score_method=defaults.score_method if args.score_method is None else args.score_method)
         split = SplitConfig(test_size=0.0 if args.no_test else args.test_fraction, seed=args.seed)
         combined = {name: [m.strip() for m in members.split("+")]
                     for name, members in parse_pairs(args.combine, "--combine").items()}
@@ -211,23 +276,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.id is None:  # the manifest names its cases by ID: row numbers cannot match them
                 raise RadNomoError("--images needs the clinical table's ID column (--id), which the manifest's IDs "
                                    "match; row numbers (--row-ids) cannot.")
-            spec = CohortSpec(id_column=args.id, outcome_column=args.outcome)
+            spec = CohortSpec(id_column=args.id, outcome=outcome)
             extra = _image_families(args, Path(args.clinical), spec, split, out, log)
-        result = analyse(clinical=Path(args.clinical), id_column=args.id, row_ids=args.row_ids,
-                         outcome_column=args.outcome,
+        evaluation = None  # the study's default (Youden, Wald); given, analyse refuses it for a time to event
+        if args.cutoff is not None or args.ci is not None:
+            evaluation = _evaluation(args.cutoff or "youden", args.ci or "wald")
+        result = analyse(clinical=Path(args.clinical), id_column=args.id, row_ids=args.row_ids, outcome=outcome,
                          continuous=continuous, categorical=categorical,
                          features={k: Path(v) for k, v in parse_pairs(args.features, "--features").items()},
                          combined=combined, externals=externals, split=split, settings=settings,
                          drop_missing=args.missing == "drop", name=args.name, n_boot=args.n_boot,
                          clinical_model=chosen, exclude=_list(args.exclude) or (),
-                         evaluation=_evaluation(args.cutoff, args.ci),
+                         evaluation=evaluation,
                          extra_families=extra, on_step=log)
         written = write_outputs(result, out)
     except (RadNomoError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    table = result.table2
-    print(table[["cohort", "model", "auc", "auc_low", "auc_high"]].round(3).to_string(index=False))
+    for title, table in summary_tables(result):
+        if title:
+            print(title)
+        print(table.to_string(index=False))
+    status = report_status(result.study)
+    if status:
+        print(status)
     if len(result.validation):
         print(result.validation.round(3).to_string())
     for warning in result.models.warnings:  # non-convergence, LASSO paths at their limit: never silent

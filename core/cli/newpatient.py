@@ -40,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RadNomoError(f"--clinical '{args.clinical}' has no column '{study.spec.id_column}' (the study's ID "
                                f"column); its columns: {', '.join(map(str, clinical.columns[:10]))}.")
         clinical = clinical.astype({study.spec.id_column: str}).set_index(study.spec.id_column)
-        scores = score_manifest(study, models, manifest, clinical, on_case=lambda case_id, result: print(
-            f"{case_id}: {result.model} risk {result.probability:.3f} ({result.low:.3f}-{result.high:.3f})"))
+        scores = score_manifest(study, models, manifest, clinical,
+                                on_case=lambda case_id, result: print(f"{case_id}: {result.headline()}"))
         write_csv(scores, args.out, "--out")
     except RadNomoError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,6 +5,11 @@ cohorts and the choices a user makes on the pages, fits everything on the traini
 it (Table 2 on every cohort; repeated cross-validation and the bootstrap when there is no test cohort,
 or when asked) and writes the tables, the report and the saved study, which the dashboard opens.
 The command line is :mod:`core.cli.analyse`.
+
+The study's outcome decides what is evaluated and written, through the registries below (one entry per outcome
+kind of :data:`core.vocabulary.OUTCOME_KINDS`): a binary outcome's Table 2 (AUC with DeLong CI, metrics at the
+cut-off); a time-to-event outcome's :class:`core.workflows.survival_evaluation.SurvivalEvaluation` (Harrell's C,
+time-dependent AUC and the metrics at each horizon) with its long predictions and the nomogram's survival axes.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
 from core.errors import RadNomoError
 from core.io.tables import read_any_table
 from core.stats.cohort import CohortSpec, SplitConfig, suggest_clinical_variables, with_row_ids
+from core.stats.discrimination import MEASURE
 from core.stats.feature_tables import FeatureTableImport, excluded_columns, import_feature_table, parse_exclusions
+from core.stats.outcomes import BinaryOutcome, Outcome
 from core.stats.summaries import table2
-from core.vocabulary import ROW_ID_COLUMN, check_name
+from core.vocabulary import ROW_ID_COLUMN, check_name, horizon_column
 from core.workflows.checks import never_features
 from core.workflows.external import ExternalCohort, outside_range_notes, pooled_predictions, validate_external
 from core.workflows.fit import StudyModels
@@ -31,9 +39,16 @@ from core.workflows.persistence import save_study
 from core.workflows.results import StudyResults
 from core.workflows.study import default_family_label as family_label
 from core.workflows.study import CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings, Study, make_study
-from core.workflows.validation import optimism_corrected_auc, repeated_cv_auc, summarise_cv, with_bootstrap, with_cv
+from core.workflows.survival_evaluation import evaluate_survival_analysis
+from core.workflows.validation import (optimism_corrected_auc, repeated_cv_auc, summarise_cv, validation_notes,
+                                       with_bootstrap, with_cv)
 
-__all__ = ["ExternalSpec", "AnalysisResult", "read_features", "analyse", "write_outputs"]
+__all__ = ["ExternalSpec", "AnalysisResult", "read_features", "analyse", "write_outputs", "summary_tables",
+           "report_status", "OUTCOME_OPTIONS"]
+
+#: The command line's options naming each outcome kind's columns, in the order of ``outcome.columns``
+#: (what the messages about a column name).
+OUTCOME_OPTIONS: dict[str, tuple[str, ...]] = {"binary": ("--outcome",), "survival": ("--time", "--event")}
 
 
 @dataclass(frozen=True)
@@ -51,9 +66,17 @@ class AnalysisResult:
 
     ``results``: :class:`core.workflows.results.StudyResults` of ``study`` (the fit seeded, nothing refitted);
     ``table2``: per cohort (train, [test], each external) and model, AUC with DeLong CI and the metrics
-    at the training Youden cut-off; ``validation``: per model the apparent AUC, bootstrap optimism and
-    corrected AUC, and the repeated-CV mean (empty when not run); ``imports``: what each feature
+    at the training Youden cut-off (a time-to-event study: :meth:`SurvivalEvaluation.table2`, Harrell's C with
+    its CI, then per horizon the time-dependent AUC and the metrics at the training median linear predictor);
+    ``validation``: per model (and, time to event, per measure) the apparent value, bootstrap optimism and
+    corrected value, and the repeated-CV mean (empty when not run); ``imports``: what each feature
     table's import left out; ``seconds``: time per stage.
+
+    A time-to-event study also has ``evaluation``, its
+    :class:`core.workflows.survival_evaluation.SurvivalEvaluation` of every cohort (externals included; on train
+    and test the numbers of ``results.evaluation``), and ``cohort_predictions``, the long table it was computed
+    from (:func:`core.workflows.survival_evaluation.cohort_predictions`: cohort, id, model, time, event,
+    linear_predictor, surv_<h>). Both are None for a binary study.
     """
 
     study: Study
@@ -65,6 +88,8 @@ class AnalysisResult:
     externals: tuple[ExternalCohort, ...]
     seconds: dict[str, float]
     results: StudyResults | None = None  # the final study's stages (its report, nomogram), sharing the fit's store
+    evaluation: Any = None  # a time-to-event study's SurvivalEvaluation of every cohort, externals included
+    cohort_predictions: pd.DataFrame | None = None  # its long predictions (predictions.csv)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -75,12 +100,13 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def read_features(name: str, path: Path, cohort_ids: Sequence[str], id_column: str, *,
-                  outcome_column: str | None = None, clinical: Sequence[str] = (),
+                  outcome_column: str | Sequence[str] | None = None, clinical: Sequence[str] = (),
                   excluded: Sequence[str] = (), expected_rows: int | None = None) -> FeatureTableImport:
     """A feature table file imported for the cohort: metadata, text and constant columns, and the columns that
-    must never be features (the ID, ``outcome_column``, the ``clinical`` variables, the ``excluded`` names and
-    patterns), left out and listed. ``expected_rows`` (the clinical table's row count, with row numbers as IDs):
-    the table's rows are numbered as IDs and must be as many (:func:`core.stats.cohort.with_row_ids`)."""
+    must never be features (the ID, ``outcome_column`` (or the outcome's columns), the ``clinical`` variables, the
+    ``excluded`` names and patterns), left out and listed. ``expected_rows`` (the clinical table's row count, with
+    row numbers as IDs): the table's rows are numbered as IDs and must be as many
+    (:func:`core.stats.cohort.with_row_ids`)."""
     check_name("feature family", name)
     table = _read(path)
     if expected_rows is not None:
@@ -90,7 +116,25 @@ def read_features(name: str, path: Path, cohort_ids: Sequence[str], id_column: s
                                 excluded=excluded)
 
 
-def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str,
+def _study_outcome(outcome_column: str | None, outcome: Outcome | None) -> Outcome:
+    """The outcome of :func:`analyse`: ``outcome`` itself, or the binary outcome of ``outcome_column``; one of them.
+
+    Raises
+    ------
+    RadNomoError
+        Both given, or neither.
+    """
+    if (outcome_column is None) == (outcome is None):
+        raise RadNomoError("give the study's outcome once: a binary outcome column (--outcome COL), or a time and an "
+                           "event column with horizons for a time-to-event outcome (--time COL --event COL "
+                           "--horizons 12,36,60)." if outcome is None else
+                           f"give the study's outcome once: --outcome '{outcome_column}' or the time-to-event "
+                           f"outcome ({outcome.describe()}), not both.")
+    return outcome if outcome is not None else BinaryOutcome(str(outcome_column))
+
+
+def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str | None = None,
+            outcome: Outcome | None = None,
             continuous: Sequence[str] | None = None,
             categorical: Sequence[str] | None = None, features: Mapping[str, Path] | None = None,
             combined: Mapping[str, Sequence[str]] | None = None, externals: Sequence[ExternalSpec] = (),
@@ -105,10 +149,15 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
     ----------
     clinical : path
         The clinical table (CSV, TSV, XLSX or Parquet), one row per patient.
-    id_column, outcome_column : str
+    id_column : str
+    outcome_column : str, optional
+        A binary outcome's 0/1 column (1 = event).
+    outcome : core.stats.outcomes.Outcome, optional
+        Any outcome instead, e.g. a :class:`core.stats.outcomes.SurvivalOutcome` (time and event columns, time
+        unit, horizons); exactly one of ``outcome_column`` and ``outcome``.
     continuous, categorical : sequence of str, optional
         The clinical variables; guessed from the table when both are None (numeric with more than 8
-        values: continuous; up to 12 levels: categorical), the ID and outcome left out.
+        values: continuous; up to 12 levels: categorical), the ID and outcome columns left out.
     features : mapping, optional
         Family name -> feature table file.
     combined : mapping, optional
@@ -121,8 +170,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
     drop_missing : bool
         Take the patients with a missing value out of the study (recorded), instead of imputing.
     n_boot : int, optional
-        Bootstrap resamples for the optimism-corrected AUC (with repeated CV); default 200 without a
-        test cohort, 0 (not run) with one.
+        Bootstrap resamples for the optimism-corrected AUC (time to event: Harrell's C and the AUC at each
+        horizon) with repeated CV; default 200 without a test cohort, 0 (not run) with one.
     extra_families : sequence of FeatureFamily
         Families made elsewhere (e.g. extracted from images by the command line).
     clinical_model : sequence of str, optional
@@ -140,7 +189,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         left out and counted in the notes, in any table.
     evaluation : EvaluationSettings, optional
         The cut-off rule, its value and the proportion-CI method of Table 2 and the report (saved with the
-        study); Youden's index on the training cohort and Wald intervals by default.
+        study); Youden's index on the training cohort and Wald intervals by default. A binary outcome's only: a
+        time-to-event study's risk groups split at the training median linear predictor.
 
     Raises
     ------
@@ -157,6 +207,10 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         if on_step:
             on_step(f"{stage}: {seconds[stage]:.1f} s")
 
+    study_outcome = _study_outcome(outcome_column, outcome)
+    if evaluation is not None and study_outcome.kind not in _PERFORMANCE_USES_CUTOFF_RULE:
+        raise RadNomoError("the cut-off rule and the proportion intervals (--cutoff, --ci) apply to a binary outcome; "
+                           "a time-to-event study's risk groups split at the training median linear predictor.")
     table = _read(clinical)
     clinical_rows = None  # with row numbers as IDs: the count every feature table must match
     if row_ids:
@@ -167,8 +221,11 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
     elif id_column is None:
         raise RadNomoError(f"name the patient ID column of {Path(clinical).name} (--id), or use row numbers as IDs "
                            "(--row-ids) when it has none.")
-    if id_column not in table.columns or outcome_column not in table.columns:
-        raise RadNomoError(f"--id '{id_column}' and --outcome '{outcome_column}' must be columns of "
+    outcome_columns = tuple(study_outcome.columns)
+    if id_column not in table.columns or any(c not in table.columns for c in outcome_columns):
+        options = OUTCOME_OPTIONS.get(study_outcome.kind, ("the outcome",) * len(outcome_columns))
+        named = [f"--id '{id_column}'", *(f"{o} '{c}'" for o, c in zip(options, outcome_columns, strict=True))]
+        raise RadNomoError(f"{', '.join(named[:-1])} and {named[-1]} must be columns of "
                            f"{Path(clinical).name}; it has {list(table.columns)[:12]}.")
     excluded = (*(settings.excluded_features if settings else ()), *parse_exclusions(exclude))
     excluded = tuple(dict.fromkeys(excluded))
@@ -180,10 +237,10 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
                                "--continuous '' for none); its other numeric columns become the feature family.")
         # A feature table offered as the clinical table gets a handful of plausible variables, not ~1000.
         continuous, categorical = suggest_clinical_variables(
-            table, exclude=[id_column, outcome_column, *excluded_columns(table.columns, excluded)])
-    spec = CohortSpec(id_column=id_column, outcome_column=outcome_column, continuous=tuple(continuous or ()),
+            table, exclude=[id_column, *outcome_columns, *excluded_columns(table.columns, excluded)])
+    spec = CohortSpec(id_column=id_column, outcome=study_outcome, continuous=tuple(continuous or ()),
                       categorical=tuple(categorical or ()))
-    settings = dataclasses.replace(settings or ModelSettings(), excluded_features=excluded)
+    settings = dataclasses.replace(settings or ModelSettings.for_outcome(study_outcome), excluded_features=excluded)
     base = make_study(name or Path(clinical).stem, table, spec, split or SplitConfig(), settings=settings)
     if clinical_model is not None:
         unknown = [c for c in clinical_model if c not in spec.variables]
@@ -195,7 +252,7 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
     imports = {}
     families = list(extra_families)
     for family_name, path in (features or {}).items():
-        imported = read_features(family_name, Path(path), base.cohort.index, id_column, outcome_column=outcome_column,
+        imported = read_features(family_name, Path(path), base.cohort.index, id_column, outcome_column=outcome_columns,
                                  clinical=spec.variables, excluded=excluded, expected_rows=clinical_rows)
         imports[family_name] = imported
         families.append(FeatureFamily(name=family_name, label=family_label(family_name),
@@ -226,9 +283,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
     for external in externals:
         tables = {f: _read(p) for f, p in external.features.items()}
         external_cohorts.append(validate_external(study, external.name, _read(external.clinical), tables, models))
-    pooled, outcome, groups = pooled_predictions(study, models, predictions, external_cohorts)
-    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
-    performance = table2(pooled, outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
+    performance, full_evaluation, long = _PERFORMANCE[study.spec.outcome.kind](study, models, predictions,
+                                                                               external_cohorts)
     note("evaluating")
     n_boot = (0 if study.has_test else 200) if n_boot is None else n_boot
     validation = pd.DataFrame()
@@ -236,19 +292,140 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
         optimism = optimism_corrected_auc(study, n_boot=n_boot, seed=seed)
         cv = repeated_cv_auc(study, n_folds=cv_folds, n_repeats=cv_repeats, seed=seed)
         summary = summarise_cv(cv)
-        validation = optimism.table.join(summary.add_prefix("cv_"), how="left")
+        if MEASURE in optimism.table.columns:  # one row per model and measure (time to event: C, AUC(t)...)
+            validation = optimism.table.rename_axis("model").reset_index().merge(
+                summary.add_prefix("cv_").rename(columns={f"cv_{MEASURE}": MEASURE}).rename_axis("model")
+                .reset_index(), on=["model", MEASURE], how="left").set_index("model")
+        else:
+            validation = optimism.table.join(summary.add_prefix("cv_"), how="left")
         validation.index.name = "model"
         # Kept with the study: its saved folder and its report hold the run.
         study = with_cv(with_bootstrap(study, optimism, seed=seed), cv, folds=cv_folds, repeats=cv_repeats, seed=seed)
         note("validating")
     return AnalysisResult(study=study, models=models, predictions=predictions, table2=performance,
                           validation=validation, imports=imports, externals=tuple(external_cohorts), seconds=seconds,
-                          results=StudyResults(study, results.store))
+                          results=StudyResults(study, results.store), evaluation=full_evaluation,
+                          cohort_predictions=long)
+
+
+def _survival_outputs(result: AnalysisResult, nomogram: Any, model: str) -> dict[str, pd.DataFrame]:
+    """A time-to-event study's own files: its long predictions, time-dependent AUCs and nomogram survival axes."""
+    horizons = result.study.spec.outcome.horizons  # type: ignore[attr-defined]  # a SurvivalOutcome's
+    axes = [nomogram.survival_axis(h).rename(columns={"survival": "value"}).assign(axis=horizon_column(h), horizon=h)
+            for h in horizons]
+    median = nomogram.median_axis()  # empty where the median survival is reached nowhere on the scale
+    if len(median):
+        axes.append(median.rename(columns={"median_time": "value"}).assign(axis="median", horizon=float("nan")))
+    axes_table = pd.concat(axes, ignore_index=True).assign(model=model)
+    return {"predictions.csv": cast(pd.DataFrame, result.cohort_predictions),  # _survival_performance made both
+            "td_auc.csv": result.evaluation.td_auc[["cohort", "model", "horizon", "auc", "auc_low", "auc_high"]],
+            "nomogram_axes.csv": axes_table[["model", "axis", "horizon", "total_points", "value"]]}
+
+
+#: Per outcome kind, the files it writes besides every study's: ``(result, nomogram, model) -> {file: table}``.
+_KIND_OUTPUTS = {"survival": _survival_outputs}
+#: Per outcome kind, the columns its coefficients.csv starts with (the others follow as the models' tables have them).
+_COEFFICIENT_COLUMNS = {"survival": ("model", "term", "coef", "HR", "HR_lower", "HR_upper", "p")}
+
+
+def _binary_performance(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                        externals: Sequence[ExternalCohort]) -> tuple[pd.DataFrame, None, None]:
+    """A binary study's Table 2 on every cohort (externals pooled in), at the study's cut-off rule."""
+    pooled, outcome, groups = pooled_predictions(study, models, predictions, externals)
+    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
+    return table2(pooled, outcome, groups, cutoffs, ci=study.evaluation.proportion_ci), None, None
+
+
+def _survival_performance(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                          externals: Sequence[ExternalCohort]) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """A time-to-event study's Table 2, its full evaluation and its long predictions, externals included."""
+    evaluation, long = evaluate_survival_analysis(study, models, predictions, externals)
+    return evaluation.table2(), evaluation, long
+
+
+#: Per outcome kind: ``(study, models, predictions, externals) -> (table2, evaluation or None, long predictions or
+#: None)``.
+_PERFORMANCE = {"binary": _binary_performance, "survival": _survival_performance}
+#: The outcome kinds whose Table 2 reads the study's cut-off rule and proportion intervals (EvaluationSettings).
+_PERFORMANCE_USES_CUTOFF_RULE = ("binary",)
+
+
+def _outside_range(study: Study, models: StudyModels, externals: Sequence[ExternalCohort]) -> list[str]:
+    """The notes on external patients outside the training range (:func:`outside_range_notes`: their calibration
+    slope with and without them, a binary model's probabilities), or, for an outcome kind it does not read yet,
+    one note saying the check was not made."""
+    if not externals:
+        return []
+    if study.spec.outcome.kind in _OUTSIDE_RANGE_KINDS:
+        return outside_range_notes(study, models, externals)
+    return [f"external cohort(s) {', '.join(e.name for e in externals)}: the check of patients outside the training "
+            "range (and the calibration without them) is not yet made for time-to-event studies; they are evaluated "
+            "with every patient."]
+
+
+#: Outcome kinds whose external patients outside the training range are checked (with a logistic calibration).
+_OUTSIDE_RANGE_KINDS = ("binary",)
+#: Outcome kinds whose report is not written yet, and what the run's summary says instead.
+_NO_REPORT_YET: dict[str, str] = {}
+
+
+def report_status(study: Study) -> str | None:
+    """None when :func:`write_outputs` writes the study's report.html; else the sentence the run's summary prints
+    (an outcome kind whose report is not written yet)."""
+    return _NO_REPORT_YET.get(study.spec.outcome.kind)
+
+
+def summary_tables(result: AnalysisResult) -> list[tuple[str, pd.DataFrame]]:
+    """What the command line prints after a run: (title, table) pairs, rounded for reading.
+
+    A binary study: Table 2's AUC with its DeLong CI per cohort and model (no title). A time-to-event study:
+    Harrell's C with its 95 % CI per cohort and model, then the time-dependent AUC at each horizon.
+    """
+    return _SUMMARIES[result.study.spec.outcome.kind](result)
+
+
+def _binary_summary(result: AnalysisResult) -> list[tuple[str, pd.DataFrame]]:
+    return [("", result.table2[["cohort", "model", "auc", "auc_low", "auc_high"]].round(3))]
+
+
+def _survival_summary(result: AnalysisResult) -> list[tuple[str, pd.DataFrame]]:
+    unit = result.study.spec.outcome.time_unit  # type: ignore[attr-defined]  # a SurvivalOutcome's
+    concordance = result.table2[["cohort", "model", "n", "events", "c_index", "c_low", "c_high"]].round(3)
+    td = result.evaluation.td_auc[["cohort", "model", "horizon", "auc", "auc_low", "auc_high"]].round(3)
+    return [("Harrell's C-index (95 % CI)", concordance),
+            (f"Time-dependent AUC at each horizon ({unit})", td)]
+
+
+_SUMMARIES = {"binary": _binary_summary, "survival": _survival_summary}
+
+
+def _validation_notes(result: AnalysisResult) -> list[str]:
+    """The internal validation in words (:func:`core.workflows.validation.validation_notes`: the design, the
+    resamples and folds where a model could not be refitted or a measure estimated, and why), then how
+    validation.csv counts them; nothing when it was not run."""
+    run = result.study.current_validation()
+    if not len(result.validation) or run is None:
+        return []
+    folds = run.meta.get("cv", {}).get("done")
+    return [*validation_notes(result.study, run),
+            "validation.csv: n_boot counts the bootstrap resamples and cv_folds the held-out folds"
+            + (f" (of {folds} run)" if folds else "") + " in which that model was refitted and that measure could be "
+            "estimated; its optimism and its CV mean, SD, min and max are over those only (the notes above say why "
+            "any are missing)."]
 
 
 def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
-    """Write DIR/table2.csv, funnel.csv, coefficients.csv, nomogram_points.csv, report.html, validation.csv (when
-    run), imports.csv, notes.txt and the saved study folder DIR/study. Returns the files written."""
+    """Write DIR/table2.csv, funnel.csv, univariable.csv, coefficients.csv, nomogram_points.csv, report.html,
+    validation.csv (when run), imports.csv, notes.txt and the saved study folder DIR/study. Returns the files
+    written. No report.html where :func:`report_status` says it is not written yet (a time-to-event study).
+
+    A time-to-event study adds predictions.csv
+    (:data:`core.workflows.survival_evaluation.COHORT_PREDICTION_COLUMNS` then ``surv_<h>``: one row per
+    patient and model of every cohort), td_auc.csv (cohort, model, horizon, auc, auc_low, auc_high) and
+    nomogram_axes.csv (the main model's nomogram: per horizon where survival probabilities fall on its
+    total-points scale, and its median-survival axis: model, axis, horizon, total_points, value); its
+    coefficients.csv starts with model, term, coef, HR, HR_lower, HR_upper, p.
+    """
     from core.io.tables import csv_bytes
 
     out = Path(out)
@@ -264,21 +441,30 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         (out / name).write_bytes(csv_bytes(frame, index=index))
         written.append(out / name)
 
+    kind = study.spec.outcome.kind
     csv(result.table2, "table2.csv")
     csv(pd.concat([r.funnel.assign(family=f) for f, r in models.screening.items()], ignore_index=True)
         if models.screening else pd.DataFrame(columns=["family", "step", "n_features", "removed", "why"]),
         "funnel.csv")
+    # Each clinical variable alone against the outcome on the training patients (OR or HR, LR-test p)
+    csv(results.clinical_univariable, "univariable.csv")
     rows = []
     # Every fitted model's own table: the scores (by feature), then the clinical, fused and any other model.
     for name in [*models.scores, *(n for n in models.model_names if n not in models.scores)]:
         table = models[name].table.reset_index()
         rows.append(table.rename(columns={table.columns[0]: "term"}).assign(model=name))
-    csv(pd.concat(rows, ignore_index=True), "coefficients.csv")
+    coefficients = pd.concat(rows, ignore_index=True)
+    leading = _COEFFICIENT_COLUMNS.get(kind)
+    if leading:  # the outcome type's columns first, present even where no model has them (NaN)
+        coefficients = coefficients.reindex(columns=[*leading, *(c for c in coefficients if c not in leading)])
+    csv(coefficients, "coefficients.csv")
     which = models.main_model
     nomogram = results.nomogram(which)
     axes = pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables], ignore_index=True)
     csv(axes.assign(model=which, value=axes["value"].astype(str))[["model", "variable", "value", "points"]],
         "nomogram_points.csv")
+    for name, frame in _KIND_OUTPUTS.get(kind, lambda *_: {})(result, nomogram, which).items():
+        csv(frame, name)
     if len(result.validation):
         csv(result.validation.reset_index(), "validation.csv")
     imports = [imp.dropped.assign(family=f) for f, imp in result.imports.items()]
@@ -292,12 +478,15 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
              *(f"{f}: {n}" for f, imp in result.imports.items() for n in imp.notes),
              *(f"excluded {i}: {why}" for i, why in study.exclusions),
              *(f"external {e.name}: {n}" for e in result.externals for n in e.notes),
-             *outside_range_notes(study, models, result.externals)]
+             *_outside_range(study, models, result.externals),
+             *getattr(result.evaluation, "notes", ()),  # what a time-to-event evaluation left out, and why
+             *_validation_notes(result)]
     (out / "notes.txt").write_text("\n".join(notes) + ("\n" if notes else ""))
     written.append(out / "notes.txt")
-    report = results.report(result.externals)
-    (out / "report.html").write_text(report.html)
-    written.append(out / "report.html")
+    if report_status(study) is None:
+        report = results.report(result.externals)
+        (out / "report.html").write_text(report.html)
+        written.append(out / "report.html")
     save_study(study, out / "study", models)
     written.append(out / "study")
     (out / "timing.json").write_text(json.dumps(result.seconds, indent=1))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.workflows.survival_evaluation import SurvivalEvaluation, evaluate_survival_study
 from core.stats.evaluation import (Confusion, binary_metrics, calibration_curve, calibration_stats, compare_models,
                                    confusion_counts, decision_curve, hosmer_lemeshow, performance_table, roc_auc,
                                    roc_points)
@@ -275,7 +276,7 @@ def evaluate_cohorts(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Map
         notes=tuple(notes))
 
 
-def evaluate_study(study: Study, models, predictions: pd.DataFrame) -> StudyEvaluation:
+def evaluate_study(study: Study, models, predictions: pd.DataFrame) -> StudyEvaluation | SurvivalEvaluation:
     """The study's evaluation: every model on the training and (if any) test cohort, each cut-off chosen on
     the training cohort by the study's rule and its proportion intervals (``study.evaluation``).
 
@@ -290,12 +291,20 @@ def evaluate_study(study: Study, models, predictions: pd.DataFrame) -> StudyEval
 
     Returns
     -------
-    StudyEvaluation
+    StudyEvaluation, or a time-to-event study's
+    :class:`core.workflows.survival_evaluation.SurvivalEvaluation`
     """
+    evaluate = _STUDY_EVALUATIONS.get(study.spec.outcome.kind)
+    if evaluate is not None:  # another outcome type's evaluation (a time-to-event study's SurvivalEvaluation)
+        return evaluate(study, models, predictions)
     names = tuple(getattr(models, "model_names", models))
     settings = study.evaluation
     cutoffs = settings.cutoffs(predictions, study.outcome, study.train_ids, names)
     return evaluate_cohorts(predictions, study.outcome, study.cohorts(), names, cutoffs, ci=settings.proportion_ci)
+
+
+# The evaluation of each outcome type other than the binary one (this module's own, above).
+_STUDY_EVALUATIONS = {"survival": evaluate_survival_study}
 
 
 @dataclass(frozen=True)

@@ -2,33 +2,48 @@
 
 External validation never refits anything: the models, cut-offs and (optional) ComBat estimates
 come from the training cohort; an external cohort is only scored.
+
+A time-to-event study's external cohort carries the outcome's time and event columns (validated by its
+:class:`core.stats.outcomes.SurvivalOutcome`, every horizon within the cohort's own follow-up) and is evaluated as
+the study's own cohorts are (:func:`evaluate_survival_panel`: concordance, AUC(t), risk groups at the TRAINING
+cut-offs, calibration at the horizons); its binary counterpart is :func:`cohort_panel`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.errors import RadNomoError
+from core.errors import RadNomoError, listed
+from core.io.tables import read_table
 from core.stats.cohort import blank_id_note, validate_cohort, with_row_ids, without_blank_ids
 from core.stats.feature_tables import import_feature_table
 from core.stats.outcomes import Outcome
 from core.stats.evaluation import calibration_stats, roc_auc
 from core.stats.summaries import categorical_columns
-from core.vocabulary import CALIBRATION_SUBSETS, OUTSIDE_RANGE, ROW_ID_COLUMN
+from core.stats.survival.calibration import survival_calibration
+from core.stats.survival.concordance import harrell_c
+from core.vocabulary import CALIBRATION_SUBSETS, OUTSIDE_RANGE, ROW_ID_COLUMN, survival_column
 from core.workflows.evaluation import evaluate_cohorts
 from core.workflows.fit import StudyModels
+from core.workflows.sample import SAMPLE_EXTERNAL_DIR, sample_external_tables
 from core.workflows.study import Study
+from core.workflows.survival_evaluation import (SurvivalEvaluation, cohort_predictions, evaluate_survival_cohorts,
+                                                risk_cutoffs)
 
 __all__ = ["ExternalCohort", "validate_external", "pooled_predictions", "level_groups", "subgroup_columns",
            "cohort_panel", "panel_notes", "out_of_range", "range_report", "cohort_aucs", "study_cohorts",
            "OUT_OF_RANGE_SHARE",
            "OUTSIDE_MARGIN_SD", "EXTREME_RISK", "training_limits", "study_limits", "outside_training_range",
            "outside_range_patients", "calibration_with_and_without", "outside_range_summary",
-           "outside_range_notes"]
+           "outside_range_notes", "risk_columns", "evaluate_survival_panel", "cohort_concordance",
+           "read_sample_external", "SURVIVAL_CALIBRATION_GROUPS",
+           "survival_calibration_with_and_without", "CALIBRATION_WITH_AND_WITHOUT", "SURVIVAL_WITH_AND_WITHOUT_COLUMNS",
+           "EXTERNAL_OUTCOME_CHECKS", "RISK_COLUMNS"]
 
 # A feature with more than this share of a cohort's patients outside its training range is flagged:
 # the models extrapolate for them.
@@ -40,6 +55,51 @@ OUT_OF_RANGE_SHARE = 0.1
 # and a risk of 0 or 1 has an infinite logit that alone drags the calibration slope towards 0.
 OUTSIDE_MARGIN_SD = 2.0
 EXTREME_RISK = 1e-6
+# Quantile groups of predicted survival in an external cohort's calibration at a horizon: as the Evaluation page.
+SURVIVAL_CALIBRATION_GROUPS = 5
+
+
+def _survival_follow_up(outcome, clinical: pd.DataFrame, name: str) -> None:
+    """Refuse a horizon beyond the external cohort's own last follow-up, naming the cohort (the outcome's own
+    validation would call it "the cohort"). Only its readable times are looked at: the values that are not
+    (missing, text, <= 0) are named afterwards by the outcome's validation."""
+    if outcome.time_column not in clinical.columns:
+        return  # validate_cohort names the absent column
+    times = pd.to_numeric(clinical[outcome.time_column], errors="coerce").to_numpy(dtype=float)
+    times = times[np.isfinite(times) & (times > 0)]
+    if times.size:
+        outcome.check_horizons(times, what=f"the external cohort '{name}'")
+
+
+#: Outcome kind -> what an external cohort's outcome must satisfy besides the outcome's own validation:
+#: ``(outcome, clinical table as read, cohort name) -> None``, raising RadNomoError. A kind without one has none.
+EXTERNAL_OUTCOME_CHECKS: dict[str, Callable[[Outcome, pd.DataFrame, str], None]] = {
+    "survival": _survival_follow_up}
+
+
+def _model_risks(outcome: Outcome, models: Sequence[str]) -> list[str]:
+    """A binary outcome's predictions: each model's column is its predicted risk."""
+    return list(models)
+
+
+def _survival_risks(outcome, models: Sequence[str]) -> list[str]:
+    """A time-to-event outcome's predictions: a model's column is its linear predictor (any real number); its
+    predicted survival at each horizon (``survival_column``) is the probability that can be 0 or 1."""
+    return [survival_column(m, h) for m in models for h in outcome.horizons]
+
+
+#: Outcome kind -> ``(outcome, model names) -> prediction columns that are probabilities`` (those checked for a
+#: risk of 0 or 1 by :func:`outside_range_patients`).
+RISK_COLUMNS: dict[str, Callable[..., list[str]]] = {"binary": _model_risks, "survival": _survival_risks}
+
+
+def risk_columns(outcome: Outcome, models: Sequence[str]) -> list[str]:
+    """The prediction columns of ``models`` that hold a probability (0-1) for ``outcome``'s kind: the model columns
+    themselves for a binary outcome; each model's predicted survival at each horizon for a time-to-event one."""
+    if outcome.kind not in RISK_COLUMNS:
+        raise RadNomoError(f"external validation does not know the predicted probabilities of a '{outcome.kind}' "
+                           f"outcome; it knows {listed(RISK_COLUMNS)}.")
+    return RISK_COLUMNS[outcome.kind](outcome, models)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,12 +132,16 @@ def validate_external(study: Study, name: str, clinical: pd.DataFrame, tables: M
     Raises
     ------
     RadNomoError
-        For a missing clinical column or feature, IDs that do not match, an unknown family, or a
-        non-binary outcome.
+        For a missing clinical column or feature, IDs that do not match, an unknown family, or an outcome the
+        study's outcome does not accept (a binary one with one class; a time-to-event one without its time and
+        event columns, with a time that is not > 0, without an event, or followed up for less than a horizon).
     """
     spec = study.spec
     if not name.strip():
         raise RadNomoError("give the external cohort a name.")
+    check = EXTERNAL_OUTCOME_CHECKS.get(spec.outcome.kind)
+    if check is not None:
+        check(spec.outcome, clinical, name)
     notes = []
     if spec.id_column == ROW_ID_COLUMN and ROW_ID_COLUMN not in clinical.columns:
         # A study whose IDs are row numbers: the external tables are numbered alike and matched row by row.
@@ -349,8 +413,8 @@ def outside_range_patients(study: Study, models: StudyModels, external: External
     other = other.loc[:, ~other.columns.duplicated()].reindex(external.cohort.index)
     if predictions is None:
         predictions = models.predict(external.cohort, external.tables)
-    return outside_training_range(limits, other, predictions[[m for m in models.model_names
-                                                               if m in predictions.columns]])
+    risks = [c for c in risk_columns(study.spec.outcome, models.model_names) if c in predictions.columns]
+    return outside_training_range(limits, other, predictions[risks])
 
 
 def calibration_with_and_without(predictions: pd.DataFrame, outcome: pd.Series,
@@ -402,24 +466,92 @@ def outside_range_summary(study: Study, models: StudyModels,
     -------
     (patients, calibration)
         ``patients``: :func:`outside_range_patients` of every cohort with a ``cohort`` column first
-        (index reset: ``patient``); ``calibration``: :func:`calibration_with_and_without` of every cohort.
+        (index reset: ``patient``); ``calibration``: of every cohort, by the outcome kind
+        (:data:`CALIBRATION_WITH_AND_WITHOUT`): a binary outcome's :func:`calibration_with_and_without`; a
+        time-to-event one's :func:`survival_calibration_with_and_without` (a ``horizon`` column more).
     """
+    with_and_without, columns_of = CALIBRATION_WITH_AND_WITHOUT[study.spec.outcome.kind]
     frames, calibrations = [], []
     for external in externals:
         scored = models.predict(external.cohort, external.tables)
         outside = outside_range_patients(study, models, external, scored)
         frames.append(outside.reset_index().assign(cohort=external.name))
-        index = [f"{external.name}:{i}" for i in scored.index]
-        y = pd.Series(study.spec.outcome.events(external.cohort).to_numpy(), index=index)
-        calibrations.append(calibration_with_and_without(
-            scored.set_axis(index, axis=0), y, {external.name: index},
-            {external.name: [f"{external.name}:{i}" for i in outside.index]},
-            [m for m in models.model_names if m in scored.columns]))
+        calibrations.append(with_and_without(study, models, external, scored, list(outside.index)))
     columns = ["cohort", "patient", "n_features", "features", "extreme_risk", "reason"]
     patients = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    calibration = pd.concat(calibrations, ignore_index=True) if calibrations else \
-        calibration_with_and_without(pd.DataFrame(), pd.Series(dtype=float), {}, {}, [])
+    calibration = pd.concat(calibrations, ignore_index=True) if calibrations else pd.DataFrame(columns=columns_of)
     return patients, calibration
+
+
+def _binary_with_and_without(study: Study, models: StudyModels, external: ExternalCohort, scored: pd.DataFrame,
+                             outside: Sequence[str]) -> pd.DataFrame:
+    """:func:`calibration_with_and_without` of one external cohort (``scored``: its predictions, index its IDs;
+    ``outside``: the IDs of its patients outside the training range)."""
+    index = [f"{external.name}:{i}" for i in scored.index]
+    y = pd.Series(study.spec.outcome.events(external.cohort).to_numpy(), index=index)
+    return calibration_with_and_without(scored.set_axis(index, axis=0), y, {external.name: index},
+                                        {external.name: [f"{external.name}:{i}" for i in outside]},
+                                        [m for m in models.model_names if m in scored.columns])
+
+
+#: Columns of :func:`survival_calibration_with_and_without`.
+SURVIVAL_WITH_AND_WITHOUT_COLUMNS = ["group", "model", "patients", "horizon", "n", "events", "n_outside", "cal_slope",
+                                     "cal_slope_low", "cal_slope_high", "observed_expected"]
+
+
+def survival_calibration_with_and_without(study: Study, models: StudyModels, external: ExternalCohort,
+                                          scored: pd.DataFrame, outside: Sequence[str]) -> pd.DataFrame:
+    """Calibration at each horizon of each model in a time-to-event study's external cohort, on all its patients
+    and without those outside the training range (:func:`calibration_with_and_without` for a time-to-event outcome).
+
+    Parameters
+    ----------
+    scored : pandas.DataFrame
+        ``models.predict`` of the cohort (index its IDs): each model's predicted survival at each horizon.
+    outside : sequence of str
+        The IDs of its patients outside the training range.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subset, model and horizon: ``group`` (the cohort's name), ``model``, ``patients`` (the
+        :data:`core.vocabulary.CALIBRATION_SUBSETS` label), ``horizon`` (the outcome's unit), ``n``, ``events``,
+        ``n_outside``, ``cal_slope`` (+ ``cal_slope_low``, ``cal_slope_high``: the calibration slope of
+        :func:`core.stats.survival.calibration.survival_calibration`, 1 = ideal) and ``observed_expected`` (1 =
+        ideal). A subset, model and horizon where calibration cannot be estimated (no event by the horizon, a
+        predicted survival of 0 or 1) is left out of the rows, as the binary one's subsets with one outcome only.
+    """
+    outcome = study.spec.outcome
+    time, event = outcome.arrays(external.cohort.loc[scored.index])  # type: ignore[attr-defined]
+    dropped = set(outside)
+    rows = []
+    for subset, mask in (("all", np.ones(len(scored), dtype=bool)), ("within", ~scored.index.isin(list(dropped)))):
+        for model in models.model_names:
+            for horizon in outcome.horizons:  # type: ignore[attr-defined]
+                column = survival_column(model, horizon)
+                if column not in scored.columns:
+                    continue
+                surv = scored[column].to_numpy(dtype=float)
+                keep = mask & np.isfinite(surv)
+                try:
+                    result = survival_calibration(time[keep], event[keep], surv[keep], horizon,
+                                                  groups=SURVIVAL_CALIBRATION_GROUPS)
+                except RadNomoError:
+                    continue
+                rows.append({"group": external.name, "model": model, "patients": CALIBRATION_SUBSETS[subset],
+                             "horizon": float(horizon), "n": int(keep.sum()), "events": int(event[keep].sum()),
+                             "n_outside": len(dropped), "cal_slope": result.slope.coefficient,
+                             "cal_slope_low": result.slope.lower, "cal_slope_high": result.slope.upper,
+                             "observed_expected": result.observed_expected})
+    return pd.DataFrame(rows, columns=SURVIVAL_WITH_AND_WITHOUT_COLUMNS)
+
+
+#: Outcome kind -> (an external cohort's calibration with and without its patients outside the training range:
+#: ``(study, models, external, scored, outside IDs) -> DataFrame``, that frame's columns).
+CALIBRATION_WITH_AND_WITHOUT: dict[str, tuple[Callable[..., pd.DataFrame], list[str]]] = {
+    "binary": (_binary_with_and_without, ["group", "model", "patients", "n", "events", "n_outside", "brier",
+                                          "cal_in_the_large", "cal_slope"]),
+    "survival": (survival_calibration_with_and_without, SURVIVAL_WITH_AND_WITHOUT_COLUMNS)}
 
 
 def outside_range_notes(study: Study, models: StudyModels, externals: Sequence[ExternalCohort]) -> list[str]:
@@ -429,11 +561,146 @@ def outside_range_notes(study: Study, models: StudyModels, externals: Sequence[E
     for name, rows in patients.groupby("cohort", sort=False):
         shown = ", ".join(map(str, rows["patient"].iloc[:5])) + (", ..." if len(rows) > 5 else "")
         note = f"{name}: {len(rows)} patient(s) {OUTSIDE_RANGE} ({shown})"
-        slopes = calibration[calibration["group"] == name].pivot_table(index="model", columns="patients",
-                                                                       values="cal_slope", sort=False)
+        of_cohort, at = calibration[calibration["group"] == name], ""
+        if "horizon" in of_cohort.columns and len(of_cohort):  # time to event: the slope at the last horizon
+            last = of_cohort["horizon"].max()
+            of_cohort, at = of_cohort[of_cohort["horizon"] == last], f" at {study.spec.outcome.horizon_label(last)}"  # type: ignore[attr-defined]
+        slopes = of_cohort.pivot_table(index="model", columns="patients", values="cal_slope", sort=False)
         if len(slopes.columns) == 2:
             model = slopes.index[-1]
-            note += (f"; {model} calibration slope {slopes.loc[model, CALIBRATION_SUBSETS['all']]:.2f} with them, "
-                     f"{slopes.loc[model, CALIBRATION_SUBSETS['within']]:.2f} without")
+            note += (f"; {model} calibration slope{at} {slopes.loc[model, CALIBRATION_SUBSETS['all']]:.2f} with "
+                     f"them, {slopes.loc[model, CALIBRATION_SUBSETS['within']]:.2f} without")
         notes.append(note + ".")
     return notes
+
+
+def read_sample_external(outcome: Outcome, folder: Path | str = SAMPLE_EXTERNAL_DIR
+                         ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The sample's external centre as read (not yet validated): its clinical table and feature tables by family.
+
+    ``clinical.csv`` holds the binary outcome; an outcome column it lacks (a time-to-event study's follow-up time
+    and event) is joined, patient by patient, from the folder's other CSV table that holds it (``survival.csv``).
+
+    Raises
+    ------
+    RadNomoError
+        If the tables joined do not list the same patients (never a silent inner join).
+    """
+    folder = Path(folder)
+    clinical = read_table(folder / "clinical.csv")
+    absent = [c for c in outcome.columns if c not in clinical.columns]
+    key = clinical.columns[0]
+    for path in sorted(folder.glob("*.csv")):
+        if not absent or path.name == "clinical.csv":
+            continue
+        table = read_table(path)
+        if key not in table.columns or not set(absent) <= set(table.columns):
+            continue
+        mine, theirs = set(clinical[key].astype(str)), set(table[key].astype(str))
+        if mine != theirs:
+            unmatched = sorted(mine ^ theirs)
+            raise RadNomoError(f"{path.name} and clinical.csv of {folder} do not list the same patients "
+                               f"({len(unmatched)} in one only: {listed(unmatched)}); regenerate the sample.")
+        clinical = clinical.merge(table[[key, *absent]], on=key, how="left", validate="one_to_one")
+        absent = []
+    return clinical, sample_external_tables(folder)
+
+
+def evaluate_survival_panel(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                            externals: Sequence[ExternalCohort] = (), groups: Mapping[str, Sequence[str]] | None = None,
+                            *, cohorts: Sequence[str] | None = None, model_names: Sequence[str] | None = None,
+                            curves: bool = False) -> SurvivalEvaluation:
+    """A time-to-event study's models on its own cohorts, its external cohorts and subgroups, side by side.
+
+    Nothing is refitted: the frozen ``models`` score each external cohort, and each model's risk-group cut-off is
+    its median linear predictor over the TRAINING patients (:func:`core.workflows.survival_evaluation.risk_cutoffs`),
+    applied unchanged to every cohort (as on the Evaluation page and in the report).
+
+    Parameters
+    ----------
+    study : Study
+        A time-to-event study (its outcome a :class:`core.stats.outcomes.SurvivalOutcome`).
+    models : StudyModels
+        Its fitted models.
+    predictions : pandas.DataFrame
+        :func:`core.workflows.fit.predict_study` of ``models`` (wide, index patient ID).
+    externals : sequence of ExternalCohort
+        Checked external cohorts (:func:`validate_external`).
+    groups : mapping, optional
+        More groups to evaluate: name -> keys, a study patient by its ID (e.g. :func:`level_groups` of the test
+        cohort), an external one by ``<cohort name>:<ID>`` (as :func:`pooled_predictions` keys them).
+    cohorts : sequence of str, optional
+        The groups to evaluate (names of "train", ["test"], the externals and ``groups``); None: every one.
+    model_names : sequence of str, optional
+        The models to evaluate; None: every one.
+    curves : bool
+        Whether to compute the curve tables (time-dependent ROC, Kaplan-Meier, calibration groups, decision
+        curves) and the pairwise comparisons: what figures need, slower.
+
+    Returns
+    -------
+    SurvivalEvaluation
+        Its ``cohorts`` are the groups evaluated, in the order train, [test], externals, ``groups`` (or
+        ``cohorts``'s order); times in the outcome's unit; ``notes`` say what a cohort could not estimate
+        (e.g. no event by a horizon in a subgroup).
+
+    Raises
+    ------
+    RadNomoError
+        An unknown group name or model, or a group key that is no patient of the study or of an external cohort.
+    """
+    table, values, own = cohort_predictions(study, models, predictions, externals)
+    everything = {**own, **{str(name): tuple(str(k) for k in keys) for name, keys in (groups or {}).items()}}
+    chosen = list(everything) if cohorts is None else [str(c) for c in cohorts]
+    unknown = [c for c in chosen if c not in everything]
+    if unknown:
+        raise RadNomoError(f"no cohort or subgroup {listed(map(repr, unknown))}; there are "
+                           f"{listed(map(repr, everything))}.")
+    for name in chosen:
+        strangers = [k for k in everything[name] if k not in values.index]
+        if strangers:
+            raise RadNomoError(f"group '{name}' lists {len(strangers)} patient(s) of no cohort, e.g. "
+                               f"{listed(strangers[:3])}; key a study patient by its ID and an external one by "
+                               "'<cohort name>:<ID>'.")
+    names = tuple(models.model_names) if model_names is None else tuple(str(m) for m in model_names)
+    outcome = study.spec.outcome
+    long = table.drop(columns=["id", "cohort", "time", "event"]).rename(columns={"key": "id"})
+    cutoffs = risk_cutoffs(long, own["train"])  # the training patients' medians, whichever groups are shown
+    return evaluate_survival_cohorts(long, values, {c: everything[c] for c in chosen}, names,
+                                     outcome.horizons,  # type: ignore[attr-defined]  # a SurvivalOutcome's
+                                     {m: cutoffs[m] for m in names}, time_unit=outcome.time_unit,  # type: ignore[attr-defined]
+                                     calibration_groups=SURVIVAL_CALIBRATION_GROUPS, curves=curves)
+
+
+def cohort_concordance(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, Mapping[str, pd.DataFrame]]],
+                       outcome: Outcome) -> pd.DataFrame:
+    """Harrell's C (95 % CI) of every model of fitted ``models`` in each cohort: :func:`cohort_aucs` for a
+    time-to-event outcome (the ComBat comparison).
+
+    Parameters
+    ----------
+    models : StudyModels
+        Frozen models of a time-to-event study (a model's prediction: its linear predictor).
+    cohorts : mapping
+        Name -> (clinical table indexed by ID, feature tables by family).
+    outcome : SurvivalOutcome
+        The study's: each cohort's follow-up time and event.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort and model: ``cohort``, ``model``, ``n``, ``events``, ``c_index``, ``c_low``, ``c_high``
+        (unitless, 0-1; NaN where the cohort's patients with a prediction have no event).
+    """
+    rows = []
+    for name, (clinical, tables) in cohorts.items():
+        predictions = models.predict(clinical, tables)
+        time, event = outcome.arrays(clinical.loc[predictions.index])  # type: ignore[attr-defined]
+        for model in models.model_names:
+            keep = predictions[model].notna().to_numpy()
+            c = harrell_c(time[keep], event[keep], predictions[model].to_numpy(dtype=float)[keep]) \
+                if event[keep].sum() else None
+            rows.append({"cohort": name, "model": model, "n": int(keep.sum()), "events": int(event[keep].sum()),
+                         "c_index": c.c if c else np.nan, "c_low": c.low if c else np.nan,
+                         "c_high": c.high if c else np.nan})
+    return pd.DataFrame(rows, columns=["cohort", "model", "n", "events", "c_index", "c_low", "c_high"])

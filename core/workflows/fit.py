@@ -7,9 +7,10 @@ scored by the frozen models (:meth:`StudyModels.predict`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from scipy.special import expit
 
@@ -17,17 +18,19 @@ from core.errors import RadNomoError
 from core.stats.harmonise import ComBat, apply_harmonisers, coverage_notes, fit_harmonisers
 from core.stats.missing import Imputer
 from core.stats.learners import FitOptions, FittedModel, Predictors, fitted_from_dict, get_learner
-from core.stats.modeling import LogisticModel, Nomogram, fit_model, univariable_logistic
+from core.stats.modeling import Nomogram, nomogram_design
+from core.stats.survival.nomogram import BaselineHazard, CoxNomogram
+from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
-from core.vocabulary import CLINICAL, FUSED, MODEL_ROLES, SCORE_ROLE, check_option, family_of_score, score_column
+from core.vocabulary import (CLINICAL, FUSED, MODEL_ROLES, SCORE_ROLE, check_option, family_of_score, horizon_column,
+                             score_column, survival_column)
 from core.workflows.checks import usable_feature_tables
 from core.workflows.study import ModelSettings, Study
 
 __all__ = ["StudyModels", "PreparedTables", "fit_study", "fit_models", "usable_families", "screen_family",
            "prepare_tables", "family_icc", "clinical_predictors", "clinical_univariable", "no_clinical_model_reason",
-           "predict_study", "CLINICAL_IMPUTER", "OUTCOME_COLUMN"]
+           "predict_study", "CLINICAL_IMPUTER"]
 
-OUTCOME_COLUMN = "_outcome"  # the outcome's column in the frame a score learner is given (beside the features)
 CLINICAL_IMPUTER = "clinical"  # the imputers' key of the clinical variables (features: their family's name)
 
 
@@ -72,6 +75,9 @@ class StudyModels(Mapping[str, FittedModel]):
     no_clinical : str
         Why the study has no clinical model, in one sentence ("" when it has one): every page that
         would show the clinical model shows this instead.
+    outcome_kind : str
+        The kind of outcome the models predict (:data:`core.vocabulary.OUTCOME_KINDS`): what
+        :meth:`predict` fills (probabilities, or linear predictors and survival probabilities).
     """
 
     settings: ModelSettings
@@ -86,6 +92,7 @@ class StudyModels(Mapping[str, FittedModel]):
     harmonisers: dict[str, ComBat] = field(default_factory=dict)
     imputers: dict[str, Imputer] = field(default_factory=dict)
     no_clinical: str = ""
+    outcome_kind: str = "binary"
 
     # A mapping compares and hashes by identity here (two fits are never "equal" by value).
     __eq__ = object.__eq__
@@ -96,6 +103,7 @@ class StudyModels(Mapping[str, FittedModel]):
             raise RadNomoError("every fitted model needs a role, and every role a model.")
         for name, role in self.roles.items():
             check_option(f"the {name} model's role", role, MODEL_ROLES)
+        check_option("the models' outcome kind", self.outcome_kind, list(_PREDICTIONS))
 
     def __getitem__(self, name: str) -> FittedModel:
         return self.fitted[name]
@@ -185,7 +193,9 @@ class StudyModels(Mapping[str, FittedModel]):
                 "univariable": self.univariable.to_dict(orient="list"), "notes": list(self.notes),
                 "warnings": list(self.warnings),
                 "harmonisers": {k: v.to_dict() for k, v in self.harmonisers.items()},
-                "imputers": {k: v.to_dict() for k, v in self.imputers.items()}, "no_clinical": self.no_clinical}
+                "imputers": {k: v.to_dict() for k, v in self.imputers.items()}, "no_clinical": self.no_clinical,
+                # a binary study's saved form is as it was before other outcome kinds existed
+                **({"outcome_kind": self.outcome_kind} if self.outcome_kind != "binary" else {})}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> StudyModels:
@@ -268,7 +278,8 @@ class StudyModels(Mapping[str, FittedModel]):
                    train_ids=tuple(str(i) for i in values["train_ids"]),
                    notes=tuple(str(n) for n in values.get("notes", ())), warnings=warned,
                    imputers={k: Imputer.from_dict(v) for k, v in dict(values.get("imputers") or {}).items()},
-                   no_clinical=str(values.get("no_clinical") or ""))
+                   no_clinical=str(values.get("no_clinical") or ""),
+                   outcome_kind=str(values.get("outcome_kind", "binary"))[:40])
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -329,26 +340,36 @@ class StudyModels(Mapping[str, FittedModel]):
         Returns
         -------
         pandas.DataFrame
-            Index: patient ID; one probability column per model of :attr:`model_names` (NaN where a
-            patient lacks features), plus the scores as ``<family>_score`` (log-odds).
+            Index: patient ID; one column per model of :attr:`model_names` (NaN where a patient lacks
+            features), plus the scores as ``<family>_score`` (their linear predictors). A binary study's model
+            columns hold the predicted probability; a time-to-event study's hold the model's linear predictor
+            (a risk score: higher, higher hazard) and each model's predicted survival at each horizon is in
+            :func:`core.vocabulary.survival_column` (``fused@surv_36``).
         """
         cohort, tables = self.imputed(cohort, tables)
-        scores = self.score_table(self.harmonised(tables, cohort), cohort.index)
+        harmonised = self.harmonised(tables, cohort)
+        scores = self.score_table(harmonised, cohort.index)
+        predicts = _PREDICTIONS[self.outcome_kind]
         out = pd.DataFrame(index=cohort.index)
         for name, model in self.fitted.items():
             if self.roles[name] == SCORE_ROLE:
                 if score_column(name) in scores:
-                    out[name] = expit(scores[score_column(name)])
+                    rows = _joined(harmonised, self.members[name]).index.intersection(cohort.index)
+                    out = predicts(out, name, model, scores[score_column(name)],
+                                   _joined(harmonised, self.members[name]).loc[rows])
                 continue
             # A model that takes scores (the fused one) reads them as computed here, never from the cohort.
             needs = [score_column(f) for f in self.score_inputs(name)]
             if all(column in scores for column in needs):
-                out[name] = model.predict_risk(cohort.join(scores[needs]) if needs else cohort).to_numpy()
+                inputs = cohort.join(scores[needs]) if needs else cohort
+                out = predicts(out, name, model, None, inputs)
         return out.join(scores)
 
-    def nomogram(self, study: Study, predictions: pd.DataFrame, model: str = FUSED) -> Nomogram:
+    def nomogram(self, study: Study, predictions: pd.DataFrame, model: str = FUSED) -> Nomogram | CoxNomogram:
         """The nomogram of any fitted model on the training patients: "clinical", "fused", or a score family
-        (the score alone, drawn through a logistic model of the outcome on it, fitted on training).
+        (the score alone, drawn through a model of the outcome on it, fitted on training): a logistic model's
+        (:class:`core.stats.modeling.Nomogram`), or a Cox model's with survival axes
+        (:class:`core.stats.survival.nomogram.CoxNomogram`).
 
         The model is asked for what a nomogram needs (:func:`core.stats.modeling.nomogram_design`); one that
         cannot be drawn raises a RadNomoError that says so plainly.
@@ -359,20 +380,58 @@ class StudyModels(Mapping[str, FittedModel]):
             if model == FUSED:
                 raise RadNomoError("this study has no fused model (it needs a score; see the Models page).")
             raise RadNomoError(f"the study has no {model} model; its models are {self.model_names}.")
+        draw = _NOMOGRAMS[self.outcome_kind]
         if self.roles[model] == SCORE_ROLE:
-            return Nomogram(self.score_model(study, predictions, model),
-                            study.train.join(predictions[[score_column(model)]]))
+            score = self.score_model(study, predictions, model)
+            return draw(score, study.train.join(predictions[[score_column(model)]]))
         needs = [score_column(f) for f in self.score_inputs(model)]
-        return Nomogram(self.fitted[model], study.train.join(predictions[needs]) if needs else study.train)
+        return draw(self.fitted[model], study.train.join(predictions[needs]) if needs else study.train)
 
-    def score_model(self, study: Study, predictions: pd.DataFrame, family: str) -> LogisticModel:
-        """A score alone as a logistic model (outcome ~ score on the training cohort), for its nomogram and
-        calculator. For a refitted score this reproduces its own probabilities (intercept 0, slope 1)."""
+    def score_model(self, study: Study, predictions: pd.DataFrame, family: str) -> FittedModel:
+        """A score alone as a model of the outcome on it (outcome ~ score on the training cohort, by the outcome
+        type's learner: logistic, Cox), for its nomogram and calculator. For a refitted logistic score this
+        reproduces its own probabilities (intercept 0, slope 1)."""
         if family not in self.scores:
             raise RadNomoError(f"the study has no {family} score; its scores are {list(self.scores)}.")
         column = score_column(family)
         train = study.train.join(predictions[[column]])
-        return fit_model(family, train, study.spec.outcome.event_column, continuous=[column])
+        learner = statistics_for(study.spec.outcome).model_learner
+        return get_learner(learner, CLINICAL).fit(train, study.spec.outcome, Predictors((column,)), name=family)
+
+
+def _binary_predictions(out: pd.DataFrame, name: str, model: FittedModel, score: pd.Series | None,
+                        inputs: pd.DataFrame) -> pd.DataFrame:
+    """A binary study's column of ``name``: the predicted probability (a score's: the logistic of its log-odds)."""
+    out[name] = expit(score) if score is not None else model.predict_risk(inputs).to_numpy()
+    return out
+
+
+def _survival_predictions(out: pd.DataFrame, name: str, model: FittedModel, score: pd.Series | None,
+                          inputs: pd.DataFrame) -> pd.DataFrame:
+    """A time-to-event study's columns of ``name``: its linear predictor (a score's: the score itself) and its
+    predicted survival at each of its horizons (NaN for a patient without a prediction)."""
+    out[name] = score if score is not None else model.linear_predictor(inputs).to_numpy()
+    survival = model.predict_survival(inputs)  # type: ignore[attr-defined]  # every survival learner's model has it
+    for horizon in model.horizons:  # type: ignore[attr-defined]
+        out[survival_column(name, horizon)] = survival[horizon_column(horizon)].reindex(out.index)
+    return out
+
+
+def _cox_nomogram(model: FittedModel, data: pd.DataFrame) -> CoxNomogram:
+    """A Cox model's nomogram on its training rows ``data``, with survival axes from its baseline hazard (carried
+    flat from the last event to the last follow-up, where survival is still estimated)."""
+    baseline = model.baseline  # type: ignore[attr-defined]  # every survival learner's model has it
+    times, cumhaz = baseline["time"].to_numpy(dtype=float), baseline["cumulative_hazard"].to_numpy(dtype=float)
+    last = float(model.last_follow_up)  # type: ignore[attr-defined]
+    if last > times[-1]:
+        times, cumhaz = np.append(times, last), np.append(cumhaz, cumhaz[-1])
+    return CoxNomogram(nomogram_design(model), data, BaselineHazard(times, cumhaz), model=model)
+
+
+# How each outcome type's models fill the predictions and are drawn (the one place the kinds are told apart).
+_PREDICTIONS = {"binary": _binary_predictions, "survival": _survival_predictions}
+_NOMOGRAMS: dict[str, Callable[[FittedModel, pd.DataFrame], Nomogram | CoxNomogram]] = {
+    "binary": Nomogram, "survival": _cox_nomogram}
 
 
 def _joined(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> pd.DataFrame:
@@ -469,12 +528,13 @@ def _clinical_training(study: Study) -> tuple[pd.DataFrame, Imputer | None, list
 
 
 def clinical_univariable(study: Study) -> pd.DataFrame:
-    """:func:`core.stats.modeling.univariable_logistic` of every clinical variable on the training patients
-    (missing values handled as in :func:`fit_study`): what the default clinical predictors are chosen from,
-    available before any feature family is screened."""
+    """Every clinical variable alone against the outcome on the training patients (missing values handled as
+    in :func:`fit_study`), by the outcome type's model (:func:`core.stats.modeling.univariable_logistic`,
+    :func:`core.stats.survival.univariable.univariable_cox_table`): what the default clinical predictors are
+    chosen from, available before any feature family is screened."""
     train, _, _ = _clinical_training(study)
-    return univariable_logistic(train, study.spec.outcome.event_column, continuous=study.spec.continuous,
-                                categorical=study.spec.categorical)
+    return statistics_for(study.spec.outcome).clinical_univariable(train, study.spec.outcome, study.spec.continuous,
+                                                                   study.spec.categorical)
 
 
 def family_icc(study: Study, family: str) -> pd.DataFrame | None:
@@ -522,7 +582,8 @@ def screen_family(study: Study, family: str, tables: Mapping[str, pd.DataFrame] 
         if icc is None:
             settings = ScreeningSettings.from_dict({**settings.to_dict(), "icc_threshold": None})
     X = table.loc[study.train_ids]
-    return screen(X, study.spec.outcome.values(study.train), settings, icc=icc, memo=memo)
+    return screen(X, study.spec.outcome.values(study.train), settings, icc=icc, memo=memo,
+                  statistics=statistics_for(study.spec.outcome).screening)
 
 
 def clinical_predictors(study: Study, univariable: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
@@ -619,7 +680,10 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
     """
     settings = study.settings
     train = study.train
-    y = study.spec.outcome.values(train)
+    outcome = study.spec.outcome
+    statistics = statistics_for(outcome)
+    # The outcome's columns beside a family's features: what a score learner reads its outcome from.
+    outcome_columns = {column: train[column].to_numpy() for column in outcome.columns}
     tables = prepared.tables
     notes: list[str] = list(prepared.notes)
     screened = dict(screening or {})
@@ -651,9 +715,9 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
             notes.append(f"{family}: no feature passed the univariable step; relax the screening thresholds.")
             continue
         try:
-            scores[family] = learner.fit(table.loc[study.train_ids].assign(**{OUTCOME_COLUMN: y.to_numpy()}),
-                                         OUTCOME_COLUMN, Predictors(tuple(lasso.coef_.index)), name=family,
-                                         options=options, selection=lasso)
+            scores[family] = learner.fit(table.loc[study.train_ids].assign(**outcome_columns), outcome,
+                                         Predictors(tuple(lasso.coef_.index)), name=family, options=options,
+                                         selection=lasso)
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
     imputers = dict(prepared.imputers)
@@ -661,14 +725,13 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
     if clinical_imputer is not None:
         imputers[CLINICAL_IMPUTER] = clinical_imputer
     notes.extend(clinical_notes)
-    univariable = univariable_logistic(train, study.spec.outcome.event_column, continuous=study.spec.continuous,
-                                       categorical=study.spec.categorical)
+    univariable = statistics.clinical_univariable(train, outcome, study.spec.continuous, study.spec.categorical)
     continuous, categorical, predictor_notes = clinical_predictors(study, univariable)
     notes.extend(predictor_notes)
     clinical, why_none = None, no_clinical_model_reason(study, univariable, continuous, categorical)
     if why_none is None:
-        clinical = get_learner("logistic", CLINICAL).fit(train, study.spec.outcome.event_column,
-                                                         Predictors(continuous, categorical), name=CLINICAL)
+        clinical = get_learner(statistics.model_learner, CLINICAL).fit(
+            train, outcome, Predictors(continuous, categorical), name=CLINICAL)
     else:
         notes.append(f"clinical: {why_none}.")
     if not scores and clinical is None:
@@ -683,8 +746,9 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
         column = score_column(fused_score)
         fused_train = train.assign(**{column: scores[fused_score].linear_predictor(
             study.feature_table(fused_score, tables).loc[study.train_ids]).to_numpy()})
-        fused = get_learner("logistic", FUSED).fit(fused_train, study.spec.outcome.event_column,
-                                                   Predictors((column, *continuous), categorical), name=FUSED)
+        fused = get_learner(statistics.model_learner, FUSED).fit(fused_train, outcome,
+                                                                 Predictors((column, *continuous), categorical),
+                                                                 name=FUSED)
     elif fused_score is not None:
         notes.append(f"fused: needs the {study.family_label(fused_score)} score, which this study has not got.")
     members = {family: study.members(family) for family in scores}
@@ -695,5 +759,6 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
     warned.extend(model.convergence for model in fitted.values() if not model.converged)
     return StudyModels(settings=settings, screening=screened, fitted=fitted, roles=roles, univariable=univariable,
                        members=members, train_ids=tuple(study.train_ids), notes=tuple(notes), warnings=tuple(warned),
-                       harmonisers=dict(prepared.harmonisers), imputers=imputers, no_clinical=why_none or "")
+                       harmonisers=dict(prepared.harmonisers), imputers=imputers, no_clinical=why_none or "",
+                       outcome_kind=outcome.kind)
 

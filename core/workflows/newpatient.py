@@ -4,6 +4,10 @@ The features are computed exactly as for the cohort (the same pre-processing, py
 parameters restricted to the needed image types and features, and the study's autoencoder), so a
 cohort patient scored here gets the score the pipeline gave it.
 
+A time-to-event study's patient gets the model's predicted survival at the outcome's horizons with the Cox model's
+95 % confidence intervals and the whole predicted survival curve (:class:`SurvivalPatientResult`); a binary study's
+gets the risk with its CI (:class:`NewPatientResult`).
+
 Command line (a manifest of new patients)::
 
     python -m core.cli.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +26,13 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.learners.base import FittedModel
-from core.stats.modeling import LogisticModel
-from core.vocabulary import FUSED, score_column
+from core.vocabulary import FUSED, horizon_column, score_column
 from core.workflows.fit import StudyModels
 from core.workflows.sources import source_of
 from core.workflows.study import Study
 
-__all__ = ["NewPatientResult", "needed_features", "restricted_params", "radiomics_features", "deep_features",
+__all__ = ["NewPatientResult", "SurvivalPatientResult", "training_percentile", "training_survival_curve",
+           "needed_features", "restricted_params", "radiomics_features", "deep_features",
            "study_patient_features",
            "computable_families", "score_patient", "find_dicom_case", "score_manifest", "CasePreview", "check_case",
            "preview_case", "clinical_outside_range", "patient_outside_range", "MAX_MASK_LABELS", "AIR_HU"]
@@ -70,6 +74,88 @@ class NewPatientResult:
     probability: float
     low: float
     high: float
+
+    @property
+    def risk(self) -> float:
+        """The predicted risk of the event (0-1): :attr:`probability`."""
+        return self.probability
+
+    @property
+    def prediction(self) -> float:
+        """What :meth:`StudyModels.predict` puts in the model's column for this patient: the probability."""
+        return self.probability
+
+    def summary(self) -> dict[str, float]:
+        """The result as one row of :func:`score_manifest`'s table: ``probability``, ``low``, ``high``."""
+        return {"probability": self.probability, "low": self.low, "high": self.high}
+
+    def headline(self) -> str:
+        """The result in one line, e.g. ``fused risk 0.412 (0.350-0.477)``."""
+        return f"{self.model} risk {self.probability:.3f} ({self.low:.3f}-{self.high:.3f})"
+
+
+@dataclass(frozen=True)
+class SurvivalPatientResult:
+    """One patient of a time-to-event study scored by its frozen models.
+
+    Attributes
+    ----------
+    features : pandas.Series
+        The radiomics and deep features the scores use.
+    scores : dict
+        Score name -> linear predictor (log relative hazard: higher, higher hazard).
+    model : str
+        "fused", "clinical" or a score's family (a study of scores alone): the model giving the survival.
+    linear_predictor : float
+        What :meth:`StudyModels.predict` puts in the model's column for this patient: the model's linear predictor
+        (a score alone: the score itself).
+    survival : pandas.DataFrame
+        One row per horizon of the outcome (its time unit): ``horizon``, ``survival`` (predicted probability of
+        being event-free then), ``low``, ``high`` (the Cox model's 95 % confidence interval, as
+        ``summary(survfit(fit, newdata), times)``; NaN for a model without a variance matrix).
+    curve : pandas.DataFrame
+        The whole predicted survival curve: ``time`` (every step of the model's baseline hazard up to the last
+        training follow-up), ``survival``, ``low``, ``high``.
+    interval_note : str or None
+        Why the confidence limits are missing (a model without a variance matrix), None when they are given.
+    """
+
+    features: pd.Series
+    scores: dict[str, float]
+    model: str
+    linear_predictor: float
+    survival: pd.DataFrame
+    curve: pd.DataFrame
+    interval_note: str | None = None
+
+    @property
+    def risk(self) -> float:
+        """The predicted risk of the event by the first horizon (0-1): 1 - survival there."""
+        return float(1.0 - self.survival["survival"].iloc[0])
+
+    @property
+    def prediction(self) -> float:
+        """What :meth:`StudyModels.predict` puts in the model's column: :attr:`linear_predictor`."""
+        return self.linear_predictor
+
+    def summary(self) -> dict[str, float]:
+        """The result as one row of :func:`score_manifest`'s table: ``linear_predictor``, then per horizon h
+        ``surv_<h>``, ``surv_<h>_low``, ``surv_<h>_high`` (:func:`core.vocabulary.horizon_column`)."""
+        row = {"linear_predictor": self.linear_predictor}
+        for horizon, value, low, high in self.survival[["horizon", "survival", "low", "high"]].itertuples(
+                index=False):
+            row.update({horizon_column(horizon): value, horizon_column(horizon, "low"): low,
+                        horizon_column(horizon, "high"): high})
+        return row
+
+    def headline(self) -> str:
+        """The result in one line, e.g. ``fused survival at 12: 0.912 (0.880-0.945); at 36: ...``."""
+        return f"{self.model} survival " + "; ".join(
+            f"at {h:g}: {v:.3f} ({low:.3f}-{high:.3f})"
+            for h, v, low, high in self.survival[["horizon", "survival", "low", "high"]].itertuples(index=False))
+
+
+PatientResult = NewPatientResult | SurvivalPatientResult
 
 
 def needed_features(models: StudyModels) -> set[str]:
@@ -219,7 +305,7 @@ def study_patient_features(study: Study, models: StudyModels, image_path: str | 
 
 
 def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
-                  model: str | None = None, risk_model: LogisticModel | None = None) -> NewPatientResult:
+                  model: str | None = None, risk_model: FittedModel | None = None) -> PatientResult:
     """Scores and risk of one patient by the frozen models.
 
     Parameters
@@ -233,9 +319,15 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     model : str, optional
         "fused", "clinical" or a score's family (a study of scores alone); by default the study's
         main model (:attr:`StudyModels.main_model`).
-    risk_model : LogisticModel, optional
-        For a score: its logistic model on the training cohort (:meth:`StudyModels.score_model`),
-        which gives the risk and its CI.
+    risk_model : FittedModel, optional
+        For a score: its model of the outcome on the training cohort (:meth:`StudyModels.score_model`: a
+        logistic model, or a Cox model for a time-to-event study), which gives the risk and its CI.
+
+    Returns
+    -------
+    NewPatientResult or SurvivalPatientResult
+        By the study's outcome kind (:attr:`StudyModels.outcome_kind`): a binary study's risk with its CI, a
+        time-to-event study's survival at each horizon with its CI and the predicted survival curve.
     """
     frame = features.to_frame().T
     if models.harmonisers and len(frame.columns):
@@ -249,10 +341,11 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
               if set(score.variables) <= set(frame.columns)}
     name = model or models.main_model
     row = dict(clinical)
-    chosen: FittedModel  # the score's logistic model or a multivariable model: both are FittedModels
-    if name in models.scores:  # a study of scores alone: the risk is the score's logistic model
+    chosen: FittedModel  # the score's model of the outcome or a multivariable model: both are FittedModels
+    if name in models.scores:  # a study of scores alone: the risk is the score's model of the outcome
         if risk_model is None:
-            raise RadNomoError(f"the {name} score's risk needs its logistic model (StudyModels.score_model).")
+            raise RadNomoError(f"the {name} score's risk needs its {_SCORE_MODELS[models.outcome_kind]} "
+                               "(StudyModels.score_model).")
         chosen = risk_model
     else:
         chosen = models.model(name)
@@ -264,13 +357,89 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     missing = [v for v in chosen.variables if v not in row or pd.isna(row[v])]
     if missing:
         raise RadNomoError(f"the {name} model needs a value for {missing}.")
+    return _PATIENT_READERS[models.outcome_kind](chosen, pd.DataFrame([row]), name=name, features=features,
+                                                 scores=scores)
+
+
+def _binary_patient(chosen: FittedModel, row: pd.DataFrame, *, name: str, features: pd.Series,
+                    scores: dict[str, float]) -> NewPatientResult:
+    """A binary study's patient: the model's risk with its 95 % CI (``row``: the model's inputs, one row)."""
     predict_interval = getattr(chosen, "predict_interval", None)  # the protocol promises a risk, not its interval
     if predict_interval is None:
         raise RadNomoError(f"the {name} model ({chosen.learner}) gives no confidence interval for a patient's "
                            "risk; choose a model whose learner does (logistic regression).")
-    interval = predict_interval(pd.DataFrame([row])).iloc[0]
+    interval = predict_interval(row).iloc[0]
     return NewPatientResult(features=features, scores=scores, model=name, probability=float(interval["probability"]),
                             low=float(interval["low"]), high=float(interval["high"]))
+
+
+def _survival_patient(chosen: FittedModel, row: pd.DataFrame, *, name: str, features: pd.Series,
+                      scores: dict[str, float]) -> SurvivalPatientResult:
+    """A time-to-event study's patient: the Cox model's survival at its horizons with the 95 % CI, and the whole
+    predicted curve (``row``: the model's inputs, one row)."""
+    predict_survival = getattr(chosen, "predict_survival", None)  # every survival learner's model has it
+    if predict_survival is None:
+        raise RadNomoError(f"the {name} model ({chosen.learner}) predicts no survival; a time-to-event study's "
+                           "models are Cox models.")
+    horizons = [float(h) for h in chosen.horizons]  # type: ignore[attr-defined]  # the outcome's, checked at the fit
+    at = predict_survival(row, horizons).iloc[0]
+    survival = pd.DataFrame({"horizon": horizons, "survival": [float(at[horizon_column(h)]) for h in horizons],
+                             "low": [float(at[horizon_column(h, "low")]) for h in horizons],
+                             "high": [float(at[horizon_column(h, "high")]) for h in horizons]})
+    if survival["survival"].isna().any():
+        raise RadNomoError(f"the {name} model could not predict this patient's survival (a level it was not "
+                           "trained on?); check the clinical values.")
+    # Every step of the baseline hazard (and the last follow-up): the predicted survival is a step function
+    # there, so this is the whole curve, not a sample of it.
+    times = chosen.baseline["time"].to_numpy(dtype=float)  # type: ignore[attr-defined]
+    steps = predict_survival(row, times).iloc[0]
+    curve = pd.DataFrame({"time": times, "survival": [float(steps[horizon_column(t)]) for t in times],
+                          "low": [float(steps[horizon_column(t, "low")]) for t in times],
+                          "high": [float(steps[horizon_column(t, "high")]) for t in times]})
+    # A score alone: the study's predictions carry the score itself as its linear predictor.
+    linear_predictor = scores[name] if name in scores else float(chosen.linear_predictor(row).iloc[0])
+    note = None if survival[["low", "high"]].notna().all().all() else (
+        f"The {name} model ({chosen.learner}) has no variance matrix (penalised coefficients), so its survival has "
+        "no confidence interval.")
+    return SurvivalPatientResult(features=features, scores=scores, model=name, linear_predictor=linear_predictor,
+                                 survival=survival, curve=curve, interval_note=note)
+
+
+# How each outcome kind reads a patient off the chosen model, and what a score's model of the outcome is (the one
+# place the kinds are told apart here; StudyModels.outcome_kind).
+_PATIENT_READERS: dict[str, Callable[..., PatientResult]] = {"binary": _binary_patient,
+                                                             "survival": _survival_patient}
+_SCORE_MODELS = {"binary": "logistic model", "survival": "Cox model"}
+
+
+def training_percentile(study: Study, predictions: pd.DataFrame, result: PatientResult) -> float:
+    """Share (0-100) of the training patients whose prediction by the same model ranks below the patient's: a
+    lower predicted risk (binary) or a lower linear predictor, i.e. a lower hazard (time to event).
+
+    ``predictions`` is :meth:`StudyModels.predict` of the study's patients."""
+    from core.stats.summaries import risk_percentile
+
+    if result.model not in predictions.columns:
+        raise RadNomoError(f"the study's predictions have no {result.model} column to compare the patient with.")
+    return risk_percentile(result.prediction, predictions.loc[study.train_ids, result.model])
+
+
+def training_survival_curve(study: Study) -> pd.DataFrame:
+    """The training patients' Kaplan-Meier curve, to set a new patient's predicted curve against: ``time`` (the
+    outcome's unit), ``survival``, ``low``, ``high`` (95 %, log scale as survfit's).
+
+    Raises
+    ------
+    RadNomoError
+        If the study's outcome has no time (a binary outcome).
+    """
+    from core.stats.survival.kaplan_meier import kaplan_meier
+
+    arrays = getattr(study.spec.outcome, "arrays", None)
+    if arrays is None:
+        raise RadNomoError("the study's outcome has no follow-up time, so it has no survival curve.")
+    km = kaplan_meier(*arrays(study.train))
+    return pd.DataFrame({"time": km.time, "survival": km.survival, "low": km.lower, "high": km.upper})
 
 
 def find_dicom_case(folder: str | Path) -> tuple[Path, Path]:
@@ -306,12 +475,14 @@ def score_manifest(study: Study, models: StudyModels, manifest: pd.DataFrame, cl
 
     ``clinical`` is indexed by patient ID with the clinical predictors. Each case's images are checked
     first (:func:`check_case`: a CT and a mask swapped between the manifest's columns are refused). Returns
-    one row per case: ``ID``, each ``<family>_score``, ``model``, ``probability``, ``low``, ``high`` and
-    ``outside_training_range`` (why the patient is outside it, :func:`patient_outside_range`; empty if not).
+    one row per case: ``ID``, each ``<family>_score``, ``model``, the result's :meth:`~NewPatientResult.summary`
+    (binary: ``probability``, ``low``, ``high``; time to event: ``linear_predictor`` and ``surv_<h>``,
+    ``surv_<h>_low``, ``surv_<h>_high`` per horizon) and ``outside_training_range`` (why the patient is outside it,
+    :func:`patient_outside_range`; empty if not).
     """
     name = models.main_model
     risk_model = None
-    if name in models.scores:  # a study of scores alone: the risk is the main score's logistic model
+    if name in models.scores:  # a study of scores alone: the risk is the main score's model of the outcome
         from core.workflows.fit import predict_study
 
         risk_model = models.score_model(study, predict_study(study, models), name)
@@ -326,8 +497,7 @@ def score_manifest(study: Study, models: StudyModels, manifest: pd.DataFrame, cl
         values = study_patient_features(study, models, image, mask, case_id=case_id)
         result = score_patient(models, values, clinical.loc[case_id].to_dict(), model=name, risk_model=risk_model)
         rows.append({"ID": case_id, **{score_column(k): v for k, v in result.scores.items()}, "model": result.model,
-                     "probability": result.probability, "low": result.low, "high": result.high,
-                     "outside_training_range": patient_outside_range(study, models, result) or ""})
+                     **result.summary(), "outside_training_range": patient_outside_range(study, models, result) or ""})
         if on_case:
             on_case(case_id, result)
     return pd.DataFrame(rows)
@@ -464,14 +634,15 @@ def clinical_outside_range(study: Study, values: dict) -> list[str]:
             if not limits.at[v, "train_min"] <= float(values[v]) <= limits.at[v, "train_max"]]
 
 
-def patient_outside_range(study: Study, models: StudyModels, result: NewPatientResult) -> str | None:
+def patient_outside_range(study: Study, models: StudyModels, result: PatientResult) -> str | None:
     """Why a scored patient is outside the training range (:func:`core.workflows.external.outside_training_range`:
-    a feature far beyond the training range, or a risk within 1e-6 of 0 or 1), None when it is not."""
+    a feature far beyond the training range, or a risk within 1e-6 of 0 or 1: a time-to-event study's risk of the
+    event by its first horizon), None when it is not."""
     from core.workflows.external import outside_training_range, study_limits
 
     name = result.features.name or "new patient"
     features = result.features.rename(name).to_frame().T
-    risk = pd.DataFrame({result.model: [result.probability]}, index=features.index)
+    risk = pd.DataFrame({result.model: [result.risk]}, index=features.index)
     table = outside_training_range(study_limits(study, models), features, risk)
     if table.empty:
         return None

@@ -35,6 +35,7 @@ from core.io.archive import MAX_STUDY_ZIP_MEMBERS, declared_member_count, safe_e
 from core.io.limits import MAX_JSON_BYTES, limit, read_json_limited
 from core.io.spaces import folder_lock
 from core.io.tables import read_any_table
+from core.stats.learners import LEARNERS
 from core.stats.cohort import CohortSpec, CohortSplit, SplitConfig, validate_cohort, validate_feature_table
 from core.vocabulary import score_column
 from core.workflows.fit import StudyModels
@@ -400,6 +401,23 @@ def _training_predictions(study: Study, models: StudyModels) -> pd.DataFrame:
     return models.predict(study.train, tables)
 
 
+def _survival_models_check(study: Study, models: StudyModels) -> None:
+    """A time-to-event study's saved models predict survival at the study's horizons, each of them (a model saved
+    with other horizons would leave the study's survival columns empty)."""
+    horizons = tuple(float(h) for h in study.spec.outcome.horizons)  # type: ignore[attr-defined]  # a SurvivalOutcome's
+    for name, model in models.items():
+        saved = tuple(float(h) for h in getattr(model, "horizons", ()))
+        if saved != horizons:
+            raise RadNomoError(f"the {_short(name, 40)} model predicts survival at horizons "
+                               f"{', '.join(f'{h:g}' for h in saved) or 'none'}, the study's are "
+                               f"{', '.join(f'{h:g}' for h in horizons)}; refit the models.")
+
+
+#: Outcome kind -> what its saved models must satisfy on the study besides every kind's checks:
+#: ``(study, models) -> None``, raising RadNomoError. A kind without an entry has none.
+MODEL_CHECKS: dict[str, Callable[[Study, StudyModels], None]] = {"survival": _survival_models_check}
+
+
 def _prediction_check(study: Study, models: StudyModels) -> dict:
     """What reloaded models must reproduce: every prediction column for the first :data:`CHECK_PATIENTS`
     training patients (None where a patient has no prediction)."""
@@ -415,6 +433,18 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
     (:func:`_prediction_check`; None for a study saved before checks were kept: then the other checks only)."""
     if set(models.train_ids) != set(study.split.train_ids):
         raise RadNomoError("they were fitted on other training patients than the study's.")
+    outcome = study.spec.outcome
+    if models.outcome_kind != outcome.kind:
+        raise RadNomoError(f"they predict a {_short(models.outcome_kind, 40)} outcome and the study's is a "
+                           f"{outcome.kind} outcome ({outcome.describe()}); refit the models.")
+    for name, model in models.items():
+        learner = LEARNERS.get(model.learner)
+        if learner is None or outcome.kind not in learner.outcome_kinds:
+            raise RadNomoError(f"the {_short(name, 40)} model is fitted by the '{_short(model.learner, 40)}' learner, "
+                               f"which does not fit a {outcome.kind} outcome; refit the models.")
+    kind_check = MODEL_CHECKS.get(outcome.kind)
+    if kind_check is not None:
+        kind_check(study, models)
     families = {f.name: f for f in study.families}
     for score, members in models.members.items():
         unknown = [m for m in members if m not in families]

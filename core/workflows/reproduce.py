@@ -1,30 +1,48 @@
-"""Reproduce the reference study on the sample study: ``python -m core.cli.reproduce --out DIR``.
+"""Reproduce the reference study on the sample study, or a saved study from its own data and settings.
 
-Runs the whole pipeline (the study's screening, scores, the study's clinical model of tumour
-thickness, CEA and CA19-9, the fused model) on the bundled sample study with its default 7:3 split,
-chooses each model's cut-off by Youden's index on the training cohort, and writes
+``python -m core.cli.reproduce --out DIR`` runs the whole pipeline (the study's screening, scores, the study's
+clinical model of tumour thickness, CEA and CA19-9, the fused model) on the bundled sample study with its default
+7:3 split, chooses each model's cut-off by Youden's index on the training cohort, and writes
 
 - ``DIR/table2.csv`` / ``table2.md``: AUC (DeLong 95 % CI) and ACC, SENS, SPEC, PPV, NPV (Wald 95 % CI)
   per cohort (train/test) and model (clinical, radiomics, dl, dl_radiomics, fused);
 - ``DIR/table3.csv`` / ``table3.md``: synchronous vs metachronous LM among all LM patients, per score;
 
 the Markdown versions put the study's published values beside ours.
+
+``python -m core.cli.reproduce --study FOLDER --out DIR`` reproduces a saved study of any outcome type
+(:func:`reproduce_saved`): its pipeline refitted from scratch on its saved data, split and settings, its Table 2
+(:func:`study_table2`) and, when it was saved with its models, whether the refit predicts what the saved models
+predict for every patient (:func:`compare_predictions`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.evaluation import METRICS, interval_text
 from core.stats.summaries import table2, training_cutoffs
-from core.workflows.fit import fit_study, predict_study
+from core.workflows.external import ExternalCohort, evaluate_survival_panel, pooled_predictions
+from core.workflows.fit import StudyModels, fit_study, predict_study
+from core.workflows.persistence import STUDY_FILE, load_study, load_study_models
 from core.workflows.sample import sample_study
-from core.workflows.study import ModelSettings
+from core.workflows.study import ModelSettings, Study
 from core.workflows.subgroups import compare_subgroup
 
 __all__ = ["STUDY_SETTINGS", "STUDY_TABLE2", "STUDY_TABLE3", "STUDY_AUC", "reproduce", "markdown_table2",
-           "markdown_table3"]
+           "markdown_table3", "study_table2", "STUDY_TABLE2_BY_KIND", "compare_predictions", "reproduce_saved",
+           "SavedReproduction", "REPRODUCED_TOLERANCE"]
+
+#: How closely a refit must predict what the saved models predict (the same data, settings and seeds through the
+#: same arithmetic: only summation order and the optimisers' last iterations may differ). Absolute, in each
+#: column's unit: a probability, a linear predictor or a survival probability.
+REPRODUCED_TOLERANCE = 1e-6
 
 # The study's clinical model: the independent predictors of its multivariable analysis.
 STUDY_SETTINGS = ModelSettings(clinical_continuous=("tumour_thickness_mm", "cea_ng_ml", "ca19_9_u_ml"),
@@ -97,3 +115,129 @@ def markdown_table3(by_type: pd.DataFrame) -> str:
         if row["model"] in STUDY_TABLE3:
             lines.append(f"| | study | {STUDY_TABLE3[row['model']]} |")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# A saved study, reproduced from its own data and settings
+# ---------------------------------------------------------------------------------------------
+
+
+def _binary_table2(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                   externals: Sequence[ExternalCohort]) -> pd.DataFrame:
+    """A binary study's Table 2 on its cohorts (and ``externals``), at its cut-off rule chosen on training."""
+    pooled, outcome, groups = pooled_predictions(study, models, predictions, externals)
+    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
+    return table2(pooled, outcome, groups, cutoffs, ci=study.evaluation.proportion_ci)
+
+
+def _survival_table2(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                     externals: Sequence[ExternalCohort]) -> pd.DataFrame:
+    """A time-to-event study's Table 2 on its cohorts (and ``externals``): Harrell's and Uno's C, and at each horizon
+    AUC(t) and the risk groups at the training cut-off (:func:`core.workflows.external.evaluate_survival_panel`)."""
+    return evaluate_survival_panel(study, models, predictions, externals).table2()
+
+
+#: Outcome kind -> its Table 2: ``(study, models, predictions, externals) -> DataFrame``, one row per cohort and
+#: model (the columns of :func:`core.stats.summaries.table2`, or of
+#: :meth:`core.workflows.survival_evaluation.SurvivalEvaluation.table2`).
+STUDY_TABLE2_BY_KIND: dict[str, Callable[[Study, StudyModels, pd.DataFrame, Sequence[ExternalCohort]],
+                                         pd.DataFrame]] = {"binary": _binary_table2, "survival": _survival_table2}
+
+
+def study_table2(study: Study, models: StudyModels, predictions: pd.DataFrame | None = None,
+                 externals: Sequence[ExternalCohort] = ()) -> pd.DataFrame:
+    """The Table 2 of fitted ``models`` on the study's training and test cohorts and ``externals``, by the study's
+    outcome type (:data:`STUDY_TABLE2_BY_KIND`). ``predictions``: :func:`predict_study` of the models (computed when
+    None).
+
+    Raises
+    ------
+    RadNomoError
+        For an outcome type without a Table 2.
+    """
+    kind = study.spec.outcome.kind
+    if kind not in STUDY_TABLE2_BY_KIND:
+        raise RadNomoError(f"no Table 2 is known for a {kind} outcome; known: {', '.join(STUDY_TABLE2_BY_KIND)}.")
+    if predictions is None:
+        predictions = predict_study(study, models)
+    return STUDY_TABLE2_BY_KIND[kind](study, models, predictions, externals)
+
+
+def compare_predictions(refit: pd.DataFrame, saved: pd.DataFrame, *,
+                        tolerance: float = REPRODUCED_TOLERANCE) -> pd.DataFrame:
+    """Column by column, how far a refit's predictions lie from the saved models' (both :func:`predict_study`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per prediction column of either: ``column``, ``patients`` (with a prediction in both),
+        ``max_abs_difference`` (in the column's unit; NaN for a column only one has), ``same_patients`` (both
+        predict for the same patients) and ``reproduced`` (same columns, same patients, every difference within
+        ``tolerance``).
+    """
+    rows = []
+    for column in list(dict.fromkeys([*saved.columns, *refit.columns])):
+        if column not in saved.columns or column not in refit.columns:
+            rows.append({"column": column, "patients": 0, "max_abs_difference": np.nan, "same_patients": False,
+                         "reproduced": False})
+            continue
+        now = refit[column].reindex(saved.index).to_numpy(dtype=float)
+        then = saved[column].to_numpy(dtype=float)
+        both = np.isfinite(now) & np.isfinite(then)
+        same = bool((np.isfinite(now) == np.isfinite(then)).all()) and refit.index.sort_values().equals(
+            saved.index.sort_values())
+        difference = float(np.max(np.abs(now[both] - then[both]))) if both.any() else 0.0
+        rows.append({"column": column, "patients": int(both.sum()), "max_abs_difference": difference,
+                     "same_patients": same, "reproduced": same and difference <= tolerance})
+    return pd.DataFrame(rows, columns=["column", "patients", "max_abs_difference", "same_patients", "reproduced"])
+
+
+@dataclass(frozen=True)
+class SavedReproduction:
+    """A saved study reproduced from its data and settings (:func:`reproduce_saved`).
+
+    Attributes
+    ----------
+    study : Study
+        The saved study, as loaded.
+    models : StudyModels
+        The refit: its pipeline fitted from scratch on its training patients.
+    table2 : pandas.DataFrame
+        The refit's Table 2 (:func:`study_table2`).
+    comparison : pandas.DataFrame or None
+        :func:`compare_predictions` of the refit against the saved models on every patient; None for a study saved
+        without its models.
+    """
+
+    study: Study
+    models: StudyModels
+    table2: pd.DataFrame
+    comparison: pd.DataFrame | None
+
+    @property
+    def reproduced(self) -> bool | None:
+        """Whether the refit predicts what the saved models predict (None: nothing saved to compare with)."""
+        return None if self.comparison is None else bool(self.comparison["reproduced"].all())
+
+
+def reproduce_saved(folder: str | Path) -> SavedReproduction:
+    """Refit a saved study from scratch (its saved data, split and settings; nothing read from its saved models) and
+    compare: its Table 2, and whether the refit predicts what the saved models predict, for every patient.
+
+    Raises
+    ------
+    RadNomoError
+        For a folder that holds no study, a study that does not load, saved models that are refused (edited), or a
+        study that cannot be fitted.
+    """
+    folder = Path(folder)
+    if not (folder / STUDY_FILE).is_file():
+        raise RadNomoError(f"'{folder}' is not a saved study (it has no {STUDY_FILE}); give the folder the dashboard "
+                           "saved, or DIR/study of core.cli.analyse --out DIR.")
+    study = load_study(folder)
+    saved = load_study_models(folder, study)
+    models = fit_study(study)
+    predictions = predict_study(study, models)
+    comparison = None if saved is None else compare_predictions(predictions, predict_study(study, saved))
+    return SavedReproduction(study=study, models=models, table2=study_table2(study, models, predictions),
+                             comparison=comparison)

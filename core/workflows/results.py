@@ -319,12 +319,16 @@ class StudyResults:
     def stability(self, family: str, columns: Sequence[str], repeats: int, bootstrap: bool):
         """(frequency, runs) of :func:`core.stats.selection.selection_stability` on the training patients."""
         def compute():
+            from core.stats.outcome_statistics import statistics_for
             from core.stats.selection import selection_stability
 
             study, settings = self.study, self.study.settings.screening
             X = study.feature_table(family, self.prepared.tables).loc[study.train_ids, list(columns)]
-            return selection_stability(X, study.outcome.loc[study.train_ids], n_repeats=repeats, bootstrap=bootstrap,
-                                       n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+            # The outcome as the outcome type's LASSO fits it (0/1; the time/event frame of a time-to-event study).
+            y = study.spec.outcome.values(study.cohort).loc[study.train_ids]
+            return selection_stability(X, y, n_repeats=repeats, bootstrap=bootstrap, n_folds=settings.n_folds,
+                                       rule=settings.rule, seed=settings.seed,
+                                       statistics=statistics_for(study.spec.outcome).screening)
 
         key = f"{self.study.training_key(family)}|{tuple(columns)}|{repeats}|{bootstrap}"
         return self._get("stability", key, compute)

@@ -12,10 +12,11 @@ import json
 
 import pandas as pd
 
+from core.errors import RadNomoError, listed
 from core.io.paths import SAMPLE_DIR
 from core.io.tables import read_table
 from core.stats.cohort import CohortSpec, SplitConfig, validate_cohort
-from core.stats.outcomes import BinaryOutcome
+from core.stats.outcomes import BinaryOutcome, SurvivalOutcome
 from core.workflows.study import (Autoencoder, CombinedFamily, FeatureFamily, ModelSettings, Study, SubgroupSettings,
                                   make_study)
 
@@ -25,7 +26,8 @@ __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RAD
            "VARIABLE_LABELS", "SAMPLE_NAME", "SAMPLE_SUBGROUP", "SAMPLE_TRUTH", "SAMPLE_VALIDATION_DIR",
            "SAMPLE_REGENERATE", "SAMPLE_FIT", "load_sample_cohort", "sample_external_tables", "load_sample_fit",
            "save_sample_fit", "load_sample_truth", "sample_families",
-           "sample_study"]
+           "sample_study", "SAMPLE_SURVIVAL", "SAMPLE_SURVIVAL_NAME", "SAMPLE_SURVIVAL_SPEC",
+           "load_sample_survival_table", "sample_survival_study"]
 
 SAMPLE_NAME = "Sample study (synthetic)"
 SAMPLE_TRUTH = SAMPLE_DIR / "generator_truth.csv"
@@ -113,6 +115,57 @@ def sample_study(split: SplitConfig | None = None, settings: ModelSettings | Non
     return make_study(SAMPLE_NAME, read_table(SAMPLE_CLINICAL), SAMPLE_SPEC, split, families=families,
                       combined=combined, settings=settings or ModelSettings(), labels=VARIABLE_LABELS,
                       subgroup=SAMPLE_SUBGROUP, is_sample=True)
+
+
+# The same patients' overall survival (sample_data/README.md, "Overall survival"): the time-to-event sample study.
+SAMPLE_SURVIVAL = SAMPLE_DIR / "survival.csv"
+SAMPLE_SURVIVAL_NAME = "Sample study, overall survival (synthetic)"
+# The binary sample's clinical variables, with overall survival as the outcome. lm, lm_type and lm_interval_months
+# stay out as in the binary study, and more so here: a metastasis, its timing and its interval are found during
+# follow-up (after the time origin), so as predictors they would look into the future they are to predict.
+SAMPLE_SURVIVAL_SPEC = CohortSpec(
+    id_column=SAMPLE_SPEC.id_column,
+    outcome=SurvivalOutcome(time_column="os_months", event_column="death", time_unit="months",
+                            horizons=(12.0, 36.0, 60.0), labels=("alive", "death")),
+    continuous=SAMPLE_SPEC.continuous,
+    categorical=SAMPLE_SPEC.categorical,
+)
+
+
+def load_sample_survival_table() -> pd.DataFrame:
+    """The sample's clinical table (``clinical.csv``) with each patient's overall survival (``survival.csv``:
+    ``os_months`` in months, ``death`` 1/0) joined on ``patient_id``, as read (not yet validated).
+
+    Raises
+    ------
+    RadNomoError
+        If the two files do not list the same patients (a partial regeneration of ``sample_data``).
+    """
+    clinical, survival = read_table(SAMPLE_CLINICAL), read_table(SAMPLE_SURVIVAL)
+    key = SAMPLE_SPEC.id_column
+    clinical_ids, survival_ids = set(clinical[key].astype(str)), set(survival[key].astype(str))
+    if clinical_ids != survival_ids:  # never a silent inner join: a patient lost here would be lost unsaid
+        unmatched = sorted(clinical_ids ^ survival_ids)
+        raise RadNomoError(f"{SAMPLE_SURVIVAL.name} and {SAMPLE_CLINICAL.name} do not list the same patients "
+                           f"({len(unmatched)} in one only: {listed(unmatched)}); regenerate the sample "
+                           f"({SAMPLE_REGENERATE}).")
+    return clinical.merge(survival, on=key, how="left", validate="one_to_one")
+
+
+def sample_survival_study(split: SplitConfig | None = None, settings: ModelSettings | None = None) -> Study:
+    """The time-to-event sample study: the binary sample's 1001 synthetic patients, clinical variables and
+    feature families, with overall survival as the outcome (``os_months``, months; ``death`` 1 = died, 0 =
+    censored; horizons 12, 36 and 60 months).
+
+    The split is the binary sample's design (7:3, seed 2025) stratified by the event (death), so it differs from
+    the binary study's split. ``settings`` None takes the time-to-event defaults
+    (:meth:`core.workflows.study.ModelSettings.for_outcome`: Cox refit, univariable Cox Wald test). No subgroup
+    comparison: the binary study's (synchronous vs metachronous LM) describes the metastasis outcome.
+    """
+    families, combined = sample_families()
+    return make_study(SAMPLE_SURVIVAL_NAME, load_sample_survival_table(), SAMPLE_SURVIVAL_SPEC, split,
+                      families=families, combined=combined, settings=settings, labels=VARIABLE_LABELS,
+                      is_sample=True)
 
 
 def load_sample_truth() -> pd.DataFrame:

@@ -31,6 +31,8 @@ from core.stats.cohort import (CohortSpec, CohortSplit, SplitConfig, blank_id_ex
                                validate_cohort, without_blank_ids)
 from core.stats.feature_tables import role_columns
 from core.stats.missing import MissingPolicy
+from core.stats.outcome_statistics import statistics_for
+from core.stats.outcomes import Outcome
 from core.stats.selection import ScreeningSettings
 from core.workflows.sources import source_of
 from core.vocabulary import (CLINICAL, CUTOFF_RULES, FEATURE_KINDS, FUSED, PROPORTION_CIS, SCORE_METHODS,
@@ -107,6 +109,31 @@ class ModelSettings:
                 "missing": self.missing.to_dict(),
                 # Only when set: a study without exclusions keeps the fingerprint (and stored fits) it had.
                 **({"excluded_features": list(self.excluded_features)} if self.excluded_features else {})}
+
+    @classmethod
+    def for_outcome(cls, outcome: Outcome) -> ModelSettings:
+        """The default settings of a study of ``outcome``: its outcome type's default score method and
+        univariable test (a time-to-event study: the Cox refit and the univariable Cox Wald test)."""
+        statistics = statistics_for(outcome)
+        return cls(screening=dataclasses.replace(ScreeningSettings(), test=statistics.default_test),
+                   score_method=statistics.score_methods[0])
+
+    def check_outcome(self, outcome: Outcome) -> None:
+        """Refuse a score method or a univariable test that does not apply to ``outcome``'s type.
+
+        Raises
+        ------
+        RadNomoError
+            Naming the choice and those that apply.
+        """
+        statistics = statistics_for(outcome)
+        if self.score_method not in statistics.score_methods:
+            raise RadNomoError(f"the score method '{SCORE_METHODS.get(self.score_method, self.score_method)}' does "
+                               f"not apply to a {outcome.kind} outcome; choose one of "
+                               f"{', '.join(SCORE_METHODS[m] for m in statistics.score_methods)}.")
+        if self.screening.test not in statistics.screening.tests:
+            raise RadNomoError(f"the univariable test '{self.screening.test}' does not apply to a {outcome.kind} "
+                               f"outcome; choose one of {', '.join(statistics.tests().values())}.")
 
     @classmethod
     def from_dict(cls, values: Mapping) -> ModelSettings:
@@ -453,6 +480,7 @@ class Study:
             if unknown_members:
                 raise RadNomoError(f"combined family '{combined.name}' names unknown families {unknown_members}; "
                                    f"the study has {sorted(singles)}.")
+        self.settings.check_outcome(self.spec.outcome)
         fused = self.settings.fused_score
         if fused is not None and fused not in names:
             raise RadNomoError(f"the fused model's score '{fused}' is not a family of this study ({names}).")
@@ -798,6 +826,7 @@ def make_study(name: str, table: pd.DataFrame, spec: CohortSpec, split: CohortSp
         split = split_cohort(validated, spec, split)
     cohort = validated.set_index(spec.id_column)
     return Study(name=name, cohort=cohort, spec=spec, split=split, families=tuple(families),
-                 combined=tuple(combined), settings=settings or ModelSettings(), labels=dict(labels or {}),
+                 combined=tuple(combined), settings=settings or ModelSettings.for_outcome(spec.outcome),
+                 labels=dict(labels or {}),
                  subgroup=subgroup, is_sample=is_sample, exclusions=blank_id_exclusions(blank_lines))
 

@@ -18,12 +18,14 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.imaging.synthetic import PhenotypeEffects, generate_clinical
 from core.stats.cohort import CohortSplit, SplitConfig
+from core.stats.discrimination import measure_names, measures_for
 from core.stats.summaries import auc_table
 from core.workflows.fit import fit_models, fit_study, predict_study, prepare_tables, screen_family
 from core.workflows.study import FeatureFamily, ModelSettings, Study, make_study
 
-__all__ = ["Explanation", "EXPLANATIONS", "WALKTHROUGH", "WalkStep", "TRAITS", "trait_effects", "oracle_scores",
-           "oracle_auc", "FeatureEmulator", "sample_emulators", "WhatIfResult", "what_if", "leakage_demo"]
+__all__ = ["Explanation", "EXPLANATIONS", "EXPLANATIONS_BY_KIND", "explanation_for", "WALKTHROUGH", "WalkStep",
+           "TRAITS", "trait_effects", "oracle_scores", "oracle_auc", "FeatureEmulator", "sample_emulators",
+           "WhatIfResult", "what_if", "leakage_demo", "leakage_measure", "held_out_discrimination"]
 
 TRAITS = ("enhancement", "heterogeneity", "texture_scale", "necrosis", "margin", "extent", "infiltration")
 # Synchronous share among LM patients in the study (192 of 312); the generator follows it.
@@ -141,6 +143,130 @@ EXPLANATIONS: dict[str, Explanation] = {
         "beside RadNomo's and why they may differ.",
         "Guo et al. Front Oncol 2025;15:1613972."),
 }
+
+# A time-to-event study's explanations where the binary text would mislead (logistic regression, odds ratios,
+# the ROC AUC, probabilities without a time); every other page reads as for a binary outcome.
+_SURVIVAL_CHANGES: dict[str, Explanation] = {
+    "cohort": Explanation(
+        "Table 1, follow-up and the split",
+        "Each patient has a follow-up time and an event flag: 1 = the event happened at that time, 0 = censored "
+        "(event-free when last seen, fate unknown after). Table 1 describes the patients with and without an "
+        "observed event. The Kaplan-Meier curve estimates the share still event-free over time, counting each "
+        "censored patient while followed; the median follow-up comes from the reverse Kaplan-Meier (censoring as "
+        "the 'event'). The split keeps the event rate equal in both cohorts (stratified). The horizons (e.g. 12, 36 "
+        "and 60 months) are the times at which risks are predicted and judged: choose them for the clinical "
+        "question, within follow-up, so that enough patients are still followed at the last one.",
+        "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. J Am Stat Assoc "
+        "1958;53:457-81; Schemper M, Smith TL. A note on quantifying follow-up in studies of failure time. "
+        "Control Clin Trials 1996;17:343-6."),
+    "selection": Explanation(
+        "Screening and the LASSO-Cox",
+        "With thousands of features and few events, most features that look prognostic are so by chance. The "
+        "funnel removes near-constant and redundant features, keeps those whose univariable Cox model links them "
+        "to the hazard, and lets the LASSO-Cox shrink the rest: the penalty lambda is chosen by 10-fold "
+        "cross-validation of the Cox partial-likelihood deviance, where a censored patient counts in the risk sets "
+        "until their follow-up ends. The 1-SE rule takes the largest lambda whose deviance is within one standard "
+        "error of the best: fewer features for almost the same fit. Every step uses training patients only.",
+        "Simon N, Friedman J, Hastie T, Tibshirani R. Regularization paths for Cox's proportional hazards model "
+        "via coordinate descent. J Stat Softw 2011;39(5):1-13."),
+    "models": Explanation(
+        "Scores and Cox models",
+        "A score is the weighted sum of the selected features: the linear predictor (log relative hazard) of a "
+        "Cox proportional hazards model. The clinical model uses clinical variables; the fused model adds one "
+        "chosen score to them. A hazard ratio (HR) above 1 means a higher event rate at every time, by that factor "
+        "per unit; the baseline hazard (Breslow) turns the linear predictor into predicted survival at each "
+        "horizon. The model assumes proportional hazards: each HR constant over follow-up. cox.zph tests it per "
+        "term from the Schoenfeld residuals; p < 0.05 suggests the effect changes with time, so its HR is only an "
+        "average over follow-up: look at the residual plot, and consider stratifying or a time interaction. "
+        "Events, not patients, limit a Cox model: with fewer than about 10 events per coefficient (each level of "
+        "a categorical variable is one) it overfits.",
+        "Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187-220; Grambsch PM, Therneau TM. "
+        "Proportional hazards tests and diagnostics based on weighted residuals. Biometrika 1994;81:515-26; "
+        "Peduzzi P, et al. Importance of events per independent variable in proportional hazards regression "
+        "analysis II. J Clin Epidemiol 1995;48:1503-10."),
+    "evaluation": Explanation(
+        "Reading the C-index, time-dependent AUC, calibration and decision curves",
+        "Harrell's C is the share of comparable pairs (one patient's event before the other's follow-up ends) in "
+        "which the earlier event got the higher predicted risk (0.5 = coin toss). The time-dependent AUC at a "
+        "horizon t tells patients with the event by t from those event-free after t; patients censored before t "
+        "are stood in for by weighting the others (inverse probability of censoring weights). Calibration at t "
+        "sets the predicted survival at t beside the Kaplan-Meier survival of groups of patients; the Brier score "
+        "at t is the predictions' mean squared error. Net benefit at t and threshold p counts, among the patients "
+        "whose predicted risk by t is at least p, true positives minus false positives weighted by p/(1-p), their "
+        "events by t estimated by Kaplan-Meier. "
+        "Risk groups split at the training median linear predictor are compared by Kaplan-Meier curves and the "
+        "log-rank test. A horizon with few patients still followed gives wide intervals; past the last follow-up "
+        "none is possible.",
+        "Harrell FE, et al. Evaluating the yield of medical tests. JAMA 1982;247:2543-6; Blanche P, et al. Stat "
+        "Med 2013;32:5381-97; Vickers AJ, et al. Extensions to decision curve analysis. BMC Med Inform Decis Mak "
+        "2008;8:53."),
+    "validation": Explanation(
+        "Optimism",
+        "A model always looks better on the patients it was built on. The bootstrap rebuilds the whole pipeline on "
+        "resamples of the training cohort and measures how much better each rebuilt model does on its own resample "
+        "than on the original cohort: that average gap (the optimism) is subtracted from the apparent Harrell's C "
+        "and from the apparent time-dependent AUC at each horizon.",
+        "Harrell FE, Lee KL, Mark DB. Multivariable prognostic models. Stat Med 1996;15:361-87."),
+    "nomogram": Explanation(
+        "Reading a Cox nomogram",
+        "Each predictor's value is read off its axis as points; the points add up to a total that maps to the Cox "
+        "model's linear predictor and from it to the predicted probability of being event-free at each horizon, "
+        "and to the median time to the event where the predicted curve falls below 50 %. The predictor with the "
+        "widest effect spans 0-100 points. Moving one input shows how much that predictor alone changes survival.",
+        "Iasonos A, et al. How to build and interpret a nomogram for cancer prognosis. J Clin Oncol "
+        "2008;26:1364-70."),
+    "subgroups": Explanation(
+        "Subgroups: two groups of patients",
+        "A subgroup analysis of a time-to-event study asks two things: does survival differ between the two groups "
+        "(their Kaplan-Meier curves and the log-rank test), and does each model still rank the patients within "
+        "each group (Harrell's C and the time-dependent AUC per group)? Discrimination within a group is usually "
+        "lower than in the whole cohort, whose patients differ more; with fewer than 10 patients or few events in "
+        "a group the estimates say little, and a group without an event has none.",
+        "Mantel N. Evaluation of survival data and two new rank order statistics arising in its consideration. "
+        "Cancer Chemother Rep 1966;50:163-70."),
+    "external": Explanation(
+        "External validation",
+        "Other hospitals use other scanners and see other patients. Scoring their patients with the frozen models "
+        "shows whether discrimination (Harrell's C, the time-dependent AUC) and calibration travel: at each "
+        "horizon, an observed/expected ratio near 1 and a calibration slope near 1 mean the predicted survival "
+        "can be used as it is. Their follow-up must reach the horizons. ComBat removes scanner differences from "
+        "the features.",
+        "Royston P, Altman DG. External validation of a Cox prognostic model: principles and methods. BMC Med Res "
+        "Methodol 2013;13:33."),
+    "teaching": Explanation(
+        "The truth behind the synthetic cohort",
+        "The sample cohort was generated: each patient has a hidden imaging phenotype that depends on LM. That "
+        "truth concerns liver metastasis, not survival, so the oracle and the what-if cohorts use the binary "
+        "sample study; the leakage demonstration runs on the open study and measures Harrell's C on its test "
+        "cohort.",
+        "Morris TP, White IR, Crowther MJ. Using simulation studies to evaluate statistical methods. Stat Med "
+        "2019;38:2074-102."),
+}
+
+#: Outcome kind (core.vocabulary.OUTCOME_KINDS) -> page -> its explanation: a binary study's are
+#: :data:`EXPLANATIONS`; a time-to-event study's replace those that speak of logistic models and ROC AUCs.
+EXPLANATIONS_BY_KIND: dict[str, dict[str, Explanation]] = {
+    "binary": EXPLANATIONS,
+    "survival": {**EXPLANATIONS, **_SURVIVAL_CHANGES},
+}
+
+
+def explanation_for(page: str, kind: str = "binary") -> Explanation:
+    """The explanation of ``page`` (a page file's stem, e.g. "models") for a study whose outcome is of ``kind``
+    (a key of :data:`core.vocabulary.OUTCOME_KINDS`).
+
+    Raises
+    ------
+    RadNomoError
+        For an outcome kind or a page without explanations.
+    """
+    if kind not in EXPLANATIONS_BY_KIND:
+        raise RadNomoError(f"teaching mode has no explanations for a {kind} outcome; it has them for "
+                           f"{', '.join(EXPLANATIONS_BY_KIND)}.")
+    explanations = EXPLANATIONS_BY_KIND[kind]
+    if page not in explanations:
+        raise RadNomoError(f"teaching mode has no explanation of the page '{page}'.")
+    return explanations[page]
 
 
 @dataclass(frozen=True)
@@ -344,14 +470,35 @@ def what_if(emulators: dict[str, FeatureEmulator], sample: Study, *, n: int = 30
                         seconds=time.perf_counter() - start)
 
 
+def leakage_measure(study: Study) -> str:
+    """The name of the discrimination measure :func:`leakage_demo` reports for ``study``: the headline measure of
+    its outcome type (:func:`core.stats.discrimination.measures_for`): "AUC" for a binary outcome, "C-index"
+    (Harrell's) for a time-to-event one."""
+    outcome = study.spec.outcome
+    return measure_names(outcome)[measures_for(outcome).labels(outcome)[0]]
+
+
+def held_out_discrimination(study: Study, predictions: pd.DataFrame, models: Sequence[str]) -> pd.Series:
+    """Each model's :func:`leakage_measure` on the study's test cohort (index: model; unitless, 0-1; NaN where the
+    test patients allow none, e.g. no event), from the outcome type's measures: the AUC of a binary model's
+    probability, Harrell's C of a Cox model's linear predictor. Patients without a prediction are left out."""
+    outcome = study.spec.outcome
+    measures = measures_for(outcome)
+    headline = measures.labels(outcome)[0]
+    frame = study.cohort.loc[study.test_ids]
+    return pd.Series({model: measures.score(outcome, frame, predictions.loc[study.test_ids, model], False)[headline]
+                      for model in models}, dtype=float)
+
+
 def leakage_demo(study: Study, *, honest=None) -> pd.DataFrame:
-    """Test AUC of every model with screening done properly (training only) and with the classic leak
-    (screening and LASSO on all patients, then the models fitted on training).
+    """Test discrimination of every model (:func:`leakage_measure`: the AUC of a binary outcome, Harrell's C of a
+    time-to-event one) with screening done properly (training only) and with the classic leak (screening and
+    LASSO on all patients, then the models fitted on training).
 
     ``honest``: the study's models already fitted (the dashboard has them cached), so only the leaky
     pipeline is fitted here.
 
-    Returns one row per model: ``honest``, ``leaky`` (test AUCs) and ``inflation`` (leaky - honest).
+    Returns one row per model: ``honest``, ``leaky`` (test AUCs or C-indexes) and ``inflation`` (leaky - honest).
 
     Raises
     ------
@@ -369,7 +516,7 @@ def leakage_demo(study: Study, *, honest=None) -> pd.DataFrame:
     rows = {}
     for name, models in (("honest", honest), ("leaky", leaky)):
         predictions = predict_study(study, models)
-        rows[name] = auc_table(predictions, study.outcome, {"test": study.test_ids}, models.model_names).loc["test"]
+        rows[name] = held_out_discrimination(study, predictions, models.model_names)
     table = pd.DataFrame(rows).loc[[m for m in honest.model_names if m in rows["leaky"].index]]
     table["inflation"] = table["leaky"] - table["honest"]
     return table

@@ -2,6 +2,13 @@
 
 Both repeat the whole pipeline (screening, LASSO, scores, clinical and fused models) inside every
 resample, so the estimates include the optimism of the selection itself, not only of the final fit.
+
+Discrimination is measured by the study's outcome type (:func:`core.stats.discrimination.measures_for`): a
+binary outcome by the AUC of the predicted probability, a time-to-event outcome by Harrell's C of each model's
+linear predictor and the IPCW AUC at each horizon. The frames of an outcome type with named measures (time to
+event) carry a ``measure`` column (``C-index``, ``AUC(t=12)``...), one row per model and measure, and their
+value columns are ``boot``/``original`` (runs) and ``value`` (CV); the binary outcome's frames have no
+``measure`` column and keep their AUC names (``boot_auc``, ``original_auc``, ``auc``), as they were saved before.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.cohort import CohortSplit
+from core.stats.discrimination import MEASURE, DiscriminationMeasures, measures_for
 from core.workflows.cluster import ResampleProgress, resample_runner
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.study import FeatureFamily, Study
@@ -23,12 +31,16 @@ __all__ = ["OptimismResult", "InternalValidation", "optimism_corrected_auc", "re
            "bootstrap_resample", "bootstrap_ids", "cv_fold",
            "validation_table", "load_saved_validation", "save_validation", "with_bootstrap", "with_cv",
            "study_validation", "validation_notes", "check_run_size", "RUN_LIMITS", "BOOTSTRAP_SCHEME",
-           "EMPTY_TREATMENT"]
+           "EMPTY_TREATMENT", "discrimination_table", "UNESTIMABLE_TREATMENT", "FOLD_RECORD", "cv_fold_notes"]
 
 # How the bootstrap draws its resamples, in words (the report and the page name it).
 BOOTSTRAP_SCHEME = "outcome-stratified bootstrap"
 # What happens to a model in a resample where it cannot be refitted (e.g. its LASSO keeps no feature).
 EMPTY_TREATMENT = "left out of that model's optimism, which is averaged over the resamples where it was refitted"
+# The key of the record that ends each fold's rows of cv_fold: the error that stopped the refit, or "".
+FOLD_RECORD = "error"
+# What happens to a measure that cannot be estimated on a resample or fold (e.g. AUC(t) with no event by t).
+UNESTIMABLE_TREATMENT = "left out of that measure's average, which is over the resamples (folds) where it could be"
 # The sizes a user may ask for: below the minimum the estimate means little, above the maximum a run takes hours.
 RUN_LIMITS = {"bootstrap resamples": (10, 1000), "CV folds": (3, 10), "CV repeats": (1, 20)}
 
@@ -49,16 +61,18 @@ def check_run_size(what: str, value: float | None) -> int:
 
 @dataclass(frozen=True)
 class OptimismResult:
-    """Apparent and optimism-corrected AUC per model.
+    """Apparent and optimism-corrected discrimination per model (and measure).
 
     Attributes
     ----------
     table : pandas.DataFrame
         Index: model; columns ``apparent``, ``optimism``, ``corrected``, ``n_boot`` (resamples in
-        which the model could be fitted).
+        which the model could be fitted and the measure estimated); for an outcome with named measures
+        (time to event) first a ``measure`` column, one row per model and measure. Unitless (AUC, C: 0-1).
     runs : pandas.DataFrame
-        Per resample and model: ``boot_auc`` (on the resample), ``original_auc`` (the
-        resample's model on the original training cohort) and their difference ``optimism``.
+        Per resample and model (and ``measure``): the value on the resample (binary ``boot_auc``, else
+        ``boot``), that of the resample's model on the original training cohort (``original_auc``, else
+        ``original``) and their difference ``optimism``.
     resamples : pandas.DataFrame
         One row per resample drawn (index ``resample``): ``fitted`` (the pipeline could be refitted),
         ``error`` (why not, else ""), and per score family the number of features its LASSO kept
@@ -101,11 +115,18 @@ class InternalValidation:
     meta: Mapping = field(default_factory=dict)
 
 
-def _auc(y: pd.Series, p: pd.Series) -> float:
-    from sklearn.metrics import roc_auc_score
+def _keys(measures: DiscriminationMeasures) -> list[str]:
+    """The columns that identify a row of the validation frames besides its resample or fold."""
+    return ["model", MEASURE] if measures.named else ["model"]
 
-    keep = p.notna()
-    return float(roc_auc_score(y[keep], p[keep]))
+
+def _scored(measures: DiscriminationMeasures, study: Study, frame: pd.DataFrame, risk: pd.Series, column: str,
+            base: Mapping[str, object], model: str) -> list[dict]:
+    """One row per measure of ``risk`` against the outcome in ``frame`` (``base`` + model [+ measure] +
+    ``column``: the value); a measure that cannot be estimated on these patients has no row."""
+    values = measures.score(study.spec.outcome, frame, risk, False)
+    return [{**base, "model": model, **({MEASURE: label} if measures.named else {}), column: value}
+            for label, value in values.items() if value == value]
 
 
 def _resampled(study: Study, ids: Sequence[str], tag: str) -> Study:
@@ -135,8 +156,10 @@ def _training_only(study: Study, ids: Sequence[str]) -> Study:
 
 
 def _with_optimism(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each resample's optimism: its models' AUC on the resample minus on the original training cohort."""
-    return runs.assign(optimism=runs["boot_auc"] - runs["original_auc"])
+    """Each resample's optimism: its models' value on the resample minus on the original training cohort
+    (the binary outcome's AUC columns, or any other outcome's ``boot`` and ``original``)."""
+    boot, original = ("boot_auc", "original_auc") if "boot_auc" in runs.columns else ("boot", "original")
+    return runs.assign(optimism=runs[boot] - runs[original])
 
 
 def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Sequence[str],
@@ -163,7 +186,9 @@ def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Seq
     -------
     (dict, list of dict)
         The resample's row (``resample``, ``fitted``, ``error``, features kept per family) and one row per
-        refitted model (``resample``, ``model``, ``boot_auc``, ``original_auc``; AUCs unitless, 0-1).
+        refitted model and measure of the outcome type (``resample``, ``model``, [``measure``,] the value on the
+        resample and on the original training cohort: ``boot_auc``/``original_auc`` for a binary outcome,
+        ``boot``/``original`` else; unitless, 0-1). A measure that cannot be estimated on either has no row.
     """
     train_ids = study.train_ids
     boot = _resampled(study, ids, f"b{index}_")
@@ -176,10 +201,16 @@ def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Seq
              **{f: len(boot_models.scores[f].variables) if f in boot_models.scores else 0 for f in families}}
     boot_pred = predict_study(boot, boot_models)
     original_pred = boot_models.predict(study.cohort.loc[train_ids], study.feature_tables())
-    y = study.spec.outcome.events(study.train)
-    boot_y = boot.outcome
-    runs = [{"resample": index, "model": m, "boot_auc": _auc(boot_y, boot_pred[m]),
-             "original_auc": _auc(y, original_pred.loc[train_ids, m])} for m in models if m in boot_pred.columns]
+    measures = measures_for(study.spec.outcome)
+    boot_column, original_column = measures.columns["boot"], measures.columns["original"]
+    keys = _keys(measures)
+    runs: list[dict] = []
+    for m in [m for m in models if m in boot_pred.columns]:
+        on_boot = _scored(measures, study, boot.cohort, boot_pred[m], boot_column, {"resample": index}, m)
+        on_original = {tuple(row[k] for k in keys): row[original_column] for row in _scored(
+            measures, study, study.train, original_pred.loc[train_ids, m], original_column, {}, m)}
+        runs.extend({**row, original_column: on_original[key]} for row in on_boot
+                    if (key := tuple(row[k] for k in keys)) in on_original)
     return drawn, runs
 
 
@@ -197,15 +228,19 @@ def bootstrap_ids(study: Study, n_boot: int, seed: int) -> list[list[str]]:
 def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
                            on_progress: ResampleProgress | None = None,
                            should_stop: Callable[[], bool] | None = None, where: object = None) -> OptimismResult:
-    """Harrell's bootstrap optimism-corrected AUC of every model on the study's training cohort.
+    """Harrell's bootstrap optimism-corrected discrimination of every model on the study's training cohort.
 
     For each of ``n_boot`` bootstrap resamples of the training patients (stratified by outcome: the
     events and the non-events are each resampled with replacement, so every resample keeps the
-    event rate) the whole pipeline is refitted; optimism = mean over resamples of (AUC on the
-    resample - AUC of that resample's models on the original training cohort); corrected = apparent
-    - optimism (Harrell, Lee & Mark 1996; Steyerberg, Clinical Prediction Models, ch. 5). A model that
-    cannot be refitted in a resample (its LASSO keeps no feature; the fused model without that score)
-    is left out of that resample and counted in ``resamples``.
+    event rate) the whole pipeline is refitted; optimism = mean over resamples of (measure on the
+    resample - measure of that resample's models on the original training cohort); corrected = apparent
+    - optimism (Harrell, Lee & Mark 1996; Steyerberg, Clinical Prediction Models, ch. 5). The measures are
+    the outcome type's (:func:`core.stats.discrimination.measures_for`): the AUC of a binary outcome; Harrell's
+    C of the linear predictor and the IPCW AUC at each horizon of a time-to-event one (the frames then have a
+    ``measure`` column). A model that cannot be refitted in a resample (its LASSO keeps no feature; the fused
+    model without that score) is left out of that resample and counted in ``resamples``; a measure that cannot
+    be estimated in a resample (e.g. no event by a horizon) is left out of that measure's average (``n_boot``
+    counts where it was).
 
     Every resample's patients are drawn up front from ``seed`` (:func:`bootstrap_ids`) and each is one call
     of :func:`bootstrap_resample`, so the result is identical wherever the resamples run.
@@ -225,18 +260,21 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     Raises
     ------
     RadNomoError
-        If ``n_boot`` < 1, the apparent models cannot be fitted, or ``where`` is malformed or unreachable.
+        If ``n_boot`` < 1, the apparent models cannot be fitted or measured on the training cohort (e.g. no
+        event by a horizon), or ``where`` is malformed or unreachable.
     """
     if n_boot < 1:
         raise RadNomoError("n_boot must be at least 1.")
     train_ids = study.train_ids
-    y = study.spec.outcome.events(study.train)
+    measures = measures_for(study.spec.outcome)
+    keys = _keys(measures)
     # The runner first: a scheduler that cannot be reached is said before minutes of fitting.
     with resample_runner(where) as runner:
         apparent_models = fit_study(study)
         apparent_pred = apparent_models.predict(study.cohort.loc[train_ids], study.feature_tables())
         models = apparent_models.model_names
-        apparent = {m: _auc(y, apparent_pred.loc[train_ids, m]) for m in models}
+        apparent = {(m, label) if measures.named else m: value for m in models for label, value in measures.score(
+            study.spec.outcome, study.train, apparent_pred.loc[train_ids, m], True).items()}
         families = [f for f in study.score_families if f in apparent_models.screening]
         jobs = [(b, ids, models, families) for b, ids in enumerate(bootstrap_ids(study, n_boot, seed))]
         done, stopped = runner.run(bootstrap_resample, study, jobs, on_progress=on_progress,
@@ -244,15 +282,20 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     # Assembled in resample order, whatever order they finished in.
     drawn = [done[b][0] for b in sorted(done)]
     runs = [row for b in sorted(done) for row in done[b][1]]
-    runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", "model", "boot_auc", "original_auc"]))
-    optimism = runs_frame["optimism"].groupby(runs_frame["model"]).mean()
-    counts = runs_frame.groupby("model").size()
-    table = pd.DataFrame({"apparent": pd.Series(apparent), "optimism": optimism, "n_boot": counts}).loc[models]
+    runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", *keys, measures.columns["boot"],
+                                                            measures.columns["original"]]))
+    group = runs_frame.groupby(keys if measures.named else "model")  # one key: a plain index, as the binary had
+    optimism, counts = group["optimism"].mean(), group.size()
+    table = pd.DataFrame({"apparent": pd.Series(apparent), "optimism": optimism, "n_boot": counts})
+    table = table.loc[list(apparent)]  # models in their order, each model's measures in theirs
     table["n_boot"] = table["n_boot"].fillna(0).astype(int)
     table["corrected"] = table["apparent"] - table["optimism"]
+    columns = ["apparent", "optimism", "corrected", "n_boot"]
+    if measures.named:
+        table = table.rename_axis(keys).reset_index(MEASURE)
+        columns.insert(0, MEASURE)
     resamples = pd.DataFrame(drawn, columns=["resample", "fitted", "error", *families]).set_index("resample")
-    return OptimismResult(table=table[["apparent", "optimism", "corrected", "n_boot"]].rename_axis("model"),
-                          runs=runs_frame,
+    return OptimismResult(table=table[columns].rename_axis("model"), runs=runs_frame,
                           resamples=resamples, requested=n_boot, stopped=stopped)
 
 
@@ -262,17 +305,24 @@ def cv_fold(study: Study, index: int, fit_ids: Sequence[str], held_ids: Sequence
     and scored on ``held_ids``. A pure top-level function of its arguments.
 
     ``index`` is the fold's 0-based position over all repeats (repeat ``index // n_folds + 1``, fold
-    ``index % n_folds + 1``). Returns one row per refitted model (``repeat``, ``fold``, ``model``, ``auc``),
-    none when the pipeline cannot be refitted on these patients.
+    ``index % n_folds + 1``). Returns one row per refitted model and measure of the outcome type (``repeat``,
+    ``fold``, ``model``, [``measure``,] the held-out value: ``auc`` for a binary outcome, ``value`` else),
+    none when the pipeline cannot be refitted on these patients, none for a measure that cannot be estimated
+    on the held-out patients. The last row is the fold's record (:data:`FOLD_RECORD` set: the error that
+    stopped the refit, else ""; ``refitted``: the models refitted; ``notes``: the refit's notes, which say why a
+    model was not), which :func:`repeated_cv_auc` keeps apart, so that no fold is left out unsaid.
     """
+    base = {"repeat": index // n_folds + 1, "fold": index % n_folds + 1}
     try:
         fitted = fit_study(_training_only(study, list(fit_ids)))
-    except RadNomoError:
-        return []
+    except RadNomoError as error:
+        return [{**base, FOLD_RECORD: str(error), "refitted": [], "notes": []}]
     held = list(held_ids)
     predictions = fitted.predict(study.cohort.loc[held], study.feature_tables())
-    return [{"repeat": index // n_folds + 1, "fold": index % n_folds + 1, "model": m,
-             "auc": _auc(study.outcome.loc[held], predictions.loc[held, m])} for m in fitted.model_names]
+    measures = measures_for(study.spec.outcome)
+    return [*(row for m in fitted.model_names for row in _scored(
+        measures, study, study.cohort.loc[held], predictions.loc[held, m], measures.columns["held_out"], base, m)),
+        {**base, FOLD_RECORD: "", "refitted": list(fitted.model_names), "notes": list(fitted.notes)}]
 
 
 def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed: int = 0,
@@ -280,13 +330,17 @@ def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed:
                     should_stop: Callable[[], bool] | None = None, where: object = None) -> pd.DataFrame:
     """Repeated stratified K-fold CV of the whole pipeline on the study's training cohort.
 
-    Returns one row per repeat, fold and model: ``repeat``, ``fold``, ``model``, ``auc`` (on the
-    held-out fold, with everything refitted on the other folds), in repeat and fold order. A fold where
-    the pipeline cannot be refitted has no rows (a model that cannot be refitted in a fold has none for
-    it). Every fold is drawn up front from ``seed`` and is one call of :func:`cv_fold`, so the rows are
+    Returns one row per repeat, fold and model (and measure): ``repeat``, ``fold``, ``model``, the measure on
+    the held-out fold with everything refitted on the other folds (a binary outcome: ``auc``; a time-to-event
+    one: ``measure`` and ``value``, see :func:`cv_fold`), in repeat and fold order. The folds are stratified by
+    :meth:`core.stats.outcomes.Outcome.strata` (the event). A fold where the pipeline cannot be refitted has no
+    rows (a model that cannot be refitted in a fold has none for it, nor a measure it cannot estimate).
+    Every fold is drawn up front from ``seed`` and is one call of :func:`cv_fold`, so the rows are
     identical wherever they run (``where``, ``on_progress`` as in :func:`optimism_corrected_auc`).
     ``should_stop`` is checked between folds: the folds done until it returns True are returned. The
-    frame's ``attrs["folds_run"]`` counts the folds run (fitted or not).
+    frame's ``attrs["folds_run"]`` counts the folds run (fitted or not) and ``attrs["folds"]`` lists their
+    records (:func:`cv_fold`'s last row: ``repeat``, ``fold``, ``error``, ``refitted``, ``notes``), which
+    :func:`cv_fold_notes` puts in words.
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -297,17 +351,28 @@ def repeated_cv_auc(study: Study, *, n_folds: int = 5, n_repeats: int = 2, seed:
             for index, (fit_rows, held_rows) in enumerate(splitter.split(train_ids, strata))]
     with resample_runner(where) as runner:
         done, _ = runner.run(cv_fold, study, jobs, on_progress=on_progress, should_stop=should_stop)
-    rows = [row for index in sorted(done) for row in done[index]]
-    frame = pd.DataFrame(rows, columns=["repeat", "fold", "model", "auc"])
+    rows = [row for index in sorted(done) for row in done[index] if FOLD_RECORD not in row]
+    measures = measures_for(study.spec.outcome)
+    frame = pd.DataFrame(rows, columns=["repeat", "fold", *_keys(measures), measures.columns["held_out"]])
     frame.attrs["folds_run"] = len(done)
+    # Plain lists and dicts, not a frame: pandas compares attrs when it concatenates frames.
+    frame.attrs["folds"] = [row for index in sorted(done) for row in done[index] if FOLD_RECORD in row]
     return frame
 
 
 def summarise_cv(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model: mean, SD, minimum and maximum held-out AUC over every repeat and fold, and the count."""
-    grouped = runs.groupby("model", sort=False)["auc"]
+    """Per model: mean, SD, minimum and maximum held-out AUC over every repeat and fold, and the count.
+
+    ``runs``: :func:`repeated_cv_auc`. For an outcome with named measures (a ``measure`` column), per model and
+    measure: index model, then the ``measure`` column (the models and measures in the order of ``runs``).
+    """
+    if MEASURE not in runs.columns:
+        grouped = runs.groupby("model", sort=False)["auc"]
+        return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1), "min": grouped.min(),
+                             "max": grouped.max(), "folds": grouped.size()})
+    grouped = runs.groupby(["model", MEASURE], sort=False)["value"]
     return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1), "min": grouped.min(),
-                         "max": grouped.max(), "folds": grouped.size()})
+                         "max": grouped.max(), "folds": grouped.size()}).reset_index(MEASURE)
 
 
 def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.DataFrame | None = None,
@@ -315,7 +380,15 @@ def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.Dat
     """Apparent (training), test, optimism-corrected and cross-validated AUC per model, side by side.
 
     ``aucs``: :func:`core.stats.summaries.auc_table` (rows "train" and, when there is one, "test").
+
+    For an outcome with named measures (time to event: ``optimism`` or ``cv`` with a ``measure`` column) one
+    row per model and measure (index model, then the ``measure`` column, then the same columns): ``aucs`` is
+    then :func:`discrimination_table` (columns ``model``, ``measure``, ``train``[, ``test``]), or None, when
+    the apparent value is the bootstrap's own (the same fit on the same training patients) and no test
+    column is shown.
     """
+    if any(frame is not None and MEASURE in frame.columns for frame in (aucs, optimism, cv)):
+        return _measure_table(aucs, models, optimism, cv)
     table = pd.DataFrame({"apparent (training)": aucs.loc["train"]})
     if "test" in aucs.index:
         table["test"] = aucs.loc["test"]
@@ -328,6 +401,70 @@ def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.Dat
         table["repeated CV (mean)"] = summary["mean"]
         table["repeated CV (SD)"] = summary["sd"]
     return table.loc[[m for m in models if m in table.index]]
+
+
+def _measure_table(measured: pd.DataFrame | None, models: Sequence[str], optimism: pd.DataFrame | None,
+                   cv: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`validation_table` for an outcome with named measures: one row per model and measure."""
+    parts = []
+    if measured is not None and MEASURE in measured.columns:
+        base = measured.set_index(["model", MEASURE])
+        parts.append(base[["train"]].rename(columns={"train": "apparent (training)"}))
+        if "test" in base.columns:
+            parts.append(base[["test"]])
+    elif optimism is not None:
+        parts.append(optimism.set_index(MEASURE, append=True)[["apparent"]].rename(
+            columns={"apparent": "apparent (training)"}))
+    if optimism is not None:
+        indexed = optimism.set_index(MEASURE, append=True)
+        parts.append(indexed[["optimism", "corrected", "n_boot"]].rename(
+            columns={"corrected": "optimism-corrected", "n_boot": "resamples"}))
+    if cv is not None and len(cv):
+        summary = summarise_cv(cv).set_index(MEASURE, append=True)
+        parts.append(summary[["mean", "sd"]].rename(columns={"mean": "repeated CV (mean)",
+                                                              "sd": "repeated CV (SD)"}))
+    if not parts:
+        return pd.DataFrame(columns=[MEASURE]).rename_axis("model")
+    table = pd.concat(parts, axis=1, sort=False)
+    # The models in their order, each model's measures in the order they were first given.
+    order = [key for model in models for key in table.index if key[0] == model]
+    return table.loc[order].rename_axis(["model", MEASURE]).reset_index(MEASURE)
+
+
+def discrimination_table(study: Study, predictions: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """Each model's discrimination in the training and (when the study has one) the test cohort, by the outcome
+    type's measures (:func:`core.stats.discrimination.measures_for`): the ``aucs`` that :func:`validation_table`
+    takes for this study, whatever its outcome type.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :func:`core.workflows.fit.predict_study` (a model's column: its probability, or its linear predictor).
+    models : sequence of str
+        The models to measure (columns of ``predictions``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        For an outcome with named measures (time to event): ``model``, ``measure``, ``train``[, ``test``]
+        (unitless, 0-1; NaN where a measure cannot be estimated in that cohort, e.g. no event by a horizon).
+        For the binary outcome, :func:`core.stats.summaries.auc_table` as before (rows cohort, columns model).
+    """
+    measures = measures_for(study.spec.outcome)
+    if not measures.named:
+        from core.stats.summaries import auc_table
+
+        return auc_table(predictions, study.outcome, study.cohorts(), models)
+    cohorts = study.cohorts()
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for name, ids in cohorts.items():
+        frame = study.cohort.loc[list(ids)]
+        for model in models:
+            values = measures.score(study.spec.outcome, frame, predictions.loc[list(ids), model], False)
+            for label, value in values.items():
+                rows.setdefault((model, label), {})[name] = value
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.rename_axis(["model", MEASURE]).reset_index()[["model", MEASURE, *cohorts]]
 
 
 def load_saved_validation(folder: Path, study: Study) -> dict | None:
@@ -463,10 +600,57 @@ def validation_notes(study: Study, run: InternalValidation) -> list[str]:
         else:
             notes.append("This run did not record how many resamples kept no feature; the 'resamples' column counts "
                          f"those where each model was refitted (the others are {EMPTY_TREATMENT}).")
+        if run.runs is not None:
+            notes.extend(_unestimable_notes(study, run.runs, ["resample"], "resamples"))
     cv = run.meta.get("cv")
     if run.cv is not None and cv:
         notes.append(f"Repeated stratified cross-validation: {cv['repeats']} x {cv['folds']}-fold, seed {cv['seed']}"
                      + (f", stopped by the user after {cv['done']} of {cv['requested']} folds" if cv.get("stopped")
                         else "") + "; the whole pipeline was refitted on the other folds and scored on the held-out one"
                      + (f" (computed in advance for the sample study: {cv['source']})." if cv.get("source") else "."))
+        notes.extend(cv_fold_notes(study, run.cv))
+        notes.extend(_unestimable_notes(study, run.cv, ["repeat", "fold"], "folds"))
+    return notes
+
+
+def cv_fold_notes(study: Study, cv: pd.DataFrame) -> list[str]:
+    """The folds of ``cv`` (:func:`repeated_cv_auc`) where the pipeline, or a model, could not be refitted, in
+    words with the reason (the refit's own error or note); empty when every model was refitted in every fold, or
+    when ``cv`` no longer has its fold records (a run read back from files)."""
+    records = cv.attrs.get("folds") or []
+    if not records:
+        return []
+    notes = []
+    failed = [r for r in records if r[FOLD_RECORD]]
+    if failed:
+        notes.append(f"Repeated CV: the pipeline could not be refitted in {len(failed)} of {len(records)} folds (e.g. "
+                     f"'{failed[0][FOLD_RECORD]}'); those folds have no value for any model.")
+    fitted = [r for r in records if not r[FOLD_RECORD]]
+    models = list(dict.fromkeys(m for r in fitted for m in r["refitted"]))
+    for model in models:
+        missing = [r for r in fitted if model not in r["refitted"]]
+        if not missing:
+            continue
+        # The refit says why in a note of its own, "<model>: ..." (fit_models' notes)
+        why = next((n.split(": ", 1)[1] for r in missing for n in r["notes"] if n.startswith(f"{model}: ")), "")
+        notes.append(f"Repeated CV: {study.model_label(model)} was refitted in {len(fitted) - len(missing)} of the "
+                     f"{len(fitted)} folds where the pipeline was" + (f" (in the others, e.g. '{why}')" if why else "")
+                     + "; its held-out values (their mean, SD and count) are over those folds only.")
+    return notes
+
+
+def _unestimable_notes(study: Study, rows: pd.DataFrame, unit: list[str], word: str) -> list[str]:
+    """For frames with named measures: each model's measure that could not be estimated in some of the
+    resamples (folds) where the model was refitted, in words (how many, and how they are treated)."""
+    if MEASURE not in rows.columns or rows.empty:
+        return []
+    notes = []
+    for model, of_model in rows.groupby("model", sort=False):
+        refitted = len(of_model[unit].drop_duplicates())
+        for measure, count in of_model.groupby(MEASURE, sort=False).size().items():
+            if count < refitted:
+                notes.append(f"{study.model_label(str(model))}: {measure} could be estimated in {count} of the "
+                             f"{refitted} {word} where the model was refitted (e.g. no event by the horizon, or no "
+                             f"patient followed beyond it, among their patients); the others are "
+                             f"{UNESTIMABLE_TREATMENT}.")
     return notes

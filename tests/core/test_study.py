@@ -200,12 +200,19 @@ def test_a_study_saved_in_the_previous_spec_layout_opens_as_the_same_study(tmp_p
 
 
 def _unknown_outcome(d):
-    d["spec"]["outcome"]["kind"] = "survival"
+    d["spec"]["outcome"]["kind"] = "competing_risks"  # no such outcome type (yet)
+
+
+def _survival_without_its_columns(d):
+    d["spec"]["outcome"]["kind"] = "survival"  # a known kind, but the binary outcome's fields
 
 
 def test_a_saved_outcome_of_an_unknown_kind_is_refused(tmp_path, sample_study):
     folder = _rehashed(save_study(sample_study.without_family("dl"), tmp_path / "s"), _unknown_outcome)
-    with pytest.raises(RadNomoError, match="outcome kind 'survival' is not valid"):
+    with pytest.raises(RadNomoError, match="outcome kind 'competing_risks' is not valid"):
+        load_study(folder)
+    folder = _rehashed(save_study(sample_study.without_family("dl"), tmp_path / "t"), _survival_without_its_columns)
+    with pytest.raises(RadNomoError, match="time-to-event outcome has no valid time_column"):
         load_study(folder)
 
 
