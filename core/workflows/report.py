@@ -5,6 +5,13 @@ the missing values and exclusions, and TRIPOD items, as HTML and PDF.
 Figures are drawn with matplotlib (static images that need no browser); the PDF is written with
 fpdf2 (pure Python). Everything comes from the study's data and fitted models, so the same saved
 study gives the same report.
+
+The study's outcome type decides what differs (:data:`REPORT_KINDS`, one :class:`ReportKind` per outcome kind,
+asked once through :func:`report_kind`): a binary study reports ROC AUCs, odds ratios and metrics at its cut-off
+rule; a time-to-event study (:class:`core.workflows.survival_evaluation.SurvivalEvaluation`) its participants'
+follow-up, Cox models with hazard ratios and their proportional-hazards check, Harrell's and Uno's C,
+time-dependent AUC and ROC curves, Kaplan-Meier curves of the risk groups, calibration, Brier scores and decision
+curves at its horizons, and the Cox nomogram's survival axes. The other sections are shared.
 """
 
 from __future__ import annotations
@@ -13,35 +20,49 @@ import base64
 import html
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
 from core.figures.nomogram import nomogram_file
 from core.figures.palette import model_colours
-from core.figures.static import calibration_png, decision_png, roc_png
-from core.stats.cohort import table_one
+from core.figures.static import (calibration_png, decision_png, kaplan_meier_png, roc_png, survival_calibration_png,
+                                 survival_decision_png, td_auc_png, td_roc_png)
+from core.stats.cohort import outcome_summary, table_one
 from core.stats.evaluation import interval_text
 from core.stats.learners import get_learner
 from core.stats.modeling import labelled_term
+from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningResult
-from core.vocabulary import CLINICAL, COHORTS, FUSED, PROPORTION_CIS, SCORE_ROLE, UNIVARIABLE_TESTS, format_p
+from core.vocabulary import (CLINICAL, COHORTS, FUSED, PROPORTION_CIS, RISK_GROUPS, SCORE_ROLE, UNIVARIABLE_TESTS,
+                             format_p, horizon_text)
 from core.imaging.ibsi import compliance_sentence
 from core.workflows.evaluation import StudyEvaluation, evaluate_study
 from core.workflows.checks import family_compliance, feature_ibsi_tags, never_features
-from core.workflows.external import ExternalCohort, cohort_panel, outside_range_summary, pooled_predictions
+from core.workflows.external import (ExternalCohort, cohort_panel, evaluate_survival_panel, outside_range_summary,
+                                     pooled_predictions)
 from core.workflows.fit import StudyModels
 from core.workflows.nomograms import drawable_models, study_nomogram_layout
 from core.workflows.sources import source_of
 from core.workflows.study import FeatureFamily, Study
-from core.workflows.validation import InternalValidation, study_validation, validation_notes, validation_table
+from core.workflows.survival_evaluation import SurvivalEvaluation
+from core.workflows.validation import (InternalValidation, discrimination_table, study_validation, validation_notes,
+                                       validation_table)
 
-__all__ = ["Report", "build_report", "SECTIONS", "methods_text"]
+__all__ = ["Report", "build_report", "SECTIONS", "SURVIVAL_SECTIONS", "methods_text", "ReportKind", "REPORT_KINDS",
+           "report_kind"]
 
+# The binary study's sections (a time-to-event study's: SURVIVAL_SECTIONS; each outcome kind's: REPORT_KINDS).
 SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Table 1", "Feature selection", "Models",
             "Table 2", "ROC curves", "Calibration", "Decision curves", "Nomogram", "Internal validation",
             "External cohorts", "TRIPOD checklist")
+SURVIVAL_SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participants", "Table 1",
+                     "Feature selection", "Models", "Table 2", "Kaplan-Meier curves by risk group",
+                     "Time-dependent ROC curves", "Time-dependent AUC", "Calibration", "Decision curves", "Nomogram",
+                     "Internal validation", "External cohorts", "TRIPOD checklist")
 # Sections that are tables (and the text above them), in the order they appear after the methods.
 TABLE_SECTIONS = ("Missing values and exclusions", "Table 1", "Feature selection", "Selected features", "Models",
                   "Table 2")
@@ -91,7 +112,10 @@ def _family_text(study: Study) -> list[str]:
 
 
 def methods_text(study: Study, models: StudyModels) -> list[str]:
-    """Methods paragraphs generated from the study's actual settings."""
+    """Methods paragraphs generated from the study's actual settings, in its outcome type's words
+    (:func:`report_kind`: the LASSO, the model, the nomogram's axes and the performance measures)."""
+    kind = report_kind(study)
+    statistics = statistics_for(study.spec.outcome)
     settings = study.settings
     s = settings.screening
     paragraphs = [_design_text(study), *_family_text(study)]
@@ -106,27 +130,67 @@ def methods_text(study: Study, models: StudyModels) -> list[str]:
             f"Feature screening on the training cohort: {icc}features with variance <= {s.variance_threshold:g} were "
             f"dropped; of each pair with |{s.correlation_method} correlation| > {s.correlation_threshold:g} the "
             "feature with the larger mean absolute correlation was dropped (caret::findCorrelation); features with "
-            f"a {UNIVARIABLE_TESTS[s.test]} p < {s.p_threshold:g} entered a LASSO logistic regression "
-            f"(standardised features, {s.n_folds}-fold stratified cross-validation on binomial deviance, "
-            f"lambda.{s.rule}). Each family was screened on its own, giving the {scores}"
+            f"a {kind.test_words(s.test)} p < {s.p_threshold:g} entered a {kind.lasso_words(s)}. "
+            f"Each family was screened on its own, giving the {scores}"
             f", each {get_learner(settings.score_method, SCORE_ROLE).description()}.")
     if models.clinical is None:
         clinical = f"The study has {models.no_clinical}; its models are the scores alone."
     else:
-        clinical = ("The clinical model was a multivariable logistic regression of "
+        clinical = (f"The clinical model was a multivariable {statistics.model_words} of "
                     f"{', '.join(study.label(v) for v in models.clinical.variables)}.")
+    drawn = f"drawn as a nomogram (rms::nomogram's points scale{kind.nomogram_words(study)})"
     if models.fused is not None and models.fused_score is not None:
         fused = (f" The fused model added the {study.model_label(models.fused_score)} to the clinical predictors "
-                 "and was drawn as a nomogram (rms::nomogram's points scale).")
+                 f"and was {drawn}.")
     else:
-        fused = f" The {study.model_label(models.main_model)} was drawn as a nomogram (rms::nomogram's points scale)."
-    paragraphs.append(
-        f"{clinical}{fused} "
-        "Discrimination: ROC AUC with DeLong 95 % confidence intervals and paired DeLong tests; accuracy, "
-        f"sensitivity, specificity, PPV and NPV with {_ci_words(study)} 95 % intervals at {_cutoff_words(study)}, "
-        "applied unchanged to every other cohort; calibration curves, Brier score, calibration-in-the-large, slope "
-        "and the Hosmer-Lemeshow test; decision curves (net benefit). Analyses were made with RadNomo.")
+        fused = f" The {study.model_label(models.main_model)} was {drawn}."
+    paragraphs.append(f"{clinical}{fused} {kind.measures_text(study)} Analyses were made with RadNomo.")
     return paragraphs
+
+
+def _binary_measures(study: Study) -> str:
+    """A binary study's performance measures in the methods' words."""
+    return ("Discrimination: ROC AUC with DeLong 95 % confidence intervals and paired DeLong tests; accuracy, "
+            f"sensitivity, specificity, PPV and NPV with {_ci_words(study)} 95 % intervals at {_cutoff_words(study)}, "
+            "applied unchanged to every other cohort; calibration curves, Brier score, calibration-in-the-large, "
+            "slope and the Hosmer-Lemeshow test; decision curves (net benefit).")
+
+
+def _horizons_words(study: Study) -> str:
+    """The study's horizons with their unit, e.g. "12, 36 and 60 months"."""
+    outcome = study.spec.outcome
+    shown = [f"{float(h):g}" for h in outcome.horizons]  # type: ignore[attr-defined]  # a SurvivalOutcome's
+    listing = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    return f"{listing} {outcome.time_unit}"  # type: ignore[attr-defined]
+
+
+def _survival_measures(study: Study) -> str:
+    """A time-to-event study's performance measures in the methods' words (each as core.stats.survival computes
+    it, checked there against R)."""
+    outcome = study.spec.outcome
+    last = f"{float(outcome.horizons[-1]):g} {outcome.time_unit}"  # type: ignore[attr-defined]
+    return (f"Follow-up times were in {outcome.time_unit}; patients without the event were censored at their "  # type: ignore[attr-defined]
+            "last follow-up, and the median follow-up was estimated by the reverse Kaplan-Meier method. Predictions "
+            f"and performance were evaluated at horizons of {_horizons_words(study)}. Discrimination: Harrell's "
+            "C-index of the linear predictor with its 95 % confidence interval (survival::concordance) and Uno's "
+            f"IPCW C truncated at {last}; paired comparisons of C-indices; time-dependent AUC at each horizon "
+            "(inverse-probability-of-censoring weighted, cumulative cases / dynamic controls, as "
+            "riskRegression::Score) with 95 % confidence intervals. Overall accuracy: IPCW Brier score at each "
+            "horizon and the integrated Brier score, against the Kaplan-Meier null model. Calibration at each "
+            "horizon: mean predicted survival against Kaplan-Meier observed survival in quintiles of predicted "
+            "survival, the calibration slope and the observed / expected ratio. Decision curves at each horizon "
+            "(net benefit with the risk of the event by the horizon as the threshold probability, dcurves' method "
+            "for time-to-event outcomes). Risk groups: high vs low at the training cohort's median linear predictor, "
+            "applied unchanged to every other cohort, compared by Kaplan-Meier curves, the log-rank test and a Cox "
+            "hazard ratio; sensitivity, specificity, PPV and NPV at that cut-off at each horizon (IPCW). "
+            "Proportional hazards of the clinical and fused models were checked with scaled Schoenfeld residuals "
+            "(survival::cox.zph, KM time transform).")
+
+
+def _survival_nomogram_words(study: Study) -> str:
+    outcome = study.spec.outcome
+    return (f", with the predicted survival at {_horizons_words(study)} and the median time to "
+            f"{outcome.event_label}")
 
 
 def _cutoff_words(study: Study) -> str:
@@ -157,7 +221,7 @@ def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.D
                              f"{study.n_events}"),
         ("10a", "Handling of predictors", "Methods: standardisation, screening, LASSO"),
         ("10b", "Model type and building", "Models section: coefficients of every model"),
-        ("10d", "Performance measures", "Table 2, ROC, calibration and decision curves"),
+        ("10d", "Performance measures", report_kind(study).performance_words),
         ("10e/13", "Validation (internal)", validation),
         ("10e/12", "Validation (external)", f"External cohorts section ({len(externals)} cohort(s))" if externals
          else "External cohorts section (none in this study)"),
@@ -173,10 +237,10 @@ def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.D
 # ---------------------------------------------------------------------------------------------
 
 
-def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame,
-             evaluation: StudyEvaluation) -> dict[str, bytes]:
-    """ROC curves of every cohort, calibration and decision curves of the last (test, else training), the
-    nomogram: PNG bytes by figure key, drawn from the study's evaluation."""
+def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any) -> dict[str, bytes]:
+    """A binary study's ROC curves of every cohort, calibration and decision curves of the last (test, else
+    training), the nomogram: PNG bytes by figure key, drawn from the study's evaluation."""
+    evaluation = cast(StudyEvaluation, evaluation)
     names = list(models.model_names)
     labels, colours = study.model_labels(), model_colours(study.model_names)
     titles = {c: f"{COHORTS[c]} cohort" for c in study.cohorts()}
@@ -195,6 +259,63 @@ def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame,
                                              f"Calibration, {evaluated_title.lower()}")
     figures["decision"] = decision_png(evaluation.curves("decision", evaluated, names), labels, colours,
                                        f"Decision curves, {evaluated_title.lower()}")
+    figures["nomogram"] = _nomogram_png(study, models, predictions)
+    return figures
+
+
+def _survival_figures(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                      evaluation: SurvivalEvaluation) -> dict[str, bytes]:
+    """A time-to-event study's figures, drawn from its evaluation: the main model's Kaplan-Meier curves by risk
+    group on every cohort (``km_<cohort>``), then on the last cohort (test, else training) the time-dependent ROC
+    curves at each horizon, AUC(t), calibration and decision curves at each horizon; and the nomogram."""
+    names = [m for m in models.model_names if m in evaluation.models]
+    labels, colours = study.model_labels(), model_colours(study.model_names)
+    unit, horizons = evaluation.time_unit, evaluation.horizons
+    main = models.main_model
+    figures = {}
+    for cohort in study.cohorts():
+        curves = evaluation.km_curves(cohort, main)
+        if not curves:  # not evaluated there (no event): said in the evaluation's notes
+            continue
+        groups = evaluation.risk_groups
+        logrank = groups.loc[(groups["cohort"] == cohort) & (groups["model"] == main), "logrank_p"]
+        p = float(logrank.iloc[0]) if len(logrank) and np.isfinite(logrank.iloc[0]) else None
+        figures[f"km_{cohort}"] = kaplan_meier_png(
+            {RISK_GROUPS[group]: curve for group, curve in curves.items()}, time_unit=unit, log_rank_p=p,
+            title=f"{study.model_label(main)}: risk groups, {COHORTS[cohort].lower()} cohort")
+    evaluated = list(study.cohorts())[-1]
+    cohort_title = f"{COHORTS[evaluated]} cohort"
+    of_cohort = {name: frame[frame["cohort"] == evaluated] for name, frame in
+                 (("td_roc", evaluation.td_roc), ("td_auc", evaluation.td_auc), ("calibration", evaluation.calibration),
+                  ("decision", evaluation.decision))}
+    roc_panels: dict[float, dict[str, tuple[pd.DataFrame, str]]] = {}
+    for horizon in horizons:
+        for model in names:
+            curve = of_cohort["td_roc"][(of_cohort["td_roc"]["model"] == model)
+                                        & (of_cohort["td_roc"]["horizon"] == float(horizon))]
+            auc = of_cohort["td_auc"][(of_cohort["td_auc"]["model"] == model)
+                                      & (of_cohort["td_auc"]["horizon"] == float(horizon))]
+            if len(curve) and len(auc):
+                row = auc.iloc[0]
+                roc_panels.setdefault(float(horizon), {})[model] = (
+                    curve, f"{labels[model]} {row['auc']:.3f} ({row['auc_low']:.3f}-{row['auc_high']:.3f})")
+    if roc_panels:
+        figures["td_roc"] = td_roc_png(roc_panels, colours, time_unit=unit, cohort=cohort_title)
+    if len(of_cohort["td_auc"]):
+        figures["td_auc"] = td_auc_png(of_cohort["td_auc"], labels, colours, time_unit=unit,
+                                       title=f"Time-dependent AUC, {cohort_title.lower()}")
+    # The models a reader acts on: clinical and fused; a study of scores alone shows its scores.
+    shown = [m for m in (CLINICAL, FUSED) if m in names] or names
+    for key, frame, draw in (("calibration", of_cohort["calibration"], survival_calibration_png),
+                             ("decision", of_cohort["decision"], survival_decision_png)):
+        panels: dict[str, dict[str, pd.DataFrame]] = {}
+        for horizon in horizons:
+            for model in shown:
+                rows = frame[(frame["model"] == model) & (frame["horizon"] == float(horizon))]
+                if len(rows):
+                    panels.setdefault(f"{cohort_title}: at {float(horizon):g} {unit}", {})[model] = rows
+        if panels:
+            figures[key] = draw(panels, labels, colours)
     figures["nomogram"] = _nomogram_png(study, models, predictions)
     return figures
 
@@ -268,16 +389,17 @@ def _never_features(study: Study) -> pd.DataFrame:
     return table.assign(family=table["family"].map(study.family_label))[["family", "column", "reason"]]
 
 
-def _validation_section(study: Study, models: StudyModels, evaluation: StudyEvaluation,
+def _validation_section(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any,
                         run: InternalValidation | None) -> tuple[pd.DataFrame, list[str]]:
+    kind = report_kind(study)
     if run is None or (run.optimism is None and run.cv is None):
         return pd.DataFrame(), [
             "Internal validation (Harrell's bootstrap optimism correction, repeated cross-validation) was not run "
             "for this study with these settings: run it on the Internal validation page (it is then kept with the "
             "study) or with python -m core.analyse --n-boot 200."
             + (" Performance on the held-out test cohort is in Table 2." if study.has_test else
-               " The study has no held-out test cohort, so its training AUCs are optimistic.")]
-    aucs = evaluation.auc_table()
+               f" The study has no held-out test cohort, so its training {kind.apparent_words} are optimistic.")]
+    aucs = kind.discrimination(study, models, predictions, evaluation)
     table = validation_table(aucs, models.model_names, run.optimism, run.cv)
     table = table.round(3).reset_index(names="model")
     table["model"] = table["model"].map(study.model_label)
@@ -308,12 +430,26 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
         shown = shown.assign(model=shown["model"].map(labels)).join(interval_text(panel))
         shown["cut-off"] = panel["cutoff"].round(3)
         tables["External performance"] = shown
+    return _outside_range_section(study, models, externals, tables, texts)
+
+
+def _outside_range_section(study: Study, models: StudyModels, externals: Sequence[ExternalCohort],
+                           tables: dict[str, pd.DataFrame], texts: list[str]
+                           ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """``tables`` and ``texts`` of the External cohorts section with each cohort's calibration on every patient and
+    without those outside the training range (:func:`outside_range_summary`, by the outcome kind), and those
+    patients."""
+    labels = study.model_labels()
     patients, calibration = outside_range_summary(study, models, externals)
     if len(calibration):
         calibration = calibration.assign(model=calibration["model"].map(labels)).rename(
             columns={"group": "cohort", "cal_in_the_large": "calibration-in-the-large",
-                     "cal_slope": "calibration slope",
+                     "cal_slope": "calibration slope", "cal_slope_low": "slope low", "cal_slope_high": "slope high",
+                     "observed_expected": "observed / expected",
                      "brier": "Brier", "n_outside": "n outside"})
+        if "horizon" in calibration:  # a time-to-event outcome's, one row per horizon: "12 months"
+            calibration["horizon"] = calibration["horizon"].map(
+                study.spec.outcome.horizon_label)  # type: ignore[attr-defined]  # a SurvivalOutcome's
         tables["External calibration"] = calibration.round(3)
     if len(patients):
         tables["Patients outside the training range"] = patients[["cohort", "patient", "reason"]]
@@ -324,29 +460,52 @@ def _external_section(study: Study, models: StudyModels, predictions: pd.DataFra
     return tables, texts
 
 
-def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
-            screening: Mapping[str, ScreeningResult], externals: Sequence[ExternalCohort],
-            validation: InternalValidation | None, evaluation: StudyEvaluation
-            ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
-    """Every table of the report by section, and the sentences above them."""
+def _binary_performance(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any
+                        ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+    """A binary study's Table 2 (AUC, accuracy, sensitivity, specificity, PPV, NPV with their intervals at the
+    cut-off) and the sentence above it."""
+    evaluation = cast(StudyEvaluation, evaluation)
     labels = study.model_labels()
-    cutoffs = evaluation.cutoffs
     performance = evaluation.table2
     formatted = performance[["cohort", "model"]].assign(cohort=performance["cohort"].map(COHORTS),
                                                         model=performance["model"].map(labels))
     formatted = formatted.join(interval_text(performance))
     formatted["cut-off"] = performance["cutoff"].round(3)
-    funnel = pd.concat([result.funnel.assign(family=study.family_label(family)) for family, result in
-                        screening.items()], ignore_index=True)[["family", "step", "n_features"]] if screening \
-        else pd.DataFrame()
+    return {"Table 2": formatted}, {
+        "Table 2": [f"Cut-offs: {_cutoff_words(study)}; {PROPORTION_CIS[study.evaluation.proportion_ci]} 95 % "
+                    "intervals for the proportions, DeLong for the AUC.", *evaluation.notes]}
+
+
+def _coefficients(study: Study, models: StudyModels) -> list[pd.DataFrame]:
+    """The clinical and fused models' coefficients with their effect (odds or hazard ratio, as the outcome type
+    says: :func:`core.stats.outcome_statistics.statistics_for`) and its 95 % interval, p formatted."""
+    labels, effect = study.model_labels(), statistics_for(study.spec.outcome).effect
     coefficients = []
     for name, model in ((CLINICAL, models.clinical), (FUSED, models.fused)):
         if model is not None:
-            columns = [c for c in ("coef", "OR", "OR_lower", "OR_upper", "p_value", "p_note") if c in model.table]
+            p_column = "p_value" if "p_value" in model.table else "p"  # a Cox model's table names it p
+            columns = [c for c in ("coef", effect, f"{effect}_lower", f"{effect}_upper", p_column, "p_note")
+                       if c in model.table]
             table = model.table[columns].reset_index()
             table = table.assign(term=table["term"].map(lambda term: labelled_term(term, study.label)),
-                                 p_value=table["p_value"].map(format_p)).round(4)
+                                 **{p_column: table[p_column].map(format_p)}).round(4)
             coefficients.append(table.assign(model=labels[name]))
+    return coefficients
+
+
+def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
+            screening: Mapping[str, ScreeningResult], externals: Sequence[ExternalCohort],
+            validation: InternalValidation | None, evaluation: Any
+            ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+    """Every table of the report by section, and the sentences above them (the performance sections in the
+    outcome type's own measures: :func:`report_kind`)."""
+    kind = report_kind(study)
+    labels = study.model_labels()
+    performance, performance_texts = kind.performance(study, models, predictions, evaluation)
+    funnel = pd.concat([result.funnel.assign(family=study.family_label(family)) for family, result in
+                        screening.items()], ignore_index=True)[["family", "step", "n_features"]] if screening \
+        else pd.DataFrame()
+    coefficients = _coefficients(study, models)
     # One row per selected feature with its IBSI tag and measured compliance, so a reviewer can check each.
     selected = pd.concat([feature_ibsi_tags(study, score.variables).reset_index().assign(score=labels[family])
                           for family, score in models.scores.items()], ignore_index=True) if models.scores else \
@@ -355,24 +514,24 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
         selected = selected[["score", "feature", "ibsi_tag", "ibsi"]].rename(
             columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"})
     missing, missing_texts = _missing_section(study, models)
-    internal, internal_texts = _validation_section(study, models, evaluation, validation)
-    external, external_texts = _external_section(study, models, predictions, externals, cutoffs)
+    internal, internal_texts = _validation_section(study, models, predictions, evaluation, validation)
+    external, external_texts = kind.external(study, models, predictions, externals, evaluation)
     tables = {"Missing values and exclusions": missing, "Columns never used as features": _never_features(study),
               "Table 1": _table_one(study),
               "Feature selection": funnel, "Selected features": selected,
               "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
-              "Table 2": formatted, "Internal validation": internal, **external,
+              **performance, "Internal validation": internal, **external,
               "TRIPOD checklist": tripod_items(study, externals), "Settings": _settings_table(study)}
     texts = {"Missing values and exclusions": missing_texts,
              "Feature selection": [] if screening else ["No feature family in this study."],
              "Models": [] if coefficients else [models.no_clinical and f"This study has {models.no_clinical}; its "
                                                 "models are its scores (coefficients in the selected features)."
                                                 or "No clinical or fused model."],
-             "Table 2": [f"Cut-offs: {_cutoff_words(study)}; {PROPORTION_CIS[study.evaluation.proportion_ci]} 95 % "
-                         "intervals for the proportions, DeLong for the AUC.", *evaluation.notes],
              # What the fits themselves reported (e.g. a model that did not converge): only when there is any.
              "Warnings": list(getattr(models, "warnings", ())),
              "Internal validation": internal_texts, "External cohorts": external_texts}
+    for section, sentences in performance_texts.items():  # the outcome type's sentences follow the shared ones
+        texts[section] = [*texts.get(section, []), *sentences]
     return tables, texts
 
 
@@ -390,9 +549,19 @@ def _settings_table(study: Study) -> pd.DataFrame:
             ("clinical predictors", "univariable p < " + f"{settings.clinical_p:g}"
              if settings.clinical_continuous is None and settings.clinical_categorical is None else "chosen by hand"),
             ("excluded from the features", ", ".join(settings.excluded_features) or "none"),
-            ("cut-off rule", study.evaluation.describe()),
-            ("proportion CIs", PROPORTION_CIS[study.evaluation.proportion_ci])]
+            *report_kind(study).settings_rows(study)]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+
+
+def _binary_settings(study: Study) -> list[tuple[str, object]]:
+    return [("cut-off rule", study.evaluation.describe()),
+            ("proportion CIs", PROPORTION_CIS[study.evaluation.proportion_ci])]
+
+
+def _survival_settings(study: Study) -> list[tuple[str, object]]:
+    return [("time unit", study.spec.outcome.time_unit),  # type: ignore[attr-defined]  # a SurvivalOutcome's
+            ("horizons", _horizons_words(study)),
+            ("risk groups", "high above the training cohort's median linear predictor")]
 
 
 # The report's body after the title, in order: (section, its texts' key, its tables, its figure).
@@ -400,22 +569,26 @@ _FIGURES = {"ROC curves": "roc", "Calibration": "calibration", "Decision curves"
 _EXTERNAL_TABLES = ("External performance", "External calibration", "Patients outside the training range")
 
 
-def _layout(tables: dict[str, pd.DataFrame], texts: Mapping[str, list[str]]
-            ) -> list[tuple[str, list[str], str | None]]:
-    """(heading, table names, figure key) of every section in the order both formats print them; the
-    Warnings section (after the methods) only when the models reported any."""
-    order: list[tuple[str, list[str], str | None]] = []
-    for section in ("Settings", *TABLE_SECTIONS):
+def _layout(study: Study, tables: dict[str, pd.DataFrame], texts: Mapping[str, list[str]],
+            figures: Mapping[str, bytes]) -> list[tuple[str, list[str], tuple[str, ...]]]:
+    """(heading, table names, figure keys) of every section in the order both formats print them (the study's
+    outcome type's sections: :func:`report_kind`); the Warnings section (after the methods) only when the models
+    reported any. A figure section shows its tables (above its figures) when the outcome type gives any, and the
+    figures that were drawn."""
+    kind = report_kind(study)
+    order: list[tuple[str, list[str], tuple[str, ...]]] = []
+    for section in ("Settings", *kind.table_sections):
         if section == "Missing values and exclusions" and texts.get("Warnings"):
-            order.append(("Warnings", [], None))
+            order.append(("Warnings", [], ()))
         if section == "Selected features" and tables[section].empty:
             continue
-        extra = ["Columns never used as features"] if section == "Missing values and exclusions" else []
-        order.append((section, [section, *extra], None))
-    order += [(section, [], key) for section, key in _FIGURES.items()]
-    order += [("Internal validation", ["Internal validation"], None),
-              ("External cohorts", [t for t in _EXTERNAL_TABLES if t in tables], None),
-              ("TRIPOD checklist", ["TRIPOD checklist"], None)]
+        extra = [t for t in kind.subtables.get(section, ()) if t in tables]
+        order.append((section, [section, *extra], ()))
+    order += [(section, [t for t in kind.subtables.get(section, ()) if t in tables],
+               tuple(k for k in keys if k in figures)) for section, keys in kind.figures.items()]
+    order += [("Internal validation", ["Internal validation"], ()),
+              ("External cohorts", [t for t in _EXTERNAL_TABLES if t in tables], ()),
+              ("TRIPOD checklist", ["TRIPOD checklist"], ())]
     return order
 
 
@@ -426,7 +599,7 @@ def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], 
 
     body = [f"<h1>{html.escape(study.name)}</h1>",
             "<p class='note'>Synthetic sample data, not patient data.</p>" if study.is_sample else ""]
-    for section, names, figure in _layout(tables, texts):
+    for section, names, keys in _layout(study, tables, texts, figures):
         body.append(f"<h2>{section}</h2>")
         if section == "Settings":
             body.append(tables["Settings"].to_html(index=False, border=0))
@@ -438,8 +611,7 @@ def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], 
                 if name != section:
                     body.append(f"<h3>{name}</h3>")
                 body.append(tables[name].to_html(index=False, na_rep="", border=0))
-        if figure:
-            body.append(image(figure, section))
+        body += [image(key, section) for key in keys]
     style = ("body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
              "td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}img{max-width:100%}"
@@ -508,7 +680,15 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
 
     # What must follow a heading on its page: a paragraph's first lines, a table's header and first rows.
     text_mm, table_mm = 14.0, 22.0
-    for section, names, figure in _layout(tables, texts):
+    wide = report_kind(study).wide_figures
+
+    def size(key: str) -> tuple[float, float]:
+        """(width, height) in mm of a figure on the page: a figure taller than a page is scaled to fit one."""
+        aspect = _png_aspect(figures[key])
+        height = min((170 if key in wide else 110) * aspect, usable - 12)
+        return height / aspect, height
+
+    for section, names, keys in _layout(study, tables, texts, figures):
         if section == "Settings":
             heading(section, table_mm)
             table(tables["Settings"])
@@ -518,27 +698,29 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
             continue
         section_texts = texts.get(section, [])
         shown = [n for n in names if not tables[n].empty]
-        if figure:
-            width = 170 if figure in ("roc", "nomogram") else 110
-            aspect = _png_aspect(figures[figure])
-            height = min(width * aspect, usable - 12)  # a figure taller than a page is scaled to fit one
-            heading(section, height + 2)
-            pdf.image(io.BytesIO(figures[figure]), w=height / aspect, h=height)
-            continue
-        heading(section, text_mm if section_texts else table_mm if shown else text_mm)
+        if keys and not section_texts and not shown:  # a figure straight under its heading
+            heading(section, size(keys[0])[1] + 2)
+        else:
+            heading(section, text_mm if section_texts else table_mm if shown else text_mm)
         for text in section_texts:
             paragraph(text)
         for name in shown:
             if name != section:
                 heading(name, table_mm, size=10)
             table(tables[name])
+        for key in keys:
+            width, height = size(key)
+            if pdf.get_y() + height > pdf.page_break_trigger:
+                pdf.add_page()
+            pdf.set_x(pdf.l_margin)
+            pdf.image(io.BytesIO(figures[key]), w=width, h=height)
     return bytes(pdf.output())
 
 
 def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *,
                  screening: Mapping[str, ScreeningResult] | None = None,
                  externals: Sequence[ExternalCohort] = (), validation: InternalValidation | None = None,
-                 evaluation: StudyEvaluation | None = None, compress: bool = True) -> Report:
+                 evaluation: StudyEvaluation | SurvivalEvaluation | None = None, compress: bool = True) -> Report:
     """The study's report as HTML (figures embedded) and PDF, made from the study as it is.
 
     Parameters
@@ -554,10 +736,11 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
     validation : InternalValidation, optional
         The internal validation to report; by default the study's own latest run
         (:func:`core.workflows.validation.study_validation`). A section says so when there is none.
-    evaluation : StudyEvaluation, optional
+    evaluation : StudyEvaluation or SurvivalEvaluation, optional
         The study's evaluation (:func:`core.workflows.evaluation.evaluate_study` of these models and
         predictions under the study's evaluation settings), computed here when not given: Table 2, the
-        AUCs and the ROC, calibration and decision curves are read from it.
+        AUCs and the ROC, calibration and decision curves (a time-to-event study's C-indices, AUC(t), risk
+        groups, calibration and decision curves at its horizons) are read from it.
     compress : bool
         ``False`` keeps the PDF's text searchable (tests).
     """
@@ -566,6 +749,343 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
     evaluation = evaluation if evaluation is not None else evaluate_study(study, models, predictions)
     paragraphs = methods_text(study, models)
     tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation)
-    figures = _figures(study, models, predictions, evaluation)
+    figures = report_kind(study).draw(study, models, predictions, evaluation)
     return Report(html=_html(study, paragraphs, tables, texts, figures),
                   pdf=_pdf(study, paragraphs, tables, texts, figures, compress), figures=figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# A time-to-event study's tables (each number read from its SurvivalEvaluation)
+# ---------------------------------------------------------------------------------------------
+
+
+def _interval(estimate: float, low: float, high: float, digits: int = 3) -> str:
+    """'estimate (low-high)'; '' when the estimate is missing (a horizon left out: said in the notes)."""
+    if not np.isfinite(estimate):
+        return ""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{estimate:.{digits}f}"
+    between = " to " if low < 0 else "-"  # "-0.079 to -0.034", never "-0.079--0.034"
+    return f"{estimate:.{digits}f} ({low:.{digits}f}{between}{high:.{digits}f})"
+
+
+def _intervals(frame: pd.DataFrame, estimate: str, low: str, high: str, digits: int = 3) -> list[str]:
+    return [_interval(float(e), float(lo), float(hi), digits)
+            for e, lo, hi in zip(frame[estimate], frame[low], frame[high], strict=True)]
+
+
+def _named(study: Study, frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``frame``'s cohort and model columns in words (a cohort not of the study, an external one, as named)."""
+    labels = study.model_labels()
+    named = frame[list(columns)].copy()
+    if "cohort" in named:
+        named["cohort"] = named["cohort"].map(lambda c: COHORTS.get(c, c))
+    for column in [c for c in ("model", "model_a", "model_b") if c in named]:
+        named[column] = named[column].map(lambda m: labels.get(m, m))
+    return named
+
+
+def _horizon_label(evaluation: SurvivalEvaluation, horizon: float) -> str:
+    return f"{float(horizon):g} {evaluation.time_unit}"
+
+
+def _survival_table2(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    """Table 2 of a time-to-event study (:meth:`SurvivalEvaluation.table2`) for reading: per cohort and model,
+    Harrell's and Uno's C and the time-dependent AUC at each horizon with their 95 % CIs, and the risk-group
+    cut-off on the linear predictor."""
+    table2 = evaluation.table2()
+    shown = _named(study, table2, "cohort", "model", "n", "events")
+    shown["Harrell's C (95 % CI)"] = _intervals(table2, "c_index", "c_low", "c_high")
+    shown["Uno's C (95 % CI)"] = _intervals(table2, "uno_c", "uno_low", "uno_high")
+    for horizon in evaluation.horizons:
+        suffix = horizon_text(horizon)
+        shown[f"AUC({_horizon_label(evaluation, horizon)}) (95 % CI)"] = _intervals(
+            table2, f"auc_{suffix}", f"auc_low_{suffix}", f"auc_high_{suffix}")
+    shown["cut-off (linear predictor)"] = table2["cutoff"].round(3)
+    return shown
+
+
+def _survival_cutoff_table(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    """Per cohort, model and horizon at the risk-group cut-off: sensitivity, specificity, PPV, NPV (IPCW) and the
+    high-risk group's Kaplan-Meier event rate by the horizon with its 95 % CI."""
+    metrics = evaluation.cutoff_metrics
+    shown = _named(study, metrics, "cohort", "model")
+    shown["horizon"] = [_horizon_label(evaluation, h) for h in metrics["horizon"]]
+    for column, title in (("sensitivity", "sensitivity"), ("specificity", "specificity"), ("ppv", "PPV"),
+                          ("npv", "NPV")):
+        shown[title] = metrics[column].astype(float).round(3)
+    shown["high-risk event rate (95 % CI)"] = _intervals(metrics, "high_event_rate", "high_event_rate_low",
+                                                         "high_event_rate_high")
+    return shown
+
+
+def _survival_comparisons(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    pairs = evaluation.comparisons
+    shown = _named(study, pairs, "cohort", "model_a", "model_b")
+    shown["difference in Harrell's C (95 % CI)"] = _intervals(pairs, "difference", "low", "high")
+    shown["p"] = pairs["p"].map(format_p)
+    shown["p (Holm)"] = pairs["p_holm"].map(format_p)
+    return shown.rename(columns={"model_a": "model A", "model_b": "model B"})
+
+
+def _median_text(row: pd.Series) -> str:
+    """A risk group's median time to the event with its CI; 'not reached' where the curve stays above 0.5."""
+    if not np.isfinite(row["median"]):
+        return "not reached"
+    low = f"{row['median_low']:.1f}" if np.isfinite(row["median_low"]) else "NA"
+    high = f"{row['median_high']:.1f}" if np.isfinite(row["median_high"]) else "NA"
+    return f"{row['median']:.1f} ({low}-{high})"
+
+
+def _survival_risk_groups(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    groups = evaluation.risk_groups
+    shown = _named(study, groups, "cohort", "model")
+    shown["group"] = groups["group"].map(RISK_GROUPS)
+    shown["n"], shown["events"] = groups["n"], groups["events"]
+    shown[f"median time ({evaluation.time_unit}, 95 % CI)"] = [_median_text(row) for _, row in groups.iterrows()]
+    shown["log-rank p"] = groups["logrank_p"].map(format_p)
+    shown["HR high vs low (95 % CI)"] = _intervals(groups, "hr", "hr_low", "hr_high", 2)
+    return shown
+
+
+def _survival_calibration(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    """Per cohort, model and horizon: calibration slope and observed / expected ratio (95 % CIs), IPCW Brier score
+    (95 % CI) and the Kaplan-Meier null model's."""
+    keys = ["cohort", "model", "horizon"]
+    merged = evaluation.calibration_slope.merge(evaluation.brier, on=keys, how="outer")
+    # The evaluation's order (an outer merge sorts its keys as text): cohorts, then models, then horizons.
+    cohorts, models = list(evaluation.cohorts), list(evaluation.models)
+    merged = merged.assign(_c=merged["cohort"].map(cohorts.index), _m=merged["model"].map(models.index)).sort_values(
+        ["_c", "_m", "horizon"], kind="stable", ignore_index=True)
+    shown = _named(study, merged, "cohort", "model")
+    shown["horizon"] = [_horizon_label(evaluation, h) for h in merged["horizon"]]
+    shown["calibration slope (95 % CI)"] = _intervals(merged, "slope", "slope_low", "slope_high")
+    shown["observed / expected (95 % CI)"] = _intervals(merged, "observed_expected", "oe_low", "oe_high")
+    shown["Brier (95 % CI)"] = _intervals(merged, "brier", "brier_low", "brier_high")
+    shown["Brier, null model"] = merged["null_brier"].astype(float).round(3)
+    return shown
+
+
+def _survival_ibs(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
+    ibs = evaluation.ibs
+    shown = _named(study, ibs, "cohort", "model")
+    shown["up to"] = [_horizon_label(evaluation, t) for t in ibs["ibs_to"]]
+    shown["integrated Brier score"] = ibs["ibs"].astype(float).round(4)
+    shown["null model"] = ibs["null_ibs"].astype(float).round(4)
+    shown["times"] = ibs["grid_points"]
+    return shown
+
+
+def _survival_proportional_hazards(study: Study, models: StudyModels) -> tuple[pd.DataFrame, list[str]]:
+    """The clinical and fused Cox models' proportional-hazards check (cox.zph: chi-square, df, p per term and
+    GLOBAL), and what it says."""
+    labels = study.model_labels()
+    rows, texts = [], []
+    for name, model in ((CLINICAL, models.clinical), (FUSED, models.fused)):
+        check = getattr(model, "ph_check", None)
+        if model is None or check is None or not len(check):
+            continue
+        rows.append(check.assign(model=labels[name], term=check["term"].map(
+            lambda term: term if term == "GLOBAL" else labelled_term(term, study.label)),
+            chisq=check["chisq"].astype(float).round(3), p=check["p"].map(format_p))[["model", "term", "chisq",
+                                                                                        "df", "p"]])
+        warning = getattr(model, "ph_warning", "")
+        if warning:
+            texts.append(f"{labels[name]}: {warning}")
+    if rows and not texts:
+        texts.append("No term of the clinical or fused model departs from proportional hazards at the 5 % level "
+                     "(survival::cox.zph, scaled Schoenfeld residuals against the Kaplan-Meier time transform).")
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), texts
+
+
+def _survival_performance(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any
+                          ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+    """A time-to-event study's performance tables (Table 2 and those of its figure sections) and their
+    sentences, every number read from its :class:`SurvivalEvaluation`."""
+    evaluation = cast(SurvivalEvaluation, evaluation)
+    unit, last = evaluation.time_unit, _horizon_label(evaluation, evaluation.horizons[-1])
+    evaluated = COHORTS[list(study.cohorts())[-1]].lower()
+    proportional, proportional_texts = _survival_proportional_hazards(study, models)
+    tables = {"Table 2": _survival_table2(study, evaluation),
+              "At the risk-group cut-off": _survival_cutoff_table(study, evaluation),
+              "Comparisons of Harrell's C": _survival_comparisons(study, evaluation),
+              "Risk groups": _survival_risk_groups(study, evaluation),
+              "Calibration at the horizons": _survival_calibration(study, evaluation),
+              "Integrated Brier score": _survival_ibs(study, evaluation),
+              "Proportional-hazards check": proportional,
+              "Participants": _participants(study)}
+    main = study.model_label(models.main_model)
+    texts = {
+        "Participants": [f"Outcome: {study.spec.outcome.describe()}. Follow-up in {unit}; median follow-up by the "
+                         "reverse Kaplan-Meier method, median time to the event and event-free proportions by "
+                         "Kaplan-Meier, with 95 % confidence intervals."],
+        "Models": ["Coefficients are log hazard ratios; HR is the hazard ratio per unit of each predictor (per level "
+                   "against the reference for a categorical one) with its 95 % Wald interval.", *proportional_texts],
+        "Table 2": [f"Harrell's C-index and Uno's C (truncated at {last}) of each model's linear predictor, and the "
+                    "time-dependent AUC at each horizon (IPCW, cumulative / dynamic), with 95 % confidence "
+                    "intervals. Risk groups: high when the linear predictor is above the cut-off, the training "
+                    "cohort's median, applied unchanged to every other cohort.", *evaluation.notes],
+        "Kaplan-Meier curves by risk group": [
+            f"Kaplan-Meier curves of the {main}'s low- and high-risk groups in each cohort with 95 % confidence "
+            "bands and the number at risk; the table gives every model's groups with the median time to the event, "
+            "the log-rank test and the Cox hazard ratio of high vs low risk."],
+        "Time-dependent ROC curves": [
+            f"Time-dependent ROC curves of every model at each horizon in the {evaluated} cohort (cases: the event "
+            "by the horizon; controls: event-free beyond it; inverse-probability-of-censoring weights); AUC(t) "
+            "with its 95 % CI in the legend."],
+        "Time-dependent AUC": [f"AUC(t) of every model at each horizon in the {evaluated} cohort with 95 % "
+                               "confidence intervals (Table 2 gives every cohort)."],
+        "Calibration": [f"Predicted survival against Kaplan-Meier observed survival at each horizon in quintiles of "
+                        f"predicted survival, {evaluated} cohort; the tables give every model and cohort."],
+        "Decision curves": [f"Net benefit at each horizon in the {evaluated} cohort, the threshold being the risk of "
+                            "the event by the horizon (1 - predicted survival); treat-all from the Kaplan-Meier "
+                            "risk. A gap: thresholds where the net benefit is undefined (see the notes of Table 2)."]}
+    return tables, texts
+
+
+def _participants(study: Study) -> pd.DataFrame:
+    """The outcome in the training and test cohorts (:func:`core.stats.cohort.outcome_summary`): patients, events,
+    censored, median follow-up (reverse Kaplan-Meier), median time to the event, event-free at the horizons."""
+    summary = outcome_summary(study.cohort_table(), study.spec, study.split)
+    return summary.drop(columns=["statistic"]).rename(columns={"label": "outcome"})
+
+
+def _survival_discrimination(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any
+                             ) -> pd.DataFrame:
+    return discrimination_table(study, predictions, models.model_names)
+
+
+def _binary_discrimination(study: Study, models: StudyModels, predictions: pd.DataFrame, evaluation: Any
+                           ) -> pd.DataFrame:
+    return cast(StudyEvaluation, evaluation).auc_table()
+
+
+def _binary_external(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                     externals: Sequence[ExternalCohort], evaluation: Any) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    return _external_section(study, models, predictions, externals, cast(StudyEvaluation, evaluation).cutoffs)
+
+
+def _survival_external(study: Study, models: StudyModels, predictions: pd.DataFrame,
+                       externals: Sequence[ExternalCohort], evaluation: Any
+                       ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Each external cohort scored by the frozen models, its risk groups at the training cut-offs: C-indices and
+    AUC(t) (as Table 2), calibration and Brier score at the horizons."""
+    if not externals:
+        return _external_section(study, models, predictions, externals, {})
+    evaluation = cast(SurvivalEvaluation, evaluation)
+    outcome = study.spec.outcome
+    texts = [f"{e.name}: {len(e.cohort)} patients, {e.n_events(outcome)} with the event '{outcome.event_label}'; "
+             "scored by the frozen models (nothing refitted), the risk groups split at the training cohort's cut-offs."
+             + "".join(f" {note}" for note in getattr(e, "notes", ())) for e in externals]
+    # As the External validation page evaluates them: the training cut-offs, every cohort's own horizons' checks.
+    panel = evaluate_survival_panel(study, models, predictions, externals, cohorts=[e.name for e in externals])
+    texts += list(panel.notes)
+    return _outside_range_section(study, models, externals, {"External performance": _survival_table2(study, panel)},
+                                  texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# What each outcome type's report says and shows
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """The report of one outcome kind: its sections and the builders of what differs between kinds (the other
+    sections are the same for every study).
+
+    Attributes
+    ----------
+    sections : tuple of str
+        Every heading in order (what a reader and the tests look for).
+    table_sections : tuple of str
+        The table sections after the methods, in order (``Selected features`` only when there are some).
+    subtables : mapping
+        Section -> the further tables shown under it (each when the section builders made it).
+    figures : mapping
+        Figure section -> figure keys, in order after the table sections (those drawn are shown).
+    wide_figures : tuple of str
+        Figure keys drawn across the PDF page (170 mm; the others 110 mm).
+    test_words, lasso_words, nomogram_words, measures_text : callable
+        The methods' words: a univariable test's name, the LASSO of the screening (its settings), what the
+        nomogram shows beyond its points (the study), the performance measures (the study).
+    performance_words, apparent_words : str
+        TRIPOD item 10d's "where in this report"; the training measures a study without a test cohort overstates.
+    performance : callable
+        ``(study, models, predictions, evaluation) -> (tables, texts)``: Table 2 and the kind's other tables by
+        name, sentences by section.
+    draw : callable
+        ``(study, models, predictions, evaluation) -> {figure key: PNG bytes}``.
+    discrimination : callable
+        ``(study, models, predictions, evaluation) -> DataFrame``: the apparent (and test) discrimination that
+        :func:`core.workflows.validation.validation_table` sets beside the internal validation.
+    external : callable
+        ``(study, models, predictions, externals, evaluation) -> (tables, texts)``: the External cohorts section.
+    settings_rows : callable
+        ``(study) -> [(setting, value)]``: the evaluation settings at the end of the Settings table.
+    """
+
+    sections: tuple[str, ...]
+    table_sections: tuple[str, ...]
+    subtables: Mapping[str, tuple[str, ...]]
+    figures: Mapping[str, tuple[str, ...]]
+    wide_figures: tuple[str, ...]
+    test_words: Callable[[str], str]
+    lasso_words: Callable[[Any], str]
+    nomogram_words: Callable[[Study], str]
+    measures_text: Callable[[Study], str]
+    performance_words: str
+    apparent_words: str
+    performance: Callable[[Study, StudyModels, pd.DataFrame, Any],
+                          tuple[dict[str, pd.DataFrame], dict[str, list[str]]]]
+    draw: Callable[[Study, StudyModels, pd.DataFrame, Any], dict[str, bytes]]
+    discrimination: Callable[[Study, StudyModels, pd.DataFrame, Any], pd.DataFrame]
+    external: Callable[[Study, StudyModels, pd.DataFrame, Sequence[ExternalCohort], Any],
+                       tuple[dict[str, pd.DataFrame], list[str]]]
+    settings_rows: Callable[[Study], list[tuple[str, object]]] = field(default=_binary_settings)
+
+
+REPORT_KINDS: dict[str, ReportKind] = {
+    "binary": ReportKind(
+        sections=SECTIONS, table_sections=TABLE_SECTIONS,
+        subtables={"Missing values and exclusions": ("Columns never used as features",)},
+        figures={section: (key,) for section, key in _FIGURES.items()}, wide_figures=("roc", "nomogram"),
+        test_words=lambda test: UNIVARIABLE_TESTS[test],
+        lasso_words=lambda s: (f"LASSO logistic regression (standardised features, {s.n_folds}-fold stratified "
+                               f"cross-validation on binomial deviance, lambda.{s.rule})"),
+        nomogram_words=lambda study: "", measures_text=_binary_measures,
+        performance_words="Table 2, ROC, calibration and decision curves", apparent_words="AUCs",
+        performance=_binary_performance, draw=_figures, discrimination=_binary_discrimination,
+        external=_binary_external, settings_rows=_binary_settings),
+    "survival": ReportKind(
+        sections=SURVIVAL_SECTIONS,
+        table_sections=("Missing values and exclusions", "Participants", *TABLE_SECTIONS[1:]),
+        subtables={"Missing values and exclusions": ("Columns never used as features",),
+                   "Models": ("Proportional-hazards check",),
+                   "Table 2": ("At the risk-group cut-off", "Comparisons of Harrell's C"),
+                   "Kaplan-Meier curves by risk group": ("Risk groups",),
+                   "Calibration": ("Calibration at the horizons", "Integrated Brier score")},
+        figures={"Kaplan-Meier curves by risk group": ("km_train", "km_test"),
+                 "Time-dependent ROC curves": ("td_roc",), "Time-dependent AUC": ("td_auc",),
+                 "Calibration": ("calibration",), "Decision curves": ("decision",), "Nomogram": ("nomogram",)},
+        wide_figures=("td_roc", "calibration", "decision", "nomogram"),
+        test_words=lambda test: UNIVARIABLE_TESTS[test].replace("Univariable", "univariable"),
+        lasso_words=lambda s: (f"LASSO-Cox regression (glmnet's cv.glmnet with family = \"cox\": standardised "
+                               f"features, {s.n_folds}-fold cross-validation with folds stratified by event on the "
+                               f"partial-likelihood deviance, lambda.{s.rule})"),
+        nomogram_words=_survival_nomogram_words, measures_text=_survival_measures,
+        performance_words="Table 2 (C-index, time-dependent AUC), Kaplan-Meier curves by risk group, time-dependent "
+                          "ROC curves, calibration and decision curves at each horizon",
+        apparent_words="C-indices and time-dependent AUCs",
+        performance=_survival_performance, draw=_survival_figures, discrimination=_survival_discrimination,
+        external=_survival_external, settings_rows=_survival_settings),
+}
+
+
+def report_kind(study: Study) -> ReportKind:
+    """What the report of ``study``'s outcome kind says and shows (:data:`REPORT_KINDS`)."""
+    kind = study.spec.outcome.kind
+    if kind not in REPORT_KINDS:
+        raise RadNomoError(f"no report is declared for the outcome kind '{kind}'; reports exist for "
+                           f"{', '.join(REPORT_KINDS)}.")
+    return REPORT_KINDS[kind]

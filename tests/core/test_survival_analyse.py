@@ -42,10 +42,11 @@ def test_horizons_parse_to_sorted_positive_floats():
     assert parse_horizons("60, 12,36") == (12.0, 36.0, 60.0)
     assert parse_horizons("0.5") == (0.5,)
     assert parse_horizons("365.25,730.5", "--horizons") == (365.25, 730.5)
+    assert parse_horizons("12,,36") == (12.0, 36.0)  # an empty entry between commas is no horizon
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "needs at least one time"), ("12,,36", "empty entry"), ("12,abc", "'abc' is not a time > 0"),
+    ("", "at least one horizon"), ("12,abc", "'abc' is not a time > 0"),
     ("0", "'0' is not a time > 0"), ("-12", "'-12' is not a time > 0"), ("inf", "'inf' is not a time > 0"),
     ("nan", "'nan' is not a time > 0"), ("12,36,12", "repeats 12"), ("12,12.0", "repeats 12"),
     (",".join(str(i) for i in range(1, MAX_HORIZONS + 2)), f"at most {MAX_HORIZONS}")])
