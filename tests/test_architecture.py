@@ -220,12 +220,11 @@ PUBLIC_API = {
     "core.workflows.results": ["StudyResults", "StageStore", "BackgroundFits", "reopen_study"],
     "core.workflows.evaluation": ["evaluate_study", "evaluate_cohorts"],
     "core.stats.learners": ["get_learner", "register"],
-    "core.stats.outcomes": ["BinaryOutcome", "register_outcome"],
+    "core.stats.outcomes": ["BinaryOutcome", "register_outcome", "SurvivalOutcome"],
     "core.workflows.sources": ["source_of"],
     "core.workflows.study": ["Study", "FeatureFamily", "CombinedFamily", "ModelSettings", "make_study"],
     "core.workflows.sample": ["sample_study", "sample_survival_study"],
     # time-to-event studies (issue 27)
-    "core.stats.outcomes": ["SurvivalOutcome"],
     "core.stats.outcome_statistics": ["statistics_for"],
     "core.stats.survival.kaplan_meier": ["kaplan_meier", "log_rank", "median_follow_up"],
     "core.stats.survival.cox": ["fit_cox", "univariable_cox", "cox_zph"],

@@ -9,13 +9,13 @@ runs; the checks themselves are :func:`core.io.limits.whole_number_in_range` and
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.stats.outcomes import MAX_HORIZONS, horizons_from_text
 from core.io.limits import finite_number_in_range, whole_number_in_range
 
 __all__ = ["bounded_int", "finite_float", "seed", "MAX_SEED", "write_csv", "parse_horizons", "MAX_HORIZONS"]
@@ -23,7 +23,6 @@ __all__ = ["bounded_int", "finite_float", "seed", "MAX_SEED", "write_csv", "pars
 #: Largest seed accepted (numpy's seeds are 32-bit unsigned at most in the legacy generators): 2**32 - 1.
 MAX_SEED = 2**32 - 1
 #: Most horizons a time-to-event study takes from the command line (each adds columns to every table).
-MAX_HORIZONS = 20
 
 
 def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
@@ -64,35 +63,6 @@ def write_csv(table: pd.DataFrame, path: str | Path, option: str) -> None:
 
 
 def parse_horizons(text: str, what: str = "--horizons") -> tuple[float, ...]:
-    """Comma-separated horizons (``"12,36,60"``) as sorted distinct floats, each finite and > 0 (in the study's
-    time unit).
-
-    Raises
-    ------
-    RadNomoError
-        For an empty list, text that is not a number, a number <= 0 or not finite, a repeated horizon, or more
-        than :data:`MAX_HORIZONS`; naming ``what`` and the offending value.
-    """
-    parts = [part.strip() for part in str(text).split(",")]
-    if not any(parts):
-        raise RadNomoError(f"{what} needs at least one time, e.g. {what} 12,36,60 (in the time unit of the "
-                           "follow-up).")
-    if "" in parts:
-        raise RadNomoError(f"{what} '{text}' has an empty entry; write the times separated by commas, e.g. "
-                           "12,36,60.")
-    values = []
-    for part in parts:
-        try:
-            number = float(part)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number) or number <= 0:
-            raise RadNomoError(f"{what}: '{part[:40]}' is not a time > 0; a horizon is when the risk is predicted "
-                               "after the origin, e.g. 12,36,60 (months).")
-        values.append(number)
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise RadNomoError(f"{what} repeats {', '.join(f'{v:g}' for v in repeated)}; give each horizon once.")
-    if len(values) > MAX_HORIZONS:
-        raise RadNomoError(f"{what} gives {len(values)} horizons; give at most {MAX_HORIZONS}.")
-    return tuple(sorted(values))
+    """``--horizons`` ("12,36,60") as sorted distinct floats, each finite and > 0 (in the study's time unit):
+    :func:`core.stats.outcomes.horizons_from_text`, the one reading of horizons, with ``what`` in its messages."""
+    return horizons_from_text(text, what=what, unit="the follow-up's unit")

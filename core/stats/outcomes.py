@@ -19,6 +19,7 @@ follow-up, the median time to event and the event-free proportions at its horizo
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,12 +32,54 @@ from core.errors import RadNomoError, listed
 from core.stats.survival.kaplan_meier import kaplan_meier, median_follow_up
 from core.vocabulary import DEFAULT_OUTCOME_LABELS, OUTCOME_KINDS, OUTCOME_SUMMARY_ROWS, check_option
 
-__all__ = ["Outcome", "BinaryOutcome", "SurvivalOutcome", "OUTCOME_TYPES", "register_outcome", "outcome_from_dict",
+__all__ = ["Outcome", "BinaryOutcome", "SurvivalOutcome", "horizons_from_text", "MAX_HORIZONS",
+           "OUTCOME_TYPES", "register_outcome", "outcome_from_dict",
            "as_outcome", "TRUE_WORDS", "FALSE_WORDS", "level_text", "SUMMARY_COLUMNS"]
 
 #: Columns of :meth:`Outcome.summary`: the row's key (of :data:`core.vocabulary.OUTCOME_SUMMARY_ROWS`), its label,
 #: its display text, and the numbers behind it (NaN where a row has none).
 SUMMARY_COLUMNS = ("statistic", "label", "value", "estimate", "lower", "upper")
+
+#: The most horizons a time-to-event study evaluates at (each adds a column to every table and axis to the nomogram).
+MAX_HORIZONS = 20
+
+
+def horizons_from_text(text: str, *, unit: str = "months", what: str = "horizons") -> tuple[float, ...]:
+    """Horizons typed as text (``"12, 36, 60"``: commas, semicolons or spaces between them) as sorted distinct
+    floats, each finite and > 0, in the follow-up's ``unit``: the one reading of horizons for the Cohort page's
+    field and the command line's ``--horizons`` (``what`` names the field in messages).
+
+    Raises
+    ------
+    RadNomoError
+        For no horizon, a part that is not a time > 0 (each named), a repeated horizon, or more than
+        :data:`MAX_HORIZONS`; saying what to type.
+    """
+    parts = [part for part in re.split(r"[,;\s]+", str(text).strip()) if part]
+    example = "e.g. 12, 36, 60"
+    if not parts:
+        raise RadNomoError(f"{what}: give at least one horizon, a time in {unit} at which to predict the risk, "
+                           f"{example}.")
+    values, bad = [], []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            bad.append(part[:40])
+        values.append(value)
+    if bad:
+        raise RadNomoError(f"{what}: {listed(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not a time > 0; "
+                           f"type the horizons as times in {unit} after the origin, separated by commas, {example} "
+                           "(a decimal point, not a comma, in 1.5).")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise RadNomoError(f"{what} repeats {', '.join(f'{v:g}' for v in repeated)}; give each horizon once.")
+    if len(values) > MAX_HORIZONS:
+        raise RadNomoError(f"{what} gives {len(values)} horizons; give at most {MAX_HORIZONS}.")
+    return tuple(sorted(values))
+
 
 # How a binary outcome may be written in a table (compared in lower case): these and only these are read.
 TRUE_WORDS = frozenset({"1", "yes", "y", "true", "t", "positive", "pos"})

@@ -13,7 +13,6 @@ computes one of its own.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import pandas as pd
 
 from core.errors import RadNomoError, listed
 from core.stats.cohort import guess_outcome_column
-from core.stats.outcomes import BinaryOutcome
+from core.stats.outcomes import BinaryOutcome, horizons_from_text
 from core.stats.survival.kaplan_meier import KaplanMeier, LogRank, kaplan_meier, log_rank
 
 __all__ = ["CohortCurves", "cohort_curves", "parse_horizons", "guess_time_column", "guess_event_column",
@@ -100,32 +99,9 @@ def cohort_curves(study) -> CohortCurves | None:
 
 
 def parse_horizons(text: str, unit: str = "months") -> tuple[float, ...]:
-    """Horizons typed as text ("12, 36, 60"; commas, semicolons or spaces between them) as floats, in the order
-    given (:class:`core.stats.outcomes.SurvivalOutcome` sorts them and refuses repeats and times <= 0).
-
-    Raises
-    ------
-    RadNomoError
-        If the text is blank or a part of it is not a finite number, naming that part and what to type.
-    """
-    parts = [part for part in re.split(r"[,;\s]+", str(text).strip()) if part]
-    if not parts:
-        raise RadNomoError(f"give at least one horizon: a time in {unit} at which to predict the risk, e.g. "
-                           "12, 36, 60.")
-    values, bad = [], []
-    for part in parts:
-        try:
-            value = float(part)
-        except ValueError:
-            bad.append(part)
-            continue
-        if not math.isfinite(value):
-            bad.append(part)
-        values.append(value)
-    if bad:
-        raise RadNomoError(f"horizon(s) {listed(map(repr, bad))} are not numbers: type the horizons as times in "
-                           f"{unit}, separated by commas, e.g. 12, 36, 60 (a decimal point, not a comma, in 1.5).")
-    return tuple(values)
+    """The Cohort page's horizons field ("12, 36, 60") as sorted floats
+    (:func:`core.stats.outcomes.horizons_from_text`, the one reading of horizons)."""
+    return horizons_from_text(text, unit=unit)
 
 
 # Words of a column name that say it holds a follow-up time (compared with the name's words, in lower case).

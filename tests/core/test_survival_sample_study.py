@@ -123,9 +123,9 @@ def test_horizons_are_read_from_text(text, expected):
 
 
 @pytest.mark.parametrize(("text", "message"), [("", "at least one horizon"), (" , ", "at least one horizon"),
-                                               ("12, soon", "'soon' are not numbers"),
-                                               ("12, inf", "'inf' are not numbers"),
-                                               ("1,5 years", "'years' are not numbers")])
+                                               ("12, soon", "'soon' is not a time > 0"),
+                                               ("12, inf", "'inf' is not a time > 0"),
+                                               ("1,5 years", "'years' is not a time > 0")])
 def test_bad_horizon_text_is_refused_with_what_to_type(text, message):
     with pytest.raises(RadNomoError, match=message) as refused:
         parse_horizons(text, "months")
