@@ -31,6 +31,45 @@ study = ui.get_study()
 spec = study.spec
 
 
+def _patient_inputs(models, nomogram, data: pd.DataFrame, typical: dict, scale: str) -> dict:
+    """The calculator's inputs: a study patient's values to start from (test patients first) or typed ones; the
+    scores' help says they are computed from the CT on ``scale`` (the model's linear-predictor scale in words)."""
+    st.subheader("Calculator")
+    patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
+    source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
+                          help="Fills the inputs with that patient's values (test patients first).")
+    if source != st.session_state.get("_nom_filled_from"):
+        st.session_state["_nom_filled_from"] = source
+        if source != patients[0]:
+            ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
+    help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
+                                   f"({scale}); see the Models page for its formula." for f in models.scores}
+    return ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_", help_texts=help_texts)
+
+
+def _points_table(row: dict, points: dict) -> pd.DataFrame:
+    """The calculator's points per predictor: the predictor's label, the patient's value, its points."""
+    return pd.DataFrame({"predictor": [study.label(v) for v in points],
+                         "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
+                         "points": [round(float(p), 1) for p in points.values()]})
+
+
+def _downloads(which: str, nomogram, print_file, extra_axes: list[pd.DataFrame] | None = None) -> None:
+    """The nomogram's files (PNG/SVG/PDF, A4 and slide, laid out at the click by ``print_file(fmt, page)``) and its
+    points as CSV (with ``extra_axes``: a Cox nomogram's survival ticks)."""
+    name = f"{study_folder_name(study.name)}_nomogram_{which}"
+    downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")  # buttons as wide as their labels
+    with downloads:
+        for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
+                                ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
+                                ("pdf", "slide", "PDF, slide")):
+            ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
+                              f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
+                                                       "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
+        axes = [nomogram.axis(v).assign(variable=v) for v in nomogram.variables] + list(extra_axes or [])
+        ui.csv_download(pd.concat(axes), "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+
+
 def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, labels: dict) -> None:
     """A binary outcome's nomogram (a logistic model's): calculator with the risk and its CI, what-if, the figure."""
     if which == FUSED:  # an axis that runs the other way than in the clinical model is explained where it is drawn
@@ -51,19 +90,7 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
             _calculator()
 
     def _calculator() -> None:
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Calculator")
-        patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
-        source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
-                              help="Fills the inputs with that patient's values (test patients first).")
-        if source != st.session_state.get("_nom_filled_from"):
-            st.session_state["_nom_filled_from"] = source
-            if source != patients[0]:
-                ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
-                                       "(log-odds); see the Models page for its formula." for f in models.scores}
-        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
-                                  help_texts=help_texts)
+        row = _patient_inputs(models, nomogram, data, typical, "log-odds")
 
         points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
         total = sum(points.values())
@@ -79,9 +106,7 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
         result.metric("Total points", f"{total:.1f}", width="content")
         result.metric("Training patients with a lower risk", f"{percentile:.0f} %", width="content",
                       help="Where this patient falls on the training cohort's distribution of predicted risk.")
-        table = pd.DataFrame({"predictor": [study.label(v) for v in points],
-                              "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
-                              "points": [round(p, 1) for p in points.values()]})
+        table = _points_table(row, points)
         left, right = st.columns([2, 3])
         left.dataframe(table, hide_index=True, key="nom_points_table")
         events = spec.outcome.events(train)
@@ -127,17 +152,7 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
                                            title=f"{study.name}: {labels[which]}")
             return nomogram_file(layout, fmt, page=page)
 
-        name = f"{study_folder_name(study.name)}_nomogram_{which}"
-        downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")  # buttons as wide as their labels
-        with downloads:
-            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
-                                    ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
-                                    ("pdf", "slide", "PDF, slide")):
-                ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
-                                  f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
-                                                           "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
-            ui.csv_download(pd.concat([nomogram.axis(v).assign(variable=v) for v in nomogram.variables]),
-                            "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+        _downloads(which, nomogram, print_file)
 
     calculator()
 
@@ -161,20 +176,7 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
             _calculator()
 
     def _calculator() -> None:
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Calculator")
-        patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
-        source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
-                              help="Fills the inputs with that patient's values (test patients first).")
-        if source != st.session_state.get("_nom_filled_from"):
-            st.session_state["_nom_filled_from"] = source
-            if source != patients[0]:
-                ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-        help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
-                                       "(log relative hazard); see the Models page for its formula."
-                      for f in models.scores}
-        row = ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
-                                  help_texts=help_texts)
+        row = _patient_inputs(models, nomogram, data, typical, "log relative hazard")
         result = survival_calculation(study, nomogram, row)
         patient = result.patient
         survival = patient.survival
@@ -200,10 +202,7 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
                                               "survival": "predicted survival", "lower": "95 % CI low",
                                               "upper": "95 % CI high"}),
                      hide_index=True, key="nom_survival_table")
-        points = patient.points
-        table = pd.DataFrame({"predictor": [study.label(v) for v in points.index],
-                              "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points.index],
-                              "points": [round(float(p), 1) for p in points]})
+        table = _points_table(row, patient.points.to_dict())
         left, right = st.columns([2, 3])
         left.dataframe(table, hide_index=True, key="nom_points_table")
         right.plotly_chart(patient_survival_figure(result.curve, result.cohort, outcome.horizons, outcome.time_unit,
@@ -250,20 +249,10 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
                                                title=f"{study.name}: {labels[which]}")
             return nomogram_file(layout, fmt, page=page)
 
-        name = f"{study_folder_name(study.name)}_nomogram_{which}"
-        downloads = st.container(horizontal=True, wrap=True, key="nom_downloads")
-        with downloads:
-            for fmt, page, text in (("png", "a4", "PNG, A4 (300 dpi)"), ("svg", "a4", "SVG, A4"),
-                                    ("pdf", "a4", "PDF, A4"), ("png", "slide", "PNG, slide"),
-                                    ("pdf", "slide", "PDF, slide")):
-                ui.bytes_download(text, lambda fmt=fmt, page=page: print_file(fmt, page),
-                                  f"{name}_{page}.{fmt}", {"png": "image/png", "svg": "image/svg+xml",
-                                                           "pdf": "application/pdf"}[fmt], key=f"nom_dl_{fmt}_{page}")
-            axes = [nomogram.axis(v).assign(variable=v) for v in nomogram.variables]
-            # the survival axes sit on the total points: their ticks in a column of their own
-            axes += [nomogram.survival_axis(h).rename(columns={"survival": "value"})
-                     .assign(variable=f"survival at {outcome.horizon_label(h)}") for h in outcome.horizons]
-            ui.csv_download(pd.concat(axes), "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
+        # the survival axes sit on the total points: their ticks in rows of their own
+        _downloads(which, nomogram, print_file,
+                   [nomogram.survival_axis(h).rename(columns={"survival": "value"})
+                    .assign(variable=f"survival at {outcome.horizon_label(h)}") for h in outcome.horizons])
 
     calculator()
 
