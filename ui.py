@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -443,3 +444,11 @@ def exclusions_editor(study: Study, key: str) -> Study:
     if matched:
         st.caption(matched)
     return study
+
+
+def rows_where(frame: pd.DataFrame, **values) -> pd.DataFrame:
+    """The rows of a tidy result table whose columns equal the given values (e.g. cohort="test", model="fused")."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in values.items():
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]

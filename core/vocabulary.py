@@ -18,7 +18,7 @@ __all__ = ["CLINICAL", "FUSED", "SCORE_SUFFIX", "RESERVED_NAMES", "score_column"
            "SCORE_METHODS", "UNIVARIABLE_TESTS", "CORRELATION_METHODS", "LASSO_RULES", "CUTOFF_RULES",
            "PROPORTION_CIS", "FEATURE_KINDS", "COHORTS", "MISSING_STRATEGIES", "SCREENING_METHODS",
            "VARIANCE_SCALES", "SUBGROUP_POPULATIONS", "check_option", "check_name",
-           "format_p", "format_number", "MIN_PER_GROUP", "ROW_ID_COLUMN",
+           "format_p", "format_number", "format_interval", "MIN_PER_GROUP", "ROW_ID_COLUMN",
            "OUTSIDE_RANGE", "CALIBRATION_SUBSETS"]
 
 # The two models every study has (the fused one when it has a score); each feature family adds its score.
@@ -193,3 +193,14 @@ def format_number(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:.{digits}f}"
+
+
+def format_interval(estimate: float, low: float, high: float, digits: int = 3) -> str:
+    """An estimate with its interval for display: ``'0.712 (0.661-0.763)'``, or ``'-0.05 (-0.08 to -0.03)'`` when a
+    limit is negative (a dash would read as a minus); the estimate alone when a limit is missing; '' when the
+    estimate is."""
+    text = format_number(estimate, digits)
+    bounds = format_number(low, digits), format_number(high, digits)
+    if not (text and all(bounds)):
+        return text
+    return f"{text} ({bounds[0]} to {bounds[1]})" if low < 0 else f"{text} ({bounds[0]}-{bounds[1]})"

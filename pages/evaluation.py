@@ -24,8 +24,8 @@ from core.figures.survival import (kaplan_meier_figure, survival_calibration_fig
 from core.stats.evaluation import interval_text
 from core.stats.summaries import compare_groups
 from core.vocabulary import (COHORTS, CONCORDANCE_WEIGHTINGS, CUTOFF_RULES, DISCRIMINATION_MEASURES, OUTCOME_KINDS,
-                             PROPORTION_CIS, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_number, format_p,
-                             horizon_text, score_column)
+                             PROPORTION_CIS, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_interval, format_number,
+                             format_p, horizon_text, score_column)
 from core.workflows.evaluation import operating_point
 from core.workflows.study import EvaluationSettings, Study
 
@@ -245,24 +245,6 @@ def binary_page(study: Study) -> None:
 # A time-to-event study
 # ---------------------------------------------------------------------------------------------
 
-def _ci(estimate: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.712 (0.661-0.763)' with the house formatter (as interval_text writes Table 2), '-0.05 (-0.08 to -0.03)'
-    when a limit is negative (a dash would read as a minus); '' when not estimated."""
-    text = format_number(estimate, digits)
-    bounds = format_number(low, digits), format_number(high, digits)
-    if not (text and all(bounds)):
-        return text
-    return f"{text} ({bounds[0]} to {bounds[1]})" if low < 0 else f"{text} ({bounds[0]}-{bounds[1]})"
-
-
-def _rows(frame: pd.DataFrame, **where) -> pd.DataFrame:
-    """The rows of ``frame`` whose columns equal the given values (e.g. cohort="test", model="fused")."""
-    mask = np.ones(len(frame), dtype=bool)
-    for column, value in where.items():
-        mask &= (frame[column] == value).to_numpy()
-    return frame[mask]
-
-
 def _survival_notes(notes: tuple[str, ...]) -> None:
     """Every note of the evaluation (what was left out or is unreliable), in view: nothing is left out silently."""
     if not notes:
@@ -285,8 +267,10 @@ def _concordance_section(evaluated, model_labels: dict[str, str]) -> None:
         "cohort": concordance["cohort"].map(COHORTS),
         "model": concordance["model"].map(model_labels),
         "n": concordance["n"], "events": concordance["events"],
-        CONCORDANCE_WEIGHTINGS["n"]: [_ci(r.c_index, r.c_low, r.c_high) for r in concordance.itertuples()],
-        CONCORDANCE_WEIGHTINGS["n/G2"]: [_ci(r.uno_c, r.uno_low, r.uno_high) for r in concordance.itertuples()],
+        CONCORDANCE_WEIGHTINGS["n"]: [format_interval(r.c_index, r.c_low, r.c_high)
+                                      for r in concordance.itertuples()],
+        CONCORDANCE_WEIGHTINGS["n/G2"]: [format_interval(r.uno_c, r.uno_low, r.uno_high)
+                                         for r in concordance.itertuples()],
         "left out": concordance["left_out"]})
     st.dataframe(shown, hide_index=True, key="ev_s_concordance")
     ui.csv_download(concordance, "concordance.csv", label="Concordance (CSV)", key="ev_s_dl_concordance")
@@ -305,21 +289,21 @@ def _table2_section(evaluated, model_labels: dict[str, str]) -> None:
                       format_func=COHORTS.get)
     rows = table2[table2["cohort"] == cohort]
     shown = pd.DataFrame({"model": rows["model"].map(model_labels), "n": rows["n"], "events": rows["events"],
-                          CONCORDANCE_WEIGHTINGS["n"]: [_ci(r.c_index, r.c_low, r.c_high)
+                          CONCORDANCE_WEIGHTINGS["n"]: [format_interval(r.c_index, r.c_low, r.c_high)
                                                         for r in rows.itertuples()],
-                          CONCORDANCE_WEIGHTINGS["n/G2"]: [_ci(r.uno_c, r.uno_low, r.uno_high)
+                          CONCORDANCE_WEIGHTINGS["n/G2"]: [format_interval(r.uno_c, r.uno_low, r.uno_high)
                                                            for r in rows.itertuples()],
                           "cut-off (linear predictor)": rows["cutoff"].map(format_number)})
     for horizon in evaluated.horizons:
         suffix = horizon_text(horizon)
         measure = DISCRIMINATION_MEASURES["td_auc"].format(horizon=suffix)
-        shown[measure] = [_ci(*values) for values in rows[[f"auc_{suffix}", f"auc_low_{suffix}",
+        shown[measure] = [format_interval(*values) for values in rows[[f"auc_{suffix}", f"auc_low_{suffix}",
                                                           f"auc_high_{suffix}"]].itertuples(index=False)]
         for metric in ("sensitivity", "specificity", "ppv", "npv"):
             # SENS, SPEC, PPV, NPV: the binary Table 2's abbreviations (its keys upper-cased).
             shown[f"{metric[:4].upper()}(t={suffix})"] = rows[f"{metric}_{suffix}"].map(format_number)
         shown[f"high-risk event rate by t={suffix}"] = [
-            _ci(*values) for values in rows[[f"high_event_rate_{suffix}", f"high_event_rate_low_{suffix}",
+            format_interval(*values) for values in rows[[f"high_event_rate_{suffix}", f"high_event_rate_low_{suffix}",
                                              f"high_event_rate_high_{suffix}"]].itertuples(index=False)]
     shown["left out"] = rows["left_out"]
     st.dataframe(shown, hide_index=True, key="ev_s_table2")
@@ -335,8 +319,8 @@ def _td_roc_section(evaluated, horizon: float, model_labels, colours, chart_conf
                "marker. AUC(t) with its 95% CI in the legend.")
     columns = st.columns(len(evaluated.cohorts))
     for column, (cohort, ids) in zip(columns, evaluated.cohorts.items(), strict=True):
-        roc = _rows(evaluated.td_roc, cohort=cohort, horizon=float(horizon))
-        aucs = _rows(evaluated.td_auc, cohort=cohort, horizon=float(horizon))
+        roc = ui.rows_where(evaluated.td_roc, cohort=cohort, horizon=float(horizon))
+        aucs = ui.rows_where(evaluated.td_auc, cohort=cohort, horizon=float(horizon))
         curves = {m: roc[roc["model"] == m] for m in evaluated.models if (aucs["model"] == m).any()}
         intervals = {r.model: (r.auc, r.auc_low, r.auc_high) for r in aucs.itertuples()}
         if not curves:
@@ -348,7 +332,7 @@ def _td_roc_section(evaluated, horizon: float, model_labels, colours, chart_conf
                             key=f"ev_s_roc_{cohort}", config=chart_config)
     columns = st.columns(len(evaluated.cohorts))
     for column, cohort in zip(columns, evaluated.cohorts, strict=True):
-        table = _rows(evaluated.td_auc, cohort=cohort)
+        table = ui.rows_where(evaluated.td_auc, cohort=cohort)
         if table.empty:
             column.caption(f"{COHORTS[cohort]} cohort: no time-dependent AUC (see the notes above).")
             continue
@@ -381,7 +365,7 @@ def _risk_group_section(evaluated, model_labels, chart_config) -> None:
     columns = st.columns(len(evaluated.cohorts))
     for column, cohort in zip(columns, evaluated.cohorts, strict=True):
         curves = evaluated.km_curves(cohort, model)
-        groups = _rows(evaluated.risk_groups, cohort=cohort, model=model)
+        groups = ui.rows_where(evaluated.risk_groups, cohort=cohort, model=model)
         if not curves or groups.empty:
             column.caption(f"{COHORTS[cohort]} cohort: no risk-group curves for this model (see the notes above).")
             continue
@@ -393,13 +377,14 @@ def _risk_group_section(evaluated, model_labels, chart_config) -> None:
                                                 float(first["logrank_p"]),
                                                 y_title="event-free probability"),
                             key=f"ev_s_km_{cohort}", config=chart_config)
-        column.caption(f"HR high vs low risk {_ci(first['hr'], first['hr_low'], first['hr_high'], 2)}, "
+        column.caption(f"HR high vs low risk {format_interval(first['hr'], first['hr_low'], first['hr_high'], 2)}, "
                        f"p {format_p(first['hr_p']) or '(not estimated)'}; cut-off {format_number(first['cutoff'])}.")
     table = evaluated.risk_groups
     shown = pd.DataFrame({"cohort": table["cohort"].map(COHORTS), "model": table["model"].map(model_labels),
                           "risk group": table["group"].map(RISK_GROUPS), "n": table["n"], "events": table["events"],
                           f"median survival, {unit} (95% CI)": [_median_text(r) for r in table.itertuples()],
-                          "HR high vs low (95% CI)": [_ci(r.hr, r.hr_low, r.hr_high, 2) for r in table.itertuples()],
+                          "HR high vs low (95% CI)": [format_interval(r.hr, r.hr_low, r.hr_high, 2)
+                                                      for r in table.itertuples()],
                           "HR p": table["hr_p"].map(format_p), "log-rank p": table["logrank_p"].map(format_p)})
     st.dataframe(shown, hide_index=True, key="ev_s_risk_groups")
     ui.csv_download(table, "risk_groups.csv", label="Risk groups (CSV)", key="ev_s_dl_risk_groups")
@@ -419,7 +404,7 @@ def _brier_section(evaluated, model_labels) -> None:
     for horizon in evaluated.horizons:
         suffix = horizon_text(horizon)
         rows = keys.merge(brier[brier["horizon"] == float(horizon)], on=["cohort", "model"], how="left")
-        shown[f"Brier(t={suffix})"] = [_ci(r.brier, r.brier_low, r.brier_high) for r in rows.itertuples()]
+        shown[f"Brier(t={suffix})"] = [format_interval(r.brier, r.brier_low, r.brier_high) for r in rows.itertuples()]
         shown[f"null Brier(t={suffix})"] = rows["null_brier"].map(format_number).to_numpy()
     rows = keys.merge(ibs, on=["cohort", "model"], how="left")
     shown["IBS"] = rows["ibs"].map(format_number).to_numpy()
@@ -442,7 +427,7 @@ def _calibration_section(evaluated, horizon: float, model_labels, colours, chart
                                   key="ev_s_cal_models", format_func=model_labels.get)
     columns = st.columns(len(evaluated.cohorts))
     for column, cohort in zip(columns, evaluated.cohorts, strict=True):
-        rows = _rows(evaluated.calibration, cohort=cohort, horizon=float(horizon))
+        rows = ui.rows_where(evaluated.calibration, cohort=cohort, horizon=float(horizon))
         groups = {m: rows[rows["model"] == m] for m in shown_models if (rows["model"] == m).any()}
         if not groups:
             column.caption(f"{COHORTS[cohort]} cohort: no calibration of the chosen models at {at}.")
@@ -454,11 +439,11 @@ def _calibration_section(evaluated, horizon: float, model_labels, colours, chart
     slope = evaluated.calibration_slope
     table = pd.DataFrame({"cohort": slope["cohort"].map(COHORTS), "model": slope["model"].map(model_labels),
                           f"horizon ({unit})": slope["horizon"].map(horizon_text),
-                          SURVIVAL_CALIBRATION_COLUMNS["slope"]: [_ci(r.slope, r.slope_low, r.slope_high)
+                          SURVIVAL_CALIBRATION_COLUMNS["slope"]: [format_interval(r.slope, r.slope_low, r.slope_high)
                                                                   for r in slope.itertuples()],
                           "slope converged": slope["slope_converged"].map({True: "yes", False: "no"}),
                           SURVIVAL_CALIBRATION_COLUMNS["observed_expected"]: [
-                              _ci(r.observed_expected, r.oe_low, r.oe_high) for r in slope.itertuples()]})
+                              format_interval(r.observed_expected, r.oe_low, r.oe_high) for r in slope.itertuples()]})
     st.dataframe(table, hide_index=True, key="ev_s_cal_table")
     ui.csv_download(slope, "calibration.csv", label="Calibration statistics (CSV)", key="ev_s_dl_cal")
     ui.csv_download(evaluated.calibration, "calibration_groups.csv", label="Calibration groups (CSV)",
@@ -474,7 +459,7 @@ def _decision_section(evaluated, horizon: float, model_labels, colours, chart_co
                "Kaplan-Meier's, so censored patients count. Gaps: thresholds where it is undefined (see the notes).")
     columns = st.columns(len(evaluated.cohorts))
     for column, cohort in zip(columns, evaluated.cohorts, strict=True):
-        rows = _rows(evaluated.decision, cohort=cohort, horizon=float(horizon))
+        rows = ui.rows_where(evaluated.decision, cohort=cohort, horizon=float(horizon))
         curves = {m: rows[rows["model"] == m] for m in evaluated.models if (rows["model"] == m).any()}
         if not curves:
             column.caption(f"{COHORTS[cohort]} cohort: no decision curve at {at} (see the notes above).")
@@ -504,7 +489,8 @@ def _pairs_section(evaluated, model_labels) -> None:
     shown = pd.DataFrame({"cohort": pairs["cohort"].map(COHORTS), "model_a": pairs["model_a"].map(model_labels),
                           "model_b": pairs["model_b"].map(model_labels),
                           "C a": pairs["c_a"].map(format_number), "C b": pairs["c_b"].map(format_number),
-                          "difference (95% CI)": [_ci(r.difference, r.low, r.high) for r in pairs.itertuples()],
+                          "difference (95% CI)": [format_interval(r.difference, r.low, r.high)
+                                                  for r in pairs.itertuples()],
                           "p": pairs["p"].map(format_p), "p (Holm)": pairs["p_holm"].map(format_p), "n": pairs["n"]})
     st.dataframe(shown, hide_index=True, key="ev_s_pairs")
     ui.csv_download(pairs, "c_index_pairs.csv", label="Pairs (CSV)", key="ev_s_dl_pairs")

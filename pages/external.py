@@ -25,8 +25,8 @@ from core.io.tables import read_any_table
 from core.stats.evaluation import interval_text
 from core.stats.summaries import batch_columns
 from core.vocabulary import (CALIBRATION_SUBSETS, COHORTS, CONCORDANCE_WEIGHTINGS, DISCRIMINATION_MEASURES,
-                             OUTCOME_KINDS, OUTSIDE_RANGE, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_number,
-                             format_p, horizon_text)
+                             OUTCOME_KINDS, OUTSIDE_RANGE, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_interval,
+                             format_number, format_p, horizon_text)
 from core.workflows.evaluation import evaluate_cohorts
 from core.workflows.external import (OUT_OF_RANGE_SHARE, OUTSIDE_MARGIN_SD, calibration_with_and_without,
                                      cohort_aucs, cohort_concordance, cohort_panel, evaluate_survival_panel,
@@ -233,24 +233,6 @@ def _combat_section(study: Study, models, externals: dict) -> None:
         ui.csv_download(comparison, file_name, label=f"{what} with and without ComBat (CSV)", key="ext_dl_combat")
 
 
-def _ci(estimate: float, low: float, high: float, digits: int = 3) -> str:
-    """'0.712 (0.661-0.763)' with the house formatter, '-0.05 (-0.08 to -0.03)' when a limit is negative (a dash
-    would read as a minus); '' when not estimated."""
-    text = format_number(estimate, digits)
-    bounds = format_number(low, digits), format_number(high, digits)
-    if not (text and all(bounds)):
-        return text
-    return f"{text} ({bounds[0]} to {bounds[1]})" if low < 0 else f"{text} ({bounds[0]}-{bounds[1]})"
-
-
-def _where(frame: pd.DataFrame, **values) -> pd.DataFrame:
-    """The rows of ``frame`` whose columns equal the given values (e.g. cohort="test", model="fused")."""
-    mask = np.ones(len(frame), dtype=bool)
-    for column, value in values.items():
-        mask &= (frame[column] == value).to_numpy()
-    return frame[mask]
-
-
 def _evaluated(study: Study, models, predictions: pd.DataFrame, externals: dict, groups: dict, **options):
     """:func:`core.workflows.external.evaluate_survival_panel`, kept in the session for the same study, cohorts,
     groups and options: a widget that changes only the figures (horizon, cohorts drawn) redraws them without
@@ -308,15 +290,15 @@ def survival_body(study: Study, models, predictions: pd.DataFrame, externals: di
     shown = pd.DataFrame({"cohort": concordance["cohort"].map(shown_names),
                           "model": concordance["model"].map(model_labels),
                           "n": concordance["n"], "events": concordance["events"],
-                          CONCORDANCE_WEIGHTINGS["n"]: [_ci(r.c_index, r.c_low, r.c_high)
+                          CONCORDANCE_WEIGHTINGS["n"]: [format_interval(r.c_index, r.c_low, r.c_high)
                                                         for r in concordance.itertuples()],
-                          CONCORDANCE_WEIGHTINGS["n/G2"]: [_ci(r.uno_c, r.uno_low, r.uno_high)
+                          CONCORDANCE_WEIGHTINGS["n/G2"]: [format_interval(r.uno_c, r.uno_low, r.uno_high)
                                                            for r in concordance.itertuples()]})
     keys = concordance[["cohort", "model"]]
     for horizon in panel.horizons:
         rows = keys.merge(td_auc[td_auc["horizon"] == float(horizon)], on=["cohort", "model"], how="left")
         measure = DISCRIMINATION_MEASURES["td_auc"].format(horizon=outcome.horizon_label(horizon))
-        shown[measure] = [_ci(r.auc, r.auc_low, r.auc_high) for r in rows.itertuples()]
+        shown[measure] = [format_interval(r.auc, r.auc_low, r.auc_high) for r in rows.itertuples()]
     shown["left out"] = concordance["left_out"].to_numpy()
     st.dataframe(shown, hide_index=True, key="ext_s_panel")
     ui.csv_download(concordance, "concordance_cohorts.csv", label="Concordance (CSV)", key="ext_s_dl_concordance")
@@ -330,7 +312,7 @@ def survival_body(study: Study, models, predictions: pd.DataFrame, externals: di
         "cohort": risk["cohort"].map(shown_names), "model": risk["model"].map(model_labels),
         "risk group": risk["group"].map(RISK_GROUPS), "n": risk["n"], "events": risk["events"],
         "cut-off (linear predictor)": risk["cutoff"].map(format_number),
-        "HR high vs low (95% CI)": [_ci(r.hr, r.hr_low, r.hr_high, 2) for r in risk.itertuples()],
+        "HR high vs low (95% CI)": [format_interval(r.hr, r.hr_low, r.hr_high, 2) for r in risk.itertuples()],
         "log-rank p": risk["logrank_p"].map(format_p)}), hide_index=True, key="ext_s_risk_groups")
     ui.csv_download(risk, "risk_groups_cohorts.csv", label="Risk groups (CSV)", key="ext_s_dl_risk_groups")
 
@@ -339,8 +321,9 @@ def survival_body(study: Study, models, predictions: pd.DataFrame, externals: di
     st.dataframe(pd.DataFrame({
         "cohort": slope["cohort"].map(shown_names), "model": slope["model"].map(model_labels),
         f"horizon ({unit})": slope["horizon"].map(horizon_text),
-        SURVIVAL_CALIBRATION_COLUMNS["slope"]: [_ci(r.slope, r.slope_low, r.slope_high) for r in slope.itertuples()],
-        SURVIVAL_CALIBRATION_COLUMNS["observed_expected"]: [_ci(r.observed_expected, r.oe_low, r.oe_high)
+        SURVIVAL_CALIBRATION_COLUMNS["slope"]: [format_interval(r.slope, r.slope_low, r.slope_high)
+                                                for r in slope.itertuples()],
+        SURVIVAL_CALIBRATION_COLUMNS["observed_expected"]: [format_interval(r.observed_expected, r.oe_low, r.oe_high)
                                                             for r in slope.itertuples()]}),
         hide_index=True, key="ext_s_calibration")
     ui.csv_download(slope, "calibration_cohorts.csv", label="Calibration (CSV)", key="ext_s_dl_calibration")
@@ -360,7 +343,7 @@ def survival_body(study: Study, models, predictions: pd.DataFrame, externals: di
     st.plotly_chart(td_auc_figure(by_cohort, unit, labels=shown_names, colours=colours,
                                   title=f"Time-dependent AUC: {labels.get(model, model)}"), key="ext_s_td_auc")
     at = f"{horizon_text(horizon)} {unit}"
-    calibration = _where(drawn.calibration, horizon=float(horizon))
+    calibration = ui.rows_where(drawn.calibration, horizon=float(horizon))
     groups_drawn = {c: calibration[calibration["cohort"] == c] for c in figure_groups
                     if (calibration["cohort"] == c).any()}
     if groups_drawn:
@@ -374,7 +357,7 @@ def survival_body(study: Study, models, predictions: pd.DataFrame, externals: di
     for index, cohort in enumerate(figure_groups):
         column = columns[index % len(columns)]
         curves = drawn.km_curves(cohort, model)
-        rows = _where(drawn.risk_groups, cohort=cohort, model=model)
+        rows = ui.rows_where(drawn.risk_groups, cohort=cohort, model=model)
         if not curves or rows.empty:
             column.caption(f"{shown_names[cohort]}: no risk-group curves for this model (see the notes above).")
             continue
