@@ -696,6 +696,25 @@ def labelled_term(term: str, label: Callable[[str], str]) -> str:
     return f"{label(match['term'])} (OR per {match['unit']} units)"
 
 
+def term_words(term: str, label: Callable[[str], str]) -> str:
+    """A design term in words: the variable's label, and its level for a category (``"T stage (T3)"``)."""
+    variable, _, level = term.partition(LEVEL_SEPARATOR)
+    return f"{label(variable)} ({level})" if level else label(variable)
+
+
+def uncertain_sign_text(p_clinical: float, p_fused: float) -> str:
+    """What a sign flip's Wald p-values say of it: a coefficient whose p is 0.05 or more may have flipped by chance
+    (its sign is not established); "" when both are below 0.05."""
+    weak = {model: p for model, p in (("clinical", p_clinical), ("fused", p_fused)) if p >= 0.05}
+    if len(weak) == 2:
+        return (f" Neither sign is firmly estimated (clinical p = {weak['clinical']:.3f}, fused p = "
+                f"{weak['fused']:.3f}).")
+    if weak:
+        (model, p), = weak.items()
+        return f" The {model} coefficient is not significant (p = {p:.3f}), so its sign is uncertain."
+    return ""
+
+
 def sign_flips(clinical: LogisticModel | None, fused: LogisticModel | None,
                label: Callable[[str], str] | None = None) -> list[str]:
     """Terms whose coefficient changes sign between the clinical and the fused model, each explained.
@@ -722,11 +741,6 @@ def sign_flips(clinical: LogisticModel | None, fused: LogisticModel | None,
     if clinical is None or fused is None:
         return []
     name = label or (lambda term: term)
-
-    def words(term: str) -> str:
-        variable, _, level = term.partition(LEVEL_SEPARATOR)
-        return f"{name(variable)} ({level})" if level else name(variable)
-
     scores = [t for t in fused.continuous if family_of_score(t) is not None]
     adjusted_for = " and ".join(f"the {name(t)}" for t in scores) or "the fused model's other terms"
     notes = []
@@ -739,17 +753,9 @@ def sign_flips(clinical: LogisticModel | None, fused: LogisticModel | None,
         vif = float(fused.vif.get(term, np.nan))
         vif_text = f"; VIF {vif:.2f} in the fused model" if np.isfinite(vif) else ""
         # A coefficient whose Wald p is 0.05 or more may have flipped by chance: its sign is not established.
-        weak = {model: float(p) for model, p in (("clinical", clinical.fit.pvalues[term]),
-                                                 ("fused", fused.fit.pvalues[term])) if p >= 0.05}
-        if len(weak) == 2:
-            weak_text = (f" Neither sign is firmly estimated (clinical p = {weak['clinical']:.3f}, fused p = "
-                         f"{weak['fused']:.3f}).")
-        elif weak:
-            (model, p), = weak.items()
-            weak_text = f" The {model} coefficient is not significant (p = {p:.3f}), so its sign is uncertain."
-        else:
-            weak_text = ""
-        notes.append(f"{words(term)}: coefficient {before:+.3f} in the clinical model but {after:+.3f} in the fused "
+        weak_text = uncertain_sign_text(float(clinical.fit.pvalues[term]), float(fused.fit.pvalues[term]))
+        words = term_words(term, name)
+        notes.append(f"{words}: coefficient {before:+.3f} in the clinical model but {after:+.3f} in the fused "
                      f"model. The fused model also holds {adjusted_for}, which is correlated with it (collinearity"
                      f"{vif_text}): the clinical model gives its effect on its own (unadjusted), the fused model its "
                      "effect among patients with the same score (adjusted), and the two can differ even in sign."

@@ -22,7 +22,7 @@ from scipy import stats
 from core.errors import RadNomoError
 from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, hosmer_lemeshow, performance_table,
                                    roc_auc, youden_cutoff)
-from core.stats.modeling import LEVEL_SEPARATOR
+from core.stats.modeling import term_words, uncertain_sign_text
 from core.stats.survival.concordance import harrell_c
 from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option, family_of_score
 
@@ -268,11 +268,6 @@ def cox_sign_flips(clinical: Any, fused: Any, label: Callable[[str], str] | None
     if clinical is None or fused is None:
         return []
     name = label or (lambda term: term)
-
-    def words(term: str) -> str:
-        variable, _, level = term.partition(LEVEL_SEPARATOR)
-        return f"{name(variable)} ({level})" if level else name(variable)
-
     before_table, after_table = clinical.table, fused.table
     scores = [t for t in after_table.index if family_of_score(t) is not None]
     adjusted_for = " and ".join(f"the {name(t)}" for t in scores) or "the fused model's other terms"
@@ -283,17 +278,9 @@ def cox_sign_flips(clinical: Any, fused: Any, label: Callable[[str], str] | None
         before, after = float(before_table.loc[term, "coef"]), float(after_table.loc[term, "coef"])
         if before * after >= 0:
             continue
-        weak = {model: float(p) for model, p in (("clinical", before_table.loc[term, "p"]),
-                                                 ("fused", after_table.loc[term, "p"])) if p >= 0.05}
-        if len(weak) == 2:
-            weak_text = (f" Neither sign is firmly estimated (clinical p = {weak['clinical']:.3f}, fused p = "
-                         f"{weak['fused']:.3f}).")
-        elif weak:
-            (model, p), = weak.items()
-            weak_text = f" The {model} coefficient is not significant (p = {p:.3f}), so its sign is uncertain."
-        else:
-            weak_text = ""
-        notes.append(f"{words(term)}: log hazard ratio {before:+.3f} in the clinical model but {after:+.3f} in the "
+        weak_text = uncertain_sign_text(float(before_table.loc[term, "p"]), float(after_table.loc[term, "p"]))
+        words = term_words(term, name)
+        notes.append(f"{words}: log hazard ratio {before:+.3f} in the clinical model but {after:+.3f} in the "
                      f"fused model. The fused model also holds {adjusted_for}, which is correlated with it: the "
                      "clinical model gives its effect on its own (unadjusted), the fused model its effect among "
                      f"patients with the same score (adjusted), and the two can differ even in sign.{weak_text} "
