@@ -10,7 +10,8 @@ from core.figures.charts import coefficient_path_figure, funnel_figure, lasso_cv
 from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningSettings, settings_used
 from core.stats.summaries import batch_columns as harmonisation_columns
-from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, SCREENING_METHODS, VARIANCE_SCALES, format_p
+from core.vocabulary import (CORRELATION_METHODS, LASSO_COX_MEASURES, LASSO_RULES, SCREENING_METHODS, VARIANCE_SCALES,
+                             format_p)
 from core.workflows.checks import family_scales, feature_ibsi_tags, never_features
 
 ui.enter_page("pages/selection.py")
@@ -73,6 +74,12 @@ rule = row2[3].radio("LASSO lambda", list(LASSO_RULES), index=list(LASSO_RULES).
 row3 = st.columns(4)
 folds = row3[0].number_input("CV folds", 3, 20, current.n_folds, key="sel_folds")
 seed = row3[1].number_input("Fold seed", 0, 2**31 - 1, current.seed, key="sel_seed")
+measures = {m: LASSO_COX_MEASURES[m] for m in statistics.screening.cv_measures}  # the outcome type's own
+cv_measure = row3[3].selectbox("LASSO CV measure", list(measures), index=list(measures).index(current.cv_measure),
+                               key="sel_cv_measure", format_func=measures.get, disabled=len(measures) == 1,
+                               help="What the cross-validation picks lambda by: the held-out deviance (glmnet's "
+                                    "default), or for a time-to-event outcome Harrell's C of each held-out fold "
+                                    "(cv.glmnet's type.measure = \"C\").")
 batch_columns = [None, *harmonisation_columns(study.train,
                                               exclude=[*study.spec.outcome.columns, *study.spec.continuous])]
 harmonise_by = row3[2].selectbox(
@@ -90,7 +97,7 @@ with ui.guard():
                                  icc_threshold=float(icc_threshold) if use_icc else None,
                                  variance_threshold=float(variance), correlation_threshold=float(correlation),
                                  correlation_method=corr_method, test=test, p_threshold=float(p_threshold),
-                                 n_folds=int(folds), rule=rule, seed=int(seed))
+                                 n_folds=int(folds), rule=rule, seed=int(seed), cv_measure=cv_measure)
     study = ui.update_settings(screening=settings, harmonise_by=harmonise_by)
     ui.prefetch_models(study)  # the Models and Evaluation pages find the other families screened
     for name, check in family_scales(study).items():

@@ -52,8 +52,8 @@ from core.stats.selection import ScreeningSettings
 from core.workflows.analyse import ExternalSpec, analyse, report_status, summary_tables, write_outputs
 from core.workflows.study import EvaluationSettings, ModelSettings
 from core.workflows.validation import RUN_LIMITS
-from core.vocabulary import (EXTRACTION_ENGINES, LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS, SCREENING_METHODS,
-                             VARIANCE_SCALES)
+from core.vocabulary import (EXTRACTION_ENGINES, LASSO_COX_MEASURES, LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS,
+                             SCREENING_METHODS, VARIANCE_SCALES)
 
 __all__ = ["main", "parse_pairs", "outcome_from_arguments"]
 
@@ -222,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=bounded_int(3, 20, "--folds"), default=10,
                         help="LASSO cross-validation folds (default 10)")
     parser.add_argument("--rule", default="1se", choices=list(LASSO_RULES), help="LASSO lambda (default 1se)")
+    parser.add_argument("--lasso-measure", default="deviance", choices=list(LASSO_COX_MEASURES),
+                        help="what the LASSO's cross-validation picks lambda by: the held-out deviance (default) or, "
+                             "for a time-to-event outcome, Harrell's C (cv.glmnet type.measure = \"C\")")
     parser.add_argument("--mrmr-features", type=bounded_int(1, 10_000, "--mrmr-features"), default=20,
                         help="with --method mrmr: features kept")
     parser.add_argument("--clinical-model", help="the clinical model's predictors, comma-separated, or 'none' for a "
@@ -261,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             screening=ScreeningSettings(method=args.method, p_threshold=args.p_threshold,
                                         variance_threshold=args.variance_threshold,
                                         variance_scale=args.variance_scale, n_folds=args.folds, rule=args.rule,
-                                        mrmr_features=args.mrmr_features, test=defaults.screening.test),
+                                        mrmr_features=args.mrmr_features, test=defaults.screening.test,
+                                        cv_measure=args.lasso_measure),
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
                                   max_missing=args.max_missing, patient_max_missing=args.drop_patients_missing),
             fused_score=args.fused_score,

@@ -21,7 +21,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
-from core.vocabulary import CORRELATION_METHODS, LASSO_RULES, UNIVARIABLE_TESTS, check_option
+from core.vocabulary import CORRELATION_METHODS, LASSO_COX_MEASURES, LASSO_RULES, UNIVARIABLE_TESTS, check_option
 
 __all__ = ["icc_table", "variance_filter", "drop_correlated", "univariable_tests", "univariable_auc", "mrmr", "LassoCV",
            "PathConvergence", "lasso_cv", "stratified_folds", "ScreeningSettings", "ScreeningStep", "ScreeningResult",
@@ -739,6 +739,10 @@ class ScreeningSettings:
         "mrmr" method: how many features mRMR passes to the LASSO.
     n_folds, rule, seed
         LASSO cross-validation: folds, "1se" or "min", and the seed of the stratified folds.
+    cv_measure : {"deviance", "C"}
+        What the LASSO's cross-validation minimises (:data:`core.vocabulary.LASSO_COX_MEASURES`): the held-out
+        deviance (every outcome type), or Harrell's C of each held-out fold (a time-to-event outcome's LASSO-Cox,
+        glmnet's ``type.measure = "C"``); the outcome type says which it offers (``OutcomeScreening.cv_measures``).
     """
 
     method: str = "study"
@@ -754,6 +758,7 @@ class ScreeningSettings:
     n_folds: int = 10
     rule: str = "1se"
     seed: int = 0
+    cv_measure: str = "deviance"
 
     def __post_init__(self) -> None:
         from core.vocabulary import SCREENING_METHODS, VARIANCE_SCALES, check_option
@@ -773,9 +778,13 @@ class ScreeningSettings:
         _setting_in_range("number of LASSO cross-validation folds", self.n_folds, *FOLD_RANGE, whole=True)
         _setting_in_range("fold seed", self.seed, 0, MAX_SEED, whole=True)
         check_option("LASSO rule", self.rule, LASSO_RULES)
+        check_option("LASSO cross-validation measure", self.cv_measure, LASSO_COX_MEASURES)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        values = dict(self.__dict__)
+        if values["cv_measure"] == "deviance":  # the saved form (and the fingerprint) of every study before it
+            del values["cv_measure"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> ScreeningSettings:
@@ -936,6 +945,11 @@ class OutcomeScreening(Protocol):
     @property
     def discrimination(self) -> str: ...
 
+    @property
+    def cv_measures(self) -> tuple[str, ...]:
+        """The LASSO cross-validation measures it offers (keys of :data:`core.vocabulary.LASSO_COX_MEASURES`)."""
+        ...
+
     def outcome(self, y) -> Any:
         """The outcome values as the other methods take them (checked once per :func:`screen`)."""
         ...
@@ -961,6 +975,7 @@ class BinaryScreening:
     kind: str = "binary"
     tests: tuple[str, ...] = ("student", "welch", "mannwhitney")
     discrimination: str = "AUC"
+    cv_measures: tuple[str, ...] = ("deviance",)
 
     def outcome(self, y) -> np.ndarray:
         return np.asarray(y).astype(int)
@@ -1208,7 +1223,7 @@ class Lasso:
     """
 
     name = "LASSO"
-    needs: tuple[str, ...] = ("n_folds", "rule", "seed", "test")
+    needs: tuple[str, ...] = ("n_folds", "rule", "seed", "test", "cv_measure")
 
     def apply(self, X: pd.DataFrame, y: np.ndarray, columns: list[str],
               context: ScreeningContext) -> StepOutcome | None:
@@ -1292,6 +1307,10 @@ def screen(X: pd.DataFrame, y: pd.Series | np.ndarray | pd.DataFrame, settings: 
         raise RadNomoError(f"the univariable test '{UNIVARIABLE_TESTS.get(settings.test, settings.test)}' does not "
                            f"apply to a {statistics.kind} outcome; choose one of "
                            f"{', '.join(UNIVARIABLE_TESTS[t] for t in statistics.tests)}.")
+    if settings.cv_measure not in statistics.cv_measures:
+        raise RadNomoError(f"the LASSO's cross-validation measure '{LASSO_COX_MEASURES[settings.cv_measure]}' does not "
+                           f"apply to a {statistics.kind} outcome; choose "
+                           f"{', '.join(LASSO_COX_MEASURES[m] for m in statistics.cv_measures)}.")
     outcome = statistics.outcome(y)
     empty = X.columns[X.isna().all()]
     missing = X.drop(columns=empty).isna().to_numpy()

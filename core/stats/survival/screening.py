@@ -45,6 +45,7 @@ class SurvivalScreening:
     kind: str = "survival"
     tests: tuple[str, ...] = ("cox_wald", "cox_lr")
     discrimination: str = "Harrell's C"
+    cv_measures: tuple[str, ...] = ("deviance", "C")
 
     def outcome(self, y: pd.DataFrame) -> SurvivalValues:
         """``y``: the ``time``/``event`` frame of :meth:`core.stats.outcomes.SurvivalOutcome.values`."""
@@ -83,7 +84,8 @@ class SurvivalScreening:
     def lasso(self, X: pd.DataFrame, y: SurvivalValues, settings: ScreeningSettings) -> LassoCV:
         """The LASSO-Cox (:func:`lasso_cox_cv`, glmnet's ``cv.glmnet(family = "cox")``) as the funnel's one
         LASSO result type (no intercept), so the pages, the figures and the saved study read it as any LASSO."""
-        fit = lasso_cox_cv(X, y.time, y.event, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed)
+        fit = lasso_cox_cv(X, y.time, y.event, n_folds=settings.n_folds, rule=settings.rule, seed=settings.seed,
+                           measure=settings.cv_measure)
         return LassoCV(lambdas=fit.lambdas, cv_mean=fit.cv_mean, cv_se=fit.cv_se, lambda_min=fit.lambda_min,
                        lambda_1se=fit.lambda_1se, rule=fit.rule, lambda_=fit.lambda_, coef_=fit.coef_, intercept_=0.0,
                        path=fit.path.coefs, n_nonzero=np.asarray(fit.path.n_nonzero), foldid=fit.foldid,
