@@ -114,7 +114,7 @@ def test_a_survival_cohort_built_through_the_form_opens_with_its_curves(survival
 
 
 @pytest.mark.parametrize(("name", "horizons", "message"), [
-    ("os.csv", "12, soon, 60", "horizon(s) 'soon' are not numbers: type the horizons as times in months"),
+    ("os.csv", "12, soon, 60", "'soon' is not a time > 0; type the horizons as times in months"),
     ("os.csv", "", "give at least one horizon"),
     ("os_zero.csv", "12, 36, 60", "follow-up time 'os_months' is 0 for 1 patient(s)"),
 ])
