@@ -8,6 +8,8 @@ study's one SurvivalEvaluation (core.workflows.survival_evaluation), every figur
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 
 import numpy as np
@@ -281,7 +283,8 @@ def _table2_section(evaluated, model_labels: dict[str, str]) -> None:
     st.subheader("Table 2: performance of every model")
     unit = evaluated.time_unit
     st.caption("Per horizon t (in " + unit + "): the time-dependent AUC (cases: event by t; controls: event-free "
-               "after t), and at the model's cut-off (high risk = linear predictor above the training median) the "
+               "after t), and at the model's cut-off (high risk = linear predictor above the training quantile chosen "
+               "above) the "
                "sensitivity, specificity, PPV and NPV (inverse-probability-of-censoring weighted) and the "
                "high-risk group's Kaplan-Meier event rate by t. 95% CIs; empty where a horizon was left out.")
     table2 = evaluated.table2()
@@ -504,6 +507,14 @@ def survival_page(study: Study) -> None:
                "probability of being event-free then.")
     ui.explain("evaluation")
     with ui.guard():
+        quantile = st.number_input(
+            "Risk groups: split at this quantile of the training linear predictor", 0.05, 0.95,
+            value=float(study.evaluation.risk_quantile), step=0.05, key="ev_s_quantile",
+            help="0.5: the training median. The cut-off is chosen on the training patients and applied unchanged to "
+                 "the test cohort, external cohorts and the report.")
+        if float(quantile) != study.evaluation.risk_quantile:
+            study = ui.set_study(study.replace(evaluation=dataclasses.replace(study.evaluation,
+                                                                              risk_quantile=float(quantile))))
         results = ui.results(study)
         ui.no_clinical_note(results.models)
         evaluated = results.evaluation

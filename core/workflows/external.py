@@ -665,7 +665,8 @@ def evaluate_survival_panel(study: Study, models: StudyModels, predictions: pd.D
     names = tuple(models.model_names) if model_names is None else tuple(str(m) for m in model_names)
     outcome = study.spec.outcome
     long = table.drop(columns=["id", "cohort", "time", "event"]).rename(columns={"key": "id"})
-    cutoffs = risk_cutoffs(long, own["train"])  # the training patients' medians, whichever groups are shown
+    # the training patients' quantile (the study's), whichever groups are shown
+    cutoffs = risk_cutoffs(long, own["train"], quantile=study.evaluation.risk_quantile)
     return evaluate_survival_cohorts(long, values, {c: everything[c] for c in chosen}, names,
                                      outcome.horizons,  # type: ignore[attr-defined]  # a SurvivalOutcome's
                                      {m: cutoffs[m] for m in names}, time_unit=outcome.time_unit,  # type: ignore[attr-defined]

@@ -164,6 +164,12 @@ def _horizons_words(study: Study) -> str:
     return f"{listing} {outcome.time_unit}"  # type: ignore[attr-defined]
 
 
+def _risk_split(study: Study) -> str:
+    """Where the risk groups split, in words: "median linear predictor", "75th percentile of the linear predictor"."""
+    quantile = study.evaluation.risk_quantile
+    return "median linear predictor" if quantile == 0.5 else f"{quantile * 100:g}th percentile of the linear predictor"
+
+
 def _survival_measures(study: Study) -> str:
     """A time-to-event study's performance measures in the methods' words (each as core.stats.survival computes
     it, checked there against R)."""
@@ -180,7 +186,7 @@ def _survival_measures(study: Study) -> str:
             "horizon: mean predicted survival against Kaplan-Meier observed survival in quintiles of predicted "
             "survival, the calibration slope and the observed / expected ratio. Decision curves at each horizon "
             "(net benefit with the risk of the event by the horizon as the threshold probability, dcurves' method "
-            "for time-to-event outcomes). Risk groups: high vs low at the training cohort's median linear predictor, "
+            f"for time-to-event outcomes). Risk groups: high vs low at the training cohort's {_risk_split(study)}, "
             "applied unchanged to every other cohort, compared by Kaplan-Meier curves, the log-rank test and a Cox "
             "hazard ratio; sensitivity, specificity, PPV and NPV at that cut-off at each horizon (IPCW). "
             "Proportional hazards of the clinical and fused models were checked with scaled Schoenfeld residuals "
@@ -561,7 +567,7 @@ def _binary_settings(study: Study) -> list[tuple[str, object]]:
 def _survival_settings(study: Study) -> list[tuple[str, object]]:
     return [("time unit", study.spec.outcome.time_unit),  # type: ignore[attr-defined]  # a SurvivalOutcome's
             ("horizons", _horizons_words(study)),
-            ("risk groups", "high above the training cohort's median linear predictor")]
+            ("risk groups", f"high above the training cohort's {_risk_split(study)}")]
 
 
 # The report's body after the title, in order: (section, its texts' key, its tables, its figure).
@@ -924,7 +930,7 @@ def _survival_performance(study: Study, models: StudyModels, predictions: pd.Dat
         "Table 2": [f"Harrell's C-index and Uno's C (truncated at {last}) of each model's linear predictor, and the "
                     "time-dependent AUC at each horizon (IPCW, cumulative / dynamic), with 95 % confidence "
                     "intervals. Risk groups: high when the linear predictor is above the cut-off, the training "
-                    "cohort's median, applied unchanged to every other cohort.", *evaluation.notes],
+                    f"cohort's {_risk_split(study)}, applied unchanged to every other cohort.", *evaluation.notes],
         "Kaplan-Meier curves by risk group": [
             f"Kaplan-Meier curves of the {main}'s low- and high-risk groups in each cohort with 95 % confidence "
             "bands and the number at risk; the table gives every model's groups with the median time to the event, "

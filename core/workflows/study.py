@@ -198,6 +198,10 @@ class EvaluationSettings:
         The fixed probability (0-1, exclusive) or the target sensitivity (0-1]; None for Youden.
     proportion_ci : {"wald", "wilson"}
         (:data:`core.vocabulary.PROPORTION_CIS`).
+    risk_quantile : float
+        A time-to-event study's risk groups: the quantile of the training patients' linear predictors that splits
+        every cohort into low and high risk (0.5, the median, by default; 0.05-0.95), chosen on the training
+        patients and applied unchanged to test and external cohorts.
 
     Raises
     ------
@@ -208,10 +212,15 @@ class EvaluationSettings:
     cutoff_rule: str = "youden"
     cutoff_value: float | None = None
     proportion_ci: str = "wald"
+    risk_quantile: float = 0.5
 
     def __post_init__(self) -> None:
         check_option("cut-off rule", self.cutoff_rule, CUTOFF_RULES)
         check_option("proportion CI method", self.proportion_ci, PROPORTION_CIS)
+        quantile = self.risk_quantile
+        if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0.05 <= quantile <= 0.95:
+            raise RadNomoError(f"the risk groups' training quantile {str(quantile)[:40]} must be a number from 0.05 "
+                               "to 0.95 (0.5: the median).")
         value = self.cutoff_value
         if self.cutoff_rule == "youden":
             if value is not None:
@@ -239,7 +248,10 @@ class EvaluationSettings:
                                 value=self.cutoff_value)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["risk_quantile"] == 0.5:  # the saved form (and fingerprint) of every study before it
+            del values["risk_quantile"]
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping | None) -> EvaluationSettings:
@@ -249,7 +261,8 @@ class EvaluationSettings:
             value = values.get("cutoff_value")
             return cls(cutoff_rule=str(values.get("cutoff_rule", "youden")),
                        cutoff_value=None if value is None else float(value),
-                       proportion_ci=str(values.get("proportion_ci", "wald")))
+                       proportion_ci=str(values.get("proportion_ci", "wald")),
+                       risk_quantile=float(values.get("risk_quantile", 0.5)))
         except (TypeError, ValueError) as error:
             if isinstance(error, RadNomoError):
                 raise

@@ -637,7 +637,8 @@ def long_predictions(predictions: pd.DataFrame, models: Sequence[str], horizons:
 
 def evaluate_survival_study(study: Study, models, predictions: pd.DataFrame) -> SurvivalEvaluation:
     """A time-to-event study's evaluation: every model on the training and (if any) test cohort, its risk-group
-    cut-off (the median linear predictor) chosen on the training patients.
+    cut-off (the study's quantile of the linear predictor, the median by default:
+    ``study.evaluation.risk_quantile``) chosen on the training patients.
 
     Parameters
     ----------
@@ -656,7 +657,8 @@ def evaluate_survival_study(study: Study, models, predictions: pd.DataFrame) -> 
     values.index = study.cohort.index.astype(str)
     cohorts = {name: tuple(str(i) for i in ids) for name, ids in study.cohorts().items()}
     return evaluate_survival_cohorts(long, values, cohorts, names, horizons,
-                                     risk_cutoffs(long, [str(i) for i in study.train_ids]),
+                                     risk_cutoffs(long, [str(i) for i in study.train_ids],
+                                                  quantile=study.evaluation.risk_quantile),
                                      time_unit=outcome.time_unit)  # type: ignore[attr-defined]
 
 
@@ -729,6 +731,7 @@ def evaluate_survival_analysis(study: Study, models, predictions: pd.DataFrame,
     horizons = tuple(outcome.horizons)  # type: ignore[attr-defined]  # a SurvivalOutcome's
     long = table.drop(columns=["id", "cohort", _TIME, _EVENT]).rename(columns={"key": "id"})
     train = cohorts.get("train", ())
-    evaluation = evaluate_survival_cohorts(long, values, cohorts, names, horizons, risk_cutoffs(long, train),
+    cutoffs = risk_cutoffs(long, train, quantile=study.evaluation.risk_quantile)
+    evaluation = evaluate_survival_cohorts(long, values, cohorts, names, horizons, cutoffs,
                                            time_unit=outcome.time_unit)  # type: ignore[attr-defined]
     return evaluation, table.drop(columns=["key"])

@@ -319,3 +319,36 @@ def test_sample_survival_with_a_cox_model_of_clinical_columns() -> None:
     assert abs(int(groups.loc["high", "n"]) - len(train) / 2) <= 0.5 * len(train) * 0.1
     assert groups.loc["high", "hr"] > 1 and groups.loc["high", "logrank_p"] < 0.05
     assert set(evaluation.decision["horizon"]) == set(map(float, HORIZONS))
+
+
+def test_the_risk_groups_split_at_the_studys_training_quantile():
+    """EvaluationSettings.risk_quantile chooses the cut-off on the training patients (the median by default) and
+    every cohort is split there; the setting keeps the saved form of studies that do not change it."""
+    import dataclasses
+
+    from core.workflows.study import EvaluationSettings
+
+    assert "risk_quantile" not in EvaluationSettings().to_dict()
+    upper = EvaluationSettings(risk_quantile=0.75)
+    assert EvaluationSettings.from_dict(upper.to_dict()) == upper
+    with pytest.raises(RadNomoError, match="0.05 to 0.95"):
+        EvaluationSettings(risk_quantile=0.99)
+    from core.workflows.fit import fit_study, predict_study
+    from core.workflows.sample import sample_survival_study
+    from core.workflows.survival_evaluation import evaluate_survival_study, long_predictions
+
+    study = sample_survival_study()
+    study = study.replace(families=(), combined=(), settings=dataclasses.replace(study.settings, fused_score=None))
+    models = fit_study(study)
+    predictions = predict_study(study, models)
+    for quantile in (0.5, 0.75):
+        shifted = study.replace(evaluation=EvaluationSettings(risk_quantile=quantile))
+        evaluation = evaluate_survival_study(shifted, models, predictions)
+        long = long_predictions(predictions, models.model_names, study.spec.outcome.horizons)
+        train = long[long["id"].isin([str(i) for i in study.train_ids])]
+        expected = float(np.quantile(train["linear_predictor"], quantile))
+        groups = evaluation.risk_groups
+        cutoff = groups.loc[groups["cohort"] == "test", "cutoff"].iloc[0]
+        assert cutoff == pytest.approx(expected, rel=1e-12)
+        high = groups[(groups["cohort"] == "train") & (groups["group"] == "high")]["n"].iloc[0]
+        assert high == pytest.approx((1 - quantile) * len(study.train_ids), abs=3)
