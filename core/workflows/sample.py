@@ -24,7 +24,8 @@ __all__ = ["SAMPLE_CLINICAL", "SAMPLE_MANIFEST", "SAMPLE_RADIOMICS", "SAMPLE_RAD
            "SAMPLE_RADIOMICS_SETTINGS", "SAMPLE_DEEP",
            "SAMPLE_AE_WEIGHTS", "SAMPLE_AE_LOG", "SAMPLE_EXTERNAL_DIR", "SAMPLE_SPEC",
            "VARIABLE_LABELS", "SAMPLE_NAME", "SAMPLE_SUBGROUP", "SAMPLE_TRUTH", "SAMPLE_VALIDATION_DIR",
-           "SAMPLE_REGENERATE", "SAMPLE_FIT", "load_sample_cohort", "sample_external_tables", "load_sample_fit",
+           "SAMPLE_REGENERATE", "SAMPLE_FIT", "SAMPLE_SURVIVAL_FIT", "load_sample_cohort", "sample_external_tables",
+           "load_sample_fit",
            "save_sample_fit", "load_sample_truth", "sample_families",
            "sample_study", "SAMPLE_SURVIVAL", "SAMPLE_SURVIVAL_NAME", "SAMPLE_SURVIVAL_SPEC",
            "load_sample_survival_table", "sample_survival_study"]
@@ -35,6 +36,8 @@ SAMPLE_VALIDATION_DIR = SAMPLE_DIR / "validation"
 # The sample study fitted with its default settings, screening included (python -m core.cli.sample_fit): the
 # dashboard's first visits show it at once instead of fitting it again.
 SAMPLE_FIT = SAMPLE_DIR / "fitted" / "models.json.gz"
+# The survival sample study's stored fit (the same command writes both).
+SAMPLE_SURVIVAL_FIT = SAMPLE_DIR / "fitted" / "survival_models.json.gz"
 # The command that renders all 1001 sample CTs (only a subset is bundled).
 SAMPLE_REGENERATE = "python -m core.cli.synthetic --n 1001 --seed 20250601 --out sample_data --workers 2"
 
@@ -196,18 +199,25 @@ def save_sample_fit(study: Study, models, path=SAMPLE_FIT) -> None:
         json.dump(payload, handle)
 
 
-def load_sample_fit(study: Study, path=SAMPLE_FIT):
-    """The stored fit of ``study`` when it is the one stored (same fingerprint: data, settings, name); else None."""
+def load_sample_fit(study: Study, path=None):
+    """The stored fit of ``study`` when it is one stored (same fingerprint: data, settings, name); else None.
+
+    ``path``: one stored fit to look in; by default the binary and the survival sample's (SAMPLE_FIT,
+    SAMPLE_SURVIVAL_FIT), whichever matches.
+    """
     import gzip
     from pathlib import Path
 
     from core.workflows.fit import StudyModels
 
-    path = Path(path)
-    if not study.is_sample or not path.is_file():
+    if not study.is_sample:
         return None
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        payload = json.load(handle)
-    if payload.get("fingerprint") != study.model_fingerprint:  # the fit, whatever the evaluation settings
-        return None
-    return StudyModels.from_dict(payload["models"])
+    for candidate in ((SAMPLE_FIT, SAMPLE_SURVIVAL_FIT) if path is None else (path,)):
+        candidate = Path(candidate)
+        if not candidate.is_file():
+            continue
+        with gzip.open(candidate, "rt", encoding="utf-8") as handle:
+            payload = json.load(handle)
+        if payload.get("fingerprint") == study.model_fingerprint:  # the fit, whatever the evaluation settings
+            return StudyModels.from_dict(payload["models"])
+    return None

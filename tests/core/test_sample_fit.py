@@ -46,3 +46,19 @@ def test_the_stored_tour_numbers_are_current_and_equal_a_fresh_computation(sampl
     chosen = sample_study.replace(evaluation=EvaluationSettings(cutoff_rule="fixed", cutoff_value=0.3))
     assert load_tour(tour_study(chosen)) is not None
     assert load_tour(tour_study(sample_study.with_settings(clinical_p=0.01))) is None
+
+
+def test_the_stored_survival_fit_is_current_and_equals_a_fresh_fit():
+    from core.workflows.fit import fit_study
+    from core.workflows.sample import SAMPLE_FIT, load_sample_fit, sample_survival_study
+
+    study = sample_survival_study()
+    stored = load_sample_fit(study)
+    assert stored is not None, ("sample_data/fitted/survival_models.json.gz is stale: re-run "
+                                "python -m core.cli.sample_fit")
+    assert stored.outcome_kind == "survival" and load_sample_fit(study, SAMPLE_FIT) is None  # not the binary file's
+    fresh = fit_study(study)
+    pd.testing.assert_frame_equal(predict_study(study, stored), predict_study(study, fresh))
+    for family, result in fresh.screening.items():
+        assert stored.screening[family].lasso.family == "cox"
+        pd.testing.assert_series_equal(stored.screening[family].lasso.coef_, result.lasso.coef_)
