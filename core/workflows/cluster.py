@@ -190,6 +190,10 @@ def _collect_futures(futures: dict[Any, int], clock: _Clock, should_stop: Callab
         if should_stop is not None and should_stop():
             cancel(pending())
             for future in ready():  # finished before Stop: kept
+                if future.cancelled():
+                    # Cancelled just now: a Dask as_completed hands cancelled futures back as completed too (their
+                    # result would raise FutureCancelledError), so only those that finished are kept.
+                    continue
                 results[futures[future]] = result(future)
                 clock.tick()
             return results, True
