@@ -24,8 +24,8 @@ ui.enter_page("pages/nomogram.py")
 
 st.title("Nomogram")
 st.caption("Each predictor earns points (the one with the widest effect spans 0-100); the total points read off "
-           "as the predicted risk. Points are on the scale of R's rms::nomogram; the model is fitted on the "
-           "training cohort.")
+           "as the model's prediction (the predicted risk, or for a time-to-event outcome the survival at each "
+           "horizon). Points are on the scale of R's rms::nomogram; the model is fitted on the training cohort.")
 ui.explain("nomogram")
 study = ui.get_study()
 spec = study.spec
