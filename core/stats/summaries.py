@@ -199,25 +199,34 @@ VIF_LIMIT = 5.0
 EXTREME_OR = 100.0  # an odds ratio beyond 100 (or below 1/100) per unit usually means near separation
 
 
-def coefficient_warnings(table: pd.DataFrame, label: str = "the model") -> list[str]:
-    """What a reader of a logistic model's table (``OR``, ``OR_lower``, ``OR_upper``, ``VIF``) should be told:
-    collinear terms (VIF > 5) and odds ratios so extreme, or intervals so wide, that the outcome is (almost)
-    separated by the term."""
+def _effect_warnings(table: pd.DataFrame, label: str, effect: str, limit: float, plural: str, why: str) -> list[str]:
+    """The warnings of a model table whose effect column is ``effect`` (``OR``, ``HR``; with ``<effect>_lower`` /
+    ``<effect>_upper`` and ``VIF`` where present): collinear terms (VIF > 5), and effects beyond ``limit`` (or below
+    1 / ``limit``) or intervals whose ends are 10^4 apart, said as ``plural`` of those terms followed by ``why``."""
     notes = []
     if "VIF" in table:
         high = table.index[table["VIF"] > VIF_LIMIT].tolist()
         if high:
-            notes.append(f"{label}: VIF above {VIF_LIMIT:g} for {high} (collinear terms: their ORs are unstable).")
-    if "OR" in table:
-        extreme = table.index[(table["OR"] > EXTREME_OR) | (table["OR"] < 1 / EXTREME_OR)].tolist()
-        if "OR_lower" in table and "OR_upper" in table:
+            notes.append(f"{label}: VIF above {VIF_LIMIT:g} for {high} (collinear terms: their {effect}s are "
+                         "unstable).")
+    if effect in table:
+        extreme = table.index[(table[effect] > limit) | (table[effect] < 1 / limit)].tolist()
+        if f"{effect}_lower" in table and f"{effect}_upper" in table:
             with np.errstate(divide="ignore", invalid="ignore"):
-                wide = table.index[(table["OR_upper"] / table["OR_lower"]) > 1e4].tolist()
+                wide = table.index[(table[f"{effect}_upper"] / table[f"{effect}_lower"]) > 1e4].tolist()
             extreme = list(dict.fromkeys(extreme + wide))
         if extreme:
-            notes.append(f"{label}: odds ratio(s) of {extreme} are extreme or their intervals span orders of "
-                         "magnitude: the outcome is (almost) separated by them; combine levels or leave them out.")
+            notes.append(f"{label}: {plural} of {extreme} are extreme or their intervals span orders of magnitude: "
+                         f"{why}")
     return notes
+
+
+def coefficient_warnings(table: pd.DataFrame, label: str = "the model") -> list[str]:
+    """What a reader of a logistic model's table (``OR``, ``OR_lower``, ``OR_upper``, ``VIF``) should be told:
+    collinear terms (VIF > 5) and odds ratios so extreme, or intervals so wide, that the outcome is (almost)
+    separated by the term."""
+    return _effect_warnings(table, label, "OR", EXTREME_OR, "odds ratio(s)",
+                            "the outcome is (almost) separated by them; combine levels or leave them out.")
 
 
 # A hazard ratio beyond 100 (or below 1/100) per unit, or an interval whose ends are 10^4 apart, usually means a
@@ -230,23 +239,10 @@ def hazard_ratio_warnings(table: pd.DataFrame, label: str = "the model") -> list
     """What a reader of a Cox model's table (``HR``, ``HR_lower``, ``HR_upper``; ``VIF`` if present) should be
     told: collinear terms (VIF > 5) and hazard ratios so extreme, or intervals so wide, that the partial
     likelihood is monotone in the term (its coefficient is not estimable). Empty when there is nothing to say."""
-    notes = []
-    if "VIF" in table:
-        high = table.index[table["VIF"] > VIF_LIMIT].tolist()
-        if high:
-            notes.append(f"{label}: VIF above {VIF_LIMIT:g} for {high} (collinear terms: their HRs are unstable).")
-    if "HR" in table:
-        extreme = table.index[(table["HR"] > EXTREME_HR) | (table["HR"] < 1 / EXTREME_HR)].tolist()
-        if "HR_lower" in table and "HR_upper" in table:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                wide = table.index[(table["HR_upper"] / table["HR_lower"]) > 1e4].tolist()
-            extreme = list(dict.fromkeys(extreme + wide))
-        if extreme:
-            notes.append(f"{label}: hazard ratio(s) of {extreme} are extreme or their intervals span orders of "
-                         "magnitude: the partial likelihood is (almost) monotone in them (e.g. a level with no "
-                         "event, or a term that orders the events perfectly), so their coefficients are not "
-                         "estimable; combine levels or leave them out.")
-    return notes
+    return _effect_warnings(table, label, "HR", EXTREME_HR, "hazard ratio(s)",
+                            "the partial likelihood is (almost) monotone in them (e.g. a level with no event, or a "
+                            "term that orders the events perfectly), so their coefficients are not estimable; "
+                            "combine levels or leave them out.")
 
 
 def cox_events_per_variable(model: Any) -> float:
