@@ -268,6 +268,19 @@ def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels
                                    line={"color": "black", "dash": "dash"}),
                         go.Scatter(x=first["threshold"], y=first["treat_none"], mode="lines", name="treat none",
                                    line={"color": "black"})])
+    add_net_benefit_curves(figure, curves, labels, colours, marker)
+    top = max(float(c["net_benefit"].max()) for c in curves.values())
+    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit",
+                         height=CURVE_HEIGHT, yaxis={"range": [-0.05, max(0.05, top * 1.15)]}, legend=LEGEND_BELOW,
+                         margin={"t": 50, "l": 60, "r": 20})
+    return figure
+
+
+def add_net_benefit_curves(figure: go.Figure, curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
+                           colours: Mapping[str, str], marker: tuple[str, float, float] | None = None) -> None:
+    """A decision curve figure's model curves (``threshold``, ``net_benefit`` each) and the chosen cut-off's
+    mark (model, threshold, net benefit), after its treat-all and treat-none lines: the binary decision curve's
+    and the time-to-event one's (:func:`core.figures.survival.survival_decision_curve_figure`)."""
     for model, curve in curves.items():
         figure.add_trace(go.Scatter(x=curve["threshold"], y=curve["net_benefit"], mode="lines", name=labels[model],
                                     line={"color": colours[model]}))
@@ -276,11 +289,6 @@ def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels
         figure.add_trace(go.Scatter(x=[threshold], y=[benefit], mode="markers", name="chosen cut-off",
                                     marker={"size": 13, "symbol": "x", "color": colours[model],
                                             "line": {"width": 2, "color": "black"}}))
-    top = max(float(c["net_benefit"].max()) for c in curves.values())
-    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit",
-                         height=CURVE_HEIGHT, yaxis={"range": [-0.05, max(0.05, top * 1.15)]}, legend=LEGEND_BELOW,
-                         margin={"t": 50, "l": 60, "r": 20})
-    return figure
 
 
 def violin_figure(values: pd.DataFrame, value_column: str, group_column: str, *, labels: dict, title: str,

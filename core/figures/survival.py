@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.errors import RadNomoError
-from core.figures.charts import CURVE_HEIGHT, LEGEND_BELOW, roc_figure
+from core.figures.charts import CURVE_HEIGHT, LEGEND_BELOW, add_net_benefit_curves, roc_figure
 from core.figures.palette import OKABE_ITO, cohort_colours, model_colours
 from core.stats.modeling import r_pretty
 from core.stats.survival.kaplan_meier import KaplanMeier
@@ -348,14 +348,7 @@ def survival_decision_curve_figure(curves: Mapping[str, pd.DataFrame], treat_all
     figure = go.Figure([go.Scatter(x=treat_all["threshold"], y=treat_all["net_benefit"], mode="lines",
                                    name="treat all", line={"color": "black", "dash": "dash"}),
                         go.Scatter(x=span, y=[0.0, 0.0], mode="lines", name="treat none", line={"color": "black"})])
-    for model, curve in curves.items():
-        figure.add_trace(go.Scatter(x=curve["threshold"], y=curve["net_benefit"], mode="lines", name=labels[model],
-                                    line={"color": colours[model]}))
-    if marker is not None:
-        model, threshold, benefit = marker
-        figure.add_trace(go.Scatter(x=[threshold], y=[benefit], mode="markers", name="chosen cut-off",
-                                    marker={"size": 13, "symbol": "x", "color": colours[model],
-                                            "line": {"width": 2, "color": "black"}}))
+    add_net_benefit_curves(figure, curves, labels, colours, marker)
     top = max(float(c["net_benefit"].max()) for c in curves.values())
     at = f"{horizon:g} {time_unit}"
     figure.update_layout(title=title or f"Decision curve at {at}", xaxis_title=f"threshold risk of the event by {at}",
