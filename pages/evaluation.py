@@ -359,9 +359,10 @@ def _risk_group_section(evaluated, model_labels, chart_config) -> None:
     """Kaplan-Meier curves of the low and high risk groups (training cut-off) per cohort; log-rank, HR, medians."""
     unit = evaluated.time_unit
     st.subheader("Risk groups: Kaplan-Meier")
-    st.caption("High risk = linear predictor above the model's cut-off, the median over the training patients, "
-               "applied unchanged to every cohort. Kaplan-Meier curves with 95% bands, censoring ticks and the number "
-               "at risk; log-rank test, and the Cox hazard ratio of high vs low risk with its 95% CI (Wald p).")
+    st.caption("High risk = linear predictor above the model's cut-off, the chosen quantile (the median by default) "
+               "of the training patients, applied unchanged to every cohort. Kaplan-Meier curves with 95% bands, "
+               "censoring ticks and the number at risk; log-rank test, and the Cox hazard ratio of high vs low risk "
+               "with its 95% CI (Wald p).")
     models = list(evaluated.models)
     model = st.selectbox("Model", models, index=models.index("fused") if "fused" in models else len(models) - 1,
                          key="ev_s_km_model", format_func=model_labels.get)
