@@ -16,6 +16,8 @@ from core.stats.feature_tables import IDENTIFIER_LIKE
 from core.figures.survival import kaplan_meier_figure
 from core.stats.outcomes import SurvivalOutcome
 from core.workflows.checks import events_per_variable_guide, possible_leaks, study_feature_import
+from core.workflows.sample_size import (DEFAULT_CSTATISTIC, anticipation_options, candidate_parameters,
+                                        study_sample_size)
 from core.workflows.cohort_outcome import (cohort_curves, guess_event_column, guess_time_column, parse_horizons)
 from core.workflows.study import FeatureFamily, make_study
 from core.stats.cohort import (CohortSpec, SplitConfig, blank_id_note, guess_id_column, guess_outcome_column,
@@ -309,7 +311,40 @@ with st.expander("Design: train/test split or no held-out test cohort", expanded
     counted = "events in the smaller outcome class" if curves is None else f"events ({spec.outcome.event_label})"
     st.caption(f"{guide['events']} {counted} of the training cohort: about "
                f"{guide['at_10']:.0f} predictors at 10 events per variable, {guide['at_20']:.0f} at 20 (what a model "
-               "of this many patients can carry without overfitting; the LASSO's selection counts too).")
+               "of this many patients can carry without overfitting; the LASSO's selection counts too; Riley's "
+               "minimum sample size is below).")
+
+# Riley's minimum sample size, beside the events-per-variable guide (its own expander: Streamlit nests none). It starts
+# from Riley's conservative default, as the report does: nothing in the study says which C-statistic to expect.
+with st.expander("Minimum sample size (Riley et al. 2020)"):
+    anticipations = anticipation_options(spec.outcome.kind)
+    study_parameters, counted_parameters = candidate_parameters(study)
+    size_cols = st.columns(3)
+    parameters = size_cols[0].number_input(
+        "Candidate predictor parameters", min_value=1, value=max(study_parameters, 1), step=1, key="coh_ss_parameters",
+        help=f"Every parameter the models may estimate, not only those kept. The study's: {counted_parameters}.")
+    anticipation = size_cols[1].radio(
+        "Anticipated performance", list(anticipations), format_func=anticipations.get, key="coh_ss_anticipation",
+        help="Ideally the optimism-corrected C-statistic or Cox-Snell R\u00b2 of a previous model for this outcome "
+             "(the apparent AUCs radiomics papers report are optimistic). Without one, Riley et al.'s conservative "
+             "default: a Cox-Snell R\u00b2 at 15 % of its maximum.")
+    anticipated = {}
+    if anticipation == "cstatistic":
+        anticipated["cstatistic"] = size_cols[2].number_input("Anticipated C-statistic", 0.51, 0.99, DEFAULT_CSTATISTIC,
+                                                              0.01, key="coh_ss_cstatistic")
+    elif anticipation == "rsquared":
+        anticipated["rsquared"] = size_cols[2].number_input("Anticipated Cox-Snell R\u00b2", 0.001, 0.99, 0.1, 0.01,
+                                                            format="%.3f", key="coh_ss_rsquared")
+    with ui.guard():
+        chosen_parameters = None if int(parameters) == study_parameters else int(parameters)  # None: itemised
+        size_check = study_sample_size(study, parameters=chosen_parameters, **anticipated)
+        first, *rest = size_check.sentences()
+        (st.success if size_check.meets else st.warning)(first)
+        # A static table: its long "ensures" and "assumption" texts wrap instead of being cut.
+        st.table(size_check.table().style.format({"events": "{:.1f}", "epp": "{:.2f}", "shrinkage": "{:.3f}"})
+                 .hide(axis="index"))
+        st.caption(" ".join(rest) + " Criteria 1-3 as the R package pmsampsize computes them (Riley et al., Stat Med "
+                   "2019); criterion 4 for a binary outcome is the BMJ 2020 paper's mean absolute prediction error.")
 
 # Open when a clinical value is missing, or some patient lacks every feature of a family (imputing would make it up).
 with st.expander("Missing values", expanded=bool(study.cohort[list(spec.variables)].isna().to_numpy().any()
