@@ -245,24 +245,116 @@ def compare_models(y, scores: Mapping[str, Sequence[float]], *, holm: bool = Fal
 # ---------------------------------------------------------------------------------------------
 
 
-def youden_cutoff(y, score) -> float:
-    """The score cut-off maximising Youden's J = sensitivity + specificity - 1 (positive when score >= it).
+def _midpoint_thresholds(values: np.ndarray) -> np.ndarray:
+    """pROC's candidate cut-offs for ``values`` (its ``roc.utils.thresholds``, direction "<"), ascending.
 
-    Candidates are the observed score values; among equal J the highest cut-off (the more specific
-    rule) is taken.
+    Returns -inf, the midpoints between neighbouring sorted unique values, +inf (one more than the
+    unique values). Each cut-off splits the patients as the next higher observed value does (positive
+    when score >= it) but lies between two observed values, so no training patient sits on it and a
+    later patient scoring between the two neighbours is called positive. As in pROC: a midpoint that
+    would overflow is taken as a/2 + b/2, and where two neighbours are adjacent doubles (no double lies
+    between them, so the midpoint rounds onto one of them) and it rounded onto the lower one, the upper
+    one is taken, which still separates them.
     """
-    curve = roc_curve(y, score).iloc[1:]  # drop the (0, 0) point at +infinity
-    j = curve["tpr"] - curve["fpr"]
-    return float(curve["threshold"].iloc[int(np.argmax(j.to_numpy()))])
+    unique = np.unique(values)
+    lower, upper = np.r_[-np.inf, unique], np.r_[unique, np.inf]
+    with np.errstate(over="ignore", invalid="ignore"):
+        midpoints = (lower + upper) / 2
+    midpoints = np.where(np.abs(midpoints) > 1e100, lower / 2 + upper / 2, midpoints)
+    inner = midpoints[1:-1]  # a view: the fix below writes into ``midpoints``
+    collapsed = inner == unique[:-1]
+    inner[collapsed] = unique[1:][collapsed]
+    return midpoints
+
+
+def _threshold_counts(y, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int, int]:
+    """The finite midpoint cut-offs and their counts, highest cut-off first.
+
+    Returns (cut-offs, true positives, true negatives, lowest score, events, non-events): every
+    midpoint cut-off of :func:`_midpoint_thresholds` but +inf (a cut-off nobody reaches is no rule),
+    -inf included (everybody positive). Positive when score >= cut-off.
+    """
+    outcome, (values,) = _outcome_and_scores(y, score)
+    thresholds = _midpoint_thresholds(values)[::-1][1:]
+    events, non_events = np.sort(values[outcome == 1]), np.sort(values[outcome == 0])
+    tp = len(events) - np.searchsorted(events, thresholds, side="left")
+    tn = np.searchsorted(non_events, thresholds, side="left")
+    return thresholds, tp, tn, float(values.min()), len(events), len(non_events)
+
+
+def _finite_cutoff(threshold: float, lowest: float) -> float:
+    """-inf (every patient positive; pROC's answer there) as the lowest training score, a finite number that
+    every training patient reaches (a later patient scoring below all of them is called negative)."""
+    return float(lowest) if np.isneginf(threshold) else float(threshold)
+
+
+def youden_cutoff(y, score) -> float:
+    """The score cut-off maximising Youden's J = sensitivity + specificity - 1 on these patients (positive when
+    score >= it), placed as R pROC's ``coords(roc, "best", best.method = "youden")`` places it.
+
+    Parameters
+    ----------
+    y : array-like
+        0/1 outcomes of the training patients (1 = event).
+    score : array-like
+        Their scores (e.g. predicted probabilities; higher = more likely an event), same length.
+
+    Returns
+    -------
+    float
+        The cut-off, in the score's units. Candidates are pROC's: the midpoints between neighbouring sorted
+        unique training scores, so no training patient sits on the cut-off and a later patient scoring between
+        two training neighbours is not decided by which of them happened to be observed. Among equal J the
+        highest cut-off (the more specific rule) is taken; pROC 1.18 returns every tied cut-off (and its
+        ``ci.coords`` refuses ties by default), so the tie rule is ours. J is compared in whole counts
+        (TP x non-events + TN x events), so ties are exact. Where the best rule calls every patient positive
+        (a constant or inverted score: J <= 0 at every finite midpoint), pROC answers -inf; this returns the
+        lowest training score instead, a finite cut-off every training patient reaches. The cut-off nobody
+        reaches (+inf) is never chosen.
+
+    Patients without a finite score or outcome are not counted (as in every function of this module).
+
+    Raises
+    ------
+    RadNomoError
+        If the outcome is not 0/1 with both classes present, or the lengths differ.
+    """
+    thresholds, tp, tn, lowest, n_events, n_non_events = _threshold_counts(y, score)
+    # (J + 1) x events x non-events, in integers: equal J are equal here, whatever the floating-point rounding.
+    scaled = tp.astype(np.int64) * n_non_events + tn.astype(np.int64) * n_events
+    return _finite_cutoff(thresholds[int(np.argmax(scaled))], lowest)  # argmax: the first, i.e. highest, of ties
 
 
 def cutoff_for_sensitivity(y, score, target: float) -> float:
-    """The highest cut-off whose sensitivity reaches ``target`` (0-1)."""
+    """The highest cut-off whose training sensitivity reaches ``target`` (positive when score >= it).
+
+    Parameters
+    ----------
+    y, score : array-like
+        0/1 outcomes and scores of the training patients, as :func:`youden_cutoff`.
+    target : float
+        The sensitivity to reach, in (0, 1].
+
+    Returns
+    -------
+    float
+        The highest of pROC's midpoint cut-offs (see :func:`youden_cutoff`) at which the share of events
+        scoring >= it is at least ``target``: the most specific such rule, with no training patient on the
+        cut-off. (pROC's own ``coords(roc, x = target, input = "sensitivity")`` interpolates between ROC
+        points and gives no cut-off; this is its threshold table read as the rule says.) Where only calling
+        every patient positive reaches the target (pROC's -inf), the lowest training score.
+
+    Raises
+    ------
+    RadNomoError
+        If ``target`` is outside (0, 1], or as :func:`youden_cutoff`.
+    """
     if not 0 < target <= 1:
         raise RadNomoError(f"target sensitivity {target} must lie in (0, 1].")
-    curve = roc_curve(y, score).iloc[1:]
-    reaching = curve[curve["tpr"] >= target]
-    return float(reaching["threshold"].iloc[0])
+    thresholds, tp, _, lowest, n_events, _ = _threshold_counts(y, score)
+    # tp / events as pROC computes the sensitivity, compared as R would compare it; -inf (the last) always reaches.
+    reaching = np.flatnonzero(tp / n_events >= target)
+    return _finite_cutoff(thresholds[reaching[0]], lowest)
 
 
 def _proportion_ci(successes: int, total: int, method: str, level: float) -> tuple[float, float, float]:
