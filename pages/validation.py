@@ -19,10 +19,13 @@ import streamlit as st
 
 import ui
 from core.errors import RadNomoError
+from core.figures.charts import corrected_calibration_figure
+from core.figures.palette import model_colours
 from core.stats.discrimination import MEASURE, measure_names, measures_text
 from core.workflows.cluster import describe_setting, executor_setting, time_left
-from core.workflows.validation import (RUN_LIMITS, check_run_size, discrimination_table, optimism_corrected_auc,
-                                       repeated_cv_auc, study_validation, validation_notes, validation_table,
+from core.workflows.validation import (CALIBRATED_KINDS, RUN_LIMITS, calibration_optimism_notes, check_run_size,
+                                       discrimination_table, optimism_corrected_auc, repeated_cv_auc,
+                                       resampling_summary, study_validation, validation_notes, validation_table,
                                        with_bootstrap, with_cv)
 
 ui.enter_page("pages/validation.py")
@@ -106,6 +109,41 @@ def _where(column) -> str | None:
     st.session_state[WHERE_KEY] = setting
     column.caption(f"Resamples run on {describe_setting(setting)}.")
     return setting
+
+
+def _resampling_views(study, run, model_names) -> None:
+    """A binary study's bootstrap beyond Harrell's AUC: the .632/.632+ AUC and the optimism-corrected calibration
+    (slope, intercept, Brier score; rms::calibrate's curve), computed from the same refits of the whole pipeline.
+    Nothing for a run without them (time to event, or saved before they were computed)."""
+    summary = resampling_summary(run.optimism, run.calibration, model_names)
+    if summary.empty:
+        if run.optimism is not None and run.calibration is None and study.spec.outcome.kind in CALIBRATED_KINDS:
+            st.caption("This bootstrap run was made before the .632/.632+ AUC and the calibration optimism were "
+                       "computed: run it again to add them.")
+        return
+    st.subheader("Bootstrap discrimination and calibration (whole pipeline refitted)")
+    st.caption("Harrell's, .632 and .632+ AUC side by side; the calibration intercept and slope of each model "
+               "recalibrated on the original training cohort after fitting on a resample (rms::validate), the "
+               "Brier score, and rms::calibrate's optimism-corrected calibration curve, all with the whole "
+               "pipeline (screening, LASSO, models) refitted in each resample, where rms refits only the final "
+               "model. The apparent slope and intercept are 1 and 0 by construction.")
+    shown = summary.copy()
+    shown.index = shown.index.map(study.model_label)
+    st.dataframe(shown.round(3), key="val_resampling_table")
+    ui.csv_download(summary.reset_index(), "bootstrap_632_calibration.csv", label="Table (CSV)",
+                    key="val_dl_resampling")
+    for note in calibration_optimism_notes(study, run):
+        st.caption(note)
+    curve = run.calibration_curve
+    if curve is not None and len(curve):
+        drawn = [m for m in model_names if m in set(curve["model"])]
+        figure = corrected_calibration_figure(
+            {m: curve[curve["model"] == m] for m in drawn},
+            title="Calibration: apparent and bootstrap optimism-corrected (lowess, as rms::calibrate)",
+            labels={m: study.model_label(m) for m in drawn}, colours=model_colours(study.model_names))
+        st.plotly_chart(figure, key="val_calibration_figure")
+        ui.csv_download(curve, "calibration_curve_corrected.csv", label="Corrected calibration curves (CSV)",
+                        key="val_dl_calibration_curve")
 
 
 def _size(column, what: str, value) -> int | None:
@@ -237,3 +275,4 @@ with ui.guard():
         if run.resamples is not None:
             ui.csv_download(run.resamples.reset_index(), "resamples.csv",
                             label="Features kept per resample (CSV)", key="val_dl_resamples")
+        _resampling_views(study, run, models.model_names)

@@ -50,11 +50,12 @@ STUDY_FILE = "study.json"
 FORMAT = "radnomo-study"
 FORMAT_VERSION = 2
 # Content-addressed data files: role, optional family, 16 hex digits of the SHA-256, extension.
-DATA_FILE = re.compile(r"^(cohort|models|validation_(optimism|runs|resamples|cv)|"
+DATA_FILE = re.compile(r"^(cohort|models|validation_(optimism|runs|resamples|cv|calibration|calibration_curve)|"
                        r"(features|reader2|ae|history)_[a-z][a-z0-9_]{0,39})-[0-9a-f]{16}"
                        r"\.(parquet|json|csv|safetensors)$")
 # The internal validation's tables, with the index each is saved without (Parquet keeps plain columns).
-VALIDATION_TABLES = {"optimism": "model", "runs": None, "resamples": "resample", "cv": None}
+VALIDATION_TABLES = {"optimism": "model", "runs": None, "resamples": "resample", "cv": None,
+                     "calibration": "model", "calibration_curve": None}
 # Formats that can run code when loaded: refused by name, whatever they contain.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".dill", ".sav")
 MAX_ARCHIVE_BYTES = limit("MAX_ARCHIVE_BYTES", 4 << 30)

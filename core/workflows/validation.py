@@ -9,6 +9,13 @@ linear predictor and the IPCW AUC at each horizon. The frames of an outcome type
 event) carry a ``measure`` column (``C-index``, ``AUC(t=12)``...), one row per model and measure, and their
 value columns are ``boot``/``original`` (runs) and ``value`` (CV); the binary outcome's frames have no
 ``measure`` column and keep their AUC names (``boot_auc``, ``original_auc``, ``auc``), as they were saved before.
+
+For an outcome whose models predict a probability (:data:`CALIBRATED_KINDS`: binary) the bootstrap also gives,
+from the same refits (no second one), the .632 and .632+ bootstrap AUC (Efron & Tibshirani 1997) beside Harrell's
+optimism correction, and the optimism of calibration as rms::validate and rms::calibrate estimate it
+(:mod:`core.stats.calibration_optimism`) - but with the whole pipeline refitted in each resample, where rms refits
+only the final logistic model: the selection's optimism is in the corrected calibration too. A time-to-event
+outcome has neither (its frames are as they were).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.stats.calibration_optimism import (CALIBRATION_INDEXES, brier_score, calibration_grid,
+                                             logistic_recalibration, resample_calibration, summarise_curve_optimism)
 from core.stats.cohort import CohortSplit
 from core.stats.discrimination import MEASURE, DiscriminationMeasures, measures_for
 from core.workflows.cluster import ResampleProgress, resample_runner
@@ -31,7 +40,9 @@ __all__ = ["OptimismResult", "InternalValidation", "optimism_corrected_auc", "re
            "bootstrap_resample", "bootstrap_ids", "cv_fold",
            "validation_table", "load_saved_validation", "save_validation", "with_bootstrap", "with_cv",
            "study_validation", "validation_notes", "check_run_size", "RUN_LIMITS", "BOOTSTRAP_SCHEME",
-           "EMPTY_TREATMENT", "discrimination_table", "UNESTIMABLE_TREATMENT", "FOLD_RECORD", "cv_fold_notes"]
+           "EMPTY_TREATMENT", "discrimination_table", "UNESTIMABLE_TREATMENT", "FOLD_RECORD", "cv_fold_notes",
+           "CALIBRATED_KINDS", "NO_INFORMATION_AUC", "bootstrap_632", "OOB_TREATMENT", "BY_CONSTRUCTION",
+           "resampling_summary", "RESAMPLING_COLUMNS", "calibration_optimism_notes"]
 
 # How the bootstrap draws its resamples, in words (the report and the page name it).
 BOOTSTRAP_SCHEME = "outcome-stratified bootstrap"
@@ -41,6 +52,16 @@ EMPTY_TREATMENT = "left out of that model's optimism, which is averaged over the
 FOLD_RECORD = "error"
 # What happens to a measure that cannot be estimated on a resample or fold (e.g. AUC(t) with no event by t).
 UNESTIMABLE_TREATMENT = "left out of that measure's average, which is over the resamples (folds) where it could be"
+# The outcome kinds whose models predict the probability of one event: their bootstrap also gives the .632 and
+# .632+ AUC and the optimism of calibration (a registry: another such kind is added here, not tested for).
+CALIBRATED_KINDS = ("binary",)
+# The AUC of a model that has no information (Efron & Tibshirani's no-information error rate gamma = 1 - 0.5).
+NO_INFORMATION_AUC = 0.5
+# What happens to a resample whose out-of-bag patients (those not drawn) hold one outcome class only.
+OOB_TREATMENT = "left out of the out-of-bag AUC, which is averaged over the resamples where it could be estimated"
+# How far from 0 and 1 an apparent calibration intercept and slope may be and still be "0 and 1 by construction"
+# (a maximum-likelihood logistic model recalibrated on its own training patients; a penalised score is not).
+BY_CONSTRUCTION = 1e-6
 # The sizes a user may ask for: below the minimum the estimate means little, above the maximum a run takes hours.
 RUN_LIMITS = {"bootstrap resamples": (10, 1000), "CV folds": (3, 10), "CV repeats": (1, 20)}
 
@@ -81,6 +102,16 @@ class OptimismResult:
         Resamples asked for; fewer were drawn when ``stopped``.
     stopped : bool
         The run was stopped before all ``requested`` resamples (what was done is kept).
+    calibration : pandas.DataFrame or None
+        :data:`CALIBRATED_KINDS` only (else None). Index model; ``measure`` (``intercept``, ``slope``, ``brier``:
+        :data:`core.stats.calibration_optimism.CALIBRATION_INDEXES`), ``apparent`` (on the training cohort;
+        intercept and slope 0 and 1 by construction for a maximum-likelihood logistic model), ``optimism`` (mean
+        over resamples of the value on the resample - on the original training cohort), ``corrected`` (apparent -
+        optimism: for the slope, the mean slope of the resample models on the original cohort), ``n_boot``.
+    calibration_curve : pandas.DataFrame or None
+        :data:`CALIBRATED_KINDS` only (else None). rms::calibrate's curve per model: ``model``, ``predicted`` (the
+        grid of predicted risks), ``apparent`` (lowess-smoothed observed risk on the training cohort),
+        ``optimism``, ``corrected``, ``n`` (resamples where the grid point was within both ranges); risks 0-1.
     """
 
     table: pd.DataFrame
@@ -88,6 +119,8 @@ class OptimismResult:
     resamples: pd.DataFrame = field(default_factory=pd.DataFrame)
     requested: int = 0
     stopped: bool = False
+    calibration: pd.DataFrame | None = None
+    calibration_curve: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +135,9 @@ class InternalValidation:
         The bootstrap's :class:`OptimismResult` tables (None when the bootstrap was not run).
     cv : pandas.DataFrame or None
         :func:`repeated_cv_auc` rows (None when not run).
+    calibration, calibration_curve : pandas.DataFrame or None
+        The bootstrap's calibration optimism (:class:`OptimismResult`; None when not run, for an outcome without
+        it, or for a run saved before it was computed).
     meta : mapping
         ``"bootstrap"``: scheme, requested, done, seed, stopped; ``"cv"``: folds, repeats, seed,
         requested, done, stopped; each with ``"source"`` when it was computed in advance (its command).
@@ -113,6 +149,8 @@ class InternalValidation:
     resamples: pd.DataFrame | None = None
     cv: pd.DataFrame | None = None
     meta: Mapping = field(default_factory=dict)
+    calibration: pd.DataFrame | None = None
+    calibration_curve: pd.DataFrame | None = None
 
 
 def _keys(measures: DiscriminationMeasures) -> list[str]:
@@ -162,10 +200,38 @@ def _with_optimism(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(optimism=runs[boot] - runs[original])
 
 
+def _calibrated(study: Study, frame: pd.DataFrame, risk: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The outcome (0/1) and the predicted probability of the patients of ``frame`` with a prediction."""
+    keep = risk.notna()
+    return (study.spec.outcome.events(frame).loc[keep[keep].index].to_numpy(dtype=float),
+            risk[keep].to_numpy(dtype=float))
+
+
+def _probability_extras(study: Study, boot: Study, boot_risk: pd.Series, original_risk: pd.Series,
+                        drawn: Sequence[str], grid: Sequence[float]) -> tuple[dict, list[float]]:
+    """A resample model's out-of-bag AUC and calibration (:data:`CALIBRATED_KINDS`): the run's extra columns
+    (``oob_auc``: NaN when the patients not drawn hold one class only, or none is left; ``boot_``/``original_``
+    ``intercept``, ``slope``, ``brier``) and its calibration curve's optimism at the ``grid`` risks.
+    ``original_risk``: the resample model's probabilities on the original training cohort (no new prediction:
+    the out-of-bag patients are among them)."""
+    from sklearn.metrics import roc_auc_score
+
+    out_of_bag = original_risk.index.difference(pd.Index(drawn))
+    y_oob, p_oob = _calibrated(study, study.cohort.loc[out_of_bag], original_risk.loc[out_of_bag])
+    oob = float(roc_auc_score(y_oob, p_oob)) if len(np.unique(y_oob)) == 2 else float("nan")
+    y_boot, p_boot = _calibrated(study, boot.cohort, boot_risk)
+    y_original, p_original = _calibrated(study, study.cohort.loc[original_risk.index], original_risk)
+    calibration = resample_calibration(y_boot, p_boot, y_original, p_original, grid)
+    curve = [float(v) for v in np.asarray(calibration.pop("curve"))]
+    return {"oob_auc": oob, **calibration}, curve
+
+
 def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Sequence[str],
-                       families: Sequence[str]) -> tuple[dict, list[dict]]:
+                       families: Sequence[str], grids: Mapping[str, Sequence[float]] | None = None
+                       ) -> tuple[dict, list[dict], dict[str, list[float]]]:
     """One bootstrap resample of :func:`optimism_corrected_auc`: the whole pipeline refitted on the training
-    rows ``ids`` (drawn with replacement), scored on them and on the original training cohort.
+    rows ``ids`` (drawn with replacement), scored on them and on the original training cohort (and, with
+    ``grids``, on the training patients not drawn, and for calibration).
 
     A pure top-level function of its arguments (it runs the same in this process or on a cluster worker).
 
@@ -181,14 +247,21 @@ def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Seq
         The models of the apparent fit (those whose optimism is estimated).
     families : sequence of str
         The score families counted (features their LASSO kept).
+    grids : mapping, optional
+        For an outcome of :data:`CALIBRATED_KINDS`: per model, the predicted risks (0-1) where its calibration
+        curve is read (:func:`core.stats.calibration_optimism.calibration_grid` of the apparent predictions).
 
     Returns
     -------
-    (dict, list of dict)
-        The resample's row (``resample``, ``fitted``, ``error``, features kept per family) and one row per
+    (dict, list of dict, dict)
+        The resample's row (``resample``, ``fitted``, ``error``, features kept per family); one row per
         refitted model and measure of the outcome type (``resample``, ``model``, [``measure``,] the value on the
         resample and on the original training cohort: ``boot_auc``/``original_auc`` for a binary outcome,
-        ``boot``/``original`` else; unitless, 0-1). A measure that cannot be estimated on either has no row.
+        ``boot``/``original`` else; unitless, 0-1; with ``grids`` also ``oob_auc``, the AUC on the training
+        patients not drawn, and ``boot_``/``original_`` ``intercept``, ``slope``, ``brier``, the logistic
+        recalibration and Brier score on the resample and on the original cohort); and, with ``grids``, per model
+        its calibration curve's optimism at its grid (smoothed risk on the resample - on the original cohort, NaN
+        outside either's range; else empty). A measure that cannot be estimated on either has no row.
     """
     train_ids = study.train_ids
     boot = _resampled(study, ids, f"b{index}_")
@@ -196,7 +269,7 @@ def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Seq
         boot_models = fit_study(boot)
     except RadNomoError as error:
         # e.g. a resample where no model at all can be fitted: left out of every model, and counted
-        return {"resample": index, "fitted": False, "error": str(error), **{f: np.nan for f in families}}, []
+        return {"resample": index, "fitted": False, "error": str(error), **{f: np.nan for f in families}}, [], {}
     drawn = {"resample": index, "fitted": True, "error": "",
              **{f: len(boot_models.scores[f].variables) if f in boot_models.scores else 0 for f in families}}
     boot_pred = predict_study(boot, boot_models)
@@ -205,13 +278,64 @@ def bootstrap_resample(study: Study, index: int, ids: Sequence[str], models: Seq
     boot_column, original_column = measures.columns["boot"], measures.columns["original"]
     keys = _keys(measures)
     runs: list[dict] = []
+    curves: dict[str, list[float]] = {}
     for m in [m for m in models if m in boot_pred.columns]:
         on_boot = _scored(measures, study, boot.cohort, boot_pred[m], boot_column, {"resample": index}, m)
         on_original = {tuple(row[k] for k in keys): row[original_column] for row in _scored(
             measures, study, study.train, original_pred.loc[train_ids, m], original_column, {}, m)}
-        runs.extend({**row, original_column: on_original[key]} for row in on_boot
+        extras: dict = {}
+        if grids is not None and m in grids:
+            extras, curves[m] = _probability_extras(study, boot, boot_pred[m], original_pred.loc[train_ids, m],
+                                                    ids, grids[m])
+        runs.extend({**row, original_column: on_original[key], **extras} for row in on_boot
                     if (key := tuple(row[k] for k in keys)) in on_original)
-    return drawn, runs
+    return drawn, runs, curves
+
+
+def bootstrap_632(apparent: float, oob: float) -> tuple[float, float]:
+    """The .632 and .632+ bootstrap AUC from the apparent AUC and the mean out-of-bag AUC (unitless, 0-1).
+
+    Efron & Tibshirani (JASA 1997) with the error err = 1 - AUC and the no-information error gamma = 1 - 0.5:
+
+    * .632 = 0.368 * apparent + 0.632 * oob;
+    * .632+: oob' = max(oob, 0.5) (their Err1' = min(Err1, gamma)); the relative overfitting rate
+      R = (apparent - oob') / (apparent - 0.5), clipped to [0, 1] (0 when apparent <= 0.5); w = 0.632 / (1 - 0.368 R);
+      .632+ = (1 - w) * apparent + w * oob'. With no overfitting (R = 0) it is the .632; with R = 1 it is oob'.
+
+    NaN when ``oob`` is NaN (no resample had out-of-bag patients of both classes).
+    """
+    if oob != oob or apparent != apparent:
+        return float("nan"), float("nan")
+    b632 = 0.368 * apparent + 0.632 * oob
+    oob_prime = max(oob, NO_INFORMATION_AUC)
+    spread = apparent - NO_INFORMATION_AUC
+    rate = min(max((apparent - oob_prime) / spread, 0.0), 1.0) if spread > 0 and apparent > oob_prime else 0.0
+    weight = 0.632 / (1 - 0.368 * rate)
+    return float(b632), float((1 - weight) * apparent + weight * oob_prime)
+
+
+def _calibration_frames(study: Study, models: Sequence[str], apparent_pred: pd.DataFrame, runs: pd.DataFrame,
+                        grids: Mapping[str, Sequence[float]], curves: Mapping[str, list[list[float]]]
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:class:`OptimismResult`'s ``calibration`` and ``calibration_curve`` from the resamples' runs and curves."""
+    rows, parts = [], []
+    for m in models:
+        y, p = _calibrated(study, study.train, apparent_pred.loc[study.train_ids, m])
+        intercept, slope = logistic_recalibration(y, p)
+        apparent = {"intercept": intercept, "slope": slope, "brier": brier_score(y, p)}
+        of_model = runs[runs["model"] == m]
+        for measure in CALIBRATION_INDEXES:
+            differences = (of_model[f"boot_{measure}"] - of_model[f"original_{measure}"]).dropna()
+            optimism = float(differences.mean()) if len(differences) else float("nan")
+            rows.append({"model": m, MEASURE: measure, "apparent": apparent[measure], "optimism": optimism,
+                         "corrected": apparent[measure] - optimism, "n_boot": int(len(differences))})
+        grid = grids[m]
+        parts.append(summarise_curve_optimism(y, p, grid, np.array(curves.get(m) or []).reshape(-1, len(grid)))
+                     .assign(model=m))
+    calibration = pd.DataFrame(rows, columns=["model", MEASURE, "apparent", "optimism", "corrected", "n_boot"])
+    curve = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["model", "predicted", "apparent", "optimism", "corrected", "n"])
+    return calibration.set_index("model"), curve[["model", "predicted", "apparent", "optimism", "corrected", "n"]]
 
 
 def bootstrap_ids(study: Study, n_boot: int, seed: int) -> list[list[str]]:
@@ -241,6 +365,18 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     model without that score) is left out of that resample and counted in ``resamples``; a measure that cannot
     be estimated in a resample (e.g. no event by a horizon) is left out of that measure's average (``n_boot``
     counts where it was).
+
+    For an outcome of :data:`CALIBRATED_KINDS` (binary) the same resamples also give (no second refit; each
+    resample model is scored on the training patients it did not draw, who are among the original cohort):
+
+    * ``table`` columns ``oob`` (mean over resamples of the AUC on the patients not drawn; a resample whose
+      out-of-bag patients hold one class only is :data:`OOB_TREATMENT`), ``b632`` and ``b632plus``
+      (:func:`bootstrap_632`; Efron & Tibshirani 1997) and ``n_oob`` (resamples in ``oob``); ``runs`` column
+      ``oob_auc``, and ``boot_``/``original_`` ``intercept``, ``slope``, ``brier``;
+    * ``calibration`` and ``calibration_curve``: the optimism-corrected calibration intercept, slope and Brier
+      score (rms::validate) and calibration curve (rms::calibrate), computed as rms does
+      (:mod:`core.stats.calibration_optimism`) but with the whole pipeline (screening, LASSO, models) refitted
+      in each resample, where rms refits only the final model: the optimism of the selection is included.
 
     Every resample's patients are drawn up front from ``seed`` (:func:`bootstrap_ids`) and each is one call
     of :func:`bootstrap_resample`, so the result is identical wherever the resamples run.
@@ -276,14 +412,20 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
         apparent = {(m, label) if measures.named else m: value for m in models for label, value in measures.score(
             study.spec.outcome, study.train, apparent_pred.loc[train_ids, m], True).items()}
         families = [f for f in study.score_families if f in apparent_models.screening]
-        jobs = [(b, ids, models, families) for b, ids in enumerate(bootstrap_ids(study, n_boot, seed))]
+        grids = None
+        if measures.kind in CALIBRATED_KINDS:
+            # rms::calibrate's grid of each model's apparent predictions: the resamples' curves are read there.
+            grids = {m: calibration_grid(apparent_pred.loc[train_ids, m].dropna()).tolist() for m in models}
+        jobs = [(b, ids, models, families, grids) for b, ids in enumerate(bootstrap_ids(study, n_boot, seed))]
         done, stopped = runner.run(bootstrap_resample, study, jobs, on_progress=on_progress,
                                    should_stop=should_stop)
     # Assembled in resample order, whatever order they finished in.
     drawn = [done[b][0] for b in sorted(done)]
     runs = [row for b in sorted(done) for row in done[b][1]]
+    extra = ["oob_auc", *(f"{where}_{m}" for m in CALIBRATION_INDEXES for where in ("boot", "original"))] \
+        if grids is not None else []
     runs_frame = _with_optimism(pd.DataFrame(runs, columns=["resample", *keys, measures.columns["boot"],
-                                                            measures.columns["original"]]))
+                                                            measures.columns["original"], *extra]))
     group = runs_frame.groupby(keys if measures.named else "model")  # one key: a plain index, as the binary had
     optimism, counts = group["optimism"].mean(), group.size()
     table = pd.DataFrame({"apparent": pd.Series(apparent), "optimism": optimism, "n_boot": counts})
@@ -294,9 +436,21 @@ def optimism_corrected_auc(study: Study, *, n_boot: int = 200, seed: int = 0,
     if measures.named:
         table = table.rename_axis(keys).reset_index(MEASURE)
         columns.insert(0, MEASURE)
+    calibration = curve = None
+    if grids is not None:
+        oob = runs_frame.dropna(subset=["oob_auc"]).groupby("model")["oob_auc"]
+        table["oob"], table["n_oob"] = oob.mean(), oob.size()
+        table["n_oob"] = table["n_oob"].fillna(0).astype(int)
+        estimates = [bootstrap_632(a, o) for a, o in zip(table["apparent"], table["oob"], strict=True)]
+        table["b632"], table["b632plus"] = [e[0] for e in estimates], [e[1] for e in estimates]
+        columns += ["oob", "b632", "b632plus", "n_oob"]
+        calibration, curve = _calibration_frames(study, models, apparent_pred, runs_frame, grids,
+                                                 {m: [done[b][2][m] for b in sorted(done) if m in done[b][2]]
+                                                  for m in models})
     resamples = pd.DataFrame(drawn, columns=["resample", "fitted", "error", *families]).set_index("resample")
     return OptimismResult(table=table[columns].rename_axis("model"), runs=runs_frame,
-                          resamples=resamples, requested=n_boot, stopped=stopped)
+                          resamples=resamples, requested=n_boot, stopped=stopped, calibration=calibration,
+                          calibration_curve=curve)
 
 
 def cv_fold(study: Study, index: int, fit_ids: Sequence[str], held_ids: Sequence[str],
@@ -403,6 +557,97 @@ def validation_table(aucs: pd.DataFrame, models: Sequence[str], optimism: pd.Dat
     return table.loc[[m for m in models if m in table.index]]
 
 
+# The columns of resampling_summary, by what they hold (the page, the report and the CSV name them so).
+RESAMPLING_COLUMNS = {"apparent": "apparent AUC", "corrected": "Harrell optimism-corrected AUC",
+                      "oob": "out-of-bag AUC", "b632": ".632 AUC", "b632plus": ".632+ AUC",
+                      "slope_apparent": "calibration slope (apparent)",
+                      "slope": "calibration slope (optimism-corrected)",
+                      "intercept_apparent": "calibration intercept (apparent)",
+                      "intercept": "calibration intercept (optimism-corrected)",
+                      "brier_apparent": "Brier score (apparent)", "brier": "Brier score (optimism-corrected)",
+                      "n_boot": "resamples", "n_oob": "resamples with out-of-bag AUC"}
+
+
+def resampling_summary(optimism: pd.DataFrame | None, calibration: pd.DataFrame | None,
+                       models: Sequence[str]) -> pd.DataFrame:
+    """Per model, the bootstrap's discrimination and calibration side by side (a binary outcome's run).
+
+    Parameters
+    ----------
+    optimism : pandas.DataFrame or None
+        :class:`OptimismResult` ``table`` (with ``oob``, ``b632``, ``b632plus`` when computed).
+    calibration : pandas.DataFrame or None
+        :class:`OptimismResult` ``calibration``.
+    models : sequence of str
+        The models, in the order to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index model; the :data:`RESAMPLING_COLUMNS` the run has, named as there (AUC and calibration intercept and
+        slope unitless, Brier score a squared probability). Empty when the run has neither (time to event, or a run
+        saved before them).
+    """
+    parts: dict[str, pd.Series] = {}
+    if optimism is not None and "b632" in optimism.columns:
+        for key in ("apparent", "corrected", "oob", "b632", "b632plus"):
+            parts[key] = optimism[key]
+    if calibration is not None and len(calibration):
+        for measure in CALIBRATION_INDEXES:
+            rows = calibration[calibration[MEASURE] == measure]
+            parts[f"{measure}_apparent"], parts[measure] = rows["apparent"], rows["corrected"]
+    if optimism is not None and "b632" in optimism.columns:
+        parts["n_boot"], parts["n_oob"] = optimism["n_boot"], optimism["n_oob"]
+    if not parts:
+        return pd.DataFrame(columns=[]).rename_axis("model")
+    order = [key for key in RESAMPLING_COLUMNS if key in parts]
+    table = pd.DataFrame({RESAMPLING_COLUMNS[key]: parts[key] for key in order})
+    return table.loc[[m for m in models if m in table.index]].rename_axis("model")
+
+
+def calibration_optimism_notes(study: Study, run: InternalValidation) -> list[str]:
+    """The bootstrap's .632/.632+ and calibration optimism in sentences: what each is, that the apparent
+    calibration intercept and slope are 0 and 1 by construction (or which model's are not), and resamples whose
+    out-of-bag patients held one class; empty for a run without them."""
+    notes = []
+    optimism, calibration = run.optimism, run.calibration
+    if optimism is not None and "b632" in optimism.columns:
+        notes.append("The .632 and .632+ bootstrap AUC (Efron & Tibshirani 1997) weigh the apparent AUC with the mean "
+                     "AUC of each resample's models on the training patients that resample did not draw "
+                     "(out-of-bag): .632 = 0.368 x apparent + 0.632 x out-of-bag; .632+ raises the out-of-bag weight "
+                     "as the relative overfitting rate grows (no-information AUC 0.5). Harrell's correction is the "
+                     "one rms reports; with strong overfitting (many candidate features) the .632+ is usually the "
+                     "lower, more conservative estimate.")
+        short = optimism[optimism["n_oob"] < optimism["n_boot"]]
+        for model, row in short.iterrows():
+            notes.append(f"{study.model_label(str(model))}: {int(row['n_boot'] - row['n_oob'])} of "
+                         f"{int(row['n_boot'])} resamples' out-of-bag patients held one outcome class only; they "
+                         f"are {OOB_TREATMENT}.")
+    if calibration is not None and len(calibration):
+        notes.append("Calibration optimism as rms::validate and rms::calibrate estimate it, but with the whole "
+                     "pipeline (screening, LASSO, models) refitted in each resample: each resample's models are "
+                     "recalibrated (logistic regression of the outcome on their logit) on the original training "
+                     "cohort; the "
+                     "optimism-corrected slope is the mean of those slopes (below 1: predictions too extreme on new "
+                     "patients, shrink them) and the corrected calibration curve is the apparent smoothed curve minus "
+                     "its mean optimism (Harrell 2015).")
+        refitted = optimism["n_boot"] if optimism is not None else None
+        for model, row in calibration.iterrows():
+            if refitted is not None and model in refitted.index and row["n_boot"] < refitted[model]:
+                notes.append(f"{study.model_label(str(model))}: the calibration {row[MEASURE]} could be estimated in "
+                             f"{int(row['n_boot'])} of the {int(refitted[model])} resamples where the model was "
+                             "refitted (the recalibration did not converge, e.g. separation, in the others); the "
+                             f"others are {UNESTIMABLE_TREATMENT}.")
+        fixed = calibration[calibration[MEASURE].isin(["intercept", "slope"])]
+        off = sorted({str(m) for m, row in fixed.iterrows()
+                      if abs(row["apparent"] - CALIBRATION_INDEXES[row[MEASURE]]) > BY_CONSTRUCTION})
+        notes.append("The apparent (training) calibration intercept and slope are 0 and 1 by construction (a "
+                     "logistic model recalibrated on its own training patients) and say nothing about calibration"
+                     + ("." if not off else "; except for " + ", ".join(study.model_label(m) for m in off)
+                        + ", whose predictions are not a maximum-likelihood logistic fit on them."))
+    return notes
+
+
 def _measure_table(measured: pd.DataFrame | None, models: Sequence[str], optimism: pd.DataFrame | None,
                    cv: pd.DataFrame | None) -> pd.DataFrame:
     """:func:`validation_table` for an outcome with named measures: one row per model and measure."""
@@ -469,7 +714,9 @@ def discrimination_table(study: Study, predictions: pd.DataFrame, models: Sequen
 
 def load_saved_validation(folder: Path, study: Study) -> dict | None:
     """A validation run saved by :func:`save_validation` in ``folder``, if it was made with this study's
-    settings and training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "meta": ...}."""
+    settings and training patients; else None. Returns {"optimism": table, "runs": ..., "cv": ..., "resamples": ...,
+    "calibration": ..., "calibration_curve": ..., "meta": ...} (None for a part the run did not save: runs saved
+    before resamples or calibration were recorded, or of an outcome without calibration)."""
     from core.io.limits import read_json_limited
 
     meta_path = folder / "validation.json"
@@ -488,7 +735,10 @@ def load_saved_validation(folder: Path, study: Study) -> dict | None:
     if saved_settings != study.settings.to_dict() or meta.get("train_ids") != study.train_ids:
         return None
     resamples = folder / "resamples.csv"  # runs saved before resamples were counted have none
-    return {"optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
+    calibration, curve = folder / "calibration.csv", folder / "calibration_curve.csv"  # nor before calibration
+    return {"calibration": pd.read_csv(calibration, index_col="model") if calibration.is_file() else None,
+            "calibration_curve": pd.read_csv(curve) if curve.is_file() else None,
+            "optimism": pd.read_csv(folder / "optimism.csv", index_col="model"),
             "runs": _with_optimism(pd.read_csv(folder / "optimism_runs.csv")),
             "cv": pd.read_csv(folder / "repeated_cv.csv"),
             "resamples": pd.read_csv(resamples, index_col="resample", keep_default_na=True).fillna({"error": ""})
@@ -504,6 +754,12 @@ def save_validation(folder: Path, study: Study, result: OptimismResult, cv: pd.D
     result.table.to_csv(folder / "optimism.csv", index_label="model")
     result.runs.to_csv(folder / "optimism_runs.csv", index=False)
     result.resamples.to_csv(folder / "resamples.csv", index_label="resample")
+    for path in (folder / "calibration.csv", folder / "calibration_curve.csv"):
+        path.unlink(missing_ok=True)  # an earlier run's, when this one has none
+    if result.calibration is not None:
+        result.calibration.to_csv(folder / "calibration.csv", index_label="model")
+    if result.calibration_curve is not None:
+        result.calibration_curve.to_csv(folder / "calibration_curve.csv", index=False)
     cv.to_csv(folder / "repeated_cv.csv", index=False)
     meta = {"settings": study.settings.to_dict(), "train_ids": study.train_ids, "scheme": BOOTSTRAP_SCHEME, **meta}
     (folder / "validation.json").write_text(json.dumps(meta, indent=1))
@@ -526,7 +782,9 @@ def with_bootstrap(study: Study, result: OptimismResult, *, seed: int) -> Study:
     meta = {**run.meta, "bootstrap": {"scheme": BOOTSTRAP_SCHEME, "requested": int(result.requested or len(
         result.resamples)), "done": int(len(result.resamples)), "seed": int(seed), "stopped": bool(result.stopped)}}
     return study.replace(validation=dataclasses.replace(run, optimism=result.table, runs=result.runs,
-                                                        resamples=result.resamples, meta=meta))
+                                                        resamples=result.resamples, meta=meta,
+                                                        calibration=result.calibration,
+                                                        calibration_curve=result.calibration_curve))
 
 
 def with_cv(study: Study, cv: pd.DataFrame, *, folds: int, repeats: int, seed: int, stopped: bool = False) -> Study:
@@ -555,7 +813,7 @@ def study_validation(study: Study) -> InternalValidation | None:
     source = meta["command"]  # each part says it was computed in advance, and how
     return InternalValidation(
         key=study.validation_key, optimism=saved["optimism"], runs=saved["runs"], resamples=saved["resamples"],
-        cv=saved["cv"],
+        cv=saved["cv"], calibration=saved["calibration"], calibration_curve=saved["calibration_curve"],
         meta={"bootstrap": {"scheme": meta.get("scheme", BOOTSTRAP_SCHEME), "requested": meta["n_boot"],
                             "done": meta["n_boot"], "seed": meta["seed"], "stopped": False, "source": source},
               "cv": {"folds": meta["folds"], "repeats": meta["repeats"], "seed": meta["seed"],

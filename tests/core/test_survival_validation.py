@@ -259,9 +259,13 @@ def test_the_binary_study_keeps_its_frames(sample_study, monkeypatch):
                         lambda study, models: models.predict(study.cohort, study.feature_tables()))
     study = small_sample_study(sample_study, SplitConfig(seed=1), n=150, widths=(40, 10))
     result = optimism_corrected_auc(study, n_boot=2, seed=0)
-    assert list(result.table.columns) == ["apparent", "optimism", "corrected", "n_boot"]
+    # ... and, from issue 28, the .632/.632+ AUC and the recalibration of each resample after them
+    assert list(result.table.columns) == ["apparent", "optimism", "corrected", "n_boot", "oob", "b632", "b632plus",
+                                          "n_oob"]
     assert list(result.table.index) == FakeModels.model_names and result.table.index.name == "model"
-    assert list(result.runs.columns) == ["resample", "model", "boot_auc", "original_auc", "optimism"]
+    assert list(result.runs.columns) == ["resample", "model", "boot_auc", "original_auc", "oob_auc", "boot_intercept",
+                                         "original_intercept", "boot_slope", "original_slope", "boot_brier",
+                                         "original_brier", "optimism"]
     cv = repeated_cv_auc(study, n_folds=3, n_repeats=1)
     assert list(cv.columns) == ["repeat", "fold", "model", "auc"]
     assert list(summarise_cv(cv).columns) == ["mean", "sd", "min", "max", "folds"]

@@ -30,7 +30,11 @@ def test_apparent_test_and_cross_validated_auc(workspace):
     # the saved run's apparent AUC is the live one: corrected = apparent - optimism on the page (3 decimals)
     np.testing.assert_allclose(table["optimism-corrected"], table["apparent (training)"] - table["optimism"],
                                atol=2e-3)
-    assert len(at.get("plotly_chart")) == 1
+    # The bundled run holds the .632+ AUC and the optimism-corrected calibration (slope, curve) too.
+    assert {c.key for c in at.get("plotly_chart")} == {"val_optimism_figure", "val_calibration_figure"}
+    resampling = dataframe_with(at, ".632+ AUC", "calibration slope (optimism-corrected)")
+    assert resampling[".632+ AUC"].between(0.5, 1).all()
+    assert (resampling["calibration slope (optimism-corrected)"] < 1).all()  # every model shrinks on new patients
 
     at.number_input(key="val_folds").set_value(3)
     at.number_input(key="val_repeats").set_value(1).run()
@@ -149,3 +153,25 @@ def test_the_scheduler_setting_is_checked_and_kept(workspace, small_study):
     at.switch_page("pages/validation.py").run()
     assert at.text_input(key="val_scheduler").value == f" tcp://127.0.0.1:{port} "
     assert at.session_state["val_where"] == f"tcp://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+def test_the_632_auc_and_the_corrected_calibration_are_shown(workspace, small_study):
+    """A binary study's bootstrap: Harrell's, .632 and .632+ AUC, the corrected calibration slope, intercept and
+    Brier score (apparent slope and intercept said to be 1 and 0 by construction) and the corrected curve."""
+    from core.workflows.validation import RESAMPLING_COLUMNS, optimism_corrected_auc, with_bootstrap
+
+    result = optimism_corrected_auc(small_study, n_boot=3, seed=2)
+    at = open_study_page(with_bootstrap(small_study, result, seed=2), "pages/validation.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = dataframe_with(at, RESAMPLING_COLUMNS["b632plus"], RESAMPLING_COLUMNS["slope"])
+    assert len(table) == len(result.table)
+    np.testing.assert_allclose(table[RESAMPLING_COLUMNS["b632"]].to_numpy(), result.table["b632"].round(3))
+    np.testing.assert_allclose(table[RESAMPLING_COLUMNS["slope_apparent"]], 1.0, atol=1e-3)
+    np.testing.assert_allclose(table[RESAMPLING_COLUMNS["intercept_apparent"]], 0.0, atol=1e-3)
+    slopes = result.calibration[result.calibration["measure"] == "slope"]["corrected"]
+    np.testing.assert_allclose(table[RESAMPLING_COLUMNS["slope"]].to_numpy(), slopes.round(3).to_numpy())
+    captions = " ".join(c.value for c in at.caption)
+    assert "1 and 0 by construction" in captions and "0 and 1 by construction" in captions
+    assert "whole pipeline" in captions and ".632+" in captions
+    assert len(at.get("plotly_chart")) == 2  # the optimism boxes and the corrected calibration curves
