@@ -90,11 +90,14 @@ FEATURE_KINDS = {"radiomics": "radiomics features extracted here (pyradiomics se
 EXTRACTION_ENGINES = {"pyradiomics": "pyradiomics (the study's)", "mirp": "MIRP (IBSI-compliant by design)"}
 __all__ += ["EXTRACTION_ENGINES"]
 COHORTS = {"train": "Training", "test": "Test"}
-# Calibration statistics' columns (core.stats.summaries.calibration_table) in words. The two intercepts differ:
-# calibration-in-the-large has the logit as offset (slope fixed at 1); the recalibration's goes with its slope.
-CALIBRATION_COLUMNS = {"brier": "Brier score", "calibration_in_the_large": "calibration-in-the-large",
-                       "slope": "calibration slope",
-                       "recalibration_intercept": "calibration intercept (logistic recalibration)"}
+# Calibration statistics' columns (core.stats.calibration.calibration_summary, the evaluation's calibration table) in
+# words. The two intercepts differ: calibration-in-the-large has the logit as offset (slope fixed at 1); the
+# recalibration's goes with its slope.
+CALIBRATION_COLUMNS = {"citl": "calibration-in-the-large",
+                       "intercept": "calibration intercept (logistic recalibration)", "slope": "calibration slope",
+                       "ici": "ICI", "e50": "E50", "e90": "E90", "emax": "Emax",
+                       "spiegelhalter_z": "Spiegelhalter z", "spiegelhalter_p": "Spiegelhalter p",
+                       "brier": "Brier score", "hl_statistic": "Hosmer-Lemeshow χ² (secondary)", "hl_p": "HL p"}
 # p-values of features a LASSO selected on the same patients (and of the score built from them) are optimistic.
 POST_SELECTION_NOTE = "post-selection: not for inference"
 POST_SELECTION_P = "p (post-selection, not for inference)"
@@ -156,6 +159,11 @@ OUTCOME_SUMMARY_ROWS = {
     "event_free": "Event-free at {horizon} (Kaplan-Meier), % [95% CI]",
 }
 __all__ += ["OUTCOME_KINDS", "DEFAULT_OUTCOME_LABELS", "OUTCOME_SUMMARY_ROWS"]
+# What Riley's minimum sample size (core.workflows.sample_size) anticipates of the model's performance; a C-statistic
+# converts to a Cox-Snell R² for a binary outcome only (core.workflows.sample_size.anticipation_options).
+SAMPLE_SIZE_ANTICIPATION = {"default": "Conservative default (Nagelkerke R\u00b2 0.15)",
+                            "cstatistic": "Anticipated C-statistic", "rsquared": "Anticipated Cox-Snell R\u00b2"}
+__all__ += ["SAMPLE_SIZE_ANTICIPATION"]
 # Below this many patients in a group, a comparison of groups is flagged as resting on too few patients.
 MIN_PER_GROUP = 10
 
@@ -204,3 +212,21 @@ def format_interval(estimate: float, low: float, high: float, digits: int = 3) -
     if not (text and all(bounds)):
         return text
     return f"{text} ({bounds[0]} to {bounds[1]})" if low < 0 else f"{text} ({bounds[0]}-{bounds[1]})"
+
+# How to read a binary model's calibration statistics and decision curves: the words of the Evaluation and External
+# validation pages and of the report (one text, said the same way everywhere).
+CALIBRATION_READING = (
+    "Read in this order (Van Calster et al. 2016): calibration-in-the-large (0: right on average; > 0: predictions "
+    "too low), the calibration slope (1: ideal; < 1: predictions too extreme, the sign of overfitting), then the "
+    "flexible curve and its band. ICI is the mean absolute distance between the curve and the diagonal over the "
+    "patients (E50 its median, E90 its 90th percentile, Emax its largest). On the training cohort the slope is 1 "
+    "and the intercept 0 by construction for a model refitted there; internal validation gives their "
+    "optimism-corrected values. The Hosmer-Lemeshow test depends on its arbitrary grouping and on the sample size "
+    "and is a secondary check only.")
+DECISION_READING = (
+    "Net benefit at each threshold probability (the risk at which one would act), against treating everyone and "
+    "no one; the bands are pointwise 95 % bootstrap intervals ({n_boot} resamples of the cohort's patients, seed "
+    "{seed}). Net interventions avoided: per 100 patients, how many fewer interventions than treating everyone "
+    "at the same net benefit; the standardized net benefit is the net benefit divided by the prevalence (1: "
+    "every event found with no false positive).")
+__all__ += ["CALIBRATION_READING", "DECISION_READING"]

@@ -13,7 +13,9 @@ from core.figures.palette import OUTCOME_COLOURS
 __all__ = ["OUTCOME_COLOURS", "WINDOW_PRESETS", "distribution_figure", "slice_overlay_figure", "loss_curve_figure",
            "reconstruction_figure", "funnel_figure", "lasso_cv_figure", "coefficient_path_figure",
            "stability_figure", "coefficient_figure", "roc_figure", "risk_histogram_figure", "what_if_figure",
-           "calibration_figure", "decision_curve_figure", "violin_figure", "confusion_figure"]
+           "calibration_figure", "decision_curve_figure", "violin_figure", "confusion_figure", "add_band",
+           "DECISION_MEASURES", "decision_measure_figure", "clinical_impact_figure", "net_benefit_difference_figure",
+           "corrected_calibration_figure"]
 
 
 
@@ -240,34 +242,92 @@ def roc_figure(curves: dict[str, pd.DataFrame], aucs: dict[str, tuple[float, flo
     return figure
 
 
+def _rgba(colour: str, alpha: float) -> str:
+    """A ``#rrggbb`` colour (or any other CSS colour, returned as is) with transparency, for a band's fill."""
+    if colour.startswith("#") and len(colour) == 7:
+        red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        return f"rgba({red},{green},{blue},{alpha})"
+    return colour
+
+
+def add_band(figure: go.Figure, x: pd.Series, low: pd.Series, high: pd.Series, *, colour: str, name: str) -> None:
+    """A shaded pointwise band (``low`` to ``high`` over ``x``) in ``colour``: drawn under the curve it belongs to,
+    one legend entry (``name``) that toggles it. Points where either limit is NaN leave a gap."""
+    group = f"band:{name}"
+    figure.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, showlegend=False, legendgroup=group,
+                                hoverinfo="skip"))
+    figure.add_trace(go.Scatter(x=x, y=low, mode="lines", line={"width": 0}, fill="tonexty",
+                                fillcolor=_rgba(colour, 0.18), name=name, legendgroup=group, hoverinfo="skip"))
+
+
 def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.DataFrame], *, title: str,
-                       labels: dict[str, str], colours: dict[str, str]) -> go.Figure:
-    """Observed vs predicted risk: decile points with 95 % bars and the lowess curve per model (or cohort)."""
+                       labels: dict[str, str], colours: dict[str, str],
+                       flexible: Mapping[str, pd.DataFrame] | None = None) -> go.Figure:
+    """Observed vs predicted risk per model (or cohort): decile points with 95 % bars, and either the flexible
+    (loess) curve with its pointwise 95 % band (``flexible``: ``predicted``, ``observed``, ``low``, ``high``, as
+    :func:`core.stats.calibration.flexible_calibration` gives it) or, without it, the lowess curve (``smooth``).
+    The band is clipped to 0-1 for drawing only."""
     figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
                                   name="ideal"))
-    for model, table in binned.items():
+    for model in dict.fromkeys([*binned, *(flexible or {})]):
         colour = colours[model]
-        figure.add_trace(go.Scatter(x=table["mean_predicted"], y=table["observed"], mode="markers",
-                                    name=f"{labels[model]} (deciles)", marker={"color": colour},
-                                    error_y={"type": "data", "symmetric": False,
-                                             "array": table["high"] - table["observed"],
-                                             "arrayminus": table["observed"] - table["low"], "color": colour}))
-        figure.add_trace(go.Scatter(x=smooth[model]["predicted"], y=smooth[model]["observed"], mode="lines",
-                                    name=f"{labels[model]} (smoothed)", line={"color": colour}))
+        table = binned.get(model)
+        if table is not None:
+            figure.add_trace(go.Scatter(x=table["mean_predicted"], y=table["observed"], mode="markers",
+                                        name=f"{labels[model]} (deciles)", marker={"color": colour},
+                                        error_y={"type": "data", "symmetric": False,
+                                                 "array": table["high"] - table["observed"],
+                                                 "arrayminus": table["observed"] - table["low"], "color": colour}))
+        curve = flexible.get(model) if flexible is not None else None
+        if curve is not None:
+            add_band(figure, curve["predicted"], curve["low"].clip(0, 1), curve["high"].clip(0, 1), colour=colour,
+                     name=f"{labels[model]} 95 % band")
+            figure.add_trace(go.Scatter(x=curve["predicted"], y=curve["observed"].clip(0, 1), mode="lines",
+                                        name=f"{labels[model]} (loess)", line={"color": colour}))
+        else:
+            figure.add_trace(go.Scatter(x=smooth[model]["predicted"], y=smooth[model]["observed"], mode="lines",
+                                        name=f"{labels[model]} (smoothed)", line={"color": colour}))
     figure.update_layout(title=title, xaxis_title="predicted probability", yaxis_title="observed fraction",
                          xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]}, height=CURVE_HEIGHT + 40,
                          legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
     return figure
 
 
+def corrected_calibration_figure(curves: Mapping[str, pd.DataFrame], *, title: str, labels: Mapping[str, str],
+                                 colours: Mapping[str, str]) -> go.Figure:
+    """rms::calibrate's plot per model: the apparent smoothed calibration curve (dashed), the bootstrap
+    optimism-corrected one (solid) and the ideal diagonal. ``curves``: per model the rows of
+    :class:`core.workflows.validation.OptimismResult` ``calibration_curve`` (``predicted``, ``apparent``,
+    ``corrected``; risks 0-1; NaN points leave a gap)."""
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                                  name="ideal"))
+    for model, curve in curves.items():
+        colour = colours[model]
+        figure.add_trace(go.Scatter(x=curve["predicted"], y=curve["apparent"], mode="lines",
+                                    name=f"{labels[model]} (apparent)", line={"color": colour, "dash": "dash"}))
+        figure.add_trace(go.Scatter(x=curve["predicted"], y=curve["corrected"], mode="lines",
+                                    name=f"{labels[model]} (bias-corrected)", line={"color": colour}))
+    figure.update_layout(title=title, xaxis_title="predicted probability", yaxis_title="observed fraction (smoothed)",
+                         xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]}, height=CURVE_HEIGHT + 40,
+                         legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
+    return figure
+
+
 def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels: dict[str, str],
-                          colours: dict[str, str], marker: tuple[str, float, float] | None = None) -> go.Figure:
-    """Net benefit against threshold probability per model (or cohort), with treat-all and treat-none."""
+                          colours: dict[str, str], marker: tuple[str, float, float] | None = None,
+                          bands: bool = False) -> go.Figure:
+    """Net benefit against threshold probability per model (or cohort), with treat-all and treat-none; with
+    ``bands`` each curve's bootstrap 95 % band (``net_benefit_low``/``_high``, where the curves hold them)."""
     first = next(iter(curves.values()))
     figure = go.Figure([go.Scatter(x=first["threshold"], y=first["treat_all"], mode="lines", name="treat all",
                                    line={"color": "black", "dash": "dash"}),
                         go.Scatter(x=first["threshold"], y=first["treat_none"], mode="lines", name="treat none",
                                    line={"color": "black"})])
+    if bands:
+        for model, curve in curves.items():
+            if "net_benefit_low" in curve.columns:
+                add_band(figure, curve["threshold"], curve["net_benefit_low"], curve["net_benefit_high"],
+                         colour=colours[model], name=f"{labels[model]} 95 % band")
     add_net_benefit_curves(figure, curves, labels, colours, marker)
     top = max(float(c["net_benefit"].max()) for c in curves.values())
     figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="net benefit",
@@ -289,6 +349,66 @@ def add_net_benefit_curves(figure: go.Figure, curves: Mapping[str, pd.DataFrame]
         figure.add_trace(go.Scatter(x=[threshold], y=[benefit], mode="markers", name="chosen cut-off",
                                     marker={"size": 13, "symbol": "x", "color": colours[model],
                                             "line": {"width": 2, "color": "black"}}))
+
+
+#: Decision-curve measures besides the net benefit that :func:`decision_measure_figure` draws: column -> axis title.
+DECISION_MEASURES = {"interventions_avoided": "net interventions avoided per 100 patients",
+                     "standardized_net_benefit": "standardized net benefit (net benefit / prevalence)"}
+
+
+def decision_measure_figure(curves: Mapping[str, pd.DataFrame], measure: str, *, title: str,
+                            labels: Mapping[str, str], colours: Mapping[str, str], bands: bool = True) -> go.Figure:
+    """One decision-curve measure (a key of :data:`DECISION_MEASURES`) against the threshold probability per
+    model (or cohort), each with its bootstrap 95 % band (``<measure>_low``/``_high``) when ``bands``; 0 drawn
+    as the reference (no net interventions avoided; no benefit)."""
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 0], mode="lines", line={"color": "black"}, name="0"))
+    for model, curve in curves.items():
+        if bands and f"{measure}_low" in curve.columns:
+            add_band(figure, curve["threshold"], curve[f"{measure}_low"], curve[f"{measure}_high"],
+                     colour=colours[model], name=f"{labels[model]} 95 % band")
+        figure.add_trace(go.Scatter(x=curve["threshold"], y=curve[measure], mode="lines", name=labels[model],
+                                    line={"color": colours[model]}))
+    values = np.concatenate([c[measure].to_numpy(dtype=float) for c in curves.values()])
+    finite = values[np.isfinite(values)]
+    top = max(float(finite.max()), 0.05) if len(finite) else 1.0
+    # Both measures fall steeply below 0 at low thresholds (interventions avoided divides by the threshold's odds):
+    # the axis shows as far below 0 as the best curve rises above it, where the curves can be read.
+    bottom = max(float(finite.min()), -top) if len(finite) else -1.0
+    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title=DECISION_MEASURES[measure],
+                         height=CURVE_HEIGHT, yaxis={"range": [min(bottom, -0.05 * top) * 1.1, top * 1.15]},
+                         legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
+    return figure
+
+
+def clinical_impact_figure(curve: pd.DataFrame, *, title: str, colour: str, bands: bool = True) -> go.Figure:
+    """The clinical impact curve (as rmda's plot_clinical_impact): out of 1,000 patients, the number classed high
+    risk (risk >= threshold) and the number of them with the event, against the threshold probability; with
+    ``bands`` their bootstrap 95 % bands (``high_risk_per_1000_low`` ...)."""
+    figure = go.Figure()
+    for column, name, dash in (("high_risk_per_1000", "number high risk", "solid"),
+                               ("high_risk_events_per_1000", "number high risk with the event", "dash")):
+        if bands and f"{column}_low" in curve.columns:
+            add_band(figure, curve["threshold"], curve[f"{column}_low"], curve[f"{column}_high"], colour=colour,
+                     name=f"{name}: 95 % band")
+        figure.add_trace(go.Scatter(x=curve["threshold"], y=curve[column], mode="lines", name=name,
+                                    line={"color": colour, "dash": dash}))
+    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="patients per 1,000",
+                         height=CURVE_HEIGHT, yaxis={"range": [0, 1000]}, legend=LEGEND_BELOW,
+                         margin={"t": 50, "l": 60, "r": 20})
+    return figure
+
+
+def net_benefit_difference_figure(difference: pd.DataFrame, *, title: str, label: str, colour: str) -> go.Figure:
+    """The net-benefit difference of two models (``threshold``, ``difference``, ``low``, ``high``: model a - model
+    b, paired bootstrap 95 % band) against the threshold probability; 0 = no difference."""
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 0], mode="lines", line={"color": "black"}, name="no difference"))
+    add_band(figure, difference["threshold"], difference["low"], difference["high"], colour=colour,
+             name="95 % band (paired bootstrap)")
+    figure.add_trace(go.Scatter(x=difference["threshold"], y=difference["difference"], mode="lines", name=label,
+                                line={"color": colour}))
+    figure.update_layout(title=title, xaxis_title="threshold probability", yaxis_title="difference in net benefit",
+                         height=CURVE_HEIGHT, legend=LEGEND_BELOW, margin={"t": 50, "l": 60, "r": 20})
+    return figure
 
 
 def violin_figure(values: pd.DataFrame, value_column: str, group_column: str, *, labels: dict, title: str,

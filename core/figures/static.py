@@ -54,12 +54,16 @@ def roc_png(panels: Mapping[str, Mapping[str, tuple[pd.DataFrame, str]]], colour
 
 def calibration_png(curves: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], labels: Mapping[str, str],
                     colours: Mapping[str, str], title: str) -> bytes:
-    """Calibration: decile points (``mean_predicted``, ``observed``) and the smooth curve per model."""
+    """Calibration: decile points (``mean_predicted``, ``observed``) and the smooth curve per model, with its
+    pointwise 95 % band where the curve has ``low`` and ``high`` (the flexible calibration's; drawn clipped to 0-1)."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5, 4.6))
     for model, (binned, smooth) in curves.items():
         axis.plot(binned["mean_predicted"], binned["observed"], "o", color=colours[model])
-        axis.plot(smooth["predicted"], smooth["observed"], color=colours[model], label=labels[model])
+        if "low" in smooth.columns:
+            axis.fill_between(smooth["predicted"], smooth["low"].clip(0, 1), smooth["high"].clip(0, 1),
+                              color=colours[model], alpha=0.18, lw=0)
+        axis.plot(smooth["predicted"], smooth["observed"].clip(0, 1), color=colours[model], label=labels[model])
     axis.plot([0, 1], [0, 1], ls=":", color="grey")
     axis.set(title=title, xlabel="predicted probability", ylabel="observed fraction", xlim=(0, 1), ylim=(0, 1))
     axis.legend(fontsize=8)
@@ -68,13 +72,17 @@ def calibration_png(curves: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], lab
 
 def decision_png(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str], colours: Mapping[str, str],
                  title: str) -> bytes:
-    """Decision curves: net benefit per model, with treat-all and treat-none."""
+    """Decision curves: net benefit per model, with treat-all and treat-none, and each curve's bootstrap 95 % band
+    where it has ``net_benefit_low`` and ``net_benefit_high``."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 4.6))
     first = next(iter(curves.values()))
     axis.plot(first["threshold"], first["treat_all"], "k--", label="treat all")
     axis.axhline(0, color="black", lw=0.8, label="treat none")
     for model, curve in curves.items():
+        if "net_benefit_low" in curve.columns:
+            axis.fill_between(curve["threshold"], curve["net_benefit_low"], curve["net_benefit_high"],
+                              color=colours[model], alpha=0.15, lw=0)
         axis.plot(curve["threshold"], curve["net_benefit"], color=colours[model], label=labels[model])
     top = max(float(c["net_benefit"].max()) for c in curves.values())
     axis.set(title=title, xlabel="threshold probability", ylabel="net benefit", ylim=(-0.05, max(0.05, top * 1.15)))
@@ -205,6 +213,9 @@ def survival_decision_png(panels: Mapping[str, Mapping[str, pd.DataFrame]], labe
         axis.plot(first["threshold"], first["treat_all"], "k--", label="treat all")
         axis.axhline(0, color="black", lw=0.8, label="treat none")
         for model, curve in curves.items():
+            if "net_benefit_low" in curve.columns:  # the bootstrap 95 % band, where the curve holds one
+                axis.fill_between(curve["threshold"], curve["net_benefit_low"], curve["net_benefit_high"],
+                                  color=colours[model], alpha=0.15, lw=0)
             axis.plot(curve["threshold"], curve["net_benefit"], color=colours[model], label=labels[model])
         values = np.concatenate([c["net_benefit"].to_numpy(dtype=float) for c in curves.values()])
         top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0

@@ -20,8 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError
-from core.stats.evaluation import (calibration_stats, cutoff_for_sensitivity, hosmer_lemeshow, performance_table,
-                                   roc_auc, youden_cutoff)
+from core.stats.evaluation import cutoff_for_sensitivity, performance_table, roc_auc, youden_cutoff
 from core.stats.modeling import term_words, uncertain_sign_text
 from core.stats.survival.concordance import harrell_c
 from core.vocabulary import CUTOFF_RULES, MIN_PER_GROUP, check_option, family_of_score
@@ -115,23 +114,17 @@ def calibration_table(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Ma
                       models: Sequence[str]) -> pd.DataFrame:
     """Calibration of each model in each cohort.
 
-    Returns one row per cohort and model: ``cohort``, ``model``, ``brier``, ``calibration_in_the_large``,
-    ``slope``, ``recalibration_intercept`` (the intercept of the logistic recalibration, as rms::val.prob;
-    not calibration-in-the-large), ``hl_statistic``, ``hl_df``, ``hl_p`` (Hosmer-Lemeshow, 10 risk groups).
-    :data:`core.vocabulary.CALIBRATION_COLUMNS` gives each column's label in words.
+    Returns one row per cohort and model: ``cohort``, ``model`` and
+    :data:`core.stats.calibration.CALIBRATION_SUMMARY_COLUMNS` (calibration-in-the-large and the logistic
+    recalibration's intercept and slope as rms::val.prob, each with its 95 % CI; ICI, E50, E90, Emax; Spiegelhalter's
+    z; Brier; Hosmer-Lemeshow over 10 risk groups). :data:`core.vocabulary.CALIBRATION_COLUMNS` gives the labels.
     """
-    rows = []
-    for cohort, ids in cohorts.items():
-        ids = list(ids)
-        for model in models:
-            y, p = outcome.loc[ids], predictions.loc[ids, model]
-            calibration, hl = calibration_stats(y, p), hosmer_lemeshow(y, p)
-            rows.append({"cohort": cohort, "model": model, "brier": calibration.brier,
-                         "calibration_in_the_large": calibration.in_the_large, "slope": calibration.slope,
-                         "recalibration_intercept": calibration.recalibration_intercept,
-                         "hl_statistic": hl.statistic, "hl_df": hl.df, "hl_p": hl.p_value})
-    return pd.DataFrame(rows, columns=["cohort", "model", "brier", "calibration_in_the_large", "slope",
-                                       "recalibration_intercept", "hl_statistic", "hl_df", "hl_p"])
+    from core.stats.calibration import CALIBRATION_SUMMARY_COLUMNS, calibration_summary
+
+    rows = [{"cohort": cohort, "model": model,
+             **calibration_summary(outcome.loc[list(ids)], predictions.loc[list(ids), model]).as_row()}
+            for cohort, ids in cohorts.items() for model in models]
+    return pd.DataFrame(rows, columns=["cohort", "model", *CALIBRATION_SUMMARY_COLUMNS])
 
 
 @dataclass(frozen=True)

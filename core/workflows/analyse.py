@@ -33,6 +33,9 @@ from core.stats.outcomes import BinaryOutcome, Outcome
 from core.stats.summaries import table2
 from core.vocabulary import ROW_ID_COLUMN, check_name, horizon_column
 from core.workflows.checks import never_features
+from core.workflows.evaluation import StudyEvaluation, evaluate_cohorts
+from core.workflows.model_comparison import RECLASSIFICATION_COLUMNS, default_pair, reclassification_pairs
+from core.workflows.sample_size import study_sample_size
 from core.workflows.external import ExternalCohort, outside_range_notes, pooled_predictions, validate_external
 from core.workflows.fit import StudyModels
 from core.workflows.persistence import save_study
@@ -72,11 +75,13 @@ class AnalysisResult:
     corrected value, and the repeated-CV mean (empty when not run); ``imports``: what each feature
     table's import left out; ``seconds``: time per stage.
 
-    A time-to-event study also has ``evaluation``, its
-    :class:`core.workflows.survival_evaluation.SurvivalEvaluation` of every cohort (externals included; on train
-    and test the numbers of ``results.evaluation``), and ``cohort_predictions``, the long table it was computed
-    from (:func:`core.workflows.survival_evaluation.cohort_predictions`: cohort, id, model, time, event,
-    linear_predictor, surv_<h>). Both are None for a binary study.
+    ``evaluation`` is the evaluation of every cohort (externals included; on train and test the numbers of
+    ``results.evaluation``): a binary study's :class:`core.workflows.evaluation.StudyEvaluation` (calibration with
+    CIs, flexible calibration, decision curves with bootstrap bands), a time-to-event study's
+    :class:`core.workflows.survival_evaluation.SurvivalEvaluation`; ``cohort_predictions`` the long table it was
+    computed from (binary: cohort, id, model, outcome, probability; time to event:
+    :func:`core.workflows.survival_evaluation.cohort_predictions`: cohort, id, model, time, event,
+    linear_predictor, surv_<h>).
     """
 
     study: Study
@@ -88,7 +93,7 @@ class AnalysisResult:
     externals: tuple[ExternalCohort, ...]
     seconds: dict[str, float]
     results: StudyResults | None = None  # the final study's stages (its report, nomogram), sharing the fit's store
-    evaluation: Any = None  # a time-to-event study's SurvivalEvaluation of every cohort, externals included
+    evaluation: Any = None  # the evaluation of every cohort, externals included
     cohort_predictions: pd.DataFrame | None = None  # its long predictions (predictions.csv)
 
 
@@ -309,7 +314,8 @@ def analyse(*, clinical: Path, id_column: str | None = None, outcome_column: str
 
 
 def _survival_outputs(result: AnalysisResult, nomogram: Any, model: str) -> dict[str, pd.DataFrame]:
-    """A time-to-event study's own files: its long predictions, time-dependent AUCs and nomogram survival axes."""
+    """A time-to-event study's own files: its long predictions, time-dependent AUCs, nomogram survival axes,
+    calibration statistics and decision curves at each horizon."""
     horizons = result.study.spec.outcome.horizons  # type: ignore[attr-defined]  # a SurvivalOutcome's
     axes = [nomogram.survival_axis(h).rename(columns={"survival": "value"}).assign(axis=horizon_column(h), horizon=h)
             for h in horizons]
@@ -319,21 +325,58 @@ def _survival_outputs(result: AnalysisResult, nomogram: Any, model: str) -> dict
     axes_table = pd.concat(axes, ignore_index=True).assign(model=model)
     return {"predictions.csv": cast(pd.DataFrame, result.cohort_predictions),  # _survival_performance made both
             "td_auc.csv": result.evaluation.td_auc[["cohort", "model", "horizon", "auc", "auc_low", "auc_high"]],
-            "nomogram_axes.csv": axes_table[["model", "axis", "horizon", "total_points", "value"]]}
+            "nomogram_axes.csv": axes_table[["model", "axis", "horizon", "total_points", "value"]],
+            # At each horizon: the flexible calibration's ICI/E50/E90/Emax, the slope and O/E; the decision curves
+            # with their bootstrap bands.
+            "calibration.csv": result.evaluation.calibration_slope,
+            "decision_curve.csv": result.evaluation.decision.drop(columns="treat_none")}
+
+
+def _binary_outputs(result: AnalysisResult, nomogram: Any, model: str) -> dict[str, pd.DataFrame]:
+    """A binary study's own files: its long predictions, calibration statistics, decision curves (with bootstrap
+    bands) and reclassification of every model against the reference (the clinical model, else the first) in every
+    cohort, externals included."""
+    evaluation = result.evaluation
+    long = cast(pd.DataFrame, result.cohort_predictions)
+    names = result.models.model_names
+    pair = default_pair(names, result.models.main_model)
+    if pair is None:
+        reclassification = pd.DataFrame(columns=list(RECLASSIFICATION_COLUMNS))
+    else:
+        # One key per patient of a cohort (an external patient's ID may repeat a study patient's).
+        keyed = long.assign(key=list(zip(long["cohort"], long["id"], strict=True)))
+        wide = keyed.pivot(index="key", columns="model", values="probability")
+        outcome = keyed.drop_duplicates("key").set_index("key")["outcome"]
+        cohorts = {c: list(dict.fromkeys(keyed.loc[keyed["cohort"] == c, "key"])) for c in evaluation.cohorts}
+        reclassification = reclassification_pairs(wide, outcome, cohorts, names, pair[1])
+    return {"predictions.csv": long,
+            "calibration.csv": evaluation.calibration,
+            "decision_curve.csv": evaluation.decision.drop(columns="treat_none"),
+            "reclassification.csv": reclassification}
 
 
 #: Per outcome kind, the files it writes besides every study's: ``(result, nomogram, model) -> {file: table}``.
-_KIND_OUTPUTS = {"survival": _survival_outputs}
+_KIND_OUTPUTS = {"binary": _binary_outputs, "survival": _survival_outputs}
 #: Per outcome kind, the columns its coefficients.csv starts with (the others follow as the models' tables have them).
 _COEFFICIENT_COLUMNS = {"survival": ("model", "term", "coef", "HR", "HR_lower", "HR_upper", "p")}
 
 
 def _binary_performance(study: Study, models: StudyModels, predictions: pd.DataFrame,
-                        externals: Sequence[ExternalCohort]) -> tuple[pd.DataFrame, None, None]:
-    """A binary study's Table 2 on every cohort (externals pooled in), at the study's cut-off rule."""
+                        externals: Sequence[ExternalCohort]) -> tuple[pd.DataFrame, StudyEvaluation, pd.DataFrame]:
+    """A binary study's Table 2 on every cohort (externals pooled in), at the study's cut-off rule; the evaluation
+    of every cohort; the long predictions (cohort, id, model, outcome, probability; an external patient under
+    the ID of its own table)."""
     pooled, outcome, groups = pooled_predictions(study, models, predictions, externals)
-    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, models.model_names)
-    return table2(pooled, outcome, groups, cutoffs, ci=study.evaluation.proportion_ci), None, None
+    names = models.model_names
+    cutoffs = study.evaluation.cutoffs(predictions, study.outcome, study.train_ids, names)
+    ci = study.evaluation.proportion_ci
+    evaluation = evaluate_cohorts(pooled, outcome, groups, names, cutoffs, ci=ci, seed=study.split.config.seed)
+    own = set(study.cohorts())
+    long = pd.concat([pd.DataFrame({"cohort": cohort, "id": [i if cohort in own else i[len(cohort) + 1:] for i in ids],
+                                    "model": model, "outcome": outcome.loc[ids].to_numpy(dtype=int),
+                                    "probability": pooled.loc[ids, model].to_numpy()})
+                      for cohort, ids in groups.items() for model in names], ignore_index=True)
+    return table2(pooled, outcome, groups, cutoffs, ci=ci), evaluation, long
 
 
 def _survival_performance(study: Study, models: StudyModels, predictions: pd.DataFrame,
@@ -416,15 +459,27 @@ def _validation_notes(result: AnalysisResult) -> list[str]:
 
 def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     """Write DIR/table2.csv, funnel.csv, univariable.csv, coefficients.csv, nomogram_points.csv, report.html,
-    validation.csv (when run), imports.csv, notes.txt and the saved study folder DIR/study. Returns the files
-    written. No report.html where :func:`report_status` says it is not written yet (a time-to-event study).
+    validation.csv (when run: per model the apparent, optimism-corrected, .632 and .632+ AUC and the CV summary;
+    a binary study adds validation_calibration.csv, the optimism-corrected calibration intercept, slope and Brier,
+    and validation_calibration_curve.csv, rms::calibrate's corrected curve), sample_size.csv (Riley's minimum
+    sample size: one row per criterion and the final one), imports.csv, notes.txt and the saved study folder
+    DIR/study. Returns the files written. No report.html where :func:`report_status` says it is not written yet.
+
+    A binary study adds predictions.csv (cohort, id, model, outcome, probability: every patient and model of every
+    cohort, externals included), calibration.csv (cohort, model, n, events, citl, intercept and slope each with
+    ``_low``/``_high``, ici, e50, e90, emax, spiegelhalter_z, spiegelhalter_p, brier, hl_statistic, hl_df, hl_p,
+    left_out), decision_curve.csv (cohort, model, threshold, net benefit, treat all, net interventions avoided
+    per 100, standardized net benefit and the clinical impact counts per 1,000, each with its bootstrap band) and
+    reclassification.csv (per cohort every model against the clinical model: nri, nri_events, nri_nonevents, idi
+    each with ``_low``/``_high``; :data:`core.workflows.model_comparison.RECLASSIFICATION_COLUMNS`).
 
     A time-to-event study adds predictions.csv
     (:data:`core.workflows.survival_evaluation.COHORT_PREDICTION_COLUMNS` then ``surv_<h>``: one row per
-    patient and model of every cohort), td_auc.csv (cohort, model, horizon, auc, auc_low, auc_high) and
+    patient and model of every cohort), td_auc.csv (cohort, model, horizon, auc, auc_low, auc_high),
     nomogram_axes.csv (the main model's nomogram: per horizon where survival probabilities fall on its
-    total-points scale, and its median-survival axis: model, axis, horizon, total_points, value); its
-    coefficients.csv starts with model, term, coef, HR, HR_lower, HR_upper, p.
+    total-points scale, and its median-survival axis: model, axis, horizon, total_points, value), calibration.csv
+    and decision_curve.csv at each horizon; its coefficients.csv starts with model, term, coef, HR, HR_lower,
+    HR_upper, p.
     """
     from core.io.tables import csv_bytes
 
@@ -467,6 +522,13 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         csv(frame, name)
     if len(result.validation):
         csv(result.validation.reset_index(), "validation.csv")
+        run = study.current_validation()
+        if run is not None and run.calibration is not None:  # a binary study's calibration optimism
+            csv(run.calibration.reset_index(), "validation_calibration.csv")
+        if run is not None and run.calibration_curve is not None:
+            csv(run.calibration_curve, "validation_calibration_curve.csv")
+    # Riley's minimum sample size for developing the models, from the training cohort (core.workflows.sample_size)
+    csv(study_sample_size(study).table(), "sample_size.csv")
     imports = [imp.dropped.assign(family=f) for f, imp in result.imports.items()]
     # Columns kept out of the features after the import (perfect orderings of the training outcome; a family
     # made elsewhere): listed beside what the import left out.

@@ -20,9 +20,10 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.workflows.survival_evaluation import SurvivalEvaluation, evaluate_survival_study
-from core.stats.evaluation import (Confusion, binary_metrics, calibration_curve, calibration_stats, compare_models,
-                                   confusion_counts, decision_curve, hosmer_lemeshow, performance_table, roc_auc,
-                                   roc_points)
+from core.stats.calibration import CALIBRATION_SUMMARY_COLUMNS, calibration_summary, flexible_calibration
+from core.stats.decision_analysis import decision_analysis
+from core.stats.evaluation import (Confusion, binary_metrics, calibration_curve, compare_models, confusion_counts,
+                                   decision_curve, performance_table, roc_auc, roc_points)
 
 if TYPE_CHECKING:  # only for annotations: the study layer needs nothing from here
     from core.workflows.study import Study
@@ -31,18 +32,27 @@ __all__ = ["StudyEvaluation", "OperatingPoint", "evaluate_cohorts", "evaluate_st
            "CURVE_TABLES"]
 
 # The tables of a StudyEvaluation holding curves (several rows per cohort and model), by attribute name.
-CURVE_TABLES = ("roc", "calibration_bins", "calibration_smooth", "decision")
+CURVE_TABLES = ("roc", "calibration_bins", "calibration_smooth", "calibration_flexible", "decision")
+#: Bootstrap resamples of the decision curves' 95 % bands (the patients of a cohort resampled, as rmda does).
+DECISION_RESAMPLES = 500
 
 _AUC_COLUMNS = ["cohort", "model", "n", "events", "auc", "auc_low", "auc_high", "left_out"]
 _DELONG_COLUMNS = ["cohort", "model_a", "model_b", "auc_a", "auc_b", "difference", "ci_low", "ci_high", "z",
                    "p_value", "p_holm", "n", "left_out"]
 _CONFUSION_COLUMNS = ["cohort", "model", "cutoff", "tp", "fp", "tn", "fn"]
-_CALIBRATION_COLUMNS = ["cohort", "model", "brier", "calibration_in_the_large", "slope", "recalibration_intercept",
-                        "hl_statistic", "hl_df", "hl_p", "left_out"]
+_CALIBRATION_COLUMNS = ["cohort", "model", *CALIBRATION_SUMMARY_COLUMNS, "left_out"]
+# The decision analysis' columns (core.stats.decision_analysis.decision_analysis) and treat-none's 0.
+_DECISION_COLUMNS = ["threshold", "net_benefit", "net_benefit_low", "net_benefit_high", "treat_all", "treat_all_low",
+                     "treat_all_high", "treat_none", "interventions_avoided", "interventions_avoided_low",
+                     "interventions_avoided_high", "standardized_net_benefit", "standardized_net_benefit_low",
+                     "standardized_net_benefit_high", "high_risk_per_1000", "high_risk_per_1000_low",
+                     "high_risk_per_1000_high", "high_risk_events_per_1000", "high_risk_events_per_1000_low",
+                     "high_risk_events_per_1000_high"]
 _CURVE_COLUMNS = {"roc": ["threshold", "fpr", "tpr"],
                   "calibration_bins": ["mean_predicted", "observed", "n", "low", "high"],
                   "calibration_smooth": ["predicted", "observed"],
-                  "decision": ["threshold", "net_benefit", "treat_all", "treat_none"]}
+                  "calibration_flexible": ["predicted", "observed", "low", "high"],
+                  "decision": _DECISION_COLUMNS}
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,12 +89,22 @@ class StudyEvaluation:
     confusion : pandas.DataFrame
         ``cohort``, ``model``, ``cutoff``, ``tp``, ``fp``, ``tn``, ``fn`` (patients) at the model's cut-off.
     calibration : pandas.DataFrame
-        :func:`core.stats.summaries.calibration_table` columns and ``left_out``.
+        ``cohort``, ``model``, :data:`core.stats.calibration.CALIBRATION_SUMMARY_COLUMNS` (n, events,
+        calibration-in-the-large, the logistic recalibration's intercept and slope, each with its 95 % CI; ICI,
+        E50, E90, Emax; Spiegelhalter's z; Brier; Hosmer-Lemeshow) and ``left_out``.
     calibration_bins, calibration_smooth : pandas.DataFrame
         ``cohort``, ``model`` and :func:`core.stats.evaluation.calibration_curve`'s columns (deciles of
-        predicted risk; lowess curve).
+        predicted risk; lowess curve, as rms::val.prob draws it).
+    calibration_flexible : pandas.DataFrame
+        ``cohort``, ``model``, ``predicted``, ``observed``, ``low``, ``high``: the flexible (loess) calibration
+        curve with its pointwise 95 % band (:func:`core.stats.calibration.flexible_calibration`).
     decision : pandas.DataFrame
-        ``cohort``, ``model`` and :func:`core.stats.evaluation.decision_curve`'s columns (thresholds 0.01-0.99).
+        ``cohort``, ``model``, ``threshold`` (0.01-0.99) and the net benefit, treat all, net interventions avoided
+        per 100, standardized net benefit and the clinical impact counts per 1,000, each with its bootstrap 95 %
+        band (:func:`core.stats.decision_analysis.decision_analysis`, :data:`DECISION_RESAMPLES` resamples of the
+        cohort's patients from ``seed``), and ``treat_none`` (0).
+    seed : int
+        The seed of the decision curves' bootstrap bands.
     notes : tuple of str
         Sentences on what was left out (patients without a prediction, cohorts with one outcome only).
     """
@@ -102,7 +122,10 @@ class StudyEvaluation:
     calibration_bins: pd.DataFrame
     calibration_smooth: pd.DataFrame
     decision: pd.DataFrame
+    calibration_flexible: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["cohort", "model", *_CURVE_COLUMNS["calibration_flexible"]]))
     notes: tuple[str, ...] = field(default=())
+    seed: int = 0
 
     def evaluated(self, cohort: str, model: str) -> bool:
         """Whether ``model`` was evaluated on ``cohort`` (both outcomes among its patients with a prediction)."""
@@ -157,8 +180,8 @@ class StudyEvaluation:
         ``left_out`` (:func:`core.workflows.external.cohort_panel`)."""
         table = self.table2.drop(columns=["left_out"]).merge(
             self.aucs[["cohort", "model", "n", "events", "left_out"]], on=["cohort", "model"], how="left")
-        calibration = self.calibration[["cohort", "model", "brier", "calibration_in_the_large", "slope"]].rename(
-            columns={"calibration_in_the_large": "cal_in_the_large", "slope": "cal_slope"})
+        calibration = self.calibration[["cohort", "model", "brier", "citl", "slope"]].rename(
+            columns={"citl": "cal_in_the_large", "slope": "cal_slope"})
         table = table.merge(calibration, on=["cohort", "model"], how="left").rename(columns={"cohort": "group"})
         metrics = [c for c in self.table2.columns if c not in ("cohort", "model", "left_out")]
         return table[["group", "model", "n", "events", *metrics, "brier", "cal_in_the_large", "cal_slope", "left_out"]]
@@ -177,9 +200,9 @@ def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 def evaluate_cohorts(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Mapping[str, Sequence],
                      models: Sequence[str], cutoffs: Mapping[str, float], *, ci: str = "wald",
-                     curves: bool = True) -> StudyEvaluation:
+                     curves: bool = True, seed: int = 0) -> StudyEvaluation:
     """Evaluate each model on each cohort at its cut-off: AUCs, ROC, DeLong pairs, Table 2, confusion counts,
-    calibration and decision curves.
+    calibration (statistics with CIs, decile, lowess and loess curves) and decision curves with bootstrap bands.
 
     Parameters
     ----------
@@ -198,6 +221,8 @@ def evaluate_cohorts(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Map
     curves : bool
         ``False`` leaves out the ROC, calibration and decision curves and the DeLong pairs (the tables only:
         what a panel of many cohorts needs).
+    seed : int
+        Seed of the decision curves' bootstrap bands (the same seed, the same bands).
 
     Returns
     -------
@@ -244,18 +269,31 @@ def evaluate_cohorts(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Map
             counts = confusion_counts(y, p, cutoffs[model])
             parts["confusion"].append(pd.DataFrame([{"cohort": cohort, "model": model, "cutoff": cutoffs[model],
                                                      **counts.as_dict()}]))
-            calibration, hl = calibration_stats(y, p), hosmer_lemeshow(y, p)
-            parts["calibration"].append(pd.DataFrame([{
-                "cohort": cohort, "model": model, "brier": calibration.brier,
-                "calibration_in_the_large": calibration.in_the_large, "slope": calibration.slope,
-                "recalibration_intercept": calibration.recalibration_intercept, "hl_statistic": hl.statistic,
-                "hl_df": hl.df, "hl_p": hl.p_value, "left_out": left_out}]))
+            try:
+                summary = calibration_summary(y, p)
+            except RadNomoError as error:  # e.g. one probability for everyone: nothing to recalibrate
+                notes.append(f"{cohort}, {model}: no calibration statistics: {error}")
+                row = dict.fromkeys(CALIBRATION_SUMMARY_COLUMNS, float("nan")) | {"n": len(p), "events": int(y.sum())}
+            else:
+                notes.extend(f"{cohort}, {model}, calibration: {note}" for note in summary.notes)
+                row = summary.as_row()
+            parts["calibration"].append(pd.DataFrame([{"cohort": cohort, "model": model, **row,
+                                                       "left_out": left_out}]))
             if curves:
                 parts["roc"].append(_rows(roc_points(y, p), cohort, model))
                 binned, smooth = calibration_curve(y, p)
                 parts["calibration_bins"].append(_rows(binned, cohort, model))
                 parts["calibration_smooth"].append(_rows(smooth, cohort, model))
-                parts["decision"].append(_rows(decision_curve(y, p), cohort, model))
+                try:
+                    flexible = flexible_calibration(y, p)
+                except RadNomoError as error:  # e.g. most patients share one probability: no loess there
+                    notes.append(f"{cohort}, {model}: no flexible calibration curve: {error}")
+                else:
+                    notes.extend(f"{cohort}, {model}, flexible calibration: {note}"
+                                 for note in flexible.attrs.get("notes", ()))
+                    parts["calibration_flexible"].append(_rows(flexible, cohort, model))
+                decision = decision_analysis(y, p, n_boot=DECISION_RESAMPLES, seed=seed)
+                parts["decision"].append(_rows(decision.assign(treat_none=0.0), cohort, model))
         if curves and len(evaluated) >= 2:
             # A paired test needs every model's score for the same patients: those all models score, said so.
             scored = predictions.loc[ids, evaluated].notna().all(axis=1).to_numpy()
@@ -273,7 +311,7 @@ def evaluate_cohorts(predictions: pd.DataFrame, outcome: pd.Series, cohorts: Map
         table2=_frame(parts["table2"], table2_columns), confusion=_frame(parts["confusion"], _CONFUSION_COLUMNS),
         calibration=_frame(parts["calibration"], _CALIBRATION_COLUMNS),
         **{name: _frame(parts[name], ["cohort", "model", *_CURVE_COLUMNS[name]]) for name in CURVE_TABLES},
-        notes=tuple(notes))
+        notes=tuple(notes), seed=seed)
 
 
 def evaluate_study(study: Study, models, predictions: pd.DataFrame) -> StudyEvaluation | SurvivalEvaluation:
@@ -300,7 +338,8 @@ def evaluate_study(study: Study, models, predictions: pd.DataFrame) -> StudyEval
     names = tuple(getattr(models, "model_names", models))
     settings = study.evaluation
     cutoffs = settings.cutoffs(predictions, study.outcome, study.train_ids, names)
-    return evaluate_cohorts(predictions, study.outcome, study.cohorts(), names, cutoffs, ci=settings.proportion_ci)
+    return evaluate_cohorts(predictions, study.outcome, study.cohorts(), names, cutoffs, ci=settings.proportion_ci,
+                            seed=study.split.config.seed)
 
 
 # The evaluation of each outcome type other than the binary one (this module's own, above).

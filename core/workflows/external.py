@@ -670,7 +670,8 @@ def evaluate_survival_panel(study: Study, models: StudyModels, predictions: pd.D
     return evaluate_survival_cohorts(long, values, {c: everything[c] for c in chosen}, names,
                                      outcome.horizons,  # type: ignore[attr-defined]  # a SurvivalOutcome's
                                      {m: cutoffs[m] for m in names}, time_unit=outcome.time_unit,  # type: ignore[attr-defined]
-                                     calibration_groups=SURVIVAL_CALIBRATION_GROUPS, curves=curves)
+                                     calibration_groups=SURVIVAL_CALIBRATION_GROUPS, curves=curves,
+                                     seed=study.split.config.seed)
 
 
 def cohort_concordance(models: StudyModels, cohorts: Mapping[str, tuple[pd.DataFrame, Mapping[str, pd.DataFrame]]],

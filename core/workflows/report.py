@@ -37,10 +37,12 @@ from core.stats.learners import get_learner
 from core.stats.modeling import labelled_term
 from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningResult
-from core.vocabulary import (CLINICAL, COHORTS, FUSED, PROPORTION_CIS, RISK_GROUPS, SCORE_ROLE, UNIVARIABLE_TESTS,
-                             format_p, horizon_text)
+from core.vocabulary import (CALIBRATION_READING, CLINICAL, COHORTS, DECISION_READING, FUSED, PROPORTION_CIS,
+                             RISK_GROUPS, SCORE_ROLE, UNIVARIABLE_TESTS, format_p, horizon_text)
 from core.imaging.ibsi import compliance_sentence
-from core.workflows.evaluation import StudyEvaluation, evaluate_study
+from core.workflows.evaluation import DECISION_RESAMPLES, StudyEvaluation, evaluate_study
+from core.workflows.model_comparison import RECLASSIFICATION_NOTE, default_pair, reclassification_table
+from core.workflows.sample_size import study_sample_size
 from core.workflows.checks import family_compliance, feature_ibsi_tags, never_features
 from core.workflows.external import (ExternalCohort, cohort_panel, evaluate_survival_panel, outside_range_summary,
                                      pooled_predictions)
@@ -49,6 +51,7 @@ from core.workflows.nomograms import drawable_models, study_nomogram_layout
 from core.workflows.sources import source_of
 from core.workflows.study import FeatureFamily, Study
 from core.workflows.survival_evaluation import SurvivalEvaluation
+from core.workflows.validation import (RESAMPLING_COLUMNS, calibration_optimism_notes, resampling_summary)
 from core.workflows.validation import (InternalValidation, discrimination_table, study_validation, validation_notes,
                                        validation_table)
 
@@ -56,16 +59,18 @@ __all__ = ["Report", "build_report", "SECTIONS", "SURVIVAL_SECTIONS", "methods_t
            "report_kind"]
 
 # The binary study's sections (a time-to-event study's: SURVIVAL_SECTIONS; each outcome kind's: REPORT_KINDS).
-SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Table 1", "Feature selection", "Models",
-            "Table 2", "ROC curves", "Calibration", "Decision curves", "Nomogram", "Internal validation",
-            "External cohorts", "TRIPOD checklist")
-SURVIVAL_SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participants", "Table 1",
+SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Table 1", "Sample size", "Feature selection",
+            "Models", "Table 2", "ROC curves", "Calibration", "Decision curves", "Reclassification", "Nomogram",
+            "Internal validation", "External cohorts", "TRIPOD checklist")
+SURVIVAL_SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participants", "Table 1", "Sample size",
                      "Feature selection", "Models", "Table 2", "Kaplan-Meier curves by risk group",
                      "Time-dependent ROC curves", "Time-dependent AUC", "Calibration", "Decision curves", "Nomogram",
                      "Internal validation", "External cohorts", "TRIPOD checklist")
 # Sections that are tables (and the text above them), in the order they appear after the methods.
-TABLE_SECTIONS = ("Missing values and exclusions", "Table 1", "Feature selection", "Selected features", "Models",
-                  "Table 2")
+TABLE_SECTIONS = ("Missing values and exclusions", "Table 1", "Sample size", "Feature selection", "Selected features",
+                  "Models", "Table 2")
+#: The thresholds (probabilities) at which the report tabulates the decision curves.
+REPORT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,13 @@ def _binary_measures(study: Study) -> str:
     """A binary study's performance measures in the methods' words."""
     return ("Discrimination: ROC AUC with DeLong 95 % confidence intervals and paired DeLong tests; accuracy, "
             f"sensitivity, specificity, PPV and NPV with {_ci_words(study)} 95 % intervals at {_cutoff_words(study)}, "
-            "applied unchanged to every other cohort; calibration curves, Brier score, calibration-in-the-large, "
-            "slope and the Hosmer-Lemeshow test; decision curves (net benefit).")
+            "applied unchanged to every other cohort. Calibration (Van Calster et al. 2016): the flexible (loess) "
+            "calibration curve with its pointwise 95 % band; calibration-in-the-large and the logistic "
+            "recalibration's intercept and slope with 95 % confidence intervals; the integrated calibration index "
+            "(ICI), E50, E90 and Emax from rms::val.prob's lowess curve; Spiegelhalter's z; the Brier score; the "
+            "Hosmer-Lemeshow test as a secondary check. Decision curves (net benefit) with bootstrap 95 % bands, "
+            "net interventions avoided and the standardized net benefit. Reclassification of the main model against "
+            "the clinical model: continuous NRI and IDI (Hmisc::improveProb) with 95 % confidence intervals.")
 
 
 def _horizons_words(study: Study) -> str:
@@ -184,9 +194,12 @@ def _survival_measures(study: Study) -> str:
             "riskRegression::Score) with 95 % confidence intervals. Overall accuracy: IPCW Brier score at each "
             "horizon and the integrated Brier score, against the Kaplan-Meier null model. Calibration at each "
             "horizon: mean predicted survival against Kaplan-Meier observed survival in quintiles of predicted "
-            "survival, the calibration slope and the observed / expected ratio. Decision curves at each horizon "
+            "survival, the calibration slope and the observed / expected ratio, and the flexible calibration curve "
+            "(a Cox model on a restricted cubic spline of the complementary log-log of the predicted risk, Austin, "
+            "Harrell & van Klaveren 2020) with its ICI, E50, E90 and Emax. Decision curves at each horizon "
             "(net benefit with the risk of the event by the horizon as the threshold probability, dcurves' method "
-            f"for time-to-event outcomes). Risk groups: high vs low at the training cohort's {_risk_split(study)}, "
+            "for time-to-event outcomes) with bootstrap 95 % bands, net interventions avoided and the standardized "
+            f"net benefit. Risk groups: high vs low at the training cohort's {_risk_split(study)}, "
             "applied unchanged to every other cohort, compared by Kaplan-Meier curves, the log-rank test and a Cox "
             "hazard ratio; sensitivity, specificity, PPV and NPV at that cut-off at each horizon (IPCW). "
             "Proportional hazards of the clinical and fused models were checked with scaled Schoenfeld residuals "
@@ -202,11 +215,16 @@ def _survival_nomogram_words(study: Study) -> str:
 def _cutoff_words(study: Study) -> str:
     """The study's cut-off rule in a sentence's words."""
     evaluation = study.evaluation
+    # Where a learned cut-off sits matters for the other cohorts (a patient between two training neighbours):
+    # it is said, and it is where R pROC's coords() puts it.
+    placed = ("placed midway between neighbouring training predictions, as R pROC's coords() places it, and "
+              "positive at or above it")
     if evaluation.cutoff_rule == "youden":
-        return "the cut-off maximising Youden's index on the training cohort"
+        return f"the cut-off maximising Youden's index on the training cohort ({placed})"
     if evaluation.cutoff_rule == "fixed":
         return f"a fixed probability cut-off of {evaluation.cutoff_value:g}"
-    return (f"the highest cut-off reaching a sensitivity of {evaluation.cutoff_value:g} on the training cohort")
+    return (f"the highest cut-off reaching a sensitivity of {evaluation.cutoff_value:g} on the training cohort "
+            f"({placed})")
 
 
 def _ci_words(study: Study) -> str:
@@ -224,7 +242,7 @@ def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.D
         ("6a", "Outcome definition", study.spec.outcome.describe()),
         ("7a", "Predictors and how measured", "Methods (extraction and screening settings)"),
         ("8", "Sample size", f"{len(study.split.train_ids)} training / {len(study.split.test_ids)} test; events "
-                             f"{study.n_events}"),
+                             f"{study.n_events}; Sample size section (Riley et al. 2020 minimum)"),
         ("10a", "Handling of predictors", "Methods: standardisation, screening, LASSO"),
         ("10b", "Model type and building", "Models section: coefficients of every model"),
         ("10d", "Performance measures", report_kind(study).performance_words),
@@ -260,9 +278,9 @@ def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame, evalu
     # The models a reader acts on: clinical and fused; a study of scores alone shows its scores.
     shown = [m for m in (CLINICAL, FUSED) if m in names] or names
     bins = evaluation.curves("calibration_bins", evaluated, shown)
-    smooth = evaluation.curves("calibration_smooth", evaluated, shown)
-    figures["calibration"] = calibration_png({m: (bins[m], smooth[m]) for m in bins}, labels, colours,
-                                             f"Calibration, {evaluated_title.lower()}")
+    flexible = evaluation.curves("calibration_flexible", evaluated, shown)
+    figures["calibration"] = calibration_png({m: (bins[m], flexible[m]) for m in bins}, labels, colours,
+                                             f"Calibration (loess, 95 % band), {evaluated_title.lower()}")
     figures["decision"] = decision_png(evaluation.curves("decision", evaluated, names), labels, colours,
                                        f"Decision curves, {evaluated_title.lower()}")
     figures["nomogram"] = _nomogram_png(study, models, predictions)
@@ -407,9 +425,15 @@ def _validation_section(study: Study, models: StudyModels, predictions: pd.DataF
                f" The study has no held-out test cohort, so its training {kind.apparent_words} are optimistic.")]
     aucs = kind.discrimination(study, models, predictions, evaluation)
     table = validation_table(aucs, models.model_names, run.optimism, run.cv)
+    # A binary study's bootstrap also gives the .632/.632+ AUC and the optimism-corrected calibration (issue 28):
+    # beside Harrell's, from the same resamples (the apparent slope and intercept, 1 and 0, are said in words).
+    extra = resampling_summary(run.optimism, run.calibration, models.model_names)
+    shown = [RESAMPLING_COLUMNS[k] for k in ("b632", "b632plus", "slope", "intercept", "brier")]
+    if not extra.empty:  # a time-to-event run has none (its table has a row per model and measure)
+        table = table.join(extra[[c for c in shown if c in extra.columns]])
     table = table.round(3).reset_index(names="model")
     table["model"] = table["model"].map(study.model_label)
-    return table, validation_notes(study, run)
+    return table, [*validation_notes(study, run), *calibration_optimism_notes(study, run)]
 
 
 def _external_section(study: Study, models: StudyModels, predictions: pd.DataFrame,
@@ -476,10 +500,63 @@ def _binary_performance(study: Study, models: StudyModels, predictions: pd.DataF
     formatted = performance[["cohort", "model"]].assign(cohort=performance["cohort"].map(COHORTS),
                                                         model=performance["model"].map(labels))
     formatted = formatted.join(interval_text(performance))
-    formatted["cut-off"] = performance["cutoff"].round(3)
-    return {"Table 2": formatted}, {
-        "Table 2": [f"Cut-offs: {_cutoff_words(study)}; {PROPORTION_CIS[study.evaluation.proportion_ci]} 95 % "
-                    "intervals for the proportions, DeLong for the AUC.", *evaluation.notes]}
+    formatted["cut-off"] = performance["cutoff"].round(4)
+    tables = {"Table 2": formatted, "Calibration statistics": _calibration_statistics(study, evaluation),
+              "Net benefit at selected thresholds": _decision_table(study, evaluation)}
+    texts = {"Table 2": [f"Cut-offs: {_cutoff_words(study)}; {PROPORTION_CIS[study.evaluation.proportion_ci]} 95 % "
+                         "intervals for the proportions, DeLong for the AUC.", *evaluation.notes],
+             "Calibration": [CALIBRATION_READING],
+             "Decision curves": [DECISION_READING.format(n_boot=DECISION_RESAMPLES, seed=evaluation.seed)]}
+    pair = default_pair(models.model_names, models.main_model)
+    if pair is None:
+        texts["Reclassification"] = ["Only one model: reclassification compares two."]
+    else:
+        table, notes = reclassification_table(predictions, study.outcome, study.cohorts(), *pair)
+        tables["Reclassification"] = _reclassification_text(study, table)
+        texts["Reclassification"] = [f"The {study.model_label(pair[0])} against the {study.model_label(pair[1])} "
+                                     "(Hmisc::improveProb: continuous NRI with its events' and non-events' parts, "
+                                     "IDI; 95 % confidence intervals).", RECLASSIFICATION_NOTE, *notes]
+    return tables, texts
+
+
+def _with_ci(table: pd.DataFrame, name: str) -> list[str]:
+    """Column ``name`` of ``table`` with its ``_low`` and ``_high`` as "estimate (low to high)" per row."""
+    return [f"{row[name]:.3f} ({row[f'{name}_low']:.3f} to {row[f'{name}_high']:.3f})" for _, row in table.iterrows()]
+
+
+def _calibration_statistics(study: Study, evaluation: StudyEvaluation) -> pd.DataFrame:
+    """The report's calibration table: every cohort and model, each statistic with its CI as text."""
+    table = evaluation.calibration
+    return pd.DataFrame({"cohort": table["cohort"].map(lambda c: COHORTS.get(c, c)),
+                         "model": table["model"].map(study.model_labels()), "n": table["n"], "events": table["events"],
+                         "calibration-in-the-large": _with_ci(table, "citl"), "intercept": _with_ci(table, "intercept"),
+                         "slope": _with_ci(table, "slope"), "ICI": table["ici"].round(3), "E50": table["e50"].round(3),
+                         "E90": table["e90"].round(3), "Emax": table["emax"].round(3),
+                         "Spiegelhalter z": table["spiegelhalter_z"].round(2), "Brier": table["brier"].round(3),
+                         "Hosmer-Lemeshow (secondary)": [f"{row.hl_statistic:.2f} (df {row.hl_df}, p "
+                                                         f"{format_p(row.hl_p)})" for row in table.itertuples()]})
+
+
+def _decision_table(study: Study, evaluation: StudyEvaluation) -> pd.DataFrame:
+    """The decision curves at :data:`REPORT_THRESHOLDS`: per cohort and model the net benefit with its band, treat
+    all's, net interventions avoided per 100 and the standardized net benefit."""
+    table = evaluation.decision
+    rows = table[np.isclose(table["threshold"].to_numpy()[:, None], REPORT_THRESHOLDS).any(axis=1)]
+    return pd.DataFrame({
+        "cohort": rows["cohort"].map(lambda c: COHORTS.get(c, c)), "model": rows["model"].map(study.model_labels()),
+        "threshold": rows["threshold"].round(2), "net benefit (95 % band)": _with_ci(rows, "net_benefit"),
+        "treat all": rows["treat_all"].round(3), "interventions avoided /100": rows["interventions_avoided"].round(1),
+        "standardized net benefit": rows["standardized_net_benefit"].round(3)})
+
+
+def _reclassification_text(study: Study, table: pd.DataFrame) -> pd.DataFrame:
+    """Reclassification rows as the report prints them: each index with its 95 % CI."""
+    labels = study.model_labels()
+    return pd.DataFrame({"cohort": table["cohort"].map(lambda c: COHORTS.get(c, c)),
+                         "model": table["model"].map(labels), "reference": table["reference"].map(labels),
+                         "n": table["n"], "events": table["events"], "NRI (continuous)": _with_ci(table, "nri"),
+                         "NRI events": _with_ci(table, "nri_events"),
+                         "NRI non-events": _with_ci(table, "nri_nonevents"), "IDI": _with_ci(table, "idi")})
 
 
 def _coefficients(study: Study, models: StudyModels) -> list[pd.DataFrame]:
@@ -520,15 +597,16 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
         selected = selected[["score", "feature", "ibsi_tag", "ibsi"]].rename(
             columns={"ibsi_tag": "IBSI tag", "ibsi": "IBSI compliance"})
     missing, missing_texts = _missing_section(study, models)
+    sample_size = study_sample_size(study)
     internal, internal_texts = _validation_section(study, models, predictions, evaluation, validation)
     external, external_texts = kind.external(study, models, predictions, externals, evaluation)
     tables = {"Missing values and exclusions": missing, "Columns never used as features": _never_features(study),
-              "Table 1": _table_one(study),
+              "Table 1": _table_one(study), "Sample size": sample_size.table(),
               "Feature selection": funnel, "Selected features": selected,
               "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
               **performance, "Internal validation": internal, **external,
               "TRIPOD checklist": tripod_items(study, externals), "Settings": _settings_table(study)}
-    texts = {"Missing values and exclusions": missing_texts,
+    texts = {"Missing values and exclusions": missing_texts, "Sample size": sample_size.sentences(),
              "Feature selection": [] if screening else ["No feature family in this study."],
              "Models": [] if coefficients else [models.no_clinical and f"This study has {models.no_clinical}; its "
                                                 "models are its scores (coefficients in the selected features)."
@@ -571,7 +649,6 @@ def _survival_settings(study: Study) -> list[tuple[str, object]]:
 
 
 # The report's body after the title, in order: (section, its texts' key, its tables, its figure).
-_FIGURES = {"ROC curves": "roc", "Calibration": "calibration", "Decision curves": "decision", "Nomogram": "nomogram"}
 _EXTERNAL_TABLES = ("External performance", "External calibration", "Patients outside the training range")
 
 
@@ -855,8 +932,9 @@ def _survival_risk_groups(study: Study, evaluation: SurvivalEvaluation) -> pd.Da
 
 
 def _survival_calibration(study: Study, evaluation: SurvivalEvaluation) -> pd.DataFrame:
-    """Per cohort, model and horizon: calibration slope and observed / expected ratio (95 % CIs), IPCW Brier score
-    (95 % CI) and the Kaplan-Meier null model's."""
+    """Per cohort, model and horizon: calibration slope and observed / expected ratio (95 % CIs), the flexible
+    calibration's ICI, E50, E90 and Emax (Austin et al. 2020), IPCW Brier score (95 % CI) and the Kaplan-Meier null
+    model's."""
     keys = ["cohort", "model", "horizon"]
     merged = evaluation.calibration_slope.merge(evaluation.brier, on=keys, how="outer")
     # The evaluation's order (an outer merge sorts its keys as text): cohorts, then models, then horizons.
@@ -867,6 +945,8 @@ def _survival_calibration(study: Study, evaluation: SurvivalEvaluation) -> pd.Da
     shown["horizon"] = [_horizon_label(evaluation, h) for h in merged["horizon"]]
     shown["calibration slope (95 % CI)"] = _intervals(merged, "slope", "slope_low", "slope_high")
     shown["observed / expected (95 % CI)"] = _intervals(merged, "observed_expected", "oe_low", "oe_high")
+    for column, name in (("ici", "ICI"), ("e50", "E50"), ("e90", "E90"), ("emax", "Emax")):
+        shown[name] = merged[column].astype(float).round(3)  # the flexible calibration's errors in risk
     shown["Brier (95 % CI)"] = _intervals(merged, "brier", "brier_low", "brier_high")
     shown["Brier, null model"] = merged["null_brier"].astype(float).round(3)
     return shown
@@ -1054,8 +1134,12 @@ class ReportKind:
 REPORT_KINDS: dict[str, ReportKind] = {
     "binary": ReportKind(
         sections=SECTIONS, table_sections=TABLE_SECTIONS,
-        subtables={"Missing values and exclusions": ("Columns never used as features",)},
-        figures={section: (key,) for section, key in _FIGURES.items()}, wide_figures=("roc", "nomogram"),
+        subtables={"Missing values and exclusions": ("Columns never used as features",),
+                   "Calibration": ("Calibration statistics",),
+                   "Decision curves": ("Net benefit at selected thresholds",),
+                   "Reclassification": ("Reclassification",)},
+        figures={"ROC curves": ("roc",), "Calibration": ("calibration",), "Decision curves": ("decision",),
+                 "Reclassification": (), "Nomogram": ("nomogram",)}, wide_figures=("roc", "nomogram"),
         test_words=lambda test: UNIVARIABLE_TESTS[test],
         lasso_words=lambda s: (f"LASSO logistic regression (standardised features, {s.n_folds}-fold stratified "
                                f"cross-validation on binomial deviance, lambda.{s.rule})"),

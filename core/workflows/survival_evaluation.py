@@ -34,7 +34,9 @@ from core.stats.survival.calibration import survival_calibration
 from core.stats.survival.concordance import compare_concordance, harrell_c, uno_c
 from core.stats.survival.cox import fit_cox
 from core.stats.survival.cutoff_metrics import cutoff_metrics
-from core.stats.survival.decision import DEFAULT_THRESHOLDS, survival_decision_curve
+from core.stats.decision_analysis import DECISION_ANALYSIS_COLUMNS
+from core.stats.survival.decision import DEFAULT_THRESHOLDS, survival_decision_analysis
+from core.stats.survival.flexible_calibration import survival_flexible_calibration
 from core.stats.survival.kaplan_meier import KaplanMeier, kaplan_meier, log_rank
 from core.stats.survival.time_dependent import brier, integrated_brier, td_auc, td_roc_curve
 from core.vocabulary import RISK_GROUPS as VOCABULARY_RISK_GROUPS
@@ -69,9 +71,13 @@ _CUTOFF_COLUMNS = ["cohort", "model", "horizon", "cutoff", "sensitivity", "speci
                    "high_event_rate", "high_event_rate_low", "high_event_rate_high", "low_event_rate",
                    "low_event_rate_low", "low_event_rate_high", "cases", "controls"]
 _CALIBRATION_COLUMNS = ["cohort", "model", "horizon", "group", "predicted", "observed", "low", "high", "n", "events"]
-_SLOPE_COLUMNS = ["cohort", "model", "horizon", "slope", "slope_low", "slope_high", "slope_converged",
+_FLEXIBLE_COLUMNS = ["cohort", "model", "horizon", "predicted", "observed", "low", "high"]
+_SLOPE_COLUMNS = ["cohort", "model", "horizon", "ici", "e50", "e90", "emax", "slope", "slope_low", "slope_high",
+                  "slope_converged",
                   "observed_expected", "oe_low", "oe_high"]
-_DECISION_COLUMNS = ["cohort", "model", "horizon", "threshold", "net_benefit", "treat_all", "treat_none"]
+_DECISION_COLUMNS = ["cohort", "model", "horizon", *DECISION_ANALYSIS_COLUMNS, "treat_none"]
+#: Bootstrap resamples of the decision curves' 95 % bands at each horizon (the cohort's patients resampled).
+SURVIVAL_DECISION_RESAMPLES = 200
 _COMPARISON_COLUMNS = ["cohort", "model_a", "model_b", "c_a", "c_b", "difference", "low", "high", "z", "p",
                        "p_holm", "n", "left_out"]
 #: Per-horizon columns of Table 2 (suffixed ``_<h>``), from the td_auc and cutoff_metrics tables.
@@ -188,11 +194,19 @@ class SurvivalEvaluation:
         ``cohort``, ``model``, ``horizon``, ``group`` (quantile group of predicted survival, 1 = lowest),
         ``predicted`` (mean predicted survival), ``observed`` (Kaplan-Meier), ``low``, ``high``, ``n``, ``events``.
     calibration_slope : pandas.DataFrame
-        ``cohort``, ``model``, ``horizon``, ``slope`` (+ ``slope_low``, ``slope_high``, ``slope_converged``),
-        ``observed_expected`` (+ ``oe_low``, ``oe_high``).
+        ``cohort``, ``model``, ``horizon``, ``ici``, ``e50``, ``e90``, ``emax`` (the flexible calibration's
+        absolute errors in predicted risk by the horizon, Austin et al. 2020:
+        :func:`~core.stats.survival.flexible_calibration.survival_flexible_calibration`), ``slope`` (+
+        ``slope_low``, ``slope_high``, ``slope_converged``), ``observed_expected`` (+ ``oe_low``, ``oe_high``).
+    calibration_flexible : pandas.DataFrame
+        ``cohort``, ``model``, ``horizon``, ``predicted``, ``observed`` (risk of the event by the horizon, 0-1),
+        ``low``, ``high``: the flexible calibration curve with its pointwise 95 % band.
     decision : pandas.DataFrame
-        ``cohort``, ``model``, ``horizon``, ``threshold``, ``net_benefit``, ``treat_all``, ``treat_none``
-        (risk = 1 - predicted survival at the horizon; dcurves' definitions).
+        ``cohort``, ``model``, ``horizon``, ``threshold``, the net benefit, treat all, net interventions avoided per
+        100, standardized net benefit and clinical impact counts per 1,000, each with its bootstrap 95 % band
+        (:func:`~core.stats.survival.decision.survival_decision_analysis`, :data:`SURVIVAL_DECISION_RESAMPLES`
+        resamples from ``seed``), and ``treat_none`` (risk = 1 - predicted survival at the horizon; dcurves'
+        definitions).
     comparisons : pandas.DataFrame
         Every pair of models per cohort on the patients all of them score (Harrell's C,
         :func:`~core.stats.survival.concordance.compare_concordance`): ``model_a``, ``model_b``, ``c_a``,
@@ -220,6 +234,8 @@ class SurvivalEvaluation:
     decision: pd.DataFrame
     comparisons: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    calibration_flexible: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_FLEXIBLE_COLUMNS))
+    seed: int = 0
 
     def evaluated(self, cohort: str, model: str) -> bool:
         """Whether ``model`` was evaluated on ``cohort`` (a comparable pair among the patients it predicts)."""
@@ -303,7 +319,7 @@ class _Collector:
     def __init__(self) -> None:
         self.rows: dict[str, list] = {name: [] for name in (
             "concordance", "td_auc", "td_roc", "brier", "ibs", "risk_groups", "km", "cutoff_metrics",
-            "calibration", "calibration_slope", "decision", "comparisons")}
+            "calibration", "calibration_slope", "calibration_flexible", "decision", "comparisons")}
         self.notes: list[str] = []
 
     def note(self, cohort: str, model: str | None, sentence: str) -> None:
@@ -314,7 +330,7 @@ def evaluate_survival_cohorts(predictions: pd.DataFrame, outcome_values: pd.Data
                               cohorts: Mapping[str, Sequence], models: Sequence[str], horizons: Sequence[float],
                               cutoffs: Mapping[str, float], *, time_unit: str, calibration_groups: int = 5,
                               decision_thresholds: Sequence[float] | None = None,
-                              curves: bool = True) -> SurvivalEvaluation:
+                              curves: bool = True, seed: int = 0) -> SurvivalEvaluation:
     """Evaluate each survival model on each cohort: concordance, time-dependent AUC and ROC, Brier / IBS, risk
     groups at the cut-off (KM, log-rank, HR), metrics at the cut-off, calibration, decision curves, pairs.
 
@@ -340,8 +356,10 @@ def evaluate_survival_cohorts(predictions: pd.DataFrame, outcome_values: pd.Data
     decision_thresholds : sequence of float, optional
         Risk thresholds of the decision curves (default dcurves' 0.01..0.99).
     curves : bool
-        ``False`` leaves out the curve tables (``td_roc``, ``km``, ``calibration``, ``decision``) and the
-        pairwise comparisons: what a panel of many cohorts needs.
+        ``False`` leaves out the curve tables (``td_roc``, ``km``, ``calibration``, ``calibration_flexible``,
+        ``decision``) and the pairwise comparisons: what a panel of many cohorts needs.
+    seed : int
+        Seed of the decision curves' bootstrap bands (the same seed, the same bands).
 
     Returns
     -------
@@ -403,7 +421,7 @@ def evaluate_survival_cohorts(predictions: pd.DataFrame, outcome_values: pd.Data
                                         "discrimination, calibration or risk-group table can be computed there.")
                 continue
             if _evaluate_one(out, cohort, model, time, event, rows[have], horizons, grid, float(cutoffs[model]),
-                             left_out, time_unit, calibration_groups, thresholds, curves):
+                             left_out, time_unit, calibration_groups, thresholds, curves, seed):
                 scored[model] = have
         if curves and len(scored) >= 2:
             _compare(out, cohort, outcome, by_model, scored, ids)
@@ -418,12 +436,14 @@ def evaluate_survival_cohorts(predictions: pd.DataFrame, outcome_values: pd.Data
         calibration=_frame(rows["calibration"], _CALIBRATION_COLUMNS),
         calibration_slope=_frame(rows["calibration_slope"], _SLOPE_COLUMNS),
         decision=_frame(rows["decision"], _DECISION_COLUMNS),
-        comparisons=_frame(rows["comparisons"], _COMPARISON_COLUMNS), notes=tuple(out.notes))
+        comparisons=_frame(rows["comparisons"], _COMPARISON_COLUMNS), notes=tuple(out.notes),
+        calibration_flexible=_frame(rows["calibration_flexible"], _FLEXIBLE_COLUMNS), seed=seed)
 
 
 def _evaluate_one(out: _Collector, cohort: str, model: str, time: np.ndarray, event: np.ndarray,
                   rows: pd.DataFrame, horizons: tuple[float, ...], grid: dict[float, str], cutoff: float,
-                  left_out: int, unit: str, groups: int, thresholds: Sequence[float], curves: bool) -> bool:
+                  left_out: int, unit: str, groups: int, thresholds: Sequence[float], curves: bool,
+                  seed: int) -> bool:
     """Every table's rows of one model on one cohort (patients with a prediction, at least one event); False
     (and a note, no row) where no pair of its patients is comparable."""
     lp = rows["linear_predictor"].to_numpy(dtype=float)
@@ -481,7 +501,8 @@ def _evaluate_one(out: _Collector, cohort: str, model: str, time: np.ndarray, ev
         _calibration(out, key, time, event, surv, horizon, label, groups, curves)
         if curves:
             try:
-                curve = survival_decision_curve(time, event, 1 - surv, horizon, thresholds)
+                curve = survival_decision_analysis(time, event, 1 - surv, horizon, thresholds,
+                                                   n_boot=SURVIVAL_DECISION_RESAMPLES, seed=seed)
             except RadNomoError as error:
                 out.note(cohort, model, f"horizon {label} left out of the decision curve: {error}")
                 continue
@@ -490,7 +511,7 @@ def _evaluate_one(out: _Collector, cohort: str, model: str, time: np.ndarray, ev
                 out.note(cohort, model, f"horizon {label}: net benefit undefined at {undefined} threshold(s) (the "
                                         "patients at or above them are all followed less than the horizon and the "
                                         "last of them was censored: their risk by then is unknown).")
-            out.rows["decision"].append(curve.assign(horizon=horizon, **key))
+            out.rows["decision"].append(curve.drop(columns="note").assign(horizon=horizon, treat_none=0.0, **key))
     if usable:
         _integrated_brier(out, key, time, event, rows, grid, usable[-1], unit)
     _risk_groups(out, key, time, event, lp, cutoff, tuple(discriminated), unit, curves)
@@ -507,7 +528,18 @@ def _calibration(out: _Collector, key: dict, time: np.ndarray, event: np.ndarray
     slope = result.slope
     if not slope.converged:
         out.note(key["cohort"], key["model"], f"horizon {label}: {slope.convergence}")
-    out.rows["calibration_slope"].append({**key, "horizon": horizon, "slope": slope.coefficient,
+    try:
+        flexible = survival_flexible_calibration(time, event, surv, horizon)
+    except RadNomoError as error:
+        out.note(key["cohort"], key["model"], f"horizon {label}: no flexible calibration curve: {error}")
+        errors = dict.fromkeys(("ici", "e50", "e90", "emax"), np.nan)
+    else:
+        if flexible.note:
+            out.note(key["cohort"], key["model"], f"horizon {label}, flexible calibration: {flexible.note}")
+        errors = {"ici": flexible.ici, "e50": flexible.e50, "e90": flexible.e90, "emax": flexible.emax}
+        if curves:
+            out.rows["calibration_flexible"].append(flexible.curve.assign(horizon=horizon, **key))
+    out.rows["calibration_slope"].append({**key, "horizon": horizon, **errors, "slope": slope.coefficient,
                                           "slope_low": slope.lower, "slope_high": slope.upper,
                                           "slope_converged": slope.converged,
                                           "observed_expected": result.observed_expected, "oe_low": result.oe_lower,
@@ -659,7 +691,8 @@ def evaluate_survival_study(study: Study, models, predictions: pd.DataFrame) -> 
     return evaluate_survival_cohorts(long, values, cohorts, names, horizons,
                                      risk_cutoffs(long, [str(i) for i in study.train_ids],
                                                   quantile=study.evaluation.risk_quantile),
-                                     time_unit=outcome.time_unit)  # type: ignore[attr-defined]
+                                     time_unit=outcome.time_unit,  # type: ignore[attr-defined]
+                                     seed=study.split.config.seed)
 
 
 #: Columns of :func:`cohort_predictions` (then ``surv_<h>`` per horizon): what ``predictions.csv`` of a
@@ -733,5 +766,6 @@ def evaluate_survival_analysis(study: Study, models, predictions: pd.DataFrame,
     train = cohorts.get("train", ())
     cutoffs = risk_cutoffs(long, train, quantile=study.evaluation.risk_quantile)
     evaluation = evaluate_survival_cohorts(long, values, cohorts, names, horizons, cutoffs,
-                                           time_unit=outcome.time_unit)  # type: ignore[attr-defined]
+                                           time_unit=outcome.time_unit,  # type: ignore[attr-defined]
+                                           seed=study.split.config.seed)
     return evaluation, table.drop(columns=["key"])

@@ -38,6 +38,46 @@ def test_the_sample_study_from_files_reproduces_the_readme(tmp_path, capsys):
     study = load_study(tmp_path / "study")  # the dashboard opens it
     assert study.name == "clinical" and study.combined[0].members == ("radiomics", "dl")
     assert "test | fused" not in capsys.readouterr().err
+    _the_methodologists_files_agree_with_the_predictions(tmp_path)
+
+
+def _the_methodologists_files_agree_with_the_predictions(out: Path) -> None:
+    """predictions.csv, calibration.csv, decision_curve.csv, reclassification.csv and sample_size.csv (issue 28):
+    the columns the README promises, and each file's numbers recomputed from predictions.csv."""
+    from core.stats.calibration import calibration_summary
+    from core.stats.decision_analysis import decision_analysis
+    from core.stats.reclassification import improve_prob
+
+    predictions = pd.read_csv(out / "predictions.csv", dtype={"id": str})
+    assert list(predictions.columns) == ["cohort", "id", "model", "outcome", "probability"]
+    assert predictions.groupby("cohort")["id"].nunique().to_dict() == {"train": 700, "test": 301}
+    test_fused = predictions[(predictions["cohort"] == "test") & (predictions["model"] == "fused")]
+    calibration = pd.read_csv(out / "calibration.csv").set_index(["cohort", "model"])
+    for column in ("n", "events", "citl", "citl_low", "citl_high", "intercept", "intercept_low", "intercept_high",
+                   "slope", "slope_low", "slope_high", "ici", "e50", "e90", "emax", "spiegelhalter_z", "brier",
+                   "hl_statistic", "hl_df", "hl_p"):
+        assert column in calibration.columns, column
+    expected = calibration_summary(test_fused["outcome"], test_fused["probability"]).as_row()
+    for column, value in expected.items():
+        assert calibration.loc[("test", "fused"), column] == pytest.approx(value, rel=1e-9, abs=1e-12), column
+    decision = pd.read_csv(out / "decision_curve.csv")
+    assert {"threshold", "net_benefit", "net_benefit_low", "net_benefit_high", "interventions_avoided",
+            "standardized_net_benefit"} <= set(decision.columns)
+    curve = decision[(decision["cohort"] == "test") & (decision["model"] == "fused")].reset_index(drop=True)
+    again = decision_analysis(test_fused["outcome"], test_fused["probability"], n_boot=500, seed=2025)
+    np.testing.assert_allclose(curve["net_benefit"], again["net_benefit"], atol=1e-12)
+    np.testing.assert_allclose(curve["net_benefit_low"], again["net_benefit_low"], atol=1e-12)  # seeded: the same
+    reclassification = pd.read_csv(out / "reclassification.csv").set_index(["cohort", "model"])
+    assert set(reclassification["reference"]) == {"clinical"}
+    test_clinical = predictions[(predictions["cohort"] == "test") & (predictions["model"] == "clinical")]
+    nri = improve_prob(test_fused["outcome"].to_numpy(), test_clinical["probability"].to_numpy(),
+                       test_fused["probability"].to_numpy())
+    row = reclassification.loc[("test", "fused")]
+    assert row["nri"] == pytest.approx(nri.nri.estimate) and row["idi"] == pytest.approx(nri.idi.estimate)
+    assert row["nri_low"] < row["nri"] < row["nri_high"]
+    sample_size = pd.read_csv(out / "sample_size.csv", dtype={"criterion": str})
+    assert {"criterion", "n", "events", "epp"} <= set(sample_size.columns)
+    assert "final" in set(sample_size["criterion"])
 
 
 def _pyradiomics_export(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:

@@ -14,7 +14,8 @@ from core.errors import RadNomoError
 from core.stats.evaluation import (Confusion, binary_metrics, bootstrap_ci, calibration_curve, calibration_stats,
                                    compare_models, confusion_counts, decision_curve, delong_test, hosmer_lemeshow,
                                    performance_table, roc_auc, roc_points, youden_cutoff)
-from core.workflows.evaluation import evaluate_cohorts, evaluate_study, operating_point
+from core.stats.decision_analysis import decision_analysis
+from core.workflows.evaluation import DECISION_RESAMPLES, evaluate_cohorts, evaluate_study, operating_point
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
@@ -195,14 +196,14 @@ def test_calibration_in_the_large_and_the_recalibration_intercept_are_told_apart
 
     ids = [f"p{i}" for i in range(len(y))]
     table = calibration_table(pd.DataFrame({"m": prob}, index=ids), pd.Series(y, index=ids), {"all": ids}, ["m"])
-    assert list(table.columns) == ["cohort", "model", "brier", "calibration_in_the_large", "slope",
-                                   "recalibration_intercept", "hl_statistic", "hl_df", "hl_p"]
-    assert "intercept" not in table.columns  # never unnamed
     row = table.iloc[0]
-    assert row["calibration_in_the_large"] == pytest.approx(result.in_the_large)
-    assert row["recalibration_intercept"] == pytest.approx(result.recalibration_intercept)
-    assert CALIBRATION_COLUMNS["calibration_in_the_large"] == "calibration-in-the-large"
-    assert CALIBRATION_COLUMNS["recalibration_intercept"] == "calibration intercept (logistic recalibration)"
+    assert row["citl"] == pytest.approx(result.in_the_large, abs=1e-8)
+    assert row["intercept"] == pytest.approx(result.recalibration_intercept, abs=1e-8)
+    assert row["slope"] == pytest.approx(result.slope, abs=1e-8)
+    assert row["slope_low"] < 0.5 < row["slope_high"] and row["citl_low"] < row["citl"] < row["citl_high"]
+    # Both intercepts named for what they are wherever they are shown.
+    assert CALIBRATION_COLUMNS["citl"] == "calibration-in-the-large"
+    assert CALIBRATION_COLUMNS["intercept"] == "calibration intercept (logistic recalibration)"
     assert set(CALIBRATION_COLUMNS) <= set(table.columns)
 
 
@@ -226,7 +227,7 @@ def test_evaluate_study_equals_the_single_functions(sample_study, sample_models,
     assert evaluation.cutoffs == cutoffs
     pd.testing.assert_frame_equal(evaluation.table2, table2(predictions, outcome, cohorts, cutoffs))
     pd.testing.assert_frame_equal(evaluation.calibration.drop(columns="left_out"),
-                                  calibration_table(predictions, outcome, cohorts, names))
+                                  calibration_table(predictions, outcome, cohorts, names), check_dtype=False)
     pd.testing.assert_frame_equal(evaluation.auc_table(), auc_table(predictions, outcome, cohorts, names))
     for cohort, ids in cohorts.items():
         y = outcome.loc[ids]
@@ -235,7 +236,13 @@ def test_evaluate_study_equals_the_single_functions(sample_study, sample_models,
         for model in names:
             p = predictions.loc[ids, model]
             pd.testing.assert_frame_equal(evaluation.curves("roc", cohort)[model], roc_points(y, p))
-            pd.testing.assert_frame_equal(evaluation.curves("decision", cohort)[model], decision_curve(y, p))
+            decision = evaluation.curves("decision", cohort)[model]
+            pd.testing.assert_frame_equal(decision[["threshold", "net_benefit", "treat_all", "treat_none"]],
+                                          decision_curve(y, p), check_exact=False, rtol=1e-12, atol=1e-12)
+            # the bands those of the decision analysis from the study's seed (the same seed, the same bands)
+            again = decision_analysis(y, p, n_boot=DECISION_RESAMPLES, seed=study.split.config.seed)
+            banded = decision.drop(columns="treat_none")
+            pd.testing.assert_frame_equal(banded, again[banded.columns])
             binned, smooth = calibration_curve(y, p)
             pd.testing.assert_frame_equal(evaluation.curves("calibration_bins", cohort)[model], binned)
             pd.testing.assert_frame_equal(evaluation.curves("calibration_smooth", cohort)[model], smooth)
