@@ -330,22 +330,24 @@ def predictor_inputs(study: Study, variables: list[str], levels: dict, defaults:
 
 
 def csv_download(frame: pd.DataFrame, filename: str, *, label: str, key: str, index: bool = False) -> None:
-    """A download button for ``frame`` as UTF-8 CSV (formula-like text escaped), written only when clicked."""
+    """A download button for ``frame`` as UTF-8 CSV (formula-like text escaped), written only when clicked; the click
+    does not rerun the page (a rerun would also renew every other download's deferred file, so a second download
+    clicked while it ran found its file gone)."""
     st.download_button(label, lambda: csv_bytes(frame, index=index), file_name=filename, mime="text/csv", key=key,
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
 
 
 def parquet_download(frame: pd.DataFrame, filename: str, *, label: str, key: str) -> None:
-    """A download button for ``frame`` (index kept) as Parquet, written only when clicked."""
+    """A download button for ``frame`` (index kept) as Parquet, written only when clicked (no page rerun)."""
     st.download_button(label, lambda: parquet_bytes(frame), file_name=filename, mime="application/octet-stream",
-                       key=key, icon=":material/download:")
+                       key=key, icon=":material/download:", on_click="ignore")
 
 
 def bytes_download(label: str, payload: Callable[[], bytes], filename: str, mime: str, *, key: str,
                    icon: str = ":material/download:") -> None:
     """A download whose bytes ``payload`` makes at the click (it must capture its study: a deferred download runs
     outside the script run, where :func:`get_study` cannot see the session)."""
-    st.download_button(label, payload, file_name=filename, mime=mime, key=key, icon=icon)
+    st.download_button(label, payload, file_name=filename, mime=mime, key=key, icon=icon, on_click="ignore")
 
 
 TEACHING_KEY = "teaching"  # plain session value, mirrored from the sidebar toggle (widget state is dropped
@@ -452,3 +454,121 @@ def rows_where(frame: pd.DataFrame, **values) -> pd.DataFrame:
     for column, value in values.items():
         mask &= (frame[column] == value).to_numpy()
     return frame[mask]
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration, decision-curve and model-comparison views (Evaluation and External validation pages)
+# ---------------------------------------------------------------------------------------------
+
+#: The decision-curve views a user picks between: name -> what it shows.
+DECISION_VIEWS = {"net_benefit": "Net benefit", "interventions_avoided": "Net interventions avoided",
+                  "standardized_net_benefit": "Standardized net benefit", "clinical_impact": "Clinical impact"}
+
+
+def calibration_statistics(table: pd.DataFrame, labels: dict[str, str], *, key: str,
+                           group_names: Callable[[str], str] | None = None) -> None:
+    """A binary evaluation's calibration table (core.workflows.evaluation: one row per cohort and model) with each
+    statistic's 95 % CI, the Hosmer-Lemeshow test last (secondary), and how to read it."""
+    from core.vocabulary import CALIBRATION_COLUMNS, CALIBRATION_READING, format_interval, format_p
+
+    def shown_column(name: str) -> object:
+        if f"{name}_low" in table.columns:  # the estimate with its 95 % CI, as text
+            return [format_interval(r[name], r[f"{name}_low"], r[f"{name}_high"]) for _, r in table.iterrows()]
+        return table[name].map(format_p) if name.endswith("_p") else table[name].round(3)
+
+    shown = pd.DataFrame({"cohort": table["cohort"].map(group_names or (lambda c: c)),
+                          "model": table["model"].map(labels), "n": table["n"], "events": table["events"],
+                          **{label: shown_column(name) for name, label in CALIBRATION_COLUMNS.items()}})
+    st.dataframe(shown, hide_index=True, key=key)
+    st.caption(CALIBRATION_READING)
+
+
+def decision_views(panels: dict[str, dict[str, pd.DataFrame]], labels: dict[str, str], colours: dict[str, str], *,
+                   key: str, titles: dict[str, str] | None = None, chart_config: dict | None = None, n_boot: int,
+                   seed: int) -> None:
+    """Decision curves side by side (one panel per id, e.g. a cohort: name -> its curve with bootstrap bands, as
+    the evaluations' ``decision`` tables hold them; the chart of panel ``p`` is keyed ``<key>_<p>``, titled
+    ``titles[p]``), as the view the user picks (:data:`DECISION_VIEWS`), with or without the 95 % bands; the
+    clinical impact view draws one chosen curve per panel."""
+    from core.figures.charts import clinical_impact_figure, decision_curve_figure, decision_measure_figure
+    from core.vocabulary import DECISION_READING
+
+    choice = st.columns([3, 1, 2])
+    view = choice[0].radio("Show", list(DECISION_VIEWS), horizontal=True, key=f"{key}_view",
+                           format_func=DECISION_VIEWS.get)
+    bands = choice[1].toggle("95 % bands", value=True, key=f"{key}_bands")
+    names = list(dict.fromkeys(n for curves in panels.values() for n in curves))
+    impact = choice[2].selectbox("Clinical impact of", names, index=len(names) - 1, key=f"{key}_impact",
+                                 format_func=labels.get, disabled=view != "clinical_impact") if names else None
+    for column, (panel, curves) in zip(st.columns(max(len(panels), 1)), panels.items(), strict=False):
+        title = (titles or {}).get(panel, panel)
+        if not curves:
+            column.caption(f"{title}: nothing to draw.")
+            continue
+        if view == "net_benefit":
+            figure = decision_curve_figure(curves, title=title, labels=labels, colours=colours, bands=bands)
+        elif view == "clinical_impact":
+            shown = impact if impact in curves else next(iter(curves))
+            figure = clinical_impact_figure(curves[shown], title=f"{title}: {labels[shown]}", colour=colours[shown],
+                                            bands=bands)
+        else:
+            figure = decision_measure_figure(curves, view, title=title, labels=labels, colours=colours, bands=bands)
+        column.plotly_chart(figure, key=f"{key}_{panel}", config=chart_config)
+    st.caption(DECISION_READING.format(n_boot=n_boot, seed=seed))
+
+
+def model_comparison(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dict[str, list], models: list[str],
+                     labels: dict[str, str], colours: dict[str, str], *, key: str, seed: int,
+                     main: str | None = None, group_names: Callable[[str], str] | None = None) -> None:
+    """Two chosen models compared in every cohort: the net-benefit difference with its paired bootstrap band, and
+    reclassification (continuous and categorical NRI, IDI) with CIs and the indices' known limitations; each as a
+    CSV download (core.workflows.model_comparison)."""
+    from core.figures.charts import net_benefit_difference_figure
+    from core.vocabulary import format_interval
+    from core.workflows.model_comparison import RECLASSIFICATION_NOTE, compare_two_models, default_pair, parse_cuts
+
+    pair = default_pair(models, main)
+    if pair is None:
+        st.caption("Only one model: comparing needs two.")
+        return
+    name = group_names or (lambda c: c)
+    pick = st.columns([2, 2, 2])
+    model = pick[0].selectbox("Model", models, index=models.index(pair[0]), key=f"{key}_model",
+                              format_func=labels.get)
+    others = [m for m in models if m != model]
+    reference = pick[1].selectbox("against", others, index=others.index(pair[1]) if pair[1] in others else 0,
+                                  key=f"{key}_reference", format_func=labels.get)
+    cuts_text = pick[2].text_input("Risk categories (cut points) for the categorical NRI", "0.1, 0.3",
+                                   key=f"{key}_cuts", help="Probabilities between 0 and 1, e.g. 0.1, 0.3 for low "
+                                                           "(< 10 %), intermediate and high (>= 30 %) risk.")
+    with guard():
+        comparison = compare_two_models(predictions, outcome, cohorts, model, reference, cuts=parse_cuts(cuts_text),
+                                        seed=seed)
+        title = f"{labels[model]} - {labels[reference]}"
+        drawn = [c for c in cohorts if (comparison.net_benefit_difference["cohort"] == c).any()]
+        for column, cohort in zip(st.columns(max(len(drawn), 1)), drawn, strict=False):
+            curve = comparison.net_benefit_difference
+            column.plotly_chart(net_benefit_difference_figure(curve[curve["cohort"] == cohort],
+                                                              title=f"{name(cohort)}: net benefit difference",
+                                                              label=title, colour=colours[model]),
+                                key=f"{key}_nbd_{cohort}")
+        table = comparison.reclassification
+
+        def with_ci(column: str) -> list[str]:
+            return [format_interval(r[column], r[f"{column}_low"], r[f"{column}_high"]) for _, r in table.iterrows()]
+
+        shown = pd.DataFrame({"cohort": table["cohort"].map(name), "n": table["n"], "events": table["events"],
+                              "NRI (continuous)": with_ci("nri"), "NRI events": with_ci("nri_events"),
+                              "NRI non-events": with_ci("nri_nonevents"), "IDI": with_ci("idi"),
+                              "categorical NRI": with_ci("categorical_nri")})
+        st.markdown(f"**Reclassification: {title}**")
+        st.dataframe(shown, hide_index=True, key=f"{key}_reclassification")
+        st.caption(RECLASSIFICATION_NOTE)
+        for note in comparison.notes:
+            st.caption(note)
+        downloads = st.columns(2)
+        with downloads[0]:
+            csv_download(table, "reclassification.csv", label="Reclassification (CSV)", key=f"{key}_dl_nri")
+        with downloads[1]:
+            csv_download(comparison.net_benefit_difference.assign(model=model, reference=reference),
+                         "net_benefit_difference.csv", label="Net-benefit difference (CSV)", key=f"{key}_dl_nbd")

@@ -21,14 +21,14 @@ from core.errors import RadNomoError, listed
 from core.figures.charts import (calibration_figure, confusion_figure, decision_curve_figure, roc_figure,
                                  violin_figure)
 from core.figures.palette import model_colours
-from core.figures.survival import (kaplan_meier_figure, survival_calibration_figure, survival_decision_curve_figure,
-                                   td_auc_figure, td_roc_figure)
+from core.figures.survival import kaplan_meier_figure, survival_calibration_figure, td_auc_figure, td_roc_figure
 from core.stats.evaluation import interval_text
 from core.stats.summaries import compare_groups
 from core.vocabulary import (COHORTS, CONCORDANCE_WEIGHTINGS, CUTOFF_RULES, DISCRIMINATION_MEASURES, OUTCOME_KINDS,
                              PROPORTION_CIS, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_interval, format_number,
                              format_p, horizon_text, score_column)
-from core.workflows.evaluation import operating_point
+from core.workflows.evaluation import DECISION_RESAMPLES, operating_point
+from core.workflows.survival_evaluation import SURVIVAL_DECISION_RESAMPLES
 from core.workflows.study import EvaluationSettings, Study
 
 ui.enter_page("pages/evaluation.py")
@@ -136,7 +136,11 @@ def binary_page(study: Study) -> None:
                 cutoff = pick[2].slider("Probability cut-off", 0.001, 0.999, value=rule_cutoff, step=0.001,
                                         format="%.3f", key=f"ev_cutoff_{model}_{rule_cutoff:.3f}",
                                         help=f"Training rule's value for this model: {cutoffs[model]:.3f}.")
-                # The chosen cut-off's numbers (any cut-off, not only the rule's); the curves are the study's.
+                # The chosen cut-off's numbers (any cut-off, not only the rule's); the curves are the study's. At the
+                # slider's starting value the rule's own cut-off (a midpoint between training predictions, not on the
+                # slider's 0.001 grid), so the explorer agrees with Table 2 until the slider moves.
+                if cutoff == rule_cutoff:
+                    cutoff = cutoffs[model]
                 point = operating_point(predictions, outcome, cohorts[cohort], model, cutoff, ci=ci_method)
                 metrics, confusion = point.metrics, point.confusion
                 explorer = st.columns([3, 2, 3])
@@ -168,7 +172,7 @@ def binary_page(study: Study) -> None:
         formatted = performance[["cohort", "model"]].copy()
         formatted["model"] = formatted["model"].map(model_labels)
         formatted = formatted.join(interval_text(performance))
-        formatted["cut-off"] = performance["cutoff"].round(3)
+        formatted["cut-off"] = performance["cutoff"].round(4)
         st.dataframe(formatted, hide_index=True, key="ev_table2")
         ui.csv_download(performance, "table2.csv", label="Table 2 (CSV)", key="ev_dl_table2")
 
@@ -196,31 +200,41 @@ def binary_page(study: Study) -> None:
         cal_columns = st.columns(len(cohorts))
         for column, cohort in zip(cal_columns, cohorts, strict=True):
             binned = evaluated.curves("calibration_bins", cohort, shown_models)
-            smooth = evaluated.curves("calibration_smooth", cohort, shown_models)
-            column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort",
-                                                   labels=model_labels, colours=colours),
+            flexible = evaluated.curves("calibration_flexible", cohort, shown_models)
+            column.plotly_chart(calibration_figure(binned, {}, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
+                                                   colours=colours, flexible=flexible),
                                 key=f"ev_cal_{cohort}", config=chart_config)
-        calibration = evaluated.calibration.drop(columns="left_out")
-        shown = calibration.assign(model=calibration["model"].map(model_labels), hl_p=calibration["hl_p"].map(format_p))
-        st.dataframe(shown.rename(columns={"brier": "Brier", "calibration_in_the_large": "calibration-in-the-large",
-                                           "slope": "calibration slope",
-                                           "recalibration_intercept": "calibration intercept (logistic recalibration)",
-                                           "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "HL df",
-                                           "hl_p": "HL p"}).round(3),
-                     hide_index=True, key="ev_cal_table")
-        ui.csv_download(calibration, "calibration.csv", label="Calibration statistics (CSV)", key="ev_dl_cal")
+        st.caption("Points: deciles of predicted risk with 95 % intervals; line and band: the flexible (loess) "
+                   "calibration curve with its pointwise 95 % band.")
+        ui.calibration_statistics(evaluated.calibration, model_labels, key="ev_cal_table",
+                                  group_names=lambda c: COHORTS.get(c, c))
+        downloads = st.columns(2)
+        with downloads[0]:
+            ui.csv_download(evaluated.calibration, "calibration.csv", label="Calibration statistics (CSV)",
+                            key="ev_dl_cal")
+        with downloads[1]:
+            ui.csv_download(evaluated.calibration_flexible, "calibration_curves.csv",
+                            label="Flexible calibration curves (CSV)", key="ev_dl_cal_curves")
 
         # -----------------------------------------------------------------------------------------
         st.subheader("Decision curves")
-        dca_columns = st.columns(len(cohorts))
-        for column, cohort in zip(dca_columns, cohorts, strict=True):
-            curves = evaluated.curves("decision", cohort)
-            column.plotly_chart(decision_curve_figure(curves, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
-                                                      colours=colours), key=f"ev_dca_{cohort}", config=chart_config)
-            with column:
-                long = pd.concat([c.assign(model=m) for m, c in curves.items()], ignore_index=True)
-                ui.csv_download(long, f"decision_curves_{cohort}.csv", label="Net benefit (CSV)",
-                                key=f"ev_dl_dca_{cohort}")
+        ui.decision_views({c: evaluated.curves("decision", c) for c in cohorts}, model_labels, colours, key="ev_dca",
+                          titles={c: f"{COHORTS[c]} cohort" for c in cohorts}, chart_config=chart_config,
+                          n_boot=DECISION_RESAMPLES, seed=evaluated.seed)
+        ui.csv_download(evaluated.decision.drop(columns="treat_none"), "decision_curve.csv",
+                        label="Decision curves with bands (CSV)", key="ev_dl_dca")
+
+        # -----------------------------------------------------------------------------------------
+        st.subheader("Comparing two models: net benefit difference and reclassification")
+
+        @st.fragment
+        def comparison() -> None:
+            """Only this part runs again when its choices change."""
+            ui.model_comparison(predictions, outcome, {c: list(ids) for c, ids in cohorts.items()}, list(models),
+                                model_labels, colours, key="ev_compare", seed=evaluated.seed,
+                                main=ui.results(study).models.main_model, group_names=lambda c: COHORTS.get(c, c))
+
+        comparison()
 
         # -----------------------------------------------------------------------------------------
         st.subheader("Scores by outcome")
@@ -440,9 +454,22 @@ def _calibration_section(evaluated, horizon: float, model_labels, colours, chart
                                                         colours=colours,
                                                         title=f"{COHORTS[cohort]} cohort, {at}"),
                             key=f"ev_s_cal_{cohort}", config=chart_config)
+    st.caption(f"Flexible calibration at {at} (Austin, Harrell & van Klaveren 2020): the observed risk of the event "
+               "by then from a Cox model on a spline of the predicted risk, with its pointwise 95 % band; ICI, E50, "
+               "E90 and Emax in the table below are its absolute errors in predicted risk.")
+    columns = st.columns(len(evaluated.cohorts))
+    for column, cohort in zip(columns, evaluated.cohorts, strict=True):
+        rows = ui.rows_where(evaluated.calibration_flexible, cohort=cohort, horizon=float(horizon))
+        flexible = {m: rows[rows["model"] == m] for m in shown_models if (rows["model"] == m).any()}
+        if flexible:
+            column.plotly_chart(calibration_figure({}, {}, title=f"{COHORTS[cohort]} cohort, {at} (risk)",
+                                                   labels=model_labels, colours=colours, flexible=flexible),
+                                key=f"ev_s_flex_{cohort}", config=chart_config)
     slope = evaluated.calibration_slope
     table = pd.DataFrame({"cohort": slope["cohort"].map(COHORTS), "model": slope["model"].map(model_labels),
                           f"horizon ({unit})": slope["horizon"].map(horizon_text),
+                          "ICI": slope["ici"].round(3), "E50": slope["e50"].round(3), "E90": slope["e90"].round(3),
+                          "Emax": slope["emax"].round(3),
                           SURVIVAL_CALIBRATION_COLUMNS["slope"]: [format_interval(r.slope, r.slope_low, r.slope_high)
                                                                   for r in slope.itertuples()],
                           "slope converged": slope["slope_converged"].map({True: "yes", False: "no"}),
@@ -456,25 +483,22 @@ def _calibration_section(evaluated, horizon: float, model_labels, colours, chart
 
 def _decision_section(evaluated, horizon: float, model_labels, colours, chart_config) -> None:
     """Decision curves at the chosen horizon per cohort (risk = 1 - predicted survival there)."""
-    unit, at = evaluated.time_unit, f"{horizon_text(horizon)} {evaluated.time_unit}"
+    at = f"{horizon_text(horizon)} {evaluated.time_unit}"
     st.subheader("Decision curves")
     st.caption(f"Net benefit at {at} of treating the patients whose predicted risk of the event by then (1 - "
                "predicted survival) is above the threshold, against treating everyone or no one; the event rates are "
                "Kaplan-Meier's, so censored patients count. Gaps: thresholds where it is undefined (see the notes).")
-    columns = st.columns(len(evaluated.cohorts))
-    for column, cohort in zip(columns, evaluated.cohorts, strict=True):
+    panels = {}
+    for cohort in evaluated.cohorts:
         rows = ui.rows_where(evaluated.decision, cohort=cohort, horizon=float(horizon))
-        curves = {m: rows[rows["model"] == m] for m in evaluated.models if (rows["model"] == m).any()}
-        if not curves:
-            column.caption(f"{COHORTS[cohort]} cohort: no decision curve at {at} (see the notes above).")
-            continue
-        # Treat-all is the cohort's own (its Kaplan-Meier risk): the same for every model on the same patients.
-        treat_all = next(iter(curves.values()))[["threshold", "treat_all"]].rename(columns={"treat_all": "net_benefit"})
-        column.plotly_chart(survival_decision_curve_figure(curves, treat_all, horizon=horizon, time_unit=unit,
-                                                           labels=model_labels, colours=colours,
-                                                           title=f"{COHORTS[cohort]} cohort, {at}"),
-                            key=f"ev_s_dca_{cohort}", config=chart_config)
-    ui.csv_download(evaluated.decision, "decision_curves.csv", label="Net benefit (CSV)", key="ev_s_dl_dca")
+        panels[cohort] = {m: rows[rows["model"] == m].reset_index(drop=True) for m in evaluated.models
+                          if (rows["model"] == m).any()}
+    # Treat-all is each cohort's own (its Kaplan-Meier risk by the horizon): the same for every model there.
+    ui.decision_views(panels, model_labels, colours, key="ev_s_dca", chart_config=chart_config,
+                      titles={c: f"{COHORTS[c]} cohort, {at}" for c in evaluated.cohorts},
+                      n_boot=SURVIVAL_DECISION_RESAMPLES, seed=evaluated.seed)
+    ui.csv_download(evaluated.decision.drop(columns="treat_none"), "decision_curve.csv",
+                    label="Decision curves with bands (CSV)", key="ev_s_dl_dca")
 
 
 def _pairs_section(evaluated, model_labels) -> None:

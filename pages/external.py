@@ -18,7 +18,7 @@ import streamlit as st
 import ui
 from core.errors import RadNomoError, listed
 from core.figures.charts import calibration_figure, decision_curve_figure, roc_figure
-from core.figures.palette import cohort_colours
+from core.figures.palette import cohort_colours, model_colours
 from core.figures.survival import kaplan_meier_figure, survival_calibration_figure, td_auc_figure
 from core.io.paths import data_root, resolve_in_root
 from core.io.tables import read_any_table
@@ -27,7 +27,7 @@ from core.stats.summaries import batch_columns
 from core.vocabulary import (CALIBRATION_SUBSETS, COHORTS, CONCORDANCE_WEIGHTINGS, DISCRIMINATION_MEASURES,
                              OUTCOME_KINDS, OUTSIDE_RANGE, RISK_GROUPS, SURVIVAL_CALIBRATION_COLUMNS, format_interval,
                              format_number, format_p, horizon_text)
-from core.workflows.evaluation import evaluate_cohorts
+from core.workflows.evaluation import DECISION_RESAMPLES, evaluate_cohorts
 from core.workflows.external import (OUT_OF_RANGE_SHARE, OUTSIDE_MARGIN_SD, calibration_with_and_without,
                                      cohort_aucs, cohort_concordance, cohort_panel, evaluate_survival_panel,
                                      level_groups, outside_range_patients, panel_notes, pooled_predictions,
@@ -176,19 +176,40 @@ def binary_body(study: Study, models, predictions: pd.DataFrame, externals: dict
     # The chosen model on the chosen cohorts, evaluated as the study's own cohorts are (the same function): each
     # group holds the patients with a prediction of this model, and a group with one outcome only is not drawn.
     drawn = evaluate_cohorts(all_predictions, all_outcome, {g: groups[g] for g in figure_groups}, [model], cutoffs,
-                             ci=study.evaluation.proportion_ci)
+                             ci=study.evaluation.proportion_ci, seed=study.split.config.seed)
     aucs = {g: drawn.intervals(g)[model] for g in figure_groups if drawn.evaluated(g, model)}
     group_labels = {g: g for g in groups}
     left, middle, right = st.columns(3)
     left.plotly_chart(roc_figure(drawn.curves_across("roc", model, figure_groups), aucs, title="ROC",
                                  labels=group_labels, colours=colours), key="ext_roc")
-    middle.plotly_chart(calibration_figure(drawn.curves_across("calibration_bins", model, figure_groups),
-                                           drawn.curves_across("calibration_smooth", model, figure_groups),
-                                           title="Calibration", labels=group_labels, colours=colours),
+    middle.plotly_chart(calibration_figure(drawn.curves_across("calibration_bins", model, figure_groups), {},
+                                           title="Calibration (loess, 95 % band)", labels=group_labels,
+                                           colours=colours,
+                                           flexible=drawn.curves_across("calibration_flexible", model, figure_groups)),
                         key="ext_calibration")
     right.plotly_chart(decision_curve_figure(drawn.curves_across("decision", model, figure_groups),
-                                             title="Decision curves", labels=group_labels, colours=colours),
+                                             title="Decision curves (95 % bands)", labels=group_labels,
+                                             colours=colours, bands=True),
                        key="ext_dca")
+
+    st.markdown(f"**Calibration of the {labels[model]} in each cohort**")
+    ui.calibration_statistics(drawn.calibration, labels, key="ext_cal_table")
+    st.markdown(f"**Decision analysis of the {labels[model]} in each cohort**")
+    ui.decision_views({"every": drawn.curves_across("decision", model, figure_groups)}, group_labels, colours,
+                      key="ext_dca_views", titles={"every": "Every cohort"}, n_boot=DECISION_RESAMPLES,
+                      seed=drawn.seed)
+    downloads = st.columns(2)
+    with downloads[0]:
+        ui.csv_download(drawn.calibration, "external_calibration.csv", label="Calibration statistics (CSV)",
+                        key="ext_dl_cal")
+    with downloads[1]:
+        ui.csv_download(drawn.decision.drop(columns="treat_none"), "external_decision_curve.csv",
+                        label="Decision curves with bands (CSV)", key="ext_dl_dca")
+
+    st.subheader("Comparing two models in every cohort")
+    ui.model_comparison(all_predictions, all_outcome, {g: list(groups[g]) for g in figure_groups}, list(available),
+                        labels, model_colours(available), key="ext_compare", seed=study.split.config.seed,
+                        main=models.main_model)
 
 
     _range_reports(study, models, externals)

@@ -10,8 +10,8 @@ from tests.pages.apptest_helpers import dataframe_with, open_page
 def test_evaluation_calibration_table_names_both_intercepts():
     at = open_page("pages/evaluation.py", timeout=300)
     assert not at.exception
-    table = dataframe_with(at, "HL p", CALIBRATION_COLUMNS["calibration_in_the_large"])
-    assert CALIBRATION_COLUMNS["recalibration_intercept"] == "calibration intercept (logistic recalibration)"
+    table = dataframe_with(at, "HL p", CALIBRATION_COLUMNS["citl"])
+    assert CALIBRATION_COLUMNS["intercept"] == "calibration intercept (logistic recalibration)"
     assert {"calibration-in-the-large", "calibration slope", "calibration intercept (logistic recalibration)"} <= \
         set(table.columns)
     assert not any(str(c).lower() in ("intercept", "intercept (in the large)") for c in table.columns)
