@@ -109,8 +109,9 @@ def bootstrap_bands(statistic: Callable[[np.ndarray], np.ndarray], n: int, *, n_
     return low, high
 
 
-def _cohort(y, *probs: object, what: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Validated 0/1 outcomes and probabilities of one cohort; refuses missing values rather than dropping them."""
+def checked_cohort(y, *probs: object, what: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Validated 0/1 outcomes and probabilities of one cohort (``what``: the analysis, in messages); refuses
+    missing values rather than dropping them (the decision analysis and the reclassification indexes)."""
     outcome = np.asarray(y, dtype=float)
     if outcome.ndim != 1:
         raise RadNomoError(f"{what} needs one outcome per patient (a 1-d column); got shape {outcome.shape}.")
@@ -201,7 +202,7 @@ def decision_analysis(y, prob, thresholds: Sequence[float] | None = None, *, n_b
         many of those have the event (the clinical impact curve as ``rmda::plot_clinical_impact`` draws it). Each
         with ``_low`` and ``_high``, the bootstrap band. Net benefits are in units of true positives per patient.
     """
-    outcome, (p,) = _cohort(y, prob, what="the decision analysis")
+    outcome, (p,) = checked_cohort(y, prob, what="the decision analysis")
     _check_bootstrap_settings(n_boot, level)
     if not per > 0:
         raise RadNomoError("interventions avoided are given per a positive number of patients (e.g. 100); "
@@ -252,7 +253,7 @@ def net_benefit_difference(y, prob_a, prob_b, thresholds: Sequence[float] | None
         patient), ``low`` and ``high``: its pointwise percentile bootstrap interval. An interval that excludes 0
         favours one model at that threshold only; the curve as a whole is not a single test.
     """
-    outcome, (pa, pb) = _cohort(y, prob_a, prob_b, what="the net-benefit difference")
+    outcome, (pa, pb) = checked_cohort(y, prob_a, prob_b, what="the net-benefit difference")
     _check_bootstrap_settings(n_boot, level)
     pts = _thresholds(thresholds)
     odds = pts / (1 - pts)

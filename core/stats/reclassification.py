@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import RadNomoError
-from core.stats.evaluation import _check_probabilities, _outcome_and_scores
+from core.stats.decision_analysis import checked_cohort
 
 __all__ = ["ReclassificationIndex", "Reclassification", "CategoricalNri", "improve_prob", "categorical_nri",
            "reclassification_row", "RECLASSIFICATION_NOTE", "RECLASSIFICATION_COLUMNS"]
@@ -93,16 +93,7 @@ class Reclassification:
 
 
 def _paired_cohort(y, p_reference, p_new, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    outcome = np.asarray(y, dtype=float)
-    if outcome.ndim != 1:
-        raise RadNomoError(f"{what} needs one outcome per patient (a 1-d column); got shape {outcome.shape}.")
-    missing = int(np.isnan(outcome).sum())
-    if missing:
-        raise RadNomoError(f"{what} needs the outcome of every patient; {missing} of {len(outcome)} are missing "
-                           "(NaN). Drop those patients explicitly before comparing the models.")
-    _check_probabilities(p_reference, f"{what} (reference model)")
-    _check_probabilities(p_new, f"{what} (new model)")
-    outcome_int, (reference, new) = _outcome_and_scores(outcome, p_reference, p_new)
+    outcome_int, (reference, new) = checked_cohort(y, p_reference, p_new, what=what)
     counts = np.bincount(outcome_int, minlength=2)
     if counts.min() < 2:
         raise RadNomoError(f"{what} needs at least 2 events and 2 non-events for its standard errors; the cohort "
