@@ -339,8 +339,8 @@ def decision_curve_figure(curves: dict[str, pd.DataFrame], *, title: str, labels
 def add_net_benefit_curves(figure: go.Figure, curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
                            colours: Mapping[str, str], marker: tuple[str, float, float] | None = None) -> None:
     """A decision curve figure's model curves (``threshold``, ``net_benefit`` each) and the chosen cut-off's
-    mark (model, threshold, net benefit), after its treat-all and treat-none lines: the binary decision curve's
-    and the time-to-event one's (:func:`core.figures.survival.survival_decision_curve_figure`)."""
+    mark (model, threshold, net benefit), after its treat-all and treat-none lines (a binary outcome's curves and
+    a time-to-event outcome's at a horizon are drawn alike)."""
     for model, curve in curves.items():
         figure.add_trace(go.Scatter(x=curve["threshold"], y=curve["net_benefit"], mode="lines", name=labels[model],
                                     line={"color": colours[model]}))

@@ -204,7 +204,7 @@ def survival_decision_png(panels: Mapping[str, Mapping[str, pd.DataFrame]], labe
     event by the horizon, 0..1), ``net_benefit``, ``treat_all`` (the same for every model); treat-none is 0.
     Thresholds where the net benefit is undefined (NaN) leave a gap.
 
-    The static twin of :func:`core.figures.survival.survival_decision_curve_figure`.
+    The static twin of the pages' decision curves (:func:`core.figures.charts.decision_curve_figure`).
     """
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)

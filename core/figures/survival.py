@@ -17,14 +17,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.errors import RadNomoError
-from core.figures.charts import CURVE_HEIGHT, LEGEND_BELOW, add_net_benefit_curves, roc_figure
+from core.figures.charts import CURVE_HEIGHT, LEGEND_BELOW, roc_figure
 from core.figures.palette import OKABE_ITO, cohort_colours, model_colours
 from core.stats.modeling import r_pretty
 from core.stats.survival.kaplan_meier import KaplanMeier
 from core.vocabulary import format_p
 
 __all__ = ["at_risk_times_for", "at_risk_table", "log_rank_text", "kaplan_meier_figure", "td_roc_figure",
-           "td_auc_figure", "survival_calibration_figure", "survival_decision_curve_figure",
+           "td_auc_figure", "survival_calibration_figure",
            "patient_survival_figure"]
 
 _MARGIN = {"t": 50, "l": 60, "r": 20}
@@ -312,48 +312,6 @@ def survival_calibration_figure(groups: Mapping[str, pd.DataFrame], *, horizon: 
                          xaxis={"range": [0, 1], "constrain": "domain"},
                          yaxis={"range": [0, 1], "scaleanchor": "x", "constrain": "domain"},
                          height=CURVE_HEIGHT + 40, legend=LEGEND_BELOW, margin=_MARGIN)
-    return figure
-
-
-def survival_decision_curve_figure(curves: Mapping[str, pd.DataFrame], treat_all: pd.DataFrame, *, horizon: float,
-                                   time_unit: str, labels: Mapping[str, str] | None = None,
-                                   colours: Mapping[str, str] | None = None, title: str | None = None,
-                                   marker: tuple[str, float, float] | None = None) -> go.Figure:
-    """Net benefit at a horizon against the threshold risk, per model, with treat-all and treat-none.
-
-    Parameters
-    ----------
-    curves : mapping
-        Model -> ``threshold`` (risk of the event by the horizon, 0..1), ``net_benefit``
-        (core.stats.survival.decision).
-    treat_all : pandas.DataFrame
-        ``threshold``, ``net_benefit`` of treating everyone (from the Kaplan-Meier risk at the horizon).
-    horizon : float
-        Unit ``time_unit``.
-    labels, colours : mapping, optional
-        Display name and colour of each model; by default its name and the model colours.
-    title : str, optional
-        By default "Decision curve at <horizon> <unit>".
-    marker : (model, threshold, net benefit), optional
-        A chosen cut-off to mark.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
-        The binary decision curve's look (:func:`core.figures.charts.decision_curve_figure`).
-    """
-    _check_curves(curves, "decision curve")
-    labels, colours = _labels_colours(list(curves), labels, colours)
-    span = [float(treat_all["threshold"].min()), float(treat_all["threshold"].max())]
-    figure = go.Figure([go.Scatter(x=treat_all["threshold"], y=treat_all["net_benefit"], mode="lines",
-                                   name="treat all", line={"color": "black", "dash": "dash"}),
-                        go.Scatter(x=span, y=[0.0, 0.0], mode="lines", name="treat none", line={"color": "black"})])
-    add_net_benefit_curves(figure, curves, labels, colours, marker)
-    top = max(float(c["net_benefit"].max()) for c in curves.values())
-    at = f"{horizon:g} {time_unit}"
-    figure.update_layout(title=title or f"Decision curve at {at}", xaxis_title=f"threshold risk of the event by {at}",
-                         yaxis_title="net benefit", height=CURVE_HEIGHT,
-                         yaxis={"range": [-0.05, max(0.05, top * 1.15)]}, legend=LEGEND_BELOW, margin=_MARGIN)
     return figure
 
 

@@ -21,7 +21,6 @@ from core.figures.survival import (
     log_rank_text,
     patient_survival_figure,
     survival_calibration_figure,
-    survival_decision_curve_figure,
     td_auc_figure,
     td_roc_figure,
 )
@@ -169,21 +168,6 @@ def test_survival_calibration_figure_draws_predicted_against_observed_with_the_d
     np.testing.assert_allclose(drawn.error_y.array, [0.13, 0.10, 0.07])
     np.testing.assert_allclose(drawn.error_y.arrayminus, [0.12, 0.12, 0.07])
     assert figure.layout.xaxis.title.text == "predicted survival at 36 months"
-    json.loads(figure.to_json())
-
-
-def test_survival_decision_curve_figure_has_treat_all_treat_none_and_the_models():
-    thresholds = np.linspace(0.01, 0.6, 60)
-    treat_all = pd.DataFrame({"threshold": thresholds, "net_benefit": 0.3 - 0.7 * thresholds / (1 - thresholds)})
-    curves = {"fused": pd.DataFrame({"threshold": thresholds, "net_benefit": 0.3 - 0.2 * thresholds})}
-    figure = survival_decision_curve_figure(curves, treat_all, horizon=12, time_unit="months",
-                                            marker=("fused", 0.2, 0.26))
-    names = [trace.name for trace in figure.data]
-    assert names == ["treat all", "treat none", "fused", "chosen cut-off"]
-    np.testing.assert_array_equal(figure.data[0].y, treat_all["net_benefit"])
-    assert list(figure.data[1].y) == [0, 0] and list(figure.data[1].x) == [0.01, 0.6]
-    np.testing.assert_array_equal(figure.data[2].y, curves["fused"]["net_benefit"])
-    assert figure.layout.xaxis.title.text == "threshold risk of the event by 12 months"
     json.loads(figure.to_json())
 
 
