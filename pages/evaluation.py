@@ -201,8 +201,9 @@ def binary_page(study: Study) -> None:
         for column, cohort in zip(cal_columns, cohorts, strict=True):
             binned = evaluated.curves("calibration_bins", cohort, shown_models)
             flexible = evaluated.curves("calibration_flexible", cohort, shown_models)
-            column.plotly_chart(calibration_figure(binned, {}, title=f"{COHORTS[cohort]} cohort", labels=model_labels,
-                                                   colours=colours, flexible=flexible),
+            smooth = evaluated.curves("calibration_smooth", cohort, shown_models)  # where a model has no loess
+            column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort",
+                                                   labels=model_labels, colours=colours, flexible=flexible),
                                 key=f"ev_cal_{cohort}", config=chart_config)
         st.caption("Points: deciles of predicted risk with 95 % intervals; line and band: the flexible (loess) "
                    "calibration curve with its pointwise 95 % band.")

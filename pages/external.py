@@ -182,7 +182,8 @@ def binary_body(study: Study, models, predictions: pd.DataFrame, externals: dict
     left, middle, right = st.columns(3)
     left.plotly_chart(roc_figure(drawn.curves_across("roc", model, figure_groups), aucs, title="ROC",
                                  labels=group_labels, colours=colours), key="ext_roc")
-    middle.plotly_chart(calibration_figure(drawn.curves_across("calibration_bins", model, figure_groups), {},
+    middle.plotly_chart(calibration_figure(drawn.curves_across("calibration_bins", model, figure_groups),
+                                           drawn.curves_across("calibration_smooth", model, figure_groups),
                                            title="Calibration (loess, 95 % band)", labels=group_labels,
                                            colours=colours,
                                            flexible=drawn.curves_across("calibration_flexible", model, figure_groups)),

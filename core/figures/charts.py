@@ -265,7 +265,8 @@ def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.Dat
                        flexible: Mapping[str, pd.DataFrame] | None = None) -> go.Figure:
     """Observed vs predicted risk per model (or cohort): decile points with 95 % bars, and either the flexible
     (loess) curve with its pointwise 95 % band (``flexible``: ``predicted``, ``observed``, ``low``, ``high``, as
-    :func:`core.stats.calibration.flexible_calibration` gives it) or, without it, the lowess curve (``smooth``).
+    :func:`core.stats.calibration.flexible_calibration` gives it) or, for a model without one, the lowess curve
+    (``smooth``), where it has one.
     The band is clipped to 0-1 for drawing only."""
     figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
                                   name="ideal"))
@@ -284,7 +285,7 @@ def calibration_figure(binned: dict[str, pd.DataFrame], smooth: dict[str, pd.Dat
                      name=f"{labels[model]} 95 % band")
             figure.add_trace(go.Scatter(x=curve["predicted"], y=curve["observed"].clip(0, 1), mode="lines",
                                         name=f"{labels[model]} (loess)", line={"color": colour}))
-        else:
+        elif model in smooth:  # no flexible curve for this model (e.g. too few distinct probabilities): the lowess
             figure.add_trace(go.Scatter(x=smooth[model]["predicted"], y=smooth[model]["observed"], mode="lines",
                                         name=f"{labels[model]} (smoothed)", line={"color": colour}))
     figure.update_layout(title=title, xaxis_title="predicted probability", yaxis_title="observed fraction",

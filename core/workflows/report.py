@@ -279,7 +279,8 @@ def _figures(study: Study, models: StudyModels, predictions: pd.DataFrame, evalu
     shown = [m for m in (CLINICAL, FUSED) if m in names] or names
     bins = evaluation.curves("calibration_bins", evaluated, shown)
     flexible = evaluation.curves("calibration_flexible", evaluated, shown)
-    figures["calibration"] = calibration_png({m: (bins[m], flexible[m]) for m in bins}, labels, colours,
+    smooth = evaluation.curves("calibration_smooth", evaluated, shown)  # for a model without a loess curve
+    figures["calibration"] = calibration_png({m: (bins[m], flexible.get(m, smooth[m])) for m in bins}, labels, colours,
                                              f"Calibration (loess, 95 % band), {evaluated_title.lower()}")
     figures["decision"] = decision_png(evaluation.curves("decision", evaluated, names), labels, colours,
                                        f"Decision curves, {evaluated_title.lower()}")

@@ -7,16 +7,18 @@ import pytest
 from core.stats.evaluation import roc_auc
 from core.stats.learners import score_methods
 from core.workflows.fit import fit_study, predict_study
+from core.vocabulary import CALIBRATION_COLUMNS
 from tests.pages.apptest_helpers import dataframe_with, open_study_page, page_texts
 
 
 def _test_brier(at, label: str) -> float:
     """The Evaluation page's Brier score (it reads the probabilities, not only their order) of the model
     ``label`` in the test cohort, as shown (3 decimals)."""
-    table = dataframe_with(at, "cohort", "model", "Brier")
+    brier = CALIBRATION_COLUMNS["brier"]
+    table = dataframe_with(at, "cohort", "model", brier)
     row = table[(table["model"] == label) & (table["cohort"].str.lower() == "test")]
     assert len(row) == 1, table[["cohort", "model"]]
-    return float(row["Brier"].iloc[0])
+    return float(row[brier].iloc[0])
 
 
 @pytest.mark.slow

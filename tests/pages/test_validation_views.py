@@ -21,7 +21,7 @@ def _chart_keys(at) -> set[str]:
 def test_calibration_statistics_carry_their_intervals_and_read_as_the_evaluation_computed(evaluation):
     at = evaluation
     assert not at.exception
-    shown = dataframe_with(at, "calibration-in-the-large", "slope", "ICI", "Emax")
+    shown = dataframe_with(at, "calibration-in-the-large", "calibration slope", "ICI", "Emax")
     study = at.session_state["study"]
     from core.workflows.results import StudyResults
 
@@ -30,8 +30,9 @@ def test_calibration_statistics_carry_their_intervals_and_read_as_the_evaluation
     test_fused = table[(table["cohort"] == "test") & (table["model"] == "fused")].iloc[0]
     row = shown[(shown["cohort"] == "Test") & (shown["model"] == study.model_labels()["fused"])].iloc[0]
     # each estimate with its CI, as text; the numbers those of the evaluation
-    assert row["slope"].startswith(f"{test_fused.slope:.3f} (")
-    assert f"{test_fused.slope_low:.3f}" in row["slope"] and f"{test_fused.slope_high:.3f}" in row["slope"]
+    slope = row["calibration slope"]
+    assert slope.startswith(f"{test_fused.slope:.3f} (")
+    assert f"{test_fused.slope_low:.3f}" in slope and f"{test_fused.slope_high:.3f}" in slope
     assert row["ICI"] == pytest.approx(round(test_fused.ici, 3))
     assert "Hosmer-Lemeshow test depends on its arbitrary grouping" in page_texts(at)
     assert {"ev_cal_train", "ev_cal_test", "ev_dca_train", "ev_dca_test"} <= _chart_keys(at)
@@ -70,7 +71,7 @@ def test_two_models_compared_by_reclassification_and_net_benefit_difference(eval
 def test_external_page_shows_calibration_intervals_bands_and_comparison():
     at = open_page("pages/external.py", timeout=300)
     assert not at.exception
-    shown = dataframe_with(at, "calibration-in-the-large", "slope", "ICI")
-    assert len(shown) >= 2 and shown["slope"].str.contains(r"\(").all()
+    shown = dataframe_with(at, "calibration-in-the-large", "calibration slope", "ICI")
+    assert len(shown) >= 2 and shown["calibration slope"].str.contains(r"\(").all()
     assert {"ext_calibration", "ext_dca", "ext_dca_views_every"} <= _chart_keys(at)
     assert dataframe_with(at, "NRI (continuous)", "IDI") is not None
