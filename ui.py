@@ -471,9 +471,13 @@ def calibration_statistics(table: pd.DataFrame, labels: dict[str, str], *, key: 
     statistic's 95 % CI, the Hosmer-Lemeshow test last (secondary), and how to read it."""
     from core.vocabulary import CALIBRATION_COLUMNS, CALIBRATION_READING, format_interval, format_p
 
+    from core.workflows.evaluation import label_construction
+
     def shown_column(name: str) -> object:
-        if f"{name}_low" in table.columns:  # the estimate with its 95 % CI, as text
-            return [format_interval(r[name], r[f"{name}_low"], r[f"{name}_high"]) for _, r in table.iterrows()]
+        if f"{name}_low" in table.columns:  # the estimate with its 95 % CI, as text (a training fit's intercept
+            # and slope, fixed by construction, said so)
+            return label_construction(table, name, [format_interval(r[name], r[f"{name}_low"], r[f"{name}_high"])
+                                                    for _, r in table.iterrows()])
         return table[name].map(format_p) if name.endswith("_p") else table[name].round(3)
 
     shown = pd.DataFrame({"cohort": table["cohort"].map(group_names or (lambda c: c)),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # only for annotations: the study layer needs nothing from he
     from core.workflows.study import Study
 
 __all__ = ["StudyEvaluation", "OperatingPoint", "evaluate_cohorts", "evaluate_study", "operating_point",
-           "CURVE_TABLES"]
+           "by_construction", "label_construction", "CURVE_TABLES"]
 
 # The tables of a StudyEvaluation holding curves (several rows per cohort and model), by attribute name.
 CURVE_TABLES = ("roc", "calibration_bins", "calibration_smooth", "calibration_flexible", "decision")
@@ -185,6 +185,29 @@ class StudyEvaluation:
         table = table.merge(calibration, on=["cohort", "model"], how="left").rename(columns={"cohort": "group"})
         metrics = [c for c in self.table2.columns if c not in ("cohort", "model", "left_out")]
         return table[["group", "model", "n", "events", *metrics, "brier", "cal_in_the_large", "cal_slope", "left_out"]]
+
+
+def by_construction(calibration: pd.DataFrame, training: str = "train") -> pd.Series:
+    """Per row of a calibration table (``cohort``, ``intercept``, ``slope``): True where the logistic
+    recalibration's intercept and slope are 0 and 1 by construction: a model fitted by maximum likelihood on the
+    ``training`` cohort, judged there (they say nothing about calibration; the bootstrap's optimism-corrected
+    values do). Read from the numbers (within 1e-6), so a model fitted otherwise (a penalised score) is not
+    labelled."""
+    return ((calibration["cohort"] == training) & ((calibration["slope"] - 1).abs() < 1e-6)
+            & (calibration["intercept"].abs() < 1e-6))
+
+
+#: What the intercept and slope of a training fit's recalibration are, by construction (:func:`by_construction`).
+CONSTRUCTION_VALUES = {"intercept": "0 (by construction)", "slope": "1 (by construction)"}
+
+
+def label_construction(calibration: pd.DataFrame, name: str, texts: Sequence[str]) -> list[str]:
+    """``texts`` (one per row of ``calibration``, e.g. the ``name`` column with its CI) with the rows where the
+    intercept or slope (``name``) is fixed by construction (:func:`by_construction`) said so instead."""
+    if name not in CONSTRUCTION_VALUES:
+        return list(texts)
+    return [CONSTRUCTION_VALUES[name] if fixed else text
+            for text, fixed in zip(texts, by_construction(calibration), strict=True)]
 
 
 def _rows(frame: pd.DataFrame, cohort: str, model: str) -> pd.DataFrame:

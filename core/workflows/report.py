@@ -40,7 +40,7 @@ from core.stats.selection import ScreeningResult
 from core.vocabulary import (CALIBRATION_READING, CLINICAL, COHORTS, DECISION_READING, FUSED, PROPORTION_CIS,
                              RISK_GROUPS, SCORE_ROLE, UNIVARIABLE_TESTS, format_p, horizon_text)
 from core.imaging.ibsi import compliance_sentence
-from core.workflows.evaluation import DECISION_RESAMPLES, StudyEvaluation, evaluate_study
+from core.workflows.evaluation import DECISION_RESAMPLES, StudyEvaluation, evaluate_study, label_construction
 from core.workflows.model_comparison import RECLASSIFICATION_NOTE, default_pair, reclassification_table
 from core.workflows.sample_size import study_sample_size
 from core.workflows.checks import family_compliance, feature_ibsi_tags, never_features
@@ -528,10 +528,13 @@ def _with_ci(table: pd.DataFrame, name: str) -> list[str]:
 def _calibration_statistics(study: Study, evaluation: StudyEvaluation) -> pd.DataFrame:
     """The report's calibration table: every cohort and model, each statistic with its CI as text."""
     table = evaluation.calibration
+    # a training fit's recalibration intercept and slope are 0 and 1 by construction: labelled so
+    intercept = label_construction(table, "intercept", _with_ci(table, "intercept"))
+    slope = label_construction(table, "slope", _with_ci(table, "slope"))
     return pd.DataFrame({"cohort": table["cohort"].map(lambda c: COHORTS.get(c, c)),
                          "model": table["model"].map(study.model_labels()), "n": table["n"], "events": table["events"],
-                         "calibration-in-the-large": _with_ci(table, "citl"), "intercept": _with_ci(table, "intercept"),
-                         "slope": _with_ci(table, "slope"), "ICI": table["ici"].round(3), "E50": table["e50"].round(3),
+                         "calibration-in-the-large": _with_ci(table, "citl"), "intercept": intercept, "slope": slope,
+                         "ICI": table["ici"].round(3), "E50": table["e50"].round(3),
                          "E90": table["e90"].round(3), "Emax": table["emax"].round(3),
                          "Spiegelhalter z": table["spiegelhalter_z"].round(2), "Brier": table["brier"].round(3),
                          "Hosmer-Lemeshow (secondary)": [f"{row.hl_statistic:.2f} (df {row.hl_df}, p "

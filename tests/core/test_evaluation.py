@@ -335,3 +335,13 @@ def test_evaluate_study_of_scores_alone(sample_study, sample_predictions):
     assert evaluation.models == scores and set(evaluation.table2["model"]) == set(scores)
     assert set(evaluation.delong["model_a"]) | set(evaluation.delong["model_b"]) == set(scores)
     assert len(evaluation.delong) == 2  # one pair per cohort
+
+
+def test_only_a_training_fit_recalibration_is_labelled_by_construction():
+    from core.workflows.evaluation import by_construction, label_construction
+
+    table = pd.DataFrame({"cohort": ["train", "train", "test"], "intercept": [1e-12, 0.2, 1e-12],
+                          "slope": [1.0 + 1e-12, 0.8, 1.0]})
+    assert list(by_construction(table)) == [True, False, False]  # a penalised fit, and the test cohort: estimates
+    assert label_construction(table, "slope", ["a", "b", "c"]) == ["1 (by construction)", "b", "c"]
+    assert label_construction(table, "citl", ["a", "b", "c"]) == ["a", "b", "c"]

@@ -34,6 +34,10 @@ def test_calibration_statistics_carry_their_intervals_and_read_as_the_evaluation
     assert slope.startswith(f"{test_fused.slope:.3f} (")
     assert f"{test_fused.slope_low:.3f}" in slope and f"{test_fused.slope_high:.3f}" in slope
     assert row["ICI"] == pytest.approx(round(test_fused.ici, 3))
+    # On the training cohort a logistic model's recalibration is 1 and 0 by construction: labelled, not an estimate.
+    train = shown[shown["cohort"] == "Training"]
+    assert (train["calibration slope"] == "1 (by construction)").all()
+    assert (train["calibration intercept (logistic recalibration)"] == "0 (by construction)").all()
     assert "Hosmer-Lemeshow test depends on its arbitrary grouping" in page_texts(at)
     assert {"ev_cal_train", "ev_cal_test", "ev_dca_train", "ev_dca_test"} <= _chart_keys(at)
 
