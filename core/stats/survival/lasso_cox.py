@@ -240,6 +240,33 @@ def _refresh(row, w, weighted, v, j):
 
 
 @njit(cache=True, nogil=True)
+def _coordinate_step(j, xt, w, wx, slot, v, fresh, a, wr, al):
+    """One coordinate-descent update of feature ``j`` on the quadratic approximation (glmnet's coxnet inner loop),
+    the one the sweep over the strong set and the sweeps over the active list both make: ``a[j]`` soft-thresholded
+    at ``al``, the weighted residuals ``wr`` moved with it. Returns (whether ``a[j]`` moved, ``v_j d^2``: its
+    contribution to the convergence check)."""
+    row = xt[j]
+    g = np.dot(wr, row)
+    if a[j] == 0.0 and abs(g) <= al:
+        return False, 0.0  # stays at zero: z = g, within lambda
+    if not fresh[j]:
+        _refresh(row, w, wx[slot[j]], v, j)
+        fresh[j] = True
+    z = a[j] * v[j] + g
+    new = 0.0
+    if abs(z) > al:
+        new = (z - al if z > 0 else z + al) / v[j]
+    if new == a[j]:
+        return False, 0.0
+    d = new - a[j]
+    a[j] = new
+    weighted = wx[slot[j]]
+    for i in range(wr.shape[0]):
+        wr[i] -= d * weighted[i]
+    return True, v[j] * d * d
+
+
+@njit(cache=True, nogil=True)
 def _cox_path(xt, q, dq, dk, risk_start, last_event, usable, lambdas, user, n_lambda, alf, tol, max_iter, dfmax):
     """glmnet's ``coxnet1`` for the lasso (alpha = 1, penalty factors 1), on standardised features.
 
@@ -340,24 +367,9 @@ def _cox_path(xt, q, dq, dk, risk_start, last_event, usable, lambdas, user, n_la
                 for j in range(p):
                     if not strong[j]:
                         continue
-                    row = xt[j]
-                    g = np.dot(wr, row)
-                    if a[j] == 0.0 and abs(g) <= al:
-                        continue  # stays at zero: z = g, within lambda
-                    if not fresh[j]:
-                        _refresh(row, w, wx[slot[j]], v, j)
-                        fresh[j] = True
-                    z = a[j] * v[j] + g
-                    new = 0.0
-                    if abs(z) > al:
-                        new = (z - al if z > 0 else z + al) / v[j]
-                    if new != a[j]:
-                        d = new - a[j]
-                        a[j] = new
-                        largest = max(largest, v[j] * d * d)
-                        weighted = wx[slot[j]]
-                        for i in range(n):
-                            wr[i] -= d * weighted[i]
+                    moved, change = _coordinate_step(j, xt, w, wx, slot, v, fresh, a, wr, al)
+                    if moved:
+                        largest = max(largest, change)
                         if not entered[j]:
                             entered[j] = True
                             active[n_in] = j
@@ -368,25 +380,9 @@ def _cox_path(xt, q, dq, dk, risk_start, last_event, usable, lambdas, user, n_la
                     iterations += 1
                     largest = 0.0
                     for t in range(n_in):
-                        j = active[t]
-                        row = xt[j]
-                        g = np.dot(wr, row)
-                        if a[j] == 0.0 and abs(g) <= al:
-                            continue  # stays at zero: z = g, within lambda
-                        if not fresh[j]:
-                            _refresh(row, w, wx[slot[j]], v, j)
-                            fresh[j] = True
-                        z = a[j] * v[j] + g
-                        new = 0.0
-                        if abs(z) > al:
-                            new = (z - al if z > 0 else z + al) / v[j]
-                        if new != a[j]:
-                            d = new - a[j]
-                            a[j] = new
-                            largest = max(largest, v[j] * d * d)
-                            weighted = wx[slot[j]]
-                            for i in range(n):
-                                wr[i] -= d * weighted[i]
+                        moved, change = _coordinate_step(active[t], xt, w, wx, slot, v, fresh, a, wr, al)
+                        if moved:
+                            largest = max(largest, change)
                     if largest < threshold or iterations > max_iter:
                         break
             # The linear predictor follows the coefficients' net moves over the step (glmnet moves it with every
