@@ -106,6 +106,20 @@ def _fenwick_below(tree: np.ndarray, index: int) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _survivor_enters(q: int, rank_q: int, death_tree: np.ndarray, death_node: np.ndarray, death_total: float,
+                     all_tree: np.ndarray, all_node: np.ndarray, imat: np.ndarray) -> None:
+    """Patient ``q`` (rank ``rank_q``) joins those followed longer than every later event: the events already
+    passed are taken off its influence row (they were not comparable with it: survival's concordance3), and it is
+    added to the tree of patients passed. The caller adds 1 to its running total of them."""
+    below = _fenwick_below(death_tree, rank_q)
+    imat[q, 0] -= below
+    imat[q, 1] -= death_total - below - death_node[rank_q]
+    imat[q, 2] -= death_node[rank_q]
+    _fenwick_add(all_tree, rank_q, 1.0)
+    all_node[rank_q] += 1.0
+
+
+@njit(cache=True, nogil=True)
 def _counts(time: np.ndarray, event: np.ndarray, rank: np.ndarray, order: np.ndarray, n_ranks: int,
             pair_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """survival's concordance3 (C code) with a Fenwick tree instead of its balanced binary tree.
@@ -131,12 +145,7 @@ def _counts(time: np.ndarray, event: np.ndarray, rank: np.ndarray, order: np.nda
         p = order[i]
         r = rank[p]
         if event[p] == 0:
-            below = _fenwick_below(death_tree, r)
-            imat[p, 0] -= below
-            imat[p, 1] -= death_total - below - death_node[r]
-            imat[p, 2] -= death_node[r]
-            _fenwick_add(all_tree, r, 1.0)
-            all_node[r] += 1.0
+            _survivor_enters(p, r, death_tree, death_node, death_total, all_tree, all_node, imat)
             all_total += 1.0
             i += 1
             continue
@@ -175,13 +184,7 @@ def _counts(time: np.ndarray, event: np.ndarray, rank: np.ndarray, order: np.nda
         # Pass 2: as survivors of the earlier events, these count from now on (tied events excluded).
         for k in range(i, j):
             q = order[k]
-            rq = rank[q]
-            below = _fenwick_below(death_tree, rq)
-            imat[q, 0] -= below
-            imat[q, 1] -= death_total - below - death_node[rq]
-            imat[q, 2] -= death_node[rq]
-            _fenwick_add(all_tree, rq, 1.0)
-            all_node[rq] += 1.0
+            _survivor_enters(q, rank[q], death_tree, death_node, death_total, all_tree, all_node, imat)
             all_total += 1.0
         i = j
     for p in range(n):
