@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,17 @@ TIES = "efron"
 #: Confidence level of the hazard ratios and predicted survivals.
 LEVEL = 0.95
 _WHAT_NOW = "the saved models were edited or damaged: refit them"
+
+
+def _loaded(load: Callable[[Mapping], Any], values: Mapping, what: str) -> Any:
+    """``load(values)`` for a saved model's ``from_dict``: its own refusals pass through; a value missing or of
+    another type (KeyError, TypeError, ValueError) becomes one RadNomoError naming ``what``."""
+    try:
+        return load(values)
+    except RadNomoError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise RadNomoError(f"the saved {what} lacks or mistypes {str(error)[:60]}; {_WHAT_NOW}.") from error
 
 
 def fixed_coefficient_hazard(lp: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -491,12 +502,7 @@ class CoxModel(_CoxPredictor):
         RadNomoError
             For a saved model that is malformed, edited or not finite.
         """
-        try:
-            return cls._from_dict(values)
-        except RadNomoError:
-            raise
-        except (KeyError, TypeError, ValueError) as error:  # a value missing or of another type
-            raise RadNomoError(f"the saved Cox model lacks or mistypes {str(error)[:60]}; {_WHAT_NOW}.") from error
+        return _loaded(cls._from_dict, values, "Cox model")
 
     @classmethod
     def _from_dict(cls, values: Mapping) -> CoxModel:
@@ -676,12 +682,7 @@ class CoxScoreModel(_CoxPredictor):
         RadNomoError
             For a saved score that is malformed, edited or not finite.
         """
-        try:
-            return cls._from_dict(values)
-        except RadNomoError:
-            raise
-        except (KeyError, TypeError, ValueError) as error:  # a value missing or of another type
-            raise RadNomoError(f"the saved Cox score lacks or mistypes {str(error)[:60]}; {_WHAT_NOW}.") from error
+        return _loaded(cls._from_dict, values, "Cox score")
 
     @classmethod
     def _from_dict(cls, values: Mapping) -> CoxScoreModel:
