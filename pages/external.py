@@ -210,7 +210,7 @@ def binary_body(study: Study, models, predictions: pd.DataFrame, externals: dict
     st.subheader("Comparing two models in every cohort")
     ui.model_comparison(all_predictions, all_outcome, {g: list(groups[g]) for g in figure_groups}, list(available),
                         labels, model_colours(available), key="ext_compare", seed=study.split.config.seed,
-                        main=models.main_model)
+                        main=models.main_model, group_names=lambda g: COHORTS.get(g, g))
 
 
     _range_reports(study, models, externals)
