@@ -8,6 +8,7 @@ study's stages: :class:`core.workflows.results.StudyResults` does, and :func:`re
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -305,7 +306,7 @@ def guard() -> Iterator[None]:
 def fill_inputs(prefix: str, values: dict, levels: dict) -> None:
     """Pre-set the inputs made by :func:`predictor_inputs` (e.g. from a study patient's row)."""
     for variable, value in values.items():
-        st.session_state[f"{prefix}{variable}"] = str(value) if variable in levels else float(value)
+        st.session_state[f"{prefix}{variable}"] = typed_inputs({variable: value}, levels)[variable]
 
 
 def predictor_inputs(study: Study, variables: list[str], levels: dict, defaults: dict, prefix: str, *,
@@ -576,3 +577,44 @@ def model_comparison(predictions: pd.DataFrame, outcome: pd.Series, cohorts: dic
         with downloads[1]:
             csv_download(comparison.net_benefit_difference.assign(model=model, reference=reference),
                          "net_benefit_difference.csv", label="Net-benefit difference (CSV)", key=f"{key}_dl_nbd")
+
+
+# ---------------------------------------------------------------------------------------------
+# The nomogram calculator that answers in the browser
+# ---------------------------------------------------------------------------------------------
+
+
+def typed_inputs(values: dict, levels: dict) -> dict:
+    """Calculator values as the inputs hold them: a level as text, a number as float (a browser sends 59.0 as 59)."""
+    return {variable: str(value) if variable in levels else float(value) for variable, value in values.items()}
+
+
+@functools.cache
+def _calculator_component():
+    """The calculator's component (streamlit.components.v2: inline HTML/CSS/JS, no build step), declared once."""
+    from core.figures.calculator import CALCULATOR_ASSETS
+
+    parts = {part: path.read_text(encoding="utf-8") for part, path in CALCULATOR_ASSETS.items()}
+    return st.components.v2.component("radnomo_nomogram_calculator", html=parts["html"], css=parts["css"],
+                                      js=parts["js"], isolate_styles=True)
+
+
+def nomogram_calculator(key: str, model: dict, drawing: dict | None, values: dict, *, revision: int,
+                        on_commit: Callable[[dict], None] | None = None, fixed: tuple[str, ...] = ()) -> None:
+    """A nomogram calculator evaluated in the browser (``core.figures.calculator``'s ``model`` and ``drawing``).
+
+    It starts at ``values`` and takes them again whenever ``revision`` changes (the page set them, e.g. from a
+    study patient); between those, a typed value is the browser's own: every keystroke recomputes points, risk,
+    CI and the nomogram's marks there, with no rerun. A committed value (Enter, leaving the field, a choice) is
+    passed to ``on_commit`` (in the callback of the rerun it causes: only the enclosing fragment reruns); without
+    ``on_commit`` nothing is sent back and nothing reruns. ``fixed`` variables are shown but not editable."""
+    def committed() -> None:
+        state = st.session_state.get(key) or {}
+        inputs = state.get("inputs") if hasattr(state, "get") else None
+        if inputs and on_commit is not None:
+            on_commit(dict(inputs))
+
+    _calculator_component()(key=key, data={"model": model, "drawing": drawing, "inputs": values,
+                                           "revision": revision, "fixed": list(fixed),
+                                           "persist": on_commit is not None},
+                            default={"inputs": None}, on_inputs_change=committed, width="stretch")

@@ -18,6 +18,7 @@ from core.io.archive import safe_extract_zip
 from core.figures.survival import patient_survival_figure
 from core.stats.outcome_statistics import statistics_for
 from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column, survival_column
+from core.workflows.nomograms import DASHBOARD_WIDTHS, study_calculator
 from core.workflows.newpatient import (clinical_outside_range, computable_families, find_dicom_case,
                                        patient_outside_range, preview_case, score_patient, study_patient_features,
                                        training_percentile, training_survival_curve)
@@ -25,6 +26,7 @@ from core.workflows.newpatient import (clinical_outside_range, computable_famili
 ui.enter_page("pages/new_patient.py")
 
 SOURCES = ("A bundled sample CT", "NIfTI / NRRD files", "Zipped DICOM (CT series + RTSTRUCT or SEG)")
+SCORED_KEY = "_np_scored"  # how many times a patient was scored this session: the calculator takes the new values
 RESULT_KEY = "np_result"  # (study fingerprint, case, result, clinical values used)
 VALUES_KEY = "_np_values"  # the clinical values typed in, kept when the page is left (widget state is not)
 PREVIEW_KEY = "_np_preview"  # ((image path, mask path), CasePreview) of the images checked last
@@ -39,21 +41,27 @@ study = ui.get_study()
 spec = study.spec
 
 
-def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models) -> None:
-    """A binary study's patient: the risk with its 95 % CI, where it ranks among the training patients."""
-    metrics = st.columns(4)
-    metrics[0].metric(f"Risk ({study.model_label(result.model)})", f"{result.probability:.1%}")
-    metrics[1].metric("95 % CI", f"{result.low:.1%} – {result.high:.1%}")
-    metrics[2].metric("Training patients with a lower risk",
-                      f"{training_percentile(study, predictions, result):.0f} %")
+def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models, row: dict) -> None:
+    """A binary study's patient: the calculator at the scored values (the scores fixed, the clinical values free to
+    explore in the browser): risk with its 95 % CI, rank among the training patients, points, the nomogram."""
+    nomogram = ui.results(study).nomogram(result.model)
+    scores = tuple(v for v in nomogram.variables if v in {score_column(f) for f in models.scores})
+    numbers, drawing = study_calculator(
+        study, nomogram, predictions.loc[study.train_ids, result.model].dropna(), row, (result.low, result.high),
+        width_px=DASHBOARD_WIDTHS["screen (1280 px and up)"],
+        help_texts={v: "Computed from this patient's CT (fixed here)." for v in scores})
+    st.caption(f"{study.model_label(result.model)}. The scores come from the CT; change a clinical value below to "
+               "see its effect at once (the result above stays as scored).")
+    ui.nomogram_calculator("np_calc", numbers, drawing, row, revision=st.session_state.get(SCORED_KEY, 0),
+                           fixed=scores)
     if models.fused_score in result.scores:
-        metrics[3].metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
+        st.metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
     if scored_id in study.cohort.index:
         st.caption("This patient is in the open study: the pipeline's own prediction was "
                    f"{predictions.loc[scored_id, result.model]:.1%}.")
 
 
-def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, models) -> None:
+def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, models, row: dict) -> None:
     """A time-to-event study's patient: survival at each horizon with its 95 % CI, the rank of the predicted hazard
     among the training patients, and the predicted survival curve against the training cohort's Kaplan-Meier."""
     outcome = spec.outcome
@@ -84,6 +92,11 @@ def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, mode
         own = ", ".join(f"{predictions.loc[scored_id, survival_column(result.model, h)]:.1%} at "
                         f"{outcome.horizon_label(h)}" for h in outcome.horizons)
         st.caption(f"This patient is in the open study: the pipeline's own predicted survival was {own}.")
+    nomogram = ui.results(study).nomogram(result.model)
+    st.markdown(f"**Nomogram points** (total {nomogram.total_points(row):.1f})")
+    st.dataframe(pd.DataFrame({"predictor": [study.label(v) for v in nomogram.variables],
+                               "points": [round(nomogram.points(v, row[v]), 1) for v in nomogram.variables]}),
+                 hide_index=True)
 
 
 # What each outcome kind shows of a scored patient (StudyModels.outcome_kind; the one place the kinds are told apart
@@ -210,6 +223,7 @@ with ui.guard():
         with st.spinner("Reading the images and computing the features..."):
             features = study_patient_features(study, models, image_path, mask_path, case_id=case_id) \
                 if needs_images and not cannot else pd.Series(dtype=float)
+        st.session_state[SCORED_KEY] = st.session_state.get(SCORED_KEY, 0) + 1
         st.session_state[RESULT_KEY] = (study.fingerprint, case_id, score_patient(
             models, features, clinical, model=name, risk_model=risk_model), dict(clinical))
 
@@ -221,25 +235,19 @@ with ui.guard():
             st.info("The clinical values above differ from those this result was scored with; score again to "
                     "update it.", icon=":material/info:")
         predictions = ui.results(study).predictions
-        PREDICTION_VIEWS[models.outcome_kind](result, predictions, scored_id, models)
-        outside = patient_outside_range(study, models, result)
-        if outside:
-            st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The prediction is an extrapolation; read it with "
-                       "care.", icon=":material/warning:")
-        nomogram = ui.results(study).nomogram(result.model)
         row = dict(used_clinical)
         if result.model == FUSED:
             row[score_column(models.fused_score)] = result.scores[models.fused_score]
         elif result.model in result.scores:  # a study of scores alone: the nomogram of the score
             row[score_column(result.model)] = result.scores[result.model]
-        points = pd.DataFrame({"predictor": [study.label(v) for v in nomogram.variables],
-                               "points": [round(nomogram.points(v, row[v]), 1) for v in nomogram.variables]})
-        left, right = st.columns(2)
-        left.markdown(f"**Nomogram points** (total {nomogram.total_points(row):.1f})")
-        left.dataframe(points, hide_index=True)
+        PREDICTION_VIEWS[models.outcome_kind](result, predictions, scored_id, models, row)
+        outside = patient_outside_range(study, models, result)
+        if outside:
+            st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The prediction is an extrapolation; read it with "
+                       "care.", icon=":material/warning:")
         if result.scores:  # none where the clinical model alone was scored (imported features)
-            right.markdown(f"**Scores ({statistics_for(spec.outcome).score_scale})**")
-            right.dataframe(pd.DataFrame({"score": [study.model_label(k) for k in result.scores],
-                                          "value": list(result.scores.values())}), hide_index=True)
+            st.markdown(f"**Scores ({statistics_for(spec.outcome).score_scale})**")
+            st.dataframe(pd.DataFrame({"score": [study.model_label(k) for k in result.scores],
+                                       "value": list(result.scores.values())}), hide_index=True)
             with st.expander(f"The {len(result.features)} features the scores used"):
                 st.dataframe(result.features.rename("value").to_frame())

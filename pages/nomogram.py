@@ -6,6 +6,8 @@ patient's predicted survival curve against the training cohort's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -14,13 +16,15 @@ from core.figures.charts import risk_histogram_figure, what_if_figure
 from core.figures.nomogram import nomogram_file, nomogram_plotly
 from core.figures.survival import patient_survival_figure
 from core.stats.modeling import sign_flips
-from core.stats.summaries import risk_percentile
 from core.vocabulary import FUSED, score_column
-from core.workflows.nomograms import (DASHBOARD_WIDTHS, cannot_draw, drawable_models, study_cox_nomogram_layout,
-                                     study_nomogram_layout, survival_calculation)
+from core.workflows.nomograms import (DASHBOARD_WIDTHS, cannot_draw, drawable_models, study_calculator,
+                                     study_cox_nomogram_layout, study_nomogram_layout, survival_calculation)
 from core.workflows.persistence import study_folder_name
 
 ui.enter_page("pages/nomogram.py")
+
+VALUES_KEY = "_nom_values"  # the calculator's committed values, by variable (kept across models and pages)
+REVISION_KEY = "_nom_revision"  # raised when the page sets the values (a study patient chosen)
 
 st.title("Nomogram")
 st.caption("Each predictor earns points (the one with the widest effect spans 0-100); the total points read off "
@@ -42,9 +46,14 @@ def _patient_inputs(models, nomogram, data: pd.DataFrame, typical: dict, scale: 
         st.session_state["_nom_filled_from"] = source
         if source != patients[0]:
             ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-    help_texts = {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature "
-                                   f"({scale}); see the Models page for its formula." for f in models.scores}
-    return ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_", help_texts=help_texts)
+    return ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
+                               help_texts=_score_help(models, scale))
+
+
+def _score_help(models, scale: str) -> dict:
+    """Each score's help line: computed from the CT on ``scale`` (the model's linear-predictor scale in words)."""
+    return {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature ({scale}); "
+                             "see the Models page for its formula." for f in models.scores}
 
 
 def _points_table(row: dict, points: dict) -> pd.DataFrame:
@@ -70,8 +79,37 @@ def _downloads(which: str, nomogram, print_file, extra_axes: list[pd.DataFrame] 
         ui.csv_download(pd.concat(axes), "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
 
 
+def _calculator_values(nomogram, data: pd.DataFrame, typical: dict) -> tuple[dict, int]:
+    """The browser calculator's values: those last committed in this session (kept across models and pages), a
+    study patient's once chosen (test patients first), else the typical training patient; with the revision
+    the browser takes them again at (raised when the page sets them)."""
+    patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
+    source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
+                          help="Fills the inputs with that patient's values (test patients first).")
+    values = st.session_state.setdefault(VALUES_KEY, {})
+    if source != st.session_state.get("_nom_filled_from"):
+        st.session_state["_nom_filled_from"] = source
+        if source != patients[0]:
+            values.update(ui.typed_inputs(data.loc[source, nomogram.variables].to_dict(), nomogram.levels))
+            st.session_state[REVISION_KEY] = st.session_state.get(REVISION_KEY, 0) + 1
+    row = {}
+    for variable in nomogram.variables:
+        value = values.get(variable)
+        known = value in nomogram.levels[variable] if variable in nomogram.levels else isinstance(value, float)
+        row[variable] = value if known else typical[variable]
+    return ui.typed_inputs(row, nomogram.levels), st.session_state.get(REVISION_KEY, 0)
+
+
+def _commit(levels: dict) -> Callable[[dict], None]:
+    """Keep the values the browser committed, for the rest of the page (what-if, files) and the next visit."""
+    def keep(inputs: dict) -> None:
+        st.session_state.setdefault(VALUES_KEY, {}).update(ui.typed_inputs(inputs, levels))
+    return keep
+
+
 def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, labels: dict) -> None:
-    """A binary outcome's nomogram (a logistic model's): calculator with the risk and its CI, what-if, the figure."""
+    """A binary outcome's nomogram (a logistic model's): the calculator and the nomogram, evaluated in the browser
+    as the inputs move; the training-risk distribution, what-if and files for the committed values."""
     if which == FUSED:  # an axis that runs the other way than in the clinical model is explained where it is drawn
         for flip in sign_flips(models.clinical, models.fused, study.label):
             st.caption(f":material/swap_vert: {flip}")
@@ -83,66 +121,48 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
     typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
     train_risk = predictions.loc[study.train_ids, which]
 
-    @st.fragment
-    def calculator() -> None:
-        """The calculator, the what-if curve and the nomogram: a changed input runs only this part again."""
-        with ui.guard():
-            _calculator()
-
     def _calculator() -> None:
-        row = _patient_inputs(models, nomogram, data, typical, "log-odds")
-
-        points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
-        total = sum(points.values())
+        st.subheader("Calculator")
+        choose = st.columns([3, 2])
+        with choose[0]:
+            row, revision = _calculator_values(nomogram, data, typical)
+        screen = choose[1].selectbox("Nomogram drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
+                                     help="The nomogram is laid out for the width it is shown at, so no two labels "
+                                          "meet.")
+        # The server's numbers for the committed values: the layout's room, what-if and the files start there.
         interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
         probability = float(interval["probability"])
-        percentile = risk_percentile(probability, train_risk)
-
-        # A wrapping row of metrics each as wide as its value: the risk and its CI stay whole on a 1024-px tablet,
-        # where four fixed columns cut them off.
-        result = st.container(horizontal=True, wrap=True, gap="large", key="nom_result")
-        result.metric("Predicted risk", f"{probability:.1%}", width="content")
-        result.metric("95 % CI", f"{interval['low']:.1%} – {interval['high']:.1%}", width="content")
-        result.metric("Total points", f"{total:.1f}", width="content")
-        result.metric("Training patients with a lower risk", f"{percentile:.0f} %", width="content",
-                      help="Where this patient falls on the training cohort's distribution of predicted risk.")
-        table = _points_table(row, points)
-        left, right = st.columns([2, 3])
-        left.dataframe(table, hide_index=True, key="nom_points_table")
-        events = spec.outcome.events(train)
-        by_outcome = {spec.outcome.labels[k]: train_risk[events == k] for k in (0, 1)}
-        right.plotly_chart(risk_histogram_figure(by_outcome, probability,
-                                                 title="Predicted risk in the training cohort"),
-                           key="nom_distribution")
+        bounds = (float(interval["low"]), float(interval["high"]))
+        numbers, drawing = study_calculator(study, nomogram, train_risk.dropna(), row, bounds,
+                                            width_px=DASHBOARD_WIDTHS[screen],
+                                            help_texts=_score_help(models, "log-odds"))
+        ui.nomogram_calculator("nom_calc", numbers, drawing, row, revision=revision, on_commit=_commit(nomogram.levels))
+        st.caption(f"{labels[which]}. Points, risk, its 95 % CI and the marks follow each value as you type (worked "
+                   f"out in your browser from the fitted model). 1 point = {1 / nomogram.points_per_unit_lp:.4f} on "
+                   "the log-odds scale; the total-points axis spans the training patients' totals (rms's pretty() "
+                   "of the linear predictor); the guide reads the total off as the risk."
+                   + (" The score axis is the patient's score, computed from the CT (New patient page)."
+                      if which == FUSED else ""))
 
         # -----------------------------------------------------------------------------------------
-        st.subheader("What if?")
-        moved = st.selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
-                             format_func=study.label)
-        curve = nomogram.what_if(row, moved)
-        st.plotly_chart(what_if_figure(curve, row[moved], probability, label=study.label(moved),
-                                       categorical=moved in nomogram.levels), key="nom_whatif_figure")
+        st.subheader("Against the training cohort, and what if?")
+        st.caption("For the values last entered (press Enter or leave a field).")
+        left, right = st.columns(2)
+        events = spec.outcome.events(train)
+        by_outcome = {spec.outcome.labels[k]: train_risk[events == k] for k in (0, 1)}
+        left.plotly_chart(risk_histogram_figure(by_outcome, probability,
+                                                title="Predicted risk in the training cohort"),
+                          key="nom_distribution")
+        with right:
+            moved = st.selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
+                                 format_func=study.label)
+            curve = nomogram.what_if(row, moved)
+            st.plotly_chart(what_if_figure(curve, row[moved], probability, label=study.label(moved),
+                                           categorical=moved in nomogram.levels), key="nom_whatif_figure")
         low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
         st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk from "
                    f"{low['probability']:.1%} to {high['probability']:.1%} "
-                   f"({high['points'] - low['points']:.0f} points); "
-                   "the calculator above shows points, risk and position for the value you enter.")
-
-        # -----------------------------------------------------------------------------------------
-        st.subheader("The nomogram")
-        sizes = st.columns([2, 3])
-        screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                    help="The nomogram is laid out for the width it is shown at, so no two labels "
-                                         "meet.")
-        bounds = (float(interval["low"]), float(interval["high"]))
-        layout = study_nomogram_layout(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen])
-        st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
-                        config={"toImageButtonOptions": {"format": "svg"}})
-        st.caption(f"{labels[which]}. 1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log-odds scale; the total-"
-                   "points axis spans the training patients' totals (rms's pretty() of the linear predictor); the "
-                   "patient is marked on every axis and the guide reads the total off as the risk."
-                   + (" The score axis is the patient's score, computed from the CT (New patient page)."
-                      if which == FUSED else ""))
+                   f"({high['points'] - low['points']:.0f} points).")
         # The patient's values are bound (as an immutable tuple of items) when the button is drawn; the file is
         # laid out at the click.
         drawn_row = tuple(row.items())
@@ -154,7 +174,7 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
 
         _downloads(which, nomogram, print_file)
 
-    calculator()
+    _calculator()
 
 
 def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, labels: dict) -> None:
@@ -168,12 +188,6 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
     scores = [c for c in predictions.columns if c.endswith("_score")]
     data = study.cohort.join(predictions[scores])
     typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
-
-    @st.fragment
-    def calculator() -> None:
-        """The calculator and the nomogram: a changed input runs only this part again."""
-        with ui.guard():
-            _calculator()
 
     def _calculator() -> None:
         row = _patient_inputs(models, nomogram, data, typical, "log relative hazard")
@@ -254,26 +268,37 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
                    [nomogram.survival_axis(h).rename(columns={"survival": "value"})
                     .assign(variable=f"survival at {outcome.horizon_label(h)}") for h in outcome.horizons])
 
-    calculator()
+    _calculator()
 
 
 # What each outcome type's nomogram shows (the one place the two are told apart on this page).
 NOMOGRAM_PAGES = {"binary": binary_nomogram, "survival": survival_nomogram}
 SCORE_ALONE = {"binary": "a logistic model", "survival": "a Cox model"}
 
-with ui.guard():
-    models = ui.results(study).models
-    predictions = ui.results(study).predictions
-    ui.no_clinical_note(models)
-    choices = drawable_models(models)[::-1]  # fused first, clinical last
-    for name in models.model_names:
-        if name not in choices:  # a learner that cannot be drawn says so, plainly
-            st.caption(f"{study.model_label(name)}: {cannot_draw(models, name)}")
-    labels = study.model_labels()
-    if st.session_state.get("nom_model") not in choices:
-        st.session_state["nom_model"] = choices[0]
-    which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
-                     help=f"A score alone is drawn through {SCORE_ALONE[models.outcome_kind]} of the outcome on it "
-                          "(training cohort).")
-    nomogram = ui.results(study).nomogram(which)
-    NOMOGRAM_PAGES[models.outcome_kind](models, predictions, which, nomogram, labels)
+
+@st.fragment
+def nomogram_page() -> None:
+    """The model, its calculator, what-if and nomogram, as one fragment: a changed control reruns this, not the page.
+
+    One fragment, not one per part: a value the browser calculator commits as another control is clicked (the
+    click blurs the field) reaches Streamlit in the same batch of widget updates, and a batch from two fragments is
+    flushed as one fragment's rerun, so the other control's change would be lost."""
+    with ui.guard():
+        models = ui.results(study).models
+        predictions = ui.results(study).predictions
+        ui.no_clinical_note(models)
+        choices = drawable_models(models)[::-1]  # fused first, clinical last
+        for name in models.model_names:
+            if name not in choices:  # a learner that cannot be drawn says so, plainly
+                st.caption(f"{study.model_label(name)}: {cannot_draw(models, name)}")
+        labels = study.model_labels()
+        if st.session_state.get("nom_model") not in choices:
+            st.session_state["nom_model"] = choices[0]
+        which = st.radio("Model", choices, horizontal=True, key="nom_model", format_func=labels.get,
+                         help=f"A score alone is drawn through {SCORE_ALONE[models.outcome_kind]} of the outcome on it "
+                              "(training cohort).")
+        nomogram = ui.results(study).nomogram(which)
+        NOMOGRAM_PAGES[models.outcome_kind](models, predictions, which, nomogram, labels)
+
+
+nomogram_page()

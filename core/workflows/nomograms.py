@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.figures.calculator import calculator_drawing, calculator_model
 from core.figures.nomogram import MEDIAN_AXIS, NomogramLayout, cox_nomogram_layout, nomogram_layout, survival_axis_key
 from core.stats.modeling import Nomogram, nomogram_design
 from core.stats.outcomes import SurvivalOutcome
@@ -20,8 +21,9 @@ from core.vocabulary import horizon_column
 from core.workflows.fit import StudyModels
 from core.workflows.study import Study
 
-__all__ = ["nomogram_labels", "study_nomogram_layout", "DASHBOARD_WIDTHS", "cannot_draw", "drawable_models",
-           "SurvivalCalculation", "survival_calculation", "cox_nomogram_labels", "study_cox_nomogram_layout"]
+__all__ = ["nomogram_labels", "study_nomogram_layout", "study_calculator", "DASHBOARD_WIDTHS", "cannot_draw",
+           "drawable_models", "SurvivalCalculation", "survival_calculation", "cox_nomogram_labels",
+           "study_cox_nomogram_layout"]
 
 # The nomogram's width on screen: a 1280-px window gives the main column about 880 px with the sidebar open;
 # a 1024-px tablet about 620. The layout is made for the width it is drawn at, so labels never meet.
@@ -46,6 +48,19 @@ def study_nomogram_layout(study: Study, nomogram: Nomogram | CoxNomogram, patien
                                          title=title)
     return nomogram_layout(nomogram, nomogram_labels(study, nomogram), patient, width_px=width_px,
                            font_size=font_size, risk_interval=interval, title=title)
+
+
+def study_calculator(study: Study, nomogram: Nomogram, training_risks: Sequence[float], patient: Mapping,
+                     interval: tuple[float, float], *, width_px: float,
+                     help_texts: Mapping[str, str] | None = None) -> tuple[dict, dict]:
+    """The browser calculator of a logistic nomogram in the study's words: its numbers
+    (:func:`core.figures.calculator.calculator_model`: the inputs labelled as the study labels them, the patient
+    ranked among ``training_risks``) and its drawing (:func:`core.figures.calculator.calculator_drawing` of the
+    nomogram laid out ``width_px`` wide for ``patient`` with the risk's 95 % ``interval``)."""
+    numbers = calculator_model(nomogram, {v: study.label(v) for v in nomogram.variables}, training_risks,
+                               help_texts=help_texts)
+    layout = study_nomogram_layout(study, nomogram, patient, interval, width_px=width_px)
+    return numbers, calculator_drawing(layout)
 
 
 def cannot_draw(models: StudyModels, name: str) -> str:

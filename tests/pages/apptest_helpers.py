@@ -47,3 +47,14 @@ def page_texts(at: AppTest) -> str:
     return " ".join(e.value for group in (at.info, at.caption, at.markdown, at.warning, at.success) for e in group)
 
 
+
+
+def calculator_data(at: AppTest, key: str) -> dict:
+    """What the page sent its browser calculator (``ui.nomogram_calculator``'s data: model, drawing, inputs,
+    revision, fixed, persist). AppTest does not run the component's JavaScript; the browser tests do."""
+    import json
+
+    for element in at.get("bidi_component"):
+        if element.key == key:
+            return json.loads(element.proto.json)
+    raise AssertionError(f"no calculator keyed {key!r} on the page")

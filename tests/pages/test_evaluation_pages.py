@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pages.apptest_helpers import dataframe_with, open_page
+from tests.pages.apptest_helpers import calculator_data, dataframe_with, open_page
 
 
 @pytest.fixture(scope="module")
@@ -75,28 +75,50 @@ def test_evaluation_reads_the_settings_of_the_study_it_opens(evaluation):
     assert at.session_state["study"].evaluation == EvaluationSettings()
 
 
-def test_nomogram_input_changes_points_and_probability():
+def test_nomogram_calculator_gets_its_model_and_follows_the_committed_values():
+    """The page sends the browser calculator the model's numbers and where to start (the browser tests compare its
+    results with the engine); a study patient chosen sets the inputs (a new revision); the values the browser
+    commits drive the what-if curve and the files; each model sends its own variables."""
+    import ui
+
     at = open_page("pages/nomogram.py", timeout=300)
     assert not at.error
-    def shown(label: str) -> str:
-        return next(m.value for m in at.metric if m.label == label)
+    study = at.session_state["study"]
+    nomogram = ui.results(study).nomogram("fused")  # the app's own, shared in this process
+    sent = calculator_data(at, "nom_calc")
+    assert [v["name"] for v in sent["model"]["variables"]] == nomogram.variables and sent["persist"] is True
+    fit = nomogram.model.fit
+    assert sent["model"]["params"] == [float(fit.params[t]) for t in sent["model"]["terms"]]  # to the last bit
+    assert sent["model"]["cov"] == fit.cov_params.loc[sent["model"]["terms"], sent["model"]["terms"]].to_numpy() \
+        .tolist()
+    assert len(sent["model"]["training_risks"]) == len(study.train_ids)
+    assert sent["inputs"] == ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
+    assert {a["kind"] for a in sent["drawing"]["axes"]} == {"points", "continuous", "categorical", "total", "risk"}
 
-    total, risk = shown("Total points"), shown("Predicted risk")
-    at.number_input(key="nom_in_cea_ng_ml").set_value(60.0).run()
-    assert not at.exception
-    assert shown("Total points") != total and shown("Predicted risk") != risk
-    assert float(shown("Predicted risk").rstrip("%")) > float(risk.rstrip("%"))  # CEA raises the risk
     patient = at.selectbox(key="nom_patient").options[1]
     at.selectbox(key="nom_patient").set_value(patient).run()
     assert not at.exception
-    study = at.session_state["study"]
-    assert at.number_input(key="nom_in_tumour_thickness_mm").value == pytest.approx(
-        float(study.cohort.loc[patient, "tumour_thickness_mm"]))
+    sent = calculator_data(at, "nom_calc")
+    assert sent["revision"] == 1
+    assert sent["inputs"]["tumour_thickness_mm"] == pytest.approx(float(study.cohort.loc[patient,
+                                                                                         "tumour_thickness_mm"]))
+    # What the browser commits (kept by the page as the calculator's values) moves the what-if caption.
+    def whatif() -> str:
+        return next(c.value for c in at.caption if c.value.startswith("Across its range"))
+
+    before = whatif()
+    at.session_state["_nom_values"] = {**sent["inputs"], "cea_ng_ml": 60.0}
+    at.run()
+    assert not at.exception and whatif() != before
+    assert calculator_data(at, "nom_calc")["inputs"]["cea_ng_ml"] == 60.0
     at.radio(key="nom_model").set_value("clinical").run()
-    assert not at.exception and "nom_in_dl_radiomics_score" not in [n.key for n in at.number_input]
+    assert not at.exception
+    names = [v["name"] for v in calculator_data(at, "nom_calc")["model"]["variables"]]
+    assert "dl_radiomics_score" not in names and "cea_ng_ml" in names
     # A score alone has a nomogram and a calculator too.
     at.radio(key="nom_model").set_value("radiomics").run()
-    assert not at.exception and [n.key for n in at.number_input] == ["nom_in_radiomics_score"]
+    assert not at.exception
+    assert [v["name"] for v in calculator_data(at, "nom_calc")["model"]["variables"]] == ["radiomics_score"]
 
 
 def test_subgroups_page_reports_table3_and_warns_on_small_groups():
