@@ -47,8 +47,8 @@ def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models
     nomogram = ui.results(study).nomogram(result.model)
     scores = tuple(v for v in nomogram.variables if v in {score_column(f) for f in models.scores})
     numbers, drawing = study_calculator(
-        study, nomogram, predictions.loc[study.train_ids, result.model].dropna(), row, (result.low, result.high),
-        width_px=DASHBOARD_WIDTHS["screen (1280 px and up)"],
+        study, nomogram, row, (result.low, result.high), width_px=DASHBOARD_WIDTHS["screen (1280 px and up)"],
+        training_risks=predictions.loc[study.train_ids, result.model].dropna(),
         help_texts={v: "Computed from this patient's CT (fixed here)." for v in scores})
     st.caption(f"{study.model_label(result.model)}. The scores come from the CT; change a clinical value below to "
                "see its effect at once (the result above stays as scored).")

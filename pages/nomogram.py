@@ -13,7 +13,7 @@ import streamlit as st
 
 import ui
 from core.figures.charts import risk_histogram_figure, what_if_figure
-from core.figures.nomogram import nomogram_file, nomogram_plotly
+from core.figures.nomogram import nomogram_file
 from core.figures.survival import patient_survival_figure
 from core.stats.modeling import sign_flips
 from core.vocabulary import FUSED, score_column
@@ -35,32 +35,10 @@ study = ui.get_study()
 spec = study.spec
 
 
-def _patient_inputs(models, nomogram, data: pd.DataFrame, typical: dict, scale: str) -> dict:
-    """The calculator's inputs: a study patient's values to start from (test patients first) or typed ones; the
-    scores' help says they are computed from the CT on ``scale`` (the model's linear-predictor scale in words)."""
-    st.subheader("Calculator")
-    patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
-    source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
-                          help="Fills the inputs with that patient's values (test patients first).")
-    if source != st.session_state.get("_nom_filled_from"):
-        st.session_state["_nom_filled_from"] = source
-        if source != patients[0]:
-            ui.fill_inputs("nom_in_", data.loc[source, nomogram.variables].to_dict(), nomogram.levels)
-    return ui.predictor_inputs(study, nomogram.variables, nomogram.levels, typical, "nom_in_",
-                               help_texts=_score_help(models, scale))
-
-
 def _score_help(models, scale: str) -> dict:
     """Each score's help line: computed from the CT on ``scale`` (the model's linear-predictor scale in words)."""
     return {score_column(f): f"Computed from the patient's CT by the {study.model_label(f)} signature ({scale}); "
                              "see the Models page for its formula." for f in models.scores}
-
-
-def _points_table(row: dict, points: dict) -> pd.DataFrame:
-    """The calculator's points per predictor: the predictor's label, the patient's value, its points."""
-    return pd.DataFrame({"predictor": [study.label(v) for v in points],
-                         "value": [f"{row[v]:g}" if not isinstance(row[v], str) else row[v] for v in points],
-                         "points": [round(float(p), 1) for p in points.values()]})
 
 
 def _downloads(which: str, nomogram, print_file, extra_axes: list[pd.DataFrame] | None = None) -> None:
@@ -133,8 +111,8 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
         interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
         probability = float(interval["probability"])
         bounds = (float(interval["low"]), float(interval["high"]))
-        numbers, drawing = study_calculator(study, nomogram, train_risk.dropna(), row, bounds,
-                                            width_px=DASHBOARD_WIDTHS[screen],
+        numbers, drawing = study_calculator(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen],
+                                            training_risks=train_risk.dropna(),
                                             help_texts=_score_help(models, "log-odds"))
         ui.nomogram_calculator("nom_calc", numbers, drawing, row, revision=revision, on_commit=_commit(nomogram.levels))
         st.caption(f"{labels[which]}. Points, risk, its 95 % CI and the marks follow each value as you type (worked "
@@ -190,73 +168,53 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
     typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
 
     def _calculator() -> None:
-        row = _patient_inputs(models, nomogram, data, typical, "log relative hazard")
+        st.subheader("Calculator")
+        choose = st.columns([3, 2])
+        with choose[0]:
+            row, revision = _calculator_values(nomogram, data, typical)
+        screen = choose[1].selectbox("Nomogram drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
+                                     help="The nomogram is laid out for the width it is shown at, so no two labels "
+                                          "meet.")
+        # The server's numbers for the committed values: the layout's room, the curve, what-if and the files.
         result = survival_calculation(study, nomogram, row)
-        patient = result.patient
-        survival = patient.survival
-
-        result_row = st.container(horizontal=True, wrap=True, gap="large", key="nom_result")
-        for horizon, value, low, high in survival[["horizon", "survival", "lower", "upper"]].itertuples(index=False):
-            interval = f" (95 % CI {low:.1%} – {high:.1%})" if pd.notna(low) and pd.notna(high) else ""
-            result_row.metric(f"Survival at {outcome.horizon_label(horizon)}", f"{value:.1%}{interval}",
-                              width="content", help="Predicted probability of being free of "
-                              f"{outcome.event_label}, with its 95 % confidence interval (the Cox model's).")
-        median = (f"{patient.median_time:.1f} {outcome.time_unit}" if pd.notna(patient.median_time)
-                  else "not reached")
-        result_row.metric(f"Median time to {outcome.event_label}", median, width="content",
-                          help="Where the patient's predicted survival curve falls to 50 %; not reached when it "
-                               "stays above 50 % within the training follow-up.")
-        result_row.metric("Total points", f"{patient.total_points:.1f}", width="content")
-        result_row.metric("Training patients with a lower predicted risk", f"{result.percentile:.0f} %",
-                          width="content", help="Share of the training cohort with fewer total points (a lower "
-                                                "predicted hazard).")
-        if patient.interval_note:
-            st.caption(patient.interval_note)
-        st.dataframe(survival.rename(columns={"horizon": f"horizon ({outcome.time_unit})",
-                                              "survival": "predicted survival", "lower": "95 % CI low",
-                                              "upper": "95 % CI high"}),
-                     hide_index=True, key="nom_survival_table")
-        table = _points_table(row, patient.points.to_dict())
-        left, right = st.columns([2, 3])
-        left.dataframe(table, hide_index=True, key="nom_points_table")
-        right.plotly_chart(patient_survival_figure(result.curve, result.cohort, outcome.horizons, outcome.time_unit,
-                                                   cohort_label="training cohort (Kaplan-Meier)"),
-                           key="nom_survival_curve")
+        numbers, drawing = study_calculator(study, nomogram, row, result.intervals, width_px=DASHBOARD_WIDTHS[screen],
+                                            help_texts=_score_help(models, "log relative hazard"))
+        ui.nomogram_calculator("nom_calc", numbers, drawing, row, revision=revision, on_commit=_commit(nomogram.levels))
+        if result.patient.interval_note:
+            st.caption(result.patient.interval_note)
+        st.caption(f"{labels[which]}. Points, survival with its 95 % CI (the Cox model's), the median time and the "
+                   "marks follow each value as you type (worked out in your browser from the fitted model). 1 point = "
+                   f"{1 / nomogram.points_per_unit_lp:.4f} on the log relative hazard scale; the total-points axis "
+                   f"spans the training patients' totals (rms's pretty() of the linear predictor); survival at "
+                   f"{horizons_text} and the median time to {outcome.event_label} are read off the total points (the "
+                   "Cox model's baseline survival of the training cohort).")
 
         # -----------------------------------------------------------------------------------------
-        st.subheader("What if?")
-        choose = st.columns(2)
-        moved = choose[0].selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
-                                    format_func=study.label)
-        horizon = choose[1].selectbox("Risk by", list(outcome.horizons), key="nom_whatif_horizon",
-                                      format_func=outcome.horizon_label,
-                                      help=f"The risk of {outcome.event_label} by this time: 1 - predicted survival.")
-        curve = nomogram.what_if(row, moved, horizon)
-        risk = 1 - float(survival.loc[survival["horizon"] == horizon, "survival"].iloc[0])
-        st.plotly_chart(what_if_figure(curve, row[moved], risk, label=study.label(moved),
-                                       categorical=moved in nomogram.levels), key="nom_whatif_figure")
+        st.subheader("Against the training cohort, and what if?")
+        st.caption("For the values last entered (press Enter or leave a field).")
+        left, right = st.columns(2)
+        left.plotly_chart(patient_survival_figure(result.curve, result.cohort, outcome.horizons, outcome.time_unit,
+                                                  cohort_label="training cohort (Kaplan-Meier)"),
+                          key="nom_survival_curve")
+        with right:
+            choose = st.columns(2)
+            moved = choose[0].selectbox("Move one predictor, keep the others", nomogram.variables, key="nom_whatif",
+                                        format_func=study.label)
+            horizon = choose[1].selectbox("Risk by", list(outcome.horizons), key="nom_whatif_horizon",
+                                          format_func=outcome.horizon_label,
+                                          help=f"The risk of {outcome.event_label} by this time: 1 - predicted "
+                                               "survival.")
+            curve = nomogram.what_if(row, moved, horizon)
+            survival = result.patient.survival
+            risk = 1 - float(survival.loc[survival["horizon"] == horizon, "survival"].iloc[0])
+            st.plotly_chart(what_if_figure(curve, row[moved], risk, label=study.label(moved),
+                                           categorical=moved in nomogram.levels), key="nom_whatif_figure")
         low, high = curve.loc[curve["probability"].idxmin()], curve.loc[curve["probability"].idxmax()]
         st.caption(f"Across its range, {study.label(moved)} alone moves this patient's risk of "
                    f"{outcome.event_label} by {outcome.horizon_label(horizon)} from {low['probability']:.1%} to "
-                   f"{high['probability']:.1%} ({high['points'] - low['points']:.0f} points); the calculator above "
-                   "shows points and survival for the value you enter.")
-
-        # -----------------------------------------------------------------------------------------
-        st.subheader("The nomogram")
-        sizes = st.columns([2, 3])
-        screen = sizes[0].selectbox("Drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                    help="The nomogram is laid out for the width it is shown at, so no two labels "
-                                         "meet.")
-        intervals = result.intervals
-        layout = study_cox_nomogram_layout(study, nomogram, row, intervals, width_px=DASHBOARD_WIDTHS[screen])
-        st.plotly_chart(nomogram_plotly(layout), key="nom_figure", width="content", theme=None,
-                        config={"toImageButtonOptions": {"format": "svg"}})
-        st.caption(f"{labels[which]}. 1 point = {1 / nomogram.points_per_unit_lp:.4f} on the log relative hazard "
-                   "scale; the total-points axis spans the training patients' totals (rms's pretty() of the linear "
-                   f"predictor); survival at {horizons_text} and the median time to {outcome.event_label} are read "
-                   "off the total points (the Cox model's baseline survival of the training cohort); the patient is "
-                   "marked on every axis.")
+                   f"{high['probability']:.1%} ({high['points'] - low['points']:.0f} points).")
         drawn_row = tuple(row.items())
+        intervals = result.intervals
 
         def print_file(fmt: str, page: str, items=drawn_row, intervals=intervals) -> bytes:
             layout = study_cox_nomogram_layout(study, nomogram, dict(items), intervals, width_px=880,

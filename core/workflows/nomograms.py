@@ -50,16 +50,29 @@ def study_nomogram_layout(study: Study, nomogram: Nomogram | CoxNomogram, patien
                            font_size=font_size, risk_interval=interval, title=title)
 
 
-def study_calculator(study: Study, nomogram: Nomogram, training_risks: Sequence[float], patient: Mapping,
-                     interval: tuple[float, float], *, width_px: float,
-                     help_texts: Mapping[str, str] | None = None) -> tuple[dict, dict]:
-    """The browser calculator of a logistic nomogram in the study's words: its numbers
-    (:func:`core.figures.calculator.calculator_model`: the inputs labelled as the study labels them, the patient
-    ranked among ``training_risks``) and its drawing (:func:`core.figures.calculator.calculator_drawing` of the
-    nomogram laid out ``width_px`` wide for ``patient`` with the risk's 95 % ``interval``)."""
-    numbers = calculator_model(nomogram, {v: study.label(v) for v in nomogram.variables}, training_risks,
-                               help_texts=help_texts)
-    layout = study_nomogram_layout(study, nomogram, patient, interval, width_px=width_px)
+def study_calculator(study: Study, nomogram: Nomogram | CoxNomogram, patient: Mapping,
+                     interval: tuple[float, float] | Mapping[float, tuple[float, float]], *, width_px: float,
+                     training_risks: Sequence[float] = (), help_texts: Mapping[str, str] | None = None
+                     ) -> tuple[dict, dict]:
+    """The browser calculator of a nomogram in the study's words: its numbers
+    (:func:`core.figures.calculator.calculator_model`, the inputs labelled as the study labels them) and its drawing
+    (:func:`core.figures.calculator.calculator_drawing` of the nomogram laid out ``width_px`` wide for
+    ``patient``).
+
+    ``interval`` is the patient's 95 % interval as the layout writes it: a logistic model's risk (low, high), a Cox
+    model's survival per horizon {horizon: (low, high)}. A logistic patient is ranked among ``training_risks`` (the
+    model's training risks); a Cox patient among the training patients' total points (a lower hazard)."""
+    labels = {v: study.label(v) for v in nomogram.variables}
+    if isinstance(nomogram, CoxNomogram):
+        outcome = _survival_outcome(study)
+        numbers = calculator_model(nomogram, labels, list(nomogram.training_total_points), help_texts=help_texts,
+                                   horizons=outcome.horizons,
+                                   words={"horizon_labels": [outcome.horizon_label(h) for h in outcome.horizons],
+                                          "time_unit": outcome.time_unit, "event": outcome.event_label})
+        layout = study_cox_nomogram_layout(study, nomogram, patient, dict(interval), width_px=width_px)  # type: ignore[arg-type]
+    else:
+        numbers = calculator_model(nomogram, labels, training_risks, help_texts=help_texts)
+        layout = study_nomogram_layout(study, nomogram, patient, interval, width_px=width_px)  # type: ignore[arg-type]
     return numbers, calculator_drawing(layout)
 
 

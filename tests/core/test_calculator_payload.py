@@ -42,7 +42,8 @@ def nomogram(cohort) -> Nomogram:
 
 def _evaluate(payload: dict, values: dict) -> dict:
     """The calculator's formula on the payload (as the browser evaluates it)."""
-    index = {t: i for i, t in enumerate(payload["terms"])}
+    outcome = payload["outcome"]
+    index = {t: i for i, t in enumerate(outcome["terms"])}
     x = np.zeros(len(index))
     x[0] = 1.0
     points = {}
@@ -56,11 +57,11 @@ def _evaluate(payload: dict, values: dict) -> dict:
             contribution = v["coefficient"] * value
             x[index[v["column"]]] = value
         points[v["name"]] = (contribution - v["min_contribution"]) * payload["points_per_unit_lp"]
-    eta = float(np.dot(payload["params"], x))
-    se = math.sqrt(float(x @ np.asarray(payload["cov"]) @ x))
+    eta = float(np.dot(outcome["params"], x))
+    se = math.sqrt(float(x @ np.asarray(outcome["cov"]) @ x))
     expit = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    return {"points": points, "risk": expit(eta), "low": expit(eta - payload["z"] * se),
-            "high": expit(eta + payload["z"] * se)}
+    return {"points": points, "risk": expit(eta), "low": expit(eta - outcome["z"] * se),
+            "high": expit(eta + outcome["z"] * se)}
 
 
 def _engine(nomogram: Nomogram, values: dict) -> dict:
@@ -80,10 +81,11 @@ def test_the_payload_is_plain_json_with_the_models_numbers(nomogram, cohort):
     payload = calculator_model(nomogram, {"age": "Age (years)"}, [0.3, 0.1, 0.2])
     text = json.dumps(payload, allow_nan=False)  # JSON.parse cannot read NaN or infinities
     assert json.loads(text) == payload
-    fit = nomogram.model.fit
-    assert payload["terms"][0] == "const" and payload["terms"][1:] == list(fit.predictors)
-    assert payload["params"] == [float(fit.params[t]) for t in payload["terms"]]
-    assert payload["training_risks"] == [0.1, 0.2, 0.3] and payload["z"] == pytest.approx(1.959963984540054)
+    fit, outcome = nomogram.model.fit, payload["outcome"]
+    assert outcome["kind"] == "risk" and outcome["terms"][0] == "const"
+    assert outcome["terms"][1:] == list(fit.predictors)
+    assert outcome["params"] == [float(fit.params[t]) for t in outcome["terms"]]
+    assert payload["training_ranks"] == [0.1, 0.2, 0.3] and outcome["z"] == pytest.approx(1.959963984540054)
     by_name = {v["name"]: v for v in payload["variables"]}
     assert by_name["age"]["label"] == "Age (years)" and by_name["sex"]["label"] == "sex"
     reference = nomogram.levels["cn_stage"][0]
@@ -116,7 +118,7 @@ def test_a_nomogram_of_a_bare_logistic_fit_sends_its_own_columns(cohort):
 
 
 def test_a_missing_number_is_refused_before_it_reaches_the_browser(nomogram, cohort):
-    with pytest.raises(RadNomoError, match="training risks"):
+    with pytest.raises(RadNomoError, match="training patients' predictions"):
         calculator_model(nomogram, {}, [0.2, float("nan")])
 
 

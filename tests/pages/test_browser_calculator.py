@@ -24,23 +24,27 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CALC = CALCULATOR
 TOLERANCE = 1e-9
 
-# What the calculator shows, at full precision (the data-* attributes the component keeps beside its text).
-_READ = """c => ({values: JSON.parse(c.dataset.values), risk: +c.querySelector('#risk').dataset.risk,
-  risk_text: c.querySelector('#risk').textContent, low: +c.querySelector('#ci').dataset.low,
-  high: +c.querySelector('#ci').dataset.high, total: +c.querySelector('#total').dataset.total,
+# What the calculator shows, at full precision (the data-* attributes the component keeps beside its text): a
+# binary outcome's risk and CI, or a time-to-event outcome's survival and CI per horizon and median time.
+_READ = """c => { const data = (id) => (c.querySelector(id) || {dataset: {}}).dataset;
+  return {values: JSON.parse(c.dataset.values), total: +data('#total').total,
+  risk: +data('#risk').risk, risk_text: (c.querySelector('#risk') || {}).textContent, low: +data('#ci').low,
+  high: +data('#ci').high, median: +data('#median').median,
+  survival: Array.from(c.querySelectorAll('[id^="survival-"]')).map(e => ({horizon: +e.dataset.horizon,
+    survival: +e.dataset.survival, low: +e.dataset.low, high: +e.dataset.high, text: e.textContent})),
   points: Object.fromEntries(Array.from(c.querySelectorAll('#points tbody tr')).map(
       r => [r.dataset.var, +r.dataset.points])),
-  marks: c.querySelectorAll('svg .mark').length})"""
+  marks: c.querySelectorAll('svg .mark').length}; }"""
 
 # Counts the script runs from now on: each time Streamlit's app reports a running script.
 _COUNT_RUNS = """() => { window.__runs = 0; const app = document.querySelector("[data-testid='stApp']");
   new MutationObserver(() => { if (app.dataset.testScriptState === 'running') window.__runs += 1; })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
 
-# Chooses a level as a person does (input, then change) and reads the risk shown in the same task.
+# Chooses a level as a person does (input, then change) and reads the total shown in the same task.
 _CHOOSE = """(c, [variable, level]) => { const box = c.querySelector(`select[data-var="${variable}"]`);
   box.value = level; box.dispatchEvent(new Event('input', {bubbles: true}));
-  box.dispatchEvent(new Event('change', {bubbles: true})); return +c.querySelector('#risk').dataset.risk; }"""
+  box.dispatchEvent(new Event('change', {bubbles: true})); return +c.querySelector('#total').dataset.total; }"""
 
 def _calculator(page):
     calc = page.locator(CALC).first
@@ -52,31 +56,50 @@ def _shown(page) -> dict:
     return _calculator(page).evaluate(_READ)
 
 
-def _server(nomogram, values: dict) -> dict:
-    """The engine's numbers for ``values`` (as the browser holds them: a number or a level)."""
-    row = {v: (str(values[v]) if v in nomogram.levels else float(values[v])) for v in nomogram.variables}
-    interval = nomogram.model.predict_interval(pd.DataFrame([row])).iloc[0]
+def _row(nomogram, values: dict) -> dict:
+    return {v: (str(values[v]) if v in nomogram.levels else float(values[v])) for v in nomogram.variables}
+
+
+def _close(shown: float, expected: float) -> bool:
+    return (math.isnan(shown) and math.isnan(expected)) or math.isclose(shown, expected, rel_tol=0,
+                                                                         abs_tol=TOLERANCE)
+
+
+def _assert_same(shown: dict, nomogram, what: str, study=None) -> None:
+    """The browser's numbers equal the engine's for the values it shows: a logistic model's risk with its
+    interval (``predict_interval``), or a Cox model's survival with its interval at each horizon and median time
+    (``survival_calculation``, what the server's calculator shows)."""
+    row = _row(nomogram, shown["values"])
     points = {v: nomogram.points(v, row[v]) for v in nomogram.variables}
-    return {"risk": float(interval["probability"]), "low": float(interval["low"]), "high": float(interval["high"]),
-            "total": float(sum(points.values())), "points": points}
+    assert set(shown["points"]) == set(points), (what, shown["points"])
+    for variable, expected in points.items():
+        assert _close(shown["points"][variable], expected), (what, variable, shown["points"][variable], expected)
+    assert _close(shown["total"], sum(points.values())), (what, "total")
+    if study is None:  # a logistic model
+        interval = nomogram.model.predict_interval(pd.DataFrame([row])).iloc[0]
+        expected = {"risk": interval["probability"], "low": interval["low"], "high": interval["high"]}
+        for name, value in expected.items():
+            assert _close(shown[name], float(value)), (what, name, shown[name], float(value))
+        assert shown["risk_text"] == f"{expected['risk']:.1%}", (what, shown["risk_text"])
+        assert shown["marks"] == len(nomogram.variables) + 2  # each predictor, the total points and the risk
+        return
+    from core.workflows.nomograms import survival_calculation
 
-
-def _assert_same(shown: dict, nomogram, what: str) -> None:
-    expected = _server(nomogram, shown["values"])
-    for name in ("risk", "low", "high", "total"):
-        assert math.isclose(shown[name], expected[name], rel_tol=0, abs_tol=TOLERANCE), (what, name, shown, expected)
-    assert set(shown["points"]) == set(nomogram.variables), (what, shown["points"])
-    for variable, points in expected["points"].items():
-        assert math.isclose(shown["points"][variable], points, rel_tol=0, abs_tol=TOLERANCE), (what, variable)
-    assert shown["risk_text"] == f"{expected['risk']:.1%}", (what, shown["risk_text"])
-    assert shown["marks"] == len(nomogram.variables) + 2  # each predictor, the total points and the risk
+    patient = survival_calculation(study, nomogram, row).patient
+    table = patient.survival
+    assert [s["horizon"] for s in shown["survival"]] == list(table["horizon"]), what
+    for got, (_, expected) in zip(shown["survival"], table.iterrows(), strict=True):
+        for name, column in (("survival", "survival"), ("low", "lower"), ("high", "upper")):
+            assert _close(got[name], float(expected[column])), (what, got["horizon"], name, got, expected)
+        assert got["text"].startswith(f"{expected['survival']:.1%} (95 % CI {expected['lower']:.1%} – "), got
+    assert _close(shown["median"], patient.median_time), (what, "median", shown["median"], patient.median_time)
 
 
 def _no_overlapping_labels(page) -> None:
     assert _overlapping_labels(page.locator(f"{CALC} .drawing").first) == []
 
 
-def _move_inputs(page, nomogram, what: str) -> dict:
+def _move_inputs(page, nomogram, what: str, study=None) -> dict:
     """Move one continuous and one categorical input (when the model has them): each time the new risk is shown
     at once, equals the engine's, and no script ran. Returns what is shown last."""
     before = _shown(page)
@@ -84,24 +107,24 @@ def _move_inputs(page, nomogram, what: str) -> dict:
     continuous = [v for v in nomogram.variables if v not in nomogram.levels]
     if continuous:
         variable = continuous[-1]
-        axis = [float(t) for t in nomogram.ticks[variable]]
+        axis = [float(t) for t in getattr(nomogram, "scale", nomogram).ticks[variable]]  # a Cox nomogram: its scale
         moved = axis[0] + 0.6 * (axis[-1] - axis[0])  # inside the axis, away from where it started
         if math.isclose(moved, float(before["values"][variable])):
             moved = axis[0] + 0.3 * (axis[-1] - axis[0])
         page.locator(f"{CALC} input[data-var='{variable}']").fill(f"{moved:.4f}")
         shown = _shown(page)
-        assert shown["risk"] != before["risk"] and shown["values"][variable] == pytest.approx(round(moved, 4))
-        _assert_same(shown, nomogram, f"{what}: {variable} moved")
+        assert shown["total"] != before["total"] and shown["values"][variable] == pytest.approx(round(moved, 4))
+        _assert_same(shown, nomogram, f"{what}: {variable} moved", study)
         before = shown
     assert page.evaluate("window.__runs") == 0  # typed values are computed in the browser: no script ran
     for variable, levels in nomogram.levels.items():
         # A choice is also committed to the server (a fragment rerun, off the critical path): the new risk must
         # already be shown in the same task as the choice's events, before any answer could come back.
         other = next(level for level in levels if level != before["values"][variable])
-        risk = _calculator(page).evaluate(_CHOOSE, [variable, other])
+        total = _calculator(page).evaluate(_CHOOSE, [variable, other])
         shown = _shown(page)
-        assert shown["values"][variable] == other and shown["risk"] == risk
-        _assert_same(shown, nomogram, f"{what}: {variable} = {other}")
+        assert shown["values"][variable] == other and shown["total"] == total
+        _assert_same(shown, nomogram, f"{what}: {variable} = {other}", study)
         break
     return _shown(page)
 
@@ -112,7 +135,7 @@ def _choose_model(page, label: str) -> None:
     _settle(page, 1.0)
 
 
-def _each_model(page, results, models: list[str], what: str) -> None:
+def _each_model(page, results, models: list[str], what: str, study=None) -> None:
     for name in models:
         label = results.study.model_labels()[name]
         _choose_model(page, label)
@@ -120,8 +143,8 @@ def _each_model(page, results, models: list[str], what: str) -> None:
         deadline = time.time() + 120
         while set(_shown(page)["values"]) != set(nomogram.variables) and time.time() < deadline:
             time.sleep(0.2)  # the page is still sending the chosen model
-        _assert_same(_shown(page), nomogram, f"{what} {name}: start")
-        _move_inputs(page, nomogram, f"{what} {name}")
+        _assert_same(_shown(page), nomogram, f"{what} {name}: start", study)
+        _move_inputs(page, nomogram, f"{what} {name}", study)
         _no_errors(page)
 
 
@@ -185,4 +208,27 @@ def test_the_calculator_of_a_study_of_another_shape_equals_the_server(server, br
     _no_overlapping_labels(page)
     _shot(page, "16_calculator_another_shape")
     _each_model(page, results, drawable_models(results.models)[::-1], "another shape")
+    assert page.console_errors == [], page.console_errors[:5]
+
+
+def test_the_survival_calculator_equals_the_servers_cox_numbers(server, browser_page):  # noqa: F811
+    """The survival sample study (a Cox model per score, clinical and fused; three horizons, a median axis):
+    survival with survfit.coxph's interval at each horizon, the median time and the points, as the server's."""
+    from core.workflows.nomograms import drawable_models
+    from core.workflows.results import StudyResults
+    from core.workflows.sample import sample_survival_study
+
+    results = StudyResults(sample_survival_study())
+    page = browser_page
+    page.goto(server)
+    page.get_by_role("heading", name="RadNomo").first.wait_for()
+    _settle(page, 1.0)
+    page.get_by_role("button", name="Open the survival sample study").click()
+    _settle(page, 1.0)
+    _go(page, "Nomogram")
+    _calculator(page)
+    assert len(_shown(page)["survival"]) == len(results.study.spec.outcome.horizons)
+    _no_overlapping_labels(page)
+    _shot(page, "17_survival_calculator_in_the_browser")
+    _each_model(page, results, drawable_models(results.models)[::-1], "survival sample", results.study)
     assert page.console_errors == [], page.console_errors[:5]

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.pages.test_browser_e2e import (ARTIFACTS, _check_nomogram, _go, _import_features, _no_errors,  # noqa: F401 - fixtures
+from tests.pages.test_browser_e2e import (ARTIFACTS, CALCULATOR, _check_nomogram, _go, _import_features, _no_errors,  # noqa: F401 - fixtures
                                           _select, _settle, _shot, browser_page, server)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -42,12 +42,15 @@ def _drawn_chart(page, key: str, min_points: int = 10) -> dict:
 
 
 def _survival_metrics(page) -> dict[str, str]:
-    """The calculator's "Survival at <horizon>" metrics: label -> value as shown."""
+    """The "Survival at <horizon>" results shown (the browser calculator's, or the page's metrics): label -> value."""
     shown = {}
-    for metric in page.locator('[data-testid="stMetric"]').all():
-        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
-        if label.startswith("Survival at"):
-            shown[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    for metric, label, value in ((f"{CALCULATOR} .metric", ".label", ".value"),
+                                 ('[data-testid="stMetric"]', '[data-testid="stMetricLabel"]',
+                                  '[data-testid="stMetricValue"]')):
+        for box in page.locator(metric).all():
+            text = box.locator(label).inner_text().strip()
+            if text.startswith("Survival at"):
+                shown[text] = box.locator(value).inner_text().strip()
     return shown
 
 
@@ -144,9 +147,9 @@ def _survival_study_in_the_browser(page, url: str, clinical_path, features_path,
     _go(page, "Nomogram")
     page.get_by_role("heading", name="Nomogram").first.wait_for()
     page.get_by_text("Fused model (Radiomics score + clinical)").first.wait_for()
-    chart = page.locator(".st-key-nom_figure .js-plotly-plot").first
-    chart.wait_for()
-    axes = chart.evaluate(_DRAWN)["text"]
+    calculator = page.locator(CALCULATOR).first
+    calculator.wait_for()
+    axes = calculator.evaluate("c => Array.from(c.querySelectorAll('svg text')).map(t => t.textContent).join(' | ')")
     for horizon in HORIZONS:
         assert f"Survival at {horizon} months" in axes, axes[:500]
     before = _survival_metrics(page)
@@ -161,9 +164,9 @@ def _survival_study_in_the_browser(page, url: str, clinical_path, features_path,
 
     score = page.get_by_role("spinbutton", name="Radiomics score").first  # the calculator's input, not the model radio
     score.fill(f"{float(score.input_value()) + 1.5:.3f}")  # a higher score: a higher hazard, a lower survival
-    score.press("Enter")
+    after = _survival_metrics(page)  # worked out in the browser as the value is typed
+    score.press("Enter")  # committed: the curve, what-if and files follow
     _settle(page, 1.0)
-    after = _survival_metrics(page)
     assert after.keys() == before.keys() and all(after[k] != before[k] for k in before), (before, after)
     assert all(float(interval.fullmatch(after[k]).group(1)) < float(interval.fullmatch(before[k]).group(1))
                for k in before), (before, after)

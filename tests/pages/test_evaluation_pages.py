@@ -87,11 +87,10 @@ def test_nomogram_calculator_gets_its_model_and_follows_the_committed_values():
     nomogram = ui.results(study).nomogram("fused")  # the app's own, shared in this process
     sent = calculator_data(at, "nom_calc")
     assert [v["name"] for v in sent["model"]["variables"]] == nomogram.variables and sent["persist"] is True
-    fit = nomogram.model.fit
-    assert sent["model"]["params"] == [float(fit.params[t]) for t in sent["model"]["terms"]]  # to the last bit
-    assert sent["model"]["cov"] == fit.cov_params.loc[sent["model"]["terms"], sent["model"]["terms"]].to_numpy() \
-        .tolist()
-    assert len(sent["model"]["training_risks"]) == len(study.train_ids)
+    fit, outcome = nomogram.model.fit, sent["model"]["outcome"]
+    assert outcome["params"] == [float(fit.params[t]) for t in outcome["terms"]]  # to the last bit
+    assert outcome["cov"] == fit.cov_params.loc[outcome["terms"], outcome["terms"]].to_numpy().tolist()
+    assert len(sent["model"]["training_ranks"]) == len(study.train_ids)
     assert sent["inputs"] == ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
     assert {a["kind"] for a in sent["drawing"]["axes"]} == {"points", "continuous", "categorical", "total", "risk"}
 

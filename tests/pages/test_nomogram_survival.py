@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.stats.survival.kaplan_meier import kaplan_meier
 from core.vocabulary import horizon_column, survival_column
-from tests.pages.apptest_helpers import dataframe_with, open_study_page, page_texts
+from tests.pages.apptest_helpers import calculator_data, open_study_page, page_texts
 
 pytestmark = pytest.mark.slow  # the page fits the survival sample study (about 20 s) and runs the app
 
@@ -35,10 +35,6 @@ def _values(data) -> np.ndarray:
     return np.asarray(data, dtype=float)
 
 
-def _shown(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
 @pytest.fixture(scope="module")
 def page():
     from core.workflows.sample import sample_survival_study
@@ -55,6 +51,11 @@ def results(page):
 
 
 def test_the_page_reads_survival_with_its_interval_off_the_cox_nomogram(page, results):
+    """The page sends its browser calculator the Cox nomogram (the browser's numbers are compared with the engine in
+    tests/pages/test_browser_calculator.py); at the values it starts from (a test patient chosen), the engine's
+    calculator gives the pipeline's own predicted survival and the Cox model's interval."""
+    from core.workflows.nomograms import survival_calculation
+
     at = page
     assert not at.exception and not at.error
     study = at.session_state["study"]
@@ -63,32 +64,31 @@ def test_the_page_reads_survival_with_its_interval_off_the_cox_nomogram(page, re
     patient = study.split.test_ids[2]
     at.selectbox(key="nom_patient").set_value(patient).run()
     assert not at.exception and not at.error
-    shown = _shown(at)
+    sent = calculator_data(at, "nom_calc")
+    assert sent["model"]["outcome"]["kind"] == "survival"
+    assert [h["horizon"] for h in sent["model"]["outcome"]["horizons"]] == list(outcome.horizons)
+    assert sent["model"]["words"] == {"horizon_labels": [outcome.horizon_label(h) for h in outcome.horizons],
+                                      "time_unit": outcome.time_unit, "event": outcome.event_label}
     # The study's own predictions of this test patient (StudyModels.predict), and the Cox model's interval.
     predictions = results.predictions
     model = results.models["fused"]
     row = study.cohort.loc[[patient]].join(predictions[["dl_radiomics_score"]])
+    assert sent["inputs"]["dl_radiomics_score"] == pytest.approx(float(row["dl_radiomics_score"].iloc[0]))
+    calculation = survival_calculation(study, results.nomogram("fused"), sent["inputs"])
     interval = model.predict_survival(row, outcome.horizons).iloc[0]
-    for horizon in outcome.horizons:
-        survival = predictions.loc[patient, survival_column("fused", horizon)]
-        low, high = interval[horizon_column(horizon, "low")], interval[horizon_column(horizon, "high")]
-        assert shown[f"Survival at {outcome.horizon_label(horizon)}"] == \
-            f"{survival:.1%} (95 % CI {low:.1%} – {high:.1%})"
-    table = dataframe_with(at, "predicted survival", "95 % CI low", "95 % CI high")
-    assert list(table[f"horizon ({outcome.time_unit})"]) == list(outcome.horizons)
-    assert (table["95 % CI low"] < table["predicted survival"]).all()
-    assert (table["predicted survival"] < table["95 % CI high"]).all()
-    assert {"Median time to death", "Total points", "Training patients with a lower predicted risk"} <= set(shown)
+    table = calculation.patient.survival
+    for horizon, survival, low, high in table[["horizon", "survival", "lower", "upper"]].itertuples(index=False):
+        assert survival == pytest.approx(predictions.loc[patient, survival_column("fused", horizon)], rel=1e-9)
+        assert low == pytest.approx(interval[horizon_column(horizon, "low")], rel=1e-9)
+        assert high == pytest.approx(interval[horizon_column(horizon, "high")], rel=1e-9)
+        assert low < survival < high
 
-    # The nomogram: the study's predictors, then survival at each horizon and the median time, the patient marked.
-    figure = _chart(at, "nom_figure")
-    texts = [a["text"] for a in figure["layout"]["annotations"]]
+    # The nomogram: the study's predictors, then survival at each horizon and the median time.
+    titles = [" ".join(a["title_lines"]) for a in sent["drawing"]["axes"]]
     for horizon in outcome.horizons:
-        assert f"Survival at {outcome.horizon_label(horizon)}" in texts
-    assert f"Median time to death ({outcome.time_unit})" in texts
-    assert "Total points" in texts and "Clinical T stage" in texts
-    summary = " ".join(t for t in texts if "→" in t or "CI" in t)
-    assert "95 % CI" in summary and "at 60 months" in summary
+        assert f"Survival at {outcome.horizon_label(horizon)}" in titles
+    assert f"Median time to death ({outcome.time_unit})" in titles
+    assert "Total points" in titles and "Clinical T stage" in titles
 
     # The patient's curve (with its band) against the training cohort's Kaplan-Meier curve.
     curve = _chart(at, "nom_survival_curve")
@@ -98,7 +98,7 @@ def test_the_page_reads_survival_with_its_interval_off_the_cox_nomogram(page, re
     time, event = outcome.arrays(study.train)
     km = kaplan_meier(time, event)
     assert _values(cohort["y"])[-1] == pytest.approx(km.survival[-1])
-    assert "log relative hazard" in page_texts(at)
+    assert "log relative hazard" in sent["model"]["variables"][0]["help"]
 
     # What if: the risk of death by the chosen horizon as one predictor moves, the patient marked on it.
     at.selectbox(key="nom_whatif").set_value("cea_ng_ml").run()
@@ -111,22 +111,27 @@ def test_the_page_reads_survival_with_its_interval_off_the_cox_nomogram(page, re
     assert "risk of death by 60 months" in page_texts(at)
 
 
-def test_a_change_of_input_moves_survival_and_every_model_can_be_read(page):
+def test_a_committed_input_moves_survival_and_every_model_can_be_read(page):
     at = page
-    before = _shown(at)["Survival at 36 months"]
-    at.number_input(key="nom_in_cea_ng_ml").set_value(80.0).run()
+
+    def patient_curve() -> np.ndarray:
+        figure = _chart(at, "nom_survival_curve")
+        return _values(next(t for t in figure["data"] if t.get("name") == "this patient")["y"])
+
+    before = patient_curve()
+    # What the browser commits (kept by the page as the calculator's values) moves the patient's curve.
+    at.session_state["_nom_values"] = {**calculator_data(at, "nom_calc")["inputs"], "cea_ng_ml": 80.0}
+    at.run()
     assert not at.exception and not at.error
-    after = _shown(at)["Survival at 36 months"]
-    assert float(after.split("%")[0]) < float(before.split("%")[0])  # CEA raises the hazard: lower survival
-    study = at.session_state["study"]
+    after = patient_curve()
+    assert (after[-1] < before[-1]) and calculator_data(at, "nom_calc")["inputs"]["cea_ng_ml"] == 80.0
     for model in ("clinical", "radiomics", "dl_radiomics"):
         at.radio(key="nom_model").set_value(model).run()
         assert not at.exception and not at.error, model
-        shown = _shown(at)
-        assert all("95 % CI" in shown[f"Survival at {study.spec.outcome.horizon_label(h)}"]
-                   for h in study.spec.outcome.horizons)
+        sent = calculator_data(at, "nom_calc")
+        assert sent["model"]["outcome"]["kind"] == "survival" and sent["model"]["outcome"]["var"] is not None
     # A score alone: its one input, drawn through a Cox model of the outcome on it.
-    assert [n.key for n in at.number_input] == ["nom_in_dl_radiomics_score"]
+    assert [v["name"] for v in calculator_data(at, "nom_calc")["model"]["variables"]] == ["dl_radiomics_score"]
     assert "a Cox model of the outcome" in at.radio(key="nom_model").help
 
 
