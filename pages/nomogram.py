@@ -57,13 +57,17 @@ def _downloads(which: str, nomogram, print_file, extra_axes: list[pd.DataFrame] 
         ui.csv_download(pd.concat(axes), "nomogram_axes.csv", label="Points (CSV)", key="nom_dl_axes")
 
 
-def _calculator_values(nomogram, data: pd.DataFrame, typical: dict) -> tuple[dict, int]:
-    """The browser calculator's values: those last committed in this session (kept across models and pages), a
-    study patient's once chosen (test patients first), else the typical training patient; with the revision
-    the browser takes them again at (raised when the page sets them)."""
+def _calculator_values(nomogram, data: pd.DataFrame, typical: dict) -> tuple[dict, int, float]:
+    """The calculator's heading and choices. Returns its values: those last committed in this session (kept across
+    models and pages), a study patient's once chosen (test patients first), else the typical training patient;
+    the revision the browser takes them again at (raised when the page sets them); the nomogram's width (px)."""
+    st.subheader("Calculator")
+    choose = st.columns([3, 2])
     patients = ["(enter values)", *study.split.test_ids, *study.split.train_ids]
-    source = st.selectbox("Start from a patient of the study", patients, key="nom_patient",
-                          help="Fills the inputs with that patient's values (test patients first).")
+    source = choose[0].selectbox("Start from a patient of the study", patients, key="nom_patient",
+                                 help="Fills the inputs with that patient's values (test patients first).")
+    screen = choose[1].selectbox("Nomogram drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
+                                 help="The nomogram is laid out for the width it is shown at, so no two labels meet.")
     values = st.session_state.setdefault(VALUES_KEY, {})
     if source != st.session_state.get("_nom_filled_from"):
         st.session_state["_nom_filled_from"] = source
@@ -75,7 +79,7 @@ def _calculator_values(nomogram, data: pd.DataFrame, typical: dict) -> tuple[dic
         value = values.get(variable)
         known = value in nomogram.levels[variable] if variable in nomogram.levels else isinstance(value, float)
         row[variable] = value if known else typical[variable]
-    return ui.typed_inputs(row, nomogram.levels), st.session_state.get(REVISION_KEY, 0)
+    return ui.typed_inputs(row, nomogram.levels), st.session_state.get(REVISION_KEY, 0), DASHBOARD_WIDTHS[screen]
 
 
 def _commit(levels: dict) -> Callable[[dict], None]:
@@ -100,18 +104,12 @@ def binary_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, lab
     train_risk = predictions.loc[study.train_ids, which]
 
     def _calculator() -> None:
-        st.subheader("Calculator")
-        choose = st.columns([3, 2])
-        with choose[0]:
-            row, revision = _calculator_values(nomogram, data, typical)
-        screen = choose[1].selectbox("Nomogram drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                     help="The nomogram is laid out for the width it is shown at, so no two labels "
-                                          "meet.")
+        row, revision, width_px = _calculator_values(nomogram, data, typical)
         # The server's numbers for the committed values: the layout's room, what-if and the files start there.
         interval = model.predict_interval(pd.DataFrame([row])).iloc[0]  # probability, low, high
         probability = float(interval["probability"])
         bounds = (float(interval["low"]), float(interval["high"]))
-        numbers, drawing = study_calculator(study, nomogram, row, bounds, width_px=DASHBOARD_WIDTHS[screen],
+        numbers, drawing = study_calculator(study, nomogram, row, bounds, width_px=width_px,
                                             training_risks=train_risk.dropna(),
                                             help_texts=_score_help(models, "log-odds"))
         ui.nomogram_calculator("nom_calc", numbers, drawing, row, revision=revision, on_commit=_commit(nomogram.levels))
@@ -168,16 +166,10 @@ def survival_nomogram(models, predictions: pd.DataFrame, which: str, nomogram, l
     typical = ui.results(study).typical_inputs(nomogram.variables, nomogram.levels)
 
     def _calculator() -> None:
-        st.subheader("Calculator")
-        choose = st.columns([3, 2])
-        with choose[0]:
-            row, revision = _calculator_values(nomogram, data, typical)
-        screen = choose[1].selectbox("Nomogram drawn for", list(DASHBOARD_WIDTHS), key="nom_width",
-                                     help="The nomogram is laid out for the width it is shown at, so no two labels "
-                                          "meet.")
+        row, revision, width_px = _calculator_values(nomogram, data, typical)
         # The server's numbers for the committed values: the layout's room, the curve, what-if and the files.
         result = survival_calculation(study, nomogram, row)
-        numbers, drawing = study_calculator(study, nomogram, row, result.intervals, width_px=DASHBOARD_WIDTHS[screen],
+        numbers, drawing = study_calculator(study, nomogram, row, result.intervals, width_px=width_px,
                                             help_texts=_score_help(models, "log relative hazard"))
         ui.nomogram_calculator("nom_calc", numbers, drawing, row, revision=revision, on_commit=_commit(nomogram.levels))
         if result.patient.interval_note:

@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.pages.test_browser_e2e import (  # noqa: F401
-    CALCULATOR, _go, _import_features, _no_errors, _open_own_cohort, _overlapping_labels, _settle, _shot,
-    _write_sample_features, browser_page, server)
+    CALCULATOR, _go, _no_errors, _open_sample_slice, _overlapping_labels, _settle, _shot, browser_page, server)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -184,16 +183,10 @@ def test_the_calculator_of_a_study_of_another_shape_equals_the_server(server, br
     from core.workflows.nomograms import drawable_models
     from core.workflows.persistence import import_study, load_study
     from core.workflows.results import StudyResults
-    from core.workflows.sample import SAMPLE_CLINICAL
 
-    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:320]
-    clinical = clinical[["patient_id", "lm", "age", "sex", "cn_stage", "cea_ng_ml"]]
-    clinical.to_csv(tmp_path / "stage_cohort.csv", index=False)
-    _write_sample_features(clinical, 300, tmp_path / "radiomics_stage.csv")
     page = browser_page
-    _open_own_cohort(page, server, tmp_path / "stage_cohort.csv", 320)
-    _import_features(page, tmp_path / "radiomics_stage.csv", (320, 300))
-    _no_errors(page)
+    _open_sample_slice(page, server, tmp_path, "stage_cohort",
+                       ["patient_id", "lm", "age", "sex", "cn_stage", "cea_ng_ml"], 320, 300)
 
     _go(page, "Home")
     with page.expect_download(timeout=300_000) as download_info:

@@ -279,6 +279,22 @@ def _write_sample_features(clinical, n_features: int, path: Path) -> None:
     features.reset_index().rename(columns={"index": "ID"}).to_csv(path, index=False)
 
 
+def _open_sample_slice(page, server: str, folder: Path, name: str, columns: list[str], patients: int,
+                       features: int) -> None:
+    """Open, in the browser, the sample's first ``patients`` with the clinical ``columns`` (uploaded as
+    ``<name>.csv``) and the first ``features`` radiomics features (imported as a table computed elsewhere)."""
+    import pandas as pd
+
+    from core.workflows.sample import SAMPLE_CLINICAL
+
+    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:patients][columns]
+    clinical.to_csv(folder / f"{name}.csv", index=False)
+    _write_sample_features(clinical, features, folder / f"{name}_radiomics.csv")
+    _open_own_cohort(page, server, folder / f"{name}.csv", patients)
+    _import_features(page, folder / f"{name}_radiomics.csv", (patients, features))
+    _no_errors(page)
+
+
 def _import_features(page, table: Path, shape: tuple[int, int]) -> None:
     """On Features - radiomics: import ``table`` as the study's radiomics family."""
     _go(page, "Features - radiomics")
@@ -412,18 +428,8 @@ def test_the_label_overlap_check_finds_overlaps(browser_page):
 def test_a_features_only_study_reaches_evaluation_a_score_nomogram_and_the_report(server, browser_page, tmp_path):
     """A cohort table of IDs and outcomes alone plus a radiomics feature table: no clinical model, said once per
     page; Evaluation, the nomogram of the score and the report all work."""
-    import pandas as pd
-
-    from core.workflows.sample import SAMPLE_CLINICAL
-
-    clinical = pd.read_csv(SAMPLE_CLINICAL).iloc[:240][["patient_id", "lm"]]
-    clinical.to_csv(tmp_path / "outcomes_only.csv", index=False)
-    _write_sample_features(clinical, 300, tmp_path / "radiomics_only.csv")
-
     page = browser_page
-    _open_own_cohort(page, server, tmp_path / "outcomes_only.csv", 240)
-    _import_features(page, tmp_path / "radiomics_only.csv", (240, 300))
-    _no_errors(page)
+    _open_sample_slice(page, server, tmp_path, "outcomes_only", ["patient_id", "lm"], 240, 300)
 
     _go(page, "Evaluation")
     page.get_by_text("Table 2: performance of every model").first.wait_for()
