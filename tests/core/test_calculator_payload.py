@@ -22,6 +22,7 @@ from core.errors import RadNomoError
 from core.figures.calculator import CALCULATOR_ASSETS, calculator_drawing, calculator_model
 from core.figures.nomogram import nomogram_layout
 from core.stats.modeling import Nomogram, fit_logistic, fit_model
+from core.vocabulary import horizon_column
 
 CONTINUOUS = ["age", "tumour_thickness_mm", "cea_ng_ml"]
 CATEGORICAL = ["sex", "cn_stage", "location"]
@@ -137,3 +138,92 @@ def test_the_drawing_needs_a_patient_and_maps_points_onto_each_axis(nomogram, co
             continue
         own = points.get(axis.key, total)
         assert min(max(own * sent["to_x"], sent["line"][0]), sent["line"][1]) == pytest.approx(axis.patient_x)
+
+
+# --- a Cox nomogram ---------------------------------------------------------------------------------------------
+
+HORIZONS = (12.0, 36.0, 60.0)
+
+
+@pytest.fixture(scope="module")
+def cox_fit():
+    """A Cox model of the sample's overall survival (500 training patients) and its nomogram, built as the study
+    builds it (core.workflows.fit._cox_nomogram), and the other patients."""
+    from core.stats.learners.base import Predictors
+    from core.stats.learners.cox import COX
+    from core.workflows.fit import _cox_nomogram
+    from core.workflows.sample import SAMPLE_SURVIVAL_SPEC, load_sample_survival_table
+
+    table = load_sample_survival_table().set_index("patient_id")
+    train = table.iloc[:500]
+    model = COX.fit(train, SAMPLE_SURVIVAL_SPEC.outcome,
+                    Predictors(("age", "cea_ng_ml", "tumour_thickness_mm"), ("ct_stage", "sex")), name="clinical")
+    return model, _cox_nomogram(model, train), table.iloc[500:]
+
+
+def _evaluate_cox(payload: dict, values: dict) -> dict:
+    """The Cox calculator's formula on the payload (as the browser evaluates it)."""
+    outcome = payload["outcome"]
+    index = {t: i for i, t in enumerate(outcome["terms"])}
+    x = np.zeros(len(index))
+    total = 0.0
+    for v in payload["variables"]:
+        value = values[v["name"]]
+        if v["kind"] == "categorical":
+            contribution = v["coefficients"][value]
+            if value in v["columns"]:
+                x[index[v["columns"][value]]] = 1.0
+        else:
+            contribution = v["coefficient"] * value
+            x[index[v["column"]]] = value
+        total += (contribution - v["min_contribution"]) * payload["points_per_unit_lp"]
+    relative = math.exp(outcome["lp_at_zero"] + total / payload["points_per_unit_lp"] + outcome["center"])
+    centred = x - np.asarray(outcome["centre"])
+    risk = math.exp(float(centred @ np.asarray(outcome["coef"])))
+    rows = []
+    for h in outcome["horizons"]:
+        d = h["cumhaz"] * centred - np.asarray(h["xbar"])
+        se = math.sqrt((h["cumvar"] + float(d @ np.asarray(outcome["var"]) @ d)) * risk ** 2)
+        s = math.exp(-risk * h["cumhaz"])
+        bounds = (math.nan, math.nan)  # survival 0: no log-scale interval (survfit's NA)
+        if s > 0:
+            with np.errstate(over="ignore"):  # a huge interval overflows to infinity: the upper limit is capped at 1
+                low, high = np.exp(math.log(s) + np.array([-1.0, 1.0]) * outcome["z"] * se)
+            bounds = (float(low), min(float(high), 1.0))
+        rows.append((math.exp(-h["baseline_at"] * relative), *bounds))
+    below = [t for t, c in zip(outcome["baseline_times"], outcome["baseline_cumhaz"], strict=True)
+             if math.exp(-c * relative) <= 0.5]
+    return {"total": total, "survival": rows, "median": below[0] if below else float("nan")}
+
+
+@settings(max_examples=25, deadline=None)
+@given(row=st.integers(0, 400), cea=st.floats(0, 200))
+def test_a_cox_payload_reproduces_survival_its_interval_and_the_median(cox_fit, row, cea):
+    from core.stats.survival.nomogram import patient_survival
+
+    model, nomogram, others = cox_fit
+    payload = json.loads(json.dumps(calculator_model(nomogram, {}, [1.0], horizons=HORIZONS), allow_nan=False))
+    assert payload["outcome"]["kind"] == "survival"
+    values = {v: (str(others.iloc[row][v]) if v in nomogram.scale.levels else float(others.iloc[row][v]))
+              for v in nomogram.variables}
+    values["cea_ng_ml"] = cea
+    shown = _evaluate_cox(payload, values)
+    engine = patient_survival(nomogram, values, HORIZONS)
+    interval = model.predict_survival(pd.DataFrame([values]), list(HORIZONS)).iloc[0]
+    assert shown["total"] == pytest.approx(engine.total_points, abs=1e-10)
+    for (survival, low, high), horizon, expected in zip(shown["survival"], HORIZONS, engine.survival["survival"],
+                                                         strict=True):
+        assert survival == pytest.approx(expected, abs=1e-12)
+        assert low == pytest.approx(interval[horizon_column(horizon, "low")], abs=1e-12, nan_ok=True)
+        assert high == pytest.approx(interval[horizon_column(horizon, "high")], abs=1e-12, nan_ok=True)
+    assert shown["median"] == pytest.approx(engine.median_time, nan_ok=True)
+
+
+def test_a_cox_nomogram_without_its_model_is_refused(cox_fit):
+    from core.stats.survival.nomogram import CoxNomogram
+
+    _, nomogram, _ = cox_fit
+    bare = CoxNomogram.__new__(CoxNomogram)
+    bare.__dict__.update({**nomogram.__dict__, "model": None})
+    with pytest.raises(RadNomoError, match="without its Cox model"):
+        calculator_model(bare, {}, [1.0], horizons=HORIZONS)
