@@ -21,7 +21,7 @@ from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column, surviv
 from core.workflows.nomograms import DASHBOARD_WIDTHS, study_calculator
 from core.workflows.newpatient import (clinical_outside_range, computable_families, find_dicom_case,
                                        patient_outside_range, preview_case, score_patient, study_patient_features,
-                                       training_percentile, training_survival_curve)
+                                       training_survival_curve)
 
 ui.enter_page("pages/new_patient.py")
 
@@ -41,62 +41,51 @@ study = ui.get_study()
 spec = study.spec
 
 
-def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models, row: dict) -> None:
-    """A binary study's patient: the calculator at the scored values (the scores fixed, the clinical values free to
-    explore in the browser): risk with its 95 % CI, rank among the training patients, points, the nomogram."""
+def _calculator(result, predictions: pd.DataFrame, models, row: dict, interval) -> None:
+    """The calculator at the scored values (``interval``: the scored prediction's 95 % interval as the nomogram's
+    layout takes it): the scores fixed (computed from the CT), the clinical values free to explore in the browser
+    (the scored result is kept as it is)."""
     nomogram = ui.results(study).nomogram(result.model)
     scores = tuple(v for v in nomogram.variables if v in {score_column(f) for f in models.scores})
     numbers, drawing = study_calculator(
-        study, nomogram, row, (result.low, result.high), width_px=DASHBOARD_WIDTHS["screen (1280 px and up)"],
+        study, nomogram, row, interval, width_px=DASHBOARD_WIDTHS["screen (1280 px and up)"],
         training_risks=predictions.loc[study.train_ids, result.model].dropna(),
         help_texts={v: "Computed from this patient's CT (fixed here)." for v in scores})
     st.caption(f"{study.model_label(result.model)}. The scores come from the CT; change a clinical value below to "
-               "see its effect at once (the result above stays as scored).")
+               "see its effect at once (worked out in your browser; the scored result is kept as it is).")
     ui.nomogram_calculator("np_calc", numbers, drawing, row, revision=st.session_state.get(SCORED_KEY, 0),
                            fixed=scores)
     if models.fused_score in result.scores:
         st.metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}")
+
+
+def _binary_prediction(result, predictions: pd.DataFrame, scored_id: str, models, row: dict) -> None:
+    """A binary study's patient: the calculator (risk with its 95 % CI, rank among the training patients, points,
+    the nomogram)."""
+    _calculator(result, predictions, models, row, (result.low, result.high))
     if scored_id in study.cohort.index:
         st.caption("This patient is in the open study: the pipeline's own prediction was "
                    f"{predictions.loc[scored_id, result.model]:.1%}.")
 
 
 def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, models, row: dict) -> None:
-    """A time-to-event study's patient: survival at each horizon with its 95 % CI, the rank of the predicted hazard
-    among the training patients, and the predicted survival curve against the training cohort's Kaplan-Meier."""
+    """A time-to-event study's patient: the calculator (survival at each horizon with its 95 % CI, median time, rank
+    of the predicted hazard among the training patients, points, the nomogram) and the predicted survival curve
+    against the training cohort's Kaplan-Meier."""
     outcome = spec.outcome
-    shown = st.container(horizontal=True, wrap=True, gap="large", key="np_survival_metrics")
-    for horizon, value, low, high in result.survival[["horizon", "survival", "low", "high"]].itertuples(index=False):
-        interval = f" (95 % CI {low:.1%} – {high:.1%})" if pd.notna(low) and pd.notna(high) else ""
-        shown.metric(f"Survival at {outcome.horizon_label(horizon)}", f"{value:.1%}{interval}", width="content",
-                     help=f"Predicted probability of being free of {outcome.event_label} then "
-                          f"({study.model_label(result.model)}), with the Cox model's 95 % confidence interval.")
-    shown.metric("Training patients with a lower predicted risk",
-                 f"{training_percentile(study, predictions, result):.0f} %", width="content",
-                 help="Share of the training cohort whose linear predictor (log relative hazard) is lower.")
-    if models.fused_score in result.scores:
-        shown.metric(study.model_label(models.fused_score), f"{result.scores[models.fused_score]:.3f}",
-                     width="content")
+    intervals = {float(h): (float(low), float(high))
+                 for h, low, high in result.survival[["horizon", "low", "high"]].itertuples(index=False)}
+    _calculator(result, predictions, models, row, intervals)
     if result.interval_note:
         st.caption(result.interval_note)
-    left, right = st.columns([2, 3])
-    left.dataframe(result.survival.rename(columns={"horizon": f"horizon ({outcome.time_unit})",
-                                                   "survival": "predicted survival", "low": "95 % CI low",
-                                                   "high": "95 % CI high"}),
-                   hide_index=True, key="np_survival_table")
-    right.plotly_chart(patient_survival_figure(result.curve, training_survival_curve(study), outcome.horizons,
-                                               outcome.time_unit, title=f"Predicted survival of {scored_id}",
-                                               cohort_label="training cohort (Kaplan-Meier)"),
-                       key="np_survival_curve")
+    st.plotly_chart(patient_survival_figure(result.curve, training_survival_curve(study), outcome.horizons,
+                                            outcome.time_unit, title=f"Predicted survival of {scored_id}",
+                                            cohort_label="training cohort (Kaplan-Meier)"),
+                    key="np_survival_curve")
     if scored_id in study.cohort.index:
         own = ", ".join(f"{predictions.loc[scored_id, survival_column(result.model, h)]:.1%} at "
                         f"{outcome.horizon_label(h)}" for h in outcome.horizons)
         st.caption(f"This patient is in the open study: the pipeline's own predicted survival was {own}.")
-    nomogram = ui.results(study).nomogram(result.model)
-    st.markdown(f"**Nomogram points** (total {nomogram.total_points(row):.1f})")
-    st.dataframe(pd.DataFrame({"predictor": [study.label(v) for v in nomogram.variables],
-                               "points": [round(nomogram.points(v, row[v]), 1) for v in nomogram.variables]}),
-                 hide_index=True)
 
 
 # What each outcome kind shows of a scored patient (StudyModels.outcome_kind; the one place the kinds are told apart

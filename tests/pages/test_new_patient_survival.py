@@ -10,7 +10,7 @@ import json
 import pytest
 
 from core.vocabulary import survival_column
-from tests.pages.apptest_helpers import open_study_page
+from tests.pages.apptest_helpers import calculator_data, open_study_page
 
 pytestmark = pytest.mark.slow  # the page fits the survival sample study and extracts a CT's features
 
@@ -21,10 +21,6 @@ def _chart(at, key: str) -> dict:
         if element.proto.id.endswith(f"-{key}"):
             return json.loads(element.proto.spec)
     raise AssertionError(f"no plotly chart '{key}' on the page")
-
-
-def _shown(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def test_a_sample_ct_gets_its_survival_at_each_horizon_and_its_curve(workspace):
@@ -41,15 +37,25 @@ def test_a_sample_ct_gets_its_survival_at_each_horizon_and_its_curve(workspace):
     assert not at.exception and not at.error, [e.value for e in at.error]
     _, case_id, result, _ = at.session_state["np_result"]
     assert case_id == patient and result.model == "fused"
-    shown = _shown(at)
     predictions = StudyResults(study).predictions  # the pipeline's, computed again outside the app
-    for horizon, value, low, high in result.survival[["horizon", "survival", "low", "high"]].itertuples(index=False):
+    # The result's calculator starts at the scored values, the fused score fixed; at those values the engine's
+    # calculator (what the browser reproduces, compared in tests/pages/test_browser_calculator.py) gives the
+    # scored survival with its interval.
+    import ui
+    from core.workflows.nomograms import survival_calculation
+
+    sent = calculator_data(at, "np_calc")
+    assert sent["fixed"] == ["dl_radiomics_score"] and sent["model"]["outcome"]["kind"] == "survival"
+    engine = survival_calculation(study, ui.results(study).nomogram("fused"), sent["inputs"]).patient.survival
+    for (horizon, value, low, high), (_, calculated) in zip(
+            result.survival[["horizon", "survival", "low", "high"]].itertuples(index=False), engine.iterrows(),
+            strict=True):
         assert low < value < high
-        assert shown[f"Survival at {outcome.horizon_label(horizon)}"] == \
-            f"{value:.1%} (95 % CI {low:.1%} – {high:.1%})"
+        assert (calculated["survival"], calculated["lower"], calculated["upper"]) == pytest.approx((value, low, high),
+                                                                                                   rel=1e-9)
         # From the CT: the radiomics features are the pipeline's; the autoencoder's agree to ~1e-5 (float32).
         assert value == pytest.approx(predictions.loc[patient, survival_column("fused", horizon)], abs=1e-3)
-    assert "Training patients with a lower predicted risk" in shown and "Risk (Fused" not in " ".join(shown)
+    assert not any(m.label.startswith("Risk (") for m in at.metric)
     own = ", ".join(f"{predictions.loc[patient, survival_column('fused', h)]:.1%} at {outcome.horizon_label(h)}"
                     for h in outcome.horizons)
     assert any(f"the pipeline's own predicted survival was {own}" in c.value for c in at.caption)
@@ -84,9 +90,8 @@ def test_a_study_of_imported_features_is_scored_by_its_clinical_model(workspace)
     assert not at.exception and not at.error, [e.value for e in at.error]
     _, _, result, _ = at.session_state["np_result"]
     assert result.model == "clinical" and result.scores == {}
-    shown = _shown(at)
-    assert [label for label in shown if label.startswith("Survival at")] == \
-        ["Survival at 12 months", "Survival at 36 months", "Survival at 60 months"]
+    sent = calculator_data(at, "np_calc")
+    assert sent["fixed"] == [] and sent["model"]["words"]["horizon_labels"] == ["12 months", "36 months", "60 months"]
     first = _chart(at, "np_survival_curve")
     # Another clinical value, scored again: other numbers.
     stage = next(k for k in ("np_in_ct_stage", "np_in_cn_stage") if k in [s.key for s in at.selectbox])
@@ -94,4 +99,6 @@ def test_a_study_of_imported_features_is_scored_by_its_clinical_model(workspace)
     box.set_value(next(o for o in box.options if o != box.value)).run()
     at.button(key="np_score").click().run()
     assert not at.exception and not at.error
-    assert _shown(at) != shown and _chart(at, "np_survival_curve") != first
+    again = calculator_data(at, "np_calc")
+    assert again["inputs"] != sent["inputs"] and again["revision"] == sent["revision"] + 1  # the browser takes them
+    assert _chart(at, "np_survival_curve") != first
