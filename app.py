@@ -74,6 +74,11 @@ with ui.guard():
     study_sidebar()
     with st.sidebar:
         ui.remember_space()  # this browser's space token in its cookie; a ?space= link is dropped, never honoured
-navigation.run()
-# After the page, not before: on a cold server the solver's warm-up would compete with the first page for the CPU.
-warm_up_solver()
+        ui.preload_figures()  # the figure module fetched while the first page is read
+with ui.page_run():  # counted: the sample's warm-up waits for pages being drawn
+    navigation.run()
+# After the page, not before: on a cold server the warm-ups would compete with the first page for the CPU.
+ui.after_this_run(warm_up_solver)
+if st.context.headers:  # a browser is connected (not AppTest, whose pages compute what they show themselves)
+    with ui.guard():
+        ui.warm_up_sample(ui.get_study())  # the sample's next pages computed while its visitor reads this one

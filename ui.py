@@ -181,6 +181,43 @@ def remember_space() -> None:
                                     base_path=st.get_option("server.baseUrlPath")), unsafe_allow_javascript=True)
 
 
+# Loads Streamlit's figure module (plotly.js, about 4.7 MB) in the browser once the page is drawn, so that the first
+# page with a figure does not wait for it to be fetched and compiled (1-2 s in headless chromium on two cores). The
+# same URL as Streamlit's own lazy import: the browser loads the module once, and Streamlit finds it loaded.
+_PRELOAD_SCRIPT = """<script>
+(() => {{
+  if (window.__radnomoFigures) return;
+  window.__radnomoFigures = true;
+  const index = document.querySelector('script[src*="static/js/index."]');
+  if (!index) return;
+  const url = new URL("{chunk}", index.src).href;
+  const load = () => import(url).catch(() => {{}});  // a failed preload leaves the lazy import to Streamlit
+  // Once the page that carries this has been drawn (the script idle), not while it is being drawn.
+  const app = document.querySelector("[data-testid='stApp']");
+  const start = () => (app && app.getAttribute("data-test-script-state") === "running"
+                       ? setTimeout(start, 100) : load());
+  setTimeout(start, 100);
+}})();
+</script>"""
+
+
+@st.cache_resource(show_spinner=False)
+def _figure_chunk() -> str | None:
+    """The file name of Streamlit's plotly chart module among its static files (hashed per release), or None."""
+    import streamlit
+
+    found = sorted((Path(streamlit.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return found[0].name if len(found) == 1 else None
+
+
+def preload_figures() -> None:
+    """Called by app.py in the sidebar: the browser loads the figure module while the first page is read
+    (:data:`_PRELOAD_SCRIPT`); nothing where the module is not found (another Streamlit release's layout)."""
+    chunk = _figure_chunk()
+    if chunk is not None:
+        st.html(_PRELOAD_SCRIPT.format(chunk=chunk), unsafe_allow_javascript=True)
+
+
 def user_space() -> Path:
     """This visitor's own folder in the workspace (:class:`core.io.spaces.Space`): studies, uploads, scratch."""
     return _space().folder
@@ -265,6 +302,132 @@ def prefetch_models(study: Study) -> None:
     context = get_script_run_ctx(suppress_warning=True)
     # Without the page's spinner: a background thread has no page to draw on.
     background_fits().request(context.session_id if context is not None else "", StudyResults(study, _store()))
+
+
+def after_this_run(action: Callable[[], None]) -> None:
+    """Call ``action`` in a background thread once this script run has ended entirely: started earlier, it would
+    take turns on the interpreter with the run's last messages and clean-up, and the page would say it is done
+    later. At once, in the thread, outside a script run."""
+    import threading
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    drawing = threading.current_thread() if get_script_run_ctx(suppress_warning=True) is not None else None
+
+    def run() -> None:
+        if drawing is not None:
+            drawing.join(timeout=30)
+        action()
+
+    threading.Thread(target=run, daemon=True, name="after-run").start()
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_started() -> list:
+    """One list per server process: holds the warm-up thread once it was started."""
+    return []
+
+
+@st.cache_resource(show_spinner=False)
+def _page_runs() -> dict:
+    """The server's count of page runs under way (all sessions), guarded by its lock."""
+    import threading
+
+    return {"running": 0, "lock": threading.Lock()}
+
+
+@contextmanager
+def page_run() -> Iterator[None]:
+    """Around app.py's page run: counted, so that the sample's warm-up (:func:`warm_up_sample`) waits for the pages
+    being drawn instead of competing with them for the CPU."""
+    runs = _page_runs()
+    with runs["lock"]:
+        runs["running"] += 1
+    try:
+        yield
+    finally:
+        with runs["lock"]:
+            runs["running"] -= 1
+
+
+def _wait_for_quiet(longest_s: float = 10.0) -> None:
+    """Wait (at most ``longest_s``) until no page run is under way, in any session."""
+    import time
+
+    runs, waited = _page_runs(), 0.0
+    while runs["running"] > 0 and waited < longest_s:
+        time.sleep(0.05)
+        waited += 0.05
+
+
+def warm_up_sample(study: Study) -> None:
+    """Called by app.py after the page is drawn: once per server process, when ``study`` is the default sample study
+    (what every new visitor opens), compute in a background thread what the next pages' first visits need (its
+    prepared tables, screenings, models, predictions, clinical univariable table, evaluation; the never-feature and
+    scale checks of Selection) and import the figure engine, so that Selection, Models and Evaluation find them
+    ready. The stages go into the server's store (:func:`results`), where a page asking meanwhile waits for the
+    one computation instead of starting another. Another study is computed when its pages ask (or by
+    :func:`prefetch_models` after a change)."""
+    import threading
+
+    started = _warm_up_started()
+    if started or study is not sample_study():
+        return
+    started.append(None)
+    results_ = StudyResults(study, _store())  # without the page's spinner: a background thread has no page
+
+    def charts() -> None:
+        import core.figures.charts  # noqa: F401 - plotly and the figures every page draws
+
+    # In the order a visitor meets them: Selection, Models, Evaluation (each stage computed once, and stored).
+    steps = (charts, lambda: results_.usable_families, lambda: never_features(study), lambda: family_scales(study),
+             lambda: results_.screenings, lambda: results_.predictions, lambda: results_.clinical_univariable,
+             lambda: results_.evaluation)
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    # This page's script run: the warm-up starts once it has ended entirely (its last messages and clean-up would
+    # otherwise wait for the warm-up's turns on the interpreter).
+    drawing = threading.current_thread() if get_script_run_ctx(suppress_warning=True) is not None else None
+
+    def work() -> None:
+        try:
+            if drawing is not None:
+                drawing.join(timeout=30)
+            for step in steps:
+                _wait_for_quiet()  # between steps, a page being drawn goes first
+                step()
+        except Exception:  # noqa: BLE001 - the page that needs a stage computes it and shows its error itself
+            log.info("warming up the sample study failed; its pages will compute what they need", exc_info=True)
+
+    thread = threading.Thread(target=work, daemon=True, name="warm-up-sample")
+    started[0] = thread
+    thread.start()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _never_features(key: str, _study: Study):
+    from core.workflows.checks import never_features as compute
+
+    return compute(_study)
+
+
+def never_features(study: Study):
+    """:func:`core.workflows.checks.never_features` of ``study``, computed once per data and exclusions (not again
+    at every threshold change: it reads every feature of the training patients)."""
+    return _never_features(f"{study.data_fingerprint}|{study.settings.excluded_features}", study)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _family_scales(key: str, _study: Study):
+    from core.workflows.checks import family_scales as compute
+
+    return compute(_study)
+
+
+def family_scales(study: Study):
+    """:func:`core.workflows.checks.family_scales` of ``study``, computed once per data and variance threshold."""
+    return _family_scales(f"{study.data_fingerprint}|{study.settings.screening.variance_threshold}", study)
 
 
 def no_clinical_note(models) -> None:

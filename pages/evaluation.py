@@ -166,96 +166,127 @@ def binary_page(study: Study) -> None:
 
         threshold_explorer()
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Table 2: performance of every model")
-        performance = evaluated.table2
-        formatted = performance[["cohort", "model"]].copy()
-        formatted["model"] = formatted["model"].map(model_labels)
-        formatted = formatted.join(interval_text(performance))
-        formatted["cut-off"] = performance["cutoff"].round(4)
-        st.dataframe(formatted, hide_index=True, key="ev_table2")
-        ui.csv_download(performance, "table2.csv", label="Table 2 (CSV)", key="ev_dl_table2")
+        # The sections below the explorer, each drawn when its tab is opened: a first visit draws the ROC curves,
+        # the explorer and Table 2, not every figure of the page (a tab switch, like a choice inside a section,
+        # reruns this part alone).
+        sections(study, evaluated, predictions, models, model_labels, colours, chart_config)
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("DeLong tests: every pair of models")
-        holm = st.toggle("Holm correction for the number of comparisons", key="ev_holm")
-        if len(models) < 2:
-            st.caption("Only one model so far: DeLong tests need two (add features for the scores).")
-        pair_columns = st.columns(len(cohorts))
-        for column, cohort in zip(pair_columns, cohorts, strict=True):
-            pairs = evaluated.pairs(cohort, holm=holm)
-            table = pairs.assign(model_a=pairs["model_a"].map(model_labels), model_b=pairs["model_b"].map(model_labels))
-            for name in ("p_value", "p_holm"):
-                if name in table:
-                    table[name] = table[name].map(format_p)
-            column.markdown(f"**{COHORTS[cohort]} cohort**")
-            column.dataframe(table.round(3), hide_index=True, key=f"ev_delong_{cohort}")
-            with column:
-                ui.csv_download(pairs, f"delong_{cohort}.csv", label="DeLong table (CSV)", key=f"ev_dl_delong_{cohort}")
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Calibration")
-        shown_models = st.multiselect("Models", models, default=[m for m in ("fused", "clinical") if m in models],
-                                      key="ev_cal_models", format_func=model_labels.get)
-        cal_columns = st.columns(len(cohorts))
-        for column, cohort in zip(cal_columns, cohorts, strict=True):
-            binned = evaluated.curves("calibration_bins", cohort, shown_models)
-            flexible = evaluated.curves("calibration_flexible", cohort, shown_models)
-            smooth = evaluated.curves("calibration_smooth", cohort, shown_models)  # where a model has no loess
-            column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort",
-                                                   labels=model_labels, colours=colours, flexible=flexible),
-                                key=f"ev_cal_{cohort}", config=chart_config)
-        st.caption("Points: deciles of predicted risk with 95 % intervals; line and band: the flexible (loess) "
-                   "calibration curve with its pointwise 95 % band.")
-        ui.calibration_statistics(evaluated.calibration, model_labels, key="ev_cal_table",
-                                  group_names=lambda c: COHORTS.get(c, c))
-        downloads = st.columns(2)
-        with downloads[0]:
-            ui.csv_download(evaluated.calibration, "calibration.csv", label="Calibration statistics (CSV)",
-                            key="ev_dl_cal")
-        with downloads[1]:
-            ui.csv_download(evaluated.calibration_flexible, "calibration_curves.csv",
-                            label="Flexible calibration curves (CSV)", key="ev_dl_cal_curves")
+#: The Evaluation page's sections below the threshold explorer, one tab each (the first is open at first).
+SECTIONS = ("Table 2 and DeLong tests", "Calibration", "Decision curves", "Comparing two models", "Scores by outcome")
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Decision curves")
-        ui.decision_views({c: evaluated.curves("decision", c) for c in cohorts}, model_labels, colours, key="ev_dca",
-                          titles={c: f"{COHORTS[c]} cohort" for c in cohorts}, chart_config=chart_config,
-                          n_boot=DECISION_RESAMPLES, seed=evaluated.seed)
-        ui.csv_download(evaluated.decision.drop(columns="treat_none"), "decision_curve.csv",
-                        label="Decision curves with bands (CSV)", key="ev_dl_dca")
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Comparing two models: net benefit difference and reclassification")
+@st.fragment
+def sections(study: Study, evaluated, predictions: pd.DataFrame, models: list[str], model_labels: dict[str, str],
+             colours: dict[str, str], chart_config: dict) -> None:
+    """Table 2 and DeLong, calibration, decision curves, two models compared and the scores by outcome, as tabs whose
+    content runs only while open (state under ``ev_section``)."""
+    with ui.guard():
+        tabs = st.tabs(list(SECTIONS), key="ev_section", on_change="rerun")
+        drawers = (_table2_delong, _calibration, _decision_curves, _comparison, _scores_by_outcome)
+        for tab, draw in zip(tabs, drawers, strict=True):
+            if tab.open:
+                with tab:
+                    draw(study, evaluated, predictions, models, model_labels, colours, chart_config)
 
-        @st.fragment
-        def comparison() -> None:
-            """Only this part runs again when its choices change."""
-            ui.model_comparison(predictions, outcome, {c: list(ids) for c, ids in cohorts.items()}, list(models),
-                                model_labels, colours, key="ev_compare", seed=evaluated.seed,
-                                main=ui.results(study).models.main_model, group_names=lambda c: COHORTS.get(c, c))
 
-        comparison()
+def _table2_delong(study, evaluated, predictions, models, model_labels, colours, chart_config) -> None:
+    """Table 2 at the study's cut-off rule, and every pair of models' DeLong test per cohort."""
+    cohorts = study.cohorts()
+    st.subheader("Table 2: performance of every model")
+    performance = evaluated.table2
+    formatted = performance[["cohort", "model"]].copy()
+    formatted["model"] = formatted["model"].map(model_labels)
+    formatted = formatted.join(interval_text(performance))
+    formatted["cut-off"] = performance["cutoff"].round(4)
+    st.dataframe(formatted, hide_index=True, key="ev_table2")
+    ui.csv_download(performance, "table2.csv", label="Table 2 (CSV)", key="ev_dl_table2")
 
-        # -----------------------------------------------------------------------------------------
-        st.subheader("Scores by outcome")
-        scores = [m for m in models if score_column(m) in predictions.columns]
-        if not scores:
-            st.caption("No score in this study (clinical variables only).")
-        else:
-            violin_cohort = st.radio("Cohort", list(cohorts), horizontal=True, key="ev_violin_cohort",
-                                     format_func=COHORTS.get)
-            ids = cohorts[violin_cohort]
-            violin_columns = st.columns(len(scores))
-            for column, score in zip(violin_columns, scores, strict=True):
-                data = predictions.loc[ids, [score_column(score)]].join(outcome)
-                comparison = compare_groups(data[score_column(score)], spec.outcome.events(data))
-                column.plotly_chart(violin_figure(data, score_column(score), spec.outcome.event_column,
-                                                  labels={0: labels[0], 1: labels[1]}, title=model_labels[score],
-                                                  p_value_text="Mann-Whitney p "
-                                                               f"{format_p(comparison.mann_whitney_p_value)}",
-                                                  y_title="score (log-odds)"),
-                                    key=f"ev_violin_{score}", config=chart_config)
+    st.subheader("DeLong tests: every pair of models")
+    holm = st.toggle("Holm correction for the number of comparisons", key="ev_holm")
+    if len(models) < 2:
+        st.caption("Only one model so far: DeLong tests need two (add features for the scores).")
+    pair_columns = st.columns(len(cohorts))
+    for column, cohort in zip(pair_columns, cohorts, strict=True):
+        pairs = evaluated.pairs(cohort, holm=holm)
+        table = pairs.assign(model_a=pairs["model_a"].map(model_labels), model_b=pairs["model_b"].map(model_labels))
+        for name in ("p_value", "p_holm"):
+            if name in table:
+                table[name] = table[name].map(format_p)
+        column.markdown(f"**{COHORTS[cohort]} cohort**")
+        column.dataframe(table.round(3), hide_index=True, key=f"ev_delong_{cohort}")
+        with column:
+            ui.csv_download(pairs, f"delong_{cohort}.csv", label="DeLong table (CSV)", key=f"ev_dl_delong_{cohort}")
+
+
+def _calibration(study, evaluated, predictions, models, model_labels, colours, chart_config) -> None:
+    """Calibration plots per cohort of the chosen models, the calibration statistics with their CIs."""
+    cohorts = study.cohorts()
+    st.subheader("Calibration")
+    shown_models = st.multiselect("Models", models, default=[m for m in ("fused", "clinical") if m in models],
+                                  key="ev_cal_models", format_func=model_labels.get)
+    cal_columns = st.columns(len(cohorts))
+    for column, cohort in zip(cal_columns, cohorts, strict=True):
+        binned = evaluated.curves("calibration_bins", cohort, shown_models)
+        flexible = evaluated.curves("calibration_flexible", cohort, shown_models)
+        smooth = evaluated.curves("calibration_smooth", cohort, shown_models)  # where a model has no loess
+        column.plotly_chart(calibration_figure(binned, smooth, title=f"{COHORTS[cohort]} cohort",
+                                               labels=model_labels, colours=colours, flexible=flexible),
+                            key=f"ev_cal_{cohort}", config=chart_config)
+    st.caption("Points: deciles of predicted risk with 95 % intervals; line and band: the flexible (loess) "
+               "calibration curve with its pointwise 95 % band.")
+    ui.calibration_statistics(evaluated.calibration, model_labels, key="ev_cal_table",
+                              group_names=lambda c: COHORTS.get(c, c))
+    downloads = st.columns(2)
+    with downloads[0]:
+        ui.csv_download(evaluated.calibration, "calibration.csv", label="Calibration statistics (CSV)",
+                        key="ev_dl_cal")
+    with downloads[1]:
+        ui.csv_download(evaluated.calibration_flexible, "calibration_curves.csv",
+                        label="Flexible calibration curves (CSV)", key="ev_dl_cal_curves")
+
+
+def _decision_curves(study, evaluated, predictions, models, model_labels, colours, chart_config) -> None:
+    """Decision curves per cohort with their bootstrap bands, in the view the user picks."""
+    cohorts = study.cohorts()
+    st.subheader("Decision curves")
+    ui.decision_views({c: evaluated.curves("decision", c) for c in cohorts}, model_labels, colours, key="ev_dca",
+                      titles={c: f"{COHORTS[c]} cohort" for c in cohorts}, chart_config=chart_config,
+                      n_boot=DECISION_RESAMPLES, seed=evaluated.seed)
+    ui.csv_download(evaluated.decision.drop(columns="treat_none"), "decision_curve.csv",
+                    label="Decision curves with bands (CSV)", key="ev_dl_dca")
+
+
+def _comparison(study, evaluated, predictions, models, model_labels, colours, chart_config) -> None:
+    """Two chosen models compared: net benefit difference and reclassification (ui.model_comparison)."""
+    cohorts = study.cohorts()
+    st.subheader("Comparing two models: net benefit difference and reclassification")
+    ui.model_comparison(predictions, study.outcome, {c: list(ids) for c, ids in cohorts.items()}, list(models),
+                        model_labels, colours, key="ev_compare", seed=evaluated.seed,
+                        main=ui.results(study).models.main_model, group_names=lambda c: COHORTS.get(c, c))
+
+
+def _scores_by_outcome(study, evaluated, predictions, models, model_labels, colours, chart_config) -> None:
+    """Each score's distribution by outcome in the chosen cohort (violins, Mann-Whitney p)."""
+    cohorts, spec, outcome = study.cohorts(), study.spec, study.outcome
+    labels = spec.outcome.labels
+    st.subheader("Scores by outcome")
+    scores = [m for m in models if score_column(m) in predictions.columns]
+    if not scores:
+        st.caption("No score in this study (clinical variables only).")
+        return
+    violin_cohort = st.radio("Cohort", list(cohorts), horizontal=True, key="ev_violin_cohort",
+                             format_func=COHORTS.get)
+    ids = cohorts[violin_cohort]
+    violin_columns = st.columns(len(scores))
+    for column, score in zip(violin_columns, scores, strict=True):
+        data = predictions.loc[ids, [score_column(score)]].join(outcome)
+        groups = compare_groups(data[score_column(score)], spec.outcome.events(data))
+        column.plotly_chart(violin_figure(data, score_column(score), spec.outcome.event_column,
+                                          labels={0: labels[0], 1: labels[1]}, title=model_labels[score],
+                                          p_value_text=f"Mann-Whitney p {format_p(groups.mann_whitney_p_value)}",
+                                          y_title="score (log-odds)"),
+                            key=f"ev_violin_{score}", config=chart_config)
 
 
 # ---------------------------------------------------------------------------------------------

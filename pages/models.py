@@ -155,7 +155,10 @@ with ui.guard():
     predictions = ui.results(study).predictions
     aucs = statistics.discrimination_table(predictions, spec.outcome.values(study.cohort), study.cohorts(),
                                            models.model_names)
-    st.dataframe(aucs.style.format("{:.3f}"), key="mod_auc_table")
+    # Formatted by the grid, not by a pandas Styler: a Styler imports matplotlib (about half a second on a first
+    # visit) and formats every cell in Python.
+    st.dataframe(aucs, key="mod_auc_table",
+                 column_config={column: st.column_config.NumberColumn(format="%.3f") for column in aucs.columns})
     st.caption(statistics.discrimination_note)
 
     ui.bytes_download("All fitted models (JSON)", lambda models=models: json.dumps(models.to_dict(), indent=1).encode(),

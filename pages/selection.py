@@ -12,7 +12,7 @@ from core.stats.selection import ScreeningSettings, settings_used
 from core.stats.summaries import batch_columns as harmonisation_columns
 from core.vocabulary import (CORRELATION_METHODS, LASSO_COX_MEASURES, LASSO_RULES, SCREENING_METHODS, VARIANCE_SCALES,
                              format_p)
-from core.workflows.checks import family_scales, feature_ibsi_tags, never_features
+from core.workflows.checks import feature_ibsi_tags
 
 ui.enter_page("pages/selection.py")
 
@@ -100,7 +100,7 @@ with ui.guard():
                                  n_folds=int(folds), rule=rule, seed=int(seed), cv_measure=cv_measure)
     study = ui.update_settings(screening=settings, harmonise_by=harmonise_by)
     ui.prefetch_models(study)  # the Models and Evaluation pages find the other families screened
-    for name, check in family_scales(study).items():
+    for name, check in ui.family_scales(study).items():
         if check.warning and study.settings.screening.variance_scale == "raw":
             st.warning(f"{study.family_label(name)}: {check.warning}", icon=":material/warning:")
 
@@ -116,7 +116,7 @@ if st.session_state.get("sel_family") not in families:
     st.session_state["sel_family"] = families[0]
 family = st.radio("Feature family", families, horizontal=True, key="sel_family", format_func=study.family_label)
 with ui.guard():
-    left_out = never_features(study)
+    left_out = ui.never_features(study)
     mine = left_out.table[left_out.table["family"].isin(study.members(family))]
     # A column that restates the outcome is left out loudly; one with a role (ID, outcome, clinical, excluded) quietly.
     restating = mine[~mine["reason"].isin(["ID column", "outcome column", "clinical variable"])

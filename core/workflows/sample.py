@@ -199,6 +199,10 @@ def save_sample_fit(study: Study, models, path=SAMPLE_FIT) -> None:
         json.dump(payload, handle)
 
 
+#: (stored fit file, its modification time) -> the fingerprint of the fit it holds, once read in this process.
+_FIT_FINGERPRINTS: dict[tuple[str, int], str | None] = {}
+
+
 def load_sample_fit(study: Study, path=None):
     """The stored fit of ``study`` when it is one stored (same fingerprint: data, settings, name); else None.
 
@@ -216,8 +220,14 @@ def load_sample_fit(study: Study, path=None):
         candidate = Path(candidate)
         if not candidate.is_file():
             continue
+        # A file already read is not parsed again for a study it does not hold (every threshold change of the
+        # sample asks; parsing both files takes about 0.2 s).
+        version = (str(candidate.resolve()), candidate.stat().st_mtime_ns)
+        if _FIT_FINGERPRINTS.get(version, study.model_fingerprint) != study.model_fingerprint:
+            continue
         with gzip.open(candidate, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
+        _FIT_FINGERPRINTS[version] = payload.get("fingerprint")
         if payload.get("fingerprint") == study.model_fingerprint:  # the fit, whatever the evaluation settings
             return StudyModels.from_dict(payload["models"])
     return None

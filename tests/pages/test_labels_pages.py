@@ -10,6 +10,8 @@ from tests.pages.apptest_helpers import dataframe_with, open_page
 def test_evaluation_calibration_table_names_both_intercepts():
     at = open_page("pages/evaluation.py", timeout=300)
     assert not at.exception
+    at.session_state["ev_section"] = "Calibration"  # the section's tab (its content runs only while open)
+    at.run()
     table = dataframe_with(at, "HL p", CALIBRATION_COLUMNS["citl"])
     assert CALIBRATION_COLUMNS["intercept"] == "calibration intercept (logistic recalibration)"
     assert {"calibration-in-the-large", "calibration slope", "calibration intercept (logistic recalibration)"} <= \

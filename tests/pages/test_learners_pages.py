@@ -13,7 +13,9 @@ from tests.pages.apptest_helpers import dataframe_with, open_study_page, page_te
 
 def _test_brier(at, label: str) -> float:
     """The Evaluation page's Brier score (it reads the probabilities, not only their order) of the model
-    ``label`` in the test cohort, as shown (3 decimals)."""
+    ``label`` in the test cohort, as shown (3 decimals), in its Calibration tab."""
+    at.session_state["ev_section"] = "Calibration"  # the section's tab (its content runs only while open)
+    at.run()
     brier = CALIBRATION_COLUMNS["brier"]
     table = dataframe_with(at, "cohort", "model", brier)
     row = table[(table["model"] == label) & (table["cohort"].str.lower() == "test")]

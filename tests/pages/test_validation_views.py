@@ -18,9 +18,18 @@ def _chart_keys(at) -> set[str]:
     return {element.key for element in at.get("plotly_chart") if getattr(element, "key", None)}
 
 
+def _open_section(at, section: str) -> None:
+    """Open one of the Evaluation page's section tabs (its content runs only while open)."""
+    at.session_state["ev_section"] = section
+    at.run()
+    assert not at.exception
+
+
 def test_calibration_statistics_carry_their_intervals_and_read_as_the_evaluation_computed(evaluation):
     at = evaluation
     assert not at.exception
+    assert not _chart_keys(at) & {"ev_cal_train", "ev_cal_test"}  # drawn when their tab is opened, not before
+    _open_section(at, "Calibration")
     shown = dataframe_with(at, "calibration-in-the-large", "calibration slope", "ICI", "Emax")
     study = at.session_state["study"]
     from core.workflows.results import StudyResults
@@ -39,11 +48,14 @@ def test_calibration_statistics_carry_their_intervals_and_read_as_the_evaluation
     assert (train["calibration slope"] == "1 (by construction)").all()
     assert (train["calibration intercept (logistic recalibration)"] == "0 (by construction)").all()
     assert "Hosmer-Lemeshow test depends on its arbitrary grouping" in page_texts(at)
-    assert {"ev_cal_train", "ev_cal_test", "ev_dca_train", "ev_dca_test"} <= _chart_keys(at)
+    assert {"ev_cal_train", "ev_cal_test"} <= _chart_keys(at)
+    _open_section(at, "Decision curves")
+    assert {"ev_dca_train", "ev_dca_test"} <= _chart_keys(at)
 
 
 def test_decision_views_switch_measure_and_bands(evaluation):
     at = evaluation
+    _open_section(at, "Decision curves")
     at.radio(key="ev_dca_view").set_value("interventions_avoided").run()
     assert not at.exception
     figure = next(c for c in at.get("plotly_chart") if c.key == "ev_dca_test")
@@ -59,6 +71,7 @@ def test_decision_views_switch_measure_and_bands(evaluation):
 
 def test_two_models_compared_by_reclassification_and_net_benefit_difference(evaluation):
     at = evaluation
+    _open_section(at, "Comparing two models")
     table = dataframe_with(at, "NRI (continuous)", "IDI", "categorical NRI")
     assert list(table["cohort"]) == ["Training", "Test"]
     assert {"ev_compare_nbd_train", "ev_compare_nbd_test"} <= _chart_keys(at)
