@@ -55,7 +55,8 @@ from core.workflows.validation import (RESAMPLING_COLUMNS, calibration_optimism_
 from core.workflows.validation import (InternalValidation, discrimination_table, study_validation, validation_notes,
                                        validation_table)
 
-__all__ = ["Report", "build_report", "SECTIONS", "SURVIVAL_SECTIONS", "methods_text", "ReportKind", "REPORT_KINDS",
+__all__ = ["Report", "build_report", "SECTION_ANCHORS", "section_anchor",
+           "SECTIONS", "SURVIVAL_SECTIONS", "methods_text", "ReportKind", "REPORT_KINDS",
            "report_kind"]
 
 # The binary study's sections (a time-to-event study's: SURVIVAL_SECTIONS; each outcome kind's: REPORT_KINDS).
@@ -679,6 +680,25 @@ def _layout(study: Study, tables: dict[str, pd.DataFrame], texts: Mapping[str, l
     return order
 
 
+#: Report heading -> the ``id`` of its section (every heading :func:`_layout` can print, for every outcome kind, and
+#: the Methods heading printed after Settings): what a checklist item's "where" links to
+#: (core.workflows.study_checklists).
+SECTION_ANCHORS: dict[str, str] = {
+    "Settings": "settings", "Methods": "methods", "Warnings": "warnings",
+    "Missing values and exclusions": "missing", "Participants": "participants", "Table 1": "table-1",
+    "Sample size": "sample-size", "Feature selection": "feature-selection", "Selected features": "selected-features",
+    "Models": "models", "Table 2": "table-2", "ROC curves": "roc-curves", "Calibration": "calibration",
+    "Decision curves": "decision-curves", "Reclassification": "reclassification", "Nomogram": "nomogram",
+    "Kaplan-Meier curves by risk group": "km-curves", "Time-dependent ROC curves": "td-roc-curves",
+    "Time-dependent AUC": "td-auc", "Internal validation": "internal-validation",
+    "External cohorts": "external-cohorts", "TRIPOD checklist": "tripod-checklist"}
+
+
+def section_anchor(heading: str) -> str:
+    """The HTML id of the report's section ``heading`` (:data:`SECTION_ANCHORS`)."""
+    return SECTION_ANCHORS[heading]
+
+
 def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], texts: dict[str, list[str]],
           figures: dict[str, bytes]) -> str:
     def image(key: str, alt: str) -> str:
@@ -687,10 +707,11 @@ def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], 
     body = [f"<h1>{html.escape(study.name)}</h1>",
             "<p class='note'>Synthetic sample data, not patient data.</p>" if study.is_sample else ""]
     for section, names, keys in _layout(study, tables, texts, figures):
-        body.append(f"<h2>{section}</h2>")
+        body.append(f"<a id='{section_anchor(section)}'></a><h2>{section}</h2>")
         if section == "Settings":
             body.append(tables["Settings"].to_html(index=False, border=0))
-            body += ["<h2>Methods</h2>", *(f"<p>{html.escape(p)}</p>" for p in paragraphs)]
+            body += [f"<a id='{section_anchor('Methods')}'></a><h2>Methods</h2>",
+                     *(f"<p>{html.escape(p)}</p>" for p in paragraphs)]
             continue
         body += [f"<p>{html.escape(text)}</p>" for text in texts.get(section, [])]
         for name in names:

@@ -9,7 +9,7 @@ import pytest
 from core.stats.selection import ScreeningSettings
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.evaluation import evaluate_study
-from core.workflows.report import SECTIONS, build_report
+from core.workflows.report import SECTIONS, build_report, section_anchor
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,11 @@ def report(sample_study, sample_models, sample_predictions):
 def test_html_has_every_section_and_figure(report):
     for section in SECTIONS:
         assert f"<h2>{section}</h2>" in report.html, section
+    # Every heading printed carries its anchor (what a checklist item links to), and no anchor is printed twice.
+    printed = re.findall(r"<a id='([a-z0-9-]+)'></a><h2>([^<]+)</h2>", report.html)
+    assert [anchor for anchor, heading in printed] == [section_anchor(heading) for anchor, heading in printed]
+    assert {"methods", "table-2", "missing"} <= {anchor for anchor, _ in printed}
+    assert len(printed) == report.html.count("<h2>") == len({anchor for anchor, _ in printed})
     assert report.html.count("data:image/png;base64,") == 4
     assert "lambda.1se" in report.html and "t-test (Student) p &lt; 0.05" in report.html
     assert "Synthetic sample data" in report.html
