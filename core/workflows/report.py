@@ -1,6 +1,7 @@
 """The study report: methods written from the actual settings, Table 1, the selection funnel, Table 2,
 ROC / calibration / decision-curve figures, the nomogram, the internal validation, every external cohort,
-the missing values and exclusions, and TRIPOD items, as HTML and PDF.
+the missing values and exclusions, the participant flow, and the reporting checklists (TRIPOD+AI, CLEAR, METRICS with
+its score, PROBAST+AI: :mod:`core.workflows.study_checklists`), as HTML and PDF.
 
 Figures are drawn with matplotlib (static images that need no browser); the PDF is written with
 fpdf2 (pure Python). Everything comes from the study's data and fitted models, so the same saved
@@ -21,12 +22,14 @@ import html
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.figures.flow import flow_diagram
 from core.figures.nomogram import nomogram_file
 from core.figures.palette import model_colours
 from core.figures.static import (calibration_png, decision_png, kaplan_meier_png, roc_png, survival_calibration_png,
@@ -48,6 +51,7 @@ from core.workflows.external import (ExternalCohort, cohort_panel, evaluate_surv
                                      pooled_predictions)
 from core.workflows.fit import StudyModels
 from core.workflows.nomograms import drawable_models, study_nomogram_layout
+from core.workflows.participant_flow import ParticipantFlow, participant_flow
 from core.workflows.sources import source_of
 from core.workflows.study import FeatureFamily, Study
 from core.workflows.survival_evaluation import SurvivalEvaluation
@@ -55,21 +59,33 @@ from core.workflows.validation import (RESAMPLING_COLUMNS, calibration_optimism_
 from core.workflows.validation import (InternalValidation, discrimination_table, study_validation, validation_notes,
                                        validation_table)
 
+if TYPE_CHECKING:  # study_checklists reads this module's SECTION_ANCHORS: imported where a report is built
+    from core.workflows.study_checklists import StudyFacts
+
 __all__ = ["Report", "build_report", "SECTION_ANCHORS", "section_anchor",
            "SECTIONS", "SURVIVAL_SECTIONS", "methods_text", "ReportKind", "REPORT_KINDS",
            "report_kind"]
 
 # The binary study's sections (a time-to-event study's: SURVIVAL_SECTIONS; each outcome kind's: REPORT_KINDS).
-SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Table 1", "Sample size", "Feature selection",
-            "Models", "Table 2", "ROC curves", "Calibration", "Decision curves", "Reclassification", "Nomogram",
-            "Internal validation", "External cohorts", "TRIPOD checklist")
-SURVIVAL_SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participants", "Table 1", "Sample size",
-                     "Feature selection", "Models", "Table 2", "Kaplan-Meier curves by risk group",
-                     "Time-dependent ROC curves", "Time-dependent AUC", "Calibration", "Decision curves", "Nomogram",
-                     "Internal validation", "External cohorts", "TRIPOD checklist")
+SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participant flow", "Table 1", "Sample size",
+            "Feature selection", "Models", "Table 2", "ROC curves", "Calibration", "Decision curves",
+            "Reclassification", "Nomogram", "Internal validation", "External cohorts", "Reporting checklists")
+SURVIVAL_SECTIONS = ("Settings", "Methods", "Missing values and exclusions", "Participant flow", "Participants",
+                     "Table 1", "Sample size", "Feature selection", "Models", "Table 2",
+                     "Kaplan-Meier curves by risk group", "Time-dependent ROC curves", "Time-dependent AUC",
+                     "Calibration", "Decision curves", "Nomogram", "Internal validation", "External cohorts",
+                     "Reporting checklists")
 # Sections that are tables (and the text above them), in the order they appear after the methods.
-TABLE_SECTIONS = ("Missing values and exclusions", "Table 1", "Sample size", "Feature selection", "Selected features",
-                  "Models", "Table 2")
+TABLE_SECTIONS = ("Missing values and exclusions", "Participant flow", "Table 1", "Sample size", "Feature selection",
+                  "Selected features", "Models", "Table 2")
+#: Table sections that also show a figure (under their tables), for every outcome kind: section -> figure keys.
+TABLE_FIGURES = {"Participant flow": ("flow",)}
+#: The reporting checklists' tables under "Reporting checklists", in order: table name -> checklist key
+#: (:data:`core.workflows.checklist_items.CHECKLISTS`); PROBAST+AI is pre-answered, not filled item by item.
+CHECKLIST_TABLES = {"TRIPOD+AI": "tripod_ai", "CLEAR": "clear", "METRICS": "metrics",
+                    "PROBAST+AI self-assessment": "probast_ai"}
+#: The METRICS items that cost the most points, said one sentence each under the score.
+COSTLIEST_ITEMS = 5
 #: The thresholds (probabilities) at which the report tabulates the decision curves.
 REPORT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -232,29 +248,32 @@ def _ci_words(study: Study) -> str:
     return "Wilson" if study.evaluation.proportion_ci == "wilson" else "Wald"
 
 
-def tripod_items(study: Study, externals: Sequence[ExternalCohort] = ()) -> pd.DataFrame:
-    """TRIPOD (Collins et al. 2015) items this report addresses, and where (each a section of this report)."""
-    validation = ("Internal validation section (bootstrap optimism correction, repeated cross-validation)"
-                  + ("; test cohort in Table 2" if study.has_test else "; no held-out test cohort"))
-    rows = [
-        ("4a/5a", "Source of data and setting", "Methods, paragraph 1" + (" (synthetic sample cohort)"
-                                                                          if study.is_sample else "")),
-        ("5b", "Eligibility / participants", f"Table 1 ({len(study.cohort)} patients)"),
-        ("6a", "Outcome definition", study.spec.outcome.describe()),
-        ("7a", "Predictors and how measured", "Methods (extraction and screening settings)"),
-        ("8", "Sample size", f"{len(study.split.train_ids)} training / {len(study.split.test_ids)} test; events "
-                             f"{study.n_events}; Sample size section (Riley et al. 2020 minimum)"),
-        ("10a", "Handling of predictors", "Methods: standardisation, screening, LASSO"),
-        ("10b", "Model type and building", "Models section: coefficients of every model"),
-        ("10d", "Performance measures", report_kind(study).performance_words),
-        ("10e/13", "Validation (internal)", validation),
-        ("10e/12", "Validation (external)", f"External cohorts section ({len(externals)} cohort(s))" if externals
-         else "External cohorts section (none in this study)"),
-        ("9", "Missing data", "Missing values and exclusions section"),
-        ("15a", "Full model presented", "Models section and nomogram"),
-        ("16", "Model performance", "Table 2 with confidence intervals"),
-    ]
-    return pd.DataFrame(rows, columns=["item", "topic", "where in this report"])
+def _checklists_section(facts: StudyFacts) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The reporting checklists answered from the run (:mod:`core.workflows.study_checklists`): one table per
+    checklist (:data:`CHECKLIST_TABLES`; TRIPOD+AI, CLEAR and METRICS item by item with their ``where`` a section id,
+    PROBAST+AI pre-answered with its concern) and the sentences above them: the METRICS score with its band, then
+    the :data:`COSTLIEST_ITEMS` items that cost the most points, each with what the run says and what would earn
+    it."""
+    from core.workflows.checklist_items import checklist_items
+    from core.workflows.study_checklists import probast_assessment, study_checklist, study_metrics
+
+    tables = {name: probast_assessment(facts) if key == "probast_ai" else study_checklist(facts, key)[
+        ["item", "section", "text", "status", "where", "evidence"]] for name, key in CHECKLIST_TABLES.items()}
+    score = study_metrics(facts)
+    texts = [f"METRICS score: {score.score:.1f} % ({score.band}), the published weights of the items reported "
+             f"over those of the {len(score.applicable)} items that apply to this study (Kocak et al., Insights "
+             "Imaging 2024). Items the run cannot know are the author's: each table says so, and the score rises "
+             "with what the author adds."]
+    items = {item.number: item for item in checklist_items("metrics")}
+    evidence = dict(zip(tables["METRICS"]["item"], tables["METRICS"]["evidence"], strict=True))
+    for number, points in score.lost[:COSTLIEST_ITEMS]:
+        wanted = items[number].text
+        texts.append(f"METRICS {number} costs {points:.1f} points: {evidence[number].rstrip('.')}. Earned when "
+                     f"{wanted[0].lower()}{wanted[1:]}.")
+    texts.append("TRIPOD+AI (Collins et al., BMJ 2024), CLEAR (Kocak et al., Insights Imaging 2023), METRICS (Kocak et "
+                 "al., Insights Imaging 2024) and PROBAST+AI (Moons et al., BMJ 2025), each item in our own short "
+                 "words; \"where\" is the section of this report that answers it.")
+    return tables, texts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +363,12 @@ def _survival_figures(study: Study, models: StudyModels, predictions: pd.DataFra
             figures[key] = draw(panels, labels, colours)
     figures["nomogram"] = _nomogram_png(study, models, predictions)
     return figures
+
+
+def _flow_png(flow: ParticipantFlow) -> bytes:
+    """The participant-flow diagram (:func:`core.figures.flow.flow_diagram`) of ``flow``'s boxes, as PNG."""
+    return flow_diagram(flow.assessed.text(), flow.excluded.text() if flow.excluded else None, flow.included.text(),
+                        [box.text() for box in flow.cohorts], [box.text() for box in flow.externals])
 
 
 def _nomogram_png(study: Study, models: StudyModels, predictions: pd.DataFrame) -> bytes:
@@ -583,10 +608,11 @@ def _coefficients(study: Study, models: StudyModels) -> list[pd.DataFrame]:
 
 def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
             screening: Mapping[str, ScreeningResult], externals: Sequence[ExternalCohort],
-            validation: InternalValidation | None, evaluation: Any
+            validation: InternalValidation | None, evaluation: Any, flow: ParticipantFlow, facts: StudyFacts
             ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
     """Every table of the report by section, and the sentences above them (the performance sections in the
-    outcome type's own measures: :func:`report_kind`)."""
+    outcome type's own measures: :func:`report_kind`; the participant ``flow``; the checklists answered from
+    ``facts``)."""
     kind = report_kind(study)
     labels = study.model_labels()
     performance, performance_texts = kind.performance(study, models, predictions, evaluation)
@@ -605,12 +631,13 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
     sample_size = study_sample_size(study)
     internal, internal_texts = _validation_section(study, models, predictions, evaluation, validation)
     external, external_texts = kind.external(study, models, predictions, externals, evaluation)
+    checklists, checklist_texts = _checklists_section(facts)
     tables = {"Missing values and exclusions": missing, "Columns never used as features": _never_features(study),
               "Table 1": _table_one(study), "Sample size": sample_size.table(),
               "Feature selection": funnel, "Selected features": selected,
               "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
-              **performance, "Internal validation": internal, **external,
-              "TRIPOD checklist": tripod_items(study, externals), "Settings": _settings_table(study)}
+              **performance, "Participant flow": _flow_table(flow), "Internal validation": internal, **external,
+              **checklists, "Settings": _settings_table(study)}
     texts = {"Missing values and exclusions": missing_texts, "Sample size": sample_size.sentences(),
              "Feature selection": [] if screening else ["No feature family in this study."],
              "Models": [] if coefficients else [models.no_clinical and f"This study has {models.no_clinical}; its "
@@ -618,10 +645,17 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
                                                 or "No clinical or fused model."],
              # What the fits themselves reported (e.g. a model that did not converge): only when there is any.
              "Warnings": list(getattr(models, "warnings", ())),
-             "Internal validation": internal_texts, "External cohorts": external_texts}
+             "Internal validation": internal_texts, "External cohorts": external_texts,
+             "Participant flow": flow.sentences(), "Reporting checklists": checklist_texts}
     for section, sentences in performance_texts.items():  # the outcome type's sentences follow the shared ones
         texts[section] = [*texts.get(section, []), *sentences]
     return tables, texts
+
+
+def _flow_table(flow: ParticipantFlow) -> pd.DataFrame:
+    """The flow's boxes as the report prints them: events left empty where a stage does not count them."""
+    table = flow.table()
+    return table.assign(events=table["events"].astype(object).where(table["events"].notna(), ""))
 
 
 def _settings_table(study: Study) -> pd.DataFrame:
@@ -671,12 +705,12 @@ def _layout(study: Study, tables: dict[str, pd.DataFrame], texts: Mapping[str, l
         if section == "Selected features" and tables[section].empty:
             continue
         extra = [t for t in kind.subtables.get(section, ()) if t in tables]
-        order.append((section, [section, *extra], ()))
+        order.append((section, [section, *extra], tuple(k for k in TABLE_FIGURES.get(section, ()) if k in figures)))
     order += [(section, [t for t in kind.subtables.get(section, ()) if t in tables],
                tuple(k for k in keys if k in figures)) for section, keys in kind.figures.items()]
     order += [("Internal validation", ["Internal validation"], ()),
               ("External cohorts", [t for t in _EXTERNAL_TABLES if t in tables], ()),
-              ("TRIPOD checklist", ["TRIPOD checklist"], ())]
+              ("Reporting checklists", [t for t in CHECKLIST_TABLES if t in tables], ())]
     return order
 
 
@@ -685,18 +719,36 @@ def _layout(study: Study, tables: dict[str, pd.DataFrame], texts: Mapping[str, l
 #: (core.workflows.study_checklists).
 SECTION_ANCHORS: dict[str, str] = {
     "Settings": "settings", "Methods": "methods", "Warnings": "warnings",
-    "Missing values and exclusions": "missing", "Participants": "participants", "Table 1": "table-1",
+    "Missing values and exclusions": "missing", "Participant flow": "participant-flow",
+    "Participants": "participants", "Table 1": "table-1",
     "Sample size": "sample-size", "Feature selection": "feature-selection", "Selected features": "selected-features",
     "Models": "models", "Table 2": "table-2", "ROC curves": "roc-curves", "Calibration": "calibration",
     "Decision curves": "decision-curves", "Reclassification": "reclassification", "Nomogram": "nomogram",
     "Kaplan-Meier curves by risk group": "km-curves", "Time-dependent ROC curves": "td-roc-curves",
     "Time-dependent AUC": "td-auc", "Internal validation": "internal-validation",
-    "External cohorts": "external-cohorts", "TRIPOD checklist": "tripod-checklist"}
+    "External cohorts": "external-cohorts", "Reporting checklists": "reporting-checklists"}
 
 
 def section_anchor(heading: str) -> str:
     """The HTML id of the report's section ``heading`` (:data:`SECTION_ANCHORS`)."""
     return SECTION_ANCHORS[heading]
+
+
+def _section_headings(anchors: pd.Series) -> list[str]:
+    """Report section ids (a table's ``where`` column, :data:`SECTION_ANCHORS` values; "" for none) as headings."""
+    headings = {anchor: heading for heading, anchor in SECTION_ANCHORS.items()}
+    return [headings[anchor] if anchor else "" for anchor in anchors]
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    """``frame`` as an HTML table; its ``where`` column, when it has one (report section ids), as links to those
+    sections (``<a href='#id'>heading</a>``)."""
+    if "where" not in frame:
+        return frame.to_html(index=False, na_rep="", border=0)
+    shown = frame.astype(object).where(frame.notna(), "").map(lambda value: html.escape(str(value)))
+    shown["where"] = [f"<a href='#{anchor}'>{html.escape(heading)}</a>" if anchor else ""
+                      for anchor, heading in zip(frame["where"], _section_headings(frame["where"]), strict=True)]
+    return shown.to_html(index=False, border=0, escape=False)
 
 
 def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], texts: dict[str, list[str]],
@@ -718,7 +770,7 @@ def _html(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], 
             if not tables[name].empty:
                 if name != section:
                     body.append(f"<h3>{name}</h3>")
-                body.append(tables[name].to_html(index=False, na_rep="", border=0))
+                body.append(_html_table(tables[name]))
         body += [image(key, section) for key in keys]
     style = ("body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
@@ -737,6 +789,12 @@ def _latin1(text: str) -> str:
     for character, replacement in _LATIN1.items():
         text = text.replace(character, replacement)
     return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+#: Relative PDF column widths of the checklist tables (:func:`_checklists_section`).
+_PDF_WIDTHS = {"item": 1.0, "section": 2.2, "text": 4.5, "status": 1.6, "where": 2.0, "evidence": 5.5,
+               "domain": 2.2, "part": 1.8, "number": 1.0, "question": 4.5, "answer": 1.6, "concern": 1.3,
+               "reason": 5.0}
 
 
 def _png_aspect(data: bytes) -> float:
@@ -779,16 +837,20 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
     def table(frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        frame = frame.fillna("").astype(str)
+        if "where" in frame:  # report section ids: their headings on paper
+            frame = frame.assign(where=_section_headings(frame["where"]))
+        frame = frame.astype(object).where(frame.notna(), "").astype(str)  # an Int64 column takes no "" itself
         pdf.set_font("helvetica", size=6 if frame.shape[1] > 7 else 7)
-        with pdf.table(line_height=3.5, text_align="LEFT") as grid:
+        # The checklists' long texts get the room (relative widths); other tables share the width equally.
+        widths = tuple(_PDF_WIDTHS[c] for c in frame.columns) if set(frame.columns) <= set(_PDF_WIDTHS) else None
+        with pdf.table(line_height=3.5, text_align="LEFT", col_widths=widths) as grid:
             grid.row([_latin1(str(c)) for c in frame.columns])
             for row in frame.itertuples(index=False):
                 grid.row([_latin1(str(v)) for v in row])
 
     # What must follow a heading on its page: a paragraph's first lines, a table's header and first rows.
     text_mm, table_mm = 14.0, 22.0
-    wide = report_kind(study).wide_figures
+    wide = (*report_kind(study).wide_figures, "flow")
 
     def size(key: str) -> tuple[float, float]:
         """(width, height) in mm of a figure on the page: a figure taller than a page is scaled to fit one."""
@@ -828,7 +890,8 @@ def _pdf(study: Study, paragraphs: list[str], tables: dict[str, pd.DataFrame], t
 def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *,
                  screening: Mapping[str, ScreeningResult] | None = None,
                  externals: Sequence[ExternalCohort] = (), validation: InternalValidation | None = None,
-                 evaluation: StudyEvaluation | SurvivalEvaluation | None = None, compress: bool = True) -> Report:
+                 evaluation: StudyEvaluation | SurvivalEvaluation | None = None, facts: StudyFacts | None = None,
+                 compress: bool = True) -> Report:
     """The study's report as HTML (figures embedded) and PDF, made from the study as it is.
 
     Parameters
@@ -849,15 +912,25 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
         predictions under the study's evaluation settings), computed here when not given: Table 2, the
         AUCs and the ROC, calibration and decision curves (a time-to-event study's C-indices, AUC(t), risk
         groups, calibration and decision curves at its horizons) are read from it.
+    facts : StudyFacts, optional
+        What the run knows, for the reporting checklists (:func:`core.workflows.study_checklists.study_facts` of
+        the study's results, these ``externals`` and ``validation``); gathered here from the study and ``models``
+        when not given.
     compress : bool
         ``False`` keeps the PDF's text searchable (tests).
     """
     screening = dict(screening if screening is not None else models.screening)
     validation = validation if validation is not None else study_validation(study)
     evaluation = evaluation if evaluation is not None else evaluate_study(study, models, predictions)
+    if facts is None:
+        from core.workflows.study_checklists import study_facts
+
+        # study_facts reads a results object's study and models only: these, as given
+        facts = study_facts(SimpleNamespace(study=study, models=models), externals, validation)
     paragraphs = methods_text(study, models)
-    tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation)
-    figures = report_kind(study).draw(study, models, predictions, evaluation)
+    flow = participant_flow(study, externals)
+    tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation, flow, facts)
+    figures = {**report_kind(study).draw(study, models, predictions, evaluation), "flow": _flow_png(flow)}
     return Report(html=_html(study, paragraphs, tables, texts, figures),
                   pdf=_pdf(study, paragraphs, tables, texts, figures, compress), figures=figures)
 
@@ -1174,7 +1247,7 @@ REPORT_KINDS: dict[str, ReportKind] = {
         external=_binary_external, settings_rows=_binary_settings),
     "survival": ReportKind(
         sections=SURVIVAL_SECTIONS,
-        table_sections=("Missing values and exclusions", "Participants", *TABLE_SECTIONS[1:]),
+        table_sections=("Missing values and exclusions", "Participant flow", "Participants", *TABLE_SECTIONS[2:]),
         subtables={"Missing values and exclusions": ("Columns never used as features",),
                    "Models": ("Proportional-hazards check",),
                    "Table 2": ("At the risk-group cut-off", "Comparisons of Harrell's C"),

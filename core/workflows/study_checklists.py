@@ -25,7 +25,8 @@ from core.errors import RadNomoError
 from core.workflows.checklist_items import MetricsScore, checklist_items, metrics_score
 from core.workflows.report import SECTION_ANCHORS
 
-__all__ = ["REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS", "Answer", "FamilyFacts", "ModelFacts", "StudyFacts",
+__all__ = ["CHECKLIST_COLUMNS", "REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS", "Answer", "FamilyFacts",
+           "ModelFacts", "StudyFacts",
            "study_facts", "study_checklist", "study_metrics", "probast_assessment", "CHECKLIST_ANSWERS",
            "metrics_conditions"]
 
@@ -33,6 +34,8 @@ __all__ = ["REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS", "Answer", "FamilyFac
 #: Every ``where`` is one of these ids.
 REPORT_ANCHORS = SECTION_ANCHORS
 
+#: The columns of a checklist's file (core.analyse's DIR/checklists/<checklist>.csv, the page's downloads).
+CHECKLIST_COLUMNS = ("item", "section", "status", "where", "evidence")
 #: An item's status, from answered by the run to left to the author.
 STATUSES = ("reported", "partly", "not done", "not applicable", "for the author")
 #: PROBAST+AI's answers to a signalling question, and the concern each raises.
@@ -378,8 +381,8 @@ def _cohort(f: StudyFacts) -> Answer:
 
 def _flow(f: StudyFacts) -> Answer:
     excluded = "; ".join(f"{n} excluded for {why}" for why, n in f.exclusions) or "no patient excluded after opening"
-    return Answer("partly", "missing", f"{f.cohort_words}; {excluded} (no flow diagram yet; exclusions before the "
-                                       "study table are the author's).")
+    return Answer("reported", "participant-flow", f"{f.cohort_words}; {excluded}: the participant-flow diagram "
+                                                  "(exclusions before the study's table are the author's).")
 
 
 def _table_one(f: StudyFacts) -> Answer:
@@ -513,13 +516,25 @@ def _calibration(f: StudyFacts) -> Answer:
     return Answer("reported", "calibration", "Calibration curve, intercept and slope with 95 % CIs.")
 
 
+#: Per outcome kind, how its intervals and model comparisons are computed, and its regression model, in words.
+_METHOD_WORDS = {
+    "binary": {"intervals": "DeLong for the AUCs, the chosen proportion CI for the metrics at the cut-off, "
+                            "bootstrap bands for net benefit",
+               "comparison": "paired DeLong tests", "model": "logistic"},
+    "survival": {"intervals": "for Harrell's C, the time-dependent AUCs and the metrics at each horizon, bootstrap "
+                              "bands for net benefit",
+                 "comparison": "paired differences in Harrell's C (Holm-adjusted p)", "model": "Cox"},
+}
+
+
 def _uncertainty(f: StudyFacts) -> Answer:
-    return Answer("reported", "table-2", "95 % confidence intervals for every measure (DeLong, Wald/Wilson, bootstrap "
-                                         "bands).")
+    return Answer("reported", "table-2", "95 % confidence intervals for every measure: "
+                                         f"{_METHOD_WORDS[f.outcome_kind]['intervals']}.")
 
 
 def _comparison(f: StudyFacts) -> Answer:
-    return Answer("reported", "table-2", f"Models compared pairwise (DeLong) against the {f.main_model}.")
+    return Answer("reported", "table-2", f"Models compared with {_METHOD_WORDS[f.outcome_kind]['comparison']} "
+                                         f"against the {f.main_model}.")
 
 
 def _clinical_utility(f: StudyFacts) -> Answer:
@@ -532,7 +547,8 @@ def _clinical_utility(f: StudyFacts) -> Answer:
 def _baseline(f: StudyFacts) -> Answer:
     if not f.has_clinical:
         return Answer("not done", "", "No clinical (classical statistical) model beside the scores.")
-    return Answer("reported", "models", "A clinical logistic/Cox model is fitted and compared.")
+    return Answer("reported", "models", f"A clinical {_METHOD_WORDS[f.outcome_kind]['model']} model is fitted and "
+                                        "compared.")
 
 
 def _internal_testing(f: StudyFacts) -> Answer:
@@ -644,7 +660,8 @@ def _per_analysis(f: StudyFacts) -> Answer:
 
 
 def _checklist_followed(f: StudyFacts) -> Answer:
-    return Answer("reported", "tripod-checklist", "TRIPOD+AI, CLEAR and METRICS filled from the run with the report.")
+    return Answer("reported", "reporting-checklists", "TRIPOD+AI, CLEAR and METRICS filled from the run with the "
+                                                      "report.")
 
 
 def _not_applicable_dl(f: StudyFacts) -> Answer:

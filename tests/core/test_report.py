@@ -1,15 +1,21 @@
-"""The study report renders to HTML and PDF with every section and figure."""
+"""The study report renders to HTML and PDF with every section and figure, the participant flow and the reporting
+checklists (each item's "where" a link to a section the report has; the METRICS score as study_metrics gives it)."""
 
 from __future__ import annotations
 
+import base64
 import re
+from types import SimpleNamespace
 
 import pytest
 
 from core.stats.selection import ScreeningSettings
+from core.workflows.checklist_items import checklist_items
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.evaluation import evaluate_study
-from core.workflows.report import SECTIONS, build_report, section_anchor
+from core.workflows.report import CHECKLIST_TABLES, SECTIONS, build_report, section_anchor
+from core.workflows.study_checklists import study_facts, study_metrics
+from core.workflows.validation import study_validation
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,7 @@ def test_html_has_every_section_and_figure(report):
     assert [anchor for anchor, heading in printed] == [section_anchor(heading) for anchor, heading in printed]
     assert {"methods", "table-2", "missing"} <= {anchor for anchor, _ in printed}
     assert len(printed) == report.html.count("<h2>") == len({anchor for anchor, _ in printed})
-    assert report.html.count("data:image/png;base64,") == 4
+    assert report.html.count("data:image/png;base64,") == 5  # ROC, calibration, decision, nomogram, flow
     assert "lambda.1se" in report.html and "t-test (Student) p &lt; 0.05" in report.html
     assert "Synthetic sample data" in report.html
     assert re.search(r"Fused model \(DL-radiomics score \+ clinical\)</td>\s*<td>0\.\d{3} \(0\.\d{3}-0\.\d{3}\)",
@@ -39,7 +45,7 @@ def test_pdf_has_every_section_and_figure(report):
     assert report.pdf.startswith(b"%PDF")
     for section in SECTIONS:
         assert section.encode() in report.pdf, section
-    assert report.pdf.count(b"/Subtype /Image") >= 4
+    assert report.pdf.count(b"/Subtype /Image") >= 5
     assert len(re.findall(rb"/Type /Page\b", report.pdf)) >= 3
 
 
@@ -139,13 +145,20 @@ def test_report_of_a_no_test_study_holds_its_internal_validation_and_external_co
     assert "outcome-stratified bootstrap" in validation and "3 resamples, seed 1" in validation
     assert "optimism-corrected" in validation and "repeated CV (mean)" in validation
     assert "3 x 1-fold" not in validation and "1 x 3-fold" in validation
-    external_part = page[page.index("<h2>External cohorts</h2>"):page.index("<h2>TRIPOD checklist</h2>")]
+    external_part = page[page.index("<h2>External cohorts</h2>"):page.index("<h2>Reporting checklists</h2>")]
     assert "Centre B: 150 patients" in external_part and "calibration-in-the-large" in external_part
     assert "<h3>External performance</h3>" in external_part
     # The evaluation settings are the study's: in the settings, the methods and Table 2.
     assert "Fixed probability 0.30" in page and "Wilson" in page
     assert "a fixed probability cut-off of 0.3" in page and "Youden" not in page.split("<h2>Methods</h2>")[1]
-    assert "Internal validation section" in page and "External cohorts section (1 cohort(s))" in page
+    # The checklists follow the study: its external cohort answers METRICS 27 and CLEAR 38 from its section, the
+    # bootstrap TRIPOD+AI 12c from the internal validation; no test cohort: the flow says so.
+    external_link = f"<a href='#{section_anchor('External cohorts')}'>External cohorts</a>"
+    assert _checklist(page, "METRICS")["27"][3:5] == ["reported", external_link]
+    assert _checklist(page, "TRIPOD+AI")["12c"][4] == (f"<a href='#{section_anchor('Internal validation')}'>"
+                                                       "Internal validation</a>")
+    flow = page[page.index("<h2>Participant flow</h2>"):page.index("<h2>Table 1</h2>")]
+    assert "no held-out test cohort" in flow and "External cohort &#x27;Centre B&#x27;: 150 patients" in flow
     assert b"Centre B" in report.pdf and b"outcome-stratified bootstrap" in report.pdf
     assert b"Fixed probability 0.30" in report.pdf
 
@@ -193,3 +206,71 @@ def test_pdf_keeps_every_heading_with_its_content(whole_study):
     shown = [e for events in pages for e in events]
     for heading in (b"ROC curves", b"Nomogram"):  # a figure follows its heading
         assert shown[shown.index(heading) + 1] == b"<image>"
+
+
+# ---------------------------------------------------------------------------------------------
+# The participant flow and the reporting checklists (issue 30)
+# ---------------------------------------------------------------------------------------------
+
+
+def _checklist(page: str, name: str) -> dict[str, list[str]]:
+    """The rows of the report's checklist table ``name`` (its HTML), by item number: each row's cells as printed."""
+    part = page[page.index(f"<h3>{name}</h3>"):]
+    part = part[:part.index("</table>")]
+    rows = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", part, re.S)]
+    return {cells[0]: cells for cells in rows if cells}
+
+
+@pytest.mark.slow
+def test_every_checklist_link_points_to_a_section_the_report_has(report):
+    page = report.html
+    assert "TRIPOD checklist" not in page and b"TRIPOD checklist" not in report.pdf
+    anchors = dict(re.findall(r"<a id='([a-z0-9-]+)'></a><h2>([^<]+)</h2>", page))
+    links = re.findall(r"<a href='#([^']*)'>([^<]*)</a>", page)
+    assert len(links) > 20
+    for anchor, text in links:
+        assert anchor in anchors, anchor
+        assert text == anchors[anchor]  # the link says the heading it goes to
+    checklists = page[page.index("<h2>Reporting checklists</h2>"):]
+    for name in CHECKLIST_TABLES:
+        assert f"<h3>{name}</h3>" in checklists and name.encode() in report.pdf
+    for name in ("TRIPOD+AI", "CLEAR", "METRICS"):
+        rows = _checklist(page, name)
+        assert len(rows) == len(checklist_items(CHECKLIST_TABLES[name]))
+        # every item the run reports says where: a link; the PDF prints the heading instead
+        assert all(cells[4].startswith("<a href='#") for cells in rows.values() if cells[3] == "reported"), name
+    assert b"Feature selection" in report.pdf and b"href" not in report.pdf.split(b"Reporting checklists")[-1]
+
+
+@pytest.mark.slow
+def test_the_metrics_score_is_study_metrics_and_the_table_printed(report, sample_study, sample_models):
+    facts = study_facts(SimpleNamespace(study=sample_study, models=sample_models), (), study_validation(sample_study))
+    score = study_metrics(facts)
+    found = re.search(r"METRICS score: ([0-9.]+) % \((\w[\w ]*)\)", report.html)
+    assert found is not None and float(found.group(1)) == round(score.score, 1) and found.group(2) == score.band
+    assert f"METRICS score: {score.score:.1f} %".encode() in report.pdf
+    # The score printed is that of the METRICS table printed: the weights of its "reported" items over those of
+    # the items that apply.
+    weights = {item.number: item.weight or 0.0 for item in checklist_items("metrics")}
+    rows = _checklist(report.html, "METRICS")
+    met = sum(weights[n] for n, cells in rows.items() if cells[3] == "reported")
+    applicable = sum(weights[n] for n, cells in rows.items() if cells[3] != "not applicable")
+    assert float(found.group(1)) == pytest.approx(100 * met / applicable, abs=0.05)
+    # The costliest items, largest first, each with what would earn its points.
+    costly = re.findall(r"METRICS (\d+) costs ([0-9.]+) points: [^<]*Earned when", report.html)
+    assert [n for n, _ in costly] == [n for n, _ in score.lost[:len(costly)]] and len(costly) == 5
+    assert [float(p) for _, p in costly] == sorted((float(p) for _, p in costly), reverse=True)
+
+
+@pytest.mark.slow
+def test_the_participant_flow_diagram_and_sentences_are_in_both_formats(report, sample_study):
+    assert report.figures["flow"].startswith(b"\x89PNG")
+    flow = report.html[report.html.index("<h2>Participant flow</h2>"):report.html.index("<h2>Table 1</h2>")]
+    assert base64.b64encode(report.figures["flow"]).decode() in flow
+    train, test = len(sample_study.split.train_ids), len(sample_study.split.test_ids)
+    assert f"{len(sample_study.cohort):,} patients were in the study" in flow and "none was excluded" in flow
+    assert f"Training cohort: {train} patients" in flow and f"Test cohort: {test} patients" in flow
+    pages = _page_events(report.pdf)
+    shown = [e for events in pages for e in events]
+    after = shown[shown.index(b"Participant flow"):shown.index(b"Table 1")]
+    assert b"<image>" in after and any(b"Training cohort" in e for e in after)

@@ -109,7 +109,7 @@ def test_survival_report_has_every_section_and_figure_in_both_formats(survival_r
     for section in SURVIVAL_SECTIONS:
         assert f"<h2>{section}</h2>" in report.html, section
         assert section.encode() in report.pdf, section
-    figures = ["km_train", "km_test", "td_roc", "td_auc", "calibration", "decision", "nomogram"]
+    figures = ["km_train", "km_test", "td_roc", "td_auc", "calibration", "decision", "nomogram", "flow"]
     assert list(report.figures) == figures and all(data.startswith(PNG) for data in report.figures.values())
     assert report.html.count("data:image/png;base64,") == len(figures)
     assert report.pdf.startswith(b"%PDF") and report.pdf.count(b"/Subtype /Image") >= len(figures)
@@ -140,16 +140,18 @@ def test_survival_report_speaks_of_cox_models_hazard_ratios_and_horizons_never_o
     models_part = _text(_section(report.html, "Models", "Table 2"))
     assert " HR " in models_part and "HR_lower" in models_part and "hazard ratio" in models_part
     assert "Proportional-hazards check" in models_part and "GLOBAL" in models_part
+    # The report's own words, the checklists left out: their items are the checklists' (CLEAR 41 "e.g. DeLong").
+    own, own_pdf = text[:text.index("Reporting checklists")], report.pdf.split(b"Reporting checklists")[0]
     for binary_words in ("odds ratio", "OR_lower", "DeLong", "Youden", "logistic", "binomial", "Hosmer",
                          "ROC AUC", "calibration-in-the-large", "Wilson"):
-        assert binary_words not in text, binary_words
-        assert binary_words.encode() not in report.pdf, binary_words
+        assert binary_words not in own, binary_words
+        assert binary_words.encode() not in own_pdf, binary_words
     # "AUC" only as the time-dependent AUC, never a plain (binary) AUC.
-    plain = re.sub(r"[Tt]ime-dependent AUCs?|AUC\(", "", text)
+    plain = re.sub(r"[Tt]ime-dependent AUCs?|AUC\(", "", own)
     assert "AUC" not in plain, plain[max(0, plain.find("AUC") - 80):plain.find("AUC") + 40]
     settings = _section(report.html, "Settings", "Methods")
     assert "12, 36 and 60 months" in settings and "cut-off rule" not in settings
-    assert "Table 2 (C-index, time-dependent AUC)" in _text(report.html.split("<h2>TRIPOD checklist</h2>")[1])
+    assert "Table 2 (C-index, time-dependent AUC)" in _text(report.html.split("<h2>Reporting checklists</h2>")[1])
 
 
 def _interval(low: float, estimate: float, high: float, digits: int = 3) -> str:
@@ -245,14 +247,21 @@ def test_survival_report_of_a_no_test_study_with_its_internal_validation_and_ext
     validation = _text(_section(page, "Internal validation", "External cohorts"))
     assert "optimism-corrected" in validation and "3 resamples, seed 1" in validation
     assert "1 x 3-fold" in validation and "C-index" in validation and "AUC(t=" in validation
-    external_part = _text(_section(page, "External cohorts", "TRIPOD checklist"))
+    external_part = _text(_section(page, "External cohorts", "Reporting checklists"))
     assert f"{external.name}: {len(external.cohort)} patients" in external_part
     assert "External performance" in external_part and "External calibration" in external_part
     # The centre's C-indices are those of the External validation page's panel (training cut-offs).
     panel = evaluate_survival_panel(study, models, predictions, [external], cohorts=[external.name])
     for row in panel.concordance.itertuples(index=False):
         assert _interval(row.c_low, row.c_index, row.c_high) in external_part
-    assert "External cohorts section (1 cohort(s))" in _text(page)
+    # The checklists answer external testing from that section, linked (METRICS 27).
+    checklists = page[page.index("<h2>Reporting checklists</h2>"):]
+    metrics = checklists[checklists.index("<h3>METRICS</h3>"):]
+    row = re.search(r"<td>27</td>(.*?)</tr>", metrics, re.S)
+    assert row is not None and "<td>reported</td>" in row.group(1)
+    assert "<a href='#external-cohorts'>External cohorts</a>" in row.group(1)
+    flow = _text(_section(page, "Participant flow", "Participants"))
+    assert f"External cohort '{external.name}': {len(external.cohort)} patients" in flow
     assert external.name.encode() in report.pdf and b"optimism-corrected" in report.pdf
 
 
