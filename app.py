@@ -37,6 +37,7 @@ PAGES = {
         st.Page("pages/validation.py", title="Internal validation", icon=":material/replay:"),
         st.Page("pages/external.py", title="External validation", icon=":material/compare_arrows:"),
         st.Page("pages/subgroups.py", title="Subgroups", icon=":material/call_split:"),
+        st.Page("pages/checklists.py", title="Checklists", icon=":material/checklist:"),
     ],
     "Use": [
         st.Page("pages/nomogram.py", title="Nomogram", icon=":material/calculate:"),

@@ -38,9 +38,12 @@ from core.workflows.model_comparison import RECLASSIFICATION_COLUMNS, default_pa
 from core.workflows.sample_size import study_sample_size
 from core.workflows.external import ExternalCohort, outside_range_notes, pooled_predictions, validate_external
 from core.workflows.fit import StudyModels
+from core.workflows.participant_flow import participant_flow
 from core.workflows.persistence import save_study
 from core.workflows.results import StudyResults
 from core.workflows.study import default_family_label as family_label
+from core.workflows.study_checklists import (CHECKLIST_ANSWERS, CHECKLIST_COLUMNS, probast_assessment, study_checklist,
+                                             study_facts, study_metrics)
 from core.workflows.study import CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings, Study, make_study
 from core.workflows.survival_evaluation import evaluate_survival_analysis
 from core.workflows.validation import (optimism_corrected_auc, repeated_cv_auc, summarise_cv, validation_notes,
@@ -462,8 +465,12 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     validation.csv (when run: per model the apparent, optimism-corrected, .632 and .632+ AUC and the CV summary;
     a binary study adds validation_calibration.csv, the optimism-corrected calibration intercept, slope and Brier,
     and validation_calibration_curve.csv, rms::calibrate's corrected curve), sample_size.csv (Riley's minimum
-    sample size: one row per criterion and the final one), imports.csv, notes.txt and the saved study folder
-    DIR/study. Returns the files written. No report.html where :func:`report_status` says it is not written yet.
+    sample size: one row per criterion and the final one), participant_flow.csv (stage, patients, events, detail),
+    the reporting checklists DIR/checklists/tripod_ai.csv, clear.csv, metrics.csv (item, section, status, where,
+    evidence: :func:`core.workflows.study_checklists.study_checklist`), probast_ai.csv (PROBAST+AI pre-answered)
+    and metrics_score.json (``score`` in %, ``band``, the ``applicable`` items, the ``lost`` points per item),
+    imports.csv, notes.txt and the saved study folder DIR/study. Returns the files written. No report.html where
+    :func:`report_status` says it is not written yet.
 
     A binary study adds predictions.csv (cohort, id, model, outcome, probability: every patient and model of every
     cohort, externals included), calibration.csv (cohort, model, n, events, citl, intercept and slope each with
@@ -529,6 +536,19 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
             csv(run.calibration_curve, "validation_calibration_curve.csv")
     # Riley's minimum sample size for developing the models, from the training cohort (core.workflows.sample_size)
     csv(study_sample_size(study).table(), "sample_size.csv")
+    # The reporting checklists answered from this run (TRIPOD+AI, CLEAR, METRICS; PROBAST+AI pre-answered), the
+    # METRICS score, and the participant flow.
+    facts = study_facts(results, result.externals)
+    (out / "checklists").mkdir(exist_ok=True)
+    for key in CHECKLIST_ANSWERS:
+        csv(study_checklist(facts, key)[list(CHECKLIST_COLUMNS)], f"checklists/{key}.csv")
+    csv(probast_assessment(facts), "checklists/probast_ai.csv")
+    score = study_metrics(facts)
+    (out / "checklists" / "metrics_score.json").write_text(json.dumps(
+        {"score": score.score, "band": score.band, "applicable": list(score.applicable),
+         "lost": [{"item": item, "points": points} for item, points in score.lost]}, indent=1))
+    written.append(out / "checklists" / "metrics_score.json")
+    csv(participant_flow(study, result.externals).table(), "participant_flow.csv")
     imports = [imp.dropped.assign(family=f) for f, imp in result.imports.items()]
     # Columns kept out of the features after the import (perfect orderings of the training outcome; a family
     # made elsewhere): listed beside what the import left out.

@@ -78,6 +78,19 @@ def _the_methodologists_files_agree_with_the_predictions(out: Path) -> None:
     sample_size = pd.read_csv(out / "sample_size.csv", dtype={"criterion": str})
     assert {"criterion", "n", "events", "epp"} <= set(sample_size.columns)
     assert "final" in set(sample_size["criterion"])
+    # The reporting checklists (issue 30): every item of each, the METRICS score, the participant flow.
+    counts = {"tripod_ai": 52, "clear": 58, "metrics": 30}
+    for key, rows in counts.items():
+        table = pd.read_csv(out / "checklists" / f"{key}.csv", dtype=str, keep_default_na=False)
+        assert list(table.columns) == ["item", "section", "status", "where", "evidence"] and len(table) == rows
+    assert pd.read_csv(out / "checklists" / "metrics.csv", dtype=str).set_index("item").loc["27", "status"] == \
+        "not done"  # no external cohort in this run
+    probast = pd.read_csv(out / "checklists" / "probast_ai.csv")
+    assert set(probast["concern"]) <= {"low", "high", "unclear"} and len(probast) == 16 + 18
+    score = json.loads((out / "checklists" / "metrics_score.json").read_text())
+    assert 0 < score["score"] < 100 and score["lost"][0]["points"] >= score["lost"][-1]["points"]
+    flow = pd.read_csv(out / "participant_flow.csv")
+    assert flow.set_index("stage").loc["Included", "patients"] == 1001
 
 
 def _pyradiomics_export(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
