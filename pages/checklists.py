@@ -9,10 +9,10 @@ import ui
 from core.figures.flow import flow_diagram
 from core.workflows.checklist_items import CHECKLISTS, checklist_items
 from core.workflows.participant_flow import participant_flow
-from core.workflows.persistence import study_folder_name
+from core.workflows.persistence import MAX_AUTHOR_NOTE, study_folder_name
 from core.workflows.report import methods_text
-from core.workflows.study_checklists import (CHECKLIST_ANSWERS, CHECKLIST_COLUMNS, probast_assessment,
-                                             study_checklist, study_facts, study_metrics)
+from core.workflows.study_checklists import (BY_AUTHOR, CHECKLIST_ANSWERS, CHECKLIST_COLUMNS, author_key,
+                                             probast_assessment, study_checklist, study_facts, study_metrics)
 
 ui.enter_page("pages/checklists.py")
 
@@ -23,6 +23,26 @@ st.caption("What journals and reviewers ask of a radiomics prediction-model pape
            "numbers are the checklists' (sources in the README).")
 study = ui.get_study()
 prefix = study_folder_name(study.name)
+
+
+def _author_answers(key: str, table) -> None:
+    """Your own answer to an item the run cannot know, saved with the study (and in its export)."""
+    open_items = table[table["status"].isin([BY_AUTHOR, "for the author"])]
+    if open_items.empty:
+        return
+    with st.expander(f"Your answers to the {len(open_items)} items the run cannot know"):
+        choice = st.selectbox("Item", list(open_items["item"]), key=f"cl_author_item_{key}",
+                              format_func=lambda n: f"{n}: {open_items.set_index('item').loc[n, 'text']}")
+        note_key = author_key(key, choice)
+        text = st.text_area("Your text (as it will read in the checklist)", study.author_notes.get(note_key, ""),
+                            key=f"cl_author_text_{key}_{choice}", max_chars=MAX_AUTHOR_NOTE)
+        if st.button("Save with the study", key=f"cl_author_save_{key}"):
+            notes = {k: v for k, v in study.author_notes.items() if k != note_key}
+            if text.strip():
+                notes[note_key] = text.strip()
+            ui.set_study(study.replace(author_notes=notes), f"Your answer to {names[key]} {choice} is saved with "
+                                                            "the study.", rerun=True)
+
 
 with ui.guard():
     results = ui.results(study)
@@ -55,6 +75,7 @@ with ui.guard():
             st.dataframe(table, hide_index=True, key=f"cl_table_{key}")
             ui.csv_download(table[list(CHECKLIST_COLUMNS)], f"{prefix}_{key}.csv", label=f"{names[key]} (CSV)",
                             key=f"cl_dl_{key}")
+            _author_answers(key, table)
     with tabs[-1]:
         probast = probast_assessment(facts)
         st.caption("A self-assessment, pre-answered from the study with the reason; the concern follows the answer "

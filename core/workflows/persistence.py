@@ -190,6 +190,7 @@ def _save_locked(study: Study, folder: Path, models: StudyModels | None) -> Path
         "combined": [{"name": c.name, "label": c.label, "members": list(c.members)} for c in study.combined],
         "exclusions": [list(e) for e in study.exclusions],
         "evaluation": study.evaluation.to_dict(), "validation": validation,
+        "author_notes": dict(study.author_notes),
         "models": models_file, "models_fingerprint": study.model_fingerprint if models is not None else None,
         "files": files,
     }
@@ -268,6 +269,22 @@ def _table(path: Path) -> pd.DataFrame:
     return read_any_table(path.read_bytes(), path.name)
 
 
+#: The most author's notes a saved study may hold, and the longest one (characters): a study file is read whole.
+MAX_AUTHOR_NOTES, MAX_AUTHOR_NOTE = 500, 5000
+
+
+def _author_notes(values: object) -> dict[str, str]:
+    """The author's checklist answers saved with the study ({} for a study saved without any, or before them)."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or len(values) > MAX_AUTHOR_NOTES or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= MAX_AUTHOR_NOTE
+            for k, v in values.items()):
+        raise RadNomoError(f"the study's saved checklist notes are malformed (at most {MAX_AUTHOR_NOTES} texts of "
+                           f"{MAX_AUTHOR_NOTE} characters, each under its item's key).")
+    return dict(values)
+
+
 def _validation(folder: Path, files: dict[str, str], values: object) -> InternalValidation | None:
     """The saved internal validation (None for a study saved without one, or before they were saved)."""
     if values is None:
@@ -344,7 +361,8 @@ def _load_locked(folder: Path) -> Study:
                      is_sample=bool(description.get("is_sample", False)),
                      exclusions=tuple((str(i), str(why)) for i, why in description.get("exclusions", [])),
                      evaluation=EvaluationSettings.from_dict(description.get("evaluation")),
-                     validation=_validation(folder, files, description.get("validation")))
+                     validation=_validation(folder, files, description.get("validation")),
+                     author_notes=_author_notes(description.get("author_notes")))
     except RadNomoError as error:
         raise RadNomoError(f"the study in '{_short(folder.name)}' cannot be opened: {error}") from error
     except (*MALFORMED, OSError) as error:

@@ -15,6 +15,8 @@ Every stage is a core function (:mod:`core.workflows.fit`, :mod:`core.workflows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -151,10 +153,14 @@ def reopen_study(folder, store: StageStore | None = None) -> Study:
 
 
 def results_key(study: Study) -> str:
-    """Everything a study's results depend on: its :attr:`~core.workflows.study.Study.fingerprint` and its latest
-    internal validation run (kept with the study, outside the fingerprint; table hashes stand for the run)."""
+    """Everything a study's results depend on: its :attr:`~core.workflows.study.Study.fingerprint`, its latest
+    internal validation run (kept with the study, outside the fingerprint; table hashes stand for the run) and the
+    author's checklist answers (its report and checklists show them)."""
     run = study.current_validation()
-    return "|".join([study.fingerprint, *(table_fingerprint(getattr(run, part, None)) for part in ("optimism", "cv"))])
+    parts = [study.fingerprint, *(table_fingerprint(getattr(run, part, None)) for part in ("optimism", "cv"))]
+    if study.author_notes:  # a study without any keeps the key it had
+        parts.append(hashlib.sha256(json.dumps(sorted(study.author_notes.items())).encode()).hexdigest()[:16])
+    return "|".join(parts)
 
 
 class StudyResults:

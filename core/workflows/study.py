@@ -434,6 +434,9 @@ class Study:
         The latest internal-validation run (bootstrap, repeated CV), a result kept with the study so the
         report and a reopened study have it. Not part of :attr:`fingerprint` (it is made from the study,
         not a choice); it counts only while it matches :attr:`validation_key` (see :meth:`current_validation`).
+    author_notes : mapping of str to str
+        The author's own answers to reporting-checklist items the run cannot know (ethics, funding, ...), by
+        ``"<checklist>:<item>"`` (e.g. ``"tripod_ai:18c"``); saved with the study, not part of any fingerprint.
 
     Raises
     ------
@@ -455,6 +458,7 @@ class Study:
     exclusions: tuple[tuple[str, str], ...] = ()
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     validation: InternalValidation | None = None
+    author_notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name or not str(self.name).strip():

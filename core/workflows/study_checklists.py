@@ -16,7 +16,7 @@ what the run cannot know (ethics, funding, wording of the title, the discussion.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -25,8 +25,8 @@ from core.errors import RadNomoError
 from core.workflows.checklist_items import MetricsScore, checklist_items, metrics_score
 from core.workflows.report import SECTION_ANCHORS
 
-__all__ = ["CHECKLIST_COLUMNS", "REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS", "Answer", "FamilyFacts",
-           "ModelFacts", "StudyFacts",
+__all__ = ["BY_AUTHOR", "author_key", "CHECKLIST_COLUMNS", "REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS",
+           "Answer", "FamilyFacts", "ModelFacts", "StudyFacts",
            "study_facts", "study_checklist", "study_metrics", "probast_assessment", "CHECKLIST_ANSWERS",
            "metrics_conditions"]
 
@@ -37,7 +37,9 @@ REPORT_ANCHORS = SECTION_ANCHORS
 #: The columns of a checklist's file (core.analyse's DIR/checklists/<checklist>.csv, the page's downloads).
 CHECKLIST_COLUMNS = ("item", "section", "status", "where", "evidence")
 #: An item's status, from answered by the run to left to the author.
-STATUSES = ("reported", "partly", "not done", "not applicable", "for the author")
+STATUSES = ("reported", "partly", "not done", "not applicable", "for the author", "by the author")
+#: An item the run cannot know, answered by the author's own text (saved with the study).
+BY_AUTHOR = "by the author"
 #: PROBAST+AI's answers to a signalling question, and the concern each raises.
 PROBAST_ANSWERS = {"yes": "low", "probably yes": "low", "no": "high", "probably no": "high",
                    "no information": "unclear"}
@@ -210,6 +212,7 @@ class StudyFacts:
     seed: int
     code_available: bool = True
     bundle_export: bool = True
+    author_notes: Mapping[str, str] = field(default_factory=dict)  # "<checklist>:<item>" -> the author's answer
 
     @property
     def has_test(self) -> bool:
@@ -365,7 +368,7 @@ def study_facts(results: Any, externals: Sequence[Any] = (), validation: Any = N
         validation=_validation_words(validation), calibration="Calibration" in figures,
         decision_curves="Decision curves" in figures, sample_size_minimum=int(sample_size.result.n),
         sample_size_parameters=int(sample_size.result.parameters), sample_size_met=bool(sample_size.meets),
-        warnings=tuple(getattr(models, "warnings", ())), seed=s.seed)
+        warnings=tuple(getattr(models, "warnings", ())), seed=s.seed, author_notes=dict(study.author_notes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,9 +729,18 @@ _METRICS: dict[str, Rule] = {
 CHECKLIST_ANSWERS: dict[str, dict[str, Rule]] = {"tripod_ai": _TRIPOD, "clear": _CLEAR, "metrics": _METRICS}
 
 
+def author_key(checklist: str, item: str) -> str:
+    """The key of the author's answer to ``item`` of ``checklist`` in :attr:`Study.author_notes`."""
+    return f"{checklist}:{item}"
+
+
 def _answer(key: str, number: str, facts: StudyFacts) -> Answer:
     rule = CHECKLIST_ANSWERS[key].get(number)
-    return rule(facts) if rule is not None else Answer(_AUTHOR, "", "Not known to the run: the author's text.")
+    answer = rule(facts) if rule is not None else Answer(_AUTHOR, "", "Not known to the run: the author's text.")
+    note = facts.author_notes.get(author_key(key, number), "").strip()
+    if answer.status == _AUTHOR and note:  # what the author wrote, said as theirs
+        return Answer(BY_AUTHOR, "", note)
+    return answer
 
 
 def study_checklist(facts: StudyFacts, key: str) -> pd.DataFrame:
@@ -758,13 +770,14 @@ def metrics_conditions(facts: StudyFacts) -> frozenset[str]:
 
 
 def study_metrics(facts: StudyFacts) -> MetricsScore:
-    """The study's METRICS score: the items answered "reported" are met, the conditions of
+    """The study's METRICS score: the items answered "reported" (or "by the author") are met, the conditions of
     :func:`metrics_conditions` decide which items apply (:func:`core.workflows.checklist_items.metrics_score`)."""
     table = study_checklist(facts, "metrics")
     conditions = metrics_conditions(facts)
     applicable = {item.number for item in checklist_items("metrics") if not item.condition
                   or item.condition in conditions}
-    met = {n for n, s in zip(table["item"], table["status"], strict=True) if s == "reported" and n in applicable}
+    met = {n for n, s in zip(table["item"], table["status"], strict=True)
+           if s in ("reported", BY_AUTHOR) and n in applicable}
     return metrics_score(met, conditions)
 
 

@@ -27,3 +27,15 @@ def test_the_checklists_page_fills_every_checklist_from_the_sample_study():
     methods = at.text_area(key="cl_methods").value
     assert "training" in methods and len(methods) > 400
     assert any(f"{len(study.cohort):,} patients were in the study's table" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_an_authors_answer_is_kept_with_the_study():
+    at = open_page("pages/checklists.py", timeout=300)
+    item = at.selectbox(key="cl_author_item_tripod_ai").value
+    at.text_area(key=f"cl_author_text_tripod_ai_{item}").set_value("Approved by the ethics board (ref 12).").run()
+    at.button(key="cl_author_save_tripod_ai").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["study"].author_notes == {f"tripod_ai:{item}": "Approved by the ethics board (ref 12)."}
+    tripod = next(frame.value for frame in at.dataframe if len(frame.value) == 52).set_index("item")
+    assert tripod.loc[item, "status"] == "by the author"
