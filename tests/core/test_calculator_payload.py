@@ -41,12 +41,10 @@ def nomogram(cohort) -> Nomogram:
     return Nomogram(fit_model("clinical", train, "lm", continuous=CONTINUOUS, categorical=CATEGORICAL), train)
 
 
-def _evaluate(payload: dict, values: dict) -> dict:
-    """The calculator's formula on the payload (as the browser evaluates it)."""
-    outcome = payload["outcome"]
-    index = {t: i for i, t in enumerate(outcome["terms"])}
+def _points_and_design(payload: dict, values: dict) -> tuple[dict, np.ndarray]:
+    """Each variable's points, and the design row over the outcome's terms (a level's indicator set to 1)."""
+    index = {t: i for i, t in enumerate(payload["outcome"]["terms"])}
     x = np.zeros(len(index))
-    x[0] = 1.0
     points = {}
     for v in payload["variables"]:
         value = values[v["name"]]
@@ -58,6 +56,14 @@ def _evaluate(payload: dict, values: dict) -> dict:
             contribution = v["coefficient"] * value
             x[index[v["column"]]] = value
         points[v["name"]] = (contribution - v["min_contribution"]) * payload["points_per_unit_lp"]
+    return points, x
+
+
+def _evaluate(payload: dict, values: dict) -> dict:
+    """The calculator's formula on the payload (as the browser evaluates it)."""
+    outcome = payload["outcome"]
+    points, x = _points_and_design(payload, values)
+    x[0] = 1.0  # "const"
     eta = float(np.dot(outcome["params"], x))
     se = math.sqrt(float(x @ np.asarray(outcome["cov"]) @ x))
     expit = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
@@ -164,19 +170,8 @@ def cox_fit():
 def _evaluate_cox(payload: dict, values: dict) -> dict:
     """The Cox calculator's formula on the payload (as the browser evaluates it)."""
     outcome = payload["outcome"]
-    index = {t: i for i, t in enumerate(outcome["terms"])}
-    x = np.zeros(len(index))
-    total = 0.0
-    for v in payload["variables"]:
-        value = values[v["name"]]
-        if v["kind"] == "categorical":
-            contribution = v["coefficients"][value]
-            if value in v["columns"]:
-                x[index[v["columns"][value]]] = 1.0
-        else:
-            contribution = v["coefficient"] * value
-            x[index[v["column"]]] = value
-        total += (contribution - v["min_contribution"]) * payload["points_per_unit_lp"]
+    points, x = _points_and_design(payload, values)
+    total = sum(points.values())
     relative = math.exp(outcome["lp_at_zero"] + total / payload["points_per_unit_lp"] + outcome["center"])
     centred = x - np.asarray(outcome["centre"])
     risk = math.exp(float(centred @ np.asarray(outcome["coef"])))
