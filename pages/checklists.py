@@ -21,6 +21,7 @@ st.caption("What journals and reviewers ask of a radiomics prediction-model pape
            "each item says whether the run reports it (and where in the report), partly, not done, or that it is "
            "for you to write (ethics, funding, the discussion ...). Item wording is RadNomo's own summary; the "
            "numbers are the checklists' (sources in the README).")
+ui.explain("checklists")
 study = ui.get_study()
 prefix = study_folder_name(study.name)
 

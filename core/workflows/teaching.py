@@ -117,6 +117,14 @@ EXPLANATIONS: dict[str, Explanation] = {
         "(metachronous). The scores were not trained for it, so a modest AUC is expected; with fewer than 10 "
         "patients in a group the AUC says little.",
         "Guo et al. Front Oncol 2025;15:1613972."),
+    "checklists": Explanation(
+        "Reporting checklists",
+        "Journals ask a prediction-model paper to show, item by item, how the study was done: who was included, "
+        "how the model was built and validated, what it achieves. Here each item is answered from what the study "
+        "actually ran, with the value and the report section; what a run cannot know (ethics, funding, the "
+        "discussion) is left for you. METRICS weighs the items of a radiomics study into one quality score.",
+        "Collins GS, et al. TRIPOD+AI. BMJ 2024;385:e078378. Kocak B, et al. METRICS. Insights Imaging "
+        "2024;15:8."),
     "new_patient": Explanation(
         "Scoring a new patient",
         "A new patient's CT goes through exactly the training pipeline: same pre-processing, the same radiomics "
