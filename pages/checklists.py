@@ -10,9 +10,9 @@ from core.figures.flow import flow_diagram
 from core.workflows.checklist_items import CHECKLISTS, checklist_items
 from core.workflows.participant_flow import participant_flow
 from core.workflows.persistence import MAX_AUTHOR_NOTE, study_folder_name
-from core.workflows.report import methods_text
+from core.workflows.report import methods_text, study_facts
 from core.workflows.study_checklists import (BY_AUTHOR, CHECKLIST_ANSWERS, CHECKLIST_COLUMNS, author_key,
-                                             probast_assessment, study_checklist, study_facts, study_metrics)
+                                             probast_assessment, study_checklist, study_metrics)
 
 ui.enter_page("pages/checklists.py")
 

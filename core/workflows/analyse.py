@@ -40,10 +40,11 @@ from core.workflows.external import ExternalCohort, outside_range_notes, pooled_
 from core.workflows.fit import StudyModels
 from core.workflows.participant_flow import participant_flow
 from core.workflows.persistence import save_study
+from core.workflows.report import study_facts
 from core.workflows.results import StudyResults
 from core.workflows.study import default_family_label as family_label
 from core.workflows.study_checklists import (CHECKLIST_ANSWERS, CHECKLIST_COLUMNS, probast_assessment, study_checklist,
-                                             study_facts, study_metrics)
+                                             study_metrics)
 from core.workflows.study import CombinedFamily, EvaluationSettings, FeatureFamily, ModelSettings, Study, make_study
 from core.workflows.survival_evaluation import evaluate_survival_analysis
 from core.workflows.validation import (optimism_corrected_auc, repeated_cv_auc, summarise_cv, validation_notes,

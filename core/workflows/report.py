@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
+from core.workflows.report_sections import SECTION_ANCHORS, section_anchor
 from core.figures.flow import flow_diagram
 from core.figures.nomogram import nomogram_file
 from core.figures.palette import model_colours
@@ -59,10 +60,10 @@ from core.workflows.validation import (RESAMPLING_COLUMNS, calibration_optimism_
 from core.workflows.validation import (InternalValidation, discrimination_table, study_validation, validation_notes,
                                        validation_table)
 
-if TYPE_CHECKING:  # study_checklists reads this module's SECTION_ANCHORS: imported where a report is built
+if TYPE_CHECKING:  # imported where a report is built (the checklists load the item tables)
     from core.workflows.study_checklists import StudyFacts
 
-__all__ = ["Report", "build_report", "SECTION_ANCHORS", "section_anchor",
+__all__ = ["Report", "build_report", "study_facts", "SECTION_ANCHORS", "section_anchor",
            "SECTIONS", "SURVIVAL_SECTIONS", "methods_text", "ReportKind", "REPORT_KINDS",
            "report_kind"]
 
@@ -246,6 +247,15 @@ def _cutoff_words(study: Study) -> str:
 
 def _ci_words(study: Study) -> str:
     return "Wilson" if study.evaluation.proportion_ci == "wilson" else "Wald"
+
+
+def study_facts(results: Any, externals: Sequence[ExternalCohort] = (), validation: Any = None) -> StudyFacts:
+    """What the run of ``results`` (a :class:`core.workflows.results.StudyResults`, or anything with its ``study``
+    and ``models``) knows, for the reporting checklists: :func:`core.workflows.study_checklists.gather_facts` with
+    the report's words for the study's outcome kind (:func:`report_kind`)."""
+    from core.workflows.study_checklists import gather_facts
+
+    return gather_facts(results, externals, validation, kind=report_kind(results.study))
 
 
 def _checklists_section(facts: StudyFacts) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -714,25 +724,6 @@ def _layout(study: Study, tables: dict[str, pd.DataFrame], texts: Mapping[str, l
     return order
 
 
-#: Report heading -> the ``id`` of its section (every heading :func:`_layout` can print, for every outcome kind, and
-#: the Methods heading printed after Settings): what a checklist item's "where" links to
-#: (core.workflows.study_checklists).
-SECTION_ANCHORS: dict[str, str] = {
-    "Settings": "settings", "Methods": "methods", "Warnings": "warnings",
-    "Missing values and exclusions": "missing", "Participant flow": "participant-flow",
-    "Participants": "participants", "Table 1": "table-1",
-    "Sample size": "sample-size", "Feature selection": "feature-selection", "Selected features": "selected-features",
-    "Models": "models", "Table 2": "table-2", "ROC curves": "roc-curves", "Calibration": "calibration",
-    "Decision curves": "decision-curves", "Reclassification": "reclassification", "Nomogram": "nomogram",
-    "Kaplan-Meier curves by risk group": "km-curves", "Time-dependent ROC curves": "td-roc-curves",
-    "Time-dependent AUC": "td-auc", "Internal validation": "internal-validation",
-    "External cohorts": "external-cohorts", "Reporting checklists": "reporting-checklists"}
-
-
-def section_anchor(heading: str) -> str:
-    """The HTML id of the report's section ``heading`` (:data:`SECTION_ANCHORS`)."""
-    return SECTION_ANCHORS[heading]
-
 
 def _section_headings(anchors: pd.Series) -> list[str]:
     """Report section ids (a table's ``where`` column, :data:`SECTION_ANCHORS` values; "" for none) as headings."""
@@ -913,7 +904,7 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
         AUCs and the ROC, calibration and decision curves (a time-to-event study's C-indices, AUC(t), risk
         groups, calibration and decision curves at its horizons) are read from it.
     facts : StudyFacts, optional
-        What the run knows, for the reporting checklists (:func:`core.workflows.study_checklists.study_facts` of
+        What the run knows, for the reporting checklists (:func:`study_facts` of
         the study's results, these ``externals`` and ``validation``); gathered here from the study and ``models``
         when not given.
     compress : bool
@@ -923,8 +914,6 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
     validation = validation if validation is not None else study_validation(study)
     evaluation = evaluation if evaluation is not None else evaluate_study(study, models, predictions)
     if facts is None:
-        from core.workflows.study_checklists import study_facts
-
         # study_facts reads a results object's study and models only: these, as given
         facts = study_facts(SimpleNamespace(study=study, models=models), externals, validation)
     paragraphs = methods_text(study, models)

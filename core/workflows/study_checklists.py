@@ -1,10 +1,11 @@
 """A study's reporting checklists filled from what was run: TRIPOD+AI, CLEAR, METRICS and PROBAST+AI (issue 30).
 
-:func:`study_facts` gathers once what the run knows (cohort, split, external cohorts, feature families and their
-extraction, harmonisation, reader agreement, missing values, screening, models, internal validation, sample size,
-software); each checklist has a registry ``{item number: answer function}`` that turns those facts into an
-:class:`Answer` (status, the report section that answers it, one sentence of evidence). Items without a function are
-what the run cannot know (ethics, funding, wording of the title, the discussion...): "for the author".
+:func:`gather_facts` (through :func:`core.workflows.report.study_facts`) gathers once what the run knows (cohort,
+split, external cohorts, feature families and their extraction, harmonisation, reader agreement, missing values,
+screening, models, internal validation, sample size, software); each checklist has a registry ``{item number: answer
+function}`` that turns those facts into an :class:`Answer` (status, the report section that answers it, one sentence
+of evidence). Items without a function are what the run cannot know (ethics, funding, wording of the title, the
+discussion...): "for the author".
 
 - :func:`study_checklist` -> one checklist as a table (item, section, text, status, where, evidence);
 - :func:`study_metrics` -> the METRICS score (items "reported" are met; conditions from the study);
@@ -23,15 +24,15 @@ import pandas as pd
 
 from core.errors import RadNomoError
 from core.workflows.checklist_items import MetricsScore, checklist_items, metrics_score
-from core.workflows.report import SECTION_ANCHORS
+from core.workflows.report_sections import SECTION_ANCHORS
 
 __all__ = ["BY_AUTHOR", "author_key", "CHECKLIST_COLUMNS", "REPORT_ANCHORS", "STATUSES", "PROBAST_ANSWERS",
            "Answer", "FamilyFacts", "ModelFacts", "StudyFacts",
-           "study_facts", "study_checklist", "study_metrics", "probast_assessment", "CHECKLIST_ANSWERS",
+           "gather_facts", "study_checklist", "study_metrics", "probast_assessment", "CHECKLIST_ANSWERS",
            "metrics_conditions"]
 
-#: Report heading -> the ``id`` of its section (the report's own :data:`core.workflows.report.SECTION_ANCHORS`).
-#: Every ``where`` is one of these ids.
+#: Report heading -> the ``id`` of its section (:data:`core.workflows.report_sections.SECTION_ANCHORS`). Every
+#: ``where`` is one of these ids.
 REPORT_ANCHORS = SECTION_ANCHORS
 
 #: The columns of a checklist's file (core.analyse's DIR/checklists/<checklist>.csv, the page's downloads).
@@ -127,7 +128,7 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class StudyFacts:
-    """What a run knows about its study, gathered once by :func:`study_facts` (counts are patients unless said).
+    """What a run knows about its study, gathered once by :func:`gather_facts` (counts are patients unless said).
 
     Attributes
     ----------
@@ -313,7 +314,7 @@ def _validation_words(validation: Any) -> str:
     return " and ".join(parts) + ", the whole pipeline refitted in each resample"
 
 
-def study_facts(results: Any, externals: Sequence[Any] = (), validation: Any = None) -> StudyFacts:
+def gather_facts(results: Any, externals: Sequence[Any] = (), validation: Any = None, *, kind: Any) -> StudyFacts:
     """What the run of ``results`` (:class:`core.workflows.results.StudyResults`) knows, for the checklists.
 
     Parameters
@@ -324,8 +325,11 @@ def study_facts(results: Any, externals: Sequence[Any] = (), validation: Any = N
         The external cohorts scored by the frozen models.
     validation : core.workflows.validation.InternalValidation or None
         The internal validation run (bootstrap, repeated CV); None: the study's current one, if any.
+    kind : core.workflows.report.ReportKind
+        What the report of the study's outcome kind says and shows (its settings, measures, figures). Given by the
+        caller: :func:`core.workflows.report.study_facts` passes the study's (the report builds the checklists,
+        so this module does not import it).
     """
-    from core.workflows.report import report_kind
     from core.workflows.sample_size import study_sample_size
 
     study, models = results.study, results.models
@@ -347,7 +351,6 @@ def study_facts(results: Any, externals: Sequence[Any] = (), validation: Any = N
                                for step in result.funnel["step"].iloc[1:]))  # the first row: every feature
     screening = (f"{'; '.join(steps)} ({s.n_folds}-fold CV, fold seed {s.seed}); on the training cohort only"
                  if steps else "no feature family was screened")
-    kind = report_kind(study)
     figures = set(kind.figures)
     sample_size = study_sample_size(study)
     return StudyFacts(

@@ -10,7 +10,8 @@ import pytest
 from core.errors import RadNomoError
 from core.workflows.persistence import STUDY_FILE, load_study, save_study
 from core.workflows.results import StudyResults
-from core.workflows.study_checklists import author_key, study_checklist, study_facts, study_metrics
+from core.workflows.report import study_facts
+from core.workflows.study_checklists import author_key, study_checklist, study_metrics
 
 
 @pytest.fixture(scope="module")

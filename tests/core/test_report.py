@@ -13,8 +13,8 @@ from core.stats.selection import ScreeningSettings
 from core.workflows.checklist_items import checklist_items
 from core.workflows.fit import fit_study, predict_study
 from core.workflows.evaluation import evaluate_study
-from core.workflows.report import CHECKLIST_TABLES, SECTIONS, build_report, section_anchor
-from core.workflows.study_checklists import study_facts, study_metrics
+from core.workflows.report import CHECKLIST_TABLES, SECTIONS, build_report, section_anchor, study_facts
+from core.workflows.study_checklists import study_metrics
 from core.workflows.validation import study_validation
 
 

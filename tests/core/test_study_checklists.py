@@ -15,11 +15,11 @@ import pytest
 
 from core.errors import RadNomoError
 from core.stats.cohort import CohortSpec, SplitConfig
-from core.workflows.report import REPORT_KINDS, _layout
+from core.workflows.report import REPORT_KINDS, _layout, study_facts
 from core.workflows.results import StudyResults
 from core.workflows.study import FeatureFamily, make_study
 from core.workflows.study_checklists import (PROBAST_ANSWERS, REPORT_ANCHORS, STATUSES, Answer, metrics_conditions,
-                                             probast_assessment, study_checklist, study_facts, study_metrics)
+                                             probast_assessment, study_checklist, study_metrics)
 
 # The METRICS weights as published (Kocak et al. 2024), typed by hand from the paper's table, not read from the CSV.
 WEIGHTS = {"1": 0.0368, "2": 0.0735, "3": 0.0919, "4": 0.0438, "5": 0.0292, "6": 0.0438, "7": 0.0292, "8": 0.0337,

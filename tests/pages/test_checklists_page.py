@@ -11,7 +11,8 @@ from tests.pages.apptest_helpers import open_page
 @pytest.mark.slow
 def test_the_checklists_page_fills_every_checklist_from_the_sample_study():
     import ui
-    from core.workflows.study_checklists import study_facts, study_metrics
+    from core.workflows.report import study_facts
+    from core.workflows.study_checklists import study_metrics
 
     at = open_page("pages/checklists.py", timeout=300)
     assert not at.exception and not at.error
