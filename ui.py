@@ -781,3 +781,12 @@ def nomogram_calculator(key: str, model: dict, drawing: dict | None, values: dic
                                            "revision": revision, "fixed": list(fixed),
                                            "persist": on_commit is not None},
                             default={"inputs": None}, on_inputs_change=committed, width="stretch")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def flow_png(**boxes) -> bytes:
+    """The participant-flow diagram (:func:`core.figures.flow.flow_diagram` of ``boxes``) as PNG, drawn once per
+    texts (matplotlib takes about 0.7 s; the Checklists page reruns at each answer typed)."""
+    from core.figures.flow import flow_diagram
+
+    return flow_diagram(**boxes)

@@ -87,10 +87,8 @@ with ui.guard():
     # -----------------------------------------------------------------------------------------
     st.subheader("Participant flow")
     flow = participant_flow(study, externals)
-    boxes = dict(top=flow.assessed.text(), excluded=flow.excluded.text() if flow.excluded else None,
-                 included=flow.included.text(), cohorts=[b.text() for b in flow.cohorts],
-                 externals=[b.text() for b in flow.externals])
-    st.image(flow_diagram(**boxes), width=700)
+    boxes = flow.boxes()
+    st.image(ui.flow_png(**boxes), width=700)  # drawn once per flow, not at every rerun of the page
     st.markdown(" ".join(flow.sentences()))
     files = st.container(horizontal=True, key="cl_flow_downloads")
     with files:

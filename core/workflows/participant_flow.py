@@ -68,6 +68,12 @@ class ParticipantFlow:
                              "events": pd.array([b.events for b in boxes], dtype="Int64"),
                              "detail": [b.detail for b in boxes]})
 
+    def boxes(self) -> dict:
+        """The diagram's texts, as :func:`core.figures.flow.flow_diagram` takes them (``flow_diagram(**boxes)``)."""
+        return {"top": self.assessed.text(), "excluded": self.excluded.text() if self.excluded else None,
+                "included": self.included.text(), "cohorts": [box.text() for box in self.cohorts],
+                "externals": [box.text() for box in self.externals]}
+
     def sentences(self) -> list[str]:
         """The flow in words, for the report's Methods and Results."""
         words = [f"{self.assessed.patients:,} patients were in the study's table"

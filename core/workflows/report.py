@@ -377,8 +377,7 @@ def _survival_figures(study: Study, models: StudyModels, predictions: pd.DataFra
 
 def _flow_png(flow: ParticipantFlow) -> bytes:
     """The participant-flow diagram (:func:`core.figures.flow.flow_diagram`) of ``flow``'s boxes, as PNG."""
-    return flow_diagram(flow.assessed.text(), flow.excluded.text() if flow.excluded else None, flow.included.text(),
-                        [box.text() for box in flow.cohorts], [box.text() for box in flow.externals])
+    return flow_diagram(**flow.boxes())
 
 
 def _nomogram_png(study: Study, models: StudyModels, predictions: pd.DataFrame) -> bytes:
