@@ -68,9 +68,32 @@ SCORE_METHODS = {"refit": "Logistic regression refitted on the selected features
                  "cox_lasso": "The LASSO-Cox's own (shrunken) coefficients"}
 # The roles a study's fitted models fill (core.workflows.fit.StudyModels); a study may hold any number of each.
 SCORE_ROLE = "score"
+COMPARATOR_ROLE = "comparator"
 MODEL_ROLES = {SCORE_ROLE: "Score (a feature family's signature)", CLINICAL: "Clinical model",
-               FUSED: "Fused model (a score + the clinical predictors)"}
-__all__ += ["SCORE_ROLE", "MODEL_ROLES"]
+               FUSED: "Fused model (a score + the clinical predictors)",
+               COMPARATOR_ROLE: "Comparator (another learner on a family's features)"}
+# The comparator learners (core.stats.learners: the registry's learners of the comparator role, same names and
+# labels): each fits a family's features beside its score, its hyper-parameters tuned by inner cross-validation on
+# the training patients; its model is named comparator_name(family, learner), e.g. ``mri_random_forest``.
+COMPARATOR_METHODS = {"random_forest": "Random forest",
+                      "svm": "Support vector machine (RBF kernel, Platt-calibrated)",
+                      "xgboost": "Gradient boosting (XGBoost)",
+                      "elastic_net": "Elastic-net logistic regression",
+                      # time-to-event outcomes (core.stats.learners.boosted_cox)
+                      "boosted_cox": "Gradient-boosted Cox (scikit-survival)"}
+# Which of a family's features a comparator fits: the LASSO's selection (the score's own features), or every
+# feature that passed the screening's filters before the LASSO (the learner then selects for itself).
+COMPARATOR_FEATURES = {"selected": "The features the family's LASSO selected (the score's features)",
+                       "screened": "Every feature that passed the screening filters (before the LASSO)"}
+
+
+def comparator_name(family: str, learner: str) -> str:
+    """The model name of ``learner``'s comparator on ``family``'s features, e.g. ``mri_random_forest``."""
+    return f"{family}_{learner}"
+
+
+__all__ += ["SCORE_ROLE", "COMPARATOR_ROLE", "MODEL_ROLES", "COMPARATOR_METHODS", "COMPARATOR_FEATURES",
+            "comparator_name"]
 # The binary outcome's tests, then the time-to-event outcome's (each outcome type offers its own: see
 # core.stats.selection.OutcomeScreening.tests).
 UNIVARIABLE_TESTS = {"student": "t-test (Student)", "welch": "t-test (Welch)", "mannwhitney": "Mann-Whitney U",

@@ -8,8 +8,11 @@ and whether it can be drawn as a nomogram (``drawable`` and ``nomogram_design()`
 
 :data:`LEARNERS` is the one place a learner is registered (name -> learner). The score methods of
 :data:`core.vocabulary.SCORE_METHODS` are the learners that can fill the "score" role, with the same
-names and labels (tests/core/test_learners.py checks it). Adding a learner: write it in one file of this
-package (see ``ridge.py``), register it below, add its entry to ``SCORE_METHODS`` when it makes scores.
+names and labels (tests/core/test_learners.py checks it); the comparator learners (random forest, SVM, XGBoost,
+elastic net; the gradient-boosted Cox of a time to event) are those of :data:`core.vocabulary.COMPARATOR_METHODS`,
+fitted beside each family's score (``comparator.py`` is their shared base). Adding a learner: write it in one file of
+this package (see ``ridge.py``, or ``elastic_net.py`` for a comparator), register it below, add its entry to
+``SCORE_METHODS`` when it makes scores or to ``COMPARATOR_METHODS`` when it is a comparator.
 
 Each learner declares the outcome kinds it fits (``outcome_kinds``: "binary" for logistic and ridge, "survival"
 for the Cox learners of ``cox.py``); :func:`learners_for`, :func:`get_learner` and :func:`score_methods` filter
@@ -23,9 +26,14 @@ from collections.abc import Mapping
 from core.errors import RadNomoError
 from core.stats.learners.base import (FitOptions, FittedModel, Learner, Predictors, SurvivalModel, binary_column,
                                      fitted_outcome)
+from core.stats.learners.boosted_cox import BOOSTED_COX
+from core.stats.learners.boosting import XGBOOST
 from core.stats.learners.cox import COX, COX_LASSO, COX_REFIT
+from core.stats.learners.elastic_net import ELASTIC_NET
 from core.stats.learners.logistic import LASSO, LOGISTIC, REFIT
+from core.stats.learners.random_forest import RANDOM_FOREST
 from core.stats.learners.ridge import RIDGE
+from core.stats.learners.svm import SVM
 from core.vocabulary import MODEL_ROLES, OUTCOME_KINDS, SCORE_ROLE, check_option
 
 __all__ = ["Predictors", "FitOptions", "FittedModel", "SurvivalModel", "Learner", "LEARNERS", "register",
@@ -82,5 +90,7 @@ def fitted_from_dict(values: Mapping, learner: str, *, role: str) -> FittedModel
 
 
 # The registrations: the one place a learner is declared (in the order the pages list them).
-for _learner in (REFIT, LASSO, RIDGE, LOGISTIC, COX_REFIT, COX_LASSO, COX):
+for _learner in (REFIT, LASSO, RIDGE, LOGISTIC, COX_REFIT, COX_LASSO, COX,
+                 # the comparator learners (issue 31), in the order the Models page lists them
+                 RANDOM_FOREST, SVM, XGBOOST, ELASTIC_NET, BOOSTED_COX):
     register(_learner)
