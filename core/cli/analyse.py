@@ -11,6 +11,7 @@
         [--p-threshold 0.05] [--variance-threshold 1] [--variance-scale raw|minmax] [--folds 10] [--rule 1se|min]
         [--clinical-model a,b] [--exclude a,b,pattern*]
         [--fused-score FAMILY] [--score-method refit|lasso|ridge|cox_refit|cox_lasso]
+        [--learners lasso,random_forest,svm,xgboost,elastic_net] [--comparator-features selected|screened]
         [--cutoff youden|fixed=P|sensitivity=S] [--ci wald|wilson] [--n-boot N] [--name NAME]
         --out DIR
 
@@ -18,8 +19,12 @@ Writes DIR/table2.csv (cohort, model, AUC with DeLong CI, ACC, SENS, SPEC, PPV, 
 DIR/coefficients.csv, DIR/nomogram_points.csv, DIR/report.html, DIR/validation.csv (bootstrap optimism and
 repeated CV; run by default with --no-test), DIR/imports.csv (what each feature table's import left out, the
 columns that must never be features among it: ID, outcome, clinical variables, --exclude, perfect orderings),
-DIR/notes.txt, DIR/univariable.csv (each clinical variable alone against the outcome on the training patients)
-and the saved study folder DIR/study, which the dashboard opens (Home, "Saved studies").
+DIR/notes.txt, DIR/univariable.csv (each clinical variable alone against the outcome on the training patients),
+DIR/shap.csv (each score's and comparator's mean |SHAP| per feature on the training patients) and the saved study
+folder DIR/study, which the dashboard opens (Home, "Saved studies"). --learners adds comparator learners beside each
+family's score (``lasso``: the score itself, always fitted), each model named ``<family>_<learner>`` (e.g.
+``radiomics_random_forest``) in table2.csv, delong.csv (a binary study's every pair of models per cohort) and
+validation.csv.
 
 A time-to-event study (--time, --event: 1 = event, 0 = censored, and --horizons in the time's unit) is fitted
 with Cox models; its DIR/table2.csv holds per cohort and model Harrell's C (c_index, c_low, c_high) and, per
@@ -52,10 +57,29 @@ from core.stats.selection import ScreeningSettings
 from core.workflows.analyse import ExternalSpec, analyse, report_status, summary_tables, write_outputs
 from core.workflows.study import EvaluationSettings, ModelSettings
 from core.workflows.validation import RUN_LIMITS
-from core.vocabulary import (EXTRACTION_ENGINES, LASSO_COX_MEASURES, LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS,
-                             SCREENING_METHODS, VARIANCE_SCALES)
+from core.vocabulary import (COMPARATOR_FEATURES, COMPARATOR_METHODS, EXTRACTION_ENGINES, LASSO_COX_MEASURES,
+                             LASSO_RULES, MISSING_STRATEGIES, PROPORTION_CIS, SCREENING_METHODS, VARIANCE_SCALES)
 
-__all__ = ["main", "parse_pairs", "outcome_from_arguments"]
+__all__ = ["main", "parse_pairs", "outcome_from_arguments", "comparator_learners", "SCORE_LEARNER"]
+
+#: What --learners calls each family's score (fitted whatever --learners says: the nomogram is drawn from it).
+SCORE_LEARNER = "lasso"
+
+
+def comparator_learners(value: str | None) -> tuple[str, ...]:
+    """The comparator learners of ``--learners`` (comma-separated; ``lasso`` names the score, not a comparator).
+
+    Raises
+    ------
+    RadNomoError
+        For an unknown or repeated learner, naming the choices.
+    """
+    names = [] if value is None else [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n != SCORE_LEARNER and n not in COMPARATOR_METHODS]
+    if unknown or len(set(names)) != len(names):
+        raise RadNomoError(f"--learners: {'unknown learner(s) ' + ', '.join(unknown) if unknown else 'a learner twice'}"
+                           f"; choose among {SCORE_LEARNER}, {', '.join(COMPARATOR_METHODS)}.")
+    return tuple(n for n in names if n != SCORE_LEARNER)
 
 #: The time unit of --time when --time-unit is not given.
 DEFAULT_TIME_UNIT = "months"
@@ -234,6 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="how each family's score is fitted on its selected features: "
                              + "; ".join(f"{k}: {v}" for k, v in score_methods(None).items())
                              + " (default refit; cox_refit for a time to event)")
+    parser.add_argument("--learners", default=None,
+                        help="the learners compared, comma-separated: lasso (each family's score, always fitted) "
+                             "and comparators fitted on each family's features beside it, tuned by inner 5-fold "
+                             "CV on the training patients: " + "; ".join(f"{k}: {v}" for k, v in
+                                                                          COMPARATOR_METHODS.items()))
+    parser.add_argument("--comparator-features", default="selected", choices=list(COMPARATOR_FEATURES),
+                        help="the features the comparators fit: " + "; ".join(f"{k}: {v}" for k, v in
+                                                                             COMPARATOR_FEATURES.items()))
     parser.add_argument("--exclude", help="columns kept out of every feature family (and of the guessed clinical "
                                           "variables), comma-separated names or patterns, e.g. "
                                           "'lm_type,diagnostics_*'; saved with the study")
@@ -269,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             missing=MissingPolicy(strategy="median" if args.missing == "drop" else args.missing,
                                   max_missing=args.max_missing, patient_max_missing=args.drop_patients_missing),
             fused_score=args.fused_score,
-            score_method=defaults.score_method if args.score_method is None else args.score_method)
+            score_method=defaults.score_method if args.score_method is None else args.score_method,
+            comparators=comparator_learners(args.learners), comparator_features=args.comparator_features)
         split = SplitConfig(test_size=0.0 if args.no_test else args.test_fraction, seed=args.seed)
         combined = {name: [m.strip() for m in members.split("+")]
                     for name, members in parse_pairs(args.combine, "--combine").items()}

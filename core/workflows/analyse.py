@@ -354,6 +354,8 @@ def _binary_outputs(result: AnalysisResult, nomogram: Any, model: str) -> dict[s
         cohorts = {c: list(dict.fromkeys(keyed.loc[keyed["cohort"] == c, "key"])) for c in evaluation.cohorts}
         reclassification = reclassification_pairs(wide, outcome, cohorts, names, pair[1])
     return {"predictions.csv": long,
+            # every pair of models (scores, clinical, fused, comparators) per cohort: paired DeLong
+            "delong.csv": evaluation.delong,
             "calibration.csv": evaluation.calibration,
             "decision_curve.csv": evaluation.decision.drop(columns="treat_none"),
             "reclassification.csv": reclassification}
@@ -470,8 +472,9 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     the reporting checklists DIR/checklists/tripod_ai.csv, clear.csv, metrics.csv (item, section, status, where,
     evidence: :func:`core.workflows.study_checklists.study_checklist`), probast_ai.csv (PROBAST+AI pre-answered)
     and metrics_score.json (``score`` in %, ``band``, the ``applicable`` items, the ``lost`` points per item),
-    imports.csv, notes.txt and the saved study folder DIR/study. Returns the files written. No report.html where
-    :func:`report_status` says it is not written yet.
+    imports.csv, notes.txt, shap.csv (:func:`core.workflows.explanations.shap_table`: per score and comparator
+    model the mean |SHAP| of each feature on the training patients) and the saved study folder DIR/study. Returns
+    the files written. No report.html where :func:`report_status` says it is not written yet.
 
     A binary study adds predictions.csv (cohort, id, model, outcome, probability: every patient and model of every
     cohort, externals included), calibration.csv (cohort, model, n, events, citl, intercept and slope each with
@@ -535,6 +538,11 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
             csv(run.calibration.reset_index(), "validation_calibration.csv")
         if run is not None and run.calibration_curve is not None:
             csv(run.calibration_curve, "validation_calibration_curve.csv")
+    # Each score's and comparator's mean |SHAP| per feature on the training patients (imported here: shap's import
+    # takes a second that nothing else of this module needs)
+    from core.workflows.explanations import shap_table
+
+    csv(shap_table(results.explanations, study.model_labels()), "shap.csv")
     # Riley's minimum sample size for developing the models, from the training cohort (core.workflows.sample_size)
     csv(study_sample_size(study).table(), "sample_size.csv")
     # The reporting checklists answered from this run (TRIPOD+AI, CLEAR, METRICS; PROBAST+AI pre-answered), the

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -18,16 +19,18 @@ from core.errors import RadNomoError
 from core.stats.harmonise import ComBat, apply_harmonisers, coverage_notes, fit_harmonisers
 from core.stats.missing import Imputer
 from core.stats.learners import FitOptions, FittedModel, Predictors, fitted_from_dict, get_learner
+from core.stats.learners.comparator import ComparatorModel
 from core.stats.modeling import Nomogram, nomogram_design
 from core.stats.survival.nomogram import BaselineHazard, CoxNomogram
 from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningResult, ScreeningSettings, icc_table, screen
-from core.vocabulary import (CLINICAL, FUSED, MODEL_ROLES, SCORE_ROLE, check_option, family_of_score, horizon_column,
-                             score_column, survival_column)
+from core.vocabulary import (CLINICAL, COMPARATOR_ROLE, FUSED, MODEL_ROLES, SCORE_ROLE, check_option, family_of_score,
+                             horizon_column, score_column, survival_column)
 from core.workflows.checks import usable_feature_tables
 from core.workflows.study import ModelSettings, Study
 
 __all__ = ["StudyModels", "PreparedTables", "fit_study", "fit_models", "usable_families", "screen_family",
+           "comparator_features",
            "prepare_tables", "family_icc", "clinical_predictors", "clinical_univariable", "no_clinical_model_reason",
            "predict_study", "CLINICAL_IMPUTER"]
 
@@ -57,7 +60,7 @@ class StudyModels(Mapping[str, FittedModel]):
     univariable : pandas.DataFrame
         :func:`core.stats.modeling.univariable_logistic` of every clinical variable (training).
     members : dict
-        Score family -> the single families whose tables it reads (itself for a single family).
+        Score family (and comparator model) -> the single families whose tables it reads (a single family: itself).
     train_ids : tuple of str
         The patients everything was fitted on.
     notes : tuple of str
@@ -130,6 +133,13 @@ class StudyModels(Mapping[str, FittedModel]):
         return self.named(SCORE_ROLE)
 
     @property
+    def comparators(self) -> dict[str, ComparatorModel]:
+        """Comparator model name -> its model (another learner on a family's features), in the study's order."""
+        # Every comparator learner's model is a ComparatorModel (core.stats.learners.comparator)
+        return cast(dict[str, ComparatorModel], self.named(COMPARATOR_ROLE))
+
+
+    @property
     def clinical(self) -> FittedModel | None:
         """The clinical model; None for a study of scores alone (``no_clinical`` says why)."""
         return self._first(CLINICAL)
@@ -174,8 +184,8 @@ class StudyModels(Mapping[str, FittedModel]):
         raise RadNomoError("the study has no fitted model.")
 
     def needed_features(self) -> set[str]:
-        """Every feature any score uses."""
-        return {f for score in self.scores.values() for f in score.variables}
+        """Every feature any score or comparator uses."""
+        return {f for model in (*self.scores.values(), *self.comparators.values()) for f in model.variables}
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -229,8 +239,9 @@ class StudyModels(Mapping[str, FittedModel]):
             if bad:
                 raise RadNomoError(f"the saved models are refused: the {key} missing-value fill of {bad[:3]} is not a "
                                    "finite number; refit the models.")
-        if set(models.scores) != set(models.members) or not all(models.members.values()):
-            raise RadNomoError("the saved models are refused: their scores and the families each score reads differ.")
+        if set(models.scores) | set(models.comparators) != set(models.members) or not all(models.members.values()):
+            raise RadNomoError("the saved models are refused: their scores and comparators and the families each "
+                               "reads differ.")
         for name in models.named(FUSED):
             if not models.score_inputs(name):
                 raise RadNomoError(f"the saved models are refused: the {str(name)[:40]} model takes no score the "
@@ -352,6 +363,11 @@ class StudyModels(Mapping[str, FittedModel]):
         predicts = _PREDICTIONS[self.outcome_kind]
         out = pd.DataFrame(index=cohort.index)
         for name, model in self.fitted.items():
+            if self.roles[name] == COMPARATOR_ROLE:  # another learner on its family's features (imputed, harmonised)
+                if all(m in harmonised for m in self.members[name]):  # a patient without features: NaN
+                    table = _joined(harmonised, self.members[name])
+                    out = predicts(out, name, model, None, table.reindex(cohort.index))
+                continue
             if self.roles[name] == SCORE_ROLE:
                 if score_column(name) in scores:
                     rows = _joined(harmonised, self.members[name]).index.intersection(cohort.index)
@@ -651,6 +667,43 @@ def fit_study(study: Study) -> StudyModels:
     return fit_models(study, prepared, screening)
 
 
+def comparator_features(study: Study, screening: ScreeningResult) -> tuple[str, ...]:
+    """The features a comparator of the family screened as ``screening`` fits, as the settings say
+    (:data:`core.vocabulary.COMPARATOR_FEATURES`): the LASSO's selection, or every feature that reached the LASSO."""
+    if study.settings.comparator_features == "screened":
+        return tuple(screening.reaching_lasso) if len(screening.steps) > 1 else ()
+    return tuple(screening.selected)
+
+
+def _fit_comparators(study: Study, tables: Mapping[str, pd.DataFrame], screened: Mapping[str, ScreeningResult],
+                     options: FitOptions, outcome_columns: Mapping[str, np.ndarray],
+                     notes: list[str]) -> dict[str, FittedModel]:
+    """Each comparator learner of the settings on each screened family's features (training rows only), in the
+    order of :attr:`Study.comparator_models`; a comparator that cannot be fitted is left out with a note appended
+    to ``notes``."""
+    fitted: dict[str, FittedModel] = {}
+    taken = {CLINICAL, FUSED, *study.score_families}
+    for name, (family, learner_name) in study.comparator_models.items():
+        if family not in screened:
+            continue  # the family itself could not be screened: said where it was left out
+        if name in taken:
+            notes.append(f"{name}: the comparator's name is a family's name; rename the family to fit it.")
+            continue
+        features = comparator_features(study, screened[family])
+        learner = get_learner(learner_name, COMPARATOR_ROLE, study.spec.outcome.kind)
+        if not features:
+            notes.append(f"{name}: no {study.settings.comparator_features} feature of {family} to fit the comparator "
+                         f"({learner.label}) on.")
+            continue
+        table = study.feature_table(family, tables).loc[study.train_ids, list(features)]
+        try:
+            fitted[name] = learner.fit(table.assign(**outcome_columns), study.spec.outcome, Predictors(features),
+                                       name=name, options=options)
+        except RadNomoError as error:
+            notes.append(f"{name}: {error}")
+    return fitted
+
+
 def usable_families(study: Study, tables: Mapping[str, pd.DataFrame]) -> list[str]:
     """Score families that can be screened: every member has a usable table (``tables``, prepared) and every
     training patient has features."""
@@ -720,6 +773,7 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
                                          selection=lasso)
         except RadNomoError as error:
             notes.append(f"{family}: {error}")
+    comparators = _fit_comparators(study, tables, screened, options, outcome_columns, notes)
     imputers = dict(prepared.imputers)
     train, clinical_imputer, clinical_notes = _clinical_training(study)
     if clinical_imputer is not None:
@@ -752,10 +806,11 @@ def fit_models(study: Study, prepared: PreparedTables, screening: Mapping[str, S
     elif fused_score is not None:
         notes.append(f"fused: needs the {study.family_label(fused_score)} score, which this study has not got.")
     members = {family: study.members(family) for family in scores}
+    members.update({name: study.members(study.comparator_models[name][0]) for name in comparators})
     fitted: dict[str, FittedModel] = {**({CLINICAL: clinical} if clinical is not None else {}), **scores,
-                                      **({FUSED: fused} if fused is not None else {})}
+                                      **({FUSED: fused} if fused is not None else {}), **comparators}
     roles = {**({CLINICAL: CLINICAL} if clinical is not None else {}), **{f: SCORE_ROLE for f in scores},
-             **({FUSED: FUSED} if fused is not None else {})}
+             **({FUSED: FUSED} if fused is not None else {}), **{name: COMPARATOR_ROLE for name in comparators}}
     warned.extend(model.convergence for model in fitted.values() if not model.converged)
     return StudyModels(settings=settings, screening=screened, fitted=fitted, roles=roles, univariable=univariable,
                        members=members, train_ids=tuple(study.train_ids), notes=tuple(notes), warnings=tuple(warned),

@@ -465,18 +465,18 @@ def _check_models_on_study(study: Study, models: StudyModels, check: object) -> 
     if kind_check is not None:
         kind_check(study, models)
     families = {f.name: f for f in study.families}
-    for score, members in models.members.items():
+    for score, members in models.members.items():  # each score and comparator, and the families it reads
         unknown = [m for m in members if m not in families]
         if unknown:
-            raise RadNomoError(f"the {score} score reads feature families {unknown[:3]}, which the study does not "
+            raise RadNomoError(f"the {score} model reads feature families {unknown[:3]}, which the study does not "
                                "have.")
         columns = set().union(*(families[m].table.columns for m in members))
-        missing = [f for f in models.scores[score].variables if f not in columns]
+        missing = [f for f in models[score].variables if f not in columns]
         if missing:
-            raise RadNomoError(f"the {score} score uses feature(s) {missing[:3]} that the study's {list(members)} "
+            raise RadNomoError(f"the {score} model uses feature(s) {missing[:3]} that the study's {list(members)} "
                                "table(s) lack.")
     scores = {score_column(name) for name in models.scores}  # the fused model's score is computed, not read
-    for model in (models[name] for name in models if name not in models.scores):  # clinical, fused, any other
+    for model in (models[name] for name in models if name not in models.members):  # clinical, fused, any other
         lacking = [v for v in model.variables if v not in study.cohort.columns and v not in scores]
         if lacking:
             raise RadNomoError(f"the {model.name} model uses variable(s) {lacking[:3]} that the study's cohort lacks.")

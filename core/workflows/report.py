@@ -41,8 +41,9 @@ from core.stats.learners import get_learner
 from core.stats.modeling import labelled_term
 from core.stats.outcome_statistics import statistics_for
 from core.stats.selection import ScreeningResult
-from core.vocabulary import (CALIBRATION_READING, CLINICAL, COHORTS, DECISION_READING, FUSED, PROPORTION_CIS,
-                             RISK_GROUPS, SCORE_ROLE, UNIVARIABLE_TESTS, format_p, horizon_text)
+from core.vocabulary import (CALIBRATION_READING, CLINICAL, COHORTS, COMPARATOR_FEATURES, COMPARATOR_METHODS,
+                             COMPARATOR_ROLE, DECISION_READING, FUSED, PROPORTION_CIS, RISK_GROUPS, SCORE_ROLE,
+                             UNIVARIABLE_TESTS, format_p, horizon_text)
 from core.imaging.ibsi import compliance_sentence
 from core.workflows.evaluation import DECISION_RESAMPLES, StudyEvaluation, evaluate_study, label_construction
 from core.workflows.model_comparison import RECLASSIFICATION_NOTE, default_pair, reclassification_table
@@ -85,6 +86,8 @@ TABLE_FIGURES = {"Participant flow": ("flow",)}
 #: (:data:`core.workflows.checklist_items.CHECKLISTS`); PROBAST+AI is pre-answered, not filled item by item.
 CHECKLIST_TABLES = {"TRIPOD+AI": "tripod_ai", "CLEAR": "clear", "METRICS": "metrics",
                     "PROBAST+AI self-assessment": "probast_ai"}
+#: The tables under "Models" of a study with comparator learners (:func:`_comparator_tables`).
+COMPARATOR_TABLES = ("Comparator learners", "SHAP importance")
 #: The METRICS items that cost the most points, said one sentence each under the score.
 COSTLIEST_ITEMS = 5
 #: The thresholds (probabilities) at which the report tabulates the decision curves.
@@ -168,7 +171,55 @@ def methods_text(study: Study, models: StudyModels) -> list[str]:
     else:
         fused = f" The {study.model_label(models.main_model)} was {drawn}."
     paragraphs.append(f"{clinical}{fused} {kind.measures_text(study)} Analyses were made with RadNomo.")
+    if models.comparators:
+        paragraphs.append(_comparators_text(study, models))
     return paragraphs
+
+
+def _comparators_text(study: Study, models: StudyModels) -> str:
+    """The comparator learners in one paragraph: which, on which features, their grids and the tuning scheme."""
+    grids: dict[str, Any] = {}
+    for model in models.comparators.values():  # every family's model of a learner searched the same grid
+        grids.setdefault(model.learner, model)
+    learners = "; ".join(
+        f"{COMPARATOR_METHODS[name]} ({get_learner(name, COMPARATOR_ROLE).description()}; grid "
+        + ", ".join(f"{param} in {{{', '.join(str(v) for v in values)}}}" for param, values in model.grid.items())
+        + ")" for name, model in grids.items())
+    first = next(iter(grids.values()))
+    features = COMPARATOR_FEATURES[study.settings.comparator_features].lower()
+    return (f"Comparator learners were fitted on each family's features ({features}) beside its score: {learners}. "
+            f"Their hyper-parameters were tuned by {first.n_folds}-fold stratified cross-validation of the "
+            f"{first.TUNING_MEASURE} on the training patients only (seed {first.seed}), and the final model refitted "
+            "on all of them; in the "
+            "internal validation the whole pipeline, tuning included, was refitted in every resample. Each score and "
+            "comparator was explained by SHAP values on the training patients (exact linear SHAP for the scores, "
+            "TreeSHAP for tree ensembles, a model-agnostic explainer otherwise).")
+
+
+def _comparator_tables(study: Study, models: StudyModels,
+                       explanations: Mapping[str, Any] | None) -> dict[str, pd.DataFrame]:
+    """The "Comparator learners" table (model, features, chosen hyper-parameters, the inner cross-validation's
+    measure (AUC; Harrell's C for a time to event) at the chosen ones) and the "SHAP importance" table (each
+    explained model's five largest mean |SHAP|); none without comparators."""
+    if not models.comparators:
+        return {}
+    rows = []
+    for name, model in models.comparators.items():
+        chosen = model.table[model.table["chosen"]]
+        rows.append({"model": study.model_label(name), "features": len(model.variables),
+                     "hyper-parameters": ", ".join(f"{k} = {v}" for k, v in model.params.items()),
+                     "tuned on": model.TUNING_MEASURE,
+                     "inner-CV value": round(float(chosen[model.TUNING_SCORE].iloc[0]), 3)})
+    tables = {"Comparator learners": pd.DataFrame(rows)}
+    if explanations:
+        from core.workflows.explanations import shap_table  # shap's import only where a report explains models
+
+        top = shap_table(explanations, study.model_labels())
+        top = top[top["rank"] <= 5]
+        tables["SHAP importance"] = top.assign(mean_abs_shap=top["mean_abs_shap"].round(4))[
+            ["label", "feature", "mean_abs_shap", "output", "method"]].rename(
+            columns={"label": "model", "mean_abs_shap": "mean |SHAP|"})
+    return tables
 
 
 def _binary_measures(study: Study) -> str:
@@ -617,8 +668,8 @@ def _coefficients(study: Study, models: StudyModels) -> list[pd.DataFrame]:
 
 def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
             screening: Mapping[str, ScreeningResult], externals: Sequence[ExternalCohort],
-            validation: InternalValidation | None, evaluation: Any, flow: ParticipantFlow, facts: StudyFacts
-            ) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
+            validation: InternalValidation | None, evaluation: Any, flow: ParticipantFlow, facts: StudyFacts,
+            explanations: Mapping[str, Any] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
     """Every table of the report by section, and the sentences above them (the performance sections in the
     outcome type's own measures: :func:`report_kind`; the participant ``flow``; the checklists answered from
     ``facts``)."""
@@ -646,7 +697,7 @@ def _tables(study: Study, models: StudyModels, predictions: pd.DataFrame,
               "Feature selection": funnel, "Selected features": selected,
               "Models": pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame(),
               **performance, "Participant flow": _flow_table(flow), "Internal validation": internal, **external,
-              **checklists, "Settings": _settings_table(study)}
+              **checklists, "Settings": _settings_table(study), **_comparator_tables(study, models, explanations)}
     texts = {"Missing values and exclusions": missing_texts, "Sample size": sample_size.sentences(),
              "Feature selection": [] if screening else ["No feature family in this study."],
              "Models": [] if coefficients else [models.no_clinical and f"This study has {models.no_clinical}; its "
@@ -881,7 +932,7 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
                  screening: Mapping[str, ScreeningResult] | None = None,
                  externals: Sequence[ExternalCohort] = (), validation: InternalValidation | None = None,
                  evaluation: StudyEvaluation | SurvivalEvaluation | None = None, facts: StudyFacts | None = None,
-                 compress: bool = True) -> Report:
+                 explanations: Mapping[str, Any] | None = None, compress: bool = True) -> Report:
     """The study's report as HTML (figures embedded) and PDF, made from the study as it is.
 
     Parameters
@@ -906,6 +957,9 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
         What the run knows, for the reporting checklists (:func:`study_facts` of
         the study's results, these ``externals`` and ``validation``); gathered here from the study and ``models``
         when not given.
+    explanations : mapping, optional
+        Model -> SHAP :class:`~core.stats.explanations.Explanation` (:func:`core.workflows.explanations.
+        study_explanations`), reported for a study with comparator learners; computed here when not given.
     compress : bool
         ``False`` keeps the PDF's text searchable (tests).
     """
@@ -917,7 +971,12 @@ def build_report(study: Study, models: StudyModels, predictions: pd.DataFrame, *
         facts = study_facts(SimpleNamespace(study=study, models=models), externals, validation)
     paragraphs = methods_text(study, models)
     flow = participant_flow(study, externals)
-    tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation, flow, facts)
+    if explanations is None and models.comparators:
+        from core.workflows.explanations import study_explanations  # shap's import only where it is needed
+
+        explanations = study_explanations(study, models)
+    tables, texts = _tables(study, models, predictions, screening, externals, validation, evaluation, flow, facts,
+                            explanations)
     figures = {**report_kind(study).draw(study, models, predictions, evaluation), "flow": _flow_png(flow)}
     return Report(html=_html(study, paragraphs, tables, texts, figures),
                   pdf=_pdf(study, paragraphs, tables, texts, figures, compress), figures=figures)
@@ -1221,6 +1280,7 @@ REPORT_KINDS: dict[str, ReportKind] = {
     "binary": ReportKind(
         sections=SECTIONS, table_sections=TABLE_SECTIONS,
         subtables={"Missing values and exclusions": ("Columns never used as features",),
+                   "Models": COMPARATOR_TABLES,
                    "Calibration": ("Calibration statistics",),
                    "Decision curves": ("Net benefit at selected thresholds",),
                    "Reclassification": ("Reclassification",)},
@@ -1237,7 +1297,7 @@ REPORT_KINDS: dict[str, ReportKind] = {
         sections=SURVIVAL_SECTIONS,
         table_sections=("Missing values and exclusions", "Participant flow", "Participants", *TABLE_SECTIONS[2:]),
         subtables={"Missing values and exclusions": ("Columns never used as features",),
-                   "Models": ("Proportional-hazards check",),
+                   "Models": ("Proportional-hazards check", *COMPARATOR_TABLES),
                    "Table 2": ("At the risk-group cut-off", "Comparisons of Harrell's C"),
                    "Kaplan-Meier curves by risk group": ("Risk groups",),
                    "Calibration": ("Calibration at the horizons", "Integrated Brier score")},

@@ -50,6 +50,7 @@ STAGES: dict[str, tuple[str, int]] = {
     "univariable": ("", 12),
     "evaluation": ("Evaluating the models on every cohort...", 12),
     "nomogram": ("Drawing up the nomogram...", 24),
+    "explanations": ("Explaining the scores and comparator learners (SHAP)...", 8),
     "typical_inputs": ("", 24),
     "compliance": ("", 8),
     "stability": ("Repeating the LASSO-CV on resamples of the training cohort...", 8),
@@ -292,6 +293,17 @@ class StudyResults:
 
         return self._get("evaluation", self.study.fingerprint, compute)
 
+    @property
+    def explanations(self) -> dict:
+        """:func:`core.workflows.explanations.study_explanations`: each score's and comparator's SHAP values on the
+        training patients (model name -> :class:`core.stats.explanations.Explanation`)."""
+        def compute():
+            from core.workflows.explanations import study_explanations
+
+            return study_explanations(self.study, self.models)
+
+        return self._get("explanations", self.study.model_fingerprint, compute)
+
     def nomogram(self, model: str):
         """The :class:`core.stats.modeling.Nomogram` of one fitted model (on the training patients)."""
         return self._get("nomogram", f"{self.study.model_fingerprint}|{model}",
@@ -391,7 +403,8 @@ class StudyResults:
             from core.workflows.report import build_report
 
             return build_report(self.study, self.models, self.predictions, screening=self.screenings,
-                                externals=tuple(externals), validation=run, evaluation=self.evaluation)
+                                externals=tuple(externals), validation=run, evaluation=self.evaluation,
+                                explanations=self.explanations if self.models.comparators else None)
 
         return self._get("report", key, compute)
 

@@ -30,13 +30,15 @@ from core.errors import RadNomoError
 from core.stats.cohort import (CohortSpec, CohortSplit, SplitConfig, blank_id_exclusions, split_cohort,
                                validate_cohort, without_blank_ids)
 from core.stats.feature_tables import role_columns
+from core.stats.learners import learners_for
 from core.stats.missing import MissingPolicy
 from core.stats.outcome_statistics import statistics_for
 from core.stats.outcomes import Outcome
 from core.stats.selection import ScreeningSettings
 from core.workflows.sources import source_of
-from core.vocabulary import (CLINICAL, CUTOFF_RULES, FEATURE_KINDS, FUSED, PROPORTION_CIS, SCORE_METHODS,
-                             SUBGROUP_POPULATIONS, check_name, check_option, family_of_score)
+from core.vocabulary import (CLINICAL, COMPARATOR_FEATURES, COMPARATOR_METHODS, COMPARATOR_ROLE, CUTOFF_RULES,
+                             FEATURE_KINDS, FUSED, PROPORTION_CIS, SCORE_METHODS, SUBGROUP_POPULATIONS, check_name,
+                             check_option, comparator_name, family_of_score)
 
 if TYPE_CHECKING:  # a result type of a later module; the study only carries it
     from core.workflows.validation import InternalValidation
@@ -78,6 +80,12 @@ class ModelSettings:
     excluded_features : tuple of str
         Column names and glob patterns (e.g. "lm_type", "diagnostics_*") the user keeps out of every
         feature family, matched regardless of case (:func:`core.stats.feature_tables.excluded_columns`).
+    comparators : tuple of str
+        Comparator learners (keys of :data:`core.vocabulary.COMPARATOR_METHODS`) fitted on every family's
+        features beside its score, each tuned by inner cross-validation on the training patients; () = none.
+    comparator_features : str
+        Which features they fit (:data:`core.vocabulary.COMPARATOR_FEATURES`): "selected" (the LASSO's selection)
+        or "screened" (every feature that passed the screening filters before the LASSO).
     """
 
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
@@ -89,9 +97,16 @@ class ModelSettings:
     fused_score: str | None = None
     missing: MissingPolicy = field(default_factory=MissingPolicy)
     excluded_features: tuple[str, ...] = ()
+    comparators: tuple[str, ...] = ()
+    comparator_features: str = "selected"
 
     def __post_init__(self) -> None:
         check_option("score method", self.score_method, SCORE_METHODS)
+        if isinstance(self.comparators, str) or len(set(self.comparators)) != len(self.comparators):
+            raise RadNomoError("comparator learners are a list of distinct learner names.")
+        for learner in self.comparators:
+            check_option("comparator learner", learner, COMPARATOR_METHODS)
+        check_option("comparators' features", self.comparator_features, COMPARATOR_FEATURES)
         if isinstance(self.excluded_features, str) or any(not str(p).strip() for p in self.excluded_features):
             raise RadNomoError("excluded features are a list of non-empty column names or patterns.")
         if isinstance(self.clinical_p, bool) or not isinstance(self.clinical_p, (int, float)) \
@@ -108,7 +123,9 @@ class ModelSettings:
                 "clinical_p": self.clinical_p, "harmonise_by": self.harmonise_by, "fused_score": self.fused_score,
                 "missing": self.missing.to_dict(),
                 # Only when set: a study without exclusions keeps the fingerprint (and stored fits) it had.
-                **({"excluded_features": list(self.excluded_features)} if self.excluded_features else {})}
+                **({"excluded_features": list(self.excluded_features)} if self.excluded_features else {}),
+                **({"comparators": list(self.comparators), "comparator_features": self.comparator_features}
+                   if self.comparators else {})}
 
     @classmethod
     def for_outcome(cls, outcome: Outcome) -> ModelSettings:
@@ -131,6 +148,12 @@ class ModelSettings:
             raise RadNomoError(f"the score method '{SCORE_METHODS.get(self.score_method, self.score_method)}' does "
                                f"not apply to a {outcome.kind} outcome; choose one of "
                                f"{', '.join(SCORE_METHODS[m] for m in statistics.score_methods)}.")
+        fitting = learners_for(COMPARATOR_ROLE, outcome.kind)
+        other = [learner for learner in self.comparators if learner not in fitting]
+        if other:
+            raise RadNomoError(f"the comparator learner(s) {', '.join(COMPARATOR_METHODS[m] for m in other)} do not "
+                               f"fit a {outcome.kind} outcome; choose among "
+                               f"{', '.join(COMPARATOR_METHODS[m] for m in fitting) or 'none'}.")
         if self.screening.test not in statistics.screening.tests:
             raise RadNomoError(f"the univariable test '{self.screening.test}' does not apply to a {outcome.kind} "
                                f"outcome; choose one of {', '.join(statistics.tests().values())}.")
@@ -147,7 +170,9 @@ class ModelSettings:
                        clinical_categorical=as_tuple(values["clinical_categorical"]),
                        clinical_p=float(values["clinical_p"]), harmonise_by=values.get("harmonise_by"),
                        fused_score=values.get("fused_score"), missing=MissingPolicy.from_dict(values.get("missing")),
-                       excluded_features=tuple(str(x) for x in values.get("excluded_features") or ()))
+                       excluded_features=tuple(str(x) for x in values.get("excluded_features") or ()),
+                       comparators=tuple(str(x)[:40] for x in values.get("comparators") or ()),
+                       comparator_features=str(values.get("comparator_features", "selected"))[:40])
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, RadNomoError):
                 raise
@@ -729,16 +754,28 @@ class Study:
 
     @property
     def model_names(self) -> list[str]:
-        """Every model the study can have, in display order: clinical, one per score family, fused."""
-        return [CLINICAL, *self.score_families, *([FUSED] if self.fused_family else [])]
+        """Every model the study can have, in display order: clinical, one per score family, fused, then each
+        comparator learner's model of each family (:attr:`comparator_models`)."""
+        return [CLINICAL, *self.score_families, *([FUSED] if self.fused_family else []), *self.comparator_models]
+
+    @property
+    def comparator_models(self) -> dict[str, tuple[str, str]]:
+        """Comparator model name -> (its family, its learner), per family then learner (e.g.
+        ``radiomics_random_forest`` -> ("radiomics", "random_forest")); empty without comparators."""
+        return {comparator_name(family, learner): (family, learner)
+                for family in self.score_families for learner in self.settings.comparators}
 
     def model_label(self, model: str) -> str:
-        """A model in words: "Clinical model", "<family> score", "Fused model (<family> score + clinical)"."""
+        """A model in words: "Clinical model", "<family> score", "Fused model (<family> score + clinical)",
+        "<family>: <learner>" for a comparator."""
         if model == CLINICAL:
             return "Clinical model"
         if model == FUSED:
             family = self.fused_family
             return f"Fused model ({self.family_label(family)} score + clinical)" if family else "Fused model"
+        if model in self.comparator_models:
+            family, learner = self.comparator_models[model]
+            return f"{self.family_label(family)}: {COMPARATOR_METHODS[learner]}"
         return f"{self.family_label(model)} score"
 
     def model_labels(self) -> dict[str, str]:
