@@ -1,6 +1,7 @@
 """New patient: upload a CT and its tumour mask, enter the clinical values, get the scores, the model's prediction
 (a binary study's risk; a time-to-event study's survival at each horizon and the patient's curve against the
-training cohort's) with its 95 % CI, and the nomogram points."""
+training cohort's) with its 95 % CI, and the nomogram points; with comparator learners, their predicted risks beside
+the nomogram's, and for any score or comparator the patient's SHAP waterfall (why this risk)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from core.figures.charts import WINDOW_PRESETS, slice_overlay_figure
 from core.imaging.extraction.batch import read_manifest
 from core.io.archive import safe_extract_zip
 from core.figures.survival import patient_survival_figure
+from core.figures.waterfall import shap_waterfall_figure
 from core.stats.outcome_statistics import statistics_for
 from core.vocabulary import CLINICAL, FUSED, OUTSIDE_RANGE, score_column, survival_column
 from core.workflows.nomograms import DASHBOARD_WIDTHS, study_calculator
-from core.workflows.newpatient import (clinical_outside_range, computable_families, find_dicom_case,
-                                       patient_outside_range, preview_case, score_patient, study_patient_features,
-                                       training_survival_curve)
+from core.workflows.newpatient import (clinical_outside_range, computable_families, explain_patient,
+                                       explainable_models, find_dicom_case, patient_outside_range, preview_case,
+                                       score_patient, study_patient_features, training_survival_curve)
 
 ui.enter_page("pages/new_patient.py")
 
@@ -30,6 +32,7 @@ SCORED_KEY = "_np_scored"  # how many times a patient was scored this session: t
 RESULT_KEY = "np_result"  # (study fingerprint, case, result, clinical values used)
 VALUES_KEY = "_np_values"  # the clinical values typed in, kept when the page is left (widget state is not)
 PREVIEW_KEY = "_np_preview"  # ((image path, mask path), CasePreview) of the images checked last
+SHAP_KEY = "_np_shap"  # (study fingerprint, scoring revision, model) -> the patient's Explanation (SHAP costs seconds)
 
 st.title("New patient")
 st.caption("The study's frozen models score a patient from the CT and tumour mask: the same pre-processing, only "
@@ -91,6 +94,64 @@ def _survival_prediction(result, predictions: pd.DataFrame, scored_id: str, mode
 # What each outcome kind shows of a scored patient (StudyModels.outcome_kind; the one place the kinds are told apart
 # on this page).
 PREDICTION_VIEWS = {"binary": _binary_prediction, "survival": _survival_prediction}
+
+
+def _risk_column(result, models) -> str:
+    """The comparison table's risk column: a binary study's predicted risk, a time-to-event study's risk of the event
+    by the first horizon (what each result's ``risk`` and ``comparator_risks`` give)."""
+    if models.outcome_kind == "survival":
+        return f"risk of the event by {spec.outcome.horizon_label(float(result.survival['horizon'].iloc[0]))}"
+    return "predicted risk"
+
+
+def _comparator_risks(result, models) -> None:
+    """The comparator learners' predicted risks of the patient beside the nomogram model's (a small table); a note
+    for those the patient has no prediction of (features it was scored without)."""
+    if not models.comparators:
+        return
+    risks = result.comparator_risks()
+    if risks:
+        column = _risk_column(result, models)
+        table = pd.DataFrame({"model": [study.model_label(result.model), *(study.model_label(n) for n in risks)],
+                              "kind": ["nomogram", *("comparator" for _ in risks)],
+                              column: [result.risk, *risks.values()]})
+        st.markdown("**The comparator learners' predictions**")
+        st.dataframe(table, hide_index=True, column_config={column: st.column_config.NumberColumn(format="%.3f")})
+        st.caption("Each comparator learner (tuned by cross-validation on the training patients) predicts from this "
+                   "patient's features of its family, read as the scores read them; the nomogram's model is the one "
+                   "the calculator shows. The comparators are reported beside it, not combined with it.")
+    missing = [study.model_label(n) for n in models.comparators if n not in risks]
+    if missing:
+        st.caption(f"No prediction by {', '.join(missing)}: the patient was scored without the features they read.")
+
+
+def _shap_waterfall(result, models) -> None:
+    """"Why this risk": the SHAP waterfall of this patient by a score or comparator the user picks, from the model's
+    mean output over the training patients to the patient's (explanations kept per scoring: SHAP of a kernel model
+    takes seconds)."""
+    options = explainable_models(models, result)
+    if not options:
+        return
+    st.subheader("Why this risk (SHAP)")
+    name = st.selectbox("Model explained", options, format_func=study.model_label, key="np_shap_model")
+    key = (study.fingerprint, st.session_state.get(SCORED_KEY, 0), name)
+    kept = st.session_state.get(SHAP_KEY, {})
+    if key not in kept:
+        with st.spinner(f"Explaining the {study.model_label(name)} prediction (SHAP)..."):
+            # Only this scoring's explanations are kept: a new scoring or study makes them stale.
+            kept = {k: v for k, v in kept.items() if k[:2] == key[:2]}
+            kept[key] = explain_patient(study, models, result, name)
+        st.session_state[SHAP_KEY] = kept
+    explanation = kept[key]
+    patient = explanation.values.index[0]
+    st.plotly_chart(shap_waterfall_figure(explanation, patient, {name: study.model_label(name)}),
+                    key="np_shap_waterfall")
+    harmonised = " The feature values are as the model reads them (harmonised by " \
+        f"{study.label(models.settings.harmonise_by)})." if models.harmonisers else ""
+    st.caption(f"SHAP ({explanation.method}) on the {explanation.output} scale: the bottom bar is the model's mean "
+               "output over the training patients, each bar what this patient's value of a feature adds to it "
+               "(vermillion raises the risk, blue lowers it), the top bar this patient's output."
+               f"{harmonised} It explains the model, not the disease: a feature's share is no causal effect.")
 
 
 def _upload_key(*uploads) -> str:
@@ -230,6 +291,7 @@ with ui.guard():
         elif result.model in result.scores:  # a study of scores alone: the nomogram of the score
             row[score_column(result.model)] = result.scores[result.model]
         PREDICTION_VIEWS[models.outcome_kind](result, predictions, scored_id, models, row)
+        _comparator_risks(result, models)
         outside = patient_outside_range(study, models, result)
         if outside:
             st.warning(f"This patient is {OUTSIDE_RANGE}: {outside} The prediction is an extrapolation; read it with "
@@ -238,5 +300,8 @@ with ui.guard():
             st.markdown(f"**Scores ({statistics_for(spec.outcome).score_scale})**")
             st.dataframe(pd.DataFrame({"score": [study.model_label(k) for k in result.scores],
                                        "value": list(result.scores.values())}), hide_index=True)
-            with st.expander(f"The {len(result.features)} features the scores used"):
+            used = "scores and comparators" if result.comparators else "scores"
+            with st.expander(f"The {len(result.features)} features the {used} used"):
                 st.dataframe(result.features.rename("value").to_frame())
+        with ui.guard():  # a model that cannot be explained says why; the result above stays
+            _shap_waterfall(result, models)

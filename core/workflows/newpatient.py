@@ -8,6 +8,11 @@ A time-to-event study's patient gets the model's predicted survival at the outco
 95 % confidence intervals and the whole predicted survival curve (:class:`SurvivalPatientResult`); a binary study's
 gets the risk with its CI (:class:`NewPatientResult`).
 
+A study with comparator learners (issue 31: random forest, SVM, XGBoost, elastic net beside each family's score)
+gives each comparator's prediction too, from the patient's features as the models read them (harmonised with the
+training ComBat, as the scores get them); :func:`explain_patient` gives the SHAP explanation of this patient by any
+score or comparator (:func:`explainable_models`), against the training patients.
+
 Command line (a manifest of new patients)::
 
     python -m core.cli.newpatient --study STUDY_FOLDER --manifest cases.csv --clinical clinical.csv --out scores.csv
@@ -18,24 +23,30 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core.errors import RadNomoError
 from core.stats.learners.base import FittedModel
-from core.vocabulary import FUSED, horizon_column, score_column
+from core.stats.learners.explain import explainable
+from core.vocabulary import FUSED, horizon_column, score_column, survival_column
 from core.workflows.fit import StudyModels
 from core.workflows.sources import source_of
 from core.workflows.study import Study
+
+if TYPE_CHECKING:  # only the type: the explanations (core.workflows.explanations) are imported where they are used
+    from core.stats.explanations import Explanation
 
 __all__ = ["NewPatientResult", "SurvivalPatientResult", "training_percentile", "training_survival_curve",
            "needed_features", "restricted_params", "radiomics_features", "deep_features",
            "study_patient_features",
            "computable_families", "score_patient", "find_dicom_case", "score_manifest", "CasePreview", "check_case",
-           "preview_case", "clinical_outside_range", "patient_outside_range", "MAX_MASK_LABELS", "AIR_HU"]
+           "preview_case", "clinical_outside_range", "patient_outside_range", "MAX_MASK_LABELS", "AIR_HU",
+           "explainable_models", "patient_model_features", "explain_patient"]
 
 # What the two images of a case must be. A mask is a label image: a few integer values (0 and the ROI's
 # labels). A CT in Hounsfield units holds thousands of values, down to the air around the body (about
@@ -59,13 +70,20 @@ class NewPatientResult:
     Attributes
     ----------
     features : pandas.Series
-        The radiomics and deep features the scores use.
+        The radiomics and deep features the scores and comparators use (as extracted).
     scores : dict
         Score name -> log-odds (radiomics, dl, dl_radiomics where the study has them).
     model : str
         "fused", "clinical" or a score's family (a study of scores alone): the model giving the risk.
     probability, low, high : float
         Predicted risk and its 95 % confidence interval.
+    comparators : dict
+        Comparator model name (e.g. "radiomics_random_forest") -> its predicted risk of the event (0-1; NaN where
+        a feature value is missing): what :meth:`StudyModels.predict` puts in its column. Empty without comparators.
+    inputs : pandas.Series or None
+        The features as the models read them (harmonised with the training ComBat where the study harmonises,
+        else ``features``): what the scores and comparators were computed from and what
+        :func:`explain_patient` explains. None: the same as ``features``.
     """
 
     features: pd.Series
@@ -74,6 +92,8 @@ class NewPatientResult:
     probability: float
     low: float
     high: float
+    comparators: dict[str, float] = field(default_factory=dict)
+    inputs: pd.Series | None = None
 
     @property
     def risk(self) -> float:
@@ -85,9 +105,14 @@ class NewPatientResult:
         """What :meth:`StudyModels.predict` puts in the model's column for this patient: the probability."""
         return self.probability
 
+    def comparator_risks(self) -> dict[str, float]:
+        """Comparator model name -> its predicted risk of the event (0-1): :attr:`comparators`."""
+        return dict(self.comparators)
+
     def summary(self) -> dict[str, float]:
-        """The result as one row of :func:`score_manifest`'s table: ``probability``, ``low``, ``high``."""
-        return {"probability": self.probability, "low": self.low, "high": self.high}
+        """The result as one row of :func:`score_manifest`'s table: ``probability``, ``low``, ``high``, then each
+        comparator's predicted risk under its model name (the column :meth:`StudyModels.predict` gives it)."""
+        return {"probability": self.probability, "low": self.low, "high": self.high, **self.comparators}
 
     def headline(self) -> str:
         """The result in one line, e.g. ``fused risk 0.412 (0.350-0.477)``."""
@@ -118,6 +143,12 @@ class SurvivalPatientResult:
         training follow-up), ``survival``, ``low``, ``high``.
     interval_note : str or None
         Why the confidence limits are missing (a model without a variance matrix), None when they are given.
+    comparators : dict
+        The comparators' columns of :meth:`StudyModels.predict` for this patient: ``<name>`` (the comparator's
+        linear predictor) and ``<name>@surv_<h>`` (its predicted survival at each horizon,
+        :func:`core.vocabulary.survival_column`). Empty without comparators.
+    inputs : pandas.Series or None
+        The features as the models read them (harmonised where the study harmonises); None: ``features``.
     """
 
     features: pd.Series
@@ -127,6 +158,8 @@ class SurvivalPatientResult:
     survival: pd.DataFrame
     curve: pd.DataFrame
     interval_note: str | None = None
+    comparators: dict[str, float] = field(default_factory=dict)
+    inputs: pd.Series | None = None
 
     @property
     def risk(self) -> float:
@@ -138,15 +171,24 @@ class SurvivalPatientResult:
         """What :meth:`StudyModels.predict` puts in the model's column: :attr:`linear_predictor`."""
         return self.linear_predictor
 
+    def comparator_risks(self) -> dict[str, float]:
+        """Comparator model name -> its predicted risk of the event by the first horizon (0-1): 1 - its survival
+        there, as :attr:`risk` is the model's (NaN where it has none)."""
+        first = float(self.survival["horizon"].iloc[0])
+        # One linear predictor's column per comparator, named as the model; its survival columns are "<name>@...".
+        names = [c for c in self.comparators if "@" not in c]
+        return {name: 1.0 - self.comparators.get(survival_column(name, first), float("nan")) for name in names}
+
     def summary(self) -> dict[str, float]:
         """The result as one row of :func:`score_manifest`'s table: ``linear_predictor``, then per horizon h
-        ``surv_<h>``, ``surv_<h>_low``, ``surv_<h>_high`` (:func:`core.vocabulary.horizon_column`)."""
+        ``surv_<h>``, ``surv_<h>_low``, ``surv_<h>_high`` (:func:`core.vocabulary.horizon_column`), then the
+        comparators' columns (:attr:`comparators`)."""
         row = {"linear_predictor": self.linear_predictor}
         for horizon, value, low, high in self.survival[["horizon", "survival", "low", "high"]].itertuples(
                 index=False):
             row.update({horizon_column(horizon): value, horizon_column(horizon, "low"): low,
                         horizon_column(horizon, "high"): high})
-        return row
+        return {**row, **self.comparators}
 
     def headline(self) -> str:
         """The result in one line, e.g. ``fused survival at 12: 0.912 (0.880-0.945); at 36: ...``."""
@@ -159,20 +201,27 @@ PatientResult = NewPatientResult | SurvivalPatientResult
 
 
 def needed_features(models: StudyModels) -> set[str]:
-    """Every feature any of the study's scores uses."""
+    """Every feature any of the study's scores or comparators uses."""
     return models.needed_features()
 
 
 def _features_by_family(study: Study, models: StudyModels) -> dict[str, list[str]]:
-    """Single family -> the features of it that the scores use (in the family table's order)."""
+    """Single family -> the features of it that the scores and comparators use (in the family table's order)."""
     needed = models.needed_features()
     used = {m for score in models.scores for m in models.members[score]}
+    for name in models.comparators:
+        # A comparator's family is read as well; one that only a comparator reads and that cannot be recomputed from
+        # CT (an imported table) is left out: the scores decide whether a patient can be scored
+        # (computable_families), and such a comparator then gives no prediction (score_patient skips it).
+        used |= {m for m in models.members[name]
+                 if m in used or source_of(study.family(m)).scorable_from_images(study.family(m))}
     return {f.name: [c for c in f.table.columns if c in needed] for f in study.families if f.name in used}
 
 
 def computable_families(study: Study, models: StudyModels) -> tuple[list[str], list[str]]:
     """(families whose features can be recomputed from a new CT, families that cannot: imported tables,
-    or missing extraction settings / weights), among those the scores use."""
+    or missing extraction settings / weights), among those the scores use (and those only a comparator uses,
+    when they can be recomputed)."""
     can: list[str] = []
     cannot: list[str] = []
     for name in _features_by_family(study, models):
@@ -276,7 +325,8 @@ def deep_features(image_path: str | Path, mask_path: str | Path, features: Seque
 
 def study_patient_features(study: Study, models: StudyModels, image_path: str | Path, mask_path: str | Path, *,
                            case_id: str = "new patient") -> pd.Series:
-    """Every feature the study's scores use, computed from one case's CT and mask, family by family.
+    """Every feature the study's scores and comparators use, computed from one case's CT and mask, family by
+    family (only the features the models need: :meth:`StudyModels.needed_features`).
 
     Raises
     ------
@@ -311,8 +361,8 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     Parameters
     ----------
     features : pandas.Series
-        The features the scores use (:func:`study_patient_features`); may be empty for a study
-        without scores.
+        The features the scores and comparators use (:func:`study_patient_features`); may be empty for a
+        study without scores. A comparator whose features are not all given is left out of the result.
     clinical : dict
         Every clinical predictor of the model (categorical ones by level), and the harmonisation
         column (e.g. scanner) when the study uses ComBat.
@@ -327,7 +377,8 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     -------
     NewPatientResult or SurvivalPatientResult
         By the study's outcome kind (:attr:`StudyModels.outcome_kind`): a binary study's risk with its CI, a
-        time-to-event study's survival at each horizon with its CI and the predicted survival curve.
+        time-to-event study's survival at each horizon with its CI and the predicted survival curve; each with
+        the comparators' predictions from the same (harmonised) features as the scores.
     """
     frame = features.to_frame().T
     if models.harmonisers and len(frame.columns):
@@ -339,6 +390,13 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
             frame[adjusted.columns] = adjusted
     scores = {name: float(score.linear_predictor(frame).iloc[0]) for name, score in models.scores.items()
               if set(score.variables) <= set(frame.columns)}
+    # The comparators read the same harmonised features as the scores (StudyModels.predict gives them the
+    # imputed, harmonised tables; a new patient's extracted features are complete, so only ComBat applies).
+    comparators: dict[str, float] = {}
+    for comparator, fitted in models.comparators.items():
+        if set(fitted.variables) <= set(frame.columns):
+            comparators.update(_COMPARATOR_COLUMNS[models.outcome_kind](comparator, fitted, frame))
+    inputs = frame.iloc[0].rename(features.name) if len(frame) else features
     name = model or models.main_model
     row = dict(clinical)
     chosen: FittedModel  # the score's model of the outcome or a multivariable model: both are FittedModels
@@ -357,8 +415,25 @@ def score_patient(models: StudyModels, features: pd.Series, clinical: dict, *,
     missing = [v for v in chosen.variables if v not in row or pd.isna(row[v])]
     if missing:
         raise RadNomoError(f"the {name} model needs a value for {missing}.")
-    return _PATIENT_READERS[models.outcome_kind](chosen, pd.DataFrame([row]), name=name, features=features,
-                                                 scores=scores)
+    result = _PATIENT_READERS[models.outcome_kind](chosen, pd.DataFrame([row]), name=name, features=features,
+                                                   scores=scores)
+    return replace(result, comparators=comparators, inputs=inputs)
+
+
+def _binary_comparator(name: str, model: FittedModel, frame: pd.DataFrame) -> dict[str, float]:
+    """A binary study's comparator column for the one patient of ``frame``: its predicted risk (as
+    :meth:`StudyModels.predict` fills it)."""
+    return {name: float(model.predict_risk(frame).iloc[0])}
+
+
+def _survival_comparator(name: str, model: FittedModel, frame: pd.DataFrame) -> dict[str, float]:
+    """A time-to-event study's comparator columns for the one patient of ``frame``, as :meth:`StudyModels.predict`
+    fills them: its linear predictor and its predicted survival at each of its horizons."""
+    out = {name: float(model.linear_predictor(frame).iloc[0])}
+    survival = model.predict_survival(frame).iloc[0]  # type: ignore[attr-defined]  # every survival model has it
+    for horizon in model.horizons:  # type: ignore[attr-defined]
+        out[survival_column(name, horizon)] = float(survival[horizon_column(horizon)])
+    return out
 
 
 def _binary_patient(chosen: FittedModel, row: pd.DataFrame, *, name: str, features: pd.Series,
@@ -410,6 +485,60 @@ def _survival_patient(chosen: FittedModel, row: pd.DataFrame, *, name: str, feat
 _PATIENT_READERS: dict[str, Callable[..., PatientResult]] = {"binary": _binary_patient,
                                                              "survival": _survival_patient}
 _SCORE_MODELS = {"binary": "logistic model", "survival": "Cox model"}
+_COMPARATOR_COLUMNS: dict[str, Callable[[str, FittedModel, pd.DataFrame], dict[str, float]]] = {
+    "binary": _binary_comparator, "survival": _survival_comparator}
+
+
+def explainable_models(models: StudyModels, result: PatientResult) -> list[str]:
+    """The models whose SHAP explanation of this patient can be given: every explained model
+    (:func:`core.workflows.explanations.explained_models`: the scores and the comparators) that SHAP explains
+    (not a Cox score) and whose features the patient has, all of them with a value; in display order. Empty for a
+    patient scored without features."""
+    from core.workflows.explanations import explained_models
+
+    inputs = result.features if result.inputs is None else result.inputs
+    return [name for name in explained_models(models)
+            if explainable(models[name]) and set(models[name].variables) <= set(inputs.index)
+            and bool(inputs[list(models[name].variables)].notna().all())]
+
+
+def patient_model_features(models: StudyModels, result: PatientResult, name: str) -> pd.DataFrame:
+    """The features model ``name`` reads for this patient, as the models read them (harmonised where the study
+    harmonises): one row indexed by the patient's ID (``result.features.name``, else "new patient"), the model's
+    features as columns, in its order; what :func:`core.workflows.explanations.patient_explanation` takes.
+
+    Raises
+    ------
+    RadNomoError
+        When the study has no such model or the patient lacks one of its features.
+    """
+    if name not in models:
+        raise RadNomoError(f"the study has no {name} model; its models are {list(models)}.")
+    inputs = result.features if result.inputs is None else result.inputs
+    variables = list(models[name].variables)
+    lacking = [v for v in variables if v not in inputs.index]
+    if lacking:
+        raise RadNomoError(f"this patient was scored without feature(s) {lacking[:3]} that the {name} model reads; "
+                           "score the patient from its CT to explain it.")
+    patient = str(result.features.name) if result.features.name is not None else "new patient"
+    return inputs[variables].astype(float).rename(patient).to_frame().T
+
+
+def explain_patient(study: Study, models: StudyModels, result: PatientResult, name: str) -> Explanation:
+    """SHAP explanation of this patient by model ``name`` (a score or a comparator: :func:`explainable_models`),
+    against the model's training patients as background, on the model's output scale (log-odds, probability, or a
+    time-to-event comparator's log relative hazard: the explanation's ``output`` says which); ``base_value`` + the
+    patient's SHAP values = the model's output for the patient.
+
+    Raises
+    ------
+    RadNomoError
+        For a model that is not explained (the clinical and fused models are read on their nomogram) or a feature
+        the patient lacks.
+    """
+    from core.workflows.explanations import patient_explanation
+
+    return patient_explanation(study, models, name, patient_model_features(models, result, name))
 
 
 def training_percentile(study: Study, predictions: pd.DataFrame, result: PatientResult) -> float:
@@ -477,7 +606,8 @@ def score_manifest(study: Study, models: StudyModels, manifest: pd.DataFrame, cl
     first (:func:`check_case`: a CT and a mask swapped between the manifest's columns are refused). Returns
     one row per case: ``ID``, each ``<family>_score``, ``model``, the result's :meth:`~NewPatientResult.summary`
     (binary: ``probability``, ``low``, ``high``; time to event: ``linear_predictor`` and ``surv_<h>``,
-    ``surv_<h>_low``, ``surv_<h>_high`` per horizon) and ``outside_training_range`` (why the patient is outside it,
+    ``surv_<h>_low``, ``surv_<h>_high`` per horizon; then each comparator's columns under its model name, e.g.
+    ``radiomics_random_forest``: its predicted risk) and ``outside_training_range`` (why the patient is outside it,
     :func:`patient_outside_range`; empty if not).
     """
     name = models.main_model
