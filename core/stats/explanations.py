@@ -131,7 +131,7 @@ def function_shap(name: str, function: Callable[[np.ndarray], np.ndarray], X: pd
     Explanation
         On ``output``'s scale, ``method`` naming the explainer, the background size and the permutations.
     """
-    import shap  # type: ignore[import-untyped]  # no stubs; pyproject.toml does not list shap (yet)
+    import shap
 
     rng = np.random.default_rng(seed)
     rows = background.to_numpy(dtype=float)

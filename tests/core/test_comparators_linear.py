@@ -274,7 +274,7 @@ def test_a_non_converged_elastic_net_says_so(data, monkeypatch):
 # -- SHAP --------------------------------------------------------------------------------------------------------
 
 def test_linear_shap_equals_shaps_linear_explainer(enet, data):
-    import shap  # type: ignore[import-untyped]
+    import shap
 
     background, rows = data.iloc[:150], data.iloc[150:]
     explanation = explain(enet, rows, background)

@@ -64,8 +64,8 @@ def model(data) -> BoostedCoxModel:
 
 
 def _sksurv(df: pd.DataFrame, params: dict, seed: int = SEED):
-    from sksurv.ensemble import GradientBoostingSurvivalAnalysis  # type: ignore[import-untyped]
-    from sksurv.util import Surv  # type: ignore[import-untyped]
+    from sksurv.ensemble import GradientBoostingSurvivalAnalysis
+    from sksurv.util import Surv
 
     return GradientBoostingSurvivalAnalysis(loss="coxph", learning_rate=LEARNING_RATE, subsample=SUBSAMPLE,
                                             random_state=seed, **params).fit(
@@ -108,7 +108,7 @@ def test_tuning_score_equals_a_direct_fit_per_fold(model, data):
     """The (100 trees, depth 1) row, scored from the staged predictions of 300-tree fits, equals 100-tree fits on
     the same stratified folds scored by sksurv's own Harrell's C (no tied times: the two C's coincide)."""
     from sklearn.model_selection import StratifiedKFold
-    from sksurv.metrics import concordance_index_censored  # type: ignore[import-untyped]
+    from sksurv.metrics import concordance_index_censored
 
     event, time = data["event"].to_numpy(), data["time"].to_numpy()
     scores = []
@@ -296,7 +296,7 @@ def _brute_force_shapley(function, rows: np.ndarray, background: np.ndarray) -> 
 def test_treeshap_of_the_dict_model_is_exact_shapley(model, data):
     """shap.TreeExplainer on the saved trees' dict model equals the Shapley values of the linear predictor
     enumerated over every coalition against the same background, and adds up to it."""
-    import shap  # type: ignore[import-untyped]
+    import shap
 
     background = data[list(FEATURES)].to_numpy()[:40]
     rows = data[list(FEATURES)].iloc[40:60]

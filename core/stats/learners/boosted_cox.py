@@ -308,7 +308,7 @@ class BoostedCoxModel(ComparatorModel):
         RadNomoError
             As :meth:`~core.stats.learners.comparator.ComparatorModel.explained_frames`.
         """
-        import shap  # type: ignore[import-untyped]  # no stubs
+        import shap
 
         X, B = self.explained_frames(df, background)
         rows = B.to_numpy(dtype=float)
@@ -443,8 +443,8 @@ def _tune(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, seed: int,
         ddof 1, / sqrt(n_folds)).
     """
     from sklearn.model_selection import ParameterGrid, StratifiedKFold
-    from sksurv.ensemble import GradientBoostingSurvivalAnalysis  # type: ignore[import-untyped]
-    from sksurv.util import Surv  # type: ignore[import-untyped]
+    from sksurv.ensemble import GradientBoostingSurvivalAnalysis
+    from sksurv.util import Surv
 
     from core.stats.survival.concordance import harrell_c
 

@@ -281,7 +281,7 @@ def tree_shap(name: str, model: Any, X: pd.DataFrame, background: pd.DataFrame, 
         that overflow are below 3e-10 exactly and below 2e-7 as computed (checked for N up to 44), so a leaf's
         value is misweighted by less than 2e-7 of itself there.
     """
-    import shap  # type: ignore[import-untyped]  # no stubs
+    import shap
 
     rows = background_rows(background, seed)
     explainer = shap.TreeExplainer(model, data=rows, feature_perturbation="interventional", model_output="raw")
