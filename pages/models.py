@@ -1,5 +1,7 @@
 """Models: a score per feature family with its formula, the clinical model (univariable -> multivariable),
-and the fused model (a chosen score + the clinical predictors)."""
+the fused model (a chosen score + the clinical predictors), the comparator learners (random forest, SVM,
+XGBoost, elastic net on each family's features, tuned by inner cross-validation) and the SHAP explanations of
+the scores and comparators."""
 
 from __future__ import annotations
 
@@ -9,15 +11,28 @@ import streamlit as st
 
 import ui
 from core.figures.charts import coefficient_figure
+from core.figures.explanations import shap_summary_figure
 from core.io.tables import screen_table
+from core.stats.learners import learners_for
+from core.stats.learners.comparator import TUNING_FOLDS
 from core.stats.outcome_statistics import statistics_for
-from core.vocabulary import SCORE_METHODS, format_p
+from core.vocabulary import COMPARATOR_FEATURES, COMPARATOR_METHODS, COMPARATOR_ROLE, SCORE_METHODS, format_p
 from core.workflows.checks import feature_ibsi_tags
+from core.workflows.explanations import explained_models, shap_table
 from core.workflows.fit import clinical_predictors
 
 ui.enter_page("pages/models.py")
 
 CLINICAL_KEY = "mod_clinical"
+COMPARATORS_KEY, COMPARATOR_FEATURES_KEY = "mod_comparators", "mod_comparator_features"
+APPLY_KEY = "mod_comparators_apply"  # the form's button: the choice is fitted when it is pressed
+# The study's (comparators, their features) the two widgets were last set from: when the study's differ (another
+# study opened, a saved run loaded) the widgets follow the study; otherwise a widget that differs is the user's change.
+COMPARATORS_SYNCED = "_mod_comparators_synced"
+# What each outcome kind's comparators are tuned on (core.stats.learners.comparator.tune: AUC; the time-to-event
+# comparators, core.stats.learners.boosted_cox: Harrell's C).
+TUNING_MEASURES = {"binary": "AUC", "survival": "Harrell's C"}
+SHAP_TOGGLE = "Compute the SHAP explanations (a comparator's explainer can take a minute)"
 
 
 def ph_check(model, label: str, key: str) -> None:
@@ -32,6 +47,119 @@ def ph_check(model, label: str, key: str) -> None:
         st.dataframe(screen_table(table), hide_index=True, key=key)
         st.caption("Schoenfeld-residual test per term against the Kaplan-Meier transform of time (survival's "
                    "cox.zph); p < 0.05: that term's hazard ratio changes over follow-up. GLOBAL tests all terms.")
+
+
+def comparator_learners(study, models) -> None:
+    """The comparator learners' choice (applied to the study's settings at the form's button: the models are
+    refitted and the page reruns), the tuning scheme in words, and per fitted comparator (``models``: the study's
+    fitted models; None when they could not be fitted, so that a comparator can still be removed) its chosen
+    hyper-parameters and tuning table."""
+    available = list(learners_for(COMPARATOR_ROLE, study.spec.outcome.kind))
+    if not available:
+        st.caption(f"No comparator learner fits a {study.spec.outcome.kind} outcome yet: the scores stand alone.")
+        return
+    settings = study.settings
+    synced = (tuple(settings.comparators), settings.comparator_features)
+    if st.session_state.get(COMPARATORS_SYNCED) != synced or COMPARATORS_KEY not in st.session_state \
+            or COMPARATOR_FEATURES_KEY not in st.session_state:
+        st.session_state[COMPARATORS_KEY] = [m for m in settings.comparators if m in available]
+        st.session_state[COMPARATOR_FEATURES_KEY] = settings.comparator_features
+        st.session_state[COMPARATORS_SYNCED] = synced
+    # A form: each change refits every comparator (tuning grids, tens of seconds to minutes on a large study), so
+    # several learners are picked first and fitted once, at the button.
+    with st.form("mod_comparators_form", border=False):
+        left, right = st.columns([3, 2])
+        chosen = left.multiselect("Comparator learners (each fitted on every family's features beside its score)",
+                                  available, key=COMPARATORS_KEY, format_func=lambda m: COMPARATOR_METHODS[m],
+                                  placeholder="None: the scores alone")
+        features = right.radio("Features the comparators fit", list(COMPARATOR_FEATURES),
+                               key=COMPARATOR_FEATURES_KEY, format_func=COMPARATOR_FEATURES.get)
+        st.form_submit_button("Fit the chosen comparators", key=APPLY_KEY, icon=":material/model_training:",
+                              help="Fits and tunes each chosen learner on every family (can take a minute or more).")
+    # The widgets keep the user's order of choice; the settings keep the registry's (one fingerprint per set).
+    wanted = (tuple(m for m in available if m in chosen), features)
+    if wanted != synced:
+        changed = ui.update_settings(comparators=wanted[0], comparator_features=wanted[1])
+        if changed.settings.to_dict() != settings.to_dict():
+            st.session_state[COMPARATORS_SYNCED] = (tuple(changed.settings.comparators),
+                                                    changed.settings.comparator_features)
+            st.rerun()  # the models above were fitted without them
+    measure = TUNING_MEASURES.get(study.spec.outcome.kind, "score")
+    out_of_bag = f"; the random forest by its out-of-bag {measure}" if "random_forest" in available else ""
+    st.caption(f"Each comparator is fitted on the training patients only, its hyper-parameters tuned on them alone "
+               f"(by inner {TUNING_FOLDS}-fold cross-validated {measure}, the folds stratified by the outcome and "
+               f"seeded with the study's seed {settings.screening.seed}{out_of_bag}), then refitted on all training "
+               "patients; the test cohort only measures it. The Internal validation page refits the whole pipeline, "
+               "tuning included, inside each bootstrap resample. Comparators are compared with the scores in the "
+               "table below and on the Evaluation page; they cannot be drawn as a nomogram.")
+    if models is None:
+        return
+    if not models.comparators:
+        if settings.comparators:
+            st.caption("No comparator could be fitted (the notes above say why).")
+        return
+    for name, model in models.comparators.items():
+        with st.expander(f"{study.model_label(name)}: {len(model.variables)} feature(s)"):
+            st.markdown(model.detail)
+            table = model.table
+            # A parameter may mix texts and numbers (a forest's max_features: "sqrt" or 0.5), which the grid's
+            # Arrow columns cannot hold: shown as text (the CSV keeps the values).
+            shown = table.astype({c: str for c in table.columns
+                                  if table[c].dtype == object and table[c].map(type).nunique() > 1})
+            st.dataframe(shown, hide_index=True, key=f"mod_comparator_table_{name}",
+                         column_config={"cv_auc": st.column_config.NumberColumn("CV AUC", format="%.3f"),
+                                        "cv_c": st.column_config.NumberColumn("CV Harrell's C", format="%.3f"),
+                                        "cv_se": st.column_config.NumberColumn(f"CV {measure} SE", format="%.3f"),
+                                        "chosen": st.column_config.CheckboxColumn("chosen")})
+            words = model.tuning_words
+            listed = ", ".join(map(str, model.variables[:12])) + (
+                f" and {len(model.variables) - 12} more" if len(model.variables) > 12 else "")
+            st.caption(f"One row per grid point, scored by {words} (with its standard error); the chosen row scores "
+                       f"highest (the first in grid order on a tie). Features: {listed}.")
+            ui.csv_download(table, f"tuning_{name}.csv", label="Tuning table (CSV)", key=f"mod_dl_comparator_{name}")
+
+
+def shap_section(study, models) -> None:
+    """SHAP of the scores and comparators on the training patients: a model's summary plot and mean |SHAP| table,
+    and shap.csv of every explained model. Computed here only (a stage of its own, memoised per model fit)."""
+    explained = explained_models(models)
+    if not explained:
+        st.caption("Nothing to explain: the study has no score and no comparator learner.")
+        return
+    results = ui.results(study)
+    # The scores' SHAP is exact and linear (milliseconds); a comparator's may take a model-agnostic explainer a
+    # minute (the SVM's), so with comparators the page asks first, unless the explanations are already stored.
+    if models.comparators and not results.explanations_ready and not st.toggle(
+            SHAP_TOGGLE, key="mod_shap_on"):
+        st.caption("Switch on to compute the SHAP explanations of the scores and comparator learners on the training "
+                   "patients (computed once per fit, then kept).")
+        return
+    explanations = results.explanations
+    explained = [name for name in explained if name in explanations]
+    if not explained:
+        st.caption("No model could be explained.")
+        return
+    name = st.selectbox("Model explained", explained, key="mod_shap_model", format_func=study.model_label)
+    explanation = explanations[name]
+    table = shap_table(explanations, study.model_labels())
+    n_training = len(models.train_ids)
+    n_explained = len(explanation.values)
+    sample = "" if n_explained >= n_training else f" (a seeded sample of the {n_training})"
+    method = explanation.method[:1].upper() + explanation.method[1:]
+    st.caption(f"{method}, on the {explanation.output} scale, on {n_explained} training patients{sample}: each "
+               f"point is a patient, at what the feature's value added to their predicted {explanation.output} "
+               f"against the average training patient (base value {explanation.base_value:.3f}); colour: the "
+               "feature's value, low to high. Features ranked by mean |SHAP| (the table below; shap.csv holds every "
+               "explained model).")
+    # Full width: a beeswarm needs the room, and the features' names (as the score tables and shap.csv give
+    # them) are long. The selectbox above names the model, so the figure carries no title over its toolbar.
+    st.plotly_chart(shap_summary_figure(explanation, title=""), key=f"mod_shap_summary_{name}")
+    shown = table[table["model"] == name][["rank", "feature", "mean_abs_shap"]]
+    st.dataframe(shown, hide_index=True, key="mod_shap_table",
+                 column_config={"mean_abs_shap": st.column_config.NumberColumn(
+                     f"mean |SHAP| ({explanation.output})", format="%.4f")})
+    ui.csv_download(table, "shap.csv", label="Mean |SHAP| of every explained model (CSV)", key="mod_dl_shap")
+
 
 st.title("Models")
 study = ui.get_study()
@@ -57,6 +185,7 @@ if study.score_families:
     if fused_score != study.fused_family:  # the default stays implicit (None), so saved runs keep matching
         study = ui.update_settings(fused_score=fused_score)
 
+comparators_drawn = False  # whether this run drew the comparator choice (else it is drawn at the end)
 with ui.guard():
     # The clinical predictors are chosen before anything is fitted: a study whose variables do not qualify
     # (or that has none) is a study of scores alone, not a dead end.
@@ -151,6 +280,16 @@ with ui.guard():
             st.warning(flip, icon=":material/swap_vert:")
 
     # -----------------------------------------------------------------------------------------
+    st.subheader("Comparator learners")
+    comparators_drawn = True
+    comparator_learners(study, models)
+
+    # -----------------------------------------------------------------------------------------
+    st.subheader("Explanations (SHAP)")
+    with ui.guard():  # an explanation that fails leaves the models and their discrimination on the page
+        shap_section(study, models)
+
+    # -----------------------------------------------------------------------------------------
     st.subheader("Discrimination at a glance")
     predictions = ui.results(study).predictions
     aucs = statistics.discrimination_table(predictions, spec.outcome.values(study.cohort), study.cohorts(),
@@ -165,3 +304,9 @@ with ui.guard():
                       "radnomo_models.json", "application/json", key="mod_dl_json")
     ui.csv_download(predictions.reset_index(names=spec.id_column), "predictions.csv",
                     label="Predictions and scores, all patients (CSV)", key="mod_dl_predictions")
+
+if not comparators_drawn and study.settings.comparators:
+    # The models could not be fitted (the error above): the comparators stay removable, in case they are the cause.
+    st.subheader("Comparator learners")
+    with ui.guard():
+        comparator_learners(study, None)

@@ -304,6 +304,11 @@ class StudyResults:
 
         return self._get("explanations", self.study.model_fingerprint, compute)
 
+    @property
+    def explanations_ready(self) -> bool:
+        """Whether :attr:`explanations` is stored for the current fit (asking for it then costs nothing)."""
+        return self.store.has("explanations", self.study.model_fingerprint)
+
     def nomogram(self, model: str):
         """The :class:`core.stats.modeling.Nomogram` of one fitted model (on the training patients)."""
         return self._get("nomogram", f"{self.study.model_fingerprint}|{model}",
