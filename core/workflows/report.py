@@ -177,23 +177,22 @@ def methods_text(study: Study, models: StudyModels) -> list[str]:
 
 
 def _comparators_text(study: Study, models: StudyModels) -> str:
-    """The comparator learners in one paragraph: which, on which features, their grids and the tuning scheme."""
+    """The comparator learners in one paragraph: which, on which features, their grids and how each was tuned."""
     grids: dict[str, Any] = {}
     for model in models.comparators.values():  # every family's model of a learner searched the same grid
         grids.setdefault(model.learner, model)
     learners = "; ".join(
         f"{COMPARATOR_METHODS[name]} ({get_learner(name, COMPARATOR_ROLE).description()}; grid "
         + ", ".join(f"{param} in {{{', '.join(str(v) for v in values)}}}" for param, values in model.grid.items())
-        + ")" for name, model in grids.items())
+        + f"; tuned by {model.tuning_words})" for name, model in grids.items())
     first = next(iter(grids.values()))
     features = COMPARATOR_FEATURES[study.settings.comparator_features].lower()
     return (f"Comparator learners were fitted on each family's features ({features}) beside its score: {learners}. "
-            f"Their hyper-parameters were tuned by {first.n_folds}-fold stratified cross-validation of the "
-            f"{first.TUNING_MEASURE} on the training patients only (seed {first.seed}), and the final model refitted "
-            "on all of them; in the "
-            "internal validation the whole pipeline, tuning included, was refitted in every resample. Each score and "
-            "comparator was explained by SHAP values on the training patients (exact linear SHAP for the scores, "
-            "TreeSHAP for tree ensembles, a model-agnostic explainer otherwise).")
+            f"Their hyper-parameters were tuned on the training patients only (seed {first.seed}; inner folds "
+            "stratified by the outcome), and the chosen model refitted on all of them; in the internal validation "
+            "the whole pipeline, tuning included, was refitted in every resample. Each score and comparator was "
+            "explained by SHAP values on the training patients (exact linear SHAP for the scores, TreeSHAP for tree "
+            "ensembles, a model-agnostic explainer otherwise).")
 
 
 def _comparator_tables(study: Study, models: StudyModels,

@@ -136,8 +136,8 @@ def test_the_report_says_which_learners_grids_and_tuning(study, models, predicti
     methods = " ".join(methods_text(study, models))
     for learner in LEARNERS:
         assert COMPARATOR_METHODS[learner] in methods
-    assert "5-fold stratified cross-validation of the AUC on the training patients only" in methods
-    assert "grid" in methods
+    assert "tuned on the training patients only" in methods and "out-of-bag AUC" in methods
+    assert "tuned by 5-fold stratified cross-validation AUC" in methods and "grid" in methods
     report = build_report(study, models, predictions)
     assert "Comparator learners" in report.html and "SHAP importance" in report.html
 
