@@ -48,11 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import RadNomoError, listed
+from core.errors import RadNomoError
 from core.stats.explanations import MAX_BACKGROUND, Explanation
 from core.stats.learners.base import FitOptions, Predictors
 from core.stats.learners.comparator import TUNING_FOLDS, ComparatorModel, complete_rows, saved_array
-from core.stats.learners.cox import SURVIVAL, _survival_data, fixed_coefficient_hazard
+from core.stats.learners.cox import (SURVIVAL, _survival_data, baseline_frame, checked_horizons,
+                                     fixed_coefficient_hazard)
 from core.stats.learners.tree_arrays import LEAF, TreeArrays
 from core.stats.modeling import saved_number
 from core.stats.outcomes import Outcome
@@ -210,21 +211,10 @@ class BoostedCoxModel(ComparatorModel):
         """The baseline cumulative hazard H0 at eta = 0 (Efron, a right-continuous step function, 0 before the
         first event): ``time`` (each distinct training event time, then the last follow-up, where it ends) and
         ``cumulative_hazard``, as the Cox models'."""
-        times, cumulative = self.event_times, np.cumsum(self.hazard)
-        if self.last_follow_up > times[-1]:
-            times, cumulative = np.append(times, self.last_follow_up), np.append(cumulative, cumulative[-1])
-        return pd.DataFrame({"time": times, "cumulative_hazard": cumulative})
+        return baseline_frame(self.event_times, np.cumsum(self.hazard), self.last_follow_up)
 
     def _horizons(self, horizons: Sequence[float] | float | None) -> np.ndarray:
-        values = np.atleast_1d(np.asarray(self.horizons if horizons is None else horizons, dtype=float))
-        if values.size == 0 or not np.isfinite(values).all() or (values <= 0).any():
-            raise RadNomoError("Give at least one horizon, each a time > 0 in the follow-up's unit.")
-        beyond = values[values > self.last_follow_up]
-        if beyond.size:
-            raise RadNomoError(f"Horizon(s) {listed([f'{h:g}' for h in beyond])} lie beyond the last follow-up of the "
-                               f"{self.name} model's training patients ({self.last_follow_up:g}): it cannot predict "
-                               "survival there. Choose horizons within the follow-up.")
-        return values
+        return checked_horizons(self.horizons if horizons is None else horizons, self.last_follow_up, self.name)
 
     def predict_survival(self, df: pd.DataFrame, horizons: Sequence[float] | float | None = None) -> pd.DataFrame:
         """Predicted survival S(t | x) = exp(-H0(t) exp(eta(x))) of each row of ``df`` at each horizon.

@@ -51,7 +51,7 @@ from core.vocabulary import (CLINICAL, FUSED, POST_SELECTION_NOTE, POST_SELECTIO
                              check_option, family_of_score, horizon_column)
 
 __all__ = ["CoxModel", "CoxScoreModel", "CoxLearner", "CoxScoreLearner", "COX", "COX_REFIT", "COX_LASSO",
-           "fixed_coefficient_hazard", "SURVIVAL"]
+           "fixed_coefficient_hazard", "SURVIVAL", "baseline_frame", "checked_horizons"]
 
 #: The outcome kind the Cox learners fit (a key of core.vocabulary.OUTCOME_KINDS).
 SURVIVAL = SurvivalOutcome.kind
@@ -109,6 +109,35 @@ def fixed_coefficient_hazard(lp: np.ndarray, time: np.ndarray, event: np.ndarray
     fraction = (np.arange(events.size) - first[group]) / size[group]  # Efron's l / d
     increments = np.add.reduceat(1 / (s0[group] - fraction * t0[group]), first)
     return event_times, increments * math.exp(-shift)
+
+
+def baseline_frame(event_times: np.ndarray, cumulative: np.ndarray, last_follow_up: float) -> pd.DataFrame:
+    """A baseline cumulative hazard as a model's ``baseline``: ``time`` (each distinct training event time, then the
+    last training follow-up, where the step function ends, carried flat) and ``cumulative_hazard``."""
+    times = event_times
+    if last_follow_up > times[-1]:
+        times, cumulative = np.append(times, last_follow_up), np.append(cumulative, cumulative[-1])
+    return pd.DataFrame({"time": times, "cumulative_hazard": cumulative})
+
+
+def checked_horizons(horizons: Sequence[float] | float, last_follow_up: float, name: str) -> np.ndarray:
+    """``horizons`` as a float array, each > 0 and within the training follow-up of the model ``name``.
+
+    Raises
+    ------
+    RadNomoError
+        For no horizon, one not > 0 or not finite, or one beyond ``last_follow_up`` (no survival is predicted
+        there), saying which.
+    """
+    values = np.atleast_1d(np.asarray(horizons, dtype=float))
+    if values.size == 0 or not np.isfinite(values).all() or (values <= 0).any():
+        raise RadNomoError("Give at least one horizon, each a time > 0 in the follow-up's unit.")
+    beyond = values[values > last_follow_up]
+    if beyond.size:
+        raise RadNomoError(f"Horizon(s) {listed([f'{h:g}' for h in beyond])} lie beyond the last follow-up of the "
+                           f"{name} model's training patients ({last_follow_up:g}): it cannot predict "
+                           "survival there. Choose horizons within the follow-up.")
+    return values
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -194,21 +223,10 @@ class _CoxPredictor(ABC):
         Efron-adjusted; a right-continuous step function, 0 before the first event): ``time`` (each distinct
         training event time, then the last training follow-up, where it ends) and ``cumulative_hazard``."""
         scale = math.exp(-(float(self.centre.to_numpy() @ self.coef.to_numpy()) + self._offset))
-        times, cumulative = self.event_times, np.cumsum(self.hazard) * scale
-        if self.last_follow_up > times[-1]:
-            times, cumulative = np.append(times, self.last_follow_up), np.append(cumulative, cumulative[-1])
-        return pd.DataFrame({"time": times, "cumulative_hazard": cumulative})
+        return baseline_frame(self.event_times, np.cumsum(self.hazard) * scale, self.last_follow_up)
 
     def _horizons(self, horizons: Sequence[float] | float | None) -> np.ndarray:
-        values = np.atleast_1d(np.asarray(self.horizons if horizons is None else horizons, dtype=float))
-        if values.size == 0 or not np.isfinite(values).all() or (values <= 0).any():
-            raise RadNomoError("Give at least one horizon, each a time > 0 in the follow-up's unit.")
-        beyond = values[values > self.last_follow_up]
-        if beyond.size:
-            raise RadNomoError(f"Horizon(s) {listed([f'{h:g}' for h in beyond])} lie beyond the last follow-up of the "
-                               f"{self.name} model's training patients ({self.last_follow_up:g}): it cannot predict "
-                               "survival there. Choose horizons within the follow-up.")
-        return values
+        return checked_horizons(self.horizons if horizons is None else horizons, self.last_follow_up, self.name)
 
     def predict_survival(self, df: pd.DataFrame, horizons: Sequence[float] | float | None = None) -> pd.DataFrame:
         """Predicted survival of each row of ``df`` at each horizon, with its 95 % confidence interval.
