@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from core.errors import RadNomoError
-from core.stats.explanations import Explanation, linear_shap
+from core.stats.explanations import MAX_BACKGROUND, Explanation, linear_shap
 from core.stats.learners.explain import explain
 from core.stats.learners.base import FitOptions, FittedModel, Predictors
 from core.stats.learners.comparator import (MAX_SAVED_NUMBERS, TUNING_FOLDS, ComparatorModel, training_data,
@@ -329,7 +329,7 @@ def test_explain_refuses_what_it_cannot_explain(enet, data):
 def test_the_svms_shap_values_add_up_to_its_log_odds(svm, data):
     rows = data.iloc[:20]
     explanation = explain(svm, rows, data)
-    assert explanation.method.startswith("exact SHAP (shap.explainers.Exact, 100 background rows")
+    assert explanation.method.startswith(f"exact SHAP (shap.explainers.Exact, {MAX_BACKGROUND} background rows")
     np.testing.assert_allclose(explanation.total(), svm.linear_predictor(rows), rtol=0, atol=1e-6)
     # Seeded: the same background sample, the same values.
     assert explain(svm, rows, data).values.equals(explanation.values)
@@ -338,7 +338,7 @@ def test_the_svms_shap_values_add_up_to_its_log_odds(svm, data):
 
 
 @pytest.mark.slow
-def test_the_svms_permutation_shap_values_add_up_above_eight_features():
+def test_the_svms_permutation_shap_values_add_up_above_the_exact_explainers_features():
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(120, 12)), columns=[f"g{i}" for i in range(12)])
     frame = X.assign(event=(X["g0"] - X["g1"] + rng.normal(size=120) > 0).astype(int))
