@@ -224,8 +224,8 @@ def test_the_manifest_cli_writes_each_comparators_risk(every, tmp_path):
 def test_a_time_to_event_studys_comparator_columns_equal_the_pipelines():
     """The survival sample's first 400 patients, every 4th radiomics feature, the boosted-Cox comparator: a new
     patient's comparator columns (linear predictor, survival at each horizon) equal StudyModels.predict's, its risk
-    by the first horizon is 1 - that survival, and its waterfall ends at its linear predictor (the Cox score itself
-    has no SHAP explanation, so it is not offered)."""
+    by the first horizon is 1 - that survival, and its waterfall ends at its linear predictor; the Cox score is
+    explained too (exact linear SHAP of its log relative hazard)."""
     from core.stats.outcomes import SurvivalOutcome
     from core.vocabulary import survival_column
     from core.workflows.sample import SAMPLE_CLINICAL, SAMPLE_RADIOMICS, SAMPLE_SURVIVAL
@@ -255,7 +255,7 @@ def test_a_time_to_event_studys_comparator_columns_equal_the_pipelines():
         assert result.comparators[column] == pytest.approx(predictions.loc[patient, column], abs=1e-12), column
     assert result.comparator_risks() == {name: pytest.approx(1 - predictions.loc[patient, columns[1]], abs=1e-12)}
     assert list(result.summary())[-len(columns):] == columns
-    assert explainable_models(models, result) == [name]  # not the Cox score
+    assert explainable_models(models, result) == [*models.scores, name]
     explanation = explain_patient(study, models, result, name)
     assert explanation.output == "log relative hazard"
     assert float(explanation.total().iloc[0]) == pytest.approx(result.comparators[name], abs=1e-6)
