@@ -69,7 +69,6 @@ OUTPUT = "log relative hazard"  # the scale of the linear predictor and of the S
 #: The tuning table's score column (the binary comparators' is "cv_auc") and its words.
 TUNING_SCORE = "cv_c"
 TUNING_SCORE_LABEL = "Harrell's C"
-_SCORES = (TUNING_SCORE, "cv_se")
 _WHAT_NOW = "the saved models were edited or damaged: refit them"
 
 
@@ -319,21 +318,6 @@ class BoostedCoxModel(ComparatorModel):
                 "baseline": {"time": self.event_times.tolist(), "hazard": self.hazard.tolist()},
                 "horizons": list(self.horizons), "last_follow_up": self.last_follow_up}
 
-    @staticmethod
-    def _read_tuning(tuning: object, grid: Mapping[str, tuple], name: str) -> pd.DataFrame:
-        """The tuning table re-validated: one row per grid point, its C's in [0, 1] and SEs >= 0."""
-        columns = [*grid, *_SCORES]
-        rows = math.prod(len(v) for v in grid.values())
-        if not isinstance(tuning, Mapping) or set(tuning) != set(columns) \
-                or not all(isinstance(tuning[c], list) and len(tuning[c]) == rows for c in columns):
-            raise RadNomoError(f"the saved {name} model's tuning table must hold columns {columns} of {rows} "
-                               "values each (one per grid point); refit the models.")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v in grid[c] for c in grid for v in tuning[c]):
-            raise RadNomoError(f"the saved {name} model's tuning table names parameter values outside its grid.")
-        scores = {c: saved_array(tuning[c], f"{name} model's tuning {c}", (rows,)) for c in _SCORES}
-        if ((scores[TUNING_SCORE] < 0) | (scores[TUNING_SCORE] > 1) | (scores["cv_se"] < 0)).any():
-            raise RadNomoError(f"the saved {name} model's tuning C's must lie in [0, 1] and their SEs be >= 0.")
-        return pd.DataFrame({**{c: list(tuning[c]) for c in grid}, **scores})
 
     @classmethod
     def _read_payload(cls, values: Mapping, common: dict) -> BoostedCoxModel:

@@ -46,7 +46,6 @@ MAX_NAME = 200  # characters of a saved model's name
 _SEED_RANGE = 2 ** 32  # scikit-learn's random_state (and numpy's legacy seeding) takes 0 .. 2**32 - 1
 
 _COMMON = ("name", "learner", "features", "params", "grid", "tuning", "n_folds", "seed", "fit_converged")
-_SCORES = ("cv_auc", "cv_se")
 
 
 def _is_scalar(value: object) -> bool:
@@ -319,18 +318,21 @@ class ComparatorModel:
                   "tuning": tuning, "n_folds": n_folds, "seed": seed, "fit_converged": values["fit_converged"]}
         return cls._read_payload(values, common)
 
-    @staticmethod
-    def _read_grid(grid: object, name: str) -> dict[str, tuple]:
+    @classmethod
+    def _read_grid(cls, grid: object, name: str) -> dict[str, tuple]:
         if not isinstance(grid, Mapping) or not grid or not all(
-                isinstance(k, str) and k and k not in _SCORES and k != "chosen" and isinstance(v, list) and v
-                and all(_is_scalar(x) for x in v) for k, v in grid.items()):
+                isinstance(k, str) and k and k not in (cls.TUNING_SCORE, "cv_se", "chosen")
+                and isinstance(v, list) and v and all(_is_scalar(x) for x in v) for k, v in grid.items()):
             raise RadNomoError(f"the saved {name} model's grid is not a table of parameter names and non-empty "
                                "lists of values; refit the models.")
         return {k: tuple(v) for k, v in grid.items()}
 
-    @staticmethod
-    def _read_tuning(tuning: object, grid: Mapping[str, tuple], name: str) -> pd.DataFrame:
-        columns = [*grid, *_SCORES]
+    @classmethod
+    def _read_tuning(cls, tuning: object, grid: Mapping[str, tuple], name: str) -> pd.DataFrame:
+        """The tuning table re-validated: one row per grid point, its scores (:attr:`TUNING_SCORE`: AUCs, or
+        Harrell's C) in [0, 1] and their SEs >= 0."""
+        score_columns = (cls.TUNING_SCORE, "cv_se")
+        columns = [*grid, *score_columns]
         rows = math.prod(len(v) for v in grid.values())
         if not isinstance(tuning, Mapping) or set(tuning) != set(columns) \
                 or not all(isinstance(tuning[c], list) and len(tuning[c]) == rows for c in columns):
@@ -338,9 +340,10 @@ class ComparatorModel:
                                "values each (one per grid point); refit the models.")
         if not all(_is_scalar(v) and v in grid[c] for c in grid for v in tuning[c]):
             raise RadNomoError(f"the saved {name} model's tuning table names parameter values outside its grid.")
-        scores = {c: saved_array(tuning[c], f"{name} model's tuning {c}", (rows,)) for c in _SCORES}
-        if ((scores["cv_auc"] < 0) | (scores["cv_auc"] > 1) | (scores["cv_se"] < 0)).any():
-            raise RadNomoError(f"the saved {name} model's tuning AUCs must lie in [0, 1] and their SEs be >= 0.")
+        scores = {c: saved_array(tuning[c], f"{name} model's tuning {c}", (rows,)) for c in score_columns}
+        if ((scores[cls.TUNING_SCORE] < 0) | (scores[cls.TUNING_SCORE] > 1) | (scores["cv_se"] < 0)).any():
+            raise RadNomoError(f"the saved {name} model's tuning {cls.TUNING_MEASURE}s must lie in [0, 1] and their "
+                               "SEs be >= 0.")
         return pd.DataFrame({**{c: list(tuning[c]) for c in grid}, **scores})
 
     # -- the subclass hooks ----------------------------------------------------------------------

@@ -14,9 +14,10 @@ random_state=seed)``, which minimises (intercept unpenalised)
 (mostly ridge to mostly LASSO; at C = 0.01 with a few hundred patients nearly every coefficient is 0, at C = 10 the
 penalty is weak). Weaker penalties are left out: where patients are few and features many (a small cohort's
 screened features) the data are nearly separable there, saga crawls (a fit of 51 patients x 65 features at C = 100
-ran its 10,000 epochs, 2 s, and the tuning fits 21 points 6 times) and the AUC gains nothing. The final model is refitted on all training rows with the chosen pair. saga stops at
-MAX_ITER epochs; if any fit (tuning's or final) stops there, scikit-learn's ConvergenceWarning is caught and the
-model reports it (``converged`` False, ``convergence`` the sentence).
+ran its 10,000 epochs, 2 s, and the tuning fits 21 points 6 times) and the AUC gains nothing. The final model is
+refitted on all training rows with the chosen pair. saga stops at MAX_ITER epochs; if any fit (tuning's or final)
+stops there, scikit-learn's ConvergenceWarning is caught and the model reports it (``converged`` False,
+``convergence`` the sentence).
 
 Saved as intercept + one coefficient per standardised feature + the training means and SDs; the log-odds are
 ``intercept + sum_j coef_j (x_j - mean_j) / sd_j`` and the SHAP values exact linear SHAP (as the scores').
