@@ -51,7 +51,7 @@ import pandas as pd
 from core.errors import RadNomoError
 from core.stats.explanations import MAX_BACKGROUND, Explanation
 from core.stats.learners.base import FitOptions, Predictors
-from core.stats.learners.comparator import TUNING_FOLDS, ComparatorModel, complete_rows, saved_array
+from core.stats.learners.comparator import TUNING_FOLDS, ComparatorModel, complete_rows, feature_rows, saved_array
 from core.stats.learners.cox import (SURVIVAL, _survival_data, baseline_frame, checked_horizons,
                                      fixed_coefficient_hazard)
 from core.stats.learners.tree_arrays import LEAF, TreeArrays
@@ -376,28 +376,11 @@ def _training_rows(learner: BoostedCoxLearner, data: pd.DataFrame, outcome: Outc
         follow-up.
     """
     time, event, checked = _survival_data(learner, outcome, data, name)
-    label = learner.label
-    features = list(predictors.continuous)
-    if not features:
-        raise RadNomoError(f"the {name} model ({label}) has no feature to fit; the family's LASSO kept none.")
-    if predictors.categorical:
-        raise RadNomoError(f"the {name} model ({label}) takes numeric features only, not "
-                           f"{list(predictors.categorical)[:3]}.")
-    absent = [c for c in features if c not in data.columns]
-    if absent:
-        raise RadNomoError(f"the training table lacks column(s) {absent[:5]} for the {name} model.")
-    X = complete_rows(data, features, f"{name} model")
-    if X.isna().to_numpy().any():
-        raise RadNomoError(f"the {name} model ({label}) needs complete training rows (missing values are imputed "
-                           "before the models).")
+    X = feature_rows(learner, data, predictors, name=name)
     counts = np.bincount(event, minlength=2)
     if counts[1] < TUNING_FOLDS or 0 < counts[0] < TUNING_FOLDS:
         raise RadNomoError(f"{counts[1]} events and {counts[0]} censored training patients cannot fill the "
-                           f"{TUNING_FOLDS} tuning folds (stratified by event) of the {name} model ({label}).")
-    sds = X.std(ddof=0)
-    constant = list(sds.index[(sds <= 0).to_numpy()])
-    if constant:
-        raise RadNomoError(f"feature(s) {constant[:3]} are constant in the training rows of the {name} model.")
+                           f"{TUNING_FOLDS} tuning folds (stratified by event) of the {name} model ({learner.label}).")
     return X, time, event, checked.horizons
 
 

@@ -16,12 +16,14 @@ and ``_read_payload(values, common)`` (those arrays re-validated; :func:`saved_a
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
 from core.stats.explanations import Explanation
@@ -31,7 +33,7 @@ from core.stats.outcomes import Outcome
 from core.vocabulary import COMPARATOR_METHODS
 
 __all__ = ["TUNING_FOLDS", "MAX_SAVED_NUMBERS", "RISK_BOUNDS", "LOG_ODDS_BOUNDS", "ComparatorModel", "training_data",
-           "tune", "saved_array", "complete_rows"]
+           "feature_rows", "standardised", "ConvergenceWatch", "tune", "saved_array", "complete_rows"]
 
 TUNING_FOLDS = 5  # inner CV folds of every comparator's tuning (stratified, seeded with FitOptions.seed)
 # The most numbers (list items and mapping entries, counted through every level) a saved comparator may hold: a
@@ -379,6 +381,33 @@ def training_data(learner: Learner, data: pd.DataFrame, outcome: Outcome | str, 
         both classes, fewer patients of a class than :data:`TUNING_FOLDS` (the tuning's folds), a constant feature.
     """
     column = binary_column(learner, outcome)
+    X = feature_rows(learner, data, predictors, name=name, outcome_columns=(column,))
+    y = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(y).any():
+        raise RadNomoError(f"the {name} model ({learner.label}) needs complete training rows (missing values are "
+                           "imputed before the models).")
+    if set(np.unique(y)) != {0, 1}:
+        raise RadNomoError(f"the outcome '{column}' must be coded 0/1 with both classes present.")
+    y_int = y.astype(int)
+    smaller = int(min(np.bincount(y_int)))
+    if smaller < TUNING_FOLDS:
+        raise RadNomoError(f"{smaller} training patients in the smaller outcome class cannot fill the "
+                           f"{TUNING_FOLDS} tuning folds of the {name} model ({learner.label}).")
+    return X, y_int
+
+
+def feature_rows(learner: Learner, data: pd.DataFrame, predictors: Predictors, *, name: str,
+                 outcome_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """The features a comparator fits (``predictors.continuous`` of the training rows ``data``, as floats): what
+    every comparator checks of its features, whatever its outcome (:func:`training_data` adds a binary outcome's
+    checks; the time-to-event comparators their own).
+
+    Raises
+    ------
+    RadNomoError
+        For no feature, a categorical predictor, a column absent (``outcome_columns`` included), a missing value or
+        a constant feature.
+    """
     label = COMPARATOR_METHODS.get(learner.name, learner.label)
     features = list(predictors.continuous)
     if not features:
@@ -386,26 +415,56 @@ def training_data(learner: Learner, data: pd.DataFrame, outcome: Outcome | str, 
     if predictors.categorical:
         raise RadNomoError(f"the {name} model ({label}) takes numeric features only, not "
                            f"{list(predictors.categorical)[:3]}.")
-    missing = [c for c in (*features, column) if c not in data.columns]
+    missing = [c for c in (*features, *outcome_columns) if c not in data.columns]
     if missing:
         raise RadNomoError(f"the training table lacks column(s) {missing[:5]} for the {name} model.")
     X = complete_rows(data, features, f"{name} model")
-    y = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
-    if X.isna().to_numpy().any() or np.isnan(y).any():
+    if X.isna().to_numpy().any():
         raise RadNomoError(f"the {name} model ({label}) needs complete training rows (missing values are imputed "
                            "before the models).")
-    if set(np.unique(y)) != {0, 1}:
-        raise RadNomoError(f"the outcome '{column}' must be coded 0/1 with both classes present.")
-    y_int = y.astype(int)
-    smaller = int(min(np.bincount(y_int)))
-    if smaller < TUNING_FOLDS:
-        raise RadNomoError(f"{smaller} training patients in the smaller outcome class cannot fill the "
-                           f"{TUNING_FOLDS} tuning folds of the {name} model ({label}).")
     sds = X.std(ddof=0)
     constant = list(sds.index[(sds <= 0).to_numpy()])
     if constant:
         raise RadNomoError(f"feature(s) {constant[:3]} are constant in the training rows of the {name} model.")
-    return X, y_int
+    return X
+
+
+def standardised(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training means, population SDs, standardised rows) of the training features ``X`` (complete, none
+    constant: :func:`training_data`): what the comparators that standardise (SVM, elastic net) save and fit on."""
+    means, sds = X.mean().to_numpy(), X.std(ddof=0).to_numpy()
+    return means, sds, (X.to_numpy() - means) / sds
+
+
+class ConvergenceWatch:
+    """A context that records whether scikit-learn said a fit inside it did not converge (``converged``), and
+    passes every other warning on: a comparator reports non-convergence through its model, never by printing.
+
+    Also holds BLAS to one thread inside: small matrices, and a multi-threaded BLAS on a loaded server spins more
+    than it computes."""
+
+    def __init__(self) -> None:
+        self.converged = True
+        self._caught: Any = None
+        self._contexts: list[Any] = []
+
+    def __enter__(self) -> ConvergenceWatch:
+        from sklearn.exceptions import ConvergenceWarning
+
+        self._category = ConvergenceWarning
+        self._contexts = [threadpool_limits(1), warnings.catch_warnings(record=True)]
+        self._contexts[0].__enter__()
+        self._caught = self._contexts[1].__enter__()
+        warnings.simplefilter("always", ConvergenceWarning)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for context in reversed(self._contexts):
+            context.__exit__(*exc)
+        self.converged = not any(issubclass(w.category, self._category) for w in self._caught)
+        for w in self._caught:  # anything else is not ours to swallow
+            if not issubclass(w.category, self._category):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def tune(estimator: Any, grid: Mapping[str, Sequence], X: Any, y: np.ndarray, *, seed: int,

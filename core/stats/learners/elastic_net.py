@@ -25,19 +25,18 @@ Saved as intercept + one coefficient per standardised feature + the training mea
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from core.errors import RadNomoError
 from core.stats.explanations import Explanation, linear_shap
 from core.stats.learners.base import FitOptions, Predictors
-from core.stats.learners.comparator import TUNING_FOLDS, ComparatorModel, saved_array, training_data, tune
+from core.stats.learners.comparator import (TUNING_FOLDS, ComparatorModel, ConvergenceWatch, saved_array, standardised,
+                                            training_data, tune)
 from core.stats.modeling import convergence_warning, saved_number
 from core.stats.outcomes import Outcome
 from core.vocabulary import COMPARATOR_METHODS, COMPARATOR_ROLE
@@ -143,28 +142,20 @@ class ElasticNetLearner:
         RadNomoError
             As :func:`~core.stats.learners.comparator.training_data`.
         """
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         seed = (options or FitOptions()).seed
         X, y = training_data(self, data, outcome, predictors, name=name)
-        means, sds = X.mean().to_numpy(), X.std(ddof=0).to_numpy()
-        z = (X.to_numpy() - means) / sds
+        means, sds, z = standardised(X)
         estimator = LogisticRegression(penalty="elasticnet", solver="saga", max_iter=MAX_ITER, tol=TOL,
                                        random_state=seed)
-        # One BLAS thread: small matrices, and a multi-threaded BLAS on a loaded server spins more than it computes.
-        with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+        with ConvergenceWatch() as watch:
             params, table = tune(estimator, self.grid(), z, y, seed=seed)
             final = estimator.set_params(**params).fit(z, y)
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        for w in caught:  # anything else is not ours to swallow
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return ElasticNetModel(name=name, learner=self.name, features=tuple(X.columns), params=params,
                                grid=self.grid(), tuning=table, n_folds=TUNING_FOLDS, seed=seed,
-                               fit_converged=converged, means=means, sds=sds, intercept=float(final.intercept_[0]),
-                               coefs=np.asarray(final.coef_[0], dtype=float))
+                               fit_converged=watch.converged, means=means, sds=sds,
+                               intercept=float(final.intercept_[0]), coefs=np.asarray(final.coef_[0], dtype=float))
 
     def from_dict(self, values: Mapping) -> ElasticNetModel:
         return ElasticNetModel.from_dict(values)

@@ -29,7 +29,6 @@ permutation explainer above, against a seeded background of at most ``MAX_BACKGR
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,7 +41,8 @@ from threadpoolctl import threadpool_limits
 from core.errors import RadNomoError
 from core.stats.explanations import Explanation, function_shap
 from core.stats.learners.base import FitOptions, Predictors
-from core.stats.learners.comparator import TUNING_FOLDS, ComparatorModel, saved_array, training_data, tune
+from core.stats.learners.comparator import (TUNING_FOLDS, ComparatorModel, ConvergenceWatch, saved_array, standardised,
+                                            training_data, tune)
 from core.stats.modeling import saved_number
 from core.stats.outcomes import Outcome
 from core.vocabulary import COMPARATOR_METHODS, COMPARATOR_ROLE
@@ -189,26 +189,19 @@ class SvmLearner:
             As :func:`~core.stats.learners.comparator.training_data`.
         """
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import SVC
 
         seed = (options or FitOptions()).seed
         X, y = training_data(self, data, outcome, predictors, name=name)
-        means, sds = X.mean().to_numpy(), X.std(ddof=0).to_numpy()
-        z = (X.to_numpy() - means) / sds
+        means, sds, z = standardised(X)
         grid = self.grid(z.shape[1])
-        # One BLAS thread: small matrices, and a multi-threaded BLAS on a loaded server spins more than it computes.
-        with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+        with ConvergenceWatch() as watch:
             params, table = tune(SVC(kernel="rbf"), grid, z, y, seed=seed)
             calibrated = CalibratedClassifierCV(
                 SVC(kernel="rbf", **params), method="sigmoid", ensemble=False,
                 cv=StratifiedKFold(n_splits=PLATT_FOLDS, shuffle=True, random_state=seed)).fit(z, y)
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        for w in caught:  # anything else is not ours to swallow
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        converged = watch.converged
         fitted = calibrated.calibrated_classifiers_[0]
         svc, sigmoid = fitted.estimator, fitted.calibrators[0]
         return SvmModel(name=name, learner=self.name, features=tuple(X.columns), params=params, grid=grid,
