@@ -18,7 +18,7 @@ from core.errors import RadNomoError
 from core.stats.explanations import Explanation
 from core.stats.learners.explain import explain
 from core.vocabulary import COMPARATOR_ROLE, SCORE_ROLE
-from core.workflows.fit import StudyModels
+from core.workflows.fit import StudyModels, joined_tables
 from core.workflows.study import Study
 
 __all__ = ["EXPLAINED_PATIENTS", "EXPLAINED_ROLES", "explained_models", "model_features", "study_explanations",
@@ -38,19 +38,22 @@ def explained_models(models: StudyModels) -> list[str]:
     return [name for name in models.model_names if models.roles[name] in EXPLAINED_ROLES]
 
 
-def model_features(study: Study, models: StudyModels, name: str, ids: Sequence[str] | None = None) -> pd.DataFrame:
+def model_features(study: Study, models: StudyModels, name: str, ids: Sequence[str] | None = None, *,
+                   tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The features model ``name`` reads for the patients ``ids`` (default: the training patients), as the models
-    see them: the training cohort's missing-value handling and harmonisation applied (index: patient ID)."""
+    see them: the training cohort's missing-value handling and harmonisation applied (index: patient ID).
+    ``tables``: :func:`_model_tables` already computed (one imputation and harmonisation for many models)."""
     if name not in models.members:
         raise RadNomoError(f"'{name}' reads no feature family; the explained models are {explained_models(models)}.")
     ids = list(models.train_ids if ids is None else ids)
+    tables = _model_tables(study, models) if tables is None else tables
+    return joined_tables(tables, models.members[name]).reindex(ids)[list(models[name].variables)]
+
+
+def _model_tables(study: Study, models: StudyModels) -> dict[str, pd.DataFrame]:
+    """The study's single-family tables as the models see them (training imputation, then harmonisation)."""
     cohort, tables = models.imputed(study.cohort, study.feature_tables())
-    harmonised = models.harmonised(tables, cohort)
-    members = models.members[name]
-    table = harmonised[members[0]]
-    for member in members[1:]:
-        table = table.join(harmonised[member], how="inner")
-    return table.reindex(ids)[list(models[name].variables)]
+    return models.harmonised(tables, cohort)
 
 
 def study_explanations(study: Study, models: StudyModels, *, seed: int | None = None) -> dict[str, Explanation]:
@@ -59,8 +62,9 @@ def study_explanations(study: Study, models: StudyModels, *, seed: int | None = 
     its training patients as background."""
     seed = study.settings.screening.seed if seed is None else seed
     out: dict[str, Explanation] = {}
+    tables = _model_tables(study, models)
     for name in explained_models(models):
-        background = model_features(study, models, name)
+        background = model_features(study, models, name, tables=tables)
         shown = background
         # A model may explain fewer (a model-agnostic explainer's cost per patient: the SVM's SHAP_PATIENTS)
         limit = min(EXPLAINED_PATIENTS, getattr(models[name], "SHAP_PATIENTS", EXPLAINED_PATIENTS))

@@ -30,7 +30,7 @@ from core.workflows.checks import usable_feature_tables
 from core.workflows.study import ModelSettings, Study
 
 __all__ = ["StudyModels", "PreparedTables", "fit_study", "fit_models", "usable_families", "screen_family",
-           "comparator_features",
+           "comparator_features", "joined_tables",
            "prepare_tables", "family_icc", "clinical_predictors", "clinical_univariable", "no_clinical_model_reason",
            "predict_study", "CLINICAL_IMPUTER"]
 
@@ -332,7 +332,7 @@ class StudyModels(Mapping[str, FittedModel]):
             members = self.members[name]
             if any(m not in tables for m in members):
                 continue
-            table = _joined(tables, members)
+            table = joined_tables(tables, members)
             rows = table.index.intersection(out.index)
             out[score_column(name)] = float("nan")
             out.loc[rows, score_column(name)] = score.linear_predictor(table.loc[rows])
@@ -362,17 +362,24 @@ class StudyModels(Mapping[str, FittedModel]):
         scores = self.score_table(harmonised, cohort.index)
         predicts = _PREDICTIONS[self.outcome_kind]
         out = pd.DataFrame(index=cohort.index)
+        joined: dict[tuple[str, ...], pd.DataFrame] = {}  # a family's joined table, once for its score and comparators
+
+        def family_table(name: str) -> pd.DataFrame:
+            members = tuple(self.members[name])
+            if members not in joined:
+                joined[members] = joined_tables(harmonised, members)
+            return joined[members]
+
         for name, model in self.fitted.items():
             if self.roles[name] == COMPARATOR_ROLE:  # another learner on its family's features (imputed, harmonised)
                 if all(m in harmonised for m in self.members[name]):  # a patient without features: NaN
-                    table = _joined(harmonised, self.members[name])
-                    out = predicts(out, name, model, None, table.reindex(cohort.index))
+                    out = predicts(out, name, model, None, family_table(name).reindex(cohort.index))
                 continue
             if self.roles[name] == SCORE_ROLE:
                 if score_column(name) in scores:
-                    rows = _joined(harmonised, self.members[name]).index.intersection(cohort.index)
+                    table = family_table(name)
                     out = predicts(out, name, model, scores[score_column(name)],
-                                   _joined(harmonised, self.members[name]).loc[rows])
+                                   table.loc[table.index.intersection(cohort.index)])
                 continue
             # A model that takes scores (the fused one) reads them as computed here, never from the cohort.
             needs = [score_column(f) for f in self.score_inputs(name)]
@@ -450,7 +457,9 @@ _NOMOGRAMS: dict[str, Callable[[FittedModel, pd.DataFrame], Nomogram | CoxNomogr
     "binary": Nomogram, "survival": _cox_nomogram}
 
 
-def _joined(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> pd.DataFrame:
+def joined_tables(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> pd.DataFrame:
+    """The single-family ``tables`` of ``members`` side by side (the patients every one has), as a score or a
+    comparator of a combined family reads them."""
     table = tables[members[0]]
     for member in members[1:]:
         table = table.join(tables[member], how="inner")
