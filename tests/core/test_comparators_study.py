@@ -18,7 +18,7 @@ from core.vocabulary import COMPARATOR_METHODS, COMPARATOR_ROLE, comparator_name
 from core.workflows.explanations import SHAP_COLUMNS, shap_table, study_explanations
 from core.workflows.fit import StudyModels, fit_study, predict_study
 from core.workflows.study import FeatureFamily, ModelSettings
-from tests.studies import small_sample_study
+from tests.studies import sample_slice_arguments, small_sample_study
 
 LEARNERS = ("random_forest", "svm", "xgboost", "elastic_net")  # the binary outcome's comparators
 
@@ -156,15 +156,8 @@ def test_the_bootstrap_refits_the_comparators_tuning_included(study):
 @pytest.mark.slow
 def test_core_analyse_learners_writes_rows_per_learner_delong_and_shap(tmp_path, capsys):
     from core.cli.analyse import main
-    from core.io.paths import SAMPLE_DIR
 
-    clinical = pd.read_csv(SAMPLE_DIR / "clinical.csv", dtype={"patient_id": str}).iloc[:300]
-    features = pd.read_parquet(SAMPLE_DIR / "features_radiomics.parquet").loc[clinical["patient_id"]].iloc[:, :80]
-    clinical.to_csv(tmp_path / "clinical.csv", index=False)
-    features.reset_index(names="patient_id").to_csv(tmp_path / "radiomics.csv", index=False)
-    common = ["--clinical", str(tmp_path / "clinical.csv"), "--id", "patient_id", "--outcome", "lm",
-              "--continuous", "tumour_thickness_mm,cea_ng_ml", "--categorical", "sex",
-              "--features", f"radiomics={tmp_path / 'radiomics.csv'}", "--n-boot", "0"]
+    common = sample_slice_arguments(tmp_path)
     assert main([*common, "--learners", "lasso,forest", "--out", str(tmp_path / "no")]) == 2
     assert "unknown learner(s) forest" in capsys.readouterr().err
     out = tmp_path / "out"

@@ -18,6 +18,7 @@ from core.stats.learners.ridge import RidgeScore, ridge_logistic, ridge_path_cv
 from core.stats.modeling import Nomogram, fit_logistic
 from core.vocabulary import MODEL_ROLES, SCORE_METHODS, SCORE_ROLE
 from core.workflows.fit import StudyModels, fit_models, predict_study, prepare_tables, screen_family
+from tests.studies import sample_slice_arguments
 
 
 @pytest.fixture(scope="module")
@@ -219,16 +220,9 @@ def test_ridge_end_to_end_and_the_previous_saved_layout(small):
 def test_core_analyse_takes_its_score_methods_from_the_registry_and_says_warnings(tmp_path, capsys,
                                                                                    monkeypatch):
     from core.cli.analyse import main
-    from core.io.paths import SAMPLE_DIR
     from core.workflows.persistence import load_study
 
-    clinical = pd.read_csv(SAMPLE_DIR / "clinical.csv", dtype={"patient_id": str}).iloc[:300]
-    features = pd.read_parquet(SAMPLE_DIR / "features_radiomics.parquet").loc[clinical["patient_id"]].iloc[:, :80]
-    clinical.to_csv(tmp_path / "clinical.csv", index=False)
-    features.reset_index(names="patient_id").to_csv(tmp_path / "radiomics.csv", index=False)
-    common = ["--clinical", str(tmp_path / "clinical.csv"), "--id", "patient_id", "--outcome", "lm",
-              "--continuous", "tumour_thickness_mm,cea_ng_ml", "--categorical", "sex",
-              "--features", f"radiomics={tmp_path / 'radiomics.csv'}", "--n-boot", "0"]
+    common = sample_slice_arguments(tmp_path)
     with pytest.raises(SystemExit):
         main([*common, "--score-method", "forest", "--out", str(tmp_path / "no")])
     assert "choose from 'refit', 'lasso', 'ridge'" in capsys.readouterr().err
